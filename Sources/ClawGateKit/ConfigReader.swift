@@ -1,0 +1,254 @@
+import ClawShared
+import Foundation
+
+/// Walks the YAML tree of a gateway config, collecting every problem instead of stopping at the first.
+struct ConfigReader {
+    var problems: [ConfigProblem] = []
+
+    mutating func problem(_ path: String, _ reason: String) {
+        problems.append(ConfigProblem(path: path, reason: reason))
+    }
+
+    /// The fields of a mapping; reports unknown keys.
+    mutating func mapping(_ value: JSONValue?, _ path: String, known: [String]) -> [String: JSONValue]? {
+        guard let value else { return nil }
+        guard let fields = value.objectValue else {
+            problem(path, "must be a mapping, got \(value.kindName)")
+            return nil
+        }
+        for key in fields.keys.sorted() where !known.contains(key) {
+            problem(join(path, key), "unknown key; known keys here: \(known.joined(separator: ", "))")
+        }
+        return fields
+    }
+
+    func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    mutating func string(_ fields: [String: JSONValue], _ key: String, _ path: String, required: Bool = false) -> String? {
+        guard let value = fields[key] else {
+            if required { problem(join(path, key), "required") }
+            return nil
+        }
+        guard let s = value.stringValue, !s.isEmpty else {
+            problem(join(path, key), "must be a non-empty string, got \(value.kindName)")
+            return nil
+        }
+        return s
+    }
+
+    mutating func number(_ fields: [String: JSONValue], _ key: String, _ path: String, min: Double, max: Double) -> Double? {
+        guard let value = fields[key] else { return nil }
+        guard let d = value.doubleValue, d.isFinite else {
+            problem(join(path, key), "must be a number, got \(value.kindName)")
+            return nil
+        }
+        guard d >= min, d <= max else {
+            problem(join(path, key), "must be between \(show(min)) and \(show(max)), got \(show(d))")
+            return nil
+        }
+        return d
+    }
+
+    mutating func integer(_ fields: [String: JSONValue], _ key: String, _ path: String, min: Int, max: Int, required: Bool = false) -> Int? {
+        guard let value = fields[key] else {
+            if required { problem(join(path, key), "required") }
+            return nil
+        }
+        guard let i = value.intValue else {
+            problem(join(path, key), "must be a whole number, got \(value.kindName == "a number" ? show(value.doubleValue ?? 0) : value.kindName)")
+            return nil
+        }
+        guard i >= min, i <= max else {
+            problem(join(path, key), "must be between \(min) and \(max), got \(i)")
+            return nil
+        }
+        return i
+    }
+
+    mutating func bool(_ fields: [String: JSONValue], _ key: String, _ path: String) -> Bool? {
+        guard let value = fields[key] else { return nil }
+        guard let b = value.boolValue else {
+            problem(join(path, key), "must be true or false, got \(value.kindName)")
+            return nil
+        }
+        return b
+    }
+
+    func show(_ d: Double) -> String { d.rounded() == d && abs(d) < 1e15 ? String(Int(d)) : String(d) }
+
+    static func validID(_ id: String) -> Bool {
+        id.count <= 64 && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:/".contains($0)) }
+    }
+
+    mutating func gateway(_ root: JSONValue) -> GatewayConfig {
+        var config = GatewayConfig()
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check"]) else {
+            problem("", "the file must be a YAML mapping")
+            return config
+        }
+        config.nodeID = string(top, "node_id", "") ?? ProcessInfo.processInfo.hostName
+        if let listen = string(top, "listen", "") {
+            if let (host, port) = Self.hostPort(listen) {
+                config.listenHost = host
+                config.listenPort = port
+            } else {
+                problem("listen", "must be HOST:PORT with a port 0..65535, got '\(listen)'")
+            }
+        }
+        providers(top["providers"], into: &config)
+        routes(top["routes"], into: &config)
+        if let fields = mapping(top["retry"], "retry", known: ["max_attempts", "budget_ratio", "min_retries_per_second", "window"]) {
+            config.retry.maxAttempts = integer(fields, "max_attempts", "retry", min: 1, max: 10) ?? config.retry.maxAttempts
+            config.retry.budgetRatio = number(fields, "budget_ratio", "retry", min: 0, max: 10) ?? config.retry.budgetRatio
+            config.retry.minRetriesPerSecond = number(fields, "min_retries_per_second", "retry", min: 0, max: 100_000) ?? config.retry.minRetriesPerSecond
+            config.retry.window = number(fields, "window", "retry", min: 1, max: 3600) ?? config.retry.window
+        }
+        if let fields = mapping(top["breaker"], "breaker", known: ["consecutive_failures", "cooldown", "max_cooldown"]) {
+            config.breaker.consecutiveFailures = integer(fields, "consecutive_failures", "breaker", min: 1, max: 1000) ?? config.breaker.consecutiveFailures
+            config.breaker.cooldown = number(fields, "cooldown", "breaker", min: 0.01, max: 86400) ?? config.breaker.cooldown
+            config.breaker.maxCooldown = number(fields, "max_cooldown", "breaker", min: 0.01, max: 86400) ?? config.breaker.maxCooldown
+            if config.breaker.maxCooldown < config.breaker.cooldown {
+                problem("breaker.max_cooldown", "must be at least breaker.cooldown (\(show(config.breaker.cooldown)))")
+            }
+        }
+        if let fields = mapping(top["health_check"], "health_check",
+                                known: ["enabled", "interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold"]) {
+            config.healthCheck.enabled = bool(fields, "enabled", "health_check") ?? config.healthCheck.enabled
+            config.healthCheck.interval = number(fields, "interval", "health_check", min: 0.05, max: 3600) ?? config.healthCheck.interval
+            config.healthCheck.timeout = number(fields, "timeout", "health_check", min: 0.01, max: 600) ?? config.healthCheck.timeout
+            if let path = string(fields, "path", "health_check") {
+                if path.hasPrefix("/") { config.healthCheck.path = path } else { problem("health_check.path", "must start with '/'") }
+            }
+            config.healthCheck.unhealthyThreshold = integer(fields, "unhealthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.unhealthyThreshold
+            config.healthCheck.healthyThreshold = integer(fields, "healthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.healthyThreshold
+        }
+        return config
+    }
+
+    static func hostPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+
+    mutating func providers(_ value: JSONValue?, into config: inout GatewayConfig) {
+        guard let value else {
+            problem("providers", "required: a list of providers")
+            return
+        }
+        guard let list = value.arrayValue else {
+            problem("providers", "must be a list, got \(value.kindName)")
+            return
+        }
+        if list.isEmpty { problem("providers", "must list at least one provider") }
+        var seen = Set<String>()
+        for (index, item) in list.enumerated() {
+            let path = "providers[\(index)]"
+            guard let fields = mapping(item, path, known: ["id", "base_url", "api_key_env", "region", "price", "timeouts"]) else { continue }
+            let id = string(fields, "id", path, required: true) ?? ""
+            if !id.isEmpty {
+                if !Self.validID(id) { problem(join(path, "id"), "use letters, digits and - _ . : / only, at most 64") }
+                if !seen.insert(id).inserted { problem(join(path, "id"), "duplicate provider id '\(id)'") }
+            }
+            var provider = GatewayConfig.Provider(id: id, baseURL: "")
+            if let url = string(fields, "base_url", path, required: true) {
+                if let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host?.isEmpty == false {
+                    provider.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+                } else {
+                    problem(join(path, "base_url"), "must be an http:// or https:// URL with a host, got '\(url)'")
+                }
+            }
+            if let env = string(fields, "api_key_env", path) {
+                if env.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                    provider.apiKeyEnv = env
+                } else {
+                    problem(join(path, "api_key_env"), "must be an environment variable name (letters, digits, _), not the key itself")
+                }
+            }
+            provider.region = string(fields, "region", path) ?? ""
+            if let price = mapping(fields["price"], join(path, "price"), known: ["input_per_1m", "output_per_1m"]) {
+                provider.price.inputPer1M = number(price, "input_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
+                provider.price.outputPer1M = number(price, "output_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
+            }
+            if let timeouts = mapping(fields["timeouts"], join(path, "timeouts"), known: ["connect", "first_byte", "total"]) {
+                let at = join(path, "timeouts")
+                provider.timeouts.connect = number(timeouts, "connect", at, min: 0.001, max: 600) ?? provider.timeouts.connect
+                provider.timeouts.firstByte = number(timeouts, "first_byte", at, min: 0.001, max: 3600) ?? provider.timeouts.firstByte
+                provider.timeouts.total = number(timeouts, "total", at, min: 0.001, max: 86400) ?? provider.timeouts.total
+                if provider.timeouts.total < provider.timeouts.firstByte {
+                    problem(join(at, "total"), "must be at least first_byte (\(show(provider.timeouts.firstByte)))")
+                }
+            }
+            config.providers.append(provider)
+        }
+    }
+
+    mutating func routes(_ value: JSONValue?, into config: inout GatewayConfig) {
+        guard let value else {
+            problem("routes", "required: a list of routes")
+            return
+        }
+        guard let list = value.arrayValue else {
+            problem("routes", "must be a list, got \(value.kindName)")
+            return
+        }
+        if list.isEmpty { problem("routes", "must list at least one route") }
+        let providerIDs = Set(config.providers.map(\.id))
+        var seen = Set<String>()
+        for (index, item) in list.enumerated() {
+            let path = "routes[\(index)]"
+            guard let fields = mapping(item, path, known: ["alias", "tiers"]) else { continue }
+            let alias = string(fields, "alias", path, required: true) ?? ""
+            if !alias.isEmpty, !seen.insert(alias).inserted { problem(join(path, "alias"), "duplicate route alias '\(alias)'") }
+            var route = GatewayConfig.Route(alias: alias, tiers: [])
+            guard let tiersValue = fields["tiers"] else {
+                problem(join(path, "tiers"), "required: a list of tiers, each a list of {provider, model, weight}")
+                continue
+            }
+            guard let tiers = tiersValue.arrayValue, !tiers.isEmpty else {
+                problem(join(path, "tiers"), "must be a non-empty list of tiers")
+                continue
+            }
+            for (tierIndex, tierValue) in tiers.enumerated() {
+                let tierPath = "\(path).tiers[\(tierIndex)]"
+                // A tier is a list of targets, or a mapping with `providers:` holding that list.
+                var targetsValue = tierValue
+                if tierValue.objectValue != nil {
+                    guard let tierFields = mapping(tierValue, tierPath, known: ["providers"]), let inner = tierFields["providers"] else {
+                        problem(join(tierPath, "providers"), "required")
+                        continue
+                    }
+                    targetsValue = inner
+                }
+                let targetsPath = tierValue.objectValue != nil ? join(tierPath, "providers") : tierPath
+                guard let targets = targetsValue.arrayValue, !targets.isEmpty else {
+                    problem(targetsPath, "must be a non-empty list of {provider, model, weight}")
+                    continue
+                }
+                var tier: [GatewayConfig.Target] = []
+                var tierProviders = Set<String>()
+                for (targetIndex, targetValue) in targets.enumerated() {
+                    let at = "\(targetsPath)[\(targetIndex)]"
+                    guard let t = mapping(targetValue, at, known: ["provider", "model", "weight"]) else { continue }
+                    let provider = string(t, "provider", at, required: true) ?? ""
+                    if !provider.isEmpty, !providerIDs.contains(provider) {
+                        problem(join(at, "provider"), "unknown provider '\(provider)'; defined: \(providerIDs.sorted().joined(separator: ", "))")
+                    }
+                    if !provider.isEmpty, !tierProviders.insert(provider).inserted {
+                        problem(join(at, "provider"), "provider '\(provider)' appears twice in this tier")
+                    }
+                    let model = string(t, "model", at) ?? alias
+                    let weight = integer(t, "weight", at, min: 0, max: 1000) ?? 100
+                    tier.append(.init(provider: provider, model: model, weight: weight))
+                }
+                if !tier.isEmpty, tier.allSatisfy({ $0.weight == 0 }) {
+                    problem(targetsPath, "every weight in this tier is 0; give at least one provider a weight above 0")
+                }
+                route.tiers.append(tier)
+            }
+            config.routes.append(route)
+        }
+    }
+}

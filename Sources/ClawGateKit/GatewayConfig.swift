@@ -1,0 +1,124 @@
+import ClawShared
+import Foundation
+import Yams
+
+/// The gateway's YAML configuration, validated: every problem carries its key path.
+public struct GatewayConfig: Sendable, Equatable {
+    public struct Price: Sendable, Equatable {
+        /// Dollars per one million input (prompt) tokens.
+        public var inputPer1M: Double = 0
+        /// Dollars per one million output (completion) tokens.
+        public var outputPer1M: Double = 0
+    }
+
+    public struct Timeouts: Sendable, Equatable {
+        public var connect: Double = 2
+        /// Until the response head, and also the longest silence between chunks of a stream.
+        public var firstByte: Double = 30
+        public var total: Double = 300
+    }
+
+    public struct Provider: Sendable, Equatable {
+        public var id: String
+        public var baseURL: String
+        public var apiKeyEnv: String?
+        public var region: String = ""
+        public var price = Price()
+        public var timeouts = Timeouts()
+    }
+
+    public struct Target: Sendable, Equatable {
+        public var provider: String
+        public var model: String
+        public var weight: Int
+    }
+
+    public struct Route: Sendable, Equatable {
+        public var alias: String
+        /// Priority tiers: the first tier with an eligible provider takes the request.
+        public var tiers: [[Target]]
+    }
+
+    public struct Retry: Sendable, Equatable {
+        /// Upstream attempts per client request, the first included.
+        public var maxAttempts = 3
+        /// Retries may add at most this share of extra upstream requests over the window...
+        public var budgetRatio = 0.2
+        /// ...but this many retries per second are always allowed, so a quiet gateway can still retry.
+        public var minRetriesPerSecond = 2.0
+        public var window = 10.0
+    }
+
+    public struct Breaker: Sendable, Equatable {
+        /// Consecutive failures that open the circuit.
+        public var consecutiveFailures = 5
+        /// First cooldown in seconds; doubled with each further ejection up to `maxCooldown`.
+        public var cooldown = 5.0
+        public var maxCooldown = 120.0
+    }
+
+    public struct HealthCheck: Sendable, Equatable {
+        public var enabled = true
+        public var interval = 5.0
+        public var timeout = 2.0
+        public var path = "/v1/models"
+        /// Consecutive failed probes that take a provider out of rotation.
+        public var unhealthyThreshold = 2
+        /// Consecutive good probes that bring it back.
+        public var healthyThreshold = 1
+    }
+
+    public var nodeID: String
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 8080
+    public var providers: [Provider] = []
+    public var routes: [Route] = []
+    public var retry = Retry()
+    public var breaker = Breaker()
+    public var healthCheck = HealthCheck()
+
+    public init(nodeID: String = "", providers: [Provider] = [], routes: [Route] = []) {
+        self.nodeID = nodeID
+        self.providers = providers
+        self.routes = routes
+    }
+
+    public var listen: String { "\(listenHost):\(listenPort)" }
+
+    public static func load(file path: String) throws(ConfigError) -> GatewayConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, problems: [.init(path: "", reason: "cannot read the file")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, problems: [.init(path: "", reason: "the file is not UTF-8 text")])
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    public static func parse(yaml text: String, file: String = "config") throws(ConfigError) -> GatewayConfig {
+        let root: JSONValue
+        do {
+            root = try YAMLDecoder().decode(JSONValue.self, from: text)
+        } catch let error as YamlError {
+            throw ConfigError(file: file, problems: [.init(path: "", reason: "not valid YAML: \(error)")])
+        } catch {
+            throw ConfigError(file: file, problems: [.init(path: "", reason: "not valid YAML: \(error)")])
+        }
+        var reader = ConfigReader()
+        let config = reader.gateway(root)
+        if !reader.problems.isEmpty { throw ConfigError(file: file, problems: reader.problems) }
+        return config
+    }
+}
+
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { path.isEmpty ? reason : "\(path): \(reason)" }
+}
+
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var problems: [ConfigProblem]
+    public var description: String { problems.map { "\(file): \($0)" }.joined(separator: "\n") }
+}

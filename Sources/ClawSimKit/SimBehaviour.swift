@@ -1,0 +1,107 @@
+import ClawShared
+
+/// How one simulated provider behaves. Every field can be set in the YAML file, by flag, or while
+/// running through `POST /sim/providers/{id}`, always by the same snake_case key.
+public struct SimBehaviour: Sendable, Equatable {
+    /// Median latency before the first byte, in milliseconds.
+    public var latencyMs: Double = 20
+    /// 99th percentile latency before the first byte, in milliseconds (log-normal between the two).
+    public var latencyP99Ms: Double = 60
+    /// Streaming rate in tokens per second; 0 sends every chunk at once.
+    public var tokensPerSecond: Double = 100
+    /// Completion tokens per answer (capped by the request's `max_tokens`).
+    public var completionTokens: Int = 16
+    /// Share of requests answered 500 or 503.
+    public var errorRate: Double = 0
+    /// Share of requests answered 429 with `Retry-After`.
+    public var rateLimitRate: Double = 0
+    public var retryAfterSeconds: Int = 1
+    /// Share of requests whose connection is reset before any answer.
+    public var resetRate: Double = 0
+    /// Share of requests accepted and never answered.
+    public var hangRate: Double = 0
+    /// Share of streaming answers cut off half-way.
+    public var streamCutRate: Double = 0
+    /// Share of answers that are 200 with a body that is not the OpenAI format.
+    public var malformedRate: Double = 0
+    /// Outage switch: every request is answered 503.
+    public var outage: Bool = false
+
+    public init() {}
+
+    public static let keys: [String] = [
+        "latency_ms", "latency_p99_ms", "tokens_per_second", "completion_tokens", "error_rate",
+        "rate_limit_rate", "retry_after_seconds", "reset_rate", "hang_rate", "stream_cut_rate",
+        "malformed_rate", "outage",
+    ]
+
+    /// Apply the known keys of `patch`; throws naming the first bad field and changes nothing then.
+    public mutating func apply(_ patch: [String: JSONValue], path: String = "") throws(SimBehaviourError) {
+        var copy = self
+        for (key, value) in patch.sorted(by: { $0.key < $1.key }) {
+            let at = path.isEmpty ? key : "\(path).\(key)"
+            switch key {
+            case "latency_ms": copy.latencyMs = try Self.number(value, at, min: 0, max: 600_000)
+            case "latency_p99_ms": copy.latencyP99Ms = try Self.number(value, at, min: 0, max: 600_000)
+            case "tokens_per_second": copy.tokensPerSecond = try Self.number(value, at, min: 0, max: 1_000_000)
+            case "completion_tokens": copy.completionTokens = Int(try Self.number(value, at, min: 1, max: 100_000, integer: true))
+            case "error_rate": copy.errorRate = try Self.number(value, at, min: 0, max: 1)
+            case "rate_limit_rate": copy.rateLimitRate = try Self.number(value, at, min: 0, max: 1)
+            case "retry_after_seconds": copy.retryAfterSeconds = Int(try Self.number(value, at, min: 0, max: 3600, integer: true))
+            case "reset_rate": copy.resetRate = try Self.number(value, at, min: 0, max: 1)
+            case "hang_rate": copy.hangRate = try Self.number(value, at, min: 0, max: 1)
+            case "stream_cut_rate": copy.streamCutRate = try Self.number(value, at, min: 0, max: 1)
+            case "malformed_rate": copy.malformedRate = try Self.number(value, at, min: 0, max: 1)
+            case "outage":
+                guard let flag = value.boolValue else { throw SimBehaviourError(path: at, reason: "must be true or false") }
+                copy.outage = flag
+            default:
+                throw SimBehaviourError(path: at, reason: "unknown field; known: \(Self.keys.joined(separator: ", "))")
+            }
+        }
+        if copy.latencyP99Ms < copy.latencyMs {
+            throw SimBehaviourError(path: path.isEmpty ? "latency_p99_ms" : "\(path).latency_p99_ms",
+                                    reason: "must be at least latency_ms (\(copy.latencyMs))")
+        }
+        self = copy
+    }
+
+    public var asJSON: JSONValue {
+        [
+            "latency_ms": .number(latencyMs), "latency_p99_ms": .number(latencyP99Ms), "tokens_per_second": .number(tokensPerSecond),
+            "completion_tokens": JSONValue(completionTokens), "error_rate": .number(errorRate),
+            "rate_limit_rate": .number(rateLimitRate), "retry_after_seconds": JSONValue(retryAfterSeconds),
+            "reset_rate": .number(resetRate), "hang_rate": .number(hangRate),
+            "stream_cut_rate": .number(streamCutRate), "malformed_rate": .number(malformedRate), "outage": .bool(outage),
+        ]
+    }
+
+    static func number(_ value: JSONValue, _ at: String, min: Double, max: Double, integer: Bool = false) throws(SimBehaviourError) -> Double {
+        let parsed: Double?
+        switch value {
+        case .number(let d): parsed = d
+        case .string(let s): parsed = Double(s)
+        default: parsed = nil
+        }
+        guard let number = parsed, number.isFinite else {
+            throw SimBehaviourError(path: at, reason: "must be a number, got \(value.kindName)")
+        }
+        guard number >= min, number <= max else {
+            throw SimBehaviourError(path: at, reason: "must be between \(Self.show(min)) and \(Self.show(max)), got \(Self.show(number))")
+        }
+        if integer, number.rounded() != number {
+            throw SimBehaviourError(path: at, reason: "must be a whole number, got \(Self.show(number))")
+        }
+        return number
+    }
+
+    static func show(_ d: Double) -> String {
+        d.rounded() == d && abs(d) < 1e15 ? String(Int(d)) : String(d)
+    }
+}
+
+public struct SimBehaviourError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+}

@@ -1,0 +1,111 @@
+import ClawShared
+import Foundation
+import Synchronization
+
+/// What a simulated provider does with one request, drawn from its behaviour and seeded generator.
+public enum SimOutcome: Sendable, Equatable {
+    case outage
+    case reset
+    case hang
+    case rateLimited(retryAfter: Int)
+    case serverError(status: Int)
+    case malformed(delay: Double)
+    case ok(delay: Double, cutStream: Bool)
+
+    var counterName: String {
+        switch self {
+        case .outage: "outage"
+        case .reset: "reset"
+        case .hang: "hang"
+        case .rateLimited: "rate_limited"
+        case .serverError: "error"
+        case .malformed: "malformed"
+        case .ok(_, let cut): cut ? "stream_cut" : "ok"
+        }
+    }
+}
+
+/// One simulated provider's live state: its behaviour, its generator and what it has served.
+public final class SimProvider: Sendable {
+    public let id: String
+    public let models: [String]
+
+    private struct State {
+        var behaviour: SimBehaviour
+        var random: SeededRandom
+        var requests = 0
+        var outcomes: [String: Int] = [:]
+        var nextID = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(id: String, models: [String], behaviour: SimBehaviour, seed: UInt64) {
+        self.id = id
+        self.models = models
+        // Each provider gets its own stream derived from the seed and its name, so adding a provider
+        // does not change what the others do.
+        var hash: UInt64 = 1_469_598_103_934_665_603
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        self.state = Mutex(State(behaviour: behaviour, random: SeededRandom(seed: seed ^ hash)))
+    }
+
+    public var behaviour: SimBehaviour { state.withLock { $0.behaviour } }
+
+    /// Change behaviour while running; a bad field changes nothing.
+    public func update(_ patch: [String: JSONValue]) throws(SimBehaviourError) -> SimBehaviour {
+        try state.withLock { (state: inout State) throws(SimBehaviourError) -> SimBehaviour in
+            try state.behaviour.apply(patch)
+            return state.behaviour
+        }
+    }
+
+    /// Decide what happens to the next request, counting it.
+    public func nextOutcome(streaming: Bool) -> (SimOutcome, SimBehaviour, Int) {
+        state.withLock { state in
+            state.requests += 1
+            state.nextID += 1
+            let b = state.behaviour
+            let outcome: SimOutcome
+            if b.outage {
+                outcome = .outage
+            } else if state.random.unit() < b.resetRate {
+                outcome = .reset
+            } else if state.random.unit() < b.hangRate {
+                outcome = .hang
+            } else if state.random.unit() < b.rateLimitRate {
+                outcome = .rateLimited(retryAfter: b.retryAfterSeconds)
+            } else if state.random.unit() < b.errorRate {
+                outcome = .serverError(status: state.random.unit() < 0.5 ? 500 : 503)
+            } else {
+                let delay = Self.latency(b, &state.random)
+                if state.random.unit() < b.malformedRate {
+                    outcome = .malformed(delay: delay)
+                } else {
+                    outcome = .ok(delay: delay, cutStream: streaming && state.random.unit() < b.streamCutRate)
+                }
+            }
+            state.outcomes[outcome.counterName, default: 0] += 1
+            return (outcome, b, state.nextID)
+        }
+    }
+
+    /// Log-normal latency with the configured median and 99th percentile, in seconds.
+    static func latency(_ b: SimBehaviour, _ random: inout SeededRandom) -> Double {
+        guard b.latencyMs > 0 else { return 0 }
+        let sigma = b.latencyP99Ms > b.latencyMs ? log(b.latencyP99Ms / b.latencyMs) / 2.3263 : 0
+        let ms = b.latencyMs * exp(sigma * random.normal())
+        return min(ms, 600_000) / 1000
+    }
+
+    public var counters: (requests: Int, outcomes: [String: Int]) {
+        state.withLock { ($0.requests, $0.outcomes) }
+    }
+
+    public func resetCounters() {
+        state.withLock { state in
+            state.requests = 0
+            state.outcomes = [:]
+        }
+    }
+}
