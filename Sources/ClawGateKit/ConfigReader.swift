@@ -116,7 +116,7 @@ struct ConfigReader {
             config.healthCheck.enabled = bool(fields, "enabled", "health_check") ?? config.healthCheck.enabled
             config.healthCheck.interval = number(fields, "interval", "health_check", min: 0.05, max: 3600) ?? config.healthCheck.interval
             config.healthCheck.timeout = number(fields, "timeout", "health_check", min: 0.01, max: 600) ?? config.healthCheck.timeout
-            if let path = string(fields, "path", "health_check") {
+            if let path = string(fields, "path", "health_check") {  // relative to base_url
                 if path.hasPrefix("/") { config.healthCheck.path = path } else { problem("health_check.path", "must start with '/'") }
             }
             config.healthCheck.unhealthyThreshold = integer(fields, "unhealthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.unhealthyThreshold

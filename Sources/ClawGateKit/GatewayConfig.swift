@@ -61,7 +61,8 @@ public struct GatewayConfig: Sendable, Equatable {
         public var enabled = true
         public var interval = 5.0
         public var timeout = 2.0
-        public var path = "/v1/models"
+        /// Appended to the provider's base_url (which ends in /v1 for OpenAI-style providers).
+        public var path = "/models"
         /// Consecutive failed probes that take a provider out of rotation.
         public var unhealthyThreshold = 2
         /// Consecutive good probes that bring it back.
@@ -84,6 +85,9 @@ public struct GatewayConfig: Sendable, Equatable {
     }
 
     public var listen: String { "\(listenHost):\(listenPort)" }
+
+    /// Parse `HOST:PORT` (IPv6 hosts in brackets).
+    public static func hostPort(_ text: String) -> (String, Int)? { ConfigReader.hostPort(text) }
 
     public static func load(file path: String) throws(ConfigError) -> GatewayConfig {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -1,0 +1,123 @@
+/// The passive circuit breaker of one provider, as a value: callers pass the time in and get the
+/// transitions back, so tests drive it without a clock or I/O.
+public struct CircuitBreaker: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case closed
+        case open
+        case halfOpen = "half-open"
+    }
+
+    public enum Transition: Sendable, Equatable {
+        case opened(cooldown: Double, reason: String)
+        case halfOpened
+        case closed
+    }
+
+    public struct Failure: Sendable, Equatable {
+        public var time: Double
+        public var reason: String
+    }
+
+    public let settings: GatewayConfig.Breaker
+    public private(set) var state: State = .closed
+    public private(set) var consecutiveFailures = 0
+    /// How many times the circuit opened since it was last healthy for a while; grows the cooldown.
+    public private(set) var ejections = 0
+    public private(set) var totalEjections = 0
+    public private(set) var since: Double
+    public private(set) var openUntil: Double?
+    public private(set) var openReason: String?
+    public private(set) var recentFailures: [Failure] = []
+    private var probeInFlight = false
+    private var lastClosedAt: Double
+
+    public init(settings: GatewayConfig.Breaker, now: Double) {
+        self.settings = settings
+        self.since = now
+        self.lastClosedAt = now
+    }
+
+    /// Whether a request could be sent now (without taking the half-open probe slot).
+    public func isAvailable(now: Double) -> Bool {
+        switch state {
+        case .closed: true
+        case .open: now >= (openUntil ?? now)
+        case .halfOpen: !probeInFlight
+        }
+    }
+
+    /// Take permission for one request; an open circuit whose cooldown ended lets exactly one probe through.
+    public mutating func acquire(now: Double) -> (allowed: Bool, transition: Transition?) {
+        switch state {
+        case .closed:
+            return (true, nil)
+        case .open:
+            guard now >= (openUntil ?? now) else { return (false, nil) }
+            state = .halfOpen
+            since = now
+            openUntil = nil
+            probeInFlight = true
+            return (true, .halfOpened)
+        case .halfOpen:
+            guard !probeInFlight else { return (false, nil) }
+            probeInFlight = true
+            return (true, nil)
+        }
+    }
+
+    /// A request that took permission ended with no verdict (the client went away).
+    public mutating func release() {
+        probeInFlight = false
+    }
+
+    public mutating func recordSuccess(now: Double) -> Transition? {
+        consecutiveFailures = 0
+        probeInFlight = false
+        if state == .closed {
+            // Healthy for longer than the longest cooldown: forget earlier ejections.
+            if ejections > 0, now - lastClosedAt > settings.maxCooldown { ejections = 0 }
+            return nil
+        }
+        state = .closed
+        since = now
+        lastClosedAt = now
+        openUntil = nil
+        openReason = nil
+        return .closed
+    }
+
+    public mutating func recordFailure(reason: String, now: Double) -> Transition? {
+        consecutiveFailures += 1
+        recentFailures.append(Failure(time: now, reason: reason))
+        if recentFailures.count > 5 { recentFailures.removeFirst(recentFailures.count - 5) }
+        let wasProbe = probeInFlight
+        probeInFlight = false
+        switch state {
+        case .open:
+            return nil
+        case .halfOpen where wasProbe:
+            return open(now: now, reason: "probe failed: \(reason)")
+        case .halfOpen:
+            return nil
+        case .closed:
+            guard consecutiveFailures >= settings.consecutiveFailures else { return nil }
+            return open(now: now, reason: "\(consecutiveFailures) consecutive failures, last: \(reason)")
+        }
+    }
+
+    /// The cooldown the next ejection would get: doubled per ejection, capped.
+    public var nextCooldown: Double {
+        min(settings.cooldown * Double(1 << min(ejections, 20)), settings.maxCooldown)
+    }
+
+    private mutating func open(now: Double, reason: String) -> Transition {
+        let cooldown = nextCooldown
+        ejections += 1
+        totalEjections += 1
+        state = .open
+        since = now
+        openUntil = now + cooldown
+        openReason = reason
+        return .opened(cooldown: cooldown, reason: reason)
+    }
+}

@@ -1,0 +1,46 @@
+import ClawShared
+import Foundation
+import Hummingbird
+import NIOCore
+
+extension Gateway {
+    /// Data plane (`/v1/...`) and the node's own endpoints (`/healthz`, `/readyz`, `/metrics`).
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/v1/chat/completions") { request, _ -> Response in
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: 8 << 20)
+            } catch {
+                return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+            }
+            return await self.chatCompletions(body: body)
+        }
+        router.get("/v1/models") { _, _ -> Response in
+            let created = JSONValue(Int(self.startedAtWall))
+            let list: JSONValue = [
+                "object": "list",
+                "data": .array(self.config.routes.map { ["id": .string($0.alias), "object": "model", "created": created, "owned_by": "clawgate"] }),
+            ]
+            return Self.jsonResponse(.ok, list.encoded())
+        }
+        router.get("/healthz") { _, _ -> Response in
+            Self.jsonResponse(.ok, JSONValue.object(["status": "ok"]).encoded())
+        }
+        router.get("/readyz") { _, _ -> Response in
+            let ready = self.isReady
+            return Self.jsonResponse(ready ? .ok : .serviceUnavailable, JSONValue.object(["status": ready ? "ready" : "not ready"]).encoded())
+        }
+        router.get("/metrics") { _, _ -> Response in
+            let now = self.clock()
+            let bytes = self.metrics.render(state: self.state, snapshot: self.state.snapshot(now: now), ready: self.isReady, now: now)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        return router
+    }
+
+    /// Ready to take traffic.
+    public var isReady: Bool { true }
+}

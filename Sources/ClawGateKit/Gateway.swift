@@ -1,0 +1,100 @@
+import AsyncHTTPClient
+import ClawShared
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// One clawgate node: configuration, state, upstream clients and metrics. The HTTP routes and the
+/// health checker call into it; `GatewayServer` wires it to a listening socket.
+public final class Gateway: Sendable {
+    public static let version = "0.1.0"
+
+    public let config: GatewayConfig
+    public let state: GatewayState
+    public let metrics = GatewayMetrics()
+    public let logger: Logger
+    let clients: [HTTPClient]
+    let apiKeys: [String?]
+    let clock: @Sendable () -> Double
+    public let startedAt: Double
+    public let startedAtWall: Double
+
+    /// Seconds on a monotonic clock.
+    public static let monotonic: @Sendable () -> Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    public init(config: GatewayConfig, logger: Logger = Logger(label: "clawgate"), seed: UInt64? = nil,
+                clock: @escaping @Sendable () -> Double = Gateway.monotonic) {
+        self.config = config
+        self.logger = logger
+        self.clock = clock
+        let now = clock()
+        self.startedAt = now
+        self.startedAtWall = Date().timeIntervalSince1970
+        self.state = GatewayState(config: config, now: now, seed: seed ?? UInt64.random(in: 0...UInt64.max))
+        self.clients = config.providers.map { provider in
+            var configuration = HTTPClient.Configuration()
+            configuration.timeout = .init(
+                connect: .nanoseconds(Int64(provider.timeouts.connect * 1e9)),
+                read: .nanoseconds(Int64(provider.timeouts.firstByte * 1e9))
+            )
+            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+            configuration.decompression = .disabled
+            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        }
+        self.apiKeys = config.providers.map { provider in
+            provider.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
+        }
+        for provider in config.providers {
+            if let env = provider.apiKeyEnv, ProcessInfo.processInfo.environment[env] == nil {
+                logger.warning("environment variable for the provider's API key is not set; sending no key",
+                               metadata: ["provider": .string(provider.id), "env": .string(env)])
+            }
+        }
+    }
+
+    public func shutdown() async {
+        for client in clients { try? await client.shutdown() }
+    }
+
+    func cost(provider: Int, tokensIn: Int, tokensOut: Int) -> Double {
+        let price = config.providers[provider].price
+        return (Double(tokensIn) * price.inputPer1M + Double(tokensOut) * price.outputPer1M) / 1_000_000
+    }
+
+    func upstreamRequest(provider: Int, path: String, method: HTTPMethod, body: ByteBuffer?) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: config.providers[provider].baseURL + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(body)
+        }
+        request.headers.add(name: "accept", value: "application/json, text/event-stream")
+        if let key = apiKeys[provider] { request.headers.add(name: "authorization", value: "Bearer \(key)") }
+        return request
+    }
+
+    /// Map a client error to the outcome words used everywhere.
+    static func classify(_ error: any Error) -> AttemptOutcome {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .connectTimeout: return .connectError
+            case .readTimeout, .deadlineExceeded: return .timeout
+            case .remoteConnectionClosed: return .reset
+            default: break
+            }
+        }
+        if error is CancellationError { return .timeout }
+        let text = String(describing: error).lowercased()
+        if text.contains("refused") || text.contains("connect") { return .connectError }
+        if text.contains("reset") || text.contains("closed") || text.contains("eof") { return .reset }
+        if text.contains("timeout") || text.contains("timed out") { return .timeout }
+        return .connectError
+    }
+}

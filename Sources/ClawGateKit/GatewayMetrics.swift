@@ -1,0 +1,87 @@
+import Prometheus
+
+/// The node's Prometheus metrics, through swift-prometheus; names in base units with `_total`
+/// and `_seconds` suffixes, so `promtool check metrics` passes.
+public final class GatewayMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "clawgate", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    nonisolated(unsafe) static let requests = name("requests", "total", "Client requests by route, serving provider (none when all failed) and outcome.")
+    nonisolated(unsafe) static let attempts = name("upstream_attempts", "total", "Upstream attempts by provider, route and outcome.")
+    nonisolated(unsafe) static let retries = name("retries", "total", "Retries sent to another provider, by route.")
+    nonisolated(unsafe) static let budgetExhausted = name("retry_budget_exhausted", "total", "Retries refused by the retry budget, by route.")
+    nonisolated(unsafe) static let duration = name("request_duration", "seconds", "Client request latency by route and provider.")
+    nonisolated(unsafe) static let ttft = name("time_to_first_token", "seconds", "Time to the first token (first body bytes) by route and provider.")
+    nonisolated(unsafe) static let tokens = name("tokens", "total", "Tokens by provider, route and direction (input or output).")
+    nonisolated(unsafe) static let cost = name("cost_dollars", "total", "Cost in US dollars from the price table, by provider and route.")
+    nonisolated(unsafe) static let inFlight = name("requests_in_flight", "", "Client requests being served.")
+    nonisolated(unsafe) static let providerInFlight = name("provider_requests_in_flight", "", "Upstream requests in flight by provider.")
+    nonisolated(unsafe) static let circuit = name("circuit_state", "", "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open.")
+    nonisolated(unsafe) static let up = name("provider_up", "", "1 when the provider is in rotation (circuit not open, health probes passing).")
+    nonisolated(unsafe) static let weight = name("route_weight", "", "Configured weight by route, tier and provider.")
+    nonisolated(unsafe) static let effective = name("route_effective_weight", "", "Weight in effect (0 when the provider is out) by route, tier and provider.")
+    nonisolated(unsafe) static let panic = name("route_panic", "", "1 when every provider of the route is out and it routes to the least bad one.")
+    nonisolated(unsafe) static let ready = name("node_ready", "", "1 when the node answers /readyz with 200.")
+
+    public init() {}
+
+    public func attempt(provider: String, route: String, outcome: String) {
+        registry.makeCounter(descriptor: Self.attempts, labels: [("provider", provider), ("route", route), ("outcome", outcome)]).increment()
+    }
+
+    public func request(route: String, provider: String, outcome: String, latency: Double, ttft: Double?,
+                        tokensIn: Int, tokensOut: Int, cost: Double) {
+        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("provider", provider), ("outcome", outcome)]).increment()
+        registry.makeValueHistogram(descriptor: Self.duration, labels: [("route", route), ("provider", provider)], buckets: Self.latencyBuckets)
+            .record(latency)
+        if let ttft {
+            registry.makeValueHistogram(descriptor: Self.ttft, labels: [("route", route), ("provider", provider)], buckets: Self.latencyBuckets)
+                .record(ttft)
+        }
+        if provider != "none" {
+            registry.makeCounter(descriptor: Self.tokens, labels: [("provider", provider), ("route", route), ("direction", "input")])
+                .increment(by: Int64(tokensIn))
+            registry.makeCounter(descriptor: Self.tokens, labels: [("provider", provider), ("route", route), ("direction", "output")])
+                .increment(by: Int64(tokensOut))
+            registry.makeCounter(descriptor: Self.cost, labels: [("provider", provider), ("route", route)]).increment(by: cost)
+        }
+    }
+
+    public func retry(route: String) {
+        registry.makeCounter(descriptor: Self.retries, labels: [("route", route)]).increment()
+    }
+
+    public func retryBudgetExhausted(route: String) {
+        registry.makeCounter(descriptor: Self.budgetExhausted, labels: [("route", route)]).increment()
+    }
+
+    /// Refresh the gauges from the node's state, then render the text format.
+    public func render(state: GatewayState, snapshot: GatewayState.Snapshot, ready: Bool, now: Double) -> [UInt8] {
+        registry.makeGauge(descriptor: Self.inFlight).set(Double(snapshot.inFlight))
+        registry.makeGauge(descriptor: Self.ready).set(ready ? 1.0 : 0.0)
+        for p in snapshot.providers {
+            let labels = [("provider", p.id)]
+            registry.makeGauge(descriptor: Self.providerInFlight, labels: labels).set(Double(p.inFlight))
+            let circuit: Double = switch p.breaker.state { case .closed: 0; case .halfOpen: 1; case .open: 2 }
+            registry.makeGauge(descriptor: Self.circuit, labels: labels).set(circuit)
+            registry.makeGauge(descriptor: Self.up, labels: labels).set(p.health.healthy && p.breaker.state == .closed ? 1.0 : 0.0)
+        }
+        for (routeIndex, route) in state.routes.enumerated() {
+            registry.makeGauge(descriptor: Self.panic, labels: [("route", route.alias)]).set(snapshot.routes[routeIndex].panic ? 1.0 : 0.0)
+            for (tierIndex, tier) in route.tiers.enumerated() {
+                for target in tier {
+                    let id = state.config.providers[target.provider].id
+                    let labels = [("route", route.alias), ("tier", String(tierIndex)), ("provider", id)]
+                    registry.makeGauge(descriptor: Self.weight, labels: labels).set(Double(target.weight))
+                    let available = state.isAvailable(provider: target.provider, now: now)
+                    registry.makeGauge(descriptor: Self.effective, labels: labels).set(available ? Double(target.weight) : 0)
+                }
+            }
+        }
+        return registry.emitToBuffer()
+    }
+}

@@ -1,0 +1,51 @@
+import ClawShared
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// A clawgate node listening on its socket: the routes, the health checker, and a way to stop.
+public final class GatewayServer: Sendable {
+    public let gateway: Gateway
+    public let url: String
+    private let servers: ServerGroup
+
+    init(gateway: Gateway, url: String, servers: ServerGroup) {
+        self.gateway = gateway
+        self.url = url
+        self.servers = servers
+    }
+
+    /// Build and start a node; returns once it listens (port 0 picks a free port).
+    public static func start(config: GatewayConfig, logger: Logger? = nil, seed: UInt64? = nil) async throws -> GatewayServer {
+        var logger = logger ?? Logger(label: "clawgate")
+        if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
+        let gateway = Gateway(config: config, logger: logger, seed: seed)
+        let port = BoundPort()
+        let app = Application(
+            router: gateway.router(),
+            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)"),
+            services: [HealthChecker(gateway: gateway)],
+            onServerRunning: port.onServerRunning,
+            logger: logger
+        )
+        let servers: ServerGroup
+        do {
+            servers = try await ServerGroup.start([{ try await app.run() }], ports: [port])
+        } catch {
+            await gateway.shutdown()
+            throw error
+        }
+        let host = config.listenHost.contains(":") ? "[\(config.listenHost)]" : config.listenHost
+        return GatewayServer(gateway: gateway, url: "http://\(host):\(try await port.value())", servers: servers)
+    }
+
+    public func stop() async {
+        await servers.stop()
+        await gateway.shutdown()
+    }
+
+    public func wait() async throws {
+        try await servers.wait()
+    }
+}

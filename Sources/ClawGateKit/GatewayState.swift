@@ -1,0 +1,304 @@
+import ClawShared
+import Foundation
+import Synchronization
+
+/// What an attempt or a probe came to, in the words of logs, metrics and error bodies.
+public enum AttemptOutcome: Sendable, Equatable {
+    case ok
+    /// The provider answered a 4xx other than 429: the request's fault, passed through, no retry.
+    case clientError(status: Int)
+    case status(Int)
+    case connectError
+    case timeout
+    case reset
+    case badResponse(String)
+    case streamCut
+    case clientClosed
+
+    public var label: String {
+        switch self {
+        case .ok: "ok"
+        case .clientError(let s): "status_\(s)"
+        case .status(let s): "status_\(s)"
+        case .connectError: "connect_error"
+        case .timeout: "timeout"
+        case .reset: "reset"
+        case .badResponse: "bad_response"
+        case .streamCut: "stream_cut"
+        case .clientClosed: "client_closed"
+        }
+    }
+
+    /// Failures that count against the provider's circuit.
+    public var isProviderFailure: Bool {
+        switch self {
+        case .ok, .clientError, .clientClosed: false
+        default: true
+        }
+    }
+
+    /// Failures worth another provider, if nothing reached the client yet.
+    public var isRetryable: Bool { isProviderFailure }
+}
+
+/// The lock-protected heart of a node: breakers, health, in-flight counts, stats, retry budget and
+/// events. Every method is a short critical section with the time passed in; no I/O happens here.
+public final class GatewayState: Sendable {
+    public struct Health: Sendable, Equatable {
+        public var healthy = true
+        public var consecutiveFailures = 0
+        public var consecutiveSuccesses = 0
+        public var lastError: String?
+        public var lastProbe: Double?
+    }
+
+    struct ProviderRuntime: Sendable {
+        var breaker: CircuitBreaker
+        var health = Health()
+        var inFlight = 0
+        var stats: RollingStats
+    }
+
+    struct Inner: Sendable {
+        var providers: [ProviderRuntime]
+        var routeStats: [RollingStats]
+        var routePanic: [Bool]
+        var retryBudget: RetryBudget
+        var random: SeededRandom
+        var events = EventRing()
+        var inFlight = 0
+    }
+
+    public let config: GatewayConfig
+    public let routes: [ResolvedRoute]
+    public let routeIndex: [String: Int]
+    public let providerIndex: [String: Int]
+    private let inner: Mutex<Inner>
+    let wallClock: @Sendable () -> Double
+
+    public init(config: GatewayConfig, now: Double, seed: UInt64 = UInt64.random(in: 0...UInt64.max),
+                wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.config = config
+        let providerIndex = Dictionary(uniqueKeysWithValues: config.providers.enumerated().map { ($1.id, $0) })
+        self.providerIndex = providerIndex
+        self.routes = config.routes.map { route in
+            ResolvedRoute(alias: route.alias, tiers: route.tiers.map { tier in
+                tier.compactMap { t in providerIndex[t.provider].map { ResolvedRoute.Target(provider: $0, model: t.model, weight: t.weight) } }
+            })
+        }
+        self.routeIndex = Dictionary(uniqueKeysWithValues: config.routes.enumerated().map { ($1.alias, $0) })
+        self.wallClock = wallClock
+        self.inner = Mutex(Inner(
+            providers: config.providers.map { _ in ProviderRuntime(breaker: CircuitBreaker(settings: config.breaker, now: now), stats: RollingStats(now: now)) },
+            routeStats: config.routes.map { _ in RollingStats(now: now) },
+            routePanic: config.routes.map { _ in false },
+            retryBudget: RetryBudget(settings: config.retry),
+            random: SeededRandom(seed: seed)
+        ))
+    }
+
+    /// One attempt's permission: which provider, which upstream model, and whether in panic.
+    public struct Choice: Sendable, Equatable {
+        public var provider: Int
+        public var model: String
+        public var tier: Int
+        public var panic: Bool
+    }
+
+    public enum NoChoice: Error, Sendable, Equatable {
+        case exhausted
+        case retryBudget
+    }
+
+    /// Count a new client request (feeds the retry budget).
+    public func beginRequest(now: Double) {
+        inner.withLock { state in
+            state.retryBudget.recordRequest(now: now)
+            state.inFlight += 1
+        }
+    }
+
+    static func isAvailable(_ p: ProviderRuntime, now: Double) -> Bool {
+        p.health.healthy && p.breaker.isAvailable(now: now)
+    }
+
+    /// Choose and take the provider for attempt number `attempt` (1-based) of a request on `route`.
+    public func choose(route: Int, tried: Set<Int>, attempt: Int, now: Double) -> Result<Choice, NoChoice> {
+        inner.withLock { state -> Result<Choice, NoChoice> in
+            let providers = state.providers
+            let plan = routes[route]
+            guard let pick = RoutePlanner.pick(
+                plan, tried: tried,
+                available: { Self.isAvailable(providers[$0], now: now) },
+                badness: { providers[$0].breaker.openUntil ?? now },
+                random: &state.random
+            ) else { return .failure(.exhausted) }
+            if attempt > 1, !state.retryBudget.tryRetry(now: now) { return .failure(.retryBudget) }
+            if state.routePanic[route] != pick.panic {
+                state.routePanic[route] = pick.panic
+                state.events.append(time: wallClock(), node: config.nodeID, kind: pick.panic ? "panic_started" : "panic_ended",
+                                    subject: plan.alias,
+                                    detail: pick.panic ? "every provider of every tier is out; routing to the least bad one" : "a provider is available again")
+            }
+            if pick.panic {
+                // Panic traffic bypasses the breaker; its result still closes or keeps the circuit.
+            } else {
+                let (_, transition) = state.providers[pick.target.provider].breaker.acquire(now: now)
+                if let transition { log(&state, provider: pick.target.provider, transition) }
+            }
+            state.providers[pick.target.provider].inFlight += 1
+            return .success(Choice(provider: pick.target.provider, model: pick.target.model, tier: pick.tier, panic: pick.panic))
+        }
+    }
+
+    /// Record how an attempt on `provider` ended.
+    public func finishAttempt(provider: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
+                              tokensIn: Int, tokensOut: Int, cost: Double, now: Double) {
+        inner.withLock { state in
+            state.providers[provider].inFlight -= 1
+            let transition: CircuitBreaker.Transition?
+            switch outcome {
+            case .clientClosed:
+                state.providers[provider].breaker.release()
+                transition = nil
+            case _ where outcome.isProviderFailure:
+                transition = state.providers[provider].breaker.recordFailure(reason: Self.reason(outcome), now: now)
+            default:
+                transition = state.providers[provider].breaker.recordSuccess(now: now)
+            }
+            if let transition { log(&state, provider: provider, transition) }
+            state.providers[provider].stats.record(now: now, ok: outcome == .ok || outcome == .clientClosed, latency: latency, ttft: ttft,
+                                                   tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
+        }
+    }
+
+    static func reason(_ outcome: AttemptOutcome) -> String {
+        switch outcome {
+        case .badResponse(let why): "bad_response (\(why))"
+        default: outcome.label
+        }
+    }
+
+    /// Record how a client request ended.
+    public func finishRequest(route: Int, ok: Bool, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double) {
+        inner.withLock { state in
+            state.inFlight -= 1
+            state.routeStats[route].record(now: now, ok: ok, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
+        }
+    }
+
+    /// A request that never reached routing (bad body, unknown model) still leaves in-flight.
+    public func abandonRequest() {
+        inner.withLock { $0.inFlight -= 1 }
+    }
+
+    /// Record an active health probe.
+    public func recordProbe(provider: Int, ok: Bool, error: String?, now: Double) {
+        inner.withLock { state in
+            let settings = config.healthCheck
+            var health = state.providers[provider].health
+            health.lastProbe = now
+            let id = config.providers[provider].id
+            if ok {
+                health.consecutiveFailures = 0
+                health.consecutiveSuccesses += 1
+                if !health.healthy, health.consecutiveSuccesses >= settings.healthyThreshold {
+                    health.healthy = true
+                    health.lastError = nil
+                    state.events.append(time: wallClock(), node: config.nodeID, kind: "health_recovered", subject: id,
+                                        detail: "health probe succeeded \(health.consecutiveSuccesses) time(s)")
+                }
+            } else {
+                health.consecutiveSuccesses = 0
+                health.consecutiveFailures += 1
+                health.lastError = error
+                if health.healthy, health.consecutiveFailures >= settings.unhealthyThreshold {
+                    health.healthy = false
+                    state.events.append(time: wallClock(), node: config.nodeID, kind: "health_failed", subject: id,
+                                        detail: "\(health.consecutiveFailures) failed health probes, last: \(error ?? "unknown")")
+                }
+            }
+            state.providers[provider].health = health
+        }
+    }
+
+    private func log(_ state: inout Inner, provider: Int, _ transition: CircuitBreaker.Transition) {
+        let id = config.providers[provider].id
+        let (kind, detail): (String, String)
+        switch transition {
+        case .opened(let cooldown, let reason):
+            (kind, detail) = ("circuit_opened", "\(reason); cooldown \(String(format: "%.1f", cooldown)) s")
+        case .halfOpened:
+            (kind, detail) = ("circuit_half_open", "cooldown over; letting one probe request through")
+        case .closed:
+            (kind, detail) = ("circuit_closed", "request succeeded; back in rotation")
+        }
+        state.events.append(time: wallClock(), node: config.nodeID, kind: kind, subject: id, detail: detail)
+    }
+
+    // MARK: Reading
+
+    public struct ProviderStatus: Sendable {
+        public var id: String
+        /// One word of DESIGN.md: healthy, degraded, ejected, probing, drained, failed-over.
+        public var state: String
+        public var breaker: CircuitBreaker
+        public var health: Health
+        public var inFlight: Int
+        public var window1m: WindowSummary
+        public var window5m: WindowSummary
+    }
+
+    public struct RouteStatus: Sendable {
+        public var alias: String
+        public var panic: Bool
+        public var window1m: WindowSummary
+        public var window5m: WindowSummary
+    }
+
+    public struct Snapshot: Sendable {
+        public var providers: [ProviderStatus]
+        public var routes: [RouteStatus]
+        public var inFlight: Int
+    }
+
+    public func snapshot(now: Double) -> Snapshot {
+        inner.withLock { state in
+            let providers = state.providers.enumerated().map { index, p in
+                let w1 = p.stats.summary(window: 60, now: now)
+                return ProviderStatus(
+                    id: config.providers[index].id,
+                    state: Self.word(p, window1m: w1, now: now),
+                    breaker: p.breaker, health: p.health, inFlight: p.inFlight,
+                    window1m: w1, window5m: p.stats.summary(window: 300, now: now)
+                )
+            }
+            let routes = state.routeStats.enumerated().map { index, stats in
+                RouteStatus(alias: self.routes[index].alias, panic: state.routePanic[index],
+                            window1m: stats.summary(window: 60, now: now), window5m: stats.summary(window: 300, now: now))
+            }
+            return Snapshot(providers: providers, routes: routes, inFlight: state.inFlight)
+        }
+    }
+
+    static func word(_ p: ProviderRuntime, window1m: WindowSummary, now: Double) -> String {
+        if !p.health.healthy { return "ejected" }
+        switch p.breaker.state {
+        case .open: return "ejected"
+        case .halfOpen: return "probing"
+        case .closed: break
+        }
+        if p.breaker.consecutiveFailures > 0 || p.health.consecutiveFailures > 0 || (window1m.requests >= 5 && window1m.errorRate > 0.05) {
+            return "degraded"
+        }
+        return "healthy"
+    }
+
+    public func events(since sequence: Int) -> (events: [GatewayEvent], truncated: Bool) {
+        inner.withLock { $0.events.since(sequence) }
+    }
+
+    public func isAvailable(provider: Int, now: Double) -> Bool {
+        inner.withLock { Self.isAvailable($0.providers[provider], now: now) }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import ClawGateKit
+import ClawShared
+import Foundation
+
+/// clawgate: the OpenAI-compatible HA gateway node.
+@main
+struct ClawGate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clawgate",
+        abstract: "OpenAI-compatible gateway with weighted routing, failover, circuit breaking and cost accounting.",
+        subcommands: [Serve.self, CheckConfig.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+func fail(_ message: String, code: Int32) -> ExitCode {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    return ExitCode(code)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a gateway node (the default command).",
+        discussion: "The first line on stdout is JSON with the node id and its URL."
+    )
+
+    @Option(name: .long, help: "The YAML configuration file.")
+    var config: String
+
+    @Option(name: .long, help: "Listen on HOST:PORT instead of the file's `listen` (port 0 picks a free one).")
+    var listen: String?
+
+    @Option(name: .long, help: "Node id instead of the file's `node_id`.")
+    var nodeId: String?
+
+    func run() async throws {
+        var gatewayConfig: GatewayConfig
+        do {
+            gatewayConfig = try GatewayConfig.load(file: config)
+        } catch {
+            throw fail("clawgate: refusing to start, the configuration has problems:\n" + error.description, code: 2)
+        }
+        if let listen {
+            guard let (host, port) = GatewayConfig.hostPort(listen) else {
+                throw fail("clawgate: --listen must be HOST:PORT with a port 0..65535, got '\(listen)'", code: 2)
+            }
+            gatewayConfig.listenHost = host
+            gatewayConfig.listenPort = port
+        }
+        if let nodeId { gatewayConfig.nodeID = nodeId }
+        let server: GatewayServer
+        do {
+            server = try await GatewayServer.start(config: gatewayConfig)
+        } catch {
+            throw fail("clawgate: cannot listen on \(gatewayConfig.listen): \(error)", code: 1)
+        }
+        let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "version": .string(Gateway.version)]
+        FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
+        await ShutdownSignals.wait()
+        await server.stop()
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a configuration file; print each problem with its key path and exit non-zero if any."
+    )
+
+    @Argument(help: "The YAML configuration file.")
+    var file: String
+
+    func run() async throws {
+        do {
+            let config = try GatewayConfig.load(file: file)
+            print("\(file): ok (\(config.providers.count) providers, \(config.routes.count) routes, listen \(config.listen))")
+        } catch {
+            throw fail(error.description, code: 1)
+        }
+    }
+}
