@@ -9,6 +9,11 @@ public struct GatewayConfig: Sendable, Equatable {
         public var inputPer1M: Double = 0
         /// Dollars per one million output (completion) tokens.
         public var outputPer1M: Double = 0
+
+        public init(inputPer1M: Double = 0, outputPer1M: Double = 0) {
+            self.inputPer1M = inputPer1M
+            self.outputPer1M = outputPer1M
+        }
     }
 
     public struct Timeouts: Sendable, Equatable {
@@ -16,6 +21,12 @@ public struct GatewayConfig: Sendable, Equatable {
         /// Until the response head, and also the longest silence between chunks of a stream.
         public var firstByte: Double = 30
         public var total: Double = 300
+
+        public init(connect: Double = 2, firstByte: Double = 30, total: Double = 300) {
+            self.connect = connect
+            self.firstByte = firstByte
+            self.total = total
+        }
     }
 
     public struct Provider: Sendable, Equatable {
@@ -25,18 +36,38 @@ public struct GatewayConfig: Sendable, Equatable {
         public var region: String = ""
         public var price = Price()
         public var timeouts = Timeouts()
+
+        public init(id: String, baseURL: String, apiKeyEnv: String? = nil, region: String = "", price: Price = Price(), timeouts: Timeouts = Timeouts()) {
+            self.id = id
+            self.baseURL = baseURL
+            self.apiKeyEnv = apiKeyEnv
+            self.region = region
+            self.price = price
+            self.timeouts = timeouts
+        }
     }
 
     public struct Target: Sendable, Equatable {
         public var provider: String
         public var model: String
         public var weight: Int
+
+        public init(provider: String, model: String, weight: Int) {
+            self.provider = provider
+            self.model = model
+            self.weight = weight
+        }
     }
 
     public struct Route: Sendable, Equatable {
         public var alias: String
         /// Priority tiers: the first tier with an eligible provider takes the request.
         public var tiers: [[Target]]
+
+        public init(alias: String, tiers: [[Target]]) {
+            self.alias = alias
+            self.tiers = tiers
+        }
     }
 
     public struct Retry: Sendable, Equatable {
@@ -47,6 +78,13 @@ public struct GatewayConfig: Sendable, Equatable {
         /// ...but this many retries per second are always allowed, so a quiet gateway can still retry.
         public var minRetriesPerSecond = 2.0
         public var window = 10.0
+
+        public init(maxAttempts: Int = 3, budgetRatio: Double = 0.2, minRetriesPerSecond: Double = 2, window: Double = 10) {
+            self.maxAttempts = maxAttempts
+            self.budgetRatio = budgetRatio
+            self.minRetriesPerSecond = minRetriesPerSecond
+            self.window = window
+        }
     }
 
     public struct Breaker: Sendable, Equatable {
@@ -55,6 +93,12 @@ public struct GatewayConfig: Sendable, Equatable {
         /// First cooldown in seconds; doubled with each further ejection up to `maxCooldown`.
         public var cooldown = 5.0
         public var maxCooldown = 120.0
+
+        public init(consecutiveFailures: Int = 5, cooldown: Double = 5, maxCooldown: Double = 120) {
+            self.consecutiveFailures = consecutiveFailures
+            self.cooldown = cooldown
+            self.maxCooldown = maxCooldown
+        }
     }
 
     public struct HealthCheck: Sendable, Equatable {
@@ -67,6 +111,8 @@ public struct GatewayConfig: Sendable, Equatable {
         public var unhealthyThreshold = 2
         /// Consecutive good probes that bring it back.
         public var healthyThreshold = 1
+
+        public init() {}
     }
 
     public var nodeID: String

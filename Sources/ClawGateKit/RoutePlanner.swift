@@ -4,10 +4,21 @@ public struct ResolvedRoute: Sendable {
         public var provider: Int
         public var model: String
         public var weight: Int
+
+        public init(provider: Int, model: String, weight: Int) {
+            self.provider = provider
+            self.model = model
+            self.weight = weight
+        }
     }
 
     public var alias: String
     public var tiers: [[Target]]
+
+    public init(alias: String, tiers: [[Target]]) {
+        self.alias = alias
+        self.tiers = tiers
+    }
 }
 
 /// Chooses the provider for one attempt: weighted among the available providers of the first tier

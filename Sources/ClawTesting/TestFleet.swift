@@ -1,0 +1,123 @@
+import AsyncHTTPClient
+import ClawGateKit
+import ClawShared
+import ClawSimKit
+import Foundation
+import NIOCore
+
+/// Starts real clawsim providers and clawgate nodes on loopback port 0 for tests and benchmarks.
+public enum TestFleet {
+    /// A simulator with the given providers (defaults: fast, no streaming delay).
+    public static func simulator(_ providers: [SimConfig.Provider], seed: UInt64 = 42) async throws -> Simulator {
+        try await Simulator.start(SimConfig(seed: seed, providers: providers))
+    }
+
+    /// A provider whose behaviour is set from a few keys, e.g. `["latency_ms": 1, "error_rate": 0.1]`.
+    public static func provider(_ id: String, _ patch: [String: JSONValue] = [:]) -> SimConfig.Provider {
+        var behaviour = SimBehaviour()
+        var base: [String: JSONValue] = ["latency_ms": 1, "latency_p99_ms": 2, "tokens_per_second": 0]
+        for (key, value) in patch { base[key] = value }
+        try! behaviour.apply(base)
+        return SimConfig.Provider(id: id, behaviour: behaviour)
+    }
+
+    /// A gateway config over the simulator's providers with routes given as tiers of (provider, weight).
+    public static func config(
+        simulator: Simulator,
+        routes: [String: [[(String, Int)]]],
+        prices: [String: (Double, Double)] = [:],
+        firstByteTimeout: Double = 2,
+        breaker: GatewayConfig.Breaker = .init(consecutiveFailures: 3, cooldown: 0.5, maxCooldown: 4),
+        retry: GatewayConfig.Retry = .init(maxAttempts: 3, budgetRatio: 1, minRetriesPerSecond: 100, window: 10),
+        healthCheck: GatewayConfig.HealthCheck? = nil
+    ) -> GatewayConfig {
+        var config = GatewayConfig(nodeID: "test-node")
+        config.listenPort = 0
+        config.providers = simulator.providers.map { p in
+            var provider = GatewayConfig.Provider(id: p.id, baseURL: simulator.providerURLs[p.id]! + "/v1")
+            if let price = prices[p.id] { provider.price = .init(inputPer1M: price.0, outputPer1M: price.1) }
+            provider.timeouts = .init(connect: 1, firstByte: firstByteTimeout, total: 30)
+            return provider
+        }
+        config.routes = routes.keys.sorted().map { alias in
+            GatewayConfig.Route(alias: alias, tiers: routes[alias]!.map { tier in
+                tier.map { GatewayConfig.Target(provider: $0.0, model: "sim-model", weight: $0.1) }
+            })
+        }
+        config.breaker = breaker
+        config.retry = retry
+        config.healthCheck = healthCheck ?? {
+            var h = GatewayConfig.HealthCheck()
+            h.enabled = false
+            return h
+        }()
+        return config
+    }
+
+    public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7) async throws -> GatewayServer {
+        try await GatewayServer.start(config: config, seed: seed)
+    }
+}
+
+/// What a test client got back.
+public struct TestResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
+    /// For streams: the seconds since the request at which each body chunk arrived.
+    public var chunkTimes: [Double] = []
+
+    public var json: JSONValue? { try? JSONValue.parse(body) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+}
+
+/// A small HTTP client for tests and benchmarks.
+public final class TestClient: Sendable {
+    public let http: HTTPClient
+
+    public init(connections: Int = 64) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        configuration.timeout = .init(connect: .seconds(2), read: .seconds(30))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func shutdown() async { try? await http.shutdown() }
+
+    public func request(_ method: String, _ url: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> TestResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = .init(rawValue: method)
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let start = Date()
+        let response = try await http.execute(request, timeout: .seconds(30))
+        var data = Data()
+        var times: [Double] = []
+        for try await chunk in response.body {
+            times.append(Date().timeIntervalSince(start))
+            data.append(contentsOf: chunk.readableBytesView)
+        }
+        var fields: [String: String] = [:]
+        for header in response.headers { fields[header.name.lowercased()] = header.value }
+        return TestResponse(status: Int(response.status.code), headers: fields, body: data, chunkTimes: times)
+    }
+
+    public func chat(_ baseURL: String, model: String, stream: Bool = false, includeUsage: Bool = false, prompt: String = "Say hello") async throws -> TestResponse {
+        var body: JSONValue = ["model": .string(model), "messages": [["role": "user", "content": .string(prompt)]]]
+        if stream, case .object(var o) = body {
+            o["stream"] = true
+            if includeUsage { o["stream_options"] = ["include_usage": true] }
+            body = .object(o)
+        }
+        return try await request("POST", baseURL + "/v1/chat/completions", body: body.encoded())
+    }
+
+    /// Change a simulated provider through the simulator's control endpoint, as the demo does.
+    public func setBehaviour(_ simulator: Simulator, _ provider: String, _ patch: JSONValue) async throws -> TestResponse {
+        try await request("POST", simulator.controlURL + "/sim/providers/" + provider, body: patch.encoded())
+    }
+}

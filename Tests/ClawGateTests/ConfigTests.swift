@@ -1,0 +1,84 @@
+import ClawGateKit
+import Testing
+
+@Suite struct ConfigTests {
+    static let good = """
+        node_id: n1
+        listen: 127.0.0.1:8080
+        providers:
+          - id: fast
+            base_url: http://127.0.0.1:9001/v1
+            api_key_env: FAST_KEY
+            region: us-east
+            price: {input_per_1m: 0.5, output_per_1m: 1.5}
+            timeouts: {connect: 1, first_byte: 5, total: 60}
+          - id: local
+            base_url: http://127.0.0.1:9002/v1
+        routes:
+          - alias: chat
+            tiers:
+              - providers:
+                  - {provider: fast, model: gpt-4o-mini, weight: 70}
+              - [{provider: local, model: llama, weight: 30}]
+        breaker: {consecutive_failures: 4, cooldown: 2, max_cooldown: 30}
+        health_check: {interval: 3, timeout: 1, path: /models}
+        retry: {max_attempts: 2, budget_ratio: 0.1}
+        """
+
+    @Test func parsesAGoodFile() throws {
+        let config = try GatewayConfig.parse(yaml: Self.good)
+        #expect(config.nodeID == "n1")
+        #expect(config.listenPort == 8080)
+        #expect(config.providers.map(\.id) == ["fast", "local"])
+        #expect(config.providers[0].price.outputPer1M == 1.5)
+        #expect(config.providers[0].timeouts.firstByte == 5)
+        #expect(config.routes[0].tiers.count == 2)
+        #expect(config.routes[0].tiers[0][0] == GatewayConfig.Target(provider: "fast", model: "gpt-4o-mini", weight: 70))
+        #expect(config.breaker.consecutiveFailures == 4)
+        #expect(config.retry.maxAttempts == 2)
+        #expect(config.healthCheck.interval == 3)
+    }
+
+    @Test func reportsEveryProblemWithItsKeyPath() {
+        let bad = """
+            listen: nowhere
+            colour: blue
+            providers:
+              - id: fast
+                base_url: ftp://x
+              - id: fast
+                base_url: http://127.0.0.1:1/v1
+                price: {input_per_1m: -1}
+                timeouts: {first_byte: 10, total: 5}
+            routes:
+              - alias: chat
+                tiers:
+                  - [{provider: ghost, weight: 10}, {provider: fast, weight: 2000}]
+                  - [{provider: fast, weight: 0}]
+            breaker: {consecutive_failures: zero}
+            """
+        do {
+            _ = try GatewayConfig.parse(yaml: bad, file: "bad.yaml")
+            Issue.record("a bad file was accepted")
+        } catch {
+            let paths = error.problems.map(\.path)
+            #expect(paths.contains("listen"))
+            #expect(paths.contains("colour"))
+            #expect(paths.contains("providers[0].base_url"))
+            #expect(paths.contains("providers[1].id"))  // duplicate
+            #expect(paths.contains("providers[1].price.input_per_1m"))
+            #expect(paths.contains("providers[1].timeouts.total"))
+            #expect(paths.contains("routes[0].tiers[0][0].provider"))
+            #expect(paths.contains("routes[0].tiers[0][1].weight"))
+            #expect(paths.contains("routes[0].tiers[1]"))  // all zero
+            #expect(paths.contains("breaker.consecutive_failures"))
+            #expect(error.description.contains("bad.yaml: routes[0].tiers[0][0].provider: unknown provider 'ghost'"))
+        }
+    }
+
+    @Test func refusesTextThatIsNotAMapping() {
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "- just\n- a list\n") }
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "providers: [\n") }
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "") }
+    }
+}
