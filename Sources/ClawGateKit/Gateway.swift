@@ -92,8 +92,8 @@ public final class Gateway: Sendable {
         }
         if error is CancellationError { return .timeout }
         let text = String(describing: error).lowercased()
-        if text.contains("refused") || text.contains("connect") { return .connectError }
         if text.contains("reset") || text.contains("closed") || text.contains("eof") { return .reset }
+        if text.contains("refused") || text.contains("connect") { return .connectError }
         if text.contains("timeout") || text.contains("timed out") { return .timeout }
         return .connectError
     }

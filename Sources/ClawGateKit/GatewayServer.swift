@@ -31,7 +31,7 @@ public final class GatewayServer: Sendable {
         )
         let servers: ServerGroup
         do {
-            servers = try await ServerGroup.start([{ try await app.run() }], ports: [port])
+            servers = try await ServerGroup.start([app], ports: [port], logger: logger)
         } catch {
             await gateway.shutdown()
             throw error

@@ -9,7 +9,11 @@ struct HealthChecker: Service {
 
     func run() async throws {
         let settings = gateway.config.healthCheck
-        guard settings.enabled else { return }
+        guard settings.enabled else {
+            // A service that returns ends the whole group; a disabled checker waits for shutdown instead.
+            try? await gracefulShutdown()
+            return
+        }
         try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await probeAll()

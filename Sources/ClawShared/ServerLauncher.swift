@@ -1,9 +1,11 @@
 import Hummingbird
+import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
-/// Starts Hummingbird applications in the background and learns the port each one bound,
-/// so servers can listen on port 0 in tests, the demo and the benchmarks.
+/// The port a server bound, known once it listens, so servers can listen on port 0 in tests,
+/// the demo and the benchmarks.
 public final class BoundPort: Sendable {
     private let state = Mutex<(result: Result<Int, any Error>?, waiters: [CheckedContinuation<Int, any Error>])>((nil, []))
 
@@ -29,62 +31,7 @@ public final class BoundPort: Sendable {
             if let ready { continuation.resume(with: ready) }
         }
     }
-}
 
-public struct ServerStartError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// A set of servers running as one background task; `stop()` shuts them down gracefully.
-public final class ServerGroup: Sendable {
-    private let task: Task<Void, any Error>
-
-    init(task: Task<Void, any Error>) { self.task = task }
-
-    /// Start the given applications (each built with `onServerRunning` resolving its `BoundPort`)
-    /// and wait until every one of them listens, or throw the first start failure.
-    public static func start(_ runs: [@Sendable () async throws -> Void], ports: [BoundPort]) async throws -> ServerGroup {
-        let task = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, run) in runs.enumerated() {
-                    let port = ports[index]
-                    group.addTask {
-                        do {
-                            try await run()
-                            port.resolve(.failure(ServerStartError("server stopped before it listened")))
-                        } catch {
-                            port.resolve(.failure(error))
-                            throw error
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
-        let group = ServerGroup(task: task)
-        do {
-            for port in ports { _ = try await port.value() }
-        } catch {
-            task.cancel()
-            throw error
-        }
-        return group
-    }
-
-    /// Stop every server and wait for them to finish.
-    public func stop() async {
-        task.cancel()
-        _ = try? await task.value
-    }
-
-    /// Wait until the servers stop by themselves (or fail).
-    public func wait() async throws {
-        try await task.value
-    }
-}
-
-extension BoundPort {
     /// An `onServerRunning` callback that resolves this port from the listening channel.
     public var onServerRunning: @Sendable (any Channel) async -> Void {
         { channel in
@@ -94,5 +41,55 @@ extension BoundPort {
                 self.resolve(.failure(ServerStartError("listening socket has no port")))
             }
         }
+    }
+}
+
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Applications running as one service group in the background; `stop()` shuts them down gracefully.
+public final class ServerGroup: Sendable {
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    init(group: ServiceGroup, task: Task<Void, any Error>) {
+        self.group = group
+        self.task = task
+    }
+
+    /// Start the applications (each built with `onServerRunning` resolving its `BoundPort`) and wait
+    /// until every one of them listens, or throw the first start failure.
+    public static func start(_ services: [any Service], ports: [BoundPort], logger: Logger) async throws -> ServerGroup {
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let task = Task {
+            do {
+                try await group.run()
+                for port in ports { port.resolve(.failure(ServerStartError("server stopped before it listened"))) }
+            } catch {
+                for port in ports { port.resolve(.failure(error)) }
+                throw error
+            }
+        }
+        let servers = ServerGroup(group: group, task: task)
+        do {
+            for port in ports { _ = try await port.value() }
+        } catch {
+            await servers.stop()
+            throw error
+        }
+        return servers
+    }
+
+    /// Stop every server gracefully and wait for them to finish.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// Wait until the servers stop by themselves (or fail).
+    public func wait() async throws {
+        try await task.value
     }
 }

@@ -14,6 +14,9 @@ extension SimProvider {
     func router(logger: Logger) -> Router<SimContext> {
         let router = Router(context: SimContext.self)
         router.get("/v1/models") { _, _ -> Response in
+            if self.behaviour.outage {
+                return Self.error(.serviceUnavailable, "\(self.id) is down (simulated outage)", type: "server_error", code: "outage")
+            }
             let names = self.models.isEmpty ? ["sim-default"] : self.models
             let data: JSONValue = [
                 "object": "list",
@@ -69,7 +72,7 @@ extension SimProvider {
             throw SimAbort()
         case .hang:
             let deadline = ContinuousClock.now + .seconds(600)
-            while context.channel.isActive, ContinuousClock.now < deadline {
+            while context.channel.isActive, !isStopping, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
             throw SimAbort()

@@ -39,6 +39,11 @@ public final class SimProvider: Sendable {
     }
 
     private let state: Mutex<State>
+    private let stopFlag = Mutex<Bool>(false)
+
+    /// Hung requests end when the simulator stops, so shutdown does not wait for them.
+    func stopping() { stopFlag.withLock { $0 = true } }
+    var isStopping: Bool { stopFlag.withLock { $0 } }
 
     public init(id: String, models: [String], behaviour: SimBehaviour, seed: UInt64) {
         self.id = id

@@ -2,6 +2,7 @@ import ClawShared
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// A running simulator: its providers, each on its own loopback port, and a control endpoint.
 public final class Simulator: Sendable {
@@ -25,7 +26,7 @@ public final class Simulator: Sendable {
         if logger.logLevel > .warning || logger.logLevel == .info { logger.logLevel = .warning }
         let providers = config.providers.map { SimProvider(id: $0.id, models: $0.models, behaviour: $0.behaviour, seed: config.seed) }
         let byID = Dictionary(uniqueKeysWithValues: providers.map { ($0.id, $0) })
-        var runs: [@Sendable () async throws -> Void] = []
+        var services: [any Service] = []
         var ports: [BoundPort] = []
         for (index, provider) in providers.enumerated() {
             let port = BoundPort()
@@ -35,7 +36,7 @@ public final class Simulator: Sendable {
                 onServerRunning: port.onServerRunning,
                 logger: logger
             )
-            runs.append { try await app.run() }
+            services.append(app)
             ports.append(port)
         }
         let controlPort = BoundPort()
@@ -46,9 +47,9 @@ public final class Simulator: Sendable {
             onServerRunning: controlPort.onServerRunning,
             logger: logger
         )
-        runs.append { try await control.run() }
+        services.append(control)
         ports.append(controlPort)
-        let servers = try await ServerGroup.start(runs, ports: ports)
+        let servers = try await ServerGroup.start(services, ports: ports, logger: logger)
         var providerURLs: [String: String] = [:]
         for (index, provider) in providers.enumerated() {
             providerURLs[provider.id] = "http://\(config.host):\(try await ports[index].value())"
@@ -60,7 +61,10 @@ public final class Simulator: Sendable {
 
     public func provider(_ id: String) -> SimProvider? { providers.first { $0.id == id } }
 
-    public func stop() async { await servers.stop() }
+    public func stop() async {
+        for provider in providers { provider.stopping() }
+        await servers.stop()
+    }
     public func wait() async throws { try await servers.wait() }
 
     /// The line `clawsim` prints first, so scripts learn the ports it chose.
