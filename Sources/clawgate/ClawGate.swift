@@ -49,6 +49,7 @@ struct Serve: AsyncParsableCommand {
             gatewayConfig.listenPort = port
         }
         if let nodeId { gatewayConfig.nodeID = nodeId }
+        let signals = ShutdownSignals()
         let server: GatewayServer
         do {
             server = try await GatewayServer.start(config: gatewayConfig)
@@ -57,7 +58,7 @@ struct Serve: AsyncParsableCommand {
         }
         let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "version": .string(Gateway.version)]
         FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
-        await ShutdownSignals.wait()
+        await signals.wait()
         await server.stop()
     }
 }

@@ -58,6 +58,7 @@ struct ClawSim: AsyncParsableCommand {
             FileHandle.standardError.write(Data("clawsim: provider ids must be unique: \(ids.joined(separator: ", "))\n".utf8))
             throw ExitCode(2)
         }
+        let signals = ShutdownSignals()
         let simulator: Simulator
         do {
             simulator = try await Simulator.start(simConfig)
@@ -66,7 +67,7 @@ struct ClawSim: AsyncParsableCommand {
             throw ExitCode(1)
         }
         FileHandle.standardOutput.write(Data((simulator.announcement + "\n").utf8))
-        await ShutdownSignals.wait()
+        await signals.wait()
         await simulator.stop()
     }
 }

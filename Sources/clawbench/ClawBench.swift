@@ -1,0 +1,159 @@
+import ArgumentParser
+import AsyncHTTPClient
+import ClawShared
+import ClawTesting
+import Foundation
+import NIOCore
+
+/// clawbench: benchmarks that print figures (not tests; these machines are noisy).
+@main
+struct ClawBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clawbench",
+        abstract: "Benchmarks for OpenClaw HA that print figures.",
+        subcommands: [GatewayOverhead.self]
+    )
+}
+
+/// A child process whose first stdout line is its JSON announcement.
+final class Child {
+    let process = Process()
+    let info: JSONValue
+
+    init(_ path: String, _ args: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while true {
+            let byte = out.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        info = try JSONValue.parse(line)
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+struct GatewayOverhead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway-overhead",
+        abstract: "Same load straight to a zero-latency clawsim provider and through one clawgate node, in one run."
+    )
+
+    @Option(help: "Folder with the clawsim and clawgate binaries (build them with -c release).")
+    var bin: String = ".build/release"
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Double = 5
+
+    @Option(help: "Concurrent requests for the throughput measurement.")
+    var concurrency: Int = 32
+
+    struct Figures {
+        var requests = 0
+        var errors = 0
+        var seconds = 0.0
+        var latencies: [Double] = []
+        var rps: Double { Double(requests) / seconds }
+        func percentile(_ q: Double) -> Double {
+            let sorted = latencies.sorted()
+            guard !sorted.isEmpty else { return .nan }
+            return sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+        }
+    }
+
+    func load(_ client: HTTPClient, url: String, body: ByteBuffer, concurrency: Int, seconds: Double) async -> Figures {
+        let start = Date()
+        let deadline = start.addingTimeInterval(seconds)
+        var total = Figures()
+        await withTaskGroup(of: Figures.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var f = Figures()
+                    while Date() < deadline {
+                        var request = HTTPClientRequest(url: url)
+                        request.method = .POST
+                        request.headers.add(name: "content-type", value: "application/json")
+                        request.body = .bytes(body)
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        do {
+                            let response = try await client.execute(request, timeout: .seconds(10))
+                            _ = try await response.body.collect(upTo: 1 << 20)
+                            if response.status != .ok { f.errors += 1 }
+                        } catch {
+                            f.errors += 1
+                        }
+                        f.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                        f.requests += 1
+                    }
+                    return f
+                }
+            }
+            for await f in group {
+                total.requests += f.requests
+                total.errors += f.errors
+                total.latencies += f.latencies
+            }
+        }
+        total.seconds = Date().timeIntervalSince(start)
+        return total
+    }
+
+    func run() async throws {
+        let sim = try Child(bin + "/clawsim", ["--provider", "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16"])
+        defer { sim.stop() }
+        guard let providerURL = sim.info["providers"]?["zero"]?.stringValue else { throw ValidationError("clawsim did not announce its port") }
+        let yaml = """
+            node_id: bench
+            listen: 127.0.0.1:0
+            providers:
+              - {id: zero, base_url: "\(providerURL)/v1", price: {input_per_1m: 1, output_per_1m: 2}}
+            routes:
+              - alias: chat
+                tiers: [[{provider: zero, model: m, weight: 100}]]
+            health_check: {interval: 5}
+            """
+        let configPath = NSTemporaryDirectory() + "clawbench-\(getpid()).yaml"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: configPath) }
+        let gate = try Child(bin + "/clawgate", ["--config", configPath])
+        defer { gate.stop() }
+        guard let gateURL = gate.info["url"]?.stringValue else { throw ValidationError("clawgate did not announce its URL") }
+
+        let client = TestClient(connections: concurrency)
+        defer { Task { await client.shutdown() } }
+        let body = ByteBuffer(string: #"{"model":"chat","messages":[{"role":"user","content":"Benchmark the gateway overhead, please."}]}"#)
+        let targets = [("direct to clawsim", providerURL + "/v1/chat/completions"), ("through clawgate", gateURL + "/v1/chat/completions")]
+
+        // Warm both paths (connections, caches) before measuring.
+        for (_, url) in targets { _ = await load(client.http, url: url, body: body, concurrency: 4, seconds: 1) }
+
+        print("gateway overhead: \(seconds) s per measurement, zero-latency provider, 2 cores shared by load, gateway and provider")
+        var latency: [String: Figures] = [:]
+        var throughput: [String: Figures] = [:]
+        for (name, url) in targets {
+            latency[name] = await load(client.http, url: url, body: body, concurrency: 1, seconds: seconds)
+            throughput[name] = await load(client.http, url: url, body: body, concurrency: concurrency, seconds: seconds)
+        }
+        func ms(_ s: Double) -> String { String(format: "%.3f ms", s * 1000) }
+        for (name, _) in targets {
+            let l = latency[name]!
+            let t = throughput[name]!
+            print("\(name.padding(toLength: 18, withPad: " ", startingAt: 0)) sequential: p50 \(ms(l.percentile(0.5))) p99 \(ms(l.percentile(0.99))) (\(l.requests) req, \(l.errors) errors) | concurrency \(concurrency): \(String(format: "%.0f", t.rps)) req/s p50 \(ms(t.percentile(0.5))) p99 \(ms(t.percentile(0.99))) (\(t.errors) errors)")
+        }
+        let d = latency[targets[0].0]!
+        let g = latency[targets[1].0]!
+        print("added latency (sequential): p50 \(ms(g.percentile(0.5) - d.percentile(0.5))), p99 \(ms(g.percentile(0.99) - d.percentile(0.99)))")
+        print("throughput ratio through/direct: \(String(format: "%.2f", throughput[targets[1].0]!.rps / throughput[targets[0].0]!.rps))")
+    }
+}

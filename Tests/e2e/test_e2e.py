@@ -1,0 +1,121 @@
+"""End-to-end: the real binaries, the official openai client, promtool, and the CLI's exit codes."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import urllib.request
+
+import openai
+import pytest
+
+from conftest import Proc, binary, gateway_yaml
+
+
+def client(url):
+    return openai.OpenAI(base_url=url + "/v1", api_key="not-needed", max_retries=0, timeout=10)
+
+
+def test_openai_client_non_streaming(fleet):
+    answer = client(fleet["url"]).chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "Say hello"}]
+    )
+    assert answer.choices[0].message.role == "assistant"
+    assert answer.choices[0].message.content.strip().endswith((".",))
+    assert answer.usage.prompt_tokens >= 1 and answer.usage.completion_tokens == 16
+    assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
+
+
+def test_openai_client_streaming_with_usage(fleet):
+    stream = client(fleet["url"]).chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "Say hello"}], stream=True,
+        stream_options={"include_usage": True},
+    )
+    text = ""
+    usage = None
+    chunks = 0
+    for chunk in stream:
+        chunks += 1
+        if chunk.choices and chunk.choices[0].delta.content:
+            text += chunk.choices[0].delta.content
+        if chunk.usage:
+            usage = chunk.usage
+    assert chunks >= 16
+    assert text.endswith(".") and len(text.split()) == 16
+    assert usage is not None and usage.completion_tokens == 16
+
+
+def test_openai_client_sees_a_clear_error_for_an_unknown_model(fleet):
+    with pytest.raises(openai.NotFoundError) as info:
+        client(fleet["url"]).chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert "does not exist" in str(info.value)
+
+
+def test_models_list_through_the_client(fleet):
+    assert [m.id for m in client(fleet["url"]).models.list()] == ["chat"]
+
+
+def test_metrics_pass_promtool(fleet):
+    c = client(fleet["url"])
+    for stream in (False, True):
+        resp = c.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}], stream=stream)
+        if stream:
+            list(resp)
+    text = urllib.request.urlopen(fleet["url"] + "/metrics", timeout=5).read()
+    assert b"clawgate_requests_total" in text and b"clawgate_cost_dollars_total" in text
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (Debian package prometheus) must be installed; .ci/run installs it"
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_outage_through_the_control_endpoint_gives_no_client_errors(fleet):
+    req = urllib.request.Request(fleet["control"] + "/sim/providers/fast", data=json.dumps({"outage": True}).encode(),
+                                 method="POST", headers={"content-type": "application/json"})
+    body = json.loads(urllib.request.urlopen(req, timeout=5).read())
+    assert body["behaviour"]["outage"] is True
+    c = client(fleet["url"])
+    for _ in range(30):
+        c.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
+
+
+def test_check_config_reports_problems_with_key_paths(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("providers:\n  - {id: a, base_url: 'nope'}\nroutes:\n  - alias: chat\n    tiers: [[{provider: b, weight: 5000}]]\n")
+    result = subprocess.run([binary("clawgate"), "check-config", str(bad)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"{bad}: providers[0].base_url:" in result.stderr
+    assert f"{bad}: routes[0].tiers[0][0].provider: unknown provider 'b'" in result.stderr
+    assert f"{bad}: routes[0].tiers[0][0].weight: must be between 0 and 1000" in result.stderr
+    # Starting with the same file is refused the same way, before listening.
+    start = subprocess.run([binary("clawgate"), "--config", str(bad)], capture_output=True, text=True, timeout=20)
+    assert start.returncode != 0 and "routes[0].tiers[0][0].provider" in start.stderr
+    good = tmp_path / "good.yaml"
+    good.write_text(gateway_yaml({"a": "http://127.0.0.1:9"}))
+    ok = subprocess.run([binary("clawgate"), "check-config", str(good)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    missing = subprocess.run([binary("clawgate"), "check-config", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
+    assert missing.returncode != 0 and "cannot read the file" in missing.stderr
+
+
+def test_clawsim_rejects_bad_flags_and_files(tmp_path):
+    r = subprocess.run([binary("clawsim"), "--provider", "x,error_rate=2"], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "error_rate: must be between 0 and 1" in r.stderr
+    f = tmp_path / "sim.yaml"
+    f.write_text("providers:\n  - {id: a, latency_ms: fast}\n")
+    r = subprocess.run([binary("clawsim"), "--config", str(f)], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "providers[0].latency_ms: must be a number" in r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_servers_stop_cleanly_on_signals(sig, tmp_path):
+    sim = Proc([binary("clawsim"), "--provider", "a"])
+    config = tmp_path / "gw.yaml"
+    config.write_text(gateway_yaml(sim.info["providers"]))
+    gate = Proc([binary("clawgate"), "--config", str(config)])
+    assert gate.stop(sig) == 0
+    assert sim.stop(sig) == 0
+    # The ports are free again.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(gate.info["url"] + "/healthz", timeout=2)
