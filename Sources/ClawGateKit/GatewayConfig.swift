@@ -135,6 +135,33 @@ public struct GatewayConfig: Sendable, Equatable {
     /// Parse `HOST:PORT` (IPv6 hosts in brackets).
     public static func hostPort(_ text: String) -> (String, Int)? { ConfigReader.hostPort(text) }
 
+    /// A commented example that matches the clawsim command of README.md.
+    public static let example = """
+        # clawgate example: `clawsim --provider fast:9001 --provider backup:9002` serves both providers.
+        node_id: example-node
+        listen: 127.0.0.1:8080
+        providers:
+          - id: fast
+            base_url: http://127.0.0.1:9001/v1     # OpenAI base URL; /chat/completions is appended
+            api_key_env: FAST_API_KEY              # env var holding the key (unset: no key is sent)
+            region: local
+            price: {input_per_1m: 0.15, output_per_1m: 0.60}
+            timeouts: {connect: 1, first_byte: 10, total: 120}
+          - id: backup
+            base_url: http://127.0.0.1:9002/v1
+            region: local
+            price: {input_per_1m: 2.50, output_per_1m: 10.00}
+        routes:
+          - alias: chat
+            tiers:
+              - [{provider: fast, model: fast-model, weight: 100}]
+              - [{provider: backup, model: backup-model, weight: 100}]
+        retry: {max_attempts: 3, budget_ratio: 0.2, min_retries_per_second: 2, window: 10}
+        breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 120}
+        health_check: {interval: 5, timeout: 2, path: /models}
+
+        """
+
     public static func load(file path: String) throws(ConfigError) -> GatewayConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, problems: [.init(path: "", reason: "cannot read the file")])

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// The node's Prometheus metrics, through swift-prometheus; names in base units with `_total`
 /// and `_seconds` suffixes, so `promtool check metrics` passes.
@@ -29,34 +30,58 @@ public final class GatewayMetrics: Sendable {
 
     public init() {}
 
+    /// Handles by metric and label values: the registry validates names on every lookup, which is
+    /// too slow for the request path.
+    private struct Key: Hashable {
+        var metric: Int
+        var a: String
+        var b: String
+        var c: String
+    }
+
+    private let counters = Mutex<[Key: Counter]>([:])
+    private let histograms = Mutex<[Key: ValueHistogram]>([:])
+
+    private func counter(_ metric: Int, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
+        let key = Key(metric: metric, a: labels[0].1, b: labels.count > 1 ? labels[1].1 : "", c: labels.count > 2 ? labels[2].1 : "")
+        if let found = counters.withLock({ $0[key] }) { return found }
+        let made = registry.makeCounter(descriptor: descriptor, labels: labels)
+        counters.withLock { $0[key] = made }
+        return made
+    }
+
+    private func histogram(_ metric: Int, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> ValueHistogram {
+        let key = Key(metric: metric, a: labels[0].1, b: labels[1].1, c: "")
+        if let found = histograms.withLock({ $0[key] }) { return found }
+        let made = registry.makeValueHistogram(descriptor: descriptor, labels: labels, buckets: Self.latencyBuckets)
+        histograms.withLock { $0[key] = made }
+        return made
+    }
+
     public func attempt(provider: String, route: String, outcome: String) {
-        registry.makeCounter(descriptor: Self.attempts, labels: [("provider", provider), ("route", route), ("outcome", outcome)]).increment()
+        counter(0, Self.attempts, [("provider", provider), ("route", route), ("outcome", outcome)]).increment()
     }
 
     public func request(route: String, provider: String, outcome: String, latency: Double, ttft: Double?,
                         tokensIn: Int, tokensOut: Int, cost: Double) {
-        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("provider", provider), ("outcome", outcome)]).increment()
-        registry.makeValueHistogram(descriptor: Self.duration, labels: [("route", route), ("provider", provider)], buckets: Self.latencyBuckets)
-            .record(latency)
+        counter(1, Self.requests, [("route", route), ("provider", provider), ("outcome", outcome)]).increment()
+        histogram(2, Self.duration, [("route", route), ("provider", provider)]).record(latency)
         if let ttft {
-            registry.makeValueHistogram(descriptor: Self.ttft, labels: [("route", route), ("provider", provider)], buckets: Self.latencyBuckets)
-                .record(ttft)
+            histogram(3, Self.ttft, [("route", route), ("provider", provider)]).record(ttft)
         }
         if provider != "none" {
-            registry.makeCounter(descriptor: Self.tokens, labels: [("provider", provider), ("route", route), ("direction", "input")])
-                .increment(by: Int64(tokensIn))
-            registry.makeCounter(descriptor: Self.tokens, labels: [("provider", provider), ("route", route), ("direction", "output")])
-                .increment(by: Int64(tokensOut))
-            registry.makeCounter(descriptor: Self.cost, labels: [("provider", provider), ("route", route)]).increment(by: cost)
+            counter(4, Self.tokens, [("provider", provider), ("route", route), ("direction", "input")]).increment(by: Int64(tokensIn))
+            counter(4, Self.tokens, [("provider", provider), ("route", route), ("direction", "output")]).increment(by: Int64(tokensOut))
+            counter(5, Self.cost, [("provider", provider), ("route", route)]).increment(by: cost)
         }
     }
 
     public func retry(route: String) {
-        registry.makeCounter(descriptor: Self.retries, labels: [("route", route)]).increment()
+        counter(6, Self.retries, [("route", route)]).increment()
     }
 
     public func retryBudgetExhausted(route: String) {
-        registry.makeCounter(descriptor: Self.budgetExhausted, labels: [("route", route)]).increment()
+        counter(7, Self.budgetExhausted, [("route", route)]).increment()
     }
 
     /// Refresh the gauges from the node's state, then render the text format.

@@ -69,13 +69,11 @@ public enum JSONValue: Codable, Sendable, Equatable {
     }
 
     public static func parse(_ data: some Collection<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(data))
+        try parse(bytes: data)
     }
 
     public func encoded(sorted: Bool = false) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = sorted ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
+        Data(bytes(sorted: sorted))
     }
 }
 

@@ -9,7 +9,7 @@ struct ClawGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clawgate",
         abstract: "OpenAI-compatible gateway with weighted routing, failover, circuit breaking and cost accounting.",
-        subcommands: [Serve.self, CheckConfig.self],
+        subcommands: [Serve.self, CheckConfig.self, ExampleConfig.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -79,5 +79,16 @@ struct CheckConfig: AsyncParsableCommand {
         } catch {
             throw fail(error.description, code: 1)
         }
+    }
+}
+
+struct ExampleConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "example-config",
+        abstract: "Print an example configuration (two providers on ports 9001 and 9002, a primary and a backup tier)."
+    )
+
+    func run() {
+        print(GatewayConfig.example, terminator: "")
     }
 }

@@ -95,6 +95,10 @@ def test_check_config_reports_problems_with_key_paths(tmp_path):
     good.write_text(gateway_yaml({"a": "http://127.0.0.1:9"}))
     ok = subprocess.run([binary("clawgate"), "check-config", str(good)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
+    example = tmp_path / "example.yaml"
+    example.write_text(subprocess.run([binary("clawgate"), "example-config"], capture_output=True, text=True, check=True).stdout)
+    ok = subprocess.run([binary("clawgate"), "check-config", str(example)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "2 providers, 1 routes" in ok.stdout, ok.stderr
     missing = subprocess.run([binary("clawgate"), "check-config", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
     assert missing.returncode != 0 and "cannot read the file" in missing.stderr
 

@@ -1,0 +1,164 @@
+import ClawShared
+import Foundation
+
+/// What operators changed on this node: drains, weights, failovers and the node drain, with a
+/// revision that every write moves on. Persisted as JSON; survives restarts.
+public struct OperatorState: Sendable, Equatable {
+    public struct Failover: Sendable, Equatable {
+        /// `provider:ID` or `tier:ALIAS/INDEX`.
+        public var subject: String
+        public var provider: String?
+        public var route: String?
+        public var tier: Int?
+        /// Providers that take the traffic; empty means the tier's others, then the next tier.
+        public var to: [String]
+        public var since: Double
+        public var reason: String?
+    }
+
+    public var revision = 0
+    public var drainedProviders: Set<String> = []
+    /// route alias -> provider id -> weight (0..1000), overriding the configured weight.
+    public var weights: [String: [String: Int]] = [:]
+    public var failovers: [Failover] = []
+    public var nodeDrain = false
+
+    public init() {}
+
+    public func failedOver(provider: String) -> Failover? {
+        failovers.first { $0.provider == provider }
+    }
+
+    // MARK: JSON
+
+    public var json: JSONValue {
+        [
+            "revision": JSONValue(revision),
+            "drained_providers": .array(drainedProviders.sorted().map { .string($0) }),
+            "weights": .object(weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
+            "failovers": .array(failovers.map(\.json)),
+            "node_drain": .bool(nodeDrain),
+        ]
+    }
+
+    public init(json: JSONValue) throws(OperatorStateError) {
+        guard let o = json.objectValue else { throw OperatorStateError("the state must be a JSON object") }
+        guard let revision = o["revision"]?.intValue, revision >= 0 else { throw OperatorStateError("revision: must be a whole number >= 0") }
+        self.revision = revision
+        guard let drained = o["drained_providers"]?.arrayValue else { throw OperatorStateError("drained_providers: must be a list") }
+        for item in drained {
+            guard let id = item.stringValue else { throw OperatorStateError("drained_providers: must hold strings") }
+            drainedProviders.insert(id)
+        }
+        guard let weights = o["weights"]?.objectValue else { throw OperatorStateError("weights: must be an object") }
+        for (route, value) in weights {
+            guard let entries = value.objectValue else { throw OperatorStateError("weights.\(route): must be an object") }
+            var map: [String: Int] = [:]
+            for (provider, w) in entries {
+                guard let weight = w.intValue, (0...1000).contains(weight) else { throw OperatorStateError("weights.\(route).\(provider): must be 0..1000") }
+                map[provider] = weight
+            }
+            self.weights[route] = map
+        }
+        guard let failovers = o["failovers"]?.arrayValue else { throw OperatorStateError("failovers: must be a list") }
+        for (index, item) in failovers.enumerated() {
+            guard let f = item.objectValue, let subject = f["subject"]?.stringValue, let since = f["since"]?.doubleValue,
+                  let to = f["to"]?.arrayValue?.compactMap(\.stringValue)
+            else { throw OperatorStateError("failovers[\(index)]: needs subject, to and since") }
+            self.failovers.append(Failover(subject: subject, provider: f["provider"]?.stringValue, route: f["route"]?.stringValue,
+                                           tier: f["tier"]?.intValue, to: to, since: since, reason: f["reason"]?.stringValue))
+        }
+        guard let drain = o["node_drain"]?.boolValue else { throw OperatorStateError("node_drain: must be true or false") }
+        nodeDrain = drain
+    }
+
+    // MARK: Routing
+
+    /// The routes in effect: operator weights applied, drained and failed-over providers at weight 0,
+    /// failover targets added to the tier they take over.
+    public func effectiveRoutes(config: GatewayConfig, providerIndex: [String: Int]) -> [ResolvedRoute] {
+        config.routes.map { route in
+            var tiers: [[ResolvedRoute.Target]] = []
+            for (tierIndex, tier) in route.tiers.enumerated() {
+                let tierFailover = failovers.first { $0.route == route.alias && $0.tier == tierIndex }
+                var targets: [ResolvedRoute.Target] = []
+                var moved: [(weight: Int, to: [String])] = []
+                for t in tier {
+                    guard let index = providerIndex[t.provider] else { continue }
+                    let weight = weights[route.alias]?[t.provider] ?? t.weight
+                    if drainedProviders.contains(t.provider) {
+                        targets.append(.init(provider: index, model: t.model, weight: 0))
+                    } else if let f = failedOver(provider: t.provider) ?? tierFailover {
+                        targets.append(.init(provider: index, model: t.model, weight: 0))
+                        if !f.to.isEmpty { moved.append((weight, f.to)) }
+                    } else {
+                        targets.append(.init(provider: index, model: t.model, weight: weight))
+                    }
+                }
+                for (weight, to) in moved {
+                    let share = max(1, weight / to.count)
+                    for target in to {
+                        guard let index = providerIndex[target], !drainedProviders.contains(target), failedOver(provider: target) == nil,
+                              let model = route.tiers.joined().first(where: { $0.provider == target })?.model
+                        else { continue }
+                        if let existing = targets.firstIndex(where: { $0.provider == index }) {
+                            targets[existing].weight += share
+                        } else {
+                            targets.append(.init(provider: index, model: model, weight: share))
+                        }
+                    }
+                }
+                tiers.append(targets)
+            }
+            return ResolvedRoute(alias: route.alias, tiers: tiers)
+        }
+    }
+
+    /// Drop what no longer matches the configuration (a provider or route removed since).
+    public mutating func prune(config: GatewayConfig) -> [String] {
+        var dropped: [String] = []
+        let providers = Set(config.providers.map(\.id))
+        let routes = Dictionary(uniqueKeysWithValues: config.routes.map { ($0.alias, $0) })
+        for id in drainedProviders where !providers.contains(id) {
+            drainedProviders.remove(id)
+            dropped.append("drain of unknown provider \(id)")
+        }
+        for (route, map) in weights {
+            guard let r = routes[route] else {
+                weights[route] = nil
+                dropped.append("weights of unknown route \(route)")
+                continue
+            }
+            let inRoute = Set(r.tiers.joined().map(\.provider))
+            for provider in map.keys where !inRoute.contains(provider) {
+                weights[route]?[provider] = nil
+                dropped.append("weight of \(provider) not in route \(route)")
+            }
+        }
+        failovers.removeAll { f in
+            let stale = (f.provider.map { !providers.contains($0) } ?? false)
+                || (f.route.map { routes[$0] == nil || (f.tier ?? 0) >= routes[$0]!.tiers.count } ?? false)
+            if stale { dropped.append("failover of \(f.subject)") }
+            return stale
+        }
+        return dropped
+    }
+}
+
+extension OperatorState.Failover {
+    var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "subject": .string(subject), "to": .array(to.map { .string($0) }), "since": .number(since),
+        ]
+        o["provider"] = provider.map { .string($0) } ?? .null
+        o["route"] = route.map { .string($0) } ?? .null
+        o["tier"] = tier.map { JSONValue($0) } ?? .null
+        o["reason"] = reason.map { .string($0) } ?? .null
+        return .object(o)
+    }
+}
+
+public struct OperatorStateError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
