@@ -82,7 +82,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -121,6 +121,34 @@ struct ConfigReader {
             }
             config.healthCheck.unhealthyThreshold = integer(fields, "unhealthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.unhealthyThreshold
             config.healthCheck.healthyThreshold = integer(fields, "healthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.healthyThreshold
+        }
+        if let fields = mapping(top["admin"], "admin", known: ["tokens", "state_dir"]) {
+            config.admin.stateDir = string(fields, "state_dir", "admin")
+            if let value = fields["tokens"] {
+                if let list = value.arrayValue {
+                    var names = Set<String>()
+                    for (index, item) in list.enumerated() {
+                        let path = "admin.tokens[\(index)]"
+                        guard let t = mapping(item, path, known: ["name", "role", "env", "file"]) else { continue }
+                        let name = string(t, "name", path, required: true) ?? ""
+                        if !name.isEmpty, !names.insert(name).inserted { problem(join(path, "name"), "duplicate token name '\(name)'") }
+                        let roleText = string(t, "role", path, required: true) ?? ""
+                        let role = AdminAuth.Role(rawValue: roleText)
+                        if role == nil, !roleText.isEmpty { problem(join(path, "role"), "must be viewer or operator, got '\(roleText)'") }
+                        let env = string(t, "env", path)
+                        let file = string(t, "file", path)
+                        if (env == nil) == (file == nil) { problem(path, "give exactly one of env (a variable name) or file (mode 0600)") }
+                        if let env, !env.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                            problem(join(path, "env"), "must be an environment variable name, not the token itself")
+                        }
+                        if let role, !name.isEmpty {
+                            config.admin.tokens.append(.init(name: name, role: role, env: env, file: file))
+                        }
+                    }
+                } else {
+                    problem("admin.tokens", "must be a list of {name, role, env | file}")
+                }
+            }
         }
         return config
     }

@@ -38,9 +38,10 @@ extension Gateway {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        addAdminRoutes(to: router)
         return router
     }
 
-    /// Ready to take traffic.
-    public var isReady: Bool { true }
+    /// Ready to take traffic: not drained by an operator.
+    public var isReady: Bool { !state.operatorState.nodeDrain }
 }

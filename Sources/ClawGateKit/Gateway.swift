@@ -21,6 +21,15 @@ public final class Gateway: Sendable {
     let clock: @Sendable () -> Double
     public let startedAt: Double
     public let startedAtWall: Double
+    let auth: AdminAuth
+    let store: StateStore
+    /// Serialises admin writes: check revision, validate, persist, apply, audit.
+    let writes: Mutex<AuditLog>
+
+    struct AuditLog: Sendable {
+        var entries: [AuditEntry]
+        var nextSequence: Int
+    }
 
     /// Seconds on a monotonic clock.
     public static let monotonic: @Sendable () -> Double = {
@@ -29,15 +38,35 @@ public final class Gateway: Sendable {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    public init(config: GatewayConfig, logger: Logger = Logger(label: "clawgate"), seed: UInt64? = nil,
-                clock: @escaping @Sendable () -> Double = Gateway.monotonic) {
+    /// Build a node: loads admin tokens and the saved operator state, and refuses what is wrong.
+    public convenience init(config: GatewayConfig, logger: Logger = Logger(label: "clawgate"), seed: UInt64? = nil,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let auth = try AdminAuth.load(config.admin.tokens, environment: environment)
+        let store = StateStore(directory: config.admin.stateDir ?? StateStore.defaultDirectory(nodeID: config.nodeID, environment: environment))
+        try store.prepare()
+        var operatorState = try store.load() ?? OperatorState()
+        for dropped in operatorState.prune(config: config) {
+            logger.warning("saved operator state no longer matches the configuration; dropped", metadata: ["what": .string(dropped)])
+        }
+        if config.admin.tokens.isEmpty {
+            logger.warning("no admin tokens configured: every /admin request will be refused with 401")
+        }
+        self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState)
+    }
+
+    init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
+         clock: @escaping @Sendable () -> Double = Gateway.monotonic) {
         self.config = config
         self.logger = logger
         self.clock = clock
+        self.auth = auth
+        self.store = store
+        let audit = store.loadAudit(limit: 1000)
+        self.writes = Mutex(AuditLog(entries: audit, nextSequence: (audit.last?.sequence ?? 0) + 1))
         let now = clock()
         self.startedAt = now
         self.startedAtWall = Date().timeIntervalSince1970
-        self.state = GatewayState(config: config, now: now, seed: seed ?? UInt64.random(in: 0...UInt64.max))
+        self.state = GatewayState(config: config, now: now, seed: seed ?? UInt64.random(in: 0...UInt64.max), operatorState: operatorState)
         self.clients = config.providers.map { provider in
             var configuration = HTTPClient.Configuration()
             configuration.timeout = .init(

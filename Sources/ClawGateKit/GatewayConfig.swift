@@ -115,6 +115,32 @@ public struct GatewayConfig: Sendable, Equatable {
         public init() {}
     }
 
+    /// Where an admin token comes from: an environment variable or a file of mode 0600.
+    public struct TokenSource: Sendable, Equatable {
+        public var name: String
+        public var role: AdminAuth.Role
+        public var env: String?
+        public var file: String?
+
+        public init(name: String, role: AdminAuth.Role, env: String? = nil, file: String? = nil) {
+            self.name = name
+            self.role = role
+            self.env = env
+            self.file = file
+        }
+    }
+
+    public struct Admin: Sendable, Equatable {
+        public var tokens: [TokenSource] = []
+        /// Holds `state.json` (operator state) and `audit.jsonl`; nil keeps them in memory only.
+        public var stateDir: String?
+
+        public init(tokens: [TokenSource] = [], stateDir: String? = nil) {
+            self.tokens = tokens
+            self.stateDir = stateDir
+        }
+    }
+
     public var nodeID: String
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
@@ -123,6 +149,7 @@ public struct GatewayConfig: Sendable, Equatable {
     public var retry = Retry()
     public var breaker = Breaker()
     public var healthCheck = HealthCheck()
+    public var admin = Admin()
 
     public init(nodeID: String = "", providers: [Provider] = [], routes: [Route] = []) {
         self.nodeID = nodeID

@@ -67,6 +67,8 @@ public final class GatewayState: Sendable {
         var random: SeededRandom
         var events = EventRing()
         var inFlight = 0
+        var operatorState: OperatorState
+        var effectiveRoutes: [ResolvedRoute]
     }
 
     public let config: GatewayConfig
@@ -77,6 +79,7 @@ public final class GatewayState: Sendable {
     let wallClock: @Sendable () -> Double
 
     public init(config: GatewayConfig, now: Double, seed: UInt64 = UInt64.random(in: 0...UInt64.max),
+                operatorState: OperatorState = OperatorState(),
                 wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.config = config
         let providerIndex = Dictionary(uniqueKeysWithValues: config.providers.enumerated().map { ($1.id, $0) })
@@ -93,7 +96,9 @@ public final class GatewayState: Sendable {
             routeStats: config.routes.map { _ in RollingStats(now: now) },
             routePanic: config.routes.map { _ in false },
             retryBudget: RetryBudget(settings: config.retry),
-            random: SeededRandom(seed: seed)
+            random: SeededRandom(seed: seed),
+            operatorState: operatorState,
+            effectiveRoutes: operatorState.effectiveRoutes(config: config, providerIndex: providerIndex)
         ))
     }
 
@@ -126,7 +131,7 @@ public final class GatewayState: Sendable {
     public func choose(route: Int, tried: Set<Int>, attempt: Int, now: Double) -> Result<Choice, NoChoice> {
         inner.withLock { state -> Result<Choice, NoChoice> in
             let providers = state.providers
-            let plan = routes[route]
+            let plan = state.effectiveRoutes[route]
             guard let pick = RoutePlanner.pick(
                 plan, tried: tried,
                 available: { Self.isAvailable(providers[$0], now: now) },
@@ -184,12 +189,40 @@ public final class GatewayState: Sendable {
         inner.withLock { state in
             state.inFlight -= 1
             state.routeStats[route].record(now: now, ok: ok, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
+            if state.inFlight == 0, state.operatorState.nodeDrain {
+                state.events.append(time: wallClock(), node: config.nodeID, kind: "node_drained", subject: config.nodeID,
+                                    detail: "the last in-flight request finished")
+            }
         }
     }
 
-    /// A request that never reached routing (bad body, unknown model) still leaves in-flight.
-    public func abandonRequest() {
-        inner.withLock { $0.inFlight -= 1 }
+    // MARK: Operator state
+
+    public var operatorState: OperatorState { inner.withLock { $0.operatorState } }
+
+    /// Put a new operator state in effect (already validated and persisted).
+    public func apply(_ next: OperatorState) {
+        inner.withLock { state in
+            let wasDraining = state.operatorState.nodeDrain
+            state.operatorState = next
+            state.effectiveRoutes = next.effectiveRoutes(config: config, providerIndex: providerIndex)
+            if next.nodeDrain, !wasDraining, state.inFlight == 0 {
+                state.events.append(time: wallClock(), node: config.nodeID, kind: "node_drained", subject: config.nodeID,
+                                    detail: "no request was in flight")
+            }
+        }
+    }
+
+    public func appendEvent(kind: String, subject: String, detail: String) {
+        inner.withLock { $0.events.append(time: wallClock(), node: config.nodeID, kind: kind, subject: subject, detail: detail) }
+    }
+
+    /// serving, draining (readiness 503, finishing in-flight) or drained.
+    public func nodeState() -> String {
+        inner.withLock { state in
+            guard state.operatorState.nodeDrain else { return "serving" }
+            return state.inFlight > 0 ? "draining" : "drained"
+        }
     }
 
     /// Record an active health probe.
@@ -259,16 +292,27 @@ public final class GatewayState: Sendable {
     public struct Snapshot: Sendable {
         public var providers: [ProviderStatus]
         public var routes: [RouteStatus]
+        public var effectiveRoutes: [ResolvedRoute]
         public var inFlight: Int
+        public var operatorState: OperatorState
     }
 
     public func snapshot(now: Double) -> Snapshot {
         inner.withLock { state in
             let providers = state.providers.enumerated().map { index, p in
                 let w1 = p.stats.summary(window: 60, now: now)
+                let id = config.providers[index].id
+                let word: String
+                if state.operatorState.drainedProviders.contains(id) {
+                    word = "drained"
+                } else if state.operatorState.failedOver(provider: id) != nil {
+                    word = "failed-over"
+                } else {
+                    word = Self.word(p, window1m: w1, now: now)
+                }
                 return ProviderStatus(
-                    id: config.providers[index].id,
-                    state: Self.word(p, window1m: w1, now: now),
+                    id: id,
+                    state: word,
                     breaker: p.breaker, health: p.health, inFlight: p.inFlight,
                     window1m: w1, window5m: p.stats.summary(window: 300, now: now)
                 )
@@ -277,7 +321,8 @@ public final class GatewayState: Sendable {
                 RouteStatus(alias: self.routes[index].alias, panic: state.routePanic[index],
                             window1m: stats.summary(window: 60, now: now), window5m: stats.summary(window: 300, now: now))
             }
-            return Snapshot(providers: providers, routes: routes, inFlight: state.inFlight)
+            return Snapshot(providers: providers, routes: routes, effectiveRoutes: state.effectiveRoutes, inFlight: state.inFlight,
+                            operatorState: state.operatorState)
         }
     }
 

@@ -44,6 +44,11 @@ public enum TestFleet {
                 tier.map { GatewayConfig.Target(provider: $0.0, model: "sim-model", weight: $0.1) }
             })
         }
+        config.admin.stateDir = NSTemporaryDirectory() + "clawgate-test-\(UUID().uuidString)"
+        config.admin.tokens = [
+            .init(name: "ops", role: .operator, env: "CLAW_TEST_OPERATOR_TOKEN"),
+            .init(name: "wall", role: .viewer, env: "CLAW_TEST_VIEWER_TOKEN"),
+        ]
         config.breaker = breaker
         config.retry = retry
         config.healthCheck = healthCheck ?? {
@@ -54,8 +59,13 @@ public enum TestFleet {
         return config
     }
 
+    public static let operatorToken = "operator-token-0123456789"
+    public static let viewerToken = "viewer-token-0123456789"
+
     public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7) async throws -> GatewayServer {
-        try await GatewayServer.start(config: config, seed: seed)
+        try await GatewayServer.start(config: config, seed: seed, environment: [
+            "CLAW_TEST_OPERATOR_TOKEN": operatorToken, "CLAW_TEST_VIEWER_TOKEN": viewerToken,
+        ])
     }
 }
 

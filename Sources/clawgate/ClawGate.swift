@@ -53,6 +53,10 @@ struct Serve: AsyncParsableCommand {
         let server: GatewayServer
         do {
             server = try await GatewayServer.start(config: gatewayConfig)
+        } catch let error as ConfigError {
+            throw fail("clawgate: refusing to start:\n" + error.description, code: 2)
+        } catch let error as StateStoreError {
+            throw fail("clawgate: refusing to start: \(error.description)", code: 2)
         } catch {
             throw fail("clawgate: cannot listen on \(gatewayConfig.listen): \(error)", code: 1)
         }

@@ -1,0 +1,86 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bearer tokens of the admin API, each with a name (the audit actor) and a role. Tokens come from
+/// environment variables or from files readable by the owner only; never from the YAML itself.
+public struct AdminAuth: Sendable {
+    public enum Role: String, Sendable {
+        case viewer
+        case `operator`
+    }
+
+    public struct Token: Sendable {
+        public var name: String
+        public var role: Role
+        var secret: [UInt8]
+    }
+
+    public let tokens: [Token]
+
+    public init(tokens: [Token]) { self.tokens = tokens }
+
+    /// Load the configured tokens; every problem names the token entry and what to fix.
+    public static func load(_ sources: [GatewayConfig.TokenSource], environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigError) -> AdminAuth
+    {
+        var tokens: [Token] = []
+        var problems: [ConfigProblem] = []
+        for (index, source) in sources.enumerated() {
+            let path = "admin.tokens[\(index)]"
+            var secret: String?
+            if let env = source.env {
+                if let value = environment[env], !value.isEmpty {
+                    secret = value
+                } else {
+                    problems.append(.init(path: "\(path).env", reason: "environment variable \(env) is not set or empty"))
+                }
+            } else if let file = source.file {
+                var info = stat()
+                if stat(file, &info) != 0 {
+                    problems.append(.init(path: "\(path).file", reason: "cannot read \(file)"))
+                } else if info.st_mode & 0o077 != 0 {
+                    problems.append(.init(path: "\(path).file", reason: "\(file) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"))
+                } else if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if trimmed.isEmpty { problems.append(.init(path: "\(path).file", reason: "\(file) is empty")) } else { secret = trimmed }
+                } else {
+                    problems.append(.init(path: "\(path).file", reason: "cannot read \(file)"))
+                }
+            }
+            if let secret {
+                if secret.utf8.count < 16 {
+                    problems.append(.init(path: path, reason: "the token of '\(source.name)' is shorter than 16 characters"))
+                } else {
+                    tokens.append(Token(name: source.name, role: source.role, secret: Array(secret.utf8)))
+                }
+            }
+        }
+        if !problems.isEmpty { throw ConfigError(file: "admin tokens", problems: problems) }
+        return AdminAuth(tokens: tokens)
+    }
+
+    /// The token named by an `Authorization: Bearer ...` header, compared in constant time against
+    /// every configured token so timing tells nothing about which one (or how much) matched.
+    public func authenticate(_ header: String?) -> Token? {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        let offered = Array(header.dropFirst(7).utf8)
+        var found: Token?
+        for token in tokens where Self.constantTimeEqual(offered, token.secret) {
+            found = token
+        }
+        return found
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt64(a.count ^ b.count)
+        let n = max(a.count, b.count)
+        for i in 0..<n {
+            let x = i < a.count ? a[i] : 0
+            let y = i < b.count ? b[i] : 0
+            difference |= UInt64(x ^ y)
+        }
+        return difference == 0
+    }
+}

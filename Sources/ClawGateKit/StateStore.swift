@@ -1,0 +1,142 @@
+import ClawShared
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One audit record: who changed what, from what to what, why and when.
+public struct AuditEntry: Sendable, Equatable {
+    public var sequence: Int
+    public var time: Double
+    public var actor: String
+    public var action: String
+    public var target: String
+    public var before: JSONValue
+    public var after: JSONValue
+    public var reason: String?
+    public var revision: Int
+
+    public var json: JSONValue {
+        [
+            "sequence": JSONValue(sequence), "time": .number(time), "actor": .string(actor), "action": .string(action),
+            "target": .string(target), "before": before, "after": after, "reason": reason.map { .string($0) } ?? .null,
+            "revision": JSONValue(revision),
+        ]
+    }
+
+    init?(json: JSONValue) {
+        guard let sequence = json["sequence"]?.intValue, let time = json["time"]?.doubleValue, let actor = json["actor"]?.stringValue,
+              let action = json["action"]?.stringValue, let target = json["target"]?.stringValue, let revision = json["revision"]?.intValue
+        else { return nil }
+        self.init(sequence: sequence, time: time, actor: actor, action: action, target: target, before: json["before"] ?? .null,
+                  after: json["after"] ?? .null, reason: json["reason"]?.stringValue, revision: revision)
+    }
+
+    init(sequence: Int, time: Double, actor: String, action: String, target: String, before: JSONValue, after: JSONValue, reason: String?, revision: Int) {
+        self.sequence = sequence
+        self.time = time
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.before = before
+        self.after = after
+        self.reason = reason
+        self.revision = revision
+    }
+}
+
+public struct StateStoreError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Operator state written atomically (temp file, fsync, rename, fsync of the folder) and an
+/// append-only JSON-lines audit log, in one folder. With no folder, both live in memory only.
+public struct StateStore: Sendable {
+    public let directory: String?
+
+    public init(directory: String?) { self.directory = directory }
+
+    /// `$XDG_STATE_HOME/clawgate/NODE`, else `~/.local/state/clawgate/NODE`.
+    public static func defaultDirectory(nodeID: String, environment: [String: String]) -> String {
+        let safe = String(nodeID.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { return "\(xdg)/clawgate/\(safe)" }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return "\(home)/.local/state/clawgate/\(safe)"
+    }
+
+    var statePath: String? { directory.map { $0 + "/state.json" } }
+    var auditPath: String? { directory.map { $0 + "/audit.jsonl" } }
+
+    /// Create the folder (mode 0700) if needed.
+    public func prepare() throws(StateStoreError) {
+        guard let directory else { return }
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw StateStoreError("\(directory) exists and is not a folder") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StateStoreError("cannot create the state folder \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    /// The saved operator state, or nil when none was saved yet.
+    public func load() throws(StateStoreError) -> OperatorState? {
+        guard let path = statePath, FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else { throw StateStoreError("cannot read \(path)") }
+        do {
+            return try OperatorState(json: try JSONValue.parse(bytes: data))
+        } catch let error as OperatorStateError {
+            throw StateStoreError("\(path) is damaged (\(error)); move it away to start with the configured routing")
+        } catch {
+            throw StateStoreError("\(path) is not valid JSON (\(error)); move it away to start with the configured routing")
+        }
+    }
+
+    public func save(_ state: OperatorState) throws(StateStoreError) {
+        guard let path = statePath, let directory else { return }
+        let temp = path + ".tmp"
+        var bytes = state.json.bytes(sorted: true)
+        bytes.append(0x0A)
+        try Self.writeAll(temp, bytes, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        guard rename(temp, path) == 0 else { throw StateStoreError("cannot rename \(temp) to \(path): \(String(cString: strerror(errno)))") }
+        let dir = open(directory, O_RDONLY)
+        if dir >= 0 {
+            fsync(dir)
+            close(dir)
+        }
+    }
+
+    public func append(_ entry: AuditEntry) throws(StateStoreError) {
+        guard let path = auditPath else { return }
+        var bytes = entry.json.bytes(sorted: true)
+        bytes.append(0x0A)
+        try Self.writeAll(path, bytes, flags: O_WRONLY | O_CREAT | O_APPEND)
+    }
+
+    /// The most recent `limit` audit entries on disk.
+    public func loadAudit(limit: Int) -> [AuditEntry] {
+        guard let path = auditPath, let data = FileManager.default.contents(atPath: path) else { return [] }
+        let lines = data.split(separator: 0x0A)
+        return lines.suffix(limit).compactMap { line in (try? JSONValue.parse(bytes: line)).flatMap(AuditEntry.init(json:)) }
+    }
+
+    static func writeAll(_ path: String, _ bytes: [UInt8], flags: Int32) throws(StateStoreError) {
+        let fd = open(path, flags, 0o600)
+        guard fd >= 0 else { throw StateStoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StateStoreError("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else { throw StateStoreError("cannot fsync \(path): \(String(cString: strerror(errno)))") }
+    }
+}
