@@ -97,21 +97,15 @@ extension Gateway {
         }
         var expected: Int?
         if let ifMatch = request.headers[.ifMatch] {
-            let trimmed = ifMatch.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"W/"))
-            guard let revision = Int(trimmed), revision >= 0 else {
-                return Self.adminError(.invalid("If-Match", "must be a revision number, got '\(ifMatch)'"))
+            guard let revision = Self.revision(ifMatch) else {
+                return Self.adminError(.invalid("If-Match", "must be a revision number, plain or quoted, got '\(ifMatch)'"))
             }
             expected = revision
         }
         let reason = fields["reason"]?.stringValue
         return writes.withLock { audit -> Response in
             let current = state.operatorState
-            if let expected, expected != current.revision {
-                return Self.adminError(AdminError(
-                    status: .preconditionFailed, code: "stale_revision",
-                    message: "If-Match names revision \(expected) but the node is at revision \(current.revision); read the state again.",
-                    extra: ["revision": JSONValue(current.revision)]))
-            }
+            // A request that is wrong in itself is refused as such (400/404) before its precondition (412).
             var next = current
             do {
                 try change(fields, &next)
@@ -119,6 +113,12 @@ extension Gateway {
                 return Self.adminError(error)
             } catch {
                 return Self.adminError(AdminError(status: .internalServerError, code: "internal", message: "\(error)"))
+            }
+            if let expected, expected != current.revision {
+                return Self.adminError(AdminError(
+                    status: .preconditionFailed, code: "stale_revision",
+                    message: "If-Match names revision \(expected) but the node is at revision \(current.revision); read the state again.",
+                    extra: ["revision": JSONValue(current.revision)]))
             }
             if next == current {
                 return Self.adminJSON(.ok, ["revision": JSONValue(current.revision), "changed": false, "state": current.json], revision: current.revision)
@@ -193,7 +193,7 @@ extension Gateway {
 
     /// Parse and check `to`: providers that can take over from `from` on every route it serves.
     func failoverTargets(_ fields: [String: JSONValue], routes: [GatewayConfig.Route], exclude: Set<String>) throws(AdminError) -> [String] {
-        guard let value = fields["to"], value != .null else { return [] }
+        guard let value = fields["to"] else { return [] }
         guard let list = value.arrayValue else { throw .invalid("to", "must be a list of provider ids") }
         var targets: [String] = []
         for (index, item) in list.enumerated() {
@@ -374,10 +374,43 @@ extension Gateway {
                 next.nodeDrain = true
             }
         }
+        addMethodNotAllowed(to: admin)
         admin.post("/node/undrain") { request, _ -> Response in
             let body = try await Self.body(request)
             return self.adminWrite(request, body: body, allowed: [], action: "node.undrain", target: "node:\(self.config.nodeID)") { _, next in
                 next.nodeDrain = false
+            }
+        }
+    }
+
+    /// `If-Match`: a revision, plain (`3`) or quoted (`"3"`), at most nine digits.
+    static func revision(_ header: String) -> Int? {
+        var text = Substring(header)
+        if text.count >= 2, text.first == "\"", text.last == "\"" { text = text.dropFirst().dropLast() }
+        guard (1...9).contains(text.count), text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(text)
+    }
+
+    /// Every admin path with its methods, so other methods get 405 with `Allow`.
+    static let adminPaths: [(String, [HTTPRequest.Method])] = [
+        ("/snapshot", [.get]), ("/state", [.get]), ("/events", [.get]), ("/audit", [.get]),
+        ("/providers/:id/drain", [.post]), ("/providers/:id/undrain", [.post]), ("/providers/:id/failover", [.post]),
+        ("/providers/:id/restore", [.post]), ("/routes/:alias/weights", [.put]),
+        ("/routes/:alias/tiers/:tier/failover", [.post]), ("/routes/:alias/tiers/:tier/restore", [.post]),
+        ("/node/drain", [.post]), ("/node/undrain", [.post]),
+    ]
+
+    func addMethodNotAllowed(to admin: RouterGroup<BasicRequestContext>) {
+        let all: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options, .trace, .connect, HTTPRequest.Method("QUERY")!]
+        for (path, allowed) in Self.adminPaths {
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            for method in all where !allowed.contains(method) && !(method == .head && allowed.contains(.get)) {
+                admin.on(RouterPath(path), method: method) { _, _ -> Response in
+                    var response = Self.adminError(AdminError(status: .methodNotAllowed, code: "method_not_allowed",
+                                                              message: "\(method.rawValue) is not allowed here; use \(allow)."))
+                    response.headers[.allow] = allow
+                    return response
+                }
             }
         }
     }
@@ -392,7 +425,9 @@ extension Gateway {
         var since = 0
         var limit = 500
         if let text = query.get("since") {
-            guard let value = Int(text), value >= 0 else { return .failure(.invalid("since", "must be a whole number >= 0")) }
+            guard let value = Int(text), (0...1_000_000_000).contains(value) else {
+                return .failure(.invalid("since", "must be a whole number 0..1000000000"))
+            }
             since = value
         }
         if let text = query.get("limit") {
