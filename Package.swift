@@ -26,6 +26,7 @@ let package = Package(
             name: "ClawShared",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -65,6 +66,7 @@ let package = Package(
             name: "clawsim",
             dependencies: [
                 "ClawSimKit", "ClawShared",
+
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +74,7 @@ let package = Package(
             name: "clawgate",
             dependencies: [
                 "ClawGateKit", "ClawShared",
+
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

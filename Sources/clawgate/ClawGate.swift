@@ -4,6 +4,7 @@ import ClawShared
 import Foundation
 
 /// clawgate: the OpenAI-compatible HA gateway node.
+
 @main
 struct ClawGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,6 +36,7 @@ struct Serve: AsyncParsableCommand {
     var nodeId: String?
 
     func run() async throws {
+        EventLoopExecutor.install()
         var gatewayConfig: GatewayConfig
         do {
             gatewayConfig = try GatewayConfig.load(file: config)

@@ -4,6 +4,7 @@ import ClawSimKit
 import Foundation
 
 /// clawsim: simulated OpenAI-compatible providers for the demo, the tests and the benchmarks.
+
 @main
 struct ClawSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +35,7 @@ struct ClawSim: AsyncParsableCommand {
     var seed: UInt64?
 
     func run() async throws {
+        EventLoopExecutor.install()
         var simConfig = SimConfig()
         do {
             if let path = config {
