@@ -145,6 +145,13 @@ extension Gateway {
             }
             state.appendEvent(kind: "operator_action", subject: target,
                               detail: "\(action) by \(token.name)" + (reason.map { ": \($0)" } ?? ""))
+            if action.hasSuffix(".failover") {
+                let to = fields["to"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                state.appendEvent(kind: "failover_started", subject: target,
+                                  detail: to.isEmpty ? "new traffic goes to the rest of the tier, then the next tier" : "new traffic goes to \(to.joined(separator: ", "))")
+            } else if action.hasSuffix(".restore") {
+                state.appendEvent(kind: "failover_restored", subject: target, detail: "configured routing applies again")
+            }
             if action == "node.drain" {
                 state.appendEvent(kind: "node_draining", subject: config.nodeID, detail: "readiness answers 503; in-flight requests finish")
             } else if action == "node.undrain" {

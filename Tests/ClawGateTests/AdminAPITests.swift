@@ -188,6 +188,9 @@ import Testing
             let tierDown = try await traffic(client, gate, 40)
             #expect(tierDown["c"] == 40)
             _ = try await post(client, gate, "/routes/chat/tiers/0/restore", nil, headers: op)
+            let kinds = try await client.request("GET", gate.url + "/admin/v1/events", headers: viewer).json?["events"]?.arrayValue?
+                .map { ($0["kind"]?.stringValue ?? "", $0["subject"]?.stringValue ?? "") } ?? []
+            #expect(kinds.contains { $0 == ("failover_started", "provider:a") } && kinds.contains { $0 == ("failover_restored", "tier:chat/0") })
             let restored = try await traffic(client, gate, 80)
             #expect(restored["c", default: 0] == 0)
             #expect(restored["a", default: 0] > 20 && restored["b", default: 0] > 20)
