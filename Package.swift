@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "clawgate", targets: ["clawgate"]),
         .executable(name: "clawsim", targets: ["clawsim"]),
         .executable(name: "clawbench", targets: ["clawbench"]),
+        .executable(name: "clawtop", targets: ["clawtop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,9 +22,27 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        /// Small pieces both servers share: JSON error bodies, SSE parsing, seeded random numbers, launching.
+        .systemLibrary(name: "CNCursesW", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        /// The console's HTTP client: libcurl multi, the only importer of libcurl.
+        .target(name: "ClawCurl", dependencies: ["CCurl"]),
+        /// The console's pure core: fleet model, state, keys, reducer, layout, rendering into a cell buffer.
+        .target(name: "ClawTopCore", dependencies: ["ClawShared"]),
+        /// The terminal driver: the only importer of ncurses.
+        .target(name: "ClawTerminal", dependencies: ["ClawTopCore", "CNCursesW"]),
+        .executableTarget(
+            name: "clawtop",
+            dependencies: [
+                "ClawTopCore", "ClawTerminal", "ClawCurl", "ClawShared",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        /// Small pure pieces every program shares: JSON values, OpenAI error bodies, SSE parsing,
+        /// seeded random numbers, shutdown signals. No networking library.
+        .target(name: "ClawShared"),
+        /// Launching Hummingbird servers on port 0 and running concurrency on the NIO event loops.
         .target(
-            name: "ClawShared",
+            name: "ClawServerSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -34,7 +53,7 @@ let package = Package(
         .target(
             name: "ClawSimKit",
             dependencies: [
-                "ClawShared",
+                "ClawShared", "ClawServerSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -43,7 +62,7 @@ let package = Package(
         .target(
             name: "ClawGateKit",
             dependencies: [
-                "ClawShared",
+                "ClawShared", "ClawServerSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -65,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "clawsim",
             dependencies: [
-                "ClawSimKit", "ClawShared",
+                "ClawSimKit", "ClawShared", "ClawServerSupport",
 
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -73,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "clawgate",
             dependencies: [
-                "ClawGateKit", "ClawShared",
+                "ClawGateKit", "ClawShared", "ClawServerSupport",
 
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -85,6 +104,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
+        ),
+        .testTarget(
+            name: "ClawTopTests",
+            dependencies: ["ClawTopCore", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared"]
         ),
         .testTarget(
             name: "ClawGateTests",

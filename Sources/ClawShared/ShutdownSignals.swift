@@ -43,6 +43,9 @@ public final class ShutdownSignals: Sendable {
         waiter?.resume(returning: number)
     }
 
+    /// The signal that arrived, if one did (for loops that poll instead of waiting).
+    public var received: Int32? { state.withLock { $0.received } }
+
     /// Wait for the first signal; returns its number.
     @discardableResult
     public func wait() async -> Int32 {

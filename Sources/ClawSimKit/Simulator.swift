@@ -1,4 +1,5 @@
 import ClawShared
+import ClawServerSupport
 import Foundation
 import Hummingbird
 import Logging

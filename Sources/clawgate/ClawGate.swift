@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClawGateKit
 import ClawShared
+import ClawServerSupport
 import Foundation
 
 /// clawgate: the OpenAI-compatible HA gateway node.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClawShared
+import ClawServerSupport
 import ClawSimKit
 import Foundation
 

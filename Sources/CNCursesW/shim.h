@@ -1,0 +1,35 @@
+#ifndef CLAW_NCURSESW_SHIM_H
+#define CLAW_NCURSESW_SHIM_H
+/* Wide-character ncurses for the clawtop terminal driver. Swift cannot call variadic functions
+ * or function-like macros, so the few the driver needs are wrapped here as static inline functions. */
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <locale.h>
+#include <ncursesw/curses.h>
+#include <wchar.h>
+
+static inline int claw_lines(void) { return LINES; }
+static inline int claw_cols(void) { return COLS; }
+static inline int claw_color_pair(int pair) { return COLOR_PAIR(pair); }
+static inline int claw_colors(void) { return COLORS; }
+static inline int claw_color_pairs(void) { return COLOR_PAIRS; }
+static inline WINDOW *claw_stdscr(void) { return stdscr; }
+static inline int claw_key_resize(void) { return KEY_RESIZE; }
+static inline int claw_err(void) { return ERR; }
+static inline int claw_ok(void) { return OK; }
+static inline attr_t claw_a_bold(void) { return A_BOLD; }
+static inline attr_t claw_a_reverse(void) { return A_REVERSE; }
+static inline attr_t claw_a_dim(void) { return A_DIM; }
+
+/* Put one cell: a single character (as UTF-32) with attributes and a colour pair. */
+static inline int claw_put_cell(int y, int x, wchar_t ch, attr_t attrs, short pair) {
+    wchar_t text[2] = { ch, 0 };
+    cchar_t cell;
+    if (setcchar(&cell, text, attrs, pair, NULL) != OK) return ERR;
+    return mvadd_wch(y, x, &cell);
+}
+
+/* Read one key: returns KEY_CODE_YES for function keys, OK for characters, ERR on timeout. */
+static inline int claw_get_key(wint_t *key) { return get_wch(key); }
+#endif

@@ -1,0 +1,155 @@
+/// The fleet as the console sees it: every node's status, merged into per-provider rows and a summary.
+public struct Fleet: Sendable, Equatable {
+    public var nodes: [NodeStatus]
+    /// A node whose last poll failed is `stale` while its data is younger than this, then `unreachable`.
+    public var staleAfter: Double
+
+    public init(urls: [String], staleAfter: Double = 6) {
+        nodes = urls.map(NodeStatus.init(url:))
+        self.staleAfter = staleAfter
+    }
+
+    /// A provider across the nodes that report it.
+    public struct ProviderRow: Sendable, Equatable {
+        public var id: String
+        /// The worst state any node reports.
+        public var state: String
+        public var circuit: String
+        public var weight: Int
+        public var configuredWeight: Int
+        public var rps = 0.0
+        public var errorRate = 0.0
+        public var p50: Double?
+        public var p95: Double?
+        public var p99: Double?
+        public var ttft: Double?
+        public var costPerHour = 0.0
+        public var inFlight = 0
+        public var nodes = 0
+    }
+
+    static let stateRank = ["healthy": 0, "degraded": 1, "probing": 2, "failed-over": 3, "drained": 3, "ejected": 4]
+    static let circuitRank = ["closed": 0, "half-open": 1, "open": 2]
+
+    /// Nodes whose data is current (not stale or unreachable).
+    public func liveSnapshots(now: Double) -> [NodeSnapshot] {
+        nodes.compactMap { $0.error == nil ? $0.snapshot : nil }
+    }
+
+    public func providerRows(now: Double) -> [ProviderRow] {
+        var rows: [String: ProviderRow] = [:]
+        var order: [String] = []
+        var requests: [String: (Int, Int)] = [:]
+        for snapshot in nodes.compactMap(\.snapshot) {
+            for p in snapshot.providers {
+                if rows[p.id] == nil {
+                    order.append(p.id)
+                    rows[p.id] = ProviderRow(id: p.id, state: p.state, circuit: p.circuit,
+                                             weight: p.weights.first?.effective ?? 0, configuredWeight: p.weights.first?.configured ?? 0)
+                }
+                var row = rows[p.id]!
+                if (Self.stateRank[p.state] ?? 0) > (Self.stateRank[row.state] ?? 0) { row.state = p.state }
+                if (Self.circuitRank[p.circuit] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit }
+                row.rps += p.stats1m.requestsPerSecond
+                row.costPerHour += p.stats1m.costPerHour
+                row.inFlight += p.inFlight
+                row.p50 = Self.maxOptional(row.p50, p.stats1m.p50)
+                row.p95 = Self.maxOptional(row.p95, p.stats1m.p95)
+                row.p99 = Self.maxOptional(row.p99, p.stats1m.p99)
+                row.ttft = Self.maxOptional(row.ttft, p.stats1m.ttftP50)
+                row.nodes += 1
+                let (r, e) = requests[p.id] ?? (0, 0)
+                requests[p.id] = (r + p.stats1m.requests, e + p.stats1m.errors)
+                rows[p.id] = row
+            }
+        }
+        return order.map { id in
+            var row = rows[id]!
+            let (r, e) = requests[id]!
+            row.errorRate = r > 0 ? Double(e) / Double(r) : 0
+            return row
+        }
+    }
+
+    static func maxOptional(_ a: Double?, _ b: Double?) -> Double? {
+        switch (a, b) {
+        case (nil, let x), (let x, nil): x
+        case (let x?, let y?): max(x, y)
+        }
+    }
+
+    public struct Summary: Sendable, Equatable {
+        public var nodesServing = 0
+        public var nodesTotal = 0
+        public var providersHealthy = 0
+        public var providersTotal = 0
+        public var rps = 0.0
+        public var errorRate = 0.0
+        public var p99: Double?
+        public var costPerHour = 0.0
+        /// The oldest data among reachable nodes, in seconds.
+        public var dataAge: Double?
+        public var revisionDrift = false
+    }
+
+    public func summary(now: Double) -> Summary {
+        var s = Summary()
+        s.nodesTotal = nodes.count
+        var requests = 0
+        var errors = 0
+        var revisions = Set<Int>()
+        for node in nodes {
+            if node.health(now: now, staleAfter: staleAfter) == "serving" { s.nodesServing += 1 }
+            if let age = node.age(now: now) { s.dataAge = max(s.dataAge ?? 0, age) }
+            guard let snapshot = node.snapshot else { continue }
+            revisions.insert(snapshot.revision)
+            for route in snapshot.routes {
+                s.rps += route.stats1m.requestsPerSecond
+                requests += route.stats1m.requests
+                errors += route.stats1m.errors
+                s.p99 = Self.maxOptional(s.p99, route.stats1m.p99)
+            }
+        }
+        let rows = providerRows(now: now)
+        s.providersTotal = rows.count
+        s.providersHealthy = rows.filter { $0.state == "healthy" }.count
+        s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
+        s.errorRate = requests > 0 ? Double(errors) / Double(requests) : 0
+        s.revisionDrift = revisions.count > 1
+        return s
+    }
+
+    /// Monitoring-plugin status: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
+    public func status(now: Double) -> (code: Int32, word: String, reasons: [String]) {
+        var reasons: [String] = []
+        let unreachable = nodes.filter { ["unreachable", "stale"].contains($0.health(now: now, staleAfter: staleAfter)) }
+        if !unreachable.isEmpty {
+            reasons += unreachable.map { "node \($0.url) is \($0.health(now: now, staleAfter: staleAfter))\($0.error.map { ": \($0)" } ?? "")" }
+            return (3, "unknown", reasons)
+        }
+        let snapshots = nodes.compactMap(\.snapshot)
+        var critical = false
+        var degraded = false
+        if snapshots.allSatisfy({ $0.state != "serving" }) {
+            critical = true
+            reasons.append("no node is serving")
+        }
+        for snapshot in snapshots {
+            for route in snapshot.routes where route.panic {
+                critical = true
+                reasons.append("route \(route.alias) on \(snapshot.id) has no available provider (panic routing)")
+            }
+            if snapshot.state != "serving" {
+                degraded = true
+                reasons.append("node \(snapshot.id) is \(snapshot.state)")
+            }
+        }
+        for row in providerRows(now: now) where row.state != "healthy" && row.state != "drained" {
+            degraded = true
+            reasons.append("provider \(row.id) is \(row.state)")
+        }
+        if critical { return (2, "critical", reasons) }
+        if degraded { return (1, "degraded", reasons) }
+        return (0, "ok", reasons)
+    }
+}

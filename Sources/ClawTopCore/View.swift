@@ -1,0 +1,299 @@
+import Foundation
+
+/// State and screen size in, cells out. Nothing here touches a terminal.
+public enum View {
+    public static let minimumWidth = 40
+    public static let minimumHeight = 10
+
+    public static func render(_ state: AppState) -> ScreenBuffer {
+        var buffer = ScreenBuffer(width: state.width, height: state.height)
+        guard state.width >= minimumWidth, state.height >= minimumHeight else {
+            let lines = ["Terminal too small:", "need \(minimumWidth)x\(minimumHeight),", "have \(state.width)x\(state.height).", "q quits."]
+            for (y, line) in lines.enumerated() { buffer.put(line, x: 0, y: y, role: .warn) }
+            return buffer
+        }
+        header(state, &buffer)
+        tabs(state, &buffer)
+        let area = (top: 2, bottom: state.height - 2)
+        switch state.pane {
+        case .providers: providers(state, &buffer, area)
+        case .nodes: nodes(state, &buffer, area)
+        case .routes: routes(state, &buffer, area)
+        case .cost: cost(state, &buffer, area)
+        case .events: events(state, &buffer, area)
+        }
+        footer(state, &buffer)
+        if state.showHelp { help(state, &buffer) }
+        return buffer
+    }
+
+    // MARK: Header, tabs, footer
+
+    static func header(_ state: AppState, _ b: inout ScreenBuffer) {
+        let s = state.fleet.summary(now: state.now)
+        b.fill(row: 0, role: .header)
+        var flags: [String] = []
+        if state.paused { flags.append("PAUSED") }
+        if state.readOnly { flags.append(state.ascii ? "[RO]" : "🔒RO") }
+        let flagText = flags.isEmpty ? "" : " " + flags.joined(separator: " ") + " "
+        // The flags always show; the figures take the room that is left, in order of importance.
+        let room = b.width - flagText.count
+        var x = b.put(" clawtop", x: 0, y: 0, role: .title, maxWidth: room)
+        let items: [(String, String, Role)] = [
+            ("nodes", "\(s.nodesServing)/\(s.nodesTotal)", s.nodesServing == s.nodesTotal ? .headerValue : .crit),
+            ("prov", "\(s.providersHealthy)/\(s.providersTotal)", s.providersHealthy == s.providersTotal ? .headerValue : .warn),
+            ("rps", Format.rate(s.rps), .headerValue),
+            ("err", Format.percent(s.errorRate), s.errorRate > 0.05 ? .crit : s.errorRate > 0.01 ? .warn : .headerValue),
+            ("p99", Format.seconds(s.p99), .headerValue),
+            ("$/h", Format.dollars(s.costPerHour), .headerValue),
+            ("age", s.dataAge.map { Format.duration($0) } ?? "-", (s.dataAge ?? 0) > state.fleet.staleAfter ? .warn : .headerValue),
+        ]
+        for (label, value, role) in items {
+            guard x + label.count + value.count + 3 <= room else { break }
+            x = b.put("  \(label) ", x: x, y: 0, role: .header)
+            x = b.put(value, x: x, y: 0, role: role)
+        }
+        if !flagText.isEmpty { b.put(flagText, x: max(0, b.width - flagText.count), y: 0, role: .lock) }
+    }
+
+    static func tabs(_ state: AppState, _ b: inout ScreenBuffer) {
+        var x = 0
+        for pane in Pane.allCases {
+            let text = " \(pane.rawValue + 1) \(pane.title) "
+            x = b.put(text, x: x, y: 1, role: pane == state.pane ? .tabActive : .tab)
+        }
+        if state.pane == .providers {
+            b.put("sort: \(state.sort.rawValue)", x: max(x + 1, b.width - 16), y: 1, role: .dim)
+        }
+    }
+
+    static func footer(_ state: AppState, _ b: inout ScreenBuffer) {
+        let y = b.height - 1
+        b.fill(row: y, role: .footer)
+        let keys = KeyMap.bindings.filter { !$0.label.isEmpty && $0.keys.count > 0 }.prefix(7)
+        var x = 0
+        for binding in keys {
+            x = b.put(" \(binding.label)", x: x, y: y, role: .footer)
+            x = b.put(" \(binding.help) ", x: x, y: y, role: .footer)
+        }
+    }
+
+    static func help(_ state: AppState, _ b: inout ScreenBuffer) {
+        let rows = KeyMap.bindings.filter { !$0.label.isEmpty }
+        let width = min(b.width - 4, 44)
+        let height = min(b.height - 4, rows.count + 3)
+        let left = (b.width - width) / 2
+        let top = (b.height - height) / 2
+        for y in top..<(top + height) {
+            b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
+        }
+        b.put(" Keys (Esc or ? closes) ", x: left + 1, y: top, role: .selected)
+        for (i, binding) in rows.enumerated() where top + 2 + i < top + height {
+            b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 3)
+        }
+    }
+
+    // MARK: Tables
+
+    struct Column {
+        var title: String
+        var width: Int
+        var right: Bool
+        /// Lower goes first when the screen is narrow.
+        var priority: Int
+    }
+
+    /// The columns that fit in `width`, in their order.
+    static func fit(_ columns: [Column], width: Int) -> [Int] {
+        var chosen = Set<Int>()
+        var used = 0
+        for (index, column) in columns.enumerated().sorted(by: { $0.element.priority < $1.element.priority }) {
+            if used + column.width + 1 <= width {
+                chosen.insert(index)
+                used += column.width + 1
+            }
+        }
+        return columns.indices.filter { chosen.contains($0) }
+    }
+
+    static func table(_ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int), columns: [Column], rows: [[(String, Role)]],
+                      selected: Int, ascii: Bool) {
+        let visible = fit(columns, width: b.width)
+        var x = 0
+        for index in visible {
+            x = b.put(Format.pad(columns[index].title, columns[index].width, right: columns[index].right), x: x, y: area.top, role: .title) + 1
+        }
+        let capacity = area.bottom - area.top - 1
+        guard capacity > 0 else { return }
+        let first = max(0, min(selected - capacity + 1, rows.count - capacity))
+        for (offset, row) in rows.dropFirst(first).prefix(capacity).enumerated() {
+            let y = area.top + 1 + offset
+            let isSelected = first + offset == selected
+            var x = 0
+            for index in visible {
+                let (text, role) = row[index]
+                x = b.put(Format.pad(text, columns[index].width, right: columns[index].right, ascii: ascii), x: x, y: y,
+                          role: isSelected ? .selected : role) + 1
+            }
+            if isSelected { b.fill(row: y, role: .selected) }
+        }
+        if rows.isEmpty { b.put("(nothing yet)", x: 0, y: area.top + 1, role: .dim) }
+    }
+
+    static func stateRole(_ word: String) -> Role {
+        switch word {
+        case "healthy", "serving", "closed": .ok
+        case "degraded", "probing", "draining", "half-open", "stale", "drained", "failed-over": .warn
+        default: .crit
+        }
+    }
+
+    public static func sortedProviders(_ state: AppState) -> [Fleet.ProviderRow] {
+        let rows = state.fleet.providerRows(now: state.now)
+        switch state.sort {
+        case .name: return rows.sorted { $0.id < $1.id }
+        case .state: return rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
+        case .rps: return rows.sorted { $0.rps > $1.rps }
+        case .errors: return rows.sorted { $0.errorRate > $1.errorRate }
+        case .p99: return rows.sorted { ($0.p99 ?? 0) > ($1.p99 ?? 0) }
+        case .cost: return rows.sorted { $0.costPerHour > $1.costPerHour }
+        }
+    }
+
+    static func providers(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let columns = [
+            Column(title: "PROVIDER", width: 14, right: false, priority: 0),
+            Column(title: "STATE", width: 11, right: false, priority: 1),
+            Column(title: "CIRCUIT", width: 9, right: false, priority: 5),
+            Column(title: "WEIGHT", width: 6, right: true, priority: 4),
+            Column(title: "RPS", width: 6, right: true, priority: 2),
+            Column(title: "ERR%", width: 6, right: true, priority: 3),
+            Column(title: "P50", width: 6, right: true, priority: 6),
+            Column(title: "P95", width: 6, right: true, priority: 8),
+            Column(title: "P99", width: 6, right: true, priority: 3),
+            Column(title: "TTFT", width: 6, right: true, priority: 9),
+            Column(title: "$/H", width: 7, right: true, priority: 7),
+        ]
+        let rows: [[(String, Role)]] = sortedProviders(state).map { p in
+            [
+                (p.id, .normal), (p.state, stateRole(p.state)), (p.circuit, stateRole(p.circuit)), (String(p.weight), .normal),
+                (Format.rate(p.rps), .normal), (Format.percent(p.errorRate), p.errorRate > 0.05 ? .crit : .normal),
+                (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
+                (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
+            ]
+        }
+        table(&b, area, columns: columns, rows: rows, selected: state.selected(.providers), ascii: state.ascii)
+    }
+
+    static func nodes(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let columns = [
+            Column(title: "NODE", width: 22, right: false, priority: 0),
+            Column(title: "STATE", width: 11, right: false, priority: 1),
+            Column(title: "INFLIGHT", width: 8, right: true, priority: 4),
+            Column(title: "RPS", width: 6, right: true, priority: 3),
+            Column(title: "REV", width: 5, right: true, priority: 2),
+            Column(title: "VERSION", width: 8, right: false, priority: 6),
+            Column(title: "UPTIME", width: 8, right: true, priority: 5),
+            Column(title: "AGE", width: 6, right: true, priority: 2),
+        ]
+        let revisions = state.fleet.nodes.compactMap { $0.snapshot?.revision }
+        let common = Dictionary(grouping: revisions, by: { $0 }).max { $0.value.count < $1.value.count }?.key
+        let rows: [[(String, Role)]] = state.fleet.nodes.map { node in
+            let health = node.health(now: state.now, staleAfter: state.fleet.staleAfter)
+            let s = node.snapshot
+            let drift = s.map { $0.revision != common } ?? false
+            let rps = s?.routes.reduce(0) { $0 + $1.stats1m.requestsPerSecond } ?? 0
+            return [
+                (node.name, .normal), (health, stateRole(health)), (s.map { String($0.inFlight) } ?? "-", .normal),
+                (s == nil ? "-" : Format.rate(rps), .normal), (s.map { "\($0.revision)\(drift ? "*" : "")" } ?? "-", drift ? .warn : .normal),
+                (s?.version ?? "-", .normal), (s.map { Format.duration($0.uptime) } ?? "-", .normal),
+                (node.age(now: state.now).map { Format.duration($0) } ?? "-", .normal),
+            ]
+        }
+        table(&b, area, columns: columns, rows: rows, selected: state.selected(.nodes), ascii: state.ascii)
+        // The error of the selected node, where it failed.
+        let index = state.selected(.nodes)
+        if state.fleet.nodes.indices.contains(index), let error = state.fleet.nodes[index].error {
+            b.put("\(state.fleet.nodes[index].url): \(error)", x: 0, y: area.bottom - 1, role: .crit)
+        }
+    }
+
+    /// One line per route tier entry: "alias  tier  provider  bar weight".
+    static func routeLines(_ state: AppState) -> [(String, Int, RouteInfo.Entry, Bool)] {
+        guard let snapshot = state.fleet.nodes.compactMap(\.snapshot).first else { return [] }
+        var lines: [(String, Int, RouteInfo.Entry, Bool)] = []
+        for route in snapshot.routes {
+            for (tier, entries) in route.tiers.enumerated() {
+                for entry in entries { lines.append((route.alias, tier, entry, route.panic)) }
+            }
+        }
+        return lines
+    }
+
+    static func bar(_ value: Int, max: Int, width: Int, ascii: Bool) -> String {
+        guard max > 0, width > 0 else { return "" }
+        let filled = Int((Double(value) / Double(max) * Double(width)).rounded())
+        return String(repeating: ascii ? "#" : "█", count: filled) + String(repeating: ascii ? "." : "░", count: width - filled)
+    }
+
+    static func routes(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let lines = routeLines(state)
+        let columns = [
+            Column(title: "ROUTE", width: 12, right: false, priority: 0),
+            Column(title: "TIER", width: 4, right: true, priority: 1),
+            Column(title: "PROVIDER", width: 14, right: false, priority: 0),
+            Column(title: "WEIGHT", width: 12, right: false, priority: 2),
+            Column(title: "EFFECTIVE", width: 22, right: false, priority: 3),
+        ]
+        let maxWeight = lines.map { max($0.2.configured, $0.2.effective) }.max() ?? 1
+        let rows: [[(String, Role)]] = lines.map { alias, tier, entry, panic in
+            [
+                (alias + (panic ? " PANIC" : ""), panic ? .crit : .normal), (String(tier), .normal), (entry.provider, .normal),
+                (String(entry.configured), .dim),
+                (bar(entry.effective, max: maxWeight, width: 12, ascii: state.ascii) + " " + String(entry.effective),
+                 entry.effective == 0 ? .warn : .bar),
+            ]
+        }
+        table(&b, area, columns: columns, rows: rows, selected: state.selected(.routes), ascii: state.ascii)
+    }
+
+    static func cost(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let rows = sortedProviders(state)
+        let total = rows.reduce(0) { $0 + $1.costPerHour }
+        let columns = [
+            Column(title: "PROVIDER", width: 14, right: false, priority: 0),
+            Column(title: "$/HOUR", width: 9, right: true, priority: 1),
+            Column(title: "SHARE", width: 28, right: false, priority: 2),
+        ]
+        let table: [[(String, Role)]] = rows.map { p in
+            let share = total > 0 ? p.costPerHour / total : 0
+            return [(p.id, .normal), (Format.dollars(p.costPerHour), .normal),
+                    (bar(Int(share * 1000), max: 1000, width: 20, ascii: state.ascii) + " " + Format.percent(share), .bar)]
+        }
+        View.table(&b, area, columns: columns, rows: table, selected: state.selected(.cost), ascii: state.ascii)
+    }
+
+    static func allEvents(_ state: AppState) -> [EventInfo] {
+        state.fleet.nodes.flatMap(\.events).sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
+    }
+
+    static func events(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let columns = [
+            Column(title: "TIME", width: 8, right: false, priority: 0),
+            Column(title: "NODE", width: 10, right: false, priority: 3),
+            Column(title: "EVENT", width: 18, right: false, priority: 1),
+            Column(title: "SUBJECT", width: 14, right: false, priority: 2),
+            Column(title: "DETAIL", width: max(10, b.width - 54), right: false, priority: 4),
+        ]
+        let rows: [[(String, Role)]] = allEvents(state).map { e in
+            let role: Role = e.kind.contains("opened") || e.kind.contains("failed") || e.kind.contains("panic_started") ? .crit
+                : e.kind.contains("closed") || e.kind.contains("recovered") || e.kind.contains("restored") ? .ok : .normal
+            return [(formatter.string(from: Date(timeIntervalSince1970: e.time)), .dim), (e.node, .normal), (e.kind, role),
+                    (e.subject, .normal), (e.detail, .normal)]
+        }
+        table(&b, area, columns: columns, rows: rows, selected: state.selected(.events), ascii: state.ascii)
+    }
+}

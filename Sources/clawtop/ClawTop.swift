@@ -1,0 +1,145 @@
+import ArgumentParser
+import ClawShared
+import ClawTerminal
+import ClawTopCore
+import Foundation
+import Synchronization
+
+@main
+struct ClawTop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clawtop",
+        abstract: "The live operations console for a fleet of clawgate nodes.",
+        discussion: """
+        Keys: ? help, q quit, Tab/Shift-Tab or 1-5 panes, j/k or arrows move, s sort, p pause, Esc back.
+        --once exit codes: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
+        """
+    )
+
+    @Option(name: .long, help: "A clawgate node's URL (repeatable, or comma-separated).")
+    var gateway: [String] = []
+
+    @Option(name: .long, help: "File holding the admin token (else CLAWTOP_TOKEN).")
+    var tokenFile: String?
+
+    @Option(name: .long, help: "Seconds between polls.")
+    var refresh: Double = 2
+
+    @Flag(name: .long, help: "Poll once, print, and exit with the fleet's status.")
+    var once = false
+
+    @Option(name: .long, help: "With --once: text or json.")
+    var format: String = "text"
+
+    @Flag(name: .long, help: "Leave the action keys unbound.")
+    var readOnly = false
+
+    @Flag(name: .long, help: "ASCII only, no Unicode blocks or symbols.")
+    var ascii = false
+
+    func validate() throws {
+        guard refresh >= 0.2, refresh <= 3600 else { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
+        guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
+    }
+
+    func fail(_ message: String, _ code: Int32) -> ExitCode {
+        FileHandle.standardError.write(Data("clawtop: \(message)\n".utf8))
+        return ExitCode(code)
+    }
+
+    func run() throws {
+        let urls = gateway.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            .filter { !$0.isEmpty }
+            .map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        guard !urls.isEmpty else { throw fail("give at least one --gateway URL", 2) }
+        for url in urls {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false else {
+                throw fail("'\(url)' is not an http:// or https:// URL", 2)
+            }
+        }
+        var token = ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let poller = Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5))
+        var state = AppState(fleet: Fleet(urls: urls, staleAfter: max(refresh * 3, 6)), readOnly: readOnly, ascii: ascii)
+        if once {
+            for action in poller.poll(cursors: urls.map { _ in 0 }) { Reducer.reduce(&state, action) }
+            let now = Date().timeIntervalSince1970
+            if format == "json" {
+                var bytes = SnapshotReport.json(state.fleet, now: now).bytes(sorted: true)
+                bytes.append(0x0A)
+                FileHandle.standardOutput.write(Data(bytes))
+            } else {
+                FileHandle.standardOutput.write(Data(SnapshotReport.text(state.fleet, now: now).utf8))
+            }
+            throw ExitCode(state.fleet.status(now: now).code)
+        }
+        try interactive(state: state, poller: poller)
+    }
+
+    func interactive(state initial: AppState, poller: Poller) throws {
+        guard isatty(STDOUT_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"].map({ !$0.isEmpty && $0 != "dumb" }) ?? false else {
+            throw fail("the console needs a terminal (TERM set, stdout a tty); use --once for scripts", 2)
+        }
+        let signals = ShutdownSignals()
+        let inbox = Mutex<[Action]>([])
+        let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
+        let refresh = self.refresh
+        let pollThread = Thread {
+            while true {
+                let (paused, stop, cursors) = control.withLock { ($0.paused, $0.stop, $0.cursors) }
+                if stop { return }
+                if !paused {
+                    let actions = poller.poll(cursors: cursors)
+                    inbox.withLock { $0.append(contentsOf: actions) }
+                }
+                var waited = 0.0
+                while waited < refresh, !control.withLock({ $0.stop }) {
+                    Thread.sleep(forTimeInterval: 0.05)
+                    waited += 0.05
+                }
+            }
+        }
+        pollThread.start()
+        let terminal = Terminal(color: true)
+        defer {
+            control.withLock { $0.stop = true }
+            terminal.close()
+        }
+        var state = initial
+        let size = terminal.size
+        Reducer.reduce(&state, .resize(width: size.width, height: size.height))
+        var dirty = true
+        while !state.quit, signals.received == nil {
+            let pending = inbox.withLock { list -> [Action] in defer { list = [] }; return list }
+            for action in pending { Reducer.reduce(&state, action) }
+            if !pending.isEmpty {
+                control.withLock { $0.cursors = state.fleet.nodes.map(\.eventCursor) }
+                dirty = true
+            }
+            let now = Date().timeIntervalSince1970
+            if Int(now) != Int(state.now) { dirty = true }  // ages tick each second
+            state.now = now
+            if dirty {
+                terminal.draw(View.render(state))
+                dirty = false
+            }
+            switch terminal.readKey(milliseconds: 100) {
+            case .resize:
+                let size = terminal.size
+                Reducer.reduce(&state, .resize(width: size.width, height: size.height))
+                dirty = true
+            case .key(let key):
+                if let action = KeyMap.action(for: key) {
+                    Reducer.reduce(&state, action)
+                    if action == .togglePause { control.withLock { $0.paused = state.paused } }
+                    dirty = true
+                }
+            case nil:
+                break
+            }
+        }
+    }
+}

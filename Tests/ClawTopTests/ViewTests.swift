@@ -1,0 +1,147 @@
+import ClawShared
+import ClawTopCore
+import Testing
+
+/// A fleet of two nodes, one answering with a real-shaped snapshot and one unreachable.
+func sampleState(width: Int, height: Int) -> AppState {
+    let snapshot: JSONValue = [
+        "node": ["id": "node-1", "version": "0.1.0", "state": "serving", "revision": 3, "in_flight": 2, "uptime_seconds": 3725],
+        "providers": [
+            ["id": "fast", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 1,
+             "weights": [["route": "chat", "tier": 0, "configured": 70, "effective": 70]],
+             "stats": ["1m": ["requests": 600, "errors": 6, "requests_per_second": 10, "error_rate": 0.01, "latency_p50_seconds": 0.12,
+                              "latency_p95_seconds": 0.3, "latency_p99_seconds": 0.45, "ttft_p50_seconds": 0.08, "cost_per_hour_dollars": 1.5]]],
+            ["id": "slow", "state": "ejected", "circuit": ["state": "open", "reason": "5 consecutive failures"],
+             "weights": [["route": "chat", "tier": 0, "configured": 30, "effective": 0]],
+             "stats": ["1m": ["requests": 10, "errors": 10, "requests_per_second": 0.2, "error_rate": 1, "cost_per_hour_dollars": 0.5]]],
+        ],
+        "routes": [["alias": "chat", "panic": false,
+                    "tiers": [[["provider": "fast", "model": "m", "configured_weight": 70, "effective_weight": 70],
+                               ["provider": "slow", "model": "m", "configured_weight": 30, "effective_weight": 0]]],
+                    "stats": ["1m": ["requests": 610, "errors": 16, "requests_per_second": 10.2, "latency_p99_seconds": 0.45]]]],
+        "failovers": [],
+    ]
+    var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1", "http://127.0.0.1:2"], staleAfter: 6))
+    state.now = 1000
+    Reducer.reduce(&state, .resize(width: width, height: height))
+    Reducer.reduce(&state, .polled(index: 0, snapshot: NodeSnapshot(json: snapshot), raw: JSONValueBox(snapshot),
+                                   events: [EventInfo(sequence: 1, time: 999, node: "node-1", kind: "circuit_opened", subject: "slow",
+                                                      detail: "5 consecutive failures")],
+                                   error: nil, at: 999))
+    Reducer.reduce(&state, .polled(index: 1, snapshot: nil, raw: nil, events: [], error: "connection refused", at: 999))
+    return state
+}
+
+@Suite struct ViewTests {
+    @Test func providersPaneAt80x24() {
+        let screen = View.render(sampleState(width: 80, height: 24))
+        #expect(screen.width == 80 && screen.height == 24)
+        let lines = screen.lines
+        #expect(lines.allSatisfy { $0.count == 80 })
+        #expect(lines[0].contains("nodes 1/2") && lines[0].contains("prov 1/2") && lines[0].contains("$2.00"))
+        #expect(lines[1].contains("1 Providers") && lines[1].contains("5 Events"))
+        #expect(lines[2].hasPrefix("PROVIDER") && lines[2].contains("P99"))
+        #expect(lines[3].hasPrefix("fast") && lines[3].contains("healthy") && lines[3].contains("450ms"))
+        #expect(lines[4].hasPrefix("slow") && lines[4].contains("ejected") && lines[4].contains("100%"))
+        #expect(screen[0, 3].role == .selected)  // the first row is selected
+        #expect(screen[16, 4].role == .crit)     // "ejected" in red
+        #expect(lines[23].contains("? help") && lines[23].contains("q quit"))
+    }
+
+    @Test func widerScreensShowMoreColumns() {
+        let narrow = View.render(sampleState(width: 80, height: 24)).line(2)
+        let wide = View.render(sampleState(width: 200, height: 60))
+        #expect(wide.line(2).contains("TTFT") && wide.line(2).contains("P95"))
+        #expect(!narrow.contains("TTFT"))
+        #expect(wide.lines.count == 60)
+    }
+
+    @Test func tinyScreensSayWhatTheyNeed() {
+        let one = View.render(sampleState(width: 1, height: 1))
+        #expect(one.lines == ["T"])
+        let small = View.render(sampleState(width: 30, height: 8))
+        #expect(small.text.contains("need 40x10") && small.text.contains("have 30x8"))
+        #expect(View.render(sampleState(width: 0, height: 0)).lines.isEmpty)
+    }
+
+    @Test func nodesPaneShowsUnreachableAndTheError() {
+        var state = sampleState(width: 80, height: 24)
+        Reducer.reduce(&state, .selectPane(.nodes))
+        Reducer.reduce(&state, .moveSelection(1))
+        let screen = View.render(state)
+        #expect(screen.line(3).hasPrefix("node-1") && screen.line(3).contains("serving"))
+        #expect(screen.line(4).contains("unreachable"))
+        #expect(screen.text.contains("http://127.0.0.1:2: connection refused"))
+    }
+
+    @Test func routesEventsAndHelp() {
+        var state = sampleState(width: 100, height: 30)
+        Reducer.reduce(&state, .selectPane(.routes))
+        var screen = View.render(state)
+        #expect(screen.line(3).contains("fast") && screen.line(3).contains("█"))
+        state.ascii = true
+        screen = View.render(state)
+        #expect(screen.line(3).contains("#") && !screen.text.contains("█"))
+        Reducer.reduce(&state, .selectPane(.events))
+        #expect(View.render(state).line(3).contains("circuit_opened"))
+        Reducer.reduce(&state, .toggleHelp)
+        #expect(View.render(state).text.contains("Keys (Esc or ? closes)"))
+        Reducer.reduce(&state, .escape)
+        #expect(!View.render(state).text.contains("Keys (Esc"))
+    }
+}
+
+@Suite struct ReducerTests {
+    @Test func keysMapToActions() {
+        #expect(KeyMap.action(for: .character("q")) == .quit)
+        #expect(KeyMap.action(for: .tab) == .nextPane)
+        #expect(KeyMap.action(for: .character("j")) == .moveSelection(1))
+        #expect(KeyMap.action(for: .up) == .moveSelection(-1))
+        #expect(KeyMap.action(for: .character("3")) == .selectPane(.routes))
+        #expect(KeyMap.action(for: .character("Z")) == nil)
+    }
+
+    @Test func panesCycleAndSelectionStaysInRange() {
+        var state = sampleState(width: 80, height: 24)
+        Reducer.reduce(&state, .previousPane)
+        #expect(state.pane == .events)
+        Reducer.reduce(&state, .nextPane)
+        #expect(state.pane == .providers)
+        Reducer.reduce(&state, .moveSelection(10))
+        #expect(state.selected(.providers) == 1)
+        Reducer.reduce(&state, .moveSelection(-10))
+        #expect(state.selected(.providers) == 0)
+        Reducer.reduce(&state, .cycleSort)
+        #expect(state.sort == .state)
+        #expect(View.sortedProviders(state).first?.id == "slow")
+        Reducer.reduce(&state, .togglePause)
+        #expect(View.render(state).line(0).contains("PAUSED"))
+        state.readOnly = true
+        state.ascii = true
+        #expect(View.render(state).line(0).hasSuffix(" PAUSED [RO] "))
+    }
+
+    @Test func onceStatusAndReports() {
+        let state = sampleState(width: 80, height: 24)
+        let status = state.fleet.status(now: 1000)
+        #expect(status.code == 3 && status.reasons.first?.contains("connection refused") == true)
+        let json = SnapshotReport.json(state.fleet, now: 1000)
+        #expect(json["schema"]?.stringValue == "clawtop.snapshot.v1")
+        #expect(json["exit_code"]?.intValue == 3)
+        #expect(json["nodes"]?.arrayValue?[1]["state"]?.stringValue == "unreachable")
+        #expect(json["nodes"]?.arrayValue?[0]["snapshot"]?["node"]?["id"]?.stringValue == "node-1")
+        #expect(SnapshotReport.text(state.fleet, now: 1000).hasPrefix("status UNKNOWN"))
+        // With only the reachable node, an ejected provider makes the fleet degraded.
+        var one = state
+        one.fleet.nodes.removeLast()
+        #expect(one.fleet.status(now: 1000).code == 1)
+    }
+
+    @Test func aFailedPollKeepsTheDataAndGoesStaleThenUnreachable() {
+        var state = sampleState(width: 80, height: 24)
+        Reducer.reduce(&state, .polled(index: 0, snapshot: nil, raw: nil, events: [], error: "timed out", at: 1001))
+        #expect(state.fleet.nodes[0].snapshot != nil)
+        #expect(state.fleet.nodes[0].health(now: 1002, staleAfter: 6) == "stale")
+        #expect(state.fleet.nodes[0].health(now: 1010, staleAfter: 6) == "unreachable")
+    }
+}
