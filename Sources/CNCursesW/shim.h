@@ -8,6 +8,17 @@
 #include <locale.h>
 #include <ncursesw/curses.h>
 #include <wchar.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+/* The terminal's real size, for when a SIGWINCH went to another thread and ncurses missed it. */
+static inline int claw_tty_size(int *rows, int *cols) {
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return -1;
+    *rows = ws.ws_row;
+    *cols = ws.ws_col;
+    return 0;
+}
 
 static inline int claw_lines(void) { return LINES; }
 static inline int claw_cols(void) { return COLS; }

@@ -56,6 +56,16 @@ public final class Terminal {
 
     public var size: (width: Int, height: Int) { (Int(claw_cols()), Int(claw_lines())) }
 
+    /// Ask the tty for its size and resize curses if it changed; true when it did. A SIGWINCH that
+    /// the kernel delivered to one of the poller's threads never reaches ncurses' own check.
+    public func checkSize() -> Bool {
+        var rows: Int32 = 0
+        var cols: Int32 = 0
+        guard claw_tty_size(&rows, &cols) == 0, rows != claw_lines() || cols != claw_cols() else { return false }
+        resizeterm(rows, cols)
+        return true
+    }
+
     private func attributes(_ role: Role) -> (attr_t, Int16) {
         if colors, let pair = pairs[role] {
             let bold: attr_t = [.title, .crit, .tabActive, .lock].contains(role) ? claw_a_bold() : 0

@@ -126,6 +126,12 @@ struct ClawTop: ParsableCommand {
                 terminal.draw(View.render(state))
                 dirty = false
             }
+            if terminal.checkSize() {
+                let size = terminal.size
+                Reducer.reduce(&state, .resize(width: size.width, height: size.height))
+                dirty = true
+                continue
+            }
             switch terminal.readKey(milliseconds: 100) {
             case .resize:
                 let size = terminal.size

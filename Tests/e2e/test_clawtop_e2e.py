@@ -1,0 +1,132 @@
+"""clawtop, the real binary, against real clawsim + clawgate nodes: --once and the screen in tmux."""
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import Proc, binary
+from test_admin_e2e import OPERATOR, VIEWER, admin_yaml, call, chat, start_gate
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    sim = Proc([binary("clawsim"), "--provider", "primary,latency_ms=2", "--provider", "secondary,latency_ms=4",
+                "--provider", "backup,latency_ms=8"])
+    gates = []
+    for n in range(2):
+        config = tmp_path / f"node{n}.yaml"
+        config.write_text(admin_yaml(sim.info["providers"], tmp_path / f"state{n}").replace("admin-e2e", f"node-{n}"))
+        gates.append(start_gate(config))
+    for g in gates:
+        chat(g.info["url"], 10)
+    yield sim, [g.info["url"] for g in gates]
+    for g in gates:
+        g.stop()
+    sim.stop()
+
+
+def clawtop(*args, token=OPERATOR):
+    env = {k: v for k, v in os.environ.items() if k not in ("TERM", "CLAWTOP_TOKEN")}
+    if token:
+        env["CLAWTOP_TOKEN"] = token
+    return subprocess.run([binary("clawtop"), *args], capture_output=True, text=True, timeout=30, env=env)
+
+
+def test_once_text_and_json_exit_codes(nodes):
+    sim, urls = nodes
+    ok = clawtop("--once", "--gateway", ",".join(urls))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("status OK") and "node-0" in ok.stdout and "primary" in ok.stdout
+    # One node down: unknown/unreachable, exit 3, and the JSON says which.
+    dead = "http://127.0.0.1:9"
+    r = clawtop("--once", "--format", "json", "--gateway", urls[0], "--gateway", urls[1], "--gateway", dead)
+    assert r.returncode == 3
+    report = json.loads(r.stdout)
+    assert report["schema"] == "clawtop.snapshot.v1" and report["status"] == "unknown" and report["exit_code"] == 3
+    by_url = {n["url"]: n for n in report["nodes"]}
+    assert by_url[dead]["state"] == "unreachable" and "refused" in by_url[dead]["error"]
+    assert by_url[urls[0]]["state"] == "serving" and by_url[urls[0]]["data_age_seconds"] < 5
+    assert by_url[urls[0]]["snapshot"]["node"]["id"] == "node-0"
+    assert {p["id"] for p in report["providers"]} == {"primary", "secondary", "backup"}
+    assert report["fleet"]["nodes_total"] == 3 and report["fleet"]["nodes_serving"] == 2
+    # A drained provider makes the fleet degraded (1); every node drained is critical (2).
+    call(urls[0] + "/admin/v1/providers/primary/failover", "POST", {})
+    assert clawtop("--once", "--gateway", ",".join(urls)).returncode == 1
+    for url in urls:
+        call(url + "/admin/v1/node/drain", "POST")
+    crit = clawtop("--once", "--gateway", ",".join(urls))
+    assert crit.returncode == 2 and "no node is serving" in crit.stdout
+
+
+def test_once_errors_are_clear(nodes):
+    sim, urls = nodes
+    bad = clawtop("--once", "--gateway", "ftp://x")
+    assert bad.returncode == 2 and "not an http:// or https:// URL" in bad.stderr
+    denied = clawtop("--once", "--gateway", urls[0], token="not-a-valid-token-at-all")
+    assert denied.returncode == 3 and "401 unauthorized" in denied.stdout
+    garbage = clawtop("--once", "--gateway", sim.info["control"])
+    assert garbage.returncode == 3 and "404" in garbage.stdout
+    none = clawtop("--once")
+    assert none.returncode == 2 and "--gateway" in none.stderr
+    notty = clawtop("--gateway", urls[0])
+    assert notty.returncode == 2 and "--once" in notty.stderr
+
+
+class Tmux:
+    def __init__(self, command, width=80, height=24):
+        self.name = "clawtop-" + uuid.uuid4().hex[:8]
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command], check=True)
+
+    def screen(self):
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def keys(self, *keys):
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, text, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            s = self.screen()
+            if text in s:
+                return s
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not on screen:\n{self.screen()}")
+
+    def alive(self):
+        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+
+    def kill(self):
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_console_in_tmux_shows_the_fleet_resizes_and_quits(nodes):
+    sim, urls = nodes
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --gateway {','.join(urls)}")
+    try:
+        screen = t.wait_for("primary")
+        assert "nodes 2/2" in screen and "secondary" in screen and "backup" in screen
+        t.keys("2")
+        screen = t.wait_for("node-1")
+        assert "node-0" in screen and "serving" in screen
+        # A provider drained through the admin API shows up on the next poll.
+        call(urls[0] + "/admin/v1/providers/backup/drain", "POST")
+        t.keys("1")
+        t.wait_for("drained")
+        subprocess.run(["tmux", "resize-window", "-t", t.name, "-x", "120", "-y", "40"], check=True)
+        screen = t.wait_for("TTFT")
+        assert len(screen.splitlines()[1]) > 80  # "sort: name" moved to the right edge
+        subprocess.run(["tmux", "resize-window", "-t", t.name, "-x", "30", "-y", "8"], check=True)
+        t.wait_for("need 40x10")
+        t.keys("q")
+        deadline = time.time() + 5
+        while t.alive() and time.time() < deadline:
+            time.sleep(0.1)
+        assert not t.alive(), "q did not quit"
+    finally:
+        t.kill()
