@@ -32,6 +32,37 @@ public enum Action: Sendable, Equatable {
     case escape
     case resize(width: Int, height: Int)
     case polled(index: Int, snapshot: NodeSnapshot?, raw: JSONValueBox?, events: [EventInfo], error: String?, at: Double)
+    /// Action keys on the selected row.
+    case drainSelected, undrainSelected, weightPrompt, weightStep(Int), failoverPrompt, restoreSelected
+    case openCommandLine
+    /// The per-node results of a sent plan.
+    case actionResults(subject: String, summary: String, results: [NodeResult], at: Double)
+}
+
+public struct NodeResult: Sendable, Equatable {
+    public var node: String
+    public var ok: Bool
+    public var message: String
+
+    public init(node: String, ok: Bool, message: String) {
+        self.node = node
+        self.ok = ok
+        self.message = message
+    }
+}
+
+/// The confirmation dialog of a dangerous action; its default focus is Cancel.
+public struct Confirmation: Sendable, Equatable {
+    public enum Focus: Sendable, Equatable { case reason, cancel, confirm }
+    public var plan: ActionPlan
+    public var reason = ""
+    public var focus: Focus = .cancel
+}
+
+public enum Mode: Sendable, Equatable {
+    case normal
+    case commandLine(String)
+    case confirm(Confirmation)
 }
 
 /// Wraps the raw snapshot JSON so actions stay Equatable without comparing whole documents.
@@ -62,6 +93,22 @@ public struct AppState: Sendable, Equatable {
     public var height = 24
     /// Wall-clock seconds, set by the driver each frame.
     public var now = 0.0
+    public var mode: Mode = .normal
+    public var history: [String] = []
+    public var historyIndex: Int?
+    /// The last result or error, shown above the footer.
+    public var message: (text: String, role: Role)?
+    /// Plans confirmed and waiting for the driver to send.
+    public var outbox: [ActionPlan] = []
+    /// Subjects with an action sent and not yet confirmed by a poll, with when the results came.
+    public var pending: [String: Double?] = [:]
+    public var theme = "default"
+
+    public static func == (a: AppState, b: AppState) -> Bool {
+        a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit
+            && a.width == b.width && a.height == b.height && a.paused == b.paused && a.showHelp == b.showHelp
+            && a.message?.text == b.message?.text && a.outbox == b.outbox && a.pending == b.pending && a.sort == b.sort
+    }
 
     public init(fleet: Fleet, readOnly: Bool = false, ascii: Bool = false) {
         self.fleet = fleet

@@ -4,6 +4,8 @@ public struct KeyBinding: Sendable {
     public var label: String
     public var help: String
     public var action: Action
+    /// Changes the fleet: unbound with --read-only.
+    public var dangerous = false
 }
 
 public enum KeyMap {
@@ -19,12 +21,24 @@ public enum KeyMap {
         .init(keys: [.character("s")], label: "s", help: "sort providers", action: .cycleSort),
         .init(keys: [.character("p")], label: "p", help: "pause polling", action: .togglePause),
         .init(keys: [.escape], label: "Esc", help: "back", action: .escape),
+        .init(keys: [.character(":")], label: ":", help: "command line", action: .openCommandLine),
+        .init(keys: [.character("d")], label: "d", help: "drain provider/node", action: .drainSelected, dangerous: true),
+        .init(keys: [.character("u")], label: "u", help: "undrain provider/node", action: .undrainSelected, dangerous: true),
+        .init(keys: [.character("w")], label: "w", help: "set weight", action: .weightPrompt, dangerous: true),
+        .init(keys: [.character("+")], label: "+/-", help: "weight by 10", action: .weightStep(10), dangerous: true),
+        .init(keys: [.character("-")], label: "", help: "", action: .weightStep(-10), dangerous: true),
+        .init(keys: [.character("f")], label: "f", help: "fail over provider", action: .failoverPrompt, dangerous: true),
+        .init(keys: [.character("F")], label: "F", help: "restore provider", action: .restoreSelected, dangerous: true),
     ] + Pane.allCases.map { pane in
         .init(keys: [.character(Character(String(pane.rawValue + 1)))], label: String(pane.rawValue + 1),
               help: pane.title, action: .selectPane(pane))
     }
 
-    public static func action(for key: KeyEvent) -> Action? {
-        bindings.first { $0.keys.contains(key) }?.action
+    public static func action(for key: KeyEvent, readOnly: Bool = false) -> Action? {
+        bindings.first { $0.keys.contains(key) && !(readOnly && $0.dangerous) }?.action
+    }
+
+    public static func visible(readOnly: Bool) -> [KeyBinding] {
+        bindings.filter { !$0.label.isEmpty && !(readOnly && $0.dangerous) }
     }
 }

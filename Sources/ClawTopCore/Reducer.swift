@@ -8,6 +8,39 @@ public enum Reducer {
             state.showHelp.toggle()
         case .escape:
             state.showHelp = false
+            state.mode = .normal
+            state.message = nil
+        case .openCommandLine:
+            state.mode = .commandLine("")
+            state.historyIndex = nil
+        case .drainSelected, .undrainSelected:
+            let drain = action == .drainSelected
+            if state.pane == .nodes {
+                guard let node = selectedNode(state) else { return fail(&state, "no node selected") }
+                propose(&state, drain ? .drainNode(node) : .undrainNode(node))
+            } else {
+                guard let id = selectedProvider(state) else { return fail(&state, "select a provider (pane 1) or a node (pane 2)") }
+                propose(&state, drain ? .drainProvider(id) : .undrainProvider(id))
+            }
+        case .restoreSelected:
+            guard let id = selectedProvider(state) else { return fail(&state, "select a provider first") }
+            propose(&state, .restore(id))
+        case .failoverPrompt:
+            guard let id = selectedProvider(state) else { return fail(&state, "select a provider first") }
+            state.mode = .commandLine("failover \(id) to ")
+        case .weightPrompt:
+            guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
+            state.mode = .commandLine("weight \(route.route) \(id)=")
+        case .weightStep(let step):
+            guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
+            let next = min(1000, max(0, route.effective + step))
+            propose(&state, .weight(route: route.route, weights: [(id, next)]))
+        case .actionResults(let subject, let summary, let results, let at):
+            let failed = results.filter { !$0.ok }
+            let text = "\(summary): " + results.map { "\($0.node) \($0.ok ? "ok" : $0.message)" }.joined(separator: ", ")
+            state.message = (text, failed.isEmpty ? .ok : .crit)
+            // The pending mark stays until a poll after the results shows the change (or at once on failure).
+            state.pending[subject] = failed.count == results.count ? nil : .some(at)
         case .nextPane:
             state.pane = Pane(rawValue: (state.pane.rawValue + 1) % Pane.allCases.count)!
         case .previousPane:
@@ -37,6 +70,13 @@ public enum Reducer {
             } else {
                 node.error = error ?? "no answer"
             }
+            // A poll newer than every pending result confirms those actions.
+            // Polls arrive as a batch in node order: the last node's means every node was polled.
+            if index == state.fleet.nodes.count - 1 {
+                for (subject, resultsAt) in state.pending {
+                    if let resultsAt, at > resultsAt { state.pending[subject] = nil }
+                }
+            }
             if !events.isEmpty {
                 node.events = Array((node.events + events).suffix(500))
                 node.eventCursor = events.last!.sequence
@@ -48,6 +88,119 @@ public enum Reducer {
             let count = rowCount(state, pane)
             if state.selected(pane) >= count { state.selection[pane] = max(0, count - 1) }
         }
+    }
+
+    static func fail(_ state: inout AppState, _ text: String) {
+        state.message = (text, .crit)
+    }
+
+    /// Plan a command and open its confirmation dialog (or say why it cannot be done).
+    public static func propose(_ state: inout AppState, _ command: Command) {
+        guard !state.readOnly || !command.changesFleet else { return fail(&state, "read-only: actions are disabled") }
+        switch command {
+        case .quit:
+            state.quit = true
+        case .theme(let name):
+            state.theme = name
+            state.mode = .normal
+        default:
+            switch command.plan(fleet: state.fleet, reason: nil) {
+            case .failure(let error):
+                state.mode = .normal
+                fail(&state, error.description)
+            case .success(let plan):
+                state.mode = .confirm(Confirmation(plan: plan))
+            }
+        }
+    }
+
+    /// Keys go to the dialog or the command line when one is open, else through the key map.
+    public static func handle(_ state: inout AppState, _ key: KeyEvent) {
+        switch state.mode {
+        case .normal:
+            if let action = KeyMap.action(for: key, readOnly: state.readOnly) { reduce(&state, action) }
+        case .commandLine(var text):
+            switch key {
+            case .escape: state.mode = .normal
+            case .enter:
+                let line = text.trimmingCharacters(in: .whitespaces)
+                state.mode = .normal
+                guard !line.isEmpty else { return }
+                if state.history.last != line { state.history.append(line) }
+                if state.history.count > 100 { state.history.removeFirst() }
+                switch Command.parse(line) {
+                case .failure(let error): fail(&state, error.description)
+                case .success(let command): propose(&state, command)
+                }
+            case .backspace:
+                if text.isEmpty { state.mode = .normal } else { text.removeLast(); state.mode = .commandLine(text) }
+            case .up, .down:
+                guard !state.history.isEmpty else { return }
+                var index = state.historyIndex ?? state.history.count
+                index = key == .up ? max(0, index - 1) : min(state.history.count, index + 1)
+                state.historyIndex = index
+                state.mode = .commandLine(index < state.history.count ? state.history[index] : "")
+            case .character(let c):
+                if text.count < 200 { state.mode = .commandLine(text + String(c)) }
+            default: break
+            }
+        case .confirm(var dialog):
+            switch key {
+            case .escape: state.mode = .normal
+            case .tab, .right, .down:
+                dialog.focus = dialog.focus == .reason ? .cancel : dialog.focus == .cancel ? .confirm : .reason
+                state.mode = .confirm(dialog)
+            case .backTab, .left, .up:
+                dialog.focus = dialog.focus == .reason ? .confirm : dialog.focus == .confirm ? .cancel : .reason
+                state.mode = .confirm(dialog)
+            case .enter:
+                if dialog.focus == .confirm {
+                    var plan = dialog.plan
+                    if !dialog.reason.isEmpty, case .success(let withReason) = plan.command.plan(fleet: state.fleet, reason: dialog.reason) {
+                        plan = withReason
+                    }
+                    state.outbox.append(plan)
+                    state.pending[plan.command.subject] = .some(nil)
+                    state.message = ("\(plan.summary): sent", .warn)
+                    state.mode = .normal
+                } else if dialog.focus == .cancel {
+                    state.mode = .normal
+                    state.message = ("cancelled", .dim)
+                } else {
+                    dialog.focus = .confirm
+                    state.mode = .confirm(dialog)
+                }
+            case .backspace where dialog.focus == .reason:
+                if !dialog.reason.isEmpty { dialog.reason.removeLast() }
+                state.mode = .confirm(dialog)
+            case .character(let c) where dialog.focus == .reason:
+                if dialog.reason.count < 200 { dialog.reason.append(c) }
+                state.mode = .confirm(dialog)
+            case .character("y") where dialog.focus != .reason:
+                dialog.focus = .confirm
+                state.mode = .confirm(dialog)
+            case .character("n") where dialog.focus != .reason:
+                state.mode = .normal
+            default: break
+            }
+        }
+    }
+
+    static func selectedProvider(_ state: AppState) -> String? {
+        guard state.pane == .providers || state.pane == .cost else { return nil }
+        let rows = View.sortedProviders(state)
+        let index = state.selected(state.pane)
+        return rows.indices.contains(index) ? rows[index].id : nil
+    }
+
+    static func selectedNode(_ state: AppState) -> String? {
+        let index = state.selected(.nodes)
+        guard state.fleet.nodes.indices.contains(index) else { return nil }
+        return state.fleet.nodes[index].snapshot?.id ?? state.fleet.nodes[index].url
+    }
+
+    static func firstRoute(_ state: AppState, _ provider: String) -> ProviderInfo.Weight? {
+        state.fleet.nodes.compactMap(\.snapshot).first?.providers.first { $0.id == provider }?.weights.first
     }
 
     static func rowCount(_ state: AppState, _ pane: Pane) -> Int {

@@ -23,6 +23,10 @@ public enum View {
         case .events: events(state, &buffer, area)
         }
         footer(state, &buffer)
+        if let message = state.message {
+            buffer.put(message.text, x: 0, y: state.height - 2, role: message.role)
+        }
+        if case .confirm(let dialog) = state.mode { confirm(dialog, &buffer) }
         if state.showHelp { help(state, &buffer) }
         return buffer
     }
@@ -70,7 +74,12 @@ public enum View {
     static func footer(_ state: AppState, _ b: inout ScreenBuffer) {
         let y = b.height - 1
         b.fill(row: y, role: .footer)
-        let keys = KeyMap.bindings.filter { !$0.label.isEmpty && $0.keys.count > 0 }.prefix(7)
+        if case .commandLine(let text) = state.mode {
+            let x = b.put(":" + text, x: 0, y: y, role: .footer)
+            b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer)
+            return
+        }
+        let keys = KeyMap.visible(readOnly: state.readOnly).filter { ["?", "q", "Tab", "j/k", ":", "d", "w", "f", "s"].contains($0.label) }
         var x = 0
         for binding in keys {
             x = b.put(" \(binding.label)", x: x, y: y, role: .footer)
@@ -79,7 +88,7 @@ public enum View {
     }
 
     static func help(_ state: AppState, _ b: inout ScreenBuffer) {
-        let rows = KeyMap.bindings.filter { !$0.label.isEmpty }
+        let rows = KeyMap.visible(readOnly: state.readOnly)
         let width = min(b.width - 4, 44)
         let height = min(b.height - 4, rows.count + 3)
         let left = (b.width - width) / 2
@@ -91,6 +100,30 @@ public enum View {
         for (i, binding) in rows.enumerated() where top + 2 + i < top + height {
             b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 3)
         }
+    }
+
+    static func confirm(_ dialog: Confirmation, _ b: inout ScreenBuffer) {
+        let width = min(b.width - 2, max(50, dialog.plan.summary.count + 4))
+        let height = 8
+        let left = max(0, (b.width - width) / 2)
+        let top = max(0, (b.height - height) / 2)
+        for y in top..<min(b.height, top + height) {
+            b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
+        }
+        b.put(" Confirm ", x: left + 1, y: top, role: .title)
+        b.put(dialog.plan.summary, x: left + 2, y: top + 2, role: .selected, maxWidth: width - 4)
+        b.put("Nodes: \(dialog.plan.calls.count)", x: left + 2, y: top + 3, role: .selected, maxWidth: width - 4)
+        let reasonRole: Role = dialog.focus == .reason ? .tabActive : .selected
+        b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: top + 4, role: reasonRole, maxWidth: width - 4)
+        let cancel = dialog.focus == .cancel ? "[ Cancel ]" : "  Cancel  "
+        let ok = dialog.focus == .confirm ? "[ Confirm ]" : "  Confirm  "
+        b.put(cancel, x: left + 2, y: top + 6, role: dialog.focus == .cancel ? .tabActive : .selected)
+        b.put(ok, x: left + 16, y: top + 6, role: dialog.focus == .confirm ? .crit : .selected)
+        b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: top + 6, role: .selected, maxWidth: max(0, width - 32))
+    }
+
+    static func marked(_ name: String, _ state: AppState, _ subject: String) -> String {
+        state.pending[subject] != nil ? name + (state.ascii ? " ~" : " ⧗") : name
     }
 
     // MARK: Tables
@@ -176,7 +209,7 @@ public enum View {
         ]
         let rows: [[(String, Role)]] = sortedProviders(state).map { p in
             [
-                (p.id, .normal), (p.state, stateRole(p.state)), (p.circuit, stateRole(p.circuit)), (String(p.weight), .normal),
+                (marked(p.id, state, "provider:\(p.id)"), .normal), (p.state, stateRole(p.state)), (p.circuit, stateRole(p.circuit)), (String(p.weight), .normal),
                 (Format.rate(p.rps), .normal), (Format.percent(p.errorRate), p.errorRate > 0.05 ? .crit : .normal),
                 (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
                 (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
@@ -204,7 +237,7 @@ public enum View {
             let drift = s.map { $0.revision != common } ?? false
             let rps = s?.routes.reduce(0) { $0 + $1.stats1m.requestsPerSecond } ?? 0
             return [
-                (node.name, .normal), (health, stateRole(health)), (s.map { String($0.inFlight) } ?? "-", .normal),
+                (marked(node.name, state, "node:\(node.snapshot?.id ?? node.url)"), .normal), (health, stateRole(health)), (s.map { String($0.inFlight) } ?? "-", .normal),
                 (s == nil ? "-" : Format.rate(rps), .normal), (s.map { "\($0.revision)\(drift ? "*" : "")" } ?? "-", drift ? .warn : .normal),
                 (s?.version ?? "-", .normal), (s.map { Format.duration($0.uptime) } ?? "-", .normal),
                 (node.age(now: state.now).map { Format.duration($0) } ?? "-", .normal),

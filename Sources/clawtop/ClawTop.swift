@@ -37,6 +37,12 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "ASCII only, no Unicode blocks or symbols.")
     var ascii = false
 
+    @Option(name: .long, help: "Run one command of the ':' language against the fleet and exit (needs --yes).")
+    var exec: String?
+
+    @Flag(name: .long, help: "With --exec: confirm the action (there is no dialog).")
+    var yes = false
+
     func validate() throws {
         guard refresh >= 0.2, refresh <= 3600 else { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
@@ -64,6 +70,9 @@ struct ClawTop: ParsableCommand {
         }
         let poller = Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5))
         var state = AppState(fleet: Fleet(urls: urls, staleAfter: max(refresh * 3, 6)), readOnly: readOnly, ascii: ascii)
+        if let exec {
+            try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
+        }
         if once {
             for action in poller.poll(cursors: urls.map { _ in 0 }) { Reducer.reduce(&state, action) }
             let now = Date().timeIntervalSince1970
@@ -76,10 +85,36 @@ struct ClawTop: ParsableCommand {
             }
             throw ExitCode(state.fleet.status(now: now).code)
         }
-        try interactive(state: state, poller: poller)
+        try interactive(state: state, poller: poller, token: token)
     }
 
-    func interactive(state initial: AppState, poller: Poller) throws {
+    /// `--exec`: one command, no screen; per-node results on stdout; non-zero when any node refused.
+    func runExec(_ line: String, poller: Poller, state: inout AppState, token: String?, urls: [String]) throws {
+        let command: Command
+        switch Command.parse(line) {
+        case .failure(let error): throw fail(error.description, 2)
+        case .success(let c): command = c
+        }
+        guard command.changesFleet else { throw fail("--exec '\(line)' does not change the fleet", 2) }
+        guard !readOnly else { throw fail("--read-only: actions are disabled", 2) }
+        guard yes else { throw fail("--exec changes the fleet: add --yes to confirm '\(command.text)'", 2) }
+        for action in poller.poll(cursors: urls.map { _ in 0 }) { Reducer.reduce(&state, action) }
+        let plan: ActionPlan
+        switch command.plan(fleet: state.fleet, reason: ProcessInfo.processInfo.environment["CLAWTOP_REASON"]) {
+        case .failure(let error): throw fail(error.description, 1)
+        case .success(let p): plan = p
+        }
+        let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name), token: token)
+        print(plan.summary)
+        for result in results { print("  \(result.node): \(result.ok ? "ok" : result.message)") }
+        for node in state.fleet.nodes where node.snapshot == nil {
+            print("  \(node.url): not sent (\(node.error ?? "unreachable"))")
+        }
+        let failed = results.contains { !$0.ok } || state.fleet.nodes.contains { $0.snapshot == nil }
+        throw ExitCode(failed ? 1 : 0)
+    }
+
+    func interactive(state initial: AppState, poller: Poller, token: String?) throws {
         guard isatty(STDOUT_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"].map({ !$0.isEmpty && $0 != "dumb" }) ?? false else {
             throw fail("the console needs a terminal (TERM set, stdout a tty); use --once for scripts", 2)
         }
@@ -138,11 +173,21 @@ struct ClawTop: ParsableCommand {
                 Reducer.reduce(&state, .resize(width: size.width, height: size.height))
                 dirty = true
             case .key(let key):
-                if let action = KeyMap.action(for: key) {
-                    Reducer.reduce(&state, action)
-                    if action == .togglePause { control.withLock { $0.paused = state.paused } }
-                    dirty = true
+                Reducer.handle(&state, key)
+                control.withLock { $0.paused = state.paused }
+                for plan in state.outbox {
+                    let urls = state.fleet.nodes.map(\.url)
+                    let names = state.fleet.nodes.map(\.name)
+                    Thread.detachNewThread {
+                        let results = ActionSender.send(plan, urls: urls, names: names, token: token)
+                        inbox.withLock {
+                            $0.append(.actionResults(subject: plan.command.subject, summary: plan.summary, results: results,
+                                                     at: Date().timeIntervalSince1970))
+                        }
+                    }
                 }
+                state.outbox = []
+                dirty = true
             case nil:
                 break
             }

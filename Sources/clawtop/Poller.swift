@@ -54,3 +54,22 @@ final class Poller: @unchecked Sendable {
         }
     }
 }
+
+/// Sends a confirmed plan's admin calls to their nodes, all at once, and says how each went.
+enum ActionSender {
+    static func send(_ plan: ActionPlan, urls: [String], names: [String], token: String?, timeout: Double = 5) -> [NodeResult] {
+        let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
+        let requests = plan.calls.map { call in
+            HTTPRequestSpec(url: urls[call.node] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout)
+        }
+        let results = CurlMulti().perform(requests)
+        return zip(plan.calls, results).map { call, result in
+            if result.ok { return NodeResult(node: names[call.node], ok: true, message: "ok") }
+            var message = Poller.explain(result)
+            if let json = try? JSONValue.parse(bytes: result.body), let text = json["error"]?["message"]?.stringValue {
+                message = "\(result.status) \(text)"
+            }
+            return NodeResult(node: names[call.node], ok: false, message: message)
+        }
+    }
+}

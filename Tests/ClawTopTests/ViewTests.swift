@@ -145,3 +145,99 @@ func sampleState(width: Int, height: Int) -> AppState {
         #expect(state.fleet.nodes[0].health(now: 1010, staleAfter: 6) == "unreachable")
     }
 }
+
+@Suite struct CommandTests {
+    @Test func parsesTheLanguageAndExplainsMistakes() throws {
+        #expect(try Command.parse(":drain provider fast").get() == .drainProvider("fast"))
+        #expect(try Command.parse("undrain node node-1").get() == .undrainNode("node-1"))
+        #expect(try Command.parse(":weight chat p1=70 p2=30").get().text == "weight chat p1=70 p2=30")
+        #expect(try Command.parse(":failover fast to slow cheap").get() == .failover("fast", to: ["slow", "cheap"]))
+        #expect(try Command.parse(":failover fast").get() == .failover("fast", to: []))
+        #expect(try Command.parse(":q").get() == .quit)
+        #expect(Command.parse(":weight chat p1=2000").failureText?.contains("0..1000") == true)
+        #expect(Command.parse(":weight chat p1").failureText?.contains("provider=WEIGHT") == true)
+        #expect(Command.parse(":drain fast").failureText?.contains("usage") == true)
+        #expect(Command.parse(":explode").failureText?.contains("unknown command") == true)
+    }
+
+    @Test func plansCheckNamesAgainstTheFleet() {
+        let state = sampleState(width: 80, height: 24)
+        let plan = try? Command.drainProvider("fast").plan(fleet: state.fleet, reason: "slow").get()
+        #expect(plan?.calls.count == 1)  // only the reachable node
+        #expect(plan?.calls.first?.path == "/admin/v1/providers/fast/drain")
+        #expect(plan?.calls.first?.body["reason"]?.stringValue == "slow")
+        #expect(plan?.summary == "Drain provider fast on 1 node")
+        #expect(Command.drainProvider("ghost").plan(fleet: state.fleet, reason: nil).failureText?.contains("no provider 'ghost'") == true)
+        #expect(Command.weight(route: "nope", weights: [("fast", 1)]).plan(fleet: state.fleet, reason: nil).failureText?.contains("no route") == true)
+    }
+
+    @Test func dangerousKeysOpenADialogWhoseDefaultIsCancel() {
+        var state = sampleState(width: 80, height: 24)
+        Reducer.handle(&state, .character("d"))
+        guard case .confirm(let dialog) = state.mode else { Issue.record("no dialog"); return }
+        #expect(dialog.focus == .cancel && dialog.plan.command == .drainProvider("fast"))
+        #expect(View.render(state).text.contains("Drain provider fast on 1 node"))
+        Reducer.handle(&state, .enter)  // Enter on Cancel sends nothing
+        #expect(state.outbox.isEmpty && state.mode == .normal)
+        Reducer.handle(&state, .character("d"))
+        Reducer.handle(&state, .up)  // to the reason field
+        for c in "maint" { Reducer.handle(&state, .character(c)) }
+        Reducer.handle(&state, .tab)
+        Reducer.handle(&state, .tab)
+        Reducer.handle(&state, .enter)
+        #expect(state.outbox.first?.calls.first?.body["reason"]?.stringValue == "maint")
+        #expect(state.pending["provider:fast"] != nil)
+        #expect(View.render(state).line(3).contains("fast ⧗"))
+        Reducer.reduce(&state, .actionResults(subject: "provider:fast", summary: "Drain provider fast on 1 node",
+                                              results: [NodeResult(node: "node-1", ok: true, message: "ok")], at: 1001))
+        #expect(state.message?.text == "Drain provider fast on 1 node: node-1 ok")
+        Reducer.reduce(&state, .polled(index: 1, snapshot: nil, raw: nil, events: [], error: "refused", at: 1002))
+        #expect(state.pending["provider:fast"] == nil)
+    }
+
+    @Test func weightKeysAndTheCommandLine() {
+        var state = sampleState(width: 80, height: 24)
+        Reducer.handle(&state, .character("+"))
+        guard case .confirm(let dialog) = state.mode else { Issue.record("no dialog"); return }
+        #expect(dialog.plan.command.text == "weight chat fast=80")
+        Reducer.handle(&state, .escape)
+        Reducer.handle(&state, .character("w"))
+        #expect(state.mode == .commandLine("weight chat fast="))
+        for c in "55" { Reducer.handle(&state, .character(c)) }
+        #expect(View.render(state).line(23).hasPrefix(":weight chat fast=55"))
+        Reducer.handle(&state, .enter)
+        guard case .confirm(let weightDialog) = state.mode else { Issue.record("no dialog"); return }
+        #expect(weightDialog.plan.command.text == "weight chat fast=55")
+        Reducer.handle(&state, .escape)
+        Reducer.handle(&state, .character(":"))
+        Reducer.handle(&state, .up)  // history
+        #expect(state.mode == .commandLine("weight chat fast=55"))
+        Reducer.handle(&state, .escape)
+        Reducer.handle(&state, .character(":"))
+        for c in "frobnicate" { Reducer.handle(&state, .character(c)) }
+        Reducer.handle(&state, .enter)
+        #expect(state.message?.text.contains("unknown command") == true && state.mode == .normal)
+    }
+
+    @Test func readOnlyLeavesActionKeysUnbound() {
+        var state = sampleState(width: 80, height: 24)
+        state.readOnly = true
+        for key in ["d", "u", "w", "+", "-", "f", "F"] {
+            Reducer.handle(&state, .character(Character(key)))
+            #expect(state.mode == .normal, "\(key)")
+        }
+        Reducer.handle(&state, .character(":"))
+        for c in "drain provider fast" { Reducer.handle(&state, .character(c)) }
+        Reducer.handle(&state, .enter)
+        #expect(state.mode == .normal && state.message?.text.contains("read-only") == true)
+        #expect(!View.render(state).line(23).contains("d drain"))
+        #expect(View.render(state).line(0).contains("[RO]") || View.render(state).line(0).contains("RO"))
+    }
+}
+
+extension Result where Failure == CommandError {
+    var failureText: String? {
+        if case .failure(let e) = self { return e.description }
+        return nil
+    }
+}

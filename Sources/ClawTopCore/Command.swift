@@ -1,0 +1,175 @@
+import ClawShared
+
+/// The `:` command language, shared by the command line, the action keys and `--exec`.
+public enum Command: Sendable, Equatable {
+    case drainProvider(String)
+    case undrainProvider(String)
+    case drainNode(String)
+    case undrainNode(String)
+    case weight(route: String, weights: [(String, Int)])
+    case failover(String, to: [String])
+    case restore(String)
+    case theme(String)
+    case quit
+
+    public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
+
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | failover ID [to ID...] | restore ID | theme NAME | q"
+
+    /// Parse a command line (with or without the leading ':'); the error says what is wrong.
+    public static func parse(_ line: String) -> Result<Command, CommandError> {
+        var text = line.trimmingCharacters(in: .whitespaces)
+        if text.hasPrefix(":") { text.removeFirst() }
+        let words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let verb = words.first else { return .failure(.init("empty command; try: \(usage)")) }
+        func id(_ index: Int, _ what: String) -> Result<String, CommandError> {
+            guard words.count > index else { return .failure(.init("\(verb): missing \(what)")) }
+            return .success(words[index])
+        }
+        switch verb {
+        case "q", "quit":
+            return .success(.quit)
+        case "drain", "undrain":
+            guard words.count == 3, ["provider", "node"].contains(words[1]) else {
+                return .failure(.init("usage: \(verb) provider ID | \(verb) node ID"))
+            }
+            let drain = verb == "drain"
+            if words[1] == "provider" { return .success(drain ? .drainProvider(words[2]) : .undrainProvider(words[2])) }
+            return .success(drain ? .drainNode(words[2]) : .undrainNode(words[2]))
+        case "weight":
+            guard words.count >= 3 else { return .failure(.init("usage: weight ALIAS provider=WEIGHT ...")) }
+            var weights: [(String, Int)] = []
+            for pair in words.dropFirst(2) {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty else { return .failure(.init("weight: '\(pair)' is not provider=WEIGHT")) }
+                guard let value = Int(parts[1]), (0...1000).contains(value) else {
+                    return .failure(.init("weight: '\(parts[1])' for \(parts[0]) is not a whole number 0..1000"))
+                }
+                weights.append((parts[0], value))
+            }
+            return .success(.weight(route: words[1], weights: weights))
+        case "failover":
+            switch id(1, "provider id") {
+            case .failure(let e): return .failure(e)
+            case .success(let provider):
+                if words.count == 2 { return .success(.failover(provider, to: [])) }
+                guard words[2] == "to", words.count > 3 else { return .failure(.init("usage: failover ID [to ID...]")) }
+                return .success(.failover(provider, to: Array(words.dropFirst(3))))
+            }
+        case "restore":
+            guard words.count == 2 else { return .failure(.init("usage: restore ID")) }
+            return .success(.restore(words[1]))
+        case "theme":
+            guard words.count == 2 else { return .failure(.init("usage: theme NAME")) }
+            return .success(.theme(words[1]))
+        default:
+            return .failure(.init("unknown command '\(verb)'; try: \(usage)"))
+        }
+    }
+
+    public var text: String {
+        switch self {
+        case .drainProvider(let id): "drain provider \(id)"
+        case .undrainProvider(let id): "undrain provider \(id)"
+        case .drainNode(let id): "drain node \(id)"
+        case .undrainNode(let id): "undrain node \(id)"
+        case .weight(let route, let weights): "weight \(route) " + weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        case .failover(let id, let to): to.isEmpty ? "failover \(id)" : "failover \(id) to \(to.joined(separator: " "))"
+        case .restore(let id): "restore \(id)"
+        case .theme(let name): "theme \(name)"
+        case .quit: "q"
+        }
+    }
+
+    /// Whether it changes the fleet (and so needs a confirmation, and is refused read-only).
+    public var changesFleet: Bool {
+        switch self {
+        case .theme, .quit: false
+        default: true
+        }
+    }
+
+    /// The subject a pending mark goes on: a provider or a node.
+    public var subject: String {
+        switch self {
+        case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id): "provider:\(id)"
+        case .drainNode(let id), .undrainNode(let id): "node:\(id)"
+        case .weight(let route, _): "route:\(route)"
+        case .theme, .quit: ""
+        }
+    }
+}
+
+public struct CommandError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One admin call to one node.
+public struct AdminCall: Sendable, Equatable {
+    public var node: Int
+    public var method: String
+    public var path: String
+    public var body: JSONValue
+}
+
+/// What a command will do: which calls on which nodes, and in words for the dialog.
+public struct ActionPlan: Sendable, Equatable {
+    public var command: Command
+    public var calls: [AdminCall]
+    public var summary: String
+}
+
+extension Command {
+    /// Turn a command into admin calls against the fleet, checking names against what the nodes report.
+    public func plan(fleet: Fleet, reason: String?) -> Result<ActionPlan, CommandError> {
+        let reachable = fleet.nodes.indices.filter { fleet.nodes[$0].snapshot != nil }
+        guard !reachable.isEmpty else { return .failure(.init("no node has answered yet; nothing to act on")) }
+        let providers = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.providers.map(\.id) })
+        let routes = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.routes.map(\.alias) })
+        func body(_ extra: [String: JSONValue] = [:]) -> JSONValue {
+            var o = extra
+            if let reason, !reason.isEmpty { o["reason"] = .string(reason) }
+            return .object(o)
+        }
+        func everyNode(_ method: String, _ path: String, _ b: JSONValue) -> [AdminCall] {
+            reachable.map { AdminCall(node: $0, method: method, path: path, body: b) }
+        }
+        func provider(_ id: String) -> CommandError? {
+            providers.contains(id) ? nil : CommandError("no provider '\(id)'; known: \(providers.sorted().joined(separator: ", "))")
+        }
+        let count = "\(reachable.count) node\(reachable.count == 1 ? "" : "s")"
+        switch self {
+        case .drainProvider(let id), .undrainProvider(let id):
+            if let e = provider(id) { return .failure(e) }
+            let verb = { if case .drainProvider = self { return "drain" } else { return "undrain" } }()
+            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/\(verb)", body()),
+                                       summary: "\(verb.capitalized) provider \(id) on \(count)"))
+        case .drainNode(let name), .undrainNode(let name):
+            guard let index = fleet.nodes.firstIndex(where: { $0.snapshot?.id == name || $0.url == name }) else {
+                return .failure(.init("no node '\(name)'; known: \(fleet.nodes.map(\.name).joined(separator: ", "))"))
+            }
+            let verb = { if case .drainNode = self { return "drain" } else { return "undrain" } }()
+            return .success(ActionPlan(command: self, calls: [AdminCall(node: index, method: "POST", path: "/admin/v1/node/\(verb)", body: body())],
+                                       summary: "\(verb.capitalized) node \(fleet.nodes[index].name) (1 node)"))
+        case .weight(let route, let weights):
+            guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
+            for (id, _) in weights { if let e = provider(id) { return .failure(e) } }
+            let map = JSONValue.object(Dictionary(weights.map { ($0.0, JSONValue($0.1)) }, uniquingKeysWith: { $1 }))
+            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/weights", body(["weights": map])),
+                                       summary: "Set weights of route \(route): \(weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")) on \(count)"))
+        case .failover(let id, let to):
+            if let e = provider(id) { return .failure(e) }
+            for target in to { if let e = provider(target) { return .failure(e) } }
+            let extra: [String: JSONValue] = to.isEmpty ? [:] : ["to": .array(to.map { .string($0) })]
+            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/failover", body(extra)),
+                                       summary: "Fail over provider \(id) to \(to.isEmpty ? "its tier's others, then the next tier" : to.joined(separator: ", ")) on \(count)"))
+        case .restore(let id):
+            if let e = provider(id) { return .failure(e) }
+            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/restore", body()),
+                                       summary: "Restore provider \(id) to the configured routing on \(count)"))
+        case .theme, .quit:
+            return .failure(.init("'\(text)' does not change the fleet"))
+        }
+    }
+}
