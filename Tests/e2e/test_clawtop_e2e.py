@@ -130,3 +130,77 @@ def test_console_in_tmux_shows_the_fleet_resizes_and_quits(nodes):
         assert not t.alive(), "q did not quit"
     finally:
         t.kill()
+
+
+def provider_state(url, provider):
+    status, snap = call(url + "/admin/v1/snapshot", token=VIEWER)
+    return next(p for p in snap["providers"] if p["id"] == provider)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_actions_by_keys_and_command_line_reach_every_node(nodes):
+    sim, urls = nodes
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --gateway {','.join(urls)}", 100, 30)
+    try:
+        t.wait_for("primary")
+        # Rows sort by name: backup, primary, secondary. Select primary, press d, give a reason, confirm.
+        t.keys("j", "d")
+        t.wait_for("Drain provider primary on 2 nodes")
+        t.keys("Up", "m", "a", "i", "n", "t", "Tab", "Tab", "Enter")
+        t.wait_for("node-1 ok")
+        for url in urls:
+            assert provider_state(url, "primary")["state"] == "drained"
+        status, audit = call(urls[1] + "/admin/v1/audit", token=VIEWER)
+        assert audit["entries"][-1]["reason"] == "maint" and audit["entries"][-1]["actor"] == "ops"
+        # Escape in the dialog changes nothing.
+        t.keys("u")
+        t.wait_for("Undrain provider primary")
+        t.keys("Escape")
+        time.sleep(0.5)
+        assert provider_state(urls[0], "primary")["state"] == "drained"
+        # :weight from the command line.
+        t.keys(":", "weight chat secondary=900", "Enter")
+        t.wait_for("Set weights of route chat")
+        t.keys("Right", "Enter")
+        t.wait_for("node-1 ok")
+        for url in urls:
+            weights = provider_state(url, "secondary")["weights"]
+            assert weights[0]["effective"] == 900
+        t.keys("q")
+    finally:
+        t.kill()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_read_only_refuses_actions(nodes):
+    sim, urls = nodes
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --read-only --gateway {urls[0]}", 100, 30)
+    try:
+        screen = t.wait_for("primary")
+        assert "RO" in screen.splitlines()[0]
+        t.keys("j", "d")
+        time.sleep(0.5)
+        assert "Confirm" not in t.screen()
+        t.keys(":", "drain provider primary", "Enter")
+        t.wait_for("read-only")
+        assert provider_state(urls[0], "primary")["state"] == "healthy"
+    finally:
+        t.kill()
+
+
+def test_exec_runs_one_command_per_node(nodes):
+    sim, urls = nodes
+    no = clawtop("--exec", "drain provider backup", "--gateway", ",".join(urls))
+    assert no.returncode == 2 and "--yes" in no.stderr
+    ok = clawtop("--exec", "drain provider backup", "--yes", "--gateway", ",".join(urls))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "node-0: ok" in ok.stdout and "node-1: ok" in ok.stdout
+    assert all(provider_state(u, "backup")["state"] == "drained" for u in urls)
+    refused = clawtop("--exec", "weight chat primary=0 secondary=0", "--yes", "--gateway", ",".join(urls))
+    assert refused.returncode == 1 and "every weight 0" in refused.stdout
+    viewer = clawtop("--exec", "restore primary", "--yes", "--gateway", urls[0], token=VIEWER)
+    assert viewer.returncode == 1 and "403" in viewer.stdout
+    partial = clawtop("--exec", "undrain provider backup", "--yes", "--gateway", urls[0], "--gateway", "http://127.0.0.1:9")
+    assert partial.returncode == 1 and "not sent" in partial.stdout
+    unknown = clawtop("--exec", "drain provider ghost", "--yes", "--gateway", urls[0])
+    assert unknown.returncode == 1 and "no provider 'ghost'" in unknown.stderr
