@@ -32,6 +32,7 @@ static inline int claw_ok(void) { return OK; }
 static inline attr_t claw_a_bold(void) { return A_BOLD; }
 static inline attr_t claw_a_reverse(void) { return A_REVERSE; }
 static inline attr_t claw_a_dim(void) { return A_DIM; }
+static inline attr_t claw_a_underline(void) { return A_UNDERLINE; }
 
 /* Put one cell: a single character (as UTF-32) with attributes and a colour pair. */
 static inline int claw_put_cell(int y, int x, wchar_t ch, attr_t attrs, short pair) {

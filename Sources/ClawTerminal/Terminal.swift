@@ -6,7 +6,6 @@ import Foundation
 public final class Terminal {
     private var previous: ScreenBuffer?
     private let colors: Bool
-    private var pairs: [Role: Int16] = [:]
 
     /// Start curses; `color` false (or NO_COLOR set) keeps to attributes only.
     public init(color: Bool) {
@@ -22,8 +21,8 @@ public final class Terminal {
         if colors {
             start_color()
             use_default_colors()
-            setupPairs()
         }
+        apply(Theme.builtIn)
     }
 
     deinit { close() }
@@ -36,22 +35,31 @@ public final class Terminal {
         endwin()
     }
 
-    private func setupPairs() {
-        // Role -> (foreground, background) in the 8 basic colours; -1 is the terminal's default.
-        let table: [Role: (Int16, Int16)] = [
-            .header: (Int16(COLOR_WHITE), Int16(COLOR_BLUE)), .headerValue: (Int16(COLOR_YELLOW), Int16(COLOR_BLUE)),
-            .title: (Int16(COLOR_CYAN), -1), .tabActive: (Int16(COLOR_BLACK), Int16(COLOR_CYAN)), .tab: (-1, -1),
-            .border: (Int16(COLOR_BLUE), -1), .selected: (Int16(COLOR_BLACK), Int16(COLOR_WHITE)), .ok: (Int16(COLOR_GREEN), -1),
-            .warn: (Int16(COLOR_YELLOW), -1), .crit: (Int16(COLOR_RED), -1), .dim: (Int16(COLOR_BLUE), -1),
-            .footer: (Int16(COLOR_BLACK), Int16(COLOR_CYAN)), .lock: (Int16(COLOR_WHITE), Int16(COLOR_RED)), .bar: (Int16(COLOR_GREEN), -1),
-        ]
+    private var styles: [Role: (attr_t, Int16)] = [:]
+
+    /// Put a theme in effect, lowered to the colours this terminal has (256 -> 8 -> none).
+    public func apply(_ theme: Theme) {
+        styles = [:]
         var next: Int16 = 1
+        let count = Int(claw_colors())
         for role in Role.allCases {
-            guard let (fg, bg) = table[role], Int32(next) < claw_color_pairs() else { continue }
-            init_pair(next, fg, bg)
-            pairs[role] = next
-            next += 1
+            let style = theme.style(role)
+            var attrs: attr_t = 0
+            if style.bold { attrs |= claw_a_bold() }
+            if style.dim { attrs |= claw_a_dim() }
+            if style.underline { attrs |= claw_a_underline() }
+            if style.reverse { attrs |= claw_a_reverse() }
+            var pair: Int16 = 0
+            if colors, Int32(next) < claw_color_pairs() {
+                init_pair(next, Int16(style.foreground.lowered(to: count)), Int16(style.background.lowered(to: count)))
+                pair = next
+                next += 1
+            } else if style.background != .terminalDefault, !style.reverse {
+                attrs |= claw_a_reverse()  // without colour, a coloured bar becomes reverse video
+            }
+            styles[role] = (attrs, pair)
         }
+        previous = nil  // repaint everything in the new colours
     }
 
     public var size: (width: Int, height: Int) { (Int(claw_cols()), Int(claw_lines())) }
@@ -66,18 +74,7 @@ public final class Terminal {
         return true
     }
 
-    private func attributes(_ role: Role) -> (attr_t, Int16) {
-        if colors, let pair = pairs[role] {
-            let bold: attr_t = [.title, .crit, .tabActive, .lock].contains(role) ? claw_a_bold() : 0
-            return (bold, pair)
-        }
-        switch role {
-        case .selected, .tabActive, .header, .footer, .lock: return (claw_a_reverse(), 0)
-        case .title, .crit: return (claw_a_bold(), 0)
-        case .dim: return (claw_a_dim(), 0)
-        default: return (0, 0)
-        }
-    }
+    private func attributes(_ role: Role) -> (attr_t, Int16) { styles[role] ?? (0, 0) }
 
     /// Write the cells that differ from the last frame, then refresh once.
     public func draw(_ buffer: ScreenBuffer) {

@@ -35,6 +35,7 @@ public enum Action: Sendable, Equatable {
     /// Action keys on the selected row.
     case drainSelected, undrainSelected, weightPrompt, weightStep(Int), failoverPrompt, restoreSelected
     case openCommandLine
+    case cycleTheme
     /// The per-node results of a sent plan.
     case actionResults(subject: String, summary: String, results: [NodeResult], at: Double)
 }

@@ -20,6 +20,7 @@ public enum KeyMap {
         .init(keys: [.pageUp], label: "PgUp", help: "page up", action: .moveSelection(-10)),
         .init(keys: [.character("s")], label: "s", help: "sort providers", action: .cycleSort),
         .init(keys: [.character("p")], label: "p", help: "pause polling", action: .togglePause),
+        .init(keys: [.character("t")], label: "t", help: "next theme", action: .cycleTheme),
         .init(keys: [.escape], label: "Esc", help: "back", action: .escape),
         .init(keys: [.character(":")], label: ":", help: "command line", action: .openCommandLine),
         .init(keys: [.character("d")], label: "d", help: "drain provider/node", action: .drainSelected, dangerous: true),

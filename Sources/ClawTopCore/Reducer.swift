@@ -10,6 +10,10 @@ public enum Reducer {
             state.showHelp = false
             state.mode = .normal
             state.message = nil
+        case .cycleTheme:
+            let all = Theme.shipped
+            state.theme = all[((all.firstIndex(of: state.theme) ?? -1) + 1) % all.count]
+            state.message = ("theme \(state.theme)", .dim)
         case .openCommandLine:
             state.mode = .commandLine("")
             state.historyIndex = nil
@@ -103,6 +107,7 @@ public enum Reducer {
         case .theme(let name):
             state.theme = name
             state.mode = .normal
+            state.message = ("theme \(name)", .dim)
         default:
             switch command.plan(fleet: state.fleet, reason: nil) {
             case .failure(let error):

@@ -37,6 +37,9 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "ASCII only, no Unicode blocks or symbols.")
     var ascii = false
 
+    @Option(name: .long, help: "Theme: dark (default), light, high-contrast, mono, or a path to a .theme file.")
+    var theme: String = "dark"
+
     @Option(name: .long, help: "Run one command of the ':' language against the fleet and exit (needs --yes).")
     var exec: String?
 
@@ -118,6 +121,12 @@ struct ClawTop: ParsableCommand {
         guard isatty(STDOUT_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"].map({ !$0.isEmpty && $0 != "dumb" }) ?? false else {
             throw fail("the console needs a terminal (TERM set, stdout a tty); use --once for scripts", 2)
         }
+        let startTheme: Theme
+        do {
+            startTheme = try Theme.load(theme)
+        } catch {
+            throw fail(error.description, 2)
+        }
         let signals = ShutdownSignals()
         let inbox = Mutex<[Action]>([])
         let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
@@ -143,7 +152,10 @@ struct ClawTop: ParsableCommand {
             control.withLock { $0.stop = true }
             terminal.close()
         }
+        terminal.apply(startTheme)
         var state = initial
+        state.theme = startTheme.name
+        var themeInUse = startTheme.name
         let size = terminal.size
         Reducer.reduce(&state, .resize(width: size.width, height: size.height))
         var dirty = true
@@ -152,6 +164,16 @@ struct ClawTop: ParsableCommand {
             for action in pending { Reducer.reduce(&state, action) }
             if !pending.isEmpty {
                 control.withLock { $0.cursors = state.fleet.nodes.map(\.eventCursor) }
+                dirty = true
+            }
+            if state.theme != themeInUse {
+                do {
+                    terminal.apply(try Theme.load(state.theme))
+                } catch {
+                    state.message = (error.description, .crit)
+                    state.theme = themeInUse
+                }
+                themeInUse = state.theme
                 dirty = true
             }
             let now = Date().timeIntervalSince1970

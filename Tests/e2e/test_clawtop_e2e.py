@@ -147,7 +147,7 @@ def test_actions_by_keys_and_command_line_reach_every_node(nodes):
         t.keys("j", "d")
         t.wait_for("Drain provider primary on 2 nodes")
         t.keys("Up", "m", "a", "i", "n", "t", "Tab", "Tab", "Enter")
-        t.wait_for("node-1 ok")
+        t.wait_for("Drain provider primary on 2 nodes: node-0 ok, node-1 ok")
         for url in urls:
             assert provider_state(url, "primary")["state"] == "drained"
         status, audit = call(urls[1] + "/admin/v1/audit", token=VIEWER)
@@ -162,7 +162,7 @@ def test_actions_by_keys_and_command_line_reach_every_node(nodes):
         t.keys(":", "weight chat secondary=900", "Enter")
         t.wait_for("Set weights of route chat")
         t.keys("Right", "Enter")
-        t.wait_for("node-1 ok")
+        t.wait_for("secondary=900 on 2 nodes: node-0 ok, node-1 ok")
         for url in urls:
             weights = provider_state(url, "secondary")["weights"]
             assert weights[0]["effective"] == 900
@@ -204,3 +204,25 @@ def test_exec_runs_one_command_per_node(nodes):
     assert partial.returncode == 1 and "not sent" in partial.stdout
     unknown = clawtop("--exec", "drain provider ghost", "--yes", "--gateway", urls[0])
     assert unknown.returncode == 1 and "no provider 'ghost'" in unknown.stderr
+
+
+def test_bad_theme_file_is_named_with_its_line(nodes, tmp_path):
+    sim, urls = nodes
+    bad = tmp_path / "bad.theme"
+    bad.write_text("header = white on blue\nok = not-a-colour\n")
+    env = dict(os.environ, TERM="xterm-256color", CLAWTOP_TOKEN=OPERATOR)
+    t = Tmux(f"env TERM=xterm-256color {binary('clawtop')} --theme {bad} --gateway {urls[0]}; echo exit=$?; sleep 5")
+    try:
+        screen = t.wait_for("exit=2")
+        assert f"{bad}:2: 'not-a-colour' is not a colour" in screen.replace("\n", "")
+    finally:
+        t.kill()
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --theme high-contrast --gateway {urls[0]}")
+    try:
+        t.wait_for("primary")
+        t.keys("t")
+        t.wait_for("theme mono")
+        t.keys(":", "theme nope", "Enter")
+        t.wait_for("nope.theme: unknown theme")
+    finally:
+        t.kill()
