@@ -100,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "clawbench",
             dependencies: [
-                "ClawTesting",
+                "ClawTesting", "ClawTopCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]

@@ -4,9 +4,17 @@ public struct Fleet: Sendable, Equatable {
     /// A node whose last poll failed is `stale` while its data is younger than this, then `unreachable`.
     public var staleAfter: Double
 
+    /// The merged provider rows, recomputed when a poll lands (not every frame).
+    public private(set) var rows: [ProviderRow] = []
+
     public init(urls: [String], staleAfter: Double = 6) {
         nodes = urls.map(NodeStatus.init(url:))
         self.staleAfter = staleAfter
+    }
+
+    /// Merge the nodes' providers again; call after changing `nodes`.
+    public mutating func refresh() {
+        rows = mergeProviders()
     }
 
     /// A provider across the nodes that report it.
@@ -36,7 +44,9 @@ public struct Fleet: Sendable, Equatable {
         nodes.compactMap { $0.error == nil ? $0.snapshot : nil }
     }
 
-    public func providerRows(now: Double) -> [ProviderRow] {
+    public func providerRows(now: Double) -> [ProviderRow] { rows }
+
+    func mergeProviders() -> [ProviderRow] {
         var rows: [String: ProviderRow] = [:]
         var order: [String] = []
         var requests: [String: (Int, Int)] = [:]

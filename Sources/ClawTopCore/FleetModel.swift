@@ -40,6 +40,13 @@ public struct ProviderInfo: Sendable, Equatable {
         public var tier: Int
         public var configured: Int
         public var effective: Int
+
+        public init(route: String, tier: Int, configured: Int, effective: Int) {
+            self.route = route
+            self.tier = tier
+            self.configured = configured
+            self.effective = effective
+        }
     }
 
     public var id: String
@@ -64,12 +71,21 @@ public struct RouteInfo: Sendable, Equatable {
         public var model: String
         public var configured: Int
         public var effective: Int
+
+        public init(provider: String, model: String, configured: Int, effective: Int) {
+            self.provider = provider
+            self.model = model
+            self.configured = configured
+            self.effective = effective
+        }
     }
 
     public var alias: String
     public var panic = false
     public var tiers: [[Entry]] = []
     public var stats1m = WindowStats()
+
+    public init(alias: String) { self.alias = alias }
 }
 
 public struct EventInfo: Sendable, Equatable {

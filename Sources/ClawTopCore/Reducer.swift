@@ -86,6 +86,7 @@ public enum Reducer {
                 node.eventCursor = events.last!.sequence
             }
             state.fleet.nodes[index] = node
+            state.fleet.refresh()
         }
         // Keep selections inside their lists as data changes.
         for pane in Pane.allCases {

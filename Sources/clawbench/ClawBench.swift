@@ -1,8 +1,10 @@
 import ArgumentParser
+import ClawShared
 import AsyncHTTPClient
 import ClawShared
 import ClawTesting
 import Foundation
+import ClawTopCore
 import NIOCore
 
 /// clawbench: benchmarks that print figures (not tests; these machines are noisy).
@@ -11,7 +13,7 @@ struct ClawBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clawbench",
         abstract: "Benchmarks for OpenClaw HA that print figures.",
-        subcommands: [GatewayOverhead.self]
+        subcommands: [GatewayOverhead.self, ConsoleFrame.self]
     )
 }
 
@@ -155,5 +157,64 @@ struct GatewayOverhead: AsyncParsableCommand {
         let g = latency[targets[1].0]!
         print("added latency (sequential): p50 \(ms(g.percentile(0.5) - d.percentile(0.5))), p99 \(ms(g.percentile(0.99) - d.percentile(0.99)))")
         print("throughput ratio through/direct: \(String(format: "%.2f", throughput[targets[1].0]!.rps / throughput[targets[0].0]!.rps))")
+    }
+}
+
+/// Frame cost of the console: render + diff for a synthetic fleet.
+struct ConsoleFrame: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console-frame",
+        abstract: "Render + diff cost of one console frame for a synthetic fleet (default 200 nodes x 30 providers)."
+    )
+
+    @Option var nodes = 200
+    @Option var providers = 30
+    @Option var width = 200
+    @Option var height = 60
+    @Option var frames = 200
+
+    func run() {
+        var fleet = Fleet(urls: (0..<nodes).map { "http://10.0.\($0 / 250).\($0 % 250):8080" })
+        var random = SeededRandom(seed: 1)
+        for n in 0..<nodes {
+            var snapshot = NodeSnapshot()
+            snapshot.id = "node-\(n)"
+            snapshot.version = "0.1.0"
+            snapshot.uptime = 3600
+            var route = RouteInfo(alias: "chat")
+            route.tiers = [[]]
+            for p in 0..<providers {
+                var info = ProviderInfo(id: "provider-\(p)")
+                info.state = p % 7 == 0 ? "degraded" : "healthy"
+                info.weights = [.init(route: "chat", tier: 0, configured: 10, effective: 10)]
+                info.stats1m.requests = 600
+                info.stats1m.requestsPerSecond = 10 * random.unit()
+                info.stats1m.p50 = 0.1 * random.unit()
+                info.stats1m.p99 = 0.5 * random.unit()
+                info.stats1m.costPerHour = random.unit()
+                snapshot.providers.append(info)
+                route.tiers[0].append(.init(provider: info.id, model: "m", configured: 10, effective: 10))
+            }
+            snapshot.routes = [route]
+            fleet.nodes[n].snapshot = snapshot
+            fleet.nodes[n].lastSuccess = 1000
+        }
+        fleet.refresh()
+        var state = AppState(fleet: fleet)
+        state.width = width
+        state.height = height
+        state.now = 1000.5
+        var previous = View.render(state)
+        var changed = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        for frame in 0..<frames {
+            state.now = 1000.5 + Double(frame)  // ages tick: a steady-state frame
+            state.pane = Pane.allCases[frame % 3]
+            let buffer = View.render(state)
+            for i in 0..<buffer.cells.count where buffer.cells[i] != previous.cells[i] { changed += 1 }
+            previous = buffer
+        }
+        let perFrame = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(frames)
+        print("console frame: \(nodes) nodes x \(providers) providers at \(width)x\(height): \(String(format: "%.2f", perFrame)) ms per render+diff (\(frames) frames, \(changed / frames) cells changed per frame)")
     }
 }

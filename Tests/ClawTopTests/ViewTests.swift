@@ -134,6 +134,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         // With only the reachable node, an ejected provider makes the fleet degraded.
         var one = state
         one.fleet.nodes.removeLast()
+        one.fleet.refresh()
         #expect(one.fleet.status(now: 1000).code == 1)
     }
 
