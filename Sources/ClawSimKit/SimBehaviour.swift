@@ -59,6 +59,10 @@ public struct SimBehaviour: Sendable, Equatable {
                 throw SimBehaviourError(path: at, reason: "unknown field; known: \(Self.keys.joined(separator: ", "))")
             }
         }
+        // Setting only the median moves a p99 that would fall below it to three times the median.
+        if patch["latency_ms"] != nil, patch["latency_p99_ms"] == nil, copy.latencyP99Ms < copy.latencyMs {
+            copy.latencyP99Ms = copy.latencyMs * 3
+        }
         if copy.latencyP99Ms < copy.latencyMs {
             throw SimBehaviourError(path: path.isEmpty ? "latency_p99_ms" : "\(path).latency_p99_ms",
                                     reason: "must be at least latency_ms (\(copy.latencyMs))")
