@@ -35,6 +35,8 @@ public enum Action: Sendable, Equatable {
     /// Action keys on the selected row.
     case drainSelected, undrainSelected, weightPrompt, weightStep(Int), failoverPrompt, restoreSelected
     case openCommandLine
+    case openFilter
+    case openDetail
     case cycleTheme
     /// The per-node results of a sent plan.
     case actionResults(subject: String, summary: String, results: [NodeResult], at: Double)
@@ -63,6 +65,7 @@ public struct Confirmation: Sendable, Equatable {
 public enum Mode: Sendable, Equatable {
     case normal
     case commandLine(String)
+    case filter(String)
     case confirm(Confirmation)
 }
 
@@ -104,11 +107,20 @@ public struct AppState: Sendable, Equatable {
     /// Subjects with an action sent and not yet confirmed by a poll, with when the results came.
     public var pending: [String: Double?] = [:]
     public var theme = "default"
+    /// Rows whose name contains this (set with `/`).
+    public var filter = ""
+    /// The provider whose detail view is open (Enter), if any.
+    public var detail: String?
+    /// Per provider, the fleet p50 latency and cost per hour of each poll, oldest first.
+    public var latencyHistory: [String: [Double]] = [:]
+    public var costHistory: [String: [Double]] = [:]
+    public static let historyLength = 120
 
     public static func == (a: AppState, b: AppState) -> Bool {
         a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit
             && a.width == b.width && a.height == b.height && a.paused == b.paused && a.showHelp == b.showHelp
             && a.message?.text == b.message?.text && a.outbox == b.outbox && a.pending == b.pending && a.sort == b.sort
+            && a.filter == b.filter && a.detail == b.detail
     }
 
     public init(fleet: Fleet, readOnly: Bool = false, ascii: Bool = false) {

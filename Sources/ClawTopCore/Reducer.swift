@@ -7,9 +7,18 @@ public enum Reducer {
         case .toggleHelp:
             state.showHelp.toggle()
         case .escape:
-            state.showHelp = false
+            if state.showHelp || state.message != nil || state.detail != nil {
+                state.showHelp = false
+                state.message = nil
+                state.detail = nil
+            } else {
+                state.filter = ""
+            }
             state.mode = .normal
-            state.message = nil
+        case .openFilter:
+            state.mode = .filter(state.filter)
+        case .openDetail:
+            if let id = selectedProvider(state) { state.detail = id }
         case .cycleTheme:
             let all = Theme.shipped
             state.theme = all[((all.firstIndex(of: state.theme) ?? -1) + 1) % all.count]
@@ -77,6 +86,12 @@ public enum Reducer {
             // A poll newer than every pending result confirms those actions.
             // Polls arrive as a batch in node order: the last node's means every node was polled.
             if index == state.fleet.nodes.count - 1 {
+                for row in state.fleet.rows {
+                    state.latencyHistory[row.id, default: []].append(row.p50 ?? 0)
+                    state.costHistory[row.id, default: []].append(row.costPerHour)
+                    if state.latencyHistory[row.id]!.count > AppState.historyLength { state.latencyHistory[row.id]!.removeFirst() }
+                    if state.costHistory[row.id]!.count > AppState.historyLength { state.costHistory[row.id]!.removeFirst() }
+                }
                 for (subject, resultsAt) in state.pending {
                     if let resultsAt, at > resultsAt { state.pending[subject] = nil }
                 }
@@ -150,6 +165,25 @@ public enum Reducer {
                 if text.count < 200 { state.mode = .commandLine(text + String(c)) }
             default: break
             }
+        case .filter(var text):
+            switch key {
+            case .escape:
+                state.filter = ""
+                state.mode = .normal
+            case .enter:
+                state.filter = text
+                state.mode = .normal
+            case .backspace:
+                if !text.isEmpty { text.removeLast() }
+                state.filter = text
+                state.mode = .filter(text)
+            case .character(let c):
+                if text.count < 64 { text.append(c) }
+                state.filter = text
+                state.mode = .filter(text)
+            default: break
+            }
+            for pane in Pane.allCases { state.selection[pane] = 0 }
         case .confirm(var dialog):
             switch key {
             case .escape: state.mode = .normal
@@ -200,9 +234,10 @@ public enum Reducer {
     }
 
     static func selectedNode(_ state: AppState) -> String? {
+        let nodes = View.filteredNodes(state)
         let index = state.selected(.nodes)
-        guard state.fleet.nodes.indices.contains(index) else { return nil }
-        return state.fleet.nodes[index].snapshot?.id ?? state.fleet.nodes[index].url
+        guard nodes.indices.contains(index) else { return nil }
+        return nodes[index].snapshot?.id ?? nodes[index].url
     }
 
     static func firstRoute(_ state: AppState, _ provider: String) -> ProviderInfo.Weight? {
@@ -211,8 +246,8 @@ public enum Reducer {
 
     static func rowCount(_ state: AppState, _ pane: Pane) -> Int {
         switch pane {
-        case .providers, .cost: state.fleet.providerRows(now: state.now).count
-        case .nodes: state.fleet.nodes.count
+        case .providers, .cost: View.sortedProviders(state).count
+        case .nodes: View.filteredNodes(state).count
         case .routes: View.routeLines(state).count
         case .events: View.allEvents(state).count
         }

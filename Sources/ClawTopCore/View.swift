@@ -15,12 +15,16 @@ public enum View {
         header(state, &buffer)
         tabs(state, &buffer)
         let area = (top: 2, bottom: state.height - 2)
+        if let id = state.detail {
+            detail(state, id, &buffer, area)
+        } else {
         switch state.pane {
         case .providers: providers(state, &buffer, area)
         case .nodes: nodes(state, &buffer, area)
         case .routes: routes(state, &buffer, area)
         case .cost: cost(state, &buffer, area)
         case .events: events(state, &buffer, area)
+        }
         }
         footer(state, &buffer)
         if let message = state.message {
@@ -66,9 +70,9 @@ public enum View {
             let text = " \(pane.rawValue + 1) \(pane.title) "
             x = b.put(text, x: x, y: 1, role: pane == state.pane ? .tabActive : .tab)
         }
-        if state.pane == .providers {
-            b.put("sort: \(state.sort.rawValue)", x: max(x + 1, b.width - 16), y: 1, role: .dim)
-        }
+        var info = state.pane == .providers ? "sort: \(state.sort.rawValue)" : ""
+        if !state.filter.isEmpty { info = "filter: \(state.filter)  " + info }
+        if !info.isEmpty { b.put(info, x: max(x + 1, b.width - info.count - 1), y: 1, role: .dim) }
     }
 
     static func footer(_ state: AppState, _ b: inout ScreenBuffer) {
@@ -76,6 +80,11 @@ public enum View {
         b.fill(row: y, role: .footer)
         if case .commandLine(let text) = state.mode {
             let x = b.put(":" + text, x: 0, y: y, role: .footer)
+            b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer)
+            return
+        }
+        if case .filter(let text) = state.mode {
+            let x = b.put("/" + text, x: 0, y: y, role: .footer)
             b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer)
             return
         }
@@ -181,8 +190,14 @@ public enum View {
         }
     }
 
+    public static func filteredNodes(_ state: AppState) -> [NodeStatus] {
+        guard !state.filter.isEmpty else { return state.fleet.nodes }
+        return state.fleet.nodes.filter { $0.name.localizedCaseInsensitiveContains(state.filter) || $0.url.contains(state.filter) }
+    }
+
     public static func sortedProviders(_ state: AppState) -> [Fleet.ProviderRow] {
-        let rows = state.fleet.providerRows(now: state.now)
+        var rows = state.fleet.providerRows(now: state.now)
+        if !state.filter.isEmpty { rows = rows.filter { $0.id.localizedCaseInsensitiveContains(state.filter) } }
         switch state.sort {
         case .name: return rows.sorted { $0.id < $1.id }
         case .state: return rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
@@ -231,7 +246,7 @@ public enum View {
         ]
         let revisions = state.fleet.nodes.compactMap { $0.snapshot?.revision }
         let common = Dictionary(grouping: revisions, by: { $0 }).max { $0.value.count < $1.value.count }?.key
-        let rows: [[(String, Role)]] = state.fleet.nodes.map { node in
+        let rows: [[(String, Role)]] = filteredNodes(state).map { node in
             let health = node.health(now: state.now, staleAfter: state.fleet.staleAfter)
             let s = node.snapshot
             let drift = s.map { $0.revision != common } ?? false
@@ -246,8 +261,9 @@ public enum View {
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.nodes), ascii: state.ascii)
         // The error of the selected node, where it failed.
         let index = state.selected(.nodes)
-        if state.fleet.nodes.indices.contains(index), let error = state.fleet.nodes[index].error {
-            b.put("\(state.fleet.nodes[index].url): \(error)", x: 0, y: area.bottom - 1, role: .crit)
+        let shown = filteredNodes(state)
+        if shown.indices.contains(index), let error = shown[index].error {
+            b.put("\(shown[index].url): \(error)", x: 0, y: area.bottom - 1, role: .crit)
         }
     }
 
@@ -307,7 +323,52 @@ public enum View {
     }
 
     static func allEvents(_ state: AppState) -> [EventInfo] {
-        state.fleet.nodes.flatMap(\.events).sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
+        var events = state.fleet.nodes.flatMap(\.events)
+        if !state.filter.isEmpty {
+            events = events.filter { "\($0.node) \($0.kind) \($0.subject) \($0.detail)".localizedCaseInsensitiveContains(state.filter) }
+        }
+        return events.sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
+    }
+
+    /// A sparkline of the last `width` values, in Unicode blocks or ASCII.
+    public static func sparkline(_ values: [Double], width: Int, ascii: Bool) -> String {
+        let shown = Array(values.suffix(width))
+        guard let top = shown.max(), top > 0 else { return String(repeating: ascii ? "_" : "▁", count: shown.count) }
+        let levels: [Character] = ascii ? Array("_.-=*#") : Array("▁▂▃▄▅▆▇█")
+        return String(shown.map { levels[min(levels.count - 1, Int($0 / top * Double(levels.count - 1) + 0.5))] })
+    }
+
+    /// Enter on a provider: its breaker on every node, its recent history as sparklines.
+    static func detail(_ state: AppState, _ id: String, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        var y = area.top
+        b.put("Provider \(id)  (Esc back)", x: 0, y: y, role: .title)
+        y += 1
+        if let row = state.fleet.rows.first(where: { $0.id == id }) {
+            b.put("state \(row.state)  circuit \(row.circuit)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRate))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",
+                  x: 0, y: y, role: stateRole(row.state))
+        }
+        y += 2
+        let width = max(10, b.width - 16)
+        b.put("latency p50", x: 0, y: y, role: .dim)
+        b.put(sparkline(state.latencyHistory[id] ?? [], width: width, ascii: state.ascii), x: 14, y: y, role: .bar)
+        y += 1
+        b.put("cost $/h", x: 0, y: y, role: .dim)
+        b.put(sparkline(state.costHistory[id] ?? [], width: width, ascii: state.ascii), x: 14, y: y, role: .bar)
+        y += 2
+        b.put(Format.pad("NODE", 14) + " " + Format.pad("CIRCUIT", 9) + " " + Format.pad("FAILS", 5, right: true) + " "
+              + Format.pad("EJECT", 5, right: true) + "  " + "WHY / UNTIL", x: 0, y: y, role: .title)
+        y += 1
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        for node in state.fleet.nodes where y < area.bottom {
+            guard let p = node.snapshot?.providers.first(where: { $0.id == id }) else { continue }
+            var why = p.circuitReason ?? ""
+            if let until = p.openUntil { why += "  until \(formatter.string(from: Date(timeIntervalSince1970: until)))" }
+            b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(p.circuit, 9) + " " + Format.pad(String(p.consecutiveFailures), 5, right: true)
+                  + " " + Format.pad(String(p.ejections), 5, right: true) + "  " + why, x: 0, y: y, role: stateRole(p.circuit))
+            y += 1
+        }
     }
 
     static func events(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {

@@ -242,3 +242,32 @@ extension Result where Failure == CommandError {
         return nil
     }
 }
+
+@Suite struct FilterAndDetailTests {
+    @Test func slashFiltersRowsAndEscClearsIt() {
+        var state = sampleState(width: 80, height: 24)
+        Reducer.handle(&state, .character("/"))
+        for c in "slo" { Reducer.handle(&state, .character(c)) }
+        #expect(View.render(state).line(23).hasPrefix("/slo"))
+        Reducer.handle(&state, .enter)
+        let screen = View.render(state)
+        #expect(screen.line(3).hasPrefix("slow") && !screen.text.contains("fast "))
+        #expect(screen.line(1).contains("filter: slo"))
+        Reducer.handle(&state, .escape)
+        #expect(state.filter.isEmpty && View.render(state).line(3).hasPrefix("fast"))
+    }
+
+    @Test func enterOpensTheProviderDetailWithBreakerAndSparklines() {
+        var state = sampleState(width: 100, height: 30)
+        Reducer.handle(&state, .character("j"))
+        Reducer.handle(&state, .enter)
+        #expect(state.detail == "slow")
+        let text = View.render(state).text
+        #expect(text.contains("Provider slow") && text.contains("5 consecutive failures") && text.contains("latency p50"))
+        Reducer.handle(&state, .escape)
+        #expect(state.detail == nil)
+        #expect(View.sparkline([0, 1, 2, 4], width: 10, ascii: false) == "▁▃▅█")
+        #expect(View.sparkline([0, 5, 10], width: 2, ascii: true) == "=#")
+        #expect(state.latencyHistory["fast"]?.count == 1)  // one full poll of the fleet so far
+    }
+}
