@@ -35,6 +35,7 @@ let package = Package(
             dependencies: [
                 "ClawTopCore", "ClawTerminal", "ClawCurl", "ClawShared",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         /// Small pure pieces every program shares: JSON values, OpenAI error bodies, SSE parsing,

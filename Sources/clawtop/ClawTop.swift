@@ -22,8 +22,8 @@ struct ClawTop: ParsableCommand {
     @Option(name: .long, help: "File holding the admin token (else CLAWTOP_TOKEN).")
     var tokenFile: String?
 
-    @Option(name: .long, help: "Seconds between polls.")
-    var refresh: Double = 2
+    @Option(name: .long, help: "Seconds between polls (default 2).")
+    var refresh: Double?
 
     @Flag(name: .long, help: "Poll once, print, and exit with the fleet's status.")
     var once = false
@@ -38,7 +38,7 @@ struct ClawTop: ParsableCommand {
     var ascii = false
 
     @Option(name: .long, help: "Theme: dark (default), light, high-contrast, mono, or a path to a .theme file.")
-    var theme: String = "dark"
+    var theme: String?
 
     @Option(name: .long, help: "Run one command of the ':' language against the fleet and exit (needs --yes).")
     var exec: String?
@@ -47,7 +47,7 @@ struct ClawTop: ParsableCommand {
     var yes = false
 
     func validate() throws {
-        guard refresh >= 0.2, refresh <= 3600 else { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
+        if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
     }
 
@@ -57,6 +57,17 @@ struct ClawTop: ParsableCommand {
     }
 
     func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let file: ConsoleConfig
+        do {
+            file = try ConsoleConfig.load(path: ConsoleConfig.path(environment: environment))
+        } catch {
+            throw fail(error.description, 2)
+        }
+        let refresh = self.refresh ?? file.refresh ?? 2
+        let theme = self.theme ?? file.theme ?? "dark"
+        let tokenFile = self.tokenFile ?? file.tokenFile
+        let gateway = self.gateway.isEmpty ? file.gateways : self.gateway
         let urls = gateway.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
             .map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
@@ -88,7 +99,7 @@ struct ClawTop: ParsableCommand {
             }
             throw ExitCode(state.fleet.status(now: now).code)
         }
-        try interactive(state: state, poller: poller, token: token)
+        try interactive(state: state, poller: poller, token: token, refresh: refresh, theme: theme)
     }
 
     /// `--exec`: one command, no screen; per-node results on stdout; non-zero when any node refused.
@@ -117,7 +128,7 @@ struct ClawTop: ParsableCommand {
         throw ExitCode(failed ? 1 : 0)
     }
 
-    func interactive(state initial: AppState, poller: Poller, token: String?) throws {
+    func interactive(state initial: AppState, poller: Poller, token: String?, refresh: Double, theme: String) throws {
         guard isatty(STDOUT_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"].map({ !$0.isEmpty && $0 != "dumb" }) ?? false else {
             throw fail("the console needs a terminal (TERM set, stdout a tty); use --once for scripts", 2)
         }
@@ -130,7 +141,6 @@ struct ClawTop: ParsableCommand {
         let signals = ShutdownSignals()
         let inbox = Mutex<[Action]>([])
         let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
-        let refresh = self.refresh
         let pollThread = Thread {
             while true {
                 let (paused, stop, cursors) = control.withLock { ($0.paused, $0.stop, $0.cursors) }

@@ -226,3 +226,21 @@ def test_bad_theme_file_is_named_with_its_line(nodes, tmp_path):
         t.wait_for("nope.theme: unknown theme")
     finally:
         t.kill()
+
+
+def test_config_file_gives_the_fleet_and_flags_override(nodes, tmp_path):
+    sim, urls = nodes
+    (tmp_path / "clawtop").mkdir()
+    token = tmp_path / "token"
+    token.write_text(VIEWER + "\n")
+    (tmp_path / "clawtop" / "config.yaml").write_text(f"gateways: [{urls[0]}, {urls[1]}]\ntoken_file: {token}\nrefresh: 1\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("TERM", "CLAWTOP_TOKEN")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    r = subprocess.run([binary("clawtop"), "--once", "--format", "json"], capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [n["url"] for n in json.loads(r.stdout)["nodes"]] == urls
+    r = subprocess.run([binary("clawtop"), "--once", "--format", "json", "--gateway", urls[1]], capture_output=True, text=True, env=env, timeout=30)
+    assert [n["url"] for n in json.loads(r.stdout)["nodes"]] == [urls[1]]
+    (tmp_path / "clawtop" / "config.yaml").write_text("gateway: [x]\n")
+    r = subprocess.run([binary("clawtop"), "--once"], capture_output=True, text=True, env=env, timeout=30)
+    assert r.returncode == 2 and "config.yaml: gateway: unknown key" in r.stderr
