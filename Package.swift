@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "ClawSimKit",
                 "ClawGateKit",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

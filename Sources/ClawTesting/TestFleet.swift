@@ -3,6 +3,7 @@ import ClawGateKit
 import ClawShared
 import ClawSimKit
 import Foundation
+import Logging
 import NIOCore
 
 /// Starts real clawsim providers and clawgate nodes on loopback port 0 for tests and benchmarks.
@@ -63,7 +64,9 @@ public enum TestFleet {
     public static let viewerToken = "viewer-token-0123456789"
 
     public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7) async throws -> GatewayServer {
-        try await GatewayServer.start(config: config, seed: seed, environment: [
+        var logger = Logger(label: "clawgate-test")
+        logger.logLevel = .warning
+        return try await GatewayServer.start(config: config, logger: logger, seed: seed, environment: [
             "CLAW_TEST_OPERATOR_TOKEN": operatorToken, "CLAW_TEST_VIEWER_TOKEN": viewerToken,
         ])
     }
