@@ -320,6 +320,20 @@ extension Gateway {
                 }
             }
         }
+        admin.get("/requests") { request, _ -> Response in
+            self.adminRead(request) {
+                switch Self.sinceAndLimit(request) {
+                case .failure(let error): return Self.adminError(error)
+                case .success(let (since, limit)):
+                    let (requests, truncated) = self.state.requests(since: since)
+                    let page = Array(requests.prefix(limit))
+                    return Self.adminJSON(.ok, [
+                        "requests": .array(page.map(\.json)), "truncated": .bool(truncated),
+                        "next_since": JSONValue(page.last?.sequence ?? since), "more": .bool(requests.count > page.count),
+                    ])
+                }
+            }
+        }
         admin.post("/providers/:id/drain") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
             let body = try await Self.body(request)
@@ -400,7 +414,7 @@ extension Gateway {
 
     /// Every admin path with its methods, so other methods get 405 with `Allow`.
     static let adminPaths: [(String, [HTTPRequest.Method])] = [
-        ("/snapshot", [.get]), ("/state", [.get]), ("/events", [.get]), ("/audit", [.get]),
+        ("/snapshot", [.get]), ("/state", [.get]), ("/events", [.get]), ("/audit", [.get]), ("/requests", [.get]),
         ("/providers/:id/drain", [.post]), ("/providers/:id/undrain", [.post]), ("/providers/:id/failover", [.post]),
         ("/providers/:id/restore", [.post]), ("/routes/:alias/weights", [.put]),
         ("/routes/:alias/tiers/:tier/failover", [.post]), ("/routes/:alias/tiers/:tier/restore", [.post]),
@@ -449,5 +463,15 @@ extension GatewayEvent {
     var json: JSONValue {
         ["sequence": JSONValue(sequence), "time": .number(time), "node": .string(node), "kind": .string(kind),
          "subject": .string(subject), "detail": .string(detail)]
+    }
+}
+
+extension RequestRecord {
+    var json: JSONValue {
+        [
+            "sequence": JSONValue(sequence), "time": .number(time), "route": .string(route), "outcome": .string(outcome),
+            "served": served.map { .string($0) } ?? .null, "latency_seconds": .number((latency * 1_000_000).rounded() / 1_000_000),
+            "attempts": .array(attempts.map { ["provider": .string($0.provider), "outcome": .string(GatewayState.reason($0.outcome))] }),
+        ]
     }
 }

@@ -7,12 +7,6 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// The attempts of one client request, for headers, error bodies and logs.
-struct AttemptRecord: Sendable {
-    var provider: String
-    var outcome: AttemptOutcome
-}
-
 /// Lets the stream's response body take over the upstream iterator.
 final class IteratorBox: @unchecked Sendable {
     var iterator: HTTPClientResponse.Body.AsyncIterator
@@ -119,10 +113,11 @@ extension Gateway {
                 let outcome = AttemptOutcome.clientError(status: status)
                 state.finishAttempt(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil,
                                     tokensIn: 0, tokensOut: 0, cost: 0, now: now)
-                state.finishRequest(route: route, ok: false, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: now)
+                attempts.append(AttemptRecord(provider: providerID, outcome: outcome))
+                state.finishRequest(route: route, ok: false, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: now,
+                                    served: choice.provider, attempts: attempts, outcome: outcome.label)
                 metrics.attempt(provider: providerID, route: alias, outcome: outcome.label)
                 metrics.request(route: alias, provider: providerID, outcome: outcome.label, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0)
-                attempts.append(AttemptRecord(provider: providerID, outcome: outcome))
                 var headers = explainHeaders(attempts, served: (providerID, choice.model))
                 headers[.contentType] = contentType
                 return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
@@ -130,12 +125,13 @@ extension Gateway {
                 let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut)
                 state.finishAttempt(provider: choice.provider, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
                                     tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+                attempts.append(AttemptRecord(provider: providerID, outcome: .ok))
                 state.finishRequest(route: route, ok: true, latency: now - start, ttft: headAt - start,
-                                    tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+                                    tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
+                                    served: choice.provider, attempts: attempts, outcome: "ok")
                 metrics.attempt(provider: providerID, route: alias, outcome: "ok")
                 metrics.request(route: alias, provider: providerID, outcome: "ok", latency: now - start, ttft: headAt - start,
                                 tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
-                attempts.append(AttemptRecord(provider: providerID, outcome: .ok))
                 var headers = explainHeaders(attempts, served: (providerID, choice.model))
                 headers[.contentType] = "application/json"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
@@ -152,7 +148,8 @@ extension Gateway {
 
     func allFailed(route: Int, alias: String, attempts: [AttemptRecord], budgetRefused: Bool, retryAfter: String?, start: Double) -> Response {
         let now = clock()
-        state.finishRequest(route: route, ok: false, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: now)
+        state.finishRequest(route: route, ok: false, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: now,
+                            attempts: attempts, outcome: "failed")
         metrics.request(route: alias, provider: "none", outcome: "failed", latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0)
         let list = attempts.map { "\($0.provider): \($0.outcome.label)" }.joined(separator: "; ")
         var message: String
@@ -301,8 +298,11 @@ extension Gateway {
             self.state.finishAttempt(provider: provider, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
                                      tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
             let ok = outcome == .ok || outcome == .clientClosed
+            var final = attempts
+            final[final.count - 1].outcome = outcome
             self.state.finishRequest(route: route, ok: ok, latency: now - start, ttft: firstAt - start,
-                                     tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+                                     tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
+                                     served: provider, attempts: final, outcome: outcome.label)
             self.metrics.attempt(provider: providerID, route: alias, outcome: outcome.label)
             self.metrics.request(route: alias, provider: providerID, outcome: outcome.label, latency: now - start, ttft: firstAt - start,
                                  tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)

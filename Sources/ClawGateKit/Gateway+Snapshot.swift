@@ -64,17 +64,27 @@ extension Gateway {
                 "stats": ["1m": Self.window(p.window1m), "5m": Self.window(p.window5m)],
             ])
         }
+        let served = state.servedLastMinute(now: now)
         let routes: [JSONValue] = self.config.routes.enumerated().map { routeIndex, route in
+            let total = served[routeIndex].reduce(0, +)
+            func share(_ provider: Int) -> (JSONValue, JSONValue) {
+                let count = served[routeIndex][provider]
+                return (JSONValue(count), total > 0 ? .number((Double(count) / Double(total) * 10000).rounded() / 10000) : .null)
+            }
             let tiers: [JSONValue] = route.tiers.enumerated().map { tierIndex, tier in
                 let effective = snap.effectiveRoutes[routeIndex].tiers[tierIndex]
                 var entries: [JSONValue] = tier.map { t in
                     let index = state.providerIndex[t.provider]!
+                    let (count, fraction) = share(index)
                     return ["provider": .string(t.provider), "model": .string(t.model), "configured_weight": JSONValue(t.weight),
-                            "effective_weight": JSONValue(effective.first { $0.provider == index }?.weight ?? 0)]
+                            "effective_weight": JSONValue(effective.first { $0.provider == index }?.weight ?? 0),
+                            "served_1m": count, "actual_share": fraction]
                 }
                 for extra in effective where !tier.contains(where: { state.providerIndex[$0.provider] == extra.provider }) {
+                    let (count, fraction) = share(extra.provider)
                     entries.append(["provider": .string(self.config.providers[extra.provider].id), "model": .string(extra.model),
-                                    "configured_weight": 0, "effective_weight": JSONValue(extra.weight)])
+                                    "configured_weight": 0, "effective_weight": JSONValue(extra.weight),
+                                    "served_1m": count, "actual_share": fraction])
                 }
                 return .array(entries)
             }

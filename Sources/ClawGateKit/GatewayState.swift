@@ -41,6 +41,51 @@ public enum AttemptOutcome: Sendable, Equatable {
     public var isRetryable: Bool { isProviderFailure }
 }
 
+/// One upstream attempt of a client request.
+public struct AttemptRecord: Sendable, Equatable {
+    public var provider: String
+    public var outcome: AttemptOutcome
+
+    public init(provider: String, outcome: AttemptOutcome) {
+        self.provider = provider
+        self.outcome = outcome
+    }
+}
+
+/// A client request that needed a retry or failed, kept so an operator can ask why.
+public struct RequestRecord: Sendable, Equatable {
+    public var sequence: Int
+    public var time: Double
+    public var route: String
+    public var attempts: [AttemptRecord]
+    public var outcome: String
+    public var served: String?
+    public var latency: Double
+}
+
+/// Counts per second over the last minute: which provider actually served a route's requests.
+struct MinuteCounter: Sendable {
+    private var counts = [Int](repeating: 0, count: 60)
+    private var seconds = [Int](repeating: -1, count: 60)
+
+    mutating func add(now: Double) {
+        let second = Int(now.rounded(.down))
+        let index = ((second % 60) + 60) % 60
+        if seconds[index] != second {
+            seconds[index] = second
+            counts[index] = 0
+        }
+        counts[index] += 1
+    }
+
+    func total(now: Double) -> Int {
+        let second = Int(now.rounded(.down))
+        var sum = 0
+        for i in 0..<60 where seconds[i] > second - 60 && seconds[i] <= second { sum += counts[i] }
+        return sum
+    }
+}
+
 /// The lock-protected heart of a node: breakers, health, in-flight counts, stats, retry budget and
 /// events. Every method is a short critical section with the time passed in; no I/O happens here.
 public final class GatewayState: Sendable {
@@ -69,6 +114,10 @@ public final class GatewayState: Sendable {
         var inFlight = 0
         var operatorState: OperatorState
         var effectiveRoutes: [ResolvedRoute]
+        /// [route][provider]: requests each provider served for the route in the last minute.
+        var served: [[MinuteCounter]]
+        var requests: [RequestRecord] = []
+        var nextRequestSequence = 1
     }
 
     public let config: GatewayConfig
@@ -98,7 +147,8 @@ public final class GatewayState: Sendable {
             retryBudget: RetryBudget(settings: config.retry),
             random: SeededRandom(seed: seed),
             operatorState: operatorState,
-            effectiveRoutes: operatorState.effectiveRoutes(config: config, providerIndex: providerIndex)
+            effectiveRoutes: operatorState.effectiveRoutes(config: config, providerIndex: providerIndex),
+            served: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } }
         ))
     }
 
@@ -185,10 +235,21 @@ public final class GatewayState: Sendable {
     }
 
     /// Record how a client request ended.
-    public func finishRequest(route: Int, ok: Bool, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double) {
+    public static let requestLogCapacity = 500
+
+    public func finishRequest(route: Int, ok: Bool, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double,
+                              served: Int? = nil, attempts: [AttemptRecord] = [], outcome: String = "ok") {
         inner.withLock { state in
             state.inFlight -= 1
             state.routeStats[route].record(now: now, ok: ok, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
+            if let served { state.served[route][served].add(now: now) }
+            if attempts.count > 1 || !ok {
+                state.requests.append(RequestRecord(
+                    sequence: state.nextRequestSequence, time: wallClock(), route: routes[route].alias, attempts: attempts, outcome: outcome,
+                    served: served.map { config.providers[$0].id }, latency: latency))
+                state.nextRequestSequence += 1
+                if state.requests.count > Self.requestLogCapacity { state.requests.removeFirst(state.requests.count - Self.requestLogCapacity) }
+            }
             if state.inFlight == 0, state.operatorState.nodeDrain {
                 state.events.append(time: wallClock(), node: config.nodeID, kind: "node_drained", subject: config.nodeID,
                                     detail: "the last in-flight request finished")
@@ -337,6 +398,19 @@ public final class GatewayState: Sendable {
             return "degraded"
         }
         return "healthy"
+    }
+
+    /// Requests that needed a retry or failed, after `sequence`, and whether older ones were dropped.
+    public func requests(since sequence: Int) -> (requests: [RequestRecord], truncated: Bool) {
+        inner.withLock { state in
+            let oldest = state.requests.first?.sequence ?? state.nextRequestSequence
+            return (state.requests.filter { $0.sequence > sequence }, sequence + 1 < oldest)
+        }
+    }
+
+    /// [route][provider] requests served in the last minute.
+    public func servedLastMinute(now: Double) -> [[Int]] {
+        inner.withLock { state in state.served.map { $0.map { $0.total(now: now) } } }
     }
 
     public func events(since sequence: Int) -> (events: [GatewayEvent], truncated: Bool) {

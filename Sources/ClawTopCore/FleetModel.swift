@@ -35,6 +35,11 @@ public struct WindowStats: Sendable, Equatable {
 }
 
 public struct ProviderInfo: Sendable, Equatable {
+    public static func == (a: ProviderInfo, b: ProviderInfo) -> Bool {
+        a.id == b.id && a.state == b.state && a.circuit == b.circuit && a.weights == b.weights && a.stats1m == b.stats1m
+            && a.recentFailures.map(\.reason) == b.recentFailures.map(\.reason) && a.inFlight == b.inFlight
+    }
+
     public struct Weight: Sendable, Equatable {
         public var route: String
         public var tier: Int
@@ -59,6 +64,8 @@ public struct ProviderInfo: Sendable, Equatable {
     public var ejections = 0
     public var inFlight = 0
     public var weights: [Weight] = []
+    /// The circuit's last failures with their kinds, newest last.
+    public var recentFailures: [(time: Double, reason: String)] = []
     public var stats1m = WindowStats()
     public var stats5m = WindowStats()
 
@@ -71,12 +78,15 @@ public struct RouteInfo: Sendable, Equatable {
         public var model: String
         public var configured: Int
         public var effective: Int
+        /// Its share of the route's requests in the last minute, as the node counted them.
+        public var actualShare: Double?
 
-        public init(provider: String, model: String, configured: Int, effective: Int) {
+        public init(provider: String, model: String, configured: Int, effective: Int, actualShare: Double? = nil) {
             self.provider = provider
             self.model = model
             self.configured = configured
             self.effective = effective
+            self.actualShare = actualShare
         }
     }
 
@@ -145,6 +155,10 @@ public struct NodeSnapshot: Sendable, Equatable {
                 .init(route: $0["route"]?.stringValue ?? "", tier: $0["tier"]?.intValue ?? 0,
                       configured: $0["configured"]?.intValue ?? 0, effective: $0["effective"]?.intValue ?? 0)
             }
+            info.recentFailures = (p["circuit"]?["recent_failures"]?.arrayValue ?? []).compactMap { f in
+                guard let time = f["time"]?.doubleValue, let reason = f["reason"]?.stringValue else { return nil }
+                return (time, reason)
+            }
             info.stats1m = WindowStats(p["stats"]?["1m"])
             info.stats5m = WindowStats(p["stats"]?["5m"])
             return info
@@ -156,7 +170,8 @@ public struct NodeSnapshot: Sendable, Equatable {
             info.tiers = (r["tiers"]?.arrayValue ?? []).map { tier in
                 (tier.arrayValue ?? []).map {
                     .init(provider: $0["provider"]?.stringValue ?? "?", model: $0["model"]?.stringValue ?? "",
-                          configured: $0["configured_weight"]?.intValue ?? 0, effective: $0["effective_weight"]?.intValue ?? 0)
+                          configured: $0["configured_weight"]?.intValue ?? 0, effective: $0["effective_weight"]?.intValue ?? 0,
+                          actualShare: $0["actual_share"]?.doubleValue)
                 }
             }
             info.stats1m = WindowStats(r["stats"]?["1m"])

@@ -291,16 +291,28 @@ public enum View {
             Column(title: "ROUTE", width: 12, right: false, priority: 0),
             Column(title: "TIER", width: 4, right: true, priority: 1),
             Column(title: "PROVIDER", width: 14, right: false, priority: 0),
-            Column(title: "WEIGHT", width: 12, right: false, priority: 2),
-            Column(title: "EFFECTIVE", width: 22, right: false, priority: 3),
+            Column(title: "WEIGHT", width: 7, right: true, priority: 2),
+            Column(title: "EFFECTIVE", width: 18, right: false, priority: 3),
+            Column(title: "WANT", width: 5, right: true, priority: 4),
+            Column(title: "GOT 1M", width: 7, right: true, priority: 1),
         ]
+        // The share each provider should get: its effective weight over its tier's (the first tier
+        // with weight serves); what it got comes from the node's count of the last minute.
+        var tierTotals: [String: Int] = [:]
+        for (alias, tier, entry, _) in lines { tierTotals["\(alias)/\(tier)", default: 0] += entry.effective }
         let maxWeight = lines.map { max($0.2.configured, $0.2.effective) }.max() ?? 1
         let rows: [[(String, Role)]] = lines.map { alias, tier, entry, panic in
-            [
+            let total = tierTotals["\(alias)/\(tier)"] ?? 0
+            let want = tier == 0 && total > 0 ? Double(entry.effective) / Double(total) : nil
+            let got = entry.actualShare
+            let skewed = want.map { w in abs(w - (got ?? 0)) > 0.15 } ?? ((got ?? 0) > 0.15)
+            return [
                 (alias + (panic ? " PANIC" : ""), panic ? .crit : .normal), (String(tier), .normal), (entry.provider, .normal),
                 (String(entry.configured), .dim),
                 (bar(entry.effective, max: maxWeight, width: 12, ascii: state.ascii) + " " + String(entry.effective),
                  entry.effective == 0 ? .warn : .bar),
+                (want.map { Format.percent($0) } ?? "-", .dim),
+                (got.map { Format.percent($0) } ?? "-", skewed && got != nil ? .warn : .normal),
             ]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.routes), ascii: state.ascii)
@@ -368,6 +380,19 @@ public enum View {
             b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(p.circuit, 9) + " " + Format.pad(String(p.consecutiveFailures), 5, right: true)
                   + " " + Format.pad(String(p.ejections), 5, right: true) + "  " + why, x: 0, y: y, role: stateRole(p.circuit))
             y += 1
+        }
+        let failures = state.fleet.nodes.flatMap { node in
+            (node.snapshot?.providers.first { $0.id == id }?.recentFailures ?? []).map { (node.name, $0.time, $0.reason) }
+        }.sorted { $0.1 > $1.1 }
+        if !failures.isEmpty, y + 2 < area.bottom {
+            y += 1
+            b.put("Recent failures", x: 0, y: y, role: .title)
+            y += 1
+            for (node, time, reason) in failures where y < area.bottom {
+                b.put("\(formatter.string(from: Date(timeIntervalSince1970: time)))  \(Format.pad(node, 12, ascii: state.ascii))  \(reason)",
+                      x: 0, y: y, role: .warn)
+                y += 1
+            }
         }
     }
 
