@@ -60,6 +60,7 @@ extension Gateway {
                     "last_probe": p.health.lastProbe.map { .number(wall($0)) } ?? .null,
                 ],
                 "price": ["input_per_1m": .number(config.price.inputPer1M), "output_per_1m": .number(config.price.outputPer1M)],
+                "cost_today_dollars": .number(p.costToday),
                 "weights": .array(weights),
                 "stats": ["1m": Self.window(p.window1m), "5m": Self.window(p.window5m)],
             ])

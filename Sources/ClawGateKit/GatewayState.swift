@@ -102,6 +102,9 @@ public final class GatewayState: Sendable {
         var health = Health()
         var inFlight = 0
         var stats: RollingStats
+        /// Spend since midnight UTC, and which day that is (days since 1970).
+        var costToday = 0.0
+        var costDay = 0
     }
 
     struct Inner: Sendable {
@@ -224,6 +227,12 @@ public final class GatewayState: Sendable {
             if let transition { log(&state, provider: provider, transition) }
             state.providers[provider].stats.record(now: now, ok: outcome == .ok || outcome == .clientClosed, latency: latency, ttft: ttft,
                                                    tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
+            let day = Int(wallClock() / 86400)
+            if state.providers[provider].costDay != day {
+                state.providers[provider].costDay = day
+                state.providers[provider].costToday = 0
+            }
+            state.providers[provider].costToday += cost
         }
     }
 
@@ -341,6 +350,8 @@ public final class GatewayState: Sendable {
         public var inFlight: Int
         public var window1m: WindowSummary
         public var window5m: WindowSummary
+        /// Spend since midnight UTC.
+        public var costToday: Double
     }
 
     public struct RouteStatus: Sendable {
@@ -375,7 +386,8 @@ public final class GatewayState: Sendable {
                     id: id,
                     state: word,
                     breaker: p.breaker, health: p.health, inFlight: p.inFlight,
-                    window1m: w1, window5m: p.stats.summary(window: 300, now: now)
+                    window1m: w1, window5m: p.stats.summary(window: 300, now: now),
+                    costToday: p.costDay == Int(wallClock() / 86400) ? p.costToday : 0
                 )
             }
             let routes = state.routeStats.enumerated().map { index, stats in

@@ -32,6 +32,7 @@ public struct Fleet: Sendable, Equatable {
         public var p99: Double?
         public var ttft: Double?
         public var costPerHour = 0.0
+        public var costToday = 0.0
         public var inFlight = 0
         public var nodes = 0
     }
@@ -62,6 +63,7 @@ public struct Fleet: Sendable, Equatable {
                 if (Self.circuitRank[p.circuit] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit }
                 row.rps += p.stats1m.requestsPerSecond
                 row.costPerHour += p.stats1m.costPerHour
+                row.costToday += p.costToday
                 row.inFlight += p.inFlight
                 row.p50 = Self.maxOptional(row.p50, p.stats1m.p50)
                 row.p95 = Self.maxOptional(row.p95, p.stats1m.p95)

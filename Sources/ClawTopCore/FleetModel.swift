@@ -66,6 +66,8 @@ public struct ProviderInfo: Sendable, Equatable {
     public var weights: [Weight] = []
     /// The circuit's last failures with their kinds, newest last.
     public var recentFailures: [(time: Double, reason: String)] = []
+    /// Spend since midnight UTC, as the node counts it.
+    public var costToday = 0.0
     public var stats1m = WindowStats()
     public var stats5m = WindowStats()
 
@@ -159,6 +161,7 @@ public struct NodeSnapshot: Sendable, Equatable {
                 guard let time = f["time"]?.doubleValue, let reason = f["reason"]?.stringValue else { return nil }
                 return (time, reason)
             }
+            info.costToday = p["cost_today_dollars"]?.doubleValue ?? 0
             info.stats1m = WindowStats(p["stats"]?["1m"])
             info.stats5m = WindowStats(p["stats"]?["5m"])
             return info

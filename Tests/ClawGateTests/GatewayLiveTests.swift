@@ -48,6 +48,7 @@ import Testing
             #expect(provider.window1m.tokensIn == tokensIn && provider.window1m.tokensOut == tokensOut)
             let expectedCost = (Double(tokensIn) * 2 + Double(tokensOut) * 10) / 1_000_000
             #expect(abs(provider.window1m.cost - expectedCost) < 1e-12)
+            #expect(abs(provider.costToday - expectedCost) < 1e-12)
             #expect(snap.routes[0].window1m.requests == 1)
             #expect(provider.state == "healthy")
             // The model list names the route aliases.

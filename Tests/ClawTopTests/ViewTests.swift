@@ -7,7 +7,7 @@ func sampleState(width: Int, height: Int) -> AppState {
     let snapshot: JSONValue = [
         "node": ["id": "node-1", "version": "0.1.0", "state": "serving", "revision": 3, "in_flight": 2, "uptime_seconds": 3725],
         "providers": [
-            ["id": "fast", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 1,
+            ["id": "fast", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 1, "cost_today_dollars": 12.5,
              "weights": [["route": "chat", "tier": 0, "configured": 70, "effective": 70]],
              "stats": ["1m": ["requests": 600, "errors": 6, "requests_per_second": 10, "error_rate": 0.01, "latency_p50_seconds": 0.12,
                               "latency_p95_seconds": 0.3, "latency_p99_seconds": 0.45, "ttft_p50_seconds": 0.08, "cost_per_hour_dollars": 1.5]]],
@@ -82,6 +82,9 @@ func sampleState(width: Int, height: Int) -> AppState {
         state.ascii = true
         screen = View.render(state)
         #expect(screen.line(3).contains("#") && !screen.text.contains("█"))
+        Reducer.reduce(&state, .selectPane(.cost))
+        let cost = View.render(state).text
+        #expect(cost.contains("TODAY") && cost.contains("$12.5") && cost.contains("$12.5 today"))
         Reducer.reduce(&state, .selectPane(.events))
         #expect(View.render(state).line(3).contains("circuit_opened"))
         Reducer.reduce(&state, .toggleHelp)
