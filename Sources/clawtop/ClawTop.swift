@@ -46,9 +46,20 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "With --exec: confirm the action (there is no dialog).")
     var yes = false
 
+    @Flag(name: .long, help: "Start a real local fleet (clawsim, three clawgate nodes, traffic, incidents) and watch it.")
+    var demo = false
+
+    @Flag(name: .long, help: "With --demo: no screen; print the fleet's URLs and tokens as JSON and run until SIGINT/SIGTERM.")
+    var headless = false
+
+    @Option(name: .long, help: "With --demo: seconds between scripted incidents (each lasts half of it).")
+    var incidentPeriod: Double = 120
+
     func validate() throws {
         if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
+        guard incidentPeriod >= 2, incidentPeriod <= 86400 else { throw ValidationError("--incident-period must be 2..86400 seconds") }
+        if headless, !demo { throw ValidationError("--headless goes with --demo") }
     }
 
     func fail(_ message: String, _ code: Int32) -> ExitCode {
@@ -66,8 +77,35 @@ struct ClawTop: ParsableCommand {
         }
         let refresh = self.refresh ?? file.refresh ?? 2
         let theme = self.theme ?? file.theme ?? "dark"
-        let tokenFile = self.tokenFile ?? file.tokenFile
-        let gateway = self.gateway.isEmpty ? file.gateways : self.gateway
+        var tokenFile = self.tokenFile ?? file.tokenFile
+        var gateway = self.gateway.isEmpty ? file.gateways : self.gateway
+        let signals = ShutdownSignals()
+        var demoFleet: DemoFleet?
+        defer { demoFleet?.stop() }
+        var demoToken: String?
+        if demo {
+            let fleet = DemoFleet(incidentPeriod: incidentPeriod)
+            demoFleet = fleet
+            let started: DemoFleet.Started
+            do {
+                started = try fleet.start()
+            } catch {
+                throw fail("the demo could not start: \(error)", 1)
+            }
+            if headless {
+                let line: JSONValue = [
+                    "gateways": .array(started.gateways.map { ["url": .string($0), "admin": .string($0 + "/admin/v1")] }),
+                    "clawsim_control": .string(started.control),
+                    "operator_token": .string(started.operatorToken), "viewer_token": .string(started.viewerToken),
+                ]
+                FileHandle.standardOutput.write(Data(line.bytes(sorted: true) + [0x0A]))
+                while signals.received == nil { Thread.sleep(forTimeInterval: 0.1) }
+                return
+            }
+            gateway = started.gateways
+            tokenFile = nil
+            demoToken = started.operatorToken
+        }
         let urls = gateway.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
             .map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
@@ -77,7 +115,7 @@ struct ClawTop: ParsableCommand {
                 throw fail("'\(url)' is not an http:// or https:// URL", 2)
             }
         }
-        var token = ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
+        var token = demoToken ?? ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -88,6 +126,8 @@ struct ClawTop: ParsableCommand {
             try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
         }
         if once {
+            // A demo fleet that just started needs a moment of traffic before there is much to show.
+            if demo { Thread.sleep(forTimeInterval: 3) }
             for action in poller.poll(cursors: urls.map { _ in 0 }) { Reducer.reduce(&state, action) }
             let now = Date().timeIntervalSince1970
             if format == "json" {
@@ -99,7 +139,7 @@ struct ClawTop: ParsableCommand {
             }
             throw ExitCode(state.fleet.status(now: now).code)
         }
-        try interactive(state: state, poller: poller, token: token, refresh: refresh, theme: theme)
+        try interactive(state: state, poller: poller, token: token, refresh: refresh, theme: theme, signals: signals)
     }
 
     /// `--exec`: one command, no screen; per-node results on stdout; non-zero when any node refused.
@@ -128,7 +168,7 @@ struct ClawTop: ParsableCommand {
         throw ExitCode(failed ? 1 : 0)
     }
 
-    func interactive(state initial: AppState, poller: Poller, token: String?, refresh: Double, theme: String) throws {
+    func interactive(state initial: AppState, poller: Poller, token: String?, refresh: Double, theme: String, signals: ShutdownSignals) throws {
         guard isatty(STDOUT_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"].map({ !$0.isEmpty && $0 != "dumb" }) ?? false else {
             throw fail("the console needs a terminal (TERM set, stdout a tty); use --once for scripts", 2)
         }
@@ -138,7 +178,6 @@ struct ClawTop: ParsableCommand {
         } catch {
             throw fail(error.description, 2)
         }
-        let signals = ShutdownSignals()
         let inbox = Mutex<[Action]>([])
         let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
         let pollThread = Thread {

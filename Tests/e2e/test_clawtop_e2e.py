@@ -8,6 +8,7 @@ import urllib.request
 import uuid
 
 import pytest
+import signal
 
 from conftest import Proc, binary
 from test_admin_e2e import OPERATOR, VIEWER, admin_yaml, call, chat, start_gate
@@ -244,3 +245,71 @@ def test_config_file_gives_the_fleet_and_flags_override(nodes, tmp_path):
     (tmp_path / "clawtop" / "config.yaml").write_text("gateway: [x]\n")
     r = subprocess.run([binary("clawtop"), "--once"], capture_output=True, text=True, env=env, timeout=30)
     assert r.returncode == 2 and "config.yaml: gateway: unknown key" in r.stderr
+
+
+def children_of(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def alive(pids):
+    return [p for p in pids if os.path.exists(f"/proc/{p}") and "zombie" not in open(f"/proc/{p}/status").read().lower()]
+
+
+def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
+    p = subprocess.Popen([binary("clawtop"), "--demo", "--headless", "--incident-period", "10"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(p.stdout.readline())
+        assert len(info["gateways"]) == 3 and info["operator_token"] and info["viewer_token"]
+        kids = children_of(p.pid)
+        assert len(kids) == 4  # clawsim and three clawgate nodes
+        url = info["gateways"][0]["url"]
+        for g in info["gateways"]:
+            assert urllib.request.urlopen(g["url"] + "/readyz", timeout=5).status == 200
+        status, snap = call(url + "/admin/v1/snapshot", token=info["viewer_token"])
+        assert status == 200 and {pr["id"] for pr in snap["providers"]} == {"fast", "premium", "cheap", "local"}
+        assert call(url + "/admin/v1/node/drain", "POST", token=info["viewer_token"])[0] == 403
+        # A scripted incident shows in the events within its (shortened) period.
+        deadline = time.time() + 30
+        kinds = set()
+        while time.time() < deadline and not kinds & {"circuit_opened", "health_failed"}:
+            time.sleep(0.5)
+            for g in info["gateways"]:
+                status, ev = call(g["url"] + "/admin/v1/events", token=info["viewer_token"])
+                kinds |= {e["kind"] for e in ev["events"]}
+        assert kinds & {"circuit_opened", "health_failed"}, kinds
+        p.send_signal(signal.SIGHUP)
+        assert p.wait(timeout=15) == 0
+        assert alive(kids) == []
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_demo_on_screen_and_q_leaves_no_child():
+    t = Tmux(f"env TERM=xterm-256color {binary('clawtop')} --demo --incident-period 30", 100, 30)
+    try:
+        screen = t.wait_for("premium", timeout=20)
+        assert "nodes 3/3" in screen and "fast" in screen and "cheap" in screen and "local" in screen
+        clawtop_pid = int(subprocess.run(["pgrep", "-n", "-f", "clawtop --demo --incident-period 30"], capture_output=True, text=True).stdout.split()[0])
+        kids = children_of(clawtop_pid)
+        assert len(kids) == 4
+        t.keys("q")
+        deadline = time.time() + 10
+        while t.alive() and time.time() < deadline:
+            time.sleep(0.1)
+        assert not t.alive()
+        time.sleep(0.5)
+        assert alive(kids) == []
+    finally:
+        t.kill()
+
+
+def test_demo_once():
+    r = subprocess.run([binary("clawtop"), "--demo", "--once", "--format", "json"], capture_output=True, text=True, timeout=60)
+    report = json.loads(r.stdout)
+    assert report["fleet"]["nodes_total"] == 3 and report["fleet"]["nodes_serving"] == 3
+    assert {pr["id"] for pr in report["providers"]} == {"fast", "premium", "cheap", "local"}
+    assert r.returncode in (0, 1)

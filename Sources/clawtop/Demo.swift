@@ -1,0 +1,205 @@
+import ClawCurl
+import ClawShared
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `clawtop --demo`: a real local fleet (clawsim providers, three clawgate nodes, light traffic and
+/// scripted incidents) on loopback, started from the binaries next to clawtop and stopped with it.
+final class DemoFleet: @unchecked Sendable {
+    struct Started {
+        var gateways: [String]
+        var control: String
+        var operatorToken: String
+        var viewerToken: String
+    }
+
+    private var children: [Process] = []
+    private let directory: String
+    private let stopFlag = Mutex(false)
+    private var threads: [Thread] = []
+    let incidentPeriod: Double
+
+    init(incidentPeriod: Double) {
+        self.incidentPeriod = incidentPeriod
+        directory = NSTemporaryDirectory() + "clawtop-demo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    static let providers: [(id: String, flags: String)] = [
+        ("fast", "latency_ms=150,latency_p99_ms=400,tokens_per_second=80,completion_tokens=24"),
+        ("premium", "latency_ms=600,latency_p99_ms=1500,tokens_per_second=40,completion_tokens=48"),
+        ("cheap", "latency_ms=300,latency_p99_ms=900,tokens_per_second=60,completion_tokens=24"),
+        ("local", "latency_ms=1200,latency_p99_ms=3000,tokens_per_second=20,completion_tokens=16"),
+    ]
+
+    /// Where clawsim and clawgate are: next to this binary.
+    static func binary(_ name: String) throws -> String {
+        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let path = URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw DemoError("the demo needs \(name) next to clawtop (\(path)); build all products with `swift build`")
+        }
+        return path
+    }
+
+    private func spawn(_ path: String, _ args: [String], env: [String: String] = [:]) throws -> JSONValue {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle(forWritingAtPath: directory + "/\(URL(fileURLWithPath: path).lastPathComponent)-\(children.count).log")
+            ?? FileHandle.nullDevice
+        try process.run()
+        children.append(process)
+        var line = Data()
+        while true {
+            let byte = out.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        guard let json = try? JSONValue.parse(bytes: line) else {
+            throw DemoError("\(URL(fileURLWithPath: path).lastPathComponent) did not start; see \(directory)")
+        }
+        return json
+    }
+
+    static func token() -> String {
+        (0..<24).map { _ in String("abcdefghijkmnpqrstuvwxyz23456789".randomElement()!) }.joined()
+    }
+
+    func start() throws -> Started {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for i in 0..<8 { FileManager.default.createFile(atPath: directory + "/clawsim-\(i).log", contents: nil) }
+        for i in 0..<8 { FileManager.default.createFile(atPath: directory + "/clawgate-\(i).log", contents: nil) }
+        let sim = try spawn(try Self.binary("clawsim"), Self.providers.flatMap { ["--provider", "\($0.id),\($0.flags)"] } + ["--seed", "7"])
+        guard let control = sim["control"]?.stringValue, let urls = sim["providers"]?.objectValue else { throw DemoError("clawsim said nothing useful") }
+        let prices = ["fast": (0.15, 0.60), "premium": (2.50, 10.00), "cheap": (0.05, 0.20), "local": (0.0, 0.0)]
+        let operatorToken = Self.token()
+        let viewerToken = Self.token()
+        var gateways: [String] = []
+        for n in 1...3 {
+            let providers = Self.providers.map { p in
+                "  - {id: \(p.id), base_url: \"\(urls[p.id]!.stringValue!)/v1\", region: local, price: {input_per_1m: \(prices[p.id]!.0), output_per_1m: \(prices[p.id]!.1)}, timeouts: {connect: 1, first_byte: 8, total: 60}}"
+            }.joined(separator: "\n")
+            let yaml = """
+                node_id: demo-\(n)
+                listen: 127.0.0.1:0
+                providers:
+                \(providers)
+                routes:
+                  - alias: chat
+                    tiers:
+                      - [{provider: fast, model: fast-chat, weight: 70}, {provider: cheap, model: cheap-chat, weight: 30}]
+                      - [{provider: premium, model: premium-chat, weight: 100}]
+                      - [{provider: local, model: local-llama, weight: 100}]
+                  - alias: reasoning
+                    tiers:
+                      - [{provider: premium, model: premium-reason, weight: 100}]
+                      - [{provider: fast, model: fast-chat, weight: 100}]
+                  - alias: batch
+                    tiers:
+                      - [{provider: cheap, model: cheap-chat, weight: 80}, {provider: local, model: local-llama, weight: 20}]
+                      - [{provider: fast, model: fast-chat, weight: 100}]
+                breaker: {consecutive_failures: 3, cooldown: 5, max_cooldown: 60}
+                health_check: {interval: 2, timeout: 1}
+                admin:
+                  state_dir: \(directory)/state-\(n)
+                  tokens:
+                    - {name: demo-operator, role: operator, env: CLAWTOP_DEMO_OPERATOR}
+                    - {name: demo-viewer, role: viewer, env: CLAWTOP_DEMO_VIEWER}
+
+                """
+            let path = directory + "/node-\(n).yaml"
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let node = try spawn(try Self.binary("clawgate"), ["--config", path],
+                                 env: ["CLAWTOP_DEMO_OPERATOR": operatorToken, "CLAWTOP_DEMO_VIEWER": viewerToken])
+            guard let url = node["url"]?.stringValue else { throw DemoError("clawgate did not start; see \(directory)") }
+            gateways.append(url)
+        }
+        startTraffic(gateways)
+        startIncidents(control)
+        return Started(gateways: gateways, control: control, operatorToken: operatorToken, viewerToken: viewerToken)
+    }
+
+    var stopping: Bool { stopFlag.withLock { $0 } }
+
+    /// A few requests per second, mixed routes, a third of them streaming: four clients, each
+    /// sending one request at a time (a slow provider slows its client, as with real users).
+    private func startTraffic(_ gateways: [String]) {
+        for client in 0..<4 {
+        let thread = Thread { [self] in
+            let curl = CurlMulti()
+            var counter = client
+            while !stopping {
+                counter += 1
+                let route = ["chat", "chat", "chat", "reasoning", "batch"][counter % 5]
+                let stream = counter % 3 == 0
+                let body: JSONValue = ["model": .string(route), "stream": .bool(stream),
+                                       "messages": [["role": "user", "content": "Summarise the incident timeline for the on-call engineer."]]]
+                let url = gateways[counter % gateways.count] + "/v1/chat/completions"
+                _ = curl.perform([HTTPRequestSpec(url: url, method: "POST", body: body.bytes(), timeout: 30)])
+                for _ in 0..<4 where !stopping { Thread.sleep(forTimeInterval: 0.05) }
+            }
+        }
+        thread.start()
+        threads.append(thread)
+        }
+    }
+
+    /// Every period a provider slows down, errors, goes down or gets rate limited, then recovers half a period later.
+    static let incidents: [(provider: String, patch: JSONValue, restore: JSONValue, what: String)] = [
+        ("cheap", ["error_rate": 1], ["error_rate": 0], "cheap fails every request"),
+        ("fast", ["latency_ms": 2500, "latency_p99_ms": 5000], ["latency_ms": 150, "latency_p99_ms": 400], "fast slows down"),
+        ("premium", ["outage": true], ["outage": false], "premium goes down"),
+        ("fast", ["rate_limit_rate": 0.8], ["rate_limit_rate": 0], "fast is rate limited"),
+    ]
+
+    private func startIncidents(_ control: String) {
+        let period = incidentPeriod
+        let thread = Thread { [self] in
+            let curl = CurlMulti()
+            var index = 0
+            func sleep(_ seconds: Double) {
+                var waited = 0.0
+                while waited < seconds, !stopping {
+                    Thread.sleep(forTimeInterval: 0.05)
+                    waited += 0.05
+                }
+            }
+            sleep(period / 2)
+            while !stopping {
+                let incident = Self.incidents[index % Self.incidents.count]
+                index += 1
+                _ = curl.perform([HTTPRequestSpec(url: control + "/sim/providers/" + incident.provider, method: "POST", body: incident.patch.bytes())])
+                sleep(period / 2)
+                _ = curl.perform([HTTPRequestSpec(url: control + "/sim/providers/" + incident.provider, method: "POST", body: incident.restore.bytes())])
+                sleep(period / 2)
+            }
+        }
+        thread.start()
+        threads.append(thread)
+    }
+
+    /// Stop the traffic, the incidents and every child; remove the demo's folder.
+    func stop() {
+        stopFlag.withLock { $0 = true }
+        for child in children where child.isRunning { child.terminate() }
+        let deadline = Date().addingTimeInterval(5)
+        for child in children {
+            while child.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
+            child.waitUntilExit()
+        }
+        children = []
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+struct DemoError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
