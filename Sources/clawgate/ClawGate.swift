@@ -11,7 +11,7 @@ struct ClawGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clawgate",
         abstract: "OpenAI-compatible gateway with weighted routing, failover, circuit breaking and cost accounting.",
-        subcommands: [Serve.self, CheckConfig.self, ExampleConfig.self],
+        subcommands: [Serve.self, CheckConfig.self, ExampleConfig.self, Rules.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -97,5 +97,30 @@ struct ExampleConfig: ParsableCommand {
 
     func run() {
         print(GatewayConfig.example, terminator: "")
+    }
+}
+
+struct Rules: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print Prometheus recording and alerting rules for the gateway (provider down, error ratio, p99, circuit open, spend, node not ready)."
+    )
+
+    @Option(help: "Alert when a provider's failed-attempt ratio over 5 m is above this.")
+    var errorRatio: Double = 0.05
+
+    @Option(help: "Alert when a provider's p99 latency over 5 m is above this many seconds.")
+    var p99Seconds: Double = 5
+
+    @Option(help: "Alert when the fleet's spend is above this many dollars per hour.")
+    var budgetPerHour: Double = 50
+
+    func validate() throws {
+        guard errorRatio > 0, errorRatio <= 1 else { throw ValidationError("--error-ratio must be in (0, 1]") }
+        guard p99Seconds > 0, p99Seconds.isFinite else { throw ValidationError("--p99-seconds must be above 0") }
+        guard budgetPerHour >= 0, budgetPerHour.isFinite else { throw ValidationError("--budget-per-hour must be 0 or more") }
+    }
+
+    func run() {
+        print(AlertRules.yaml(.init(errorRatio: errorRatio, p99Seconds: p99Seconds, budgetPerHour: budgetPerHour)), terminator: "")
     }
 }

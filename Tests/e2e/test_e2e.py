@@ -123,3 +123,46 @@ def test_servers_stop_cleanly_on_signals(sig, tmp_path):
     # The ports are free again.
     with pytest.raises(OSError):
         urllib.request.urlopen(gate.info["url"] + "/healthz", timeout=2)
+
+
+def test_rules_pass_promtool_and_fire_as_meant(tmp_path):
+    rules = tmp_path / "rules.yml"
+    r = subprocess.run([binary("clawgate"), "rules", "--budget-per-hour", "10"], capture_output=True, text=True, check=True)
+    rules.write_text(r.stdout)
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (Debian package prometheus) must be installed; .ci/run installs it"
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert check.returncode == 0 and "SUCCESS: 10 rules found" in check.stdout, check.stdout + check.stderr
+    # promtool's own rule unit tests: a provider out everywhere fires ProviderDown; out on one node does not;
+    # spending 36 dollars an hour over a 10 dollar budget fires SpendOverBudget.
+    (tmp_path / "test.yml").write_text(f"""rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'clawgate_provider_up{{instance="n1", provider="a"}}'
+        values: '0x10'
+      - series: 'clawgate_provider_up{{instance="n2", provider="a"}}'
+        values: '0x10'
+      - series: 'clawgate_provider_up{{instance="n1", provider="b"}}'
+        values: '0x10'
+      - series: 'clawgate_provider_up{{instance="n2", provider="b"}}'
+        values: '1x10'
+      - series: 'clawgate_cost_dollars_total{{instance="n1", provider="a", route="chat"}}'
+        values: '0+0.6x30'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: ClawgateProviderDown
+        exp_alerts:
+          - exp_labels: {{severity: critical, provider: a}}
+            exp_annotations: {{summary: "Provider a is out of rotation on every node"}}
+      - eval_time: 20m
+        alertname: ClawgateSpendOverBudget
+        exp_alerts:
+          - exp_labels: {{severity: warning}}
+            exp_annotations: {{summary: "Fleet spend is 36.00 dollars per hour (budget 10)"}}
+""")
+    unit = subprocess.run([promtool, "test", "rules", str(tmp_path / "test.yml")], capture_output=True, text=True)
+    assert unit.returncode == 0, unit.stdout + unit.stderr
+    bad = subprocess.run([binary("clawgate"), "rules", "--error-ratio", "2"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--error-ratio must be in (0, 1]" in bad.stderr
