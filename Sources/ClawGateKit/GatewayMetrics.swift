@@ -99,10 +99,14 @@ public final class GatewayMetrics: Sendable {
             registry.makeGauge(descriptor: Self.panic, labels: [("route", route.alias)]).set(snapshot.routes[routeIndex].panic ? 1.0 : 0.0)
             for (tierIndex, tier) in route.tiers.enumerated() {
                 for target in tier {
-                    let id = state.config.providers[target.provider].id
-                    let labels = [("route", route.alias), ("tier", String(tierIndex)), ("provider", id)]
+                    let labels = [("route", route.alias), ("tier", String(tierIndex)), ("provider", state.config.providers[target.provider].id)]
                     registry.makeGauge(descriptor: Self.weight, labels: labels).set(Double(target.weight))
-                    let available = state.isAvailable(provider: target.provider, now: now)
+                }
+                // In effect: operator weights, drains and failovers applied, and 0 while the provider is out.
+                for target in snapshot.effectiveRoutes[routeIndex].tiers[tierIndex] {
+                    let p = snapshot.providers[target.provider]
+                    let labels = [("route", route.alias), ("tier", String(tierIndex)), ("provider", p.id)]
+                    let available = p.health.healthy && p.breaker.isAvailable(now: now)
                     registry.makeGauge(descriptor: Self.effective, labels: labels).set(available ? Double(target.weight) : 0)
                 }
             }

@@ -428,8 +428,4 @@ public final class GatewayState: Sendable {
     public func events(since sequence: Int) -> (events: [GatewayEvent], truncated: Bool) {
         inner.withLock { $0.events.since(sequence) }
     }
-
-    public func isAvailable(provider: Int, now: Double) -> Bool {
-        inner.withLock { Self.isAvailable($0.providers[provider], now: now) }
-    }
 }

@@ -151,6 +151,10 @@ import Testing
             let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer)
             let a = snap.json?["providers"]?.arrayValue?.first { $0["id"]?.stringValue == "a" }
             #expect(a?["state"]?.stringValue == "drained")
+            // The effective-weight gauge follows the drain; the configured one does not.
+            let metrics = try await client.request("GET", gate.url + "/metrics").text
+            #expect(metrics.contains(#"clawgate_route_effective_weight{route="chat",tier="0",provider="a"} 0.0"#))
+            #expect(metrics.contains(#"clawgate_route_weight{route="chat",tier="0",provider="a"} 50.0"#))
             _ = try await post(client, gate, "/providers/a/undrain", nil, headers: op)
             let after = try await traffic(client, gate, 60)
             #expect(after["a", default: 0] > 10)
