@@ -83,30 +83,30 @@ public enum Reducer {
             } else {
                 node.error = error ?? "no answer"
             }
-            // A poll newer than every pending result confirms those actions.
-            // Polls arrive as a batch in node order: the last node's means every node was polled.
-            if index == state.fleet.nodes.count - 1 {
-                for row in state.fleet.rows {
-                    state.latencyHistory[row.id, default: []].append(row.p50 ?? 0)
-                    state.costHistory[row.id, default: []].append(row.costPerHour)
-                    if state.latencyHistory[row.id]!.count > AppState.historyLength { state.latencyHistory[row.id]!.removeFirst() }
-                    if state.costHistory[row.id]!.count > AppState.historyLength { state.costHistory[row.id]!.removeFirst() }
-                }
-                for (subject, resultsAt) in state.pending {
-                    if let resultsAt, at > resultsAt { state.pending[subject] = nil }
-                }
-            }
             if !events.isEmpty {
                 node.events = Array((node.events + events).suffix(500))
                 node.eventCursor = events.last!.sequence
             }
             state.fleet.nodes[index] = node
+            // Polls arrive as a batch in node order: the last node's closes the batch, and the
+            // merged rows, histories, pending marks and selections are brought up to date once.
+            guard index == state.fleet.nodes.count - 1 else { return }
             state.fleet.refresh()
-        }
-        // Keep selections inside their lists as data changes.
-        for pane in Pane.allCases {
-            let count = rowCount(state, pane)
-            if state.selected(pane) >= count { state.selection[pane] = max(0, count - 1) }
+            for row in state.fleet.rows {
+                state.latencyHistory[row.id, default: []].append(row.p50 ?? 0)
+                state.costHistory[row.id, default: []].append(row.costPerHour)
+                if state.latencyHistory[row.id]!.count > AppState.historyLength { state.latencyHistory[row.id]!.removeFirst() }
+                if state.costHistory[row.id]!.count > AppState.historyLength { state.costHistory[row.id]!.removeFirst() }
+            }
+            // A poll newer than every pending result confirms those actions.
+            for (subject, resultsAt) in state.pending {
+                if let resultsAt, at > resultsAt { state.pending[subject] = nil }
+            }
+            // Keep selections inside their lists as the data changes.
+            for pane in Pane.allCases {
+                let count = rowCount(state, pane)
+                if state.selected(pane) >= count { state.selection[pane] = max(0, count - 1) }
+            }
         }
     }
 
