@@ -337,6 +337,13 @@ public enum View {
         b.put("fleet: \(Format.dollars(total))/h now, \(Format.dollars(today)) today (since 00:00 UTC)", x: 0, y: area.bottom - 1, role: .title)
     }
 
+    /// A wall-clock time as HH:mm:ss UTC, for the events pane and the detail view.
+    static func clock(_ time: Double) -> String {
+        let s = ((Int(time.rounded(.down)) % 86400) + 86400) % 86400
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
+    }
+
     static func allEvents(_ state: AppState) -> [EventInfo] {
         var events = state.fleet.nodes.flatMap(\.events)
         if !state.filter.isEmpty {
@@ -373,13 +380,10 @@ public enum View {
         b.put(Format.pad("NODE", 14) + " " + Format.pad("CIRCUIT", 9) + " " + Format.pad("FAILS", 5, right: true) + " "
               + Format.pad("EJECT", 5, right: true) + "  " + "WHY / UNTIL", x: 0, y: y, role: .title)
         y += 1
-        let formatter = DateFormatter()
-        formatter.dateFormat = "HH:mm:ss"
-        formatter.timeZone = TimeZone(identifier: "UTC")
         for node in state.fleet.nodes where y < area.bottom {
             guard let p = node.snapshot?.providers.first(where: { $0.id == id }) else { continue }
             var why = p.circuitReason ?? ""
-            if let until = p.openUntil { why += "  until \(formatter.string(from: Date(timeIntervalSince1970: until)))" }
+            if let until = p.openUntil { why += "  until \(clock(until))" }
             b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(p.circuit, 9) + " " + Format.pad(String(p.consecutiveFailures), 5, right: true)
                   + " " + Format.pad(String(p.ejections), 5, right: true) + "  " + why, x: 0, y: y, role: stateRole(p.circuit))
             y += 1
@@ -392,7 +396,7 @@ public enum View {
             b.put("Recent failures", x: 0, y: y, role: .title)
             y += 1
             for (node, time, reason) in failures where y < area.bottom {
-                b.put("\(formatter.string(from: Date(timeIntervalSince1970: time)))  \(Format.pad(node, 12, ascii: state.ascii))  \(reason)",
+                b.put("\(clock(time))  \(Format.pad(node, 12, ascii: state.ascii))  \(reason)",
                       x: 0, y: y, role: .warn)
                 y += 1
             }
@@ -400,9 +404,6 @@ public enum View {
     }
 
     static func events(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "HH:mm:ss"
-        formatter.timeZone = TimeZone(identifier: "UTC")
         let columns = [
             Column(title: "TIME", width: 8, right: false, priority: 0),
             Column(title: "NODE", width: 10, right: false, priority: 3),
@@ -413,7 +414,7 @@ public enum View {
         let rows: [[(String, Role)]] = allEvents(state).map { e in
             let role: Role = e.kind.contains("opened") || e.kind.contains("failed") || e.kind.contains("panic_started") ? .crit
                 : e.kind.contains("closed") || e.kind.contains("recovered") || e.kind.contains("restored") ? .ok : .normal
-            return [(formatter.string(from: Date(timeIntervalSince1970: e.time)), .dim), (e.node, .normal), (e.kind, role),
+            return [(clock(e.time), .dim), (e.node, .normal), (e.kind, role),
                     (e.subject, .normal), (e.detail, .normal)]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.events), ascii: state.ascii)

@@ -51,8 +51,9 @@ final class DemoFleet: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle(forWritingAtPath: directory + "/\(URL(fileURLWithPath: path).lastPathComponent)-\(children.count).log")
-            ?? FileHandle.nullDevice
+        let log = directory + "/\(URL(fileURLWithPath: path).lastPathComponent)-\(children.count).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
         try process.run()
         children.append(process)
         var line = Data()
@@ -73,8 +74,6 @@ final class DemoFleet: @unchecked Sendable {
 
     func start() throws -> Started {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        for i in 0..<8 { FileManager.default.createFile(atPath: directory + "/clawsim-\(i).log", contents: nil) }
-        for i in 0..<8 { FileManager.default.createFile(atPath: directory + "/clawgate-\(i).log", contents: nil) }
         let sim = try spawn(try Self.binary("clawsim"), Self.providers.flatMap { ["--provider", "\($0.id),\($0.flags)"] } + ["--seed", "7"])
         guard let control = sim["control"]?.stringValue, let urls = sim["providers"]?.objectValue else { throw DemoError("clawsim said nothing useful") }
         let prices = ["fast": (0.15, 0.60), "premium": (2.50, 10.00), "cheap": (0.05, 0.20), "local": (0.0, 0.0)]

@@ -87,6 +87,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         #expect(cost.contains("TODAY") && cost.contains("$12.5") && cost.contains("$12.5 today"))
         Reducer.reduce(&state, .selectPane(.events))
         #expect(View.render(state).line(3).contains("circuit_opened"))
+        #expect(View.render(state).line(3).hasPrefix("00:16:39"))  // time 999, UTC
         Reducer.reduce(&state, .toggleHelp)
         #expect(View.render(state).text.contains("Keys (Esc or ? closes)"))
         Reducer.reduce(&state, .escape)
