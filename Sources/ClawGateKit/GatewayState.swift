@@ -183,14 +183,18 @@ public final class GatewayState: Sendable {
     /// Choose and take the provider for attempt number `attempt` (1-based) of a request on `route`.
     public func choose(route: Int, tried: Set<Int>, attempt: Int, now: Double) -> Result<Choice, NoChoice> {
         inner.withLock { state -> Result<Choice, NoChoice> in
-            let providers = state.providers
             let plan = state.effectiveRoutes[route]
-            guard let pick = RoutePlanner.pick(
+            // The generator is taken out for the call so the closures can read the providers in
+            // place (a copy of them here would be copied again on the first write below).
+            var random = state.random
+            let chosen = RoutePlanner.pick(
                 plan, tried: tried,
-                available: { Self.isAvailable(providers[$0], now: now) },
-                badness: { providers[$0].breaker.openUntil ?? now },
-                random: &state.random
-            ) else { return .failure(.exhausted) }
+                available: { Self.isAvailable(state.providers[$0], now: now) },
+                badness: { state.providers[$0].breaker.openUntil ?? now },
+                random: &random
+            )
+            state.random = random
+            guard let pick = chosen else { return .failure(.exhausted) }
             if attempt > 1, !state.retryBudget.tryRetry(now: now) { return .failure(.retryBudget) }
             if state.routePanic[route] != pick.panic {
                 state.routePanic[route] = pick.panic
