@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A running simulator: its providers, each on its own loopback port, and a control endpoint.
 public final class Simulator: Sendable {
@@ -129,5 +130,3 @@ final class URLBox: Sendable {
     func set(_ urls: [String: String]) { value.withLock { $0 = urls } }
     func get() -> [String: String] { value.withLock { $0 } }
 }
-
-import Synchronization

@@ -1,4 +1,5 @@
 import ClawShared
+import ClawTopCore
 import Foundation
 import Yams
 
@@ -8,7 +9,6 @@ struct ConsoleConfig {
     var tokenFile: String?
     var refresh: Double?
     var theme: String?
-    var prometheus: String?
 
     static func path(environment: [String: String]) -> String {
         let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? "") + "/.config")
@@ -51,5 +51,3 @@ struct ConsoleConfig {
         return config
     }
 }
-
-import ClawTopCore
