@@ -27,7 +27,7 @@ public enum AlertRules {
                   sum by (provider) (rate(clawgate_upstream_attempts_total{outcome!="ok"}[5m]))
                     / sum by (provider) (rate(clawgate_upstream_attempts_total[5m]))
               - record: clawgate:provider_latency_seconds:p99_5m
-                expr: histogram_quantile(0.99, sum by (provider, le) (rate(clawgate_request_duration_seconds_bucket[5m])))
+                expr: histogram_quantile(0.99, sum by (provider, le) (rate(clawgate_upstream_attempt_duration_seconds_bucket[5m])))
               - record: clawgate:spend_dollars_per_hour:rate5m
                 expr: sum by (provider) (rate(clawgate_cost_dollars_total[5m])) * 3600
           - name: clawgate.alerts

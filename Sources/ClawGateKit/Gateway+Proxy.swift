@@ -104,7 +104,7 @@ extension Gateway {
             case .failure(let outcome, let after):
                 state.finishAttempt(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil,
                                     tokensIn: 0, tokensOut: 0, cost: 0, now: now)
-                metrics.attempt(provider: providerID, route: alias, outcome: outcome.label)
+                metrics.attempt(provider: providerID, route: alias, outcome: outcome.label, latency: now - attemptStart)
                 attempts.append(AttemptRecord(provider: providerID, outcome: outcome))
                 if let after { retryAfter = after }
                 logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label)])
@@ -116,7 +116,7 @@ extension Gateway {
                 attempts.append(AttemptRecord(provider: providerID, outcome: outcome))
                 state.finishRequest(route: route, ok: false, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: now,
                                     served: choice.provider, attempts: attempts, outcome: outcome.label)
-                metrics.attempt(provider: providerID, route: alias, outcome: outcome.label)
+                metrics.attempt(provider: providerID, route: alias, outcome: outcome.label, latency: now - attemptStart)
                 metrics.request(route: alias, provider: providerID, outcome: outcome.label, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0)
                 var headers = explainHeaders(attempts, served: (providerID, choice.model))
                 headers[.contentType] = contentType
@@ -129,7 +129,7 @@ extension Gateway {
                 state.finishRequest(route: route, ok: true, latency: now - start, ttft: headAt - start,
                                     tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
                                     served: choice.provider, attempts: attempts, outcome: "ok")
-                metrics.attempt(provider: providerID, route: alias, outcome: "ok")
+                metrics.attempt(provider: providerID, route: alias, outcome: "ok", latency: now - attemptStart)
                 metrics.request(route: alias, provider: providerID, outcome: "ok", latency: now - start, ttft: headAt - start,
                                 tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
                 var headers = explainHeaders(attempts, served: (providerID, choice.model))
@@ -303,7 +303,7 @@ extension Gateway {
             self.state.finishRequest(route: route, ok: ok, latency: now - start, ttft: firstAt - start,
                                      tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
                                      served: provider, attempts: final, outcome: outcome.label)
-            self.metrics.attempt(provider: providerID, route: alias, outcome: outcome.label)
+            self.metrics.attempt(provider: providerID, route: alias, outcome: outcome.label, latency: now - attemptStart)
             self.metrics.request(route: alias, provider: providerID, outcome: outcome.label, latency: now - start, ttft: firstAt - start,
                                  tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
         })

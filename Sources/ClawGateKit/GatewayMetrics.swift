@@ -16,6 +16,7 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let retries = name("retries", "total", "Retries sent to another provider, by route.")
     nonisolated(unsafe) static let budgetExhausted = name("retry_budget_exhausted", "total", "Retries refused by the retry budget, by route.")
     nonisolated(unsafe) static let duration = name("request_duration", "seconds", "Client request latency by route and provider.")
+    nonisolated(unsafe) static let attemptDuration = name("upstream_attempt_duration", "seconds", "Upstream attempt latency by provider and route, failed attempts included.")
     nonisolated(unsafe) static let ttft = name("time_to_first_token", "seconds", "Time to the first token (first body bytes) by route and provider.")
     nonisolated(unsafe) static let tokens = name("tokens", "total", "Tokens by provider, route and direction (input or output).")
     nonisolated(unsafe) static let cost = name("cost_dollars", "total", "Cost in US dollars from the price table, by provider and route.")
@@ -58,8 +59,11 @@ public final class GatewayMetrics: Sendable {
         return made
     }
 
-    public func attempt(provider: String, route: String, outcome: String) {
+    /// One upstream attempt: counted by outcome, its latency in the provider's histogram (the
+    /// provider's own latency, which a client request's retries elsewhere do not blur).
+    public func attempt(provider: String, route: String, outcome: String, latency: Double) {
         counter(0, Self.attempts, [("provider", provider), ("route", route), ("outcome", outcome)]).increment()
+        histogram(8, Self.attemptDuration, [("provider", provider), ("route", route)]).record(latency)
     }
 
     public func request(route: String, provider: String, outcome: String, latency: Double, ttft: Double?,

@@ -1,6 +1,6 @@
-/// The panes of the console, in Tab order; digits 1-5 jump to them.
+/// The panes of the console, in Tab order; digits 1-6 jump to them.
 public enum Pane: Int, Sendable, CaseIterable {
-    case providers, nodes, routes, cost, events
+    case providers, nodes, routes, cost, events, alerts
 
     public var title: String {
         switch self {
@@ -9,6 +9,7 @@ public enum Pane: Int, Sendable, CaseIterable {
         case .routes: "Routes"
         case .cost: "Cost"
         case .events: "Events"
+        case .alerts: "Alerts"
         }
     }
 }
@@ -32,8 +33,14 @@ public enum Action: Sendable, Equatable {
     case escape
     case resize(width: Int, height: Int)
     case polled(index: Int, snapshot: NodeSnapshot?, raw: JSONValueBox?, events: [EventInfo], error: String?, at: Double)
+    /// Prometheus's and Alertmanager's answers of a poll; comes before the nodes' of the same poll.
+    case monitorPolled(MonitorPoll)
+    /// Sparkline history per provider from Prometheus range queries, oldest first (at start).
+    case monitorHistory(latency: [String: [Double]], cost: [String: [Double]])
     /// Action keys on the selected row.
     case drainSelected, undrainSelected, weightPrompt, weightStep(Int), failoverPrompt, restoreSelected
+    /// `z` on an alert: the command line with a silence for just that alert.
+    case silencePrompt
     case openCommandLine
     case openFilter
     case openDetail

@@ -9,12 +9,13 @@ public enum Command: Sendable, Equatable {
     case weight(route: String, weights: [(String, Int)])
     case failover(String, to: [String])
     case restore(String)
+    case silence(Silence)
     case theme(String)
     case quit
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | failover ID [to ID...] | restore ID | theme NAME | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | failover ID [to ID...] | restore ID | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -59,6 +60,8 @@ public enum Command: Sendable, Equatable {
         case "restore":
             guard words.count == 2 else { return .failure(.init("usage: restore ID")) }
             return .success(.restore(words[1]))
+        case "silence":
+            return Silence.parse(Array(words.dropFirst())).map { .silence($0) }
         case "theme":
             guard words.count == 2 else { return .failure(.init("usage: theme NAME")) }
             return .success(.theme(words[1]))
@@ -76,6 +79,7 @@ public enum Command: Sendable, Equatable {
         case .weight(let route, let weights): "weight \(route) " + weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         case .failover(let id, let to): to.isEmpty ? "failover \(id)" : "failover \(id) to \(to.joined(separator: " "))"
         case .restore(let id): "restore \(id)"
+        case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
         case .theme(let name): "theme \(name)"
         case .quit: "q"
         }
@@ -95,6 +99,7 @@ public enum Command: Sendable, Equatable {
         case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id): "provider:\(id)"
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
         case .weight(let route, _): "route:\(route)"
+        case .silence(let silence): "alert:\(silence.name)"
         case .theme, .quit: ""
         }
     }
@@ -105,12 +110,21 @@ public struct CommandError: Error, Sendable, Equatable, CustomStringConvertible 
     public init(_ description: String) { self.description = description }
 }
 
-/// One admin call to one node.
+/// Where a call goes: a node's admin API (by index), or Alertmanager's API.
+public enum CallTarget: Sendable, Equatable {
+    case node(Int)
+    case alertmanager
+}
+
+/// One call to one node (or to Alertmanager, for a silence).
 public struct AdminCall: Sendable, Equatable {
-    public var node: Int
+    public var target: CallTarget
     public var method: String
     public var path: String
     public var body: JSONValue
+
+    /// The node's index, for a call to a node.
+    public var node: Int? { if case .node(let index) = target { index } else { nil } }
 }
 
 /// What a command will do: which calls on which nodes, and in words for the dialog.
@@ -121,8 +135,10 @@ public struct ActionPlan: Sendable, Equatable {
 }
 
 extension Command {
-    /// Turn a command into admin calls against the fleet, checking names against what the nodes report.
-    public func plan(fleet: Fleet, reason: String?) -> Result<ActionPlan, CommandError> {
+    /// Turn a command into admin calls against the fleet, checking names against what the nodes
+    /// report; `now` (wall-clock seconds) is when a silence starts.
+    public func plan(fleet: Fleet, reason: String?, now: Double) -> Result<ActionPlan, CommandError> {
+        if case .silence(let silence) = self { return silence.plan(self, monitor: fleet.monitor, reason: reason, now: now) }
         let reachable = fleet.nodes.indices.filter { fleet.nodes[$0].snapshot != nil }
         guard !reachable.isEmpty else { return .failure(.init("no node has answered yet; nothing to act on")) }
         let providers = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.providers.map(\.id) })
@@ -133,7 +149,7 @@ extension Command {
             return .object(o)
         }
         func everyNode(_ method: String, _ path: String, _ b: JSONValue) -> [AdminCall] {
-            reachable.map { AdminCall(node: $0, method: method, path: path, body: b) }
+            reachable.map { AdminCall(target: .node($0), method: method, path: path, body: b) }
         }
         func provider(_ id: String) -> CommandError? {
             providers.contains(id) ? nil : CommandError("no provider '\(id)'; known: \(providers.sorted().joined(separator: ", "))")
@@ -150,7 +166,7 @@ extension Command {
                 return .failure(.init("no node '\(name)'; known: \(fleet.nodes.map(\.name).joined(separator: ", "))"))
             }
             let verb = { if case .drainNode = self { return "drain" } else { return "undrain" } }()
-            return .success(ActionPlan(command: self, calls: [AdminCall(node: index, method: "POST", path: "/admin/v1/node/\(verb)", body: body())],
+            return .success(ActionPlan(command: self, calls: [AdminCall(target: .node(index), method: "POST", path: "/admin/v1/node/\(verb)", body: body())],
                                        summary: "\(verb.capitalized) node \(fleet.nodes[index].name) (1 node)"))
         case .weight(let route, let weights):
             guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
@@ -168,7 +184,7 @@ extension Command {
             if let e = provider(id) { return .failure(e) }
             return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/restore", body()),
                                        summary: "Restore provider \(id) to the configured routing on \(count)"))
-        case .theme, .quit:
+        case .theme, .quit, .silence:
             return .failure(.init("'\(text)' does not change the fleet"))
         }
     }

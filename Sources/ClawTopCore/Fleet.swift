@@ -7,14 +7,28 @@ public struct Fleet: Sendable, Equatable {
     /// The merged provider rows, recomputed when a poll lands (not every frame).
     public private(set) var rows: [ProviderRow] = []
 
+    /// Prometheus and Alertmanager, when given.
+    public var monitor = Monitor()
+
     public init(urls: [String], staleAfter: Double = 6) {
         nodes = urls.map(NodeStatus.init(url:))
         self.staleAfter = staleAfter
     }
 
-    /// Merge the nodes' providers again; call after changing `nodes`.
+    /// Merge the nodes' providers again; call after changing `nodes` or `monitor`. Prometheus's
+    /// figures replace the nodes' own for every provider it has series for.
     public mutating func refresh() {
         rows = mergeProviders()
+        guard monitor.prometheusURL != nil, let figures = monitor.figures else { return }
+        for index in rows.indices {
+            guard let f = figures.providers[rows[index].id], let rps = f.rps else { continue }
+            rows[index].rps = rps
+            rows[index].errorRate = f.errorRatio ?? 0
+            rows[index].p50 = f.p50
+            rows[index].p95 = f.p95
+            rows[index].p99 = f.p99
+            rows[index].costPerHour = f.spendPerHour ?? 0
+        }
     }
 
     /// A provider across the nodes that report it.
@@ -128,6 +142,11 @@ public struct Fleet: Sendable, Equatable {
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
         s.errorRate = requests > 0 ? Double(errors) / Double(requests) : 0
         s.revisionDrift = revisions.count > 1
+        if monitor.prometheusURL != nil, let figures = monitor.figures, let rps = figures.rps {
+            s.rps = rps
+            s.errorRate = figures.errorRatio ?? 0
+            s.p99 = figures.p99
+        }
         return s
     }
 
@@ -139,9 +158,17 @@ public struct Fleet: Sendable, Equatable {
             reasons += unreachable.map { "node \($0.url) is \($0.health(now: now, staleAfter: staleAfter))\($0.error.map { ": \($0)" } ?? "")" }
             return (3, "unknown", reasons)
         }
+        if monitor.alertmanagerURL != nil, let error = monitor.alertmanagerError {
+            return (3, "unknown", ["alertmanager \(monitor.alertmanagerURL!): \(error)"])
+        }
         let snapshots = nodes.compactMap(\.snapshot)
         var critical = false
         var degraded = false
+        // Critical alerts make the fleet critical, warnings (and errors) degraded; info does not count.
+        for alert in monitor.firing where ["critical", "error", "warning"].contains(alert.severity) {
+            if alert.severity == "critical" { critical = true } else { degraded = true }
+            reasons.append("alert \(alert.selector) (\(alert.severity)) is firing\(alert.summary.isEmpty ? "" : ": \(alert.summary)")")
+        }
         if snapshots.allSatisfy({ $0.state != "serving" }) {
             critical = true
             reasons.append("no node is serving")

@@ -32,6 +32,7 @@ public enum KeyMap {
         .init(keys: [.character("-")], label: "", help: "", action: .weightStep(-10), dangerous: true),
         .init(keys: [.character("f")], label: "f", help: "fail over provider", action: .failoverPrompt, dangerous: true),
         .init(keys: [.character("F")], label: "F", help: "restore provider", action: .restoreSelected, dangerous: true),
+        .init(keys: [.character("z")], label: "z", help: "silence alert (Alerts pane)", action: .silencePrompt, dangerous: true),
     ] + Pane.allCases.map { pane in
         .init(keys: [.character(Character(String(pane.rawValue + 1)))], label: String(pane.rawValue + 1),
               help: pane.title, action: .selectPane(pane))

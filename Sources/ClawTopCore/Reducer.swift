@@ -44,6 +44,13 @@ public enum Reducer {
         case .weightPrompt:
             guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
             state.mode = .commandLine("weight \(route.route) \(id)=")
+        case .silencePrompt:
+            guard state.pane == .alerts else { return fail(&state, "z silences an alert: select one in the Alerts pane (6)") }
+            let alerts = View.filteredAlerts(state)
+            let index = state.selected(.alerts)
+            guard alerts.indices.contains(index) else { return fail(&state, "no alert selected") }
+            state.mode = .commandLine("silence \(alerts[index].selector) 1h ")
+            state.historyIndex = nil
         case .weightStep(let step):
             guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
             let next = min(1000, max(0, route.effective + step))
@@ -72,6 +79,25 @@ public enum Reducer {
         case .resize(let width, let height):
             state.width = max(0, width)
             state.height = max(0, height)
+        case .monitorPolled(let poll):
+            if state.fleet.monitor.prometheusURL != nil {
+                state.fleet.monitor.figures = poll.figures
+                state.fleet.monitor.prometheusError = poll.figures == nil ? (poll.prometheusError ?? "no answer") : nil
+            }
+            if state.fleet.monitor.alertmanagerURL != nil {
+                if let alerts = poll.alerts {
+                    state.fleet.monitor.alerts = alerts
+                    state.fleet.monitor.alertmanagerError = nil
+                    state.fleet.monitor.alertsAt = poll.at
+                } else {
+                    // The last list stays on screen, marked with the error and its age.
+                    state.fleet.monitor.alertmanagerError = poll.alertmanagerError ?? "no answer"
+                }
+            }
+        case .monitorHistory(let latency, let cost):
+            // Prometheus's past, before what this console has polled itself.
+            for (id, values) in latency { state.latencyHistory[id] = Array((values + (state.latencyHistory[id] ?? [])).suffix(AppState.historyLength)) }
+            for (id, values) in cost { state.costHistory[id] = Array((values + (state.costHistory[id] ?? [])).suffix(AppState.historyLength)) }
         case .polled(let index, let snapshot, let raw, let events, let error, let at):
             guard state.fleet.nodes.indices.contains(index) else { return }
             var node = state.fleet.nodes[index]
@@ -125,7 +151,7 @@ public enum Reducer {
             state.mode = .normal
             state.message = ("theme \(name)", .dim)
         default:
-            switch command.plan(fleet: state.fleet, reason: nil) {
+            switch command.plan(fleet: state.fleet, reason: nil, now: state.now) {
             case .failure(let error):
                 state.mode = .normal
                 fail(&state, error.description)
@@ -195,9 +221,10 @@ public enum Reducer {
                 state.mode = .confirm(dialog)
             case .enter:
                 if dialog.focus == .confirm {
+                    // Planned again as sent: with the reason, and a silence starting now, not when the dialog opened.
                     var plan = dialog.plan
-                    if !dialog.reason.isEmpty, case .success(let withReason) = plan.command.plan(fleet: state.fleet, reason: dialog.reason) {
-                        plan = withReason
+                    if case .success(let again) = plan.command.plan(fleet: state.fleet, reason: dialog.reason, now: state.now) {
+                        plan = again
                     }
                     state.outbox.append(plan)
                     state.pending[plan.command.subject] = .some(nil)
@@ -250,6 +277,7 @@ public enum Reducer {
         case .nodes: View.filteredNodes(state).count
         case .routes: View.routeLines(state).count
         case .events: View.allEvents(state).count
+        case .alerts: View.filteredAlerts(state).count
         }
     }
 }

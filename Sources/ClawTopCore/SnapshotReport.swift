@@ -29,7 +29,7 @@ public enum SnapshotReport {
                 }),
             ]
         }
-        return [
+        var report: [String: JSONValue] = [
             "schema": .string(schema), "generated_at": .number(now), "status": .string(status.word),
             "exit_code": JSONValue(Int(status.code)), "reasons": .array(status.reasons.map { .string($0) }),
             "fleet": [
@@ -41,7 +41,34 @@ public enum SnapshotReport {
             ],
             "providers": .array(providers),
             "nodes": .array(nodes),
+            "figures_source": .string(fleet.monitor.usingPrometheus ? "prometheus" : "nodes"),
         ]
+        let monitor = fleet.monitor
+        if let url = monitor.prometheusURL {
+            var section: [String: JSONValue] = ["url": .string(url), "ok": .bool(monitor.figures != nil), "window": .string(PromQL.window),
+                                      "error": monitor.prometheusError.map { .string($0) } ?? .null]
+            if let f = monitor.figures {
+                section["fleet"] = ["requests_per_second": number(f.rps), "error_ratio": number(f.errorRatio),
+                                    "latency_p99_seconds": number(f.p99), "cost_per_hour_dollars": .number(f.spendPerHour)]
+                section["providers"] = .object(f.providers.mapValues { p in
+                    ["requests_per_second": number(p.rps), "error_ratio": number(p.errorRatio), "latency_p50_seconds": number(p.p50),
+                     "latency_p95_seconds": number(p.p95), "latency_p99_seconds": number(p.p99), "cost_per_hour_dollars": number(p.spendPerHour)]
+                })
+            }
+            report["prometheus"] = .object(section)
+        }
+        if let url = monitor.alertmanagerURL {
+            report["alertmanager"] = [
+                "url": .string(url), "ok": .bool(monitor.alertmanagerError == nil), "error": monitor.alertmanagerError.map { .string($0) } ?? .null,
+                "firing": JSONValue(monitor.firing.count),
+                "alerts": .array(monitor.alerts.map { a in
+                    ["name": .string(a.name), "severity": .string(a.severity), "summary": .string(a.summary),
+                     "since": a.since > 0 ? .string(Format.iso8601(a.since)) : .null, "state": .string(a.suppressed ? "suppressed" : "firing"),
+                     "labels": .object(a.labels.mapValues { .string($0) }), "fingerprint": .string(a.fingerprint)]
+                }),
+            ]
+        }
+        return .object(report)
     }
 
     public static func text(_ fleet: Fleet, now: Double) -> String {
@@ -50,6 +77,11 @@ public enum SnapshotReport {
         var out = "status \(status.word.uppercased()): nodes \(s.nodesServing)/\(s.nodesTotal) serving, providers \(s.providersHealthy)/\(s.providersTotal) healthy, "
         out += "\(Format.rate(s.rps)) req/s, err \(Format.percent(s.errorRate)), p99 \(Format.seconds(s.p99)), \(Format.dollars(s.costPerHour))/h\n"
         for reason in status.reasons { out += "  - \(reason)\n" }
+        let monitor = fleet.monitor
+        if let url = monitor.prometheusURL {
+            out += monitor.figures != nil ? "figures: PromQL from \(url) over the last \(PromQL.window)\n"
+                : "figures: the nodes' own stats (prometheus \(url): \(monitor.prometheusError ?? "no answer"))\n"
+        }
         out += "\n" + Format.pad("NODE", 28) + " " + Format.pad("STATE", 11) + " " + Format.pad("REV", 5, right: true) + " " + Format.pad("AGE", 6, right: true) + "  ERROR\n"
         for node in fleet.nodes {
             out += Format.pad(node.name, 28, ascii: true) + " " + Format.pad(node.health(now: now, staleAfter: fleet.staleAfter), 11) + " "
@@ -64,6 +96,14 @@ public enum SnapshotReport {
                          Format.seconds(p.p50), Format.seconds(p.p99), Format.dollars(p.costPerHour)]
             out += cells.enumerated().map { i, t in Format.pad(t, [16, 11, 9, 6, 7, 6, 7, 7, 8][i], right: i >= 3, ascii: true) }
                 .joined(separator: " ") + "\n"
+        }
+        if let url = monitor.alertmanagerURL {
+            out += "\nALERTS from \(url): "
+            out += monitor.alertmanagerError.map { "unknown (\($0))\n" } ?? "\(monitor.firing.count) firing\n"
+            for a in monitor.alerts {
+                out += Format.pad(a.severity, 9) + " " + Format.pad(a.selector, 48, ascii: true) + " " + Format.pad(a.suppressed ? "silenced" : "firing", 8)
+                out += " " + Format.pad(a.since > 0 ? Format.duration(max(0, now - a.since)) : "-", 7, right: true) + "  " + a.summary + "\n"
+            }
         }
         return out
     }

@@ -24,6 +24,7 @@ public enum View {
         case .routes: routes(state, &buffer, area)
         case .cost: cost(state, &buffer, area)
         case .events: events(state, &buffer, area)
+        case .alerts: alerts(state, &buffer, area)
         }
         }
         footer(state, &buffer)
@@ -40,15 +41,26 @@ public enum View {
     static func header(_ state: AppState, _ b: inout ScreenBuffer) {
         let s = state.fleet.summary(now: state.now)
         b.fill(row: 0, role: .header)
-        var flags: [String] = []
-        if state.paused { flags.append("PAUSED") }
-        if state.readOnly { flags.append(state.ascii ? "[RO]" : "🔒RO") }
-        let flagText = flags.isEmpty ? "" : " " + flags.joined(separator: " ") + " "
+        let monitor = state.fleet.monitor
+        var flags: [(String, Role)] = []
+        // Prometheus given but not answering: the figures are the nodes' own, and the header says so.
+        if monitor.prometheusURL != nil, monitor.figures == nil, monitor.prometheusError != nil { flags.append(("prom down: node stats", .warn)) }
+        if state.paused { flags.append(("PAUSED", .lock)) }
+        if state.readOnly { flags.append((state.ascii ? "[RO]" : "🔒RO", .lock)) }
+        let flagWidth = flags.reduce(0) { $0 + $1.0.count + 1 } + (flags.isEmpty ? 0 : 1)
         // The flags always show; the figures take the room that is left, in order of importance.
-        let room = b.width - flagText.count
+        let room = b.width - flagWidth
         var x = b.put(" clawtop", x: 0, y: 0, role: .title, maxWidth: room)
-        let items: [(String, String, Role)] = [
+        var items: [(String, String, Role)] = [
             ("nodes", "\(s.nodesServing)/\(s.nodesTotal)", s.nodesServing == s.nodesTotal ? .headerValue : .crit),
+        ]
+        if monitor.alertmanagerURL != nil {
+            let firing = monitor.firing
+            let role: Role = monitor.alertmanagerError != nil ? .warn
+                : firing.contains { $0.severity == "critical" } ? .crit : firing.isEmpty ? .headerValue : .warn
+            items.append(("alerts", monitor.alertmanagerError != nil && monitor.alertsAt == nil ? "?" : String(firing.count), role))
+        }
+        items += [
             ("prov", "\(s.providersHealthy)/\(s.providersTotal)", s.providersHealthy == s.providersTotal ? .headerValue : .warn),
             ("rps", Format.rate(s.rps), .headerValue),
             ("err", Format.percent(s.errorRate), s.errorRate > 0.05 ? .crit : s.errorRate > 0.01 ? .warn : .headerValue),
@@ -56,12 +68,16 @@ public enum View {
             ("$/h", Format.dollars(s.costPerHour), .headerValue),
             ("age", s.dataAge.map { Format.duration($0) } ?? "-", (s.dataAge ?? 0) > state.fleet.staleAfter ? .warn : .headerValue),
         ]
+        if monitor.usingPrometheus { items.append(("src", "prom", .headerValue)) }
         for (label, value, role) in items {
             guard x + label.count + value.count + 3 <= room else { break }
             x = b.put("  \(label) ", x: x, y: 0, role: .header)
             x = b.put(value, x: x, y: 0, role: role)
         }
-        if !flagText.isEmpty { b.put(flagText, x: max(0, b.width - flagText.count), y: 0, role: .lock) }
+        var fx = max(0, b.width - flagWidth + 1)
+        for (text, role) in flags {
+            fx = b.put(text, x: fx, y: 0, role: role) + 1
+        }
     }
 
     static func tabs(_ state: AppState, _ b: inout ScreenBuffer) {
@@ -113,22 +129,35 @@ public enum View {
 
     static func confirm(_ dialog: Confirmation, _ b: inout ScreenBuffer) {
         let width = min(b.width - 2, max(50, dialog.plan.summary.count + 4))
-        let height = 8
+        let height = 9
         let left = max(0, (b.width - width) / 2)
         let top = max(0, (b.height - height) / 2)
         for y in top..<min(b.height, top + height) {
             b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
         }
         b.put(" Confirm ", x: left + 1, y: top, role: .title)
-        b.put(dialog.plan.summary, x: left + 2, y: top + 2, role: .selected, maxWidth: width - 4)
-        b.put("Nodes: \(dialog.plan.calls.count)", x: left + 2, y: top + 3, role: .selected, maxWidth: width - 4)
+        // The summary on up to two lines, broken at a space.
+        let room = max(1, width - 4)
+        var first = dialog.plan.summary
+        var second = ""
+        if first.count > room {
+            let head = first.prefix(room)
+            let cut = head.lastIndex(of: " ").map { head.distance(from: head.startIndex, to: $0) } ?? room
+            second = String(first.dropFirst(cut)).trimmingCharacters(in: .whitespaces)
+            first = String(first.prefix(cut))
+        }
+        b.put(first, x: left + 2, y: top + 2, role: .selected, maxWidth: room)
+        b.put(second, x: left + 2, y: top + 3, role: .selected, maxWidth: room)
+        let nodes = dialog.plan.calls.filter { $0.node != nil }.count
+        let target = nodes > 0 ? "Nodes: \(nodes)" : "Sent to: Alertmanager"
+        b.put(target, x: left + 2, y: top + 4, role: .selected, maxWidth: room)
         let reasonRole: Role = dialog.focus == .reason ? .tabActive : .selected
-        b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: top + 4, role: reasonRole, maxWidth: width - 4)
+        b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: top + 5, role: reasonRole, maxWidth: room)
         let cancel = dialog.focus == .cancel ? "[ Cancel ]" : "  Cancel  "
         let ok = dialog.focus == .confirm ? "[ Confirm ]" : "  Confirm  "
-        b.put(cancel, x: left + 2, y: top + 6, role: dialog.focus == .cancel ? .tabActive : .selected)
-        b.put(ok, x: left + 16, y: top + 6, role: dialog.focus == .confirm ? .crit : .selected)
-        b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: top + 6, role: .selected, maxWidth: max(0, width - 32))
+        b.put(cancel, x: left + 2, y: top + 7, role: dialog.focus == .cancel ? .tabActive : .selected)
+        b.put(ok, x: left + 16, y: top + 7, role: dialog.focus == .confirm ? .crit : .selected)
+        b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: top + 7, role: .selected, maxWidth: max(0, width - 32))
     }
 
     static func marked(_ name: String, _ state: AppState, _ subject: String) -> String {
@@ -400,6 +429,61 @@ public enum View {
                       x: 0, y: y, role: .warn)
                 y += 1
             }
+        }
+    }
+
+    public static func filteredAlerts(_ state: AppState) -> [AlertInfo] {
+        let alerts = state.fleet.monitor.alerts
+        guard !state.filter.isEmpty else { return alerts }
+        return alerts.filter { "\($0.selector) \($0.severity) \($0.summary)".localizedCaseInsensitiveContains(state.filter) }
+    }
+
+    /// Alertmanager's alerts (silenced ones last, dimmed), and where the monitor figures come from.
+    static func alerts(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let monitor = state.fleet.monitor
+        var statusLines: [(String, Role)] = []
+        if let url = monitor.prometheusURL {
+            if monitor.figures != nil {
+                statusLines.append(("prometheus \(url): figures from PromQL over the last \(PromQL.window)", .dim))
+            } else {
+                statusLines.append(("prometheus \(url): \(monitor.prometheusError ?? "no answer yet"); node stats shown", .warn))
+            }
+        }
+        if let url = monitor.alertmanagerURL {
+            if let error = monitor.alertmanagerError {
+                let age = monitor.alertsAt.map { "; list from \(Format.duration(max(0, state.now - $0))) ago" } ?? ""
+                statusLines.append(("alertmanager \(url): \(error)\(age)", .crit))
+            } else {
+                let silenced = monitor.alerts.count - monitor.firing.count
+                statusLines.append(("alertmanager \(url): \(monitor.firing.count) firing, \(silenced) silenced or inhibited", .dim))
+            }
+        } else {
+            statusLines.append(("no Alertmanager: start clawtop with --alertmanager URL to list alerts here", .dim))
+        }
+        let columns = [
+            Column(title: "SEVERITY", width: 8, right: false, priority: 1),
+            Column(title: "ALERT", width: 30, right: false, priority: 0),
+            Column(title: "STATE", width: 8, right: false, priority: 4),
+            Column(title: "SINCE", width: 6, right: true, priority: 2),
+            Column(title: "SUMMARY", width: max(10, b.width - 57), right: false, priority: 3),
+        ]
+        let shown = filteredAlerts(state)
+        let rows: [[(String, Role)]] = shown.map { a in
+            let role: Role = a.suppressed ? .dim : a.severity == "critical" ? .crit : a.severity == "warning" ? .warn : .normal
+            return [(a.severity, role), (marked(a.selector, state, "alert:\(a.name)"), a.suppressed ? .dim : .normal),
+                    (a.suppressed ? "silenced" : "firing", role), (a.since > 0 ? Format.duration(max(0, state.now - a.since)) : "-", .normal),
+                    (a.summary, a.suppressed ? .dim : .normal)]
+        }
+        // The selected alert in full (its labels and summary do not fit a narrow table).
+        let index = state.selected(.alerts)
+        if shown.indices.contains(index) {
+            let a = shown[index]
+            statusLines.insert(("\(a.selector): \(a.summary)\(a.since > 0 ? "  (since \(clock(a.since)) UTC)" : "")", .title), at: 0)
+        }
+        let bottom = max(area.top + 1, area.bottom - statusLines.count)
+        table(&b, (area.top, bottom), columns: columns, rows: rows, selected: index, ascii: state.ascii)
+        for (offset, line) in statusLines.enumerated() where bottom + offset < area.bottom {
+            b.put(line.0, x: 0, y: bottom + offset, role: line.1)
         }
     }
 

@@ -19,6 +19,12 @@ struct ClawTop: ParsableCommand {
     @Option(name: .long, help: "A clawgate node's URL (repeatable, or comma-separated).")
     var gateway: [String] = []
 
+    @Option(name: .long, help: "Prometheus server URL: fleet figures from PromQL, sparkline history from range queries.")
+    var prometheus: String?
+
+    @Option(name: .long, help: "Alertmanager URL: the Alerts pane, a count in the header, and :silence.")
+    var alertmanager: String?
+
     @Option(name: .long, help: "File holding the admin token (else CLAWTOP_TOKEN).")
     var tokenFile: String?
 
@@ -60,6 +66,15 @@ struct ClawTop: ParsableCommand {
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
         guard incidentPeriod >= 2, incidentPeriod <= 86400 else { throw ValidationError("--incident-period must be 2..86400 seconds") }
         if headless, !demo { throw ValidationError("--headless goes with --demo") }
+    }
+
+    /// An http(s) URL without a trailing slash, or a clear error naming the option.
+    func checkedURL(_ text: String, _ option: String) throws -> String {
+        let url = text.hasSuffix("/") ? String(text.dropLast()) : text
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false else {
+            throw fail("\(option): '\(text)' is not an http:// or https:// URL", 2)
+        }
+        return url
     }
 
     func fail(_ message: String, _ code: Int32) -> ExitCode {
@@ -106,22 +121,22 @@ struct ClawTop: ParsableCommand {
             tokenFile = nil
             demoToken = started.operatorToken
         }
-        let urls = gateway.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        let urls = try gateway.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
-            .map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            .map { try checkedURL($0, "--gateway") }
         guard !urls.isEmpty else { throw fail("give at least one --gateway URL", 2) }
-        for url in urls {
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false else {
-                throw fail("'\(url)' is not an http:// or https:// URL", 2)
-            }
-        }
+        let prometheusURL = try (prometheus ?? file.prometheus).map { try checkedURL($0, "--prometheus") }
+        let alertmanagerURL = try (alertmanager ?? file.alertmanager).map { try checkedURL($0, "--alertmanager") }
         var token = demoToken ?? ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let poller = Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5))
-        var state = AppState(fleet: Fleet(urls: urls, staleAfter: max(refresh * 3, 6)), readOnly: readOnly, ascii: ascii)
+        let poller = Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL)
+        var fleet = Fleet(urls: urls, staleAfter: max(refresh * 3, 6))
+        fleet.monitor = Monitor(prometheusURL: prometheusURL, alertmanagerURL: alertmanagerURL)
+        fleet.monitor.actor = "clawtop (\(environment["USER"] ?? environment["LOGNAME"] ?? "unknown user"))"
+        var state = AppState(fleet: fleet, readOnly: readOnly, ascii: ascii)
         if let exec {
             try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
         }
@@ -154,17 +169,20 @@ struct ClawTop: ParsableCommand {
         guard yes else { throw fail("--exec changes the fleet: add --yes to confirm '\(command.text)'", 2) }
         for action in poller.poll(cursors: urls.map { _ in 0 }) { Reducer.reduce(&state, action) }
         let plan: ActionPlan
-        switch command.plan(fleet: state.fleet, reason: ProcessInfo.processInfo.environment["CLAWTOP_REASON"]) {
+        switch command.plan(fleet: state.fleet, reason: ProcessInfo.processInfo.environment["CLAWTOP_REASON"], now: Date().timeIntervalSince1970) {
         case .failure(let error): throw fail(error.description, 1)
         case .success(let p): plan = p
         }
-        let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name), token: token)
+        let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name),
+                                        alertmanager: state.fleet.monitor.alertmanagerURL, token: token)
         print(plan.summary)
         for result in results { print("  \(result.node): \(result.ok ? "ok" : result.message)") }
-        for node in state.fleet.nodes where node.snapshot == nil {
+        // A silence goes to Alertmanager alone; a fleet action to every node that answered.
+        let toNodes = plan.calls.contains { $0.node != nil }
+        for node in state.fleet.nodes where node.snapshot == nil && toNodes {
             print("  \(node.url): not sent (\(node.error ?? "unreachable"))")
         }
-        let failed = results.contains { !$0.ok } || state.fleet.nodes.contains { $0.snapshot == nil }
+        let failed = results.contains { !$0.ok } || (toNodes && state.fleet.nodes.contains { $0.snapshot == nil })
         throw ExitCode(failed ? 1 : 0)
     }
 
@@ -181,6 +199,10 @@ struct ClawTop: ParsableCommand {
         let inbox = Mutex<[Action]>([])
         let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
         let pollThread = Thread {
+            // Prometheus's past first, so the sparklines are full when the screen opens.
+            if let history = poller.history(step: refresh, count: AppState.historyLength) {
+                inbox.withLock { $0.append(history) }
+            }
             while true {
                 let (paused, stop, cursors) = control.withLock { ($0.paused, $0.stop, $0.cursors) }
                 if stop { return }
@@ -249,8 +271,9 @@ struct ClawTop: ParsableCommand {
                 for plan in state.outbox {
                     let urls = state.fleet.nodes.map(\.url)
                     let names = state.fleet.nodes.map(\.name)
+                    let alertmanager = state.fleet.monitor.alertmanagerURL
                     Thread.detachNewThread {
-                        let results = ActionSender.send(plan, urls: urls, names: names, token: token)
+                        let results = ActionSender.send(plan, urls: urls, names: names, alertmanager: alertmanager, token: token)
                         inbox.withLock {
                             $0.append(.actionResults(subject: plan.command.subject, summary: plan.summary, results: results,
                                                      at: Date().timeIntervalSince1970))

@@ -9,6 +9,8 @@ struct ConsoleConfig {
     var tokenFile: String?
     var refresh: Double?
     var theme: String?
+    var prometheus: String?
+    var alertmanager: String?
 
     static func path(environment: [String: String]) -> String {
         let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? "") + "/.config")
@@ -44,8 +46,13 @@ struct ConsoleConfig {
             case "theme":
                 guard let s = value.stringValue else { throw CommandError("\(path): theme: must be a name or a path") }
                 config.theme = s
+            case "prometheus", "alertmanager":
+                guard let s = value.stringValue, s.hasPrefix("http://") || s.hasPrefix("https://") else {
+                    throw CommandError("\(path): \(key): must be an http:// or https:// URL")
+                }
+                if key == "prometheus" { config.prometheus = s } else { config.alertmanager = s }
             default:
-                throw CommandError("\(path): \(key): unknown key; known: gateways, token_file, refresh, theme")
+                throw CommandError("\(path): \(key): unknown key; known: gateways, token_file, refresh, theme, prometheus, alertmanager")
             }
         }
         return config

@@ -3,17 +3,25 @@ import ClawShared
 import ClawTopCore
 import Foundation
 
-/// Polls every node's admin API at once (snapshot, and events since the last one seen).
+/// Polls every node's admin API at once (snapshot, and events since the last one seen), and
+/// Prometheus and Alertmanager when given, in the same batch.
 final class Poller: @unchecked Sendable {
     let urls: [String]
     let token: String?
     let timeout: Double
+    let monitor: MonitorPoller
     private let curl = CurlMulti()
 
-    init(urls: [String], token: String?, timeout: Double) {
+    init(urls: [String], token: String?, timeout: Double, prometheus: String? = nil, alertmanager: String? = nil) {
         self.urls = urls
         self.token = token
         self.timeout = timeout
+        monitor = MonitorPoller(prometheus: prometheus, alertmanager: alertmanager, timeout: timeout)
+    }
+
+    /// Prometheus's recent past for the sparklines (nil without Prometheus or when it fails).
+    func history(step: Double, count: Int) -> Action? {
+        monitor.history(step: step, count: count, curl: curl)
     }
 
     /// One poll of the whole fleet; `cursors` are the last event sequence seen per node.
@@ -24,9 +32,16 @@ final class Poller: @unchecked Sendable {
             requests.append(HTTPRequestSpec(url: url + "/admin/v1/snapshot", headers: headers, timeout: timeout))
             requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=\(cursors[index])&limit=200", headers: headers, timeout: timeout))
         }
+        let nodeRequests = requests.count
+        requests += monitor.requests
         let results = curl.perform(requests)
         let now = Date().timeIntervalSince1970
-        return urls.indices.map { index in
+        // The monitor's answers go first: the last node's poll closes the batch and merges the rows.
+        var actions: [Action] = []
+        if monitor.prometheus != nil || monitor.alertmanager != nil {
+            actions.append(.monitorPolled(monitor.read(results[nodeRequests...], at: now)))
+        }
+        return actions + urls.indices.map { index in
             let snapshot = results[index * 2]
             let events = results[index * 2 + 1]
             guard snapshot.ok else {
@@ -55,21 +70,35 @@ final class Poller: @unchecked Sendable {
     }
 }
 
-/// Sends a confirmed plan's admin calls to their nodes, all at once, and says how each went.
+/// Sends a confirmed plan's calls to their nodes (or Alertmanager), all at once, and says how each went.
 enum ActionSender {
-    static func send(_ plan: ActionPlan, urls: [String], names: [String], token: String?, timeout: Double = 5) -> [NodeResult] {
+    static func send(_ plan: ActionPlan, urls: [String], names: [String], alertmanager: String?, token: String?,
+                     timeout: Double = 5) -> [NodeResult] {
+        // The admin token goes to the nodes only, never to Alertmanager.
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         let requests = plan.calls.map { call in
-            HTTPRequestSpec(url: urls[call.node] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout)
+            switch call.target {
+            case .node(let index):
+                HTTPRequestSpec(url: urls[index] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout)
+            case .alertmanager:
+                HTTPRequestSpec(url: (alertmanager ?? "") + call.path, method: call.method, body: call.body.bytes(), timeout: timeout)
+            }
         }
         let results = CurlMulti().perform(requests)
         return zip(plan.calls, results).map { call, result in
-            if result.ok { return NodeResult(node: names[call.node], ok: true, message: "ok") }
-            var message = Poller.explain(result)
-            if let json = try? JSONValue.parse(bytes: result.body), let text = json["error"]?["message"]?.stringValue {
-                message = "\(result.status) \(text)"
+            let name = call.node.map { names[$0] } ?? "alertmanager"
+            if result.ok { return NodeResult(node: name, ok: true, message: "ok") }
+            var message = call.node == nil ? result.error ?? "HTTP \(result.status)" : Poller.explain(result)
+            if let json = try? JSONValue.parse(bytes: result.body) {
+                if let text = json["error"]?["message"]?.stringValue {
+                    message = "\(result.status) \(text)"
+                } else if let text = json.stringValue ?? json["error"]?.stringValue {
+                    message = "\(result.status) \(text)"  // Alertmanager's errors are a JSON string
+                }
+            } else if call.node == nil, !result.body.isEmpty {
+                message = "\(result.status) \(String(decoding: result.body.prefix(200), as: UTF8.self))"
             }
-            return NodeResult(node: names[call.node], ok: false, message: message)
+            return NodeResult(node: name, ok: false, message: message)
         }
     }
 }

@@ -108,7 +108,7 @@ func sampleState(width: Int, height: Int) -> AppState {
     @Test func panesCycleAndSelectionStaysInRange() {
         var state = sampleState(width: 80, height: 24)
         Reducer.reduce(&state, .previousPane)
-        #expect(state.pane == .events)
+        #expect(state.pane == .alerts)
         Reducer.reduce(&state, .nextPane)
         #expect(state.pane == .providers)
         Reducer.reduce(&state, .moveSelection(10))
@@ -167,13 +167,13 @@ func sampleState(width: Int, height: Int) -> AppState {
 
     @Test func plansCheckNamesAgainstTheFleet() {
         let state = sampleState(width: 80, height: 24)
-        let plan = try? Command.drainProvider("fast").plan(fleet: state.fleet, reason: "slow").get()
+        let plan = try? Command.drainProvider("fast").plan(fleet: state.fleet, reason: "slow", now: 0).get()
         #expect(plan?.calls.count == 1)  // only the reachable node
         #expect(plan?.calls.first?.path == "/admin/v1/providers/fast/drain")
         #expect(plan?.calls.first?.body["reason"]?.stringValue == "slow")
         #expect(plan?.summary == "Drain provider fast on 1 node")
-        #expect(Command.drainProvider("ghost").plan(fleet: state.fleet, reason: nil).failureText?.contains("no provider 'ghost'") == true)
-        #expect(Command.weight(route: "nope", weights: [("fast", 1)]).plan(fleet: state.fleet, reason: nil).failureText?.contains("no route") == true)
+        #expect(Command.drainProvider("ghost").plan(fleet: state.fleet, reason: nil, now: 0).failureText?.contains("no provider 'ghost'") == true)
+        #expect(Command.weight(route: "nope", weights: [("fast", 1)]).plan(fleet: state.fleet, reason: nil, now: 0).failureText?.contains("no route") == true)
     }
 
     @Test func dangerousKeysOpenADialogWhoseDefaultIsCancel() {

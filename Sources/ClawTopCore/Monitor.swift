@@ -1,0 +1,122 @@
+import ClawShared
+
+/// Fleet figures from Prometheus, when `--prometheus` is given and answered.
+public struct PrometheusFigures: Sendable, Equatable {
+    public struct Provider: Sendable, Equatable {
+        public var rps: Double?
+        public var errorRatio: Double?
+        public var p50: Double?
+        public var p95: Double?
+        public var p99: Double?
+        public var spendPerHour: Double?
+
+        public init() {}
+    }
+
+    public var providers: [String: Provider] = [:]
+    public var rps: Double?
+    public var errorRatio: Double?
+    public var p99: Double?
+    public var spendPerHour = 0.0
+    /// Wall-clock seconds of the answer.
+    public var at: Double
+
+    public init(at: Double) { self.at = at }
+}
+
+/// One alert as Alertmanager lists it.
+public struct AlertInfo: Sendable, Equatable {
+    public var name: String
+    public var severity: String
+    public var summary: String
+    /// Wall-clock seconds the alert started firing.
+    public var since: Double
+    public var labels: [String: String]
+    /// Silenced or inhibited: shown, but not counted as firing.
+    public var suppressed: Bool
+    public var fingerprint: String
+
+    public init(name: String, severity: String, summary: String, since: Double, labels: [String: String], suppressed: Bool, fingerprint: String) {
+        self.name = name
+        self.severity = severity
+        self.summary = summary
+        self.since = since
+        self.labels = labels
+        self.suppressed = suppressed
+        self.fingerprint = fingerprint
+    }
+
+    static let severityRank = ["critical": 0, "error": 1, "warning": 2, "info": 3]
+
+    /// The labels that tell this alert from others of its name (not the name, severity or the
+    /// scrape job), as `Name{k=v,...}`: what `z` puts on the command line to silence just it.
+    public var selector: String {
+        let keep = labels.filter { !["alertname", "severity", "job"].contains($0.key) }.sorted { $0.key < $1.key }
+        return keep.isEmpty ? name : name + "{" + keep.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+    }
+
+    /// Read Alertmanager's `GET /api/v2/alerts` answer; nil when it is not one.
+    public static func list(_ json: JSONValue) -> [AlertInfo]? {
+        guard let items = json.arrayValue else { return nil }
+        var alerts: [AlertInfo] = []
+        for item in items {
+            guard let labelsJSON = item["labels"]?.objectValue, let name = labelsJSON["alertname"]?.stringValue else { continue }
+            var labels: [String: String] = [:]
+            for (k, v) in labelsJSON { if let s = v.stringValue { labels[k] = s } }
+            let state = item["status"]?["state"]?.stringValue ?? "active"
+            alerts.append(AlertInfo(
+                name: name, severity: labels["severity"] ?? "none",
+                summary: item["annotations"]?["summary"]?.stringValue ?? item["annotations"]?["description"]?.stringValue ?? "",
+                since: item["startsAt"]?.stringValue.flatMap(Format.parseISO8601) ?? 0, labels: labels,
+                suppressed: state != "active", fingerprint: item["fingerprint"]?.stringValue ?? ""))
+        }
+        return alerts.sorted {
+            ($0.suppressed ? 1 : 0, severityRank[$0.severity] ?? 9, $0.since, $0.selector)
+                < ($1.suppressed ? 1 : 0, severityRank[$1.severity] ?? 9, $1.since, $1.selector)
+        }
+    }
+}
+
+/// What the console knows from Prometheus and Alertmanager; empty when neither is given.
+public struct Monitor: Sendable, Equatable {
+    public var prometheusURL: String?
+    public var alertmanagerURL: String?
+    /// The last answer's figures; nil when the last query failed, so the nodes' stats show.
+    public var figures: PrometheusFigures?
+    public var prometheusError: String?
+    public var alerts: [AlertInfo] = []
+    public var alertmanagerError: String?
+    /// When Alertmanager last answered.
+    public var alertsAt: Double?
+    /// Who silences: Alertmanager's `createdBy`.
+    public var actor = "clawtop"
+
+    public init(prometheusURL: String? = nil, alertmanagerURL: String? = nil) {
+        self.prometheusURL = prometheusURL
+        self.alertmanagerURL = alertmanagerURL
+    }
+
+    /// Firing alerts that no silence or inhibition covers.
+    public var firing: [AlertInfo] { alerts.filter { !$0.suppressed } }
+
+    /// Whether the figures on screen come from Prometheus.
+    public var usingPrometheus: Bool { prometheusURL != nil && figures != nil }
+}
+
+/// One poll's answers from Prometheus and Alertmanager (each nil when not given).
+public struct MonitorPoll: Sendable, Equatable {
+    public var figures: PrometheusFigures?
+    public var prometheusError: String?
+    public var alerts: [AlertInfo]?
+    public var alertmanagerError: String?
+    public var at: Double
+
+    public init(figures: PrometheusFigures? = nil, prometheusError: String? = nil, alerts: [AlertInfo]? = nil,
+                alertmanagerError: String? = nil, at: Double) {
+        self.figures = figures
+        self.prometheusError = prometheusError
+        self.alerts = alerts
+        self.alertmanagerError = alertmanagerError
+        self.at = at
+    }
+}

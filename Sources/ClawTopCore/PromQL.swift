@@ -1,0 +1,153 @@
+import ClawShared
+
+/// The console's questions to Prometheus (`--prometheus`), and how its answers are read.
+///
+/// Per provider the figures are over upstream attempts, as a node's own provider stats are
+/// (`clawgate_upstream_attempts_total`, `clawgate_upstream_attempt_duration_seconds`); fleet-wide
+/// ones are over client requests, as the header's node figures are. The window is a minute, the
+/// same as the nodes' `1m` stats, so the two sources can be compared.
+public enum PromQL {
+    public static let window = "1m"
+
+    public enum Figure: String, Sendable, CaseIterable {
+        case rps, errorRatio, p50, p95, p99, spend
+        case fleetRPS, fleetErrorRatio, fleetP99
+
+        public var expression: String {
+            let w = PromQL.window
+            let attempts = "sum by (provider) (rate(clawgate_upstream_attempts_total[\(w)]))"
+            let failed = #"sum by (provider) (rate(clawgate_upstream_attempts_total{outcome!~"ok|client_closed"}[\#(w)]))"#
+            let requests = "sum(rate(clawgate_requests_total[\(w)]))"
+            let failedRequests = #"sum(rate(clawgate_requests_total{outcome!~"ok|client_closed"}[\#(w)]))"#
+            func quantile(_ q: String) -> String {
+                "histogram_quantile(\(q), sum by (provider, le) (rate(clawgate_upstream_attempt_duration_seconds_bucket[\(w)])))"
+            }
+            return switch self {
+            case .rps: attempts
+            // `or` gives 0 failures for providers whose attempts all succeeded (no failed series).
+            case .errorRatio: "(\(failed) or \(attempts) * 0) / \(attempts)"
+            case .p50: quantile("0.5")
+            case .p95: quantile("0.95")
+            case .p99: quantile("0.99")
+            case .spend: "sum by (provider) (rate(clawgate_cost_dollars_total[\(w)])) * 3600"
+            case .fleetRPS: requests
+            case .fleetErrorRatio: "(\(failedRequests) or \(requests) * 0) / \(requests)"
+            case .fleetP99: "histogram_quantile(0.99, sum by (le) (rate(clawgate_request_duration_seconds_bucket[\(w)])))"
+            }
+        }
+    }
+
+    /// One series of an instant vector: its labels and value (nil for NaN and infinities, which
+    /// Prometheus gives for a quantile with no observations in the window).
+    public struct Sample: Sendable, Equatable {
+        public var labels: [String: String]
+        public var value: Double?
+    }
+
+    /// One series of a range query: its labels and (time, value) points.
+    public struct Series: Sendable, Equatable {
+        public var labels: [String: String]
+        public var points: [(time: Double, value: Double?)]
+
+        public static func == (a: Series, b: Series) -> Bool {
+            a.labels == b.labels && a.points.map(\.time) == b.points.map(\.time) && a.points.map(\.value) == b.points.map(\.value)
+        }
+    }
+
+    /// Read an `/api/v1/query` answer; the error says what was wrong with it.
+    public static func vector(_ json: JSONValue) -> Result<[Sample], CommandError> {
+        switch data(json, type: "vector") {
+        case .failure(let e): return .failure(e)
+        case .success(let result):
+            var samples: [Sample] = []
+            for item in result {
+                guard let pair = item["value"]?.arrayValue, pair.count == 2 else { return .failure(.init("a vector sample has no [time, value]")) }
+                samples.append(Sample(labels: labels(item["metric"]), value: number(pair[1])))
+            }
+            return .success(samples)
+        }
+    }
+
+    /// Read an `/api/v1/query_range` answer.
+    public static func matrix(_ json: JSONValue) -> Result<[Series], CommandError> {
+        switch data(json, type: "matrix") {
+        case .failure(let e): return .failure(e)
+        case .success(let result):
+            var series: [Series] = []
+            for item in result {
+                guard let values = item["values"]?.arrayValue else { return .failure(.init("a matrix series has no values")) }
+                var points: [(Double, Double?)] = []
+                for pair in values {
+                    guard let p = pair.arrayValue, p.count == 2, let t = p[0].doubleValue else { return .failure(.init("a matrix point is not [time, value]")) }
+                    points.append((t, number(p[1])))
+                }
+                series.append(Series(labels: labels(item["metric"]), points: points))
+            }
+            return .success(series)
+        }
+    }
+
+    static func data(_ json: JSONValue, type: String) -> Result<[JSONValue], CommandError> {
+        guard let status = json["status"]?.stringValue else { return .failure(.init("not a Prometheus API answer (no status)")) }
+        guard status == "success" else {
+            let error = json["error"]?.stringValue ?? "no error text"
+            return .failure(.init("Prometheus said \(json["errorType"]?.stringValue ?? status): \(error)"))
+        }
+        guard json["data"]?["resultType"]?.stringValue == type, let result = json["data"]?["result"]?.arrayValue else {
+            return .failure(.init("Prometheus answered something other than a \(type)"))
+        }
+        return .success(result)
+    }
+
+    static func labels(_ json: JSONValue?) -> [String: String] {
+        var out: [String: String] = [:]
+        for (key, value) in json?.objectValue ?? [:] { if let s = value.stringValue { out[key] = s } }
+        return out
+    }
+
+    /// Prometheus sends sample values as strings ("0.25", "NaN", "+Inf").
+    static func number(_ json: JSONValue) -> Double? {
+        let value = json.stringValue.flatMap(Double.init) ?? json.doubleValue
+        guard let value, value.isFinite else { return nil }
+        return value
+    }
+
+    /// Turn the answers to every figure into per-provider and fleet figures.
+    public static func figures(_ answers: [Figure: [Sample]], at: Double) -> PrometheusFigures {
+        var figures = PrometheusFigures(at: at)
+        func perProvider(_ figure: Figure, _ set: (inout PrometheusFigures.Provider, Double?) -> Void) {
+            for sample in answers[figure] ?? [] {
+                guard let id = sample.labels["provider"], id != "none" else { continue }
+                set(&figures.providers[id, default: .init()], sample.value)
+            }
+        }
+        perProvider(.rps) { $0.rps = $1 }
+        perProvider(.errorRatio) { $0.errorRatio = $1 }
+        perProvider(.p50) { $0.p50 = $1 }
+        perProvider(.p95) { $0.p95 = $1 }
+        perProvider(.p99) { $0.p99 = $1 }
+        perProvider(.spend) { $0.spendPerHour = $1 }
+        figures.rps = answers[.fleetRPS]?.first?.value
+        figures.errorRatio = answers[.fleetErrorRatio]?.first?.value
+        figures.p99 = answers[.fleetP99]?.first?.value
+        figures.spendPerHour = figures.providers.values.compactMap(\.spendPerHour).reduce(0, +)
+        return figures
+    }
+
+    /// Sparkline history per provider from range answers: `count` slots of `step` seconds ending
+    /// at `end`, oldest first, 0 where Prometheus has no point (as a poll with no data records).
+    public static func history(_ series: [Series], end: Double, step: Double, count: Int) -> [String: [Double]] {
+        var out: [String: [Double]] = [:]
+        let start = end - Double(count - 1) * step
+        for s in series {
+            guard let id = s.labels["provider"], id != "none" else { continue }
+            var values = [Double](repeating: 0, count: count)
+            for point in s.points {
+                let slot = Int(((point.time - start) / step).rounded())
+                if values.indices.contains(slot) { values[slot] = point.value ?? 0 }
+            }
+            out[id] = values
+        }
+        return out
+    }
+}

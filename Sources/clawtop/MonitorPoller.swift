@@ -1,0 +1,97 @@
+import ClawCurl
+import ClawShared
+import ClawTopCore
+import Foundation
+
+/// Asks Prometheus (PromQL over the nodes' metrics) and Alertmanager (the alerts) for what the
+/// console shows beside the nodes' own figures. Its requests ride in the node poll's batch.
+struct MonitorPoller: Sendable {
+    let prometheus: String?
+    let alertmanager: String?
+    let timeout: Double
+
+    static let queryCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    static func encode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: queryCharacters) ?? text
+    }
+
+    /// Prometheus's figures in `PromQL.Figure.allCases` order, then Alertmanager's alerts.
+    var requests: [HTTPRequestSpec] {
+        var list: [HTTPRequestSpec] = []
+        if let prometheus {
+            list += PromQL.Figure.allCases.map {
+                HTTPRequestSpec(url: prometheus + "/api/v1/query?query=" + Self.encode($0.expression), timeout: timeout)
+            }
+        }
+        if let alertmanager {
+            list.append(HTTPRequestSpec(url: alertmanager + "/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=false",
+                                        timeout: timeout))
+        }
+        return list
+    }
+
+    /// Read the answers to `requests`, in the same order.
+    func read(_ results: ArraySlice<HTTPResult>, at: Double) -> MonitorPoll {
+        var poll = MonitorPoll(at: at)
+        var next = results.startIndex
+        if prometheus != nil {
+            var answers: [PromQL.Figure: [PromQL.Sample]] = [:]
+            for figure in PromQL.Figure.allCases {
+                let result = results[next]
+                next += 1
+                guard poll.prometheusError == nil else { continue }
+                switch Self.json(result).flatMap(PromQL.vector) {
+                case .failure(let error): poll.prometheusError = error.description
+                case .success(let samples): answers[figure] = samples
+                }
+            }
+            if poll.prometheusError == nil { poll.figures = PromQL.figures(answers, at: at) }
+        }
+        if alertmanager != nil {
+            let result = results[next]
+            switch Self.json(result) {
+            case .failure(let error): poll.alertmanagerError = error.description
+            case .success(let json):
+                if let alerts = AlertInfo.list(json) {
+                    poll.alerts = alerts
+                } else {
+                    poll.alertmanagerError = "answered something that is not an Alertmanager alert list"
+                }
+            }
+        }
+        return poll
+    }
+
+    /// The body as JSON, or what went wrong (with Prometheus's or Alertmanager's own error text).
+    static func json(_ result: HTTPResult) -> Result<JSONValue, CommandError> {
+        if let error = result.error { return .failure(.init(error)) }
+        let json = try? JSONValue.parse(bytes: result.body)
+        guard (200..<300).contains(result.status) else {
+            let said = json?["error"]?.stringValue ?? json?.stringValue
+            return .failure(.init("HTTP \(result.status)\(said.map { ": \($0)" } ?? "")"))
+        }
+        guard let json else { return .failure(.init("answered something that is not JSON")) }
+        return .success(json)
+    }
+
+    /// Sparkline history from range queries: per provider p50 latency and spend per hour over
+    /// the last `count` steps, so the detail view's graphs are full when the screen opens.
+    func history(step: Double, count: Int, curl: CurlMulti) -> Action? {
+        guard let prometheus else { return nil }
+        let end = (Date().timeIntervalSince1970 / step).rounded(.down) * step
+        let start = end - Double(count - 1) * step
+        let figures: [PromQL.Figure] = [.p50, .spend]
+        let requests = figures.map { figure in
+            HTTPRequestSpec(url: prometheus + "/api/v1/query_range?query=" + Self.encode(figure.expression)
+                + "&start=\(start)&end=\(end)&step=\(step)", timeout: max(timeout, 5))
+        }
+        let results = curl.perform(requests)
+        var history: [[String: [Double]]] = []
+        for result in results {
+            guard case .success(let json) = Self.json(result), case .success(let series) = PromQL.matrix(json) else { return nil }
+            history.append(PromQL.history(series, end: end, step: step, count: count))
+        }
+        return .monitorHistory(latency: history[0], cost: history[1])
+    }
+}
