@@ -69,7 +69,7 @@ public struct Silence: Sendable, Equatable {
 
     /// One POST to Alertmanager, for alerts it lists now (a silence for nothing is a typo).
     func plan(_ command: Command, monitor: Monitor, reason: String?, now: Double) -> Result<ActionPlan, CommandError> {
-        guard let url = monitor.alertmanagerURL else { return .failure(.init("silence needs Alertmanager: start clawtop with --alertmanager URL")) }
+        guard monitor.alertmanagerURL != nil else { return .failure(.init("silence needs Alertmanager: start clawtop with --alertmanager URL")) }
         let covered = monitor.alerts.filter(matches)
         guard !covered.isEmpty else {
             let known = Set(monitor.alerts.map(\.selector)).sorted()
@@ -86,6 +86,6 @@ public struct Silence: Sendable, Equatable {
         ]
         let count = "\(covered.count) alert\(covered.count == 1 ? "" : "s") now"
         return .success(ActionPlan(command: command, calls: [AdminCall(target: .alertmanager, method: "POST", path: "/api/v2/silences", body: body)],
-                                   summary: "Silence \(selector) for \(durationText) (\(count)) in Alertmanager \(url): \(comment)"))
+                                   summary: "Silence \(selector) for \(durationText) (\(count)) in Alertmanager: \(comment)"))
     }
 }

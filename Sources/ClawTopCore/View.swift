@@ -114,16 +114,23 @@ public enum View {
 
     static func help(_ state: AppState, _ b: inout ScreenBuffer) {
         let rows = KeyMap.visible(readOnly: state.readOnly)
-        let width = min(b.width - 4, 44)
-        let height = min(b.height - 4, rows.count + 3)
+        // Two columns when one does not fit the height (80x24 has room for 17 lines).
+        let columns = rows.count + 3 > b.height - 4 && b.width >= 70 ? 2 : 1
+        let perColumn = (rows.count + columns - 1) / columns
+        let width = min(b.width - 4, 44 * columns)
+        let height = min(b.height - 4, perColumn + 3)
         let left = (b.width - width) / 2
         let top = (b.height - height) / 2
         for y in top..<(top + height) {
             b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
         }
         b.put(" Keys (Esc or ? closes) ", x: left + 1, y: top, role: .selected)
-        for (i, binding) in rows.enumerated() where top + 2 + i < top + height {
-            b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 3)
+        let columnWidth = width / columns
+        for (i, binding) in rows.enumerated() {
+            let y = top + 2 + i % perColumn
+            guard y < top + height else { continue }
+            b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2 + (i / perColumn) * columnWidth, y: y, role: .selected,
+                  maxWidth: columnWidth - 3)
         }
     }
 

@@ -11,7 +11,7 @@ struct ClawTop: ParsableCommand {
         commandName: "clawtop",
         abstract: "The live operations console for a fleet of clawgate nodes.",
         discussion: """
-        Keys: ? help, q quit, Tab/Shift-Tab or 1-5 panes, j/k or arrows move, s sort, p pause, Esc back.
+        Keys: ? help, q quit, Tab/Shift-Tab or 1-6 panes, j/k or arrows move, s sort, p pause, z silence, Esc back.
         --once exit codes: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
         """
     )

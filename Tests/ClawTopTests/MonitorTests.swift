@@ -254,6 +254,15 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         #expect(readOnly.mode == .normal)
     }
 
+    @Test func helpAt80x24ShowsEveryKey() {
+        var state = sampleState(width: 80, height: 24)
+        Reducer.reduce(&state, .toggleHelp)
+        let text = View.render(state).lines.joined(separator: "\n")
+        for binding in KeyMap.visible(readOnly: false) {
+            #expect(text.contains(Format.pad(binding.label, 8) + binding.help.prefix(20)), "\(binding.label) \(binding.help)")
+        }
+    }
+
     @Test func timesAndDurations() {
         #expect(Format.iso8601(0) == "1970-01-01T00:00:00.000Z")
         #expect(Format.iso8601(951_782_400.5) == "2000-02-29T00:00:00.500Z")
