@@ -199,16 +199,21 @@ struct ClawTop: ParsableCommand {
         let inbox = Mutex<[Action]>([])
         let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
         let pollThread = Thread {
-            // Prometheus's past first, so the sparklines are full when the screen opens.
-            if let history = poller.history(step: refresh, count: AppState.historyLength) {
-                inbox.withLock { $0.append(history) }
-            }
+            var wantHistory = poller.monitor.prometheus != nil
             while true {
                 let (paused, stop, cursors) = control.withLock { ($0.paused, $0.stop, $0.cursors) }
                 if stop { return }
                 if !paused {
                     let actions = poller.poll(cursors: cursors)
                     inbox.withLock { $0.append(contentsOf: actions) }
+                }
+                // Right after the first poll (which a slow Prometheus must not delay), Prometheus's
+                // past goes before it, so the sparklines are full when the screen opens.
+                if wantHistory {
+                    wantHistory = false
+                    if let history = poller.history(step: refresh, count: AppState.historyLength) {
+                        inbox.withLock { $0.append(history) }
+                    }
                 }
                 var waited = 0.0
                 while waited < refresh, !control.withLock({ $0.stop }) {

@@ -249,6 +249,16 @@ def test_prometheus_stopped_mid_run_falls_back_to_the_nodes_and_says_so(stack):
     try:
         t.wait_for("src prom")
         t.wait_for("quick")
+        # The detail view's sparklines are full at once: 120 refreshes back, from query_range.
+        t.keys("Enter")
+        deadline = time.time() + 5
+        blocks = 0
+        while time.time() < deadline and blocks < 100:
+            line = next((l for l in t.screen().splitlines() if l.startswith("latency p50")), "")
+            blocks = sum(line.count(c) for c in "▁▂▃▄▅▆▇█_.-=*#")  # Unicode, or ASCII where the locale has none
+            time.sleep(0.2)
+        assert blocks >= 100, t.screen()
+        t.keys("Escape")
         stack["prom"].send_signal(signal.SIGTERM)
         stack["prom"].wait(timeout=20)
         screen = t.wait_for("prom down: node stats")
