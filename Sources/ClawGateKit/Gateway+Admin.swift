@@ -73,7 +73,8 @@ extension Gateway {
         }
         if let reason = object["reason"], reason != .null {
             guard let text = reason.stringValue else { return .failure(.invalid("reason", "must be a string")) }
-            guard text.count <= 500 else { return .failure(.invalid("reason", "must be at most 500 characters")) }
+            // Counted as JSON Schema's maxLength counts: code points, not grapheme clusters.
+            guard text.unicodeScalars.count <= 500 else { return .failure(.invalid("reason", "must be at most 500 characters")) }
         }
         return .success(object)
     }

@@ -92,6 +92,8 @@ import Testing
                 ("POST", "/providers/a/failover", ["to": "b"], 400, "to"),
                 ("POST", "/routes/chat/tiers/7/failover", nil, 404, "not_found"),
                 ("POST", "/providers/a/drain", ["reason": 5], 400, "reason"),
+                // 300 characters as a person reads them, 600 code points: over the schema's maxLength 500.
+                ("POST", "/providers/a/drain", ["reason": .string(String(repeating: "नि", count: 300))], 400, "reason"),
             ]
             for (method, path, body, status, field) in cases {
                 let r = try await post(client, gate, path, body, headers: op, method: method)
