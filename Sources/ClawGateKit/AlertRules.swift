@@ -4,15 +4,24 @@ public enum AlertRules {
         public var errorRatio = 0.05
         public var p99Seconds = 5.0
         public var budgetPerHour = 50.0
+        /// Seconds every alert must hold before it fires, instead of each alert's own `for:` (demos, tests).
+        public var pendingFor: Double?
 
-        public init(errorRatio: Double = 0.05, p99Seconds: Double = 5, budgetPerHour: Double = 50) {
+        public init(errorRatio: Double = 0.05, p99Seconds: Double = 5, budgetPerHour: Double = 50, pendingFor: Double? = nil) {
             self.errorRatio = errorRatio
             self.p99Seconds = p99Seconds
             self.budgetPerHour = budgetPerHour
+            self.pendingFor = pendingFor
         }
     }
 
     static func number(_ d: Double) -> String { d.rounded() == d ? String(Int(d)) : String(d) }
+
+    /// A Prometheus duration for `for:`: the override in whole milliseconds, else the alert's own.
+    static func pending(_ own: String, _ t: Thresholds) -> String {
+        guard let seconds = t.pendingFor else { return own }
+        return "\(Int((seconds * 1000).rounded()))ms"
+    }
 
     public static func yaml(_ t: Thresholds) -> String {
         """
@@ -34,37 +43,37 @@ public enum AlertRules {
             rules:
               - alert: ClawgateProviderDown
                 expr: max by (provider) (clawgate_provider_up) == 0
-                for: 2m
+                for: \(pending("2m", t))
                 labels: {severity: critical}
                 annotations:
                   summary: "Provider {{ $labels.provider }} is out of rotation on every node"
               - alert: ClawgateProviderErrorRatioHigh
                 expr: clawgate:provider_error_ratio:rate5m > \(number(t.errorRatio))
-                for: 5m
+                for: \(pending("5m", t))
                 labels: {severity: warning}
                 annotations:
                   summary: "Provider {{ $labels.provider }} fails {{ $value | humanizePercentage }} of attempts"
               - alert: ClawgateProviderLatencyHigh
                 expr: clawgate:provider_latency_seconds:p99_5m > \(number(t.p99Seconds))
-                for: 5m
+                for: \(pending("5m", t))
                 labels: {severity: warning}
                 annotations:
                   summary: "Provider {{ $labels.provider }} p99 latency is {{ $value | humanizeDuration }}"
               - alert: ClawgateCircuitOpen
                 expr: max by (instance, provider) (clawgate_circuit_state) == 2
-                for: 1m
+                for: \(pending("1m", t))
                 labels: {severity: warning}
                 annotations:
                   summary: "Circuit of {{ $labels.provider }} is open on {{ $labels.instance }}"
               - alert: ClawgateSpendOverBudget
                 expr: sum(clawgate:spend_dollars_per_hour:rate5m) > \(number(t.budgetPerHour))
-                for: 10m
+                for: \(pending("10m", t))
                 labels: {severity: warning}
                 annotations:
                   summary: "Fleet spend is {{ $value | printf \\"%.2f\\" }} dollars per hour (budget \(number(t.budgetPerHour)))"
               - alert: ClawgateNodeNotReady
                 expr: clawgate_node_ready == 0
-                for: 5m
+                for: \(pending("5m", t))
                 labels: {severity: warning}
                 annotations:
                   summary: "Node {{ $labels.instance }} answers /readyz with 503 (drained or draining)"

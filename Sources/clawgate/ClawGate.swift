@@ -114,13 +114,17 @@ struct Rules: ParsableCommand {
     @Option(help: "Alert when the fleet's spend is above this many dollars per hour.")
     var budgetPerHour: Double = 50
 
+    @Option(help: "Seconds every alert must hold before it fires, instead of each alert's own (for demos and tests).")
+    var pendingFor: Double?
+
     func validate() throws {
         guard errorRatio > 0, errorRatio <= 1 else { throw ValidationError("--error-ratio must be in (0, 1]") }
         guard p99Seconds > 0, p99Seconds.isFinite else { throw ValidationError("--p99-seconds must be above 0") }
         guard budgetPerHour >= 0, budgetPerHour.isFinite else { throw ValidationError("--budget-per-hour must be 0 or more") }
+        if let pendingFor, !(0...86400).contains(pendingFor) { throw ValidationError("--pending-for must be 0..86400 seconds") }
     }
 
     func run() {
-        print(AlertRules.yaml(.init(errorRatio: errorRatio, p99Seconds: p99Seconds, budgetPerHour: budgetPerHour)), terminator: "")
+        print(AlertRules.yaml(.init(errorRatio: errorRatio, p99Seconds: p99Seconds, budgetPerHour: budgetPerHour, pendingFor: pendingFor)), terminator: "")
     }
 }

@@ -166,3 +166,11 @@ tests:
     assert unit.returncode == 0, unit.stdout + unit.stderr
     bad = subprocess.run([binary("clawgate"), "rules", "--error-ratio", "2"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--error-ratio must be in (0, 1]" in bad.stderr
+    # --pending-for replaces every alert's `for:` (the demo and the monitor tests use it); still valid rules.
+    r = subprocess.run([binary("clawgate"), "rules", "--pending-for", "2.5"], capture_output=True, text=True, check=True)
+    assert r.stdout.count("for: 2500ms") == 6 and "for: 5m" not in r.stdout
+    rules.write_text(r.stdout)
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    bad = subprocess.run([binary("clawgate"), "rules", "--pending-for=-1"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--pending-for must be 0..86400 seconds" in bad.stderr

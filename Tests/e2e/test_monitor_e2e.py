@@ -2,13 +2,12 @@
 
 One fleet for the module: clawsim (providers `quick`, 10 % errors, and `steady`), two clawgate nodes
 with admin tokens, steady client traffic, Prometheus scraping every second with `clawgate rules`
-loaded (their `for:` shortened to seconds, the expressions as shipped), and Alertmanager. The tests
+loaded (`--pending-for 3`: each `for:` shortened to 3 s, the expressions as shipped), and Alertmanager. The tests
 run in order: the figures agree (after a full minute of traffic), an outage fires a real alert
 that the console shows and silences, and Prometheus stopped mid-run gives the fallback.
 """
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -94,9 +93,9 @@ def stack():
     traffic = Traffic(urls)
     started = time.time()
 
-    rules = subprocess.run([binary("clawgate"), "rules"], capture_output=True, text=True, check=True).stdout
+    rules = subprocess.run([binary("clawgate"), "rules", "--pending-for", "3"], capture_output=True, text=True, check=True).stdout
     with open(os.path.join(tmp, "rules.yml"), "w") as f:
-        f.write(re.sub(r"for: \d+m", "for: 3s", rules))
+        f.write(rules)
     prom_port, am_port = free_port(), free_port()
     targets = ", ".join(f"'{u.split('//')[1]}'" for u in urls)
     with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
