@@ -61,11 +61,15 @@ struct ClawTop: ParsableCommand {
     @Option(name: .long, help: "With --demo: seconds between scripted incidents (each lasts half of it).")
     var incidentPeriod: Double = 120
 
+    @Flag(name: .long, help: "With --demo: do not start Prometheus and Alertmanager, even when they are installed.")
+    var noMonitors = false
+
     func validate() throws {
         if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
         guard incidentPeriod >= 2, incidentPeriod <= 86400 else { throw ValidationError("--incident-period must be 2..86400 seconds") }
         if headless, !demo { throw ValidationError("--headless goes with --demo") }
+        if noMonitors, !demo { throw ValidationError("--no-monitors goes with --demo") }
     }
 
     /// An http(s) URL without a trailing slash, or a clear error naming the option.
@@ -98,8 +102,10 @@ struct ClawTop: ParsableCommand {
         var demoFleet: DemoFleet?
         defer { demoFleet?.stop() }
         var demoToken: String?
+        var demoMonitors: (prometheus: String?, alertmanager: String?)?
         if demo {
-            let fleet = DemoFleet(incidentPeriod: incidentPeriod)
+            // A one-shot snapshot has no use for a Prometheus with no history yet.
+            let fleet = DemoFleet(incidentPeriod: incidentPeriod, monitors: !noMonitors && !once)
             demoFleet = fleet
             let started: DemoFleet.Started
             do {
@@ -112,6 +118,8 @@ struct ClawTop: ParsableCommand {
                     "gateways": .array(started.gateways.map { ["url": .string($0), "admin": .string($0 + "/admin/v1")] }),
                     "clawsim_control": .string(started.control),
                     "operator_token": .string(started.operatorToken), "viewer_token": .string(started.viewerToken),
+                    "prometheus": started.prometheus.map { .string($0) } ?? .null,
+                    "alertmanager": started.alertmanager.map { .string($0) } ?? .null,
                 ]
                 FileHandle.standardOutput.write(Data(line.bytes(sorted: true) + [0x0A]))
                 while signals.received == nil { Thread.sleep(forTimeInterval: 0.1) }
@@ -120,13 +128,15 @@ struct ClawTop: ParsableCommand {
             gateway = started.gateways
             tokenFile = nil
             demoToken = started.operatorToken
+            demoMonitors = (started.prometheus, started.alertmanager)
         }
         let urls = try gateway.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
             .map { try checkedURL($0, "--gateway") }
         guard !urls.isEmpty else { throw fail("give at least one --gateway URL", 2) }
-        let prometheusURL = try (prometheus ?? file.prometheus).map { try checkedURL($0, "--prometheus") }
-        let alertmanagerURL = try (alertmanager ?? file.alertmanager).map { try checkedURL($0, "--alertmanager") }
+        // The demo's own Prometheus and Alertmanager (or none): another one does not scrape its nodes.
+        let prometheusURL = try demoMonitors.map { $0.prometheus } ?? (prometheus ?? file.prometheus).map { try checkedURL($0, "--prometheus") }
+        let alertmanagerURL = try demoMonitors.map { $0.alertmanager } ?? (alertmanager ?? file.alertmanager).map { try checkedURL($0, "--alertmanager") }
         var token = demoToken ?? ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }

@@ -7,13 +7,16 @@ import Glibc
 #endif
 
 /// `clawtop --demo`: a real local fleet (clawsim providers, three clawgate nodes, light traffic and
-/// scripted incidents) on loopback, started from the binaries next to clawtop and stopped with it.
+/// scripted incidents) on loopback, started from the binaries next to clawtop and stopped with it;
+/// when Prometheus and Alertmanager are installed, those too, scraping the nodes with `clawgate rules`.
 final class DemoFleet: @unchecked Sendable {
     struct Started {
         var gateways: [String]
         var control: String
         var operatorToken: String
         var viewerToken: String
+        var prometheus: String?
+        var alertmanager: String?
     }
 
     private var children: [Process] = []
@@ -21,9 +24,11 @@ final class DemoFleet: @unchecked Sendable {
     private let stopFlag = Mutex(false)
     private var threads: [Thread] = []
     let incidentPeriod: Double
+    let monitors: Bool
 
-    init(incidentPeriod: Double) {
+    init(incidentPeriod: Double, monitors: Bool) {
         self.incidentPeriod = incidentPeriod
+        self.monitors = monitors
         directory = NSTemporaryDirectory() + "clawtop-demo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
@@ -121,7 +126,100 @@ final class DemoFleet: @unchecked Sendable {
         }
         startTraffic(gateways)
         startIncidents(control)
-        return Started(gateways: gateways, control: control, operatorToken: operatorToken, viewerToken: viewerToken)
+        var started = Started(gateways: gateways, control: control, operatorToken: operatorToken, viewerToken: viewerToken)
+        if monitors, let prometheus = Self.onPath("prometheus"),
+           let alertmanager = Self.onPath("prometheus-alertmanager") ?? Self.onPath("alertmanager") {
+            do {
+                (started.prometheus, started.alertmanager) = try startMonitors(prometheus: prometheus, alertmanager: alertmanager, gateways: gateways)
+            } catch {
+                // The fleet is still worth watching: the console uses the nodes' own figures.
+                FileHandle.standardError.write(Data("clawtop: the demo runs without Prometheus and Alertmanager: \(error)\n".utf8))
+            }
+        }
+        return started
+    }
+
+    /// An executable of this name on PATH.
+    static func onPath(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// A loopback port free right now (the daemon that gets it binds it a moment later).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw DemoError("no socket for a free port: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw DemoError("no free loopback port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A child that says nothing useful on stdout; its output goes to a log in the demo's folder.
+    private func daemon(_ path: String, _ args: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        let log = directory + "/\(URL(fileURLWithPath: path).lastPathComponent)-\(children.count).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        children.append(process)
+    }
+
+    /// Prometheus scraping the nodes every 2 s with `clawgate rules` (each alert's `for:` shortened to
+    /// fit the incident period), and Alertmanager; their URLs once both answer `/-/ready`.
+    private func startMonitors(prometheus: String, alertmanager: String, gateways: [String]) throws -> (String, String) {
+        let rules = Process()
+        rules.executableURL = URL(fileURLWithPath: try Self.binary("clawgate"))
+        let pending = max(2, min(15, incidentPeriod / 8))
+        rules.arguments = ["rules", "--pending-for", String(pending)]
+        let out = Pipe()
+        rules.standardOutput = out
+        try rules.run()
+        let yaml = out.fileHandleForReading.readDataToEndOfFile()
+        rules.waitUntilExit()
+        guard rules.terminationStatus == 0 else { throw DemoError("`clawgate rules` failed") }
+        try yaml.write(to: URL(fileURLWithPath: directory + "/rules.yml"))
+        let (promPort, amPort) = (try Self.freePort(), try Self.freePort())
+        let targets = gateways.map { "'\($0.replacingOccurrences(of: "http://", with: ""))'" }.joined(separator: ", ")
+        try """
+            global: {scrape_interval: 2s, evaluation_interval: 2s}
+            rule_files: ['\(directory)/rules.yml']
+            alerting: {alertmanagers: [{static_configs: [{targets: ['127.0.0.1:\(amPort)']}]}]}
+            scrape_configs:
+              - job_name: clawgate
+                static_configs: [{targets: [\(targets)]}]
+
+            """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
+        try """
+            route: {receiver: nowhere, group_wait: 1s, group_interval: 5s, repeat_interval: 1h}
+            receivers: [{name: nowhere}]
+
+            """.write(toFile: directory + "/alertmanager.yml", atomically: true, encoding: .utf8)
+        try daemon(alertmanager, ["--config.file=\(directory)/alertmanager.yml", "--storage.path=\(directory)/alertmanager",
+                                  "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address="])
+        try daemon(prometheus, ["--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prometheus",
+                                "--storage.tsdb.retention.time=1d", "--web.listen-address=127.0.0.1:\(promPort)"])
+        let urls = ("http://127.0.0.1:\(promPort)", "http://127.0.0.1:\(amPort)")
+        let curl = CurlMulti()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let results = curl.perform([HTTPRequestSpec(url: urls.0 + "/-/ready"), HTTPRequestSpec(url: urls.1 + "/-/ready")])
+            if results.allSatisfy(\.ok) { return urls }
+            if children.suffix(2).contains(where: { !$0.isRunning }) { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        for child in children.suffix(2) where child.isRunning { child.terminate() }
+        throw DemoError("Prometheus or Alertmanager did not become ready; see the logs in \(directory)")
     }
 
     var stopping: Bool { stopFlag.withLock { $0 } }

@@ -256,6 +256,9 @@ def alive(pids):
     return [p for p in pids if os.path.exists(f"/proc/{p}") and "zombie" not in open(f"/proc/{p}/status").read().lower()]
 
 
+MONITORS = bool(shutil.which("prometheus") and (shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")))
+
+
 def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
     p = subprocess.Popen([binary("clawtop"), "--demo", "--headless", "--incident-period", "10"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
@@ -263,7 +266,9 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
         info = json.loads(p.stdout.readline())
         assert len(info["gateways"]) == 3 and info["operator_token"] and info["viewer_token"]
         kids = children_of(p.pid)
-        assert len(kids) == 4  # clawsim and three clawgate nodes
+        # clawsim and three clawgate nodes, and Prometheus and Alertmanager where installed (.ci/run installs them).
+        assert len(kids) == 4 + 2 * MONITORS
+        assert (info["prometheus"] is not None) == MONITORS and (info["alertmanager"] is not None) == MONITORS
         url = info["gateways"][0]["url"]
         for g in info["gateways"]:
             assert urllib.request.urlopen(g["url"] + "/readyz", timeout=5).status == 200
@@ -279,6 +284,17 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
                 status, ev = call(g["url"] + "/admin/v1/events", token=info["viewer_token"])
                 kinds |= {e["kind"] for e in ev["events"]}
         assert kinds & {"circuit_opened", "health_failed"}, kinds
+        if MONITORS:
+            # Prometheus scrapes every node, and an incident reaches Alertmanager as a real alert.
+            up = json.load(urllib.request.urlopen(info["prometheus"] + "/api/v1/query?query=up", timeout=5))["data"]["result"]
+            assert sorted(r["metric"]["instance"] for r in up) == sorted(g["url"].split("//")[1] for g in info["gateways"])
+            assert all(r["value"][1] == "1" for r in up), up
+            deadline = time.time() + 45
+            alerts = []
+            while time.time() < deadline and not alerts:
+                alerts = json.load(urllib.request.urlopen(info["alertmanager"] + "/api/v2/alerts", timeout=5))
+                time.sleep(1)
+            assert alerts and all(a["labels"]["alertname"].startswith("Clawgate") for a in alerts), alerts
         p.send_signal(signal.SIGHUP)
         assert p.wait(timeout=15) == 0
         assert alive(kids) == []
@@ -295,7 +311,9 @@ def test_demo_on_screen_and_q_leaves_no_child():
         assert "nodes 3/3" in screen and "fast" in screen and "cheap" in screen and "local" in screen
         clawtop_pid = int(subprocess.run(["pgrep", "-n", "-f", "clawtop --demo --incident-period 30"], capture_output=True, text=True).stdout.split()[0])
         kids = children_of(clawtop_pid)
-        assert len(kids) == 4
+        assert len(kids) == 4 + 2 * MONITORS
+        if MONITORS:
+            t.wait_for("src prom", timeout=20)  # the figures come from the demo's own Prometheus
         t.keys("q")
         deadline = time.time() + 10
         while t.alive() and time.time() < deadline:
@@ -310,6 +328,23 @@ def test_demo_on_screen_and_q_leaves_no_child():
 def test_demo_once():
     r = subprocess.run([binary("clawtop"), "--demo", "--once", "--format", "json"], capture_output=True, text=True, timeout=60)
     report = json.loads(r.stdout)
+    assert report["figures_source"] == "nodes"  # a one-shot snapshot starts no Prometheus
     assert report["fleet"]["nodes_total"] == 3 and report["fleet"]["nodes_serving"] == 3
     assert {pr["id"] for pr in report["providers"]} == {"fast", "premium", "cheap", "local"}
     assert r.returncode in (0, 1)
+
+
+def test_demo_no_monitors_starts_only_the_fleet():
+    p = subprocess.Popen([binary("clawtop"), "--demo", "--headless", "--no-monitors"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(p.stdout.readline())
+        assert info["prometheus"] is None and info["alertmanager"] is None
+        assert len(children_of(p.pid)) == 4
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=15) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    bad = subprocess.run([binary("clawtop"), "--no-monitors", "--once"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 64 and "--no-monitors goes with --demo" in bad.stderr
