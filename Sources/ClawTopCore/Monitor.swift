@@ -52,7 +52,13 @@ public struct AlertInfo: Sendable, Equatable {
     /// scrape job), as `Name{k=v,...}`: what `z` puts on the command line to silence just it.
     public var selector: String {
         let keep = labels.filter { !["alertname", "severity", "job"].contains($0.key) }.sorted { $0.key < $1.key }
-        return keep.isEmpty ? name : name + "{" + keep.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+        return Self.selector(name, keep.map { ($0.key, $0.value) })
+    }
+
+    /// `Name{k=v,...}` (just `Name` without labels): how the Alerts pane shows an alert and
+    /// `:silence` names one, so what `z` writes parses back to the same alert.
+    static func selector(_ name: String, _ labels: [(String, String)]) -> String {
+        labels.isEmpty ? name : name + "{" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "}"
     }
 
     /// Read Alertmanager's `GET /api/v2/alerts` answer; nil when it is not one.
@@ -60,9 +66,8 @@ public struct AlertInfo: Sendable, Equatable {
         guard let items = json.arrayValue else { return nil }
         var alerts: [AlertInfo] = []
         for item in items {
-            guard let labelsJSON = item["labels"]?.objectValue, let name = labelsJSON["alertname"]?.stringValue else { continue }
-            var labels: [String: String] = [:]
-            for (k, v) in labelsJSON { if let s = v.stringValue { labels[k] = s } }
+            let labels = PromQL.labels(item["labels"])
+            guard let name = labels["alertname"] else { continue }
             let state = item["status"]?["state"]?.stringValue ?? "active"
             alerts.append(AlertInfo(
                 name: name, severity: labels["severity"] ?? "none",

@@ -99,10 +99,9 @@ public enum PromQL {
         return .success(result)
     }
 
+    /// A label set as Prometheus and Alertmanager send it (an object of strings); other values are skipped.
     static func labels(_ json: JSONValue?) -> [String: String] {
-        var out: [String: String] = [:]
-        for (key, value) in json?.objectValue ?? [:] { if let s = value.stringValue { out[key] = s } }
-        return out
+        (json?.objectValue ?? [:]).compactMapValues(\.stringValue)
     }
 
     /// Prometheus sends sample values as strings ("0.25", "NaN", "+Inf").

@@ -23,9 +23,7 @@ public struct Silence: Sendable, Equatable {
     public static let usage = "usage: silence ALERT[{label=value,...}] DURATION REASON  (e.g. silence ClawgateProviderDown{provider=premium} 2h vendor outage)"
     public static let longest = 30.0 * 86400
 
-    public var selector: String {
-        matchers.isEmpty ? name : name + "{" + matchers.map { "\($0.label)=\($0.value)" }.joined(separator: ",") + "}"
-    }
+    public var selector: String { AlertInfo.selector(name, matchers.map { ($0.label, $0.value) }) }
 
     static func isName(_ s: Substring, colons: Bool) -> Bool {
         guard let first = s.first, first.isASCII, first.isLetter || first == "_" || (colons && first == ":") else { return false }
