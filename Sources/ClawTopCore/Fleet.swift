@@ -19,7 +19,7 @@ public struct Fleet: Sendable, Equatable {
     /// figures replace the nodes' own for every provider it has series for.
     public mutating func refresh() {
         rows = mergeProviders()
-        guard monitor.prometheusURL != nil, let figures = monitor.figures else { return }
+        guard let figures = monitor.shownFigures else { return }
         for index in rows.indices {
             guard let f = figures.providers[rows[index].id], let rps = f.rps else { continue }
             rows[index].rps = rps
@@ -142,7 +142,7 @@ public struct Fleet: Sendable, Equatable {
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
         s.errorRate = requests > 0 ? Double(errors) / Double(requests) : 0
         s.revisionDrift = revisions.count > 1
-        if monitor.prometheusURL != nil, let figures = monitor.figures, let rps = figures.rps {
+        if let figures = monitor.shownFigures, let rps = figures.rps {
             s.rps = rps
             s.errorRate = figures.errorRatio ?? 0
             s.p99 = figures.p99

@@ -104,8 +104,11 @@ public struct Monitor: Sendable, Equatable {
     /// Firing alerts that no silence or inhibition covers.
     public var firing: [AlertInfo] { alerts.filter { !$0.suppressed } }
 
+    /// The figures that replace the nodes' own: the last answer, when Prometheus is given.
+    public var shownFigures: PrometheusFigures? { prometheusURL == nil ? nil : figures }
+
     /// Whether the figures on screen come from Prometheus.
-    public var usingPrometheus: Bool { prometheusURL != nil && figures != nil }
+    public var usingPrometheus: Bool { shownFigures != nil }
 }
 
 /// One poll's answers from Prometheus and Alertmanager (each nil when not given).
