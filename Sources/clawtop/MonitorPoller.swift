@@ -9,15 +9,14 @@ struct MonitorPoller: Sendable {
     let prometheus: String?
     let alertmanager: String?
     let timeout: Double
+    /// Prometheus's figures in `PromQL.Figure.allCases` order, then Alertmanager's alerts; the
+    /// same every poll, so built once.
+    let requests: [HTTPRequestSpec]
 
-    static let queryCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-
-    static func encode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: queryCharacters) ?? text
-    }
-
-    /// Prometheus's figures in `PromQL.Figure.allCases` order, then Alertmanager's alerts.
-    var requests: [HTTPRequestSpec] {
+    init(prometheus: String?, alertmanager: String?, timeout: Double) {
+        self.prometheus = prometheus
+        self.alertmanager = alertmanager
+        self.timeout = timeout
         var list: [HTTPRequestSpec] = []
         if let prometheus {
             list += PromQL.Figure.allCases.map {
@@ -28,7 +27,13 @@ struct MonitorPoller: Sendable {
             list.append(HTTPRequestSpec(url: alertmanager + "/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=false",
                                         timeout: timeout))
         }
-        return list
+        requests = list
+    }
+
+    static let queryCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    static func encode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: queryCharacters) ?? text
     }
 
     /// Read the answers to `requests`, in the same order.

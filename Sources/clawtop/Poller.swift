@@ -38,7 +38,7 @@ final class Poller: @unchecked Sendable {
         let now = Date().timeIntervalSince1970
         // The monitor's answers go first: the last node's poll closes the batch and merges the rows.
         var actions: [Action] = []
-        if monitor.prometheus != nil || monitor.alertmanager != nil {
+        if !monitor.requests.isEmpty {
             actions.append(.monitorPolled(monitor.read(results[nodeRequests...], at: now)))
         }
         return actions + urls.indices.map { index in
