@@ -49,18 +49,25 @@ final class DemoFleet: @unchecked Sendable {
         return path
     }
 
-    private func spawn(_ path: String, _ args: [String], env: [String: String] = [:]) throws -> JSONValue {
+    /// Start a child with its stderr (and stdout, unless `stdout` is given) in a log in the demo's folder.
+    private func launch(_ path: String, _ args: [String], env: [String: String] = [:], stdout: Pipe? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
         process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
         let log = directory + "/\(URL(fileURLWithPath: path).lastPathComponent)-\(children.count).log"
         FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
+        let handle = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
+        process.standardOutput = stdout ?? handle
+        process.standardError = handle
         try process.run()
         children.append(process)
+    }
+
+    /// Start clawsim or clawgate and read the JSON line it announces itself with.
+    private func spawn(_ path: String, _ args: [String], env: [String: String] = [:]) throws -> JSONValue {
+        let out = Pipe()
+        try launch(path, args, env: env, stdout: out)
         var line = Data()
         while true {
             let byte = out.fileHandleForReading.readData(ofLength: 1)
@@ -161,20 +168,6 @@ final class DemoFleet: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// A child that says nothing useful on stdout; its output goes to a log in the demo's folder.
-    private func daemon(_ path: String, _ args: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = args
-        let log = directory + "/\(URL(fileURLWithPath: path).lastPathComponent)-\(children.count).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = FileHandle(forWritingAtPath: log) ?? FileHandle.nullDevice
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        children.append(process)
-    }
-
     /// Prometheus scraping the nodes every 2 s with `clawgate rules` (each alert's `for:` shortened to
     /// fit the incident period), and Alertmanager; their URLs once both answer `/-/ready`.
     private func startMonitors(prometheus: String, alertmanager: String, gateways: [String]) throws -> (String, String) {
@@ -205,9 +198,9 @@ final class DemoFleet: @unchecked Sendable {
             receivers: [{name: nowhere}]
 
             """.write(toFile: directory + "/alertmanager.yml", atomically: true, encoding: .utf8)
-        try daemon(alertmanager, ["--config.file=\(directory)/alertmanager.yml", "--storage.path=\(directory)/alertmanager",
+        try launch(alertmanager, ["--config.file=\(directory)/alertmanager.yml", "--storage.path=\(directory)/alertmanager",
                                   "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address="])
-        try daemon(prometheus, ["--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prometheus",
+        try launch(prometheus, ["--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prometheus",
                                 "--storage.tsdb.retention.time=1d", "--web.listen-address=127.0.0.1:\(promPort)"])
         let urls = ("http://127.0.0.1:\(promPort)", "http://127.0.0.1:\(amPort)")
         let curl = CurlMulti()
