@@ -74,10 +74,7 @@ struct ClawTop: ParsableCommand {
 
     /// An http(s) URL without a trailing slash, or a clear error naming the option.
     func checkedURL(_ text: String, _ option: String) throws -> String {
-        let url = text.hasSuffix("/") ? String(text.dropLast()) : text
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false else {
-            throw fail("\(option): '\(text)' is not an http:// or https:// URL", 2)
-        }
+        guard let url = ConsoleConfig.httpURL(text) else { throw fail("\(option): '\(text)' is not an http:// or https:// URL", 2) }
         return url
     }
 
@@ -135,8 +132,9 @@ struct ClawTop: ParsableCommand {
             .map { try checkedURL($0, "--gateway") }
         guard !urls.isEmpty else { throw fail("give at least one --gateway URL", 2) }
         // The demo's own Prometheus and Alertmanager (or none): another one does not scrape its nodes.
-        let prometheusURL = try demoMonitors.map { $0.prometheus } ?? (prometheus ?? file.prometheus).map { try checkedURL($0, "--prometheus") }
-        let alertmanagerURL = try demoMonitors.map { $0.alertmanager } ?? (alertmanager ?? file.alertmanager).map { try checkedURL($0, "--alertmanager") }
+        // The file's URLs are checked as it is read.
+        let prometheusURL = try demoMonitors.map { $0.prometheus } ?? prometheus.map { try checkedURL($0, "--prometheus") } ?? file.prometheus
+        let alertmanagerURL = try demoMonitors.map { $0.alertmanager } ?? alertmanager.map { try checkedURL($0, "--alertmanager") } ?? file.alertmanager
         var token = demoToken ?? ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }

@@ -17,6 +17,14 @@ struct ConsoleConfig {
         return base + "/clawtop/config.yaml"
     }
 
+    /// An http(s) URL with a host, without a trailing slash; nil if it is not one. The one check for
+    /// URLs from flags and from this file.
+    static func httpURL(_ text: String) -> String? {
+        let url = text.hasSuffix("/") ? String(text.dropLast()) : text
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false else { return nil }
+        return url
+    }
+
     /// Read the file if it exists; every problem names the file and the key.
     static func load(path: String) throws(CommandError) -> ConsoleConfig {
         var config = ConsoleConfig()
@@ -47,10 +55,10 @@ struct ConsoleConfig {
                 guard let s = value.stringValue else { throw CommandError("\(path): theme: must be a name or a path") }
                 config.theme = s
             case "prometheus", "alertmanager":
-                guard let s = value.stringValue, s.hasPrefix("http://") || s.hasPrefix("https://") else {
+                guard let url = value.stringValue.flatMap(httpURL) else {
                     throw CommandError("\(path): \(key): must be an http:// or https:// URL")
                 }
-                if key == "prometheus" { config.prometheus = s } else { config.alertmanager = s }
+                if key == "prometheus" { config.prometheus = url } else { config.alertmanager = url }
             default:
                 throw CommandError("\(path): \(key): unknown key; known: gateways, token_file, refresh, theme, prometheus, alertmanager")
             }
