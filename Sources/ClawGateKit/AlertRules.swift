@@ -33,7 +33,7 @@ public enum AlertRules {
                 expr: sum by (route, provider, outcome) (rate(clawgate_requests_total[1m]))
               - record: clawgate:provider_error_ratio:rate5m
                 expr: |
-                  sum by (provider) (rate(clawgate_upstream_attempts_total{outcome!="ok"}[5m]))
+                  sum by (provider) (rate(clawgate_upstream_attempts_total{fault="provider"}[5m]))
                     / sum by (provider) (rate(clawgate_upstream_attempts_total[5m]))
               - record: clawgate:provider_latency_seconds:p99_5m
                 expr: histogram_quantile(0.99, sum by (provider, le) (rate(clawgate_upstream_attempt_duration_seconds_bucket[5m])))
@@ -77,6 +77,12 @@ public enum AlertRules {
                 labels: {severity: warning}
                 annotations:
                   summary: "Node {{ $labels.instance }} answers /readyz with 503 (drained or draining)"
+              - alert: ClawgateNodeSaturated
+                expr: clawgate_requests_in_flight / clawgate_max_in_flight > 0.9
+                for: \(pending("2m", t))
+                labels: {severity: warning}
+                annotations:
+                  summary: "Node {{ $labels.instance }} serves {{ $value | humanizePercentage }} of limits.max_in_flight; more get 429"
 
         """
     }

@@ -82,7 +82,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -121,6 +121,10 @@ struct ConfigReader {
             }
             config.healthCheck.unhealthyThreshold = integer(fields, "unhealthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.unhealthyThreshold
             config.healthCheck.healthyThreshold = integer(fields, "healthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.healthyThreshold
+        }
+        if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider"]) {
+            config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
+            config.limits.maxInFlightPerProvider = integer(fields, "max_in_flight_per_provider", "limits", min: 1, max: 1_000_000)
         }
         if let fields = mapping(top["admin"], "admin", known: ["tokens", "state_dir"]) {
             config.admin.stateDir = string(fields, "state_dir", "admin")

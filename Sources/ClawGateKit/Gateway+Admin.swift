@@ -472,7 +472,7 @@ extension RequestRecord {
         [
             "sequence": JSONValue(sequence), "time": .number(time), "route": .string(route), "outcome": .string(outcome),
             "served": served.map { .string($0) } ?? .null, "latency_seconds": .number((latency * 1_000_000).rounded() / 1_000_000),
-            "attempts": .array(attempts.map { ["provider": .string($0.provider), "outcome": .string(GatewayState.reason($0.outcome))] }),
+            "attempts": .array(attempts.map { ["provider": .string($0.provider), "outcome": .string($0.outcome.reason)] }),
         ]
     }
 }

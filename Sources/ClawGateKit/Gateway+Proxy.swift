@@ -46,133 +46,157 @@ extension Gateway {
         return headers
     }
 
-    /// `POST /v1/chat/completions`: route, retry across providers, stream or return, account.
+    /// How a client request ended, recorded once in `record(_:)`.
+    struct RequestResult: Sendable {
+        var route: Int
+        var served: Int?
+        var outcome: String
+        var fault: Fault
+        var latency: Double
+        var ttft: Double?
+        var tokensIn = 0
+        var tokensOut = 0
+        var cost = 0.0
+        var attempts: [AttemptRecord]
+    }
+
+    /// The one place a client request is accounted: node state and metrics.
+    func record(_ r: RequestResult, now: Double) {
+        state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
+                            cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome)
+        metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
+                        outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
+                        tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost)
+    }
+
+    /// The one place an upstream attempt is accounted: the provider's breaker and stats, and metrics.
+    func recordAttempt(provider: Int, route: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
+                       tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double) {
+        state.finishAttempt(provider: provider, outcome: outcome, latency: latency, ttft: ttft,
+                            tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+        metrics.attempt(provider: config.providers[provider].id, route: config.routes[route].alias, outcome: outcome.label,
+                        fault: outcome.fault, latency: latency)
+    }
+
+    /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
     public func chatCompletions(body: ByteBuffer) async -> Response {
         let start = clock()
-        guard let parsed = try? JSONValue.parse(body.readableBytesView), var fields = parsed.objectValue else {
-            return Self.errorResponse(.badRequest, "The request body must be a JSON object.", type: "invalid_request_error", code: "invalid_json")
+        let request: ChatRequest
+        switch ChatRequest.parse(body) {
+        case .success(let parsed): request = parsed
+        case .failure(let error):
+            return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param)
         }
-        guard let alias = fields["model"]?.stringValue, !alias.isEmpty else {
-            return Self.errorResponse(.badRequest, "'model' is required and must be a string naming a route.", type: "invalid_request_error",
-                                      code: "missing_model", param: "model")
-        }
-        guard let messages = fields["messages"]?.arrayValue, !messages.isEmpty else {
-            return Self.errorResponse(.badRequest, "'messages' is required and must be a non-empty list.", type: "invalid_request_error",
-                                      code: "invalid_messages", param: "messages")
-        }
-        if let stream = fields["stream"], stream.boolValue == nil, stream != .null {
-            return Self.errorResponse(.badRequest, "'stream' must be true or false.", type: "invalid_request_error", param: "stream")
-        }
+        let alias = request.alias
         guard let route = state.routeIndex[alias] else {
             return Self.errorResponse(.notFound, "The model '\(alias)' does not exist on this gateway; known: \(config.routes.map(\.alias).joined(separator: ", ")).",
                                       type: "invalid_request_error", code: "model_not_found", param: "model")
         }
-        let streaming = fields["stream"]?.boolValue ?? false
-        let clientWantsUsage = fields["stream_options"]?["include_usage"]?.boolValue ?? false
-        if streaming {
-            // Ask for usage upstream whatever the client asked: accounting needs it.
-            var options = fields["stream_options"]?.objectValue ?? [:]
-            options["include_usage"] = .bool(true)
-            fields["stream_options"] = .object(options)
+        guard state.beginRequest(now: start) else {
+            metrics.request(route: alias, provider: "none", outcome: "max_in_flight", fault: .limit, latency: clock() - start, ttft: nil,
+                            tokensIn: 0, tokensOut: 0, cost: 0)
+            return Self.errorResponse(
+                .tooManyRequests,
+                "This gateway node is serving its limit of \(state.limits.maxInFlight) requests at once (limits.max_in_flight); retry shortly.",
+                type: "rate_limit_error", code: "max_in_flight", headers: [.retryAfter: "1"])
         }
 
-        state.beginRequest(now: start)
-        var attempts: [AttemptRecord] = []
-        var tried = Set<Int>()
-        var budgetRefused = false
-        var retryAfter: String?
-        attemptLoop: while attempts.count < config.retry.maxAttempts {
-            let choice: GatewayState.Choice
-            switch state.choose(route: route, tried: tried, attempt: attempts.count + 1, now: clock()) {
-            case .success(let c):
-                choice = c
-            case .failure(.retryBudget):
-                budgetRefused = true
-                metrics.retryBudgetExhausted(route: alias)
-                break attemptLoop
-            case .failure(.exhausted):
-                break attemptLoop
-            }
-            if !attempts.isEmpty { metrics.retry(route: alias) }
-            tried.insert(choice.provider)
-            let providerID = config.providers[choice.provider].id
-            fields["model"] = .string(choice.model)
-            let attemptStart = clock()
-            let result = await attempt(provider: choice.provider, body: ByteBuffer(data: JSONValue.object(fields).encoded()), streaming: streaming)
-            let now = clock()
-            switch result {
-            case .failure(let outcome, let after):
-                state.finishAttempt(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil,
-                                    tokensIn: 0, tokensOut: 0, cost: 0, now: now)
-                metrics.attempt(provider: providerID, route: alias, outcome: outcome.label, latency: now - attemptStart)
-                attempts.append(AttemptRecord(provider: providerID, outcome: outcome))
-                if let after { retryAfter = after }
-                logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label)])
-                continue
-            case .passthrough(let status, let contentType, let bytes):
-                let outcome = AttemptOutcome.clientError(status: status)
-                state.finishAttempt(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil,
-                                    tokensIn: 0, tokensOut: 0, cost: 0, now: now)
-                attempts.append(AttemptRecord(provider: providerID, outcome: outcome))
-                state.finishRequest(route: route, ok: false, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: now,
-                                    served: choice.provider, attempts: attempts, outcome: outcome.label)
-                metrics.attempt(provider: providerID, route: alias, outcome: outcome.label, latency: now - attemptStart)
-                metrics.request(route: alias, provider: providerID, outcome: outcome.label, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0)
-                var headers = explainHeaders(attempts, served: (providerID, choice.model))
-                headers[.contentType] = contentType
-                return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
-            case .success(let bytes, let tokensIn, let tokensOut, let headAt):
-                let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut)
-                state.finishAttempt(provider: choice.provider, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
-                                    tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
-                attempts.append(AttemptRecord(provider: providerID, outcome: .ok))
-                state.finishRequest(route: route, ok: true, latency: now - start, ttft: headAt - start,
-                                    tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
-                                    served: choice.provider, attempts: attempts, outcome: "ok")
-                metrics.attempt(provider: providerID, route: alias, outcome: "ok", latency: now - attemptStart)
-                metrics.request(route: alias, provider: providerID, outcome: "ok", latency: now - start, ttft: headAt - start,
-                                tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
-                var headers = explainHeaders(attempts, served: (providerID, choice.model))
-                headers[.contentType] = "application/json"
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
-            case .stream(let first, let box, let firstAt):
-                attempts.append(AttemptRecord(provider: providerID, outcome: .ok))
-                return streamingResponse(
-                    route: route, provider: choice.provider, model: choice.model, first: first, box: box,
-                    start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: clientWantsUsage, attempts: attempts
-                )
+        var machine = RequestMachine(maxAttempts: config.retry.maxAttempts)
+        var action = machine.start()
+        while true {
+            switch action {
+            case .choose(let number):
+                if number > 1 { metrics.retry(route: alias) }
+                let result = state.choose(route: route, tried: machine.tried, attempt: number, now: clock())
+                if case .failure(.retryBudget) = result { metrics.retryBudgetExhausted(route: alias) }
+                action = machine.chosen(result)
+
+            case .send(let choice):
+                let providerID = config.providers[choice.provider].id
+                let attemptStart = clock()
+                let result = await attempt(provider: choice.provider, body: request.upstreamBody(model: choice.model), streaming: request.streaming)
+                let now = clock()
+                switch result {
+                case .failure(let outcome, let retryAfter):
+                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now)
+                    logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label)])
+                    action = machine.attemptEnded(providerID: providerID, outcome: outcome, retryAfter: retryAfter)
+                case .passthrough(let status, let contentType, let bytes):
+                    let outcome = AttemptOutcome.clientError(status: status)
+                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now)
+                    action = machine.attemptEnded(providerID: providerID, outcome: outcome)
+                    record(RequestResult(route: route, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
+                                         attempts: machine.attempts), now: now)
+                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model))
+                    headers[.contentType] = contentType
+                    return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
+                case .success(let bytes, let tokensIn, let tokensOut, let headAt):
+                    let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut)
+                    recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
+                                  tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+                    action = machine.attemptEnded(providerID: providerID, outcome: .ok)
+                    record(RequestResult(route: route, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
+                                         tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now)
+                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model))
+                    headers[.contentType] = "application/json"
+                    return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
+                case .stream(let first, let box, let firstAt):
+                    action = machine.attemptEnded(providerID: providerID, outcome: .ok)
+                    return streamingResponse(
+                        route: route, provider: choice.provider, model: choice.model, first: first, box: box,
+                        start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
+                        attempts: machine.attempts
+                    )
+                }
+
+            case .finish(let ending):
+                return refusal(ending, machine: machine, route: route, start: start)
             }
         }
-        return allFailed(route: route, alias: alias, attempts: attempts, budgetRefused: budgetRefused, retryAfter: retryAfter, start: start)
     }
 
-    func allFailed(route: Int, alias: String, attempts: [AttemptRecord], budgetRefused: Bool, retryAfter: String?, start: Double) -> Response {
+    /// The answer for a request that no provider served, accounted once.
+    func refusal(_ ending: RequestMachine.Ending, machine: RequestMachine, route: Int, start: Double) -> Response {
         let now = clock()
-        state.finishRequest(route: route, ok: false, latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: now,
-                            attempts: attempts, outcome: "failed")
-        metrics.request(route: alias, provider: "none", outcome: "failed", latency: now - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0)
+        let alias = config.routes[route].alias
+        let attempts = machine.attempts
+        var headers = explainHeaders(attempts, served: nil)
         let list = attempts.map { "\($0.provider): \($0.outcome.label)" }.joined(separator: "; ")
+        switch ending {
+        case .providersFull:
+            record(RequestResult(route: route, outcome: "max_in_flight_per_provider", fault: .limit, latency: now - start, attempts: attempts), now: now)
+            headers[.retryAfter] = "1"
+            return Self.errorResponse(
+                .tooManyRequests,
+                "Every provider of route '\(alias)' is serving its limit of \(state.limits.maxInFlightPerProvider) requests at once (limits.max_in_flight_per_provider); retry shortly.",
+                type: "rate_limit_error", code: "max_in_flight_per_provider", headers: headers)
+        case .served, .passedThrough:
+            preconditionFailure("a served request is answered where it is served")
+        case .noProvider, .allFailed:
+            break
+        }
+        record(RequestResult(route: route, outcome: "failed", fault: .provider, latency: now - start, attempts: attempts), now: now)
         var message: String
         let status: HTTPResponse.Status
-        var headers = explainHeaders(attempts, served: nil)
-        if attempts.isEmpty {
-            status = .serviceUnavailable
-            message = "No provider of route '\(alias)' is available."
-        } else if attempts.allSatisfy({ $0.outcome == .status(429) }) {
+        switch ending {
+        case .allFailed(429):
             status = .tooManyRequests
             message = "Every provider of route '\(alias)' is rate limiting: \(list)."
-            if let retryAfter { headers[.retryAfter] = retryAfter }
-        } else if attempts.allSatisfy({ $0.outcome == .timeout }) {
+            if let retryAfter = machine.retryAfter { headers[.retryAfter] = retryAfter }
+        case .allFailed(504):
             status = .gatewayTimeout
             message = "Every attempt for route '\(alias)' timed out: \(list)."
-        } else {
+        case .allFailed:
             status = .badGateway
             message = "All \(attempts.count) attempt(s) for route '\(alias)' failed: \(list)."
+        default:
+            status = .serviceUnavailable
+            message = "No provider of route '\(alias)' is available."
         }
-        if budgetRefused { message += " Further retries were refused by the retry budget." }
+        if machine.budgetRefused { message += " Further retries were refused by the retry budget." }
         let attemptList: JSONValue = .array(attempts.map { ["provider": .string($0.provider), "outcome": .string($0.outcome.label)] })
         return Self.errorResponse(status, message, type: "upstream_error", code: "all_providers_failed",
-                                  extra: ["attempts": attemptList, "retry_budget_exhausted": .bool(budgetRefused)], headers: headers)
+                                  extra: ["attempts": attemptList, "retry_budget_exhausted": .bool(machine.budgetRefused)], headers: headers)
     }
 
     enum AttemptResult: Sendable {
@@ -196,12 +220,13 @@ extension Gateway {
         }
         let headAt = clock()
         let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
+        let verdict = AttemptOutcome.classify(status: status)
+        guard verdict == .ok else {
             let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
-            if status == 429 || status >= 500 {
-                return .failure(.status(status), retryAfter: response.headers.first(name: "retry-after"))
+            if verdict.fault == .client {
+                return .passthrough(status: status, contentType: response.headers.first(name: "content-type") ?? "application/json", body: bytes)
             }
-            return .passthrough(status: status, contentType: response.headers.first(name: "content-type") ?? "application/json", body: bytes)
+            return .failure(verdict, retryAfter: response.headers.first(name: "retry-after"))
         }
         if !streaming {
             let bytes: ByteBuffer
@@ -238,7 +263,6 @@ extension Gateway {
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord]) -> Response {
         let providerID = config.providers[provider].id
-        let alias = config.routes[route].alias
         var headers = explainHeaders(attempts, served: (providerID, model))
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -295,17 +319,12 @@ extension Gateway {
             }
             let now = self.clock()
             let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)
-            self.state.finishAttempt(provider: provider, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
-                                     tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
-            let ok = outcome == .ok || outcome == .clientClosed
+            self.recordAttempt(provider: provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
+                               tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
             var final = attempts
             final[final.count - 1].outcome = outcome
-            self.state.finishRequest(route: route, ok: ok, latency: now - start, ttft: firstAt - start,
-                                     tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
-                                     served: provider, attempts: final, outcome: outcome.label)
-            self.metrics.attempt(provider: providerID, route: alias, outcome: outcome.label, latency: now - attemptStart)
-            self.metrics.request(route: alias, provider: providerID, outcome: outcome.label, latency: now - start, ttft: firstAt - start,
-                                 tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
+            self.record(RequestResult(route: route, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
+                                      ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final), now: now)
         })
     }
 

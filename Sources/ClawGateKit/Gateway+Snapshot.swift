@@ -10,6 +10,7 @@ extension Gateway {
     static func window(_ w: WindowSummary) -> JSONValue {
         [
             "window_seconds": .number(w.window), "requests": JSONValue(w.requests), "errors": JSONValue(w.errors),
+            "client_errors": JSONValue(w.clientErrors),
             "requests_per_second": .number((w.requestsPerSecond * 1000).rounded() / 1000),
             "error_rate": .number((w.errorRate * 10000).rounded() / 10000),
             "latency_p50_seconds": seconds(w.p50), "latency_p95_seconds": seconds(w.p95), "latency_p99_seconds": seconds(w.p99),
@@ -46,6 +47,7 @@ extension Gateway {
             let b = p.breaker
             providers.append([
                 "id": .string(p.id), "region": .string(config.region), "state": .string(p.state), "in_flight": JSONValue(p.inFlight),
+                "max_in_flight": JSONValue(state.limits.maxInFlightPerProvider),
                 "drained": .bool(op.drainedProviders.contains(p.id)), "failed_over": .bool(op.failedOver(provider: p.id) != nil),
                 "circuit": [
                     "state": .string(b.state.rawValue), "since": .number(wall(b.since)),
@@ -98,6 +100,9 @@ extension Gateway {
             "node": [
                 "id": .string(self.config.nodeID), "version": .string(Gateway.version), "state": .string(nodeState),
                 "ready": .bool(nodeState == "serving"), "revision": JSONValue(op.revision), "in_flight": JSONValue(snap.inFlight),
+                "max_in_flight": JSONValue(state.limits.maxInFlight),
+                "refused_max_in_flight": JSONValue(snap.refusedMaxInFlight),
+                "refused_max_in_flight_per_provider": JSONValue(snap.refusedProviderFull),
                 "started_at": .number(startedAtWall), "uptime_seconds": .number(((now - startedAt) * 1000).rounded() / 1000),
                 "persistent": .bool(store.directory != nil),
             ],

@@ -6,6 +6,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import ClawServerSupport
+import NIOPosix
 
 /// One clawgate node: configuration, state, upstream clients and metrics. The HTTP routes and the
 /// health checker call into it; `GatewayServer` wires it to a listening socket.
@@ -22,6 +24,8 @@ public final class Gateway: Sendable {
     public let startedAt: Double
     public let startedAtWall: Double
     let auth: AdminAuth
+    /// The open-file limit in force when the node started.
+    public let openFileLimit: Int
     let store: StateStore
     /// Serialises admin writes: check revision, validate, persist, apply, audit.
     let writes: Mutex<AuditLog>
@@ -48,14 +52,42 @@ public final class Gateway: Sendable {
         for dropped in operatorState.prune(config: config) {
             logger.warning("saved operator state no longer matches the configuration; dropped", metadata: ["what": .string(dropped)])
         }
+        let openFiles = OpenFileLimit.raiseToHard()
+        let limits = try Self.resolveLimits(config.limits, openFiles: openFiles)
         if config.admin.tokens.isEmpty {
             logger.warning("no admin tokens configured: every /admin request will be refused with 401")
         }
-        self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState)
+        self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
+                  openFileLimit: openFiles)
+    }
+
+    /// Each request in flight holds two sockets (the client's and the provider's); this many file
+    /// descriptors are kept for everything else (listeners, state files, health checks).
+    static let reservedFiles = 256
+
+    /// The limits in force: the configured ones, checked against the open-file limit, or derived
+    /// from it. A configured limit the process cannot hold is refused with what to do about it.
+    static func resolveLimits(_ limits: GatewayConfig.Limits, openFiles: Int) throws(LimitsError) -> GatewayState.Limits {
+        let affordable = max(0, (openFiles - reservedFiles) / 2)
+        if let wanted = limits.maxInFlight, wanted > affordable {
+            throw LimitsError(description: """
+                limits.max_in_flight is \(wanted), but the open-file limit is \(openFiles) and each request in flight needs 2 \
+                (client and provider socket) besides \(reservedFiles) kept for the rest: at most \(affordable) fit. Raise the limit \
+                (`ulimit -n \(wanted * 2 + reservedFiles)` in the shell that starts clawgate, or LimitNOFILE= in its systemd unit) \
+                or lower limits.max_in_flight.
+                """)
+        }
+        guard affordable >= 1 else {
+            throw LimitsError(description: "the open-file limit is \(openFiles), too low to serve anything: raise it with `ulimit -n 4096`.")
+        }
+        let maxInFlight = limits.maxInFlight ?? min(10_000, affordable)
+        return GatewayState.Limits(maxInFlight: maxInFlight, maxInFlightPerProvider: limits.maxInFlightPerProvider ?? maxInFlight)
     }
 
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
+         limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
          clock: @escaping @Sendable () -> Double = Gateway.monotonic) {
+        self.openFileLimit = openFileLimit
         self.config = config
         self.logger = logger
         self.clock = clock
@@ -66,14 +98,18 @@ public final class Gateway: Sendable {
         let now = clock()
         self.startedAt = now
         self.startedAtWall = Date().timeIntervalSince1970
-        self.state = GatewayState(config: config, now: now, seed: seed ?? UInt64.random(in: 0...UInt64.max), operatorState: operatorState)
+        self.state = GatewayState(config: config, now: now, seed: seed ?? UInt64.random(in: 0...UInt64.max), operatorState: operatorState,
+                                  limits: limits)
         self.clients = config.providers.map { provider in
             var configuration = HTTPClient.Configuration()
             configuration.timeout = .init(
                 connect: .nanoseconds(Int64(provider.timeouts.connect * 1e9)),
                 read: .nanoseconds(Int64(provider.timeouts.firstByte * 1e9))
             )
-            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+            // One connection per request in flight: the node's own limit, not the pool's, decides
+            // when to refuse, and it answers 429 instead of leaving requests queued to time out.
+            configuration.connectionPool = .init(idleTimeout: .seconds(60),
+                                                 concurrentHTTP1ConnectionsPerHostSoftLimit: limits.maxInFlightPerProvider)
             configuration.decompression = .disabled
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
@@ -109,21 +145,47 @@ public final class Gateway: Sendable {
         return request
     }
 
-    /// Map a client error to the outcome words used everywhere.
+    /// Map an error of the upstream client to the outcome words used everywhere, by its type.
     static func classify(_ error: any Error) -> AttemptOutcome {
-        if let e = error as? HTTPClientError {
+        switch error {
+        case let e as HTTPClientError:
             switch e {
             case .connectTimeout: return .connectError
-            case .readTimeout, .deadlineExceeded: return .timeout
+            case .readTimeout, .deadlineExceeded, .cancelled: return .timeout
             case .remoteConnectionClosed: return .reset
-            default: break
+            default: return .badResponse("HTTP client: \(e.shortDescription)")
             }
+        case is NIOConnectionError:
+            return .connectError
+        case let e as ChannelError:
+            switch e {
+            case .connectTimeout: return .connectError
+            default: return .reset
+            }
+        case let e as IOError:
+            switch e.errnoCode {
+            case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL: return .connectError
+            case ETIMEDOUT: return .timeout
+            default: return .reset
+            }
+        case is CancellationError:
+            return .timeout
+        case is HTTPParserError, is NIOHTTPDecoderError:
+            return .badResponse("not valid HTTP")
+        default:
+            return .badResponse("\(type(of: error))")
         }
-        if error is CancellationError { return .timeout }
-        let text = String(describing: error).lowercased()
-        if text.contains("reset") || text.contains("closed") || text.contains("eof") { return .reset }
-        if text.contains("refused") || text.contains("connect") { return .connectError }
-        if text.contains("timeout") || text.contains("timed out") { return .timeout }
-        return .connectError
     }
+}
+
+extension HTTPClientError {
+    /// A label-safe short form (the description names the whole struct).
+    var shortDescription: String {
+        String(describing: self).replacingOccurrences(of: "HTTPClientError.", with: "")
+    }
+}
+
+/// A configured limit this process cannot hold.
+public struct LimitsError: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }

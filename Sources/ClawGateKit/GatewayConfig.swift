@@ -141,6 +141,20 @@ public struct GatewayConfig: Sendable, Equatable {
         }
     }
 
+    /// How much this node takes on at once. Unset values are derived from the open-file limit at start.
+    public struct Limits: Sendable, Equatable {
+        /// Client requests served at once; the next one gets 429 `max_in_flight`.
+        public var maxInFlight: Int?
+        /// Upstream requests per provider at once; a full provider is skipped, and when every
+        /// candidate is full the client gets 429 `max_in_flight_per_provider`.
+        public var maxInFlightPerProvider: Int?
+
+        public init(maxInFlight: Int? = nil, maxInFlightPerProvider: Int? = nil) {
+            self.maxInFlight = maxInFlight
+            self.maxInFlightPerProvider = maxInFlightPerProvider
+        }
+    }
+
     public var nodeID: String
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
@@ -150,6 +164,7 @@ public struct GatewayConfig: Sendable, Equatable {
     public var breaker = Breaker()
     public var healthCheck = HealthCheck()
     public var admin = Admin()
+    public var limits = Limits()
 
     public init(nodeID: String = "", providers: [Provider] = [], routes: [Route] = []) {
         self.nodeID = nodeID
@@ -186,6 +201,8 @@ public struct GatewayConfig: Sendable, Equatable {
         retry: {max_attempts: 3, budget_ratio: 0.2, min_retries_per_second: 2, window: 10}
         breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 120}
         health_check: {interval: 5, timeout: 2, path: /models}
+        # Unset: derived from the open-file limit (each stream holds two sockets). More gets 429.
+        limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000}
 
         """
 

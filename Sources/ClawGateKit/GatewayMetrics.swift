@@ -11,8 +11,8 @@ public final class GatewayMetrics: Sendable {
         MetricNameDescriptor(namespace: "clawgate", metricName: metric, unitName: unit, helpText: help)
     }
 
-    nonisolated(unsafe) static let requests = name("requests", "total", "Client requests by route, serving provider (none when all failed) and outcome.")
-    nonisolated(unsafe) static let attempts = name("upstream_attempts", "total", "Upstream attempts by provider, route and outcome.")
+    nonisolated(unsafe) static let requests = name("requests", "total", "Client requests by route, serving provider (none when none served), outcome and fault (none, client, provider, limit).")
+    nonisolated(unsafe) static let attempts = name("upstream_attempts", "total", "Upstream attempts by provider, route, outcome and fault (none, client, provider).")
     nonisolated(unsafe) static let retries = name("retries", "total", "Retries sent to another provider, by route.")
     nonisolated(unsafe) static let budgetExhausted = name("retry_budget_exhausted", "total", "Retries refused by the retry budget, by route.")
     nonisolated(unsafe) static let duration = name("request_duration", "seconds", "Client request latency by route and provider.")
@@ -28,6 +28,8 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let effective = name("route_effective_weight", "", "Weight in effect (0 when the provider is out) by route, tier and provider.")
     nonisolated(unsafe) static let panic = name("route_panic", "", "1 when every provider of the route is out and it routes to the least bad one.")
     nonisolated(unsafe) static let ready = name("node_ready", "", "1 when the node answers /readyz with 200.")
+    nonisolated(unsafe) static let maxInFlight = name("max_in_flight", "", "limits.max_in_flight: client requests this node serves at once.")
+    nonisolated(unsafe) static let providerMaxInFlight = name("provider_max_in_flight", "", "limits.max_in_flight_per_provider: upstream requests per provider at once.")
 
     public init() {}
 
@@ -38,13 +40,15 @@ public final class GatewayMetrics: Sendable {
         var a: String
         var b: String
         var c: String
+        var d: String
     }
 
     private let counters = Mutex<[Key: Counter]>([:])
     private let histograms = Mutex<[Key: ValueHistogram]>([:])
 
     private func counter(_ metric: Int, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
-        let key = Key(metric: metric, a: labels[0].1, b: labels.count > 1 ? labels[1].1 : "", c: labels.count > 2 ? labels[2].1 : "")
+        let key = Key(metric: metric, a: labels[0].1, b: labels.count > 1 ? labels[1].1 : "", c: labels.count > 2 ? labels[2].1 : "",
+                      d: labels.count > 3 ? labels[3].1 : "")
         if let found = counters.withLock({ $0[key] }) { return found }
         let made = registry.makeCounter(descriptor: descriptor, labels: labels)
         counters.withLock { $0[key] = made }
@@ -52,7 +56,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     private func histogram(_ metric: Int, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> ValueHistogram {
-        let key = Key(metric: metric, a: labels[0].1, b: labels[1].1, c: "")
+        let key = Key(metric: metric, a: labels[0].1, b: labels[1].1, c: "", d: "")
         if let found = histograms.withLock({ $0[key] }) { return found }
         let made = registry.makeValueHistogram(descriptor: descriptor, labels: labels, buckets: Self.latencyBuckets)
         histograms.withLock { $0[key] = made }
@@ -61,14 +65,14 @@ public final class GatewayMetrics: Sendable {
 
     /// One upstream attempt: counted by outcome, its latency in the provider's histogram (the
     /// provider's own latency, which a client request's retries elsewhere do not blur).
-    public func attempt(provider: String, route: String, outcome: String, latency: Double) {
-        counter(0, Self.attempts, [("provider", provider), ("route", route), ("outcome", outcome)]).increment()
+    public func attempt(provider: String, route: String, outcome: String, fault: Fault, latency: Double) {
+        counter(0, Self.attempts, [("provider", provider), ("route", route), ("outcome", outcome), ("fault", fault.rawValue)]).increment()
         histogram(8, Self.attemptDuration, [("provider", provider), ("route", route)]).record(latency)
     }
 
-    public func request(route: String, provider: String, outcome: String, latency: Double, ttft: Double?,
+    public func request(route: String, provider: String, outcome: String, fault: Fault, latency: Double, ttft: Double?,
                         tokensIn: Int, tokensOut: Int, cost: Double) {
-        counter(1, Self.requests, [("route", route), ("provider", provider), ("outcome", outcome)]).increment()
+        counter(1, Self.requests, [("route", route), ("provider", provider), ("outcome", outcome), ("fault", fault.rawValue)]).increment()
         histogram(2, Self.duration, [("route", route), ("provider", provider)]).record(latency)
         if let ttft {
             histogram(3, Self.ttft, [("route", route), ("provider", provider)]).record(ttft)
@@ -92,6 +96,8 @@ public final class GatewayMetrics: Sendable {
     public func render(state: GatewayState, snapshot: GatewayState.Snapshot, ready: Bool, now: Double) -> [UInt8] {
         registry.makeGauge(descriptor: Self.inFlight).set(Double(snapshot.inFlight))
         registry.makeGauge(descriptor: Self.ready).set(ready ? 1.0 : 0.0)
+        registry.makeGauge(descriptor: Self.maxInFlight).set(Double(state.limits.maxInFlight))
+        registry.makeGauge(descriptor: Self.providerMaxInFlight).set(Double(state.limits.maxInFlightPerProvider))
         for p in snapshot.providers {
             let labels = [("provider", p.id)]
             registry.makeGauge(descriptor: Self.providerInFlight, labels: labels).set(Double(p.inFlight))

@@ -26,7 +26,8 @@ public final class GatewayServer: Sendable {
         let port = BoundPort()
         let app = Application(
             router: gateway.router(),
-            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)"),
+            configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
+                                 backlog: 4096),
             services: [HealthChecker(gateway: gateway)],
             onServerRunning: port.onServerRunning,
             logger: logger

@@ -2,12 +2,27 @@ import ClawShared
 import Foundation
 import Synchronization
 
+/// Whose fault an outcome is. Only the provider's faults feed the breaker, the error ratio,
+/// `degraded` and alerts; the client's are passed back to the client and counted apart.
+public enum Fault: String, Sendable, Equatable {
+    case none
+    /// The request itself was wrong (400, 413, 422, ...): the provider answered correctly.
+    case client
+    /// The provider failed, or refused the gateway's own key or model mapping.
+    case provider
+    /// A limit of this node was reached (`max_in_flight`, `max_in_flight_per_provider`).
+    case limit
+}
+
 /// What an attempt or a probe came to, in the words of logs, metrics and error bodies.
 public enum AttemptOutcome: Sendable, Equatable {
     case ok
-    /// The provider answered a 4xx other than 429: the request's fault, passed through, no retry.
+    /// The provider answered a 4xx that says the request was wrong: passed through, no retry.
     case clientError(status: Int)
+    /// 5xx, 429 or 408: the provider is failing or overloaded.
     case status(Int)
+    /// 401, 402, 403, 404 or 405: the provider refused the gateway's key, account, model or path.
+    case rejected(status: Int)
     case connectError
     case timeout
     case reset
@@ -20,6 +35,7 @@ public enum AttemptOutcome: Sendable, Equatable {
         case .ok: "ok"
         case .clientError(let s): "status_\(s)"
         case .status(let s): "status_\(s)"
+        case .rejected(let s): "status_\(s)"
         case .connectError: "connect_error"
         case .timeout: "timeout"
         case .reset: "reset"
@@ -29,16 +45,42 @@ public enum AttemptOutcome: Sendable, Equatable {
         }
     }
 
-    /// Failures that count against the provider's circuit.
-    public var isProviderFailure: Bool {
+    public var fault: Fault {
         switch self {
-        case .ok, .clientError, .clientClosed: false
-        default: true
+        case .ok, .clientClosed: .none
+        case .clientError: .client
+        default: .provider
         }
     }
 
+    /// Failures that count against the provider's circuit.
+    public var isProviderFailure: Bool { fault == .provider }
+
     /// Failures worth another provider, if nothing reached the client yet.
     public var isRetryable: Bool { isProviderFailure }
+
+    /// The words for a failure in the breaker's reason and the provider's recent failures: what
+    /// went wrong, and for a refusal of the gateway's own settings, what to check.
+    public var reason: String {
+        switch self {
+        case .badResponse(let why): "bad_response (\(why))"
+        case .rejected(let s) where s == 401 || s == 403: "status_\(s) (the provider refused the gateway's API key: check api_key_env)"
+        case .rejected(402): "status_402 (the provider refused the gateway's account: check its billing)"
+        case .rejected(let s): "status_\(s) (the provider does not know the model or path: check the route's model and the base_url)"
+        default: label
+        }
+    }
+
+    /// Whose fault an upstream HTTP status is (the table in README.md).
+    public static func classify(status: Int) -> AttemptOutcome {
+        switch status {
+        case 200..<300: .ok
+        case 408, 429, 500...599: .status(status)
+        case 401, 402, 403, 404, 405: .rejected(status: status)
+        case 400..<500: .clientError(status: status)
+        default: .badResponse("unexpected status \(status)")
+        }
+    }
 }
 
 /// One upstream attempt of a client request.
@@ -121,17 +163,32 @@ public final class GatewayState: Sendable {
         var served: [[MinuteCounter]]
         var requests: [RequestRecord] = []
         var nextRequestSequence = 1
+        /// Client requests refused with 429 because a limit of this node was reached, since start.
+        var refusedMaxInFlight = 0
+        var refusedProviderFull = 0
+    }
+
+    /// The limits in force (see `GatewayConfig.Limits`), resolved at start.
+    public struct Limits: Sendable, Equatable {
+        public var maxInFlight: Int
+        public var maxInFlightPerProvider: Int
+
+        public init(maxInFlight: Int = 10_000, maxInFlightPerProvider: Int = 10_000) {
+            self.maxInFlight = maxInFlight
+            self.maxInFlightPerProvider = maxInFlightPerProvider
+        }
     }
 
     public let config: GatewayConfig
     public let routes: [ResolvedRoute]
     public let routeIndex: [String: Int]
     public let providerIndex: [String: Int]
+    public let limits: Limits
     private let inner: Mutex<Inner>
     let wallClock: @Sendable () -> Double
 
     public init(config: GatewayConfig, now: Double, seed: UInt64 = UInt64.random(in: 0...UInt64.max),
-                operatorState: OperatorState = OperatorState(),
+                operatorState: OperatorState = OperatorState(), limits: Limits = Limits(),
                 wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.config = config
         let providerIndex = Dictionary(uniqueKeysWithValues: config.providers.enumerated().map { ($1.id, $0) })
@@ -143,6 +200,7 @@ public final class GatewayState: Sendable {
         }
         self.routeIndex = Dictionary(uniqueKeysWithValues: config.routes.enumerated().map { ($1.alias, $0) })
         self.wallClock = wallClock
+        self.limits = limits
         self.inner = Mutex(Inner(
             providers: config.providers.map { _ in ProviderRuntime(breaker: CircuitBreaker(settings: config.breaker, now: now), stats: RollingStats(now: now)) },
             routeStats: config.routes.map { _ in RollingStats(now: now) },
@@ -166,13 +224,21 @@ public final class GatewayState: Sendable {
     public enum NoChoice: Error, Sendable, Equatable {
         case exhausted
         case retryBudget
+        /// Every provider left to try is at `max_in_flight_per_provider`.
+        case providersFull
     }
 
-    /// Count a new client request (feeds the retry budget).
-    public func beginRequest(now: Double) {
+    /// Count a new client request (feeds the retry budget), or refuse it when `max_in_flight`
+    /// requests are already being served.
+    public func beginRequest(now: Double) -> Bool {
         inner.withLock { state in
+            guard state.inFlight < limits.maxInFlight else {
+                state.refusedMaxInFlight += 1
+                return false
+            }
             state.retryBudget.recordRequest(now: now)
             state.inFlight += 1
+            return true
         }
     }
 
@@ -187,14 +253,22 @@ public final class GatewayState: Sendable {
             // The generator is taken out for the call so the closures can read the providers in
             // place (a copy of them here would be copied again on the first write below).
             var random = state.random
+            let perProvider = limits.maxInFlightPerProvider
             let chosen = RoutePlanner.pick(
                 plan, tried: tried,
                 available: { Self.isAvailable(state.providers[$0], now: now) },
                 badness: { state.providers[$0].breaker.openUntil ?? now },
+                full: { state.providers[$0].inFlight >= perProvider },
                 random: &random
             )
             state.random = random
-            guard let pick = chosen else { return .failure(.exhausted) }
+            guard let pick = chosen else {
+                let full = plan.tiers.contains { tier in
+                    tier.contains { $0.weight > 0 && !tried.contains($0.provider) && state.providers[$0.provider].inFlight >= perProvider }
+                }
+                if full { state.refusedProviderFull += 1 }
+                return .failure(full ? .providersFull : .exhausted)
+            }
             if attempt > 1, !state.retryBudget.tryRetry(now: now) { return .failure(.retryBudget) }
             if state.routePanic[route] != pick.panic {
                 state.routePanic[route] = pick.panic
@@ -219,17 +293,23 @@ public final class GatewayState: Sendable {
         inner.withLock { state in
             state.providers[provider].inFlight -= 1
             let transition: CircuitBreaker.Transition?
-            switch outcome {
-            case .clientClosed:
+            switch outcome.fault {
+            case .provider, .limit:
+                transition = state.providers[provider].breaker.recordFailure(reason: outcome.reason, now: now)
+            case .client:
+                // The provider answered correctly; the request was wrong. Neither good nor bad news.
                 state.providers[provider].breaker.release()
                 transition = nil
-            case _ where outcome.isProviderFailure:
-                transition = state.providers[provider].breaker.recordFailure(reason: Self.reason(outcome), now: now)
-            default:
-                transition = state.providers[provider].breaker.recordSuccess(now: now)
+            case .none:
+                if outcome == .clientClosed {
+                    state.providers[provider].breaker.release()
+                    transition = nil
+                } else {
+                    transition = state.providers[provider].breaker.recordSuccess(now: now)
+                }
             }
             if let transition { log(&state, provider: provider, transition) }
-            state.providers[provider].stats.record(now: now, ok: outcome == .ok || outcome == .clientClosed, latency: latency, ttft: ttft,
+            state.providers[provider].stats.record(now: now, fault: outcome.fault, latency: latency, ttft: ttft,
                                                    tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
             let day = Int(wallClock() / 86400)
             if state.providers[provider].costDay != day {
@@ -240,23 +320,16 @@ public final class GatewayState: Sendable {
         }
     }
 
-    static func reason(_ outcome: AttemptOutcome) -> String {
-        switch outcome {
-        case .badResponse(let why): "bad_response (\(why))"
-        default: outcome.label
-        }
-    }
-
     /// Record how a client request ended.
     public static let requestLogCapacity = 500
 
-    public func finishRequest(route: Int, ok: Bool, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double,
+    public func finishRequest(route: Int, fault: Fault, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double,
                               served: Int? = nil, attempts: [AttemptRecord] = [], outcome: String = "ok") {
         inner.withLock { state in
             state.inFlight -= 1
-            state.routeStats[route].record(now: now, ok: ok, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
+            state.routeStats[route].record(now: now, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
             if let served { state.served[route][served].add(now: now) }
-            if attempts.count > 1 || !ok {
+            if attempts.count > 1 || fault != .none {
                 state.requests.append(RequestRecord(
                     sequence: state.nextRequestSequence, time: wallClock(), route: routes[route].alias, attempts: attempts, outcome: outcome,
                     served: served.map { config.providers[$0].id }, latency: latency))
@@ -371,6 +444,8 @@ public final class GatewayState: Sendable {
         public var effectiveRoutes: [ResolvedRoute]
         public var inFlight: Int
         public var operatorState: OperatorState
+        public var refusedMaxInFlight: Int
+        public var refusedProviderFull: Int
     }
 
     public func snapshot(now: Double) -> Snapshot {
@@ -399,7 +474,8 @@ public final class GatewayState: Sendable {
                             window1m: stats.summary(window: 60, now: now), window5m: stats.summary(window: 300, now: now))
             }
             return Snapshot(providers: providers, routes: routes, effectiveRoutes: state.effectiveRoutes, inFlight: state.inFlight,
-                            operatorState: state.operatorState)
+                            operatorState: state.operatorState, refusedMaxInFlight: state.refusedMaxInFlight,
+                            refusedProviderFull: state.refusedProviderFull)
         }
     }
 

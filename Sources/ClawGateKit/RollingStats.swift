@@ -48,7 +48,10 @@ public struct LatencyHistogram: Sendable, Equatable {
 public struct WindowSummary: Sendable, Equatable {
     public var window: Double
     public var requests = 0
+    /// Provider faults only (see `Fault`).
     public var errors = 0
+    /// Requests the provider answered as the client's fault (400, 413, 422, ...): not errors.
+    public var clientErrors = 0
     public var requestsPerSecond = 0.0
     public var errorRate = 0.0
     public var p50: Double?
@@ -68,6 +71,7 @@ public struct RollingStats: Sendable {
         var second = Int.min
         var requests = 0
         var errors = 0
+        var clientErrors = 0
         var latency = LatencyHistogram()
         var ttft = LatencyHistogram()
         var tokensIn = 0
@@ -84,12 +88,16 @@ public struct RollingStats: Sendable {
         startedAt = now
     }
 
-    public mutating func record(now: Double, ok: Bool, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double) {
+    public mutating func record(now: Double, fault: Fault, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double) {
         let second = Int(now.rounded(.down))
         let index = ((second % Self.span) + Self.span) % Self.span
         if slots[index].second != second { slots[index] = Slot(second: second) }
         slots[index].requests += 1
-        if !ok { slots[index].errors += 1 }
+        switch fault {
+        case .provider, .limit: slots[index].errors += 1
+        case .client: slots[index].clientErrors += 1
+        case .none: break
+        }
         slots[index].latency.record(seconds: latency)
         if let ttft { slots[index].ttft.record(seconds: ttft) }
         slots[index].tokensIn += tokensIn
@@ -106,6 +114,7 @@ public struct RollingStats: Sendable {
         for slot in slots where slot.second > second - span && slot.second <= second {
             s.requests += slot.requests
             s.errors += slot.errors
+            s.clientErrors += slot.clientErrors
             latency.merge(slot.latency)
             ttft.merge(slot.ttft)
             s.tokensIn += slot.tokensIn

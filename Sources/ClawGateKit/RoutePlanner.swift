@@ -23,6 +23,7 @@ public struct ResolvedRoute: Sendable {
 
 /// Chooses the provider for one attempt: weighted among the available providers of the first tier
 /// that has one not yet tried; when no provider of any tier is available, the least-bad one (panic).
+/// A provider that is `full` (at its in-flight limit) is never chosen, not even in panic.
 public enum RoutePlanner {
     public struct Pick: Sendable, Equatable {
         public var target: ResolvedRoute.Target
@@ -35,13 +36,14 @@ public enum RoutePlanner {
         tried: Set<Int>,
         available: (Int) -> Bool,
         badness: (Int) -> Double,
+        full: (Int) -> Bool = { _ in false },
         random: inout some RandomNumberGenerator
     ) -> Pick? {
         var anyAvailable = false
         for (tierIndex, tier) in route.tiers.enumerated() {
             var candidates: [ResolvedRoute.Target] = []
             var total = 0
-            for target in tier where target.weight > 0 && available(target.provider) {
+            for target in tier where target.weight > 0 && !full(target.provider) && available(target.provider) {
                 anyAvailable = true
                 if !tried.contains(target.provider) {
                     candidates.append(target)
@@ -59,7 +61,7 @@ public enum RoutePlanner {
         // Panic: every weighted provider of every tier is out. Never go silent; use the least bad.
         var best: (Pick, Double)?
         for (tierIndex, tier) in route.tiers.enumerated() {
-            for target in tier where target.weight > 0 && !tried.contains(target.provider) {
+            for target in tier where target.weight > 0 && !tried.contains(target.provider) && !full(target.provider) {
                 let score = badness(target.provider)
                 if best == nil || score < best!.1 {
                     best = (Pick(target: target, tier: tierIndex, panic: true), score)

@@ -26,13 +26,16 @@ public struct SimBehaviour: Sendable, Equatable {
     public var malformedRate: Double = 0
     /// Outage switch: every request is answered 503.
     public var outage: Bool = false
+    /// Every chat request is answered with this HTTP status and an OpenAI error body (0: off), to
+    /// see how the gateway classifies each status.
+    public var answerStatus: Int = 0
 
     public init() {}
 
     public static let keys: [String] = [
         "latency_ms", "latency_p99_ms", "tokens_per_second", "completion_tokens", "error_rate",
         "rate_limit_rate", "retry_after_seconds", "reset_rate", "hang_rate", "stream_cut_rate",
-        "malformed_rate", "outage",
+        "malformed_rate", "outage", "answer_status",
     ]
 
     /// Apply the known keys of `patch`; throws naming the first bad field and changes nothing then.
@@ -52,6 +55,10 @@ public struct SimBehaviour: Sendable, Equatable {
             case "hang_rate": copy.hangRate = try Self.number(value, at, min: 0, max: 1)
             case "stream_cut_rate": copy.streamCutRate = try Self.number(value, at, min: 0, max: 1)
             case "malformed_rate": copy.malformedRate = try Self.number(value, at, min: 0, max: 1)
+            case "answer_status":
+                let status = Int(try Self.number(value, at, min: 0, max: 599, integer: true))
+                guard status == 0 || status >= 100 else { throw SimBehaviourError(path: at, reason: "must be 0 (off) or an HTTP status 100..599") }
+                copy.answerStatus = status
             case "outage":
                 guard let flag = value.boolValue else { throw SimBehaviourError(path: at, reason: "must be true or false") }
                 copy.outage = flag
@@ -77,6 +84,7 @@ public struct SimBehaviour: Sendable, Equatable {
             "rate_limit_rate": .number(rateLimitRate), "retry_after_seconds": JSONValue(retryAfterSeconds),
             "reset_rate": .number(resetRate), "hang_rate": .number(hangRate),
             "stream_cut_rate": .number(streamCutRate), "malformed_rate": .number(malformedRate), "outage": .bool(outage),
+            "answer_status": JSONValue(answerStatus),
         ]
     }
 

@@ -43,6 +43,7 @@ extension SimProvider {
     func chatCompletion(request: Request, context: SimContext) async throws -> Response {
         var request = request
         let bytes = try await request.collectBody(upTo: 4 << 20)
+        keep(body: Array(bytes.readableBytesView))
         guard let body = try? JSONValue.parse(bytes.readableBytesView), let fields = body.objectValue else {
             return Self.error(.badRequest, "request body is not a JSON object", type: "invalid_request_error")
         }
@@ -67,6 +68,9 @@ extension SimProvider {
         switch outcome {
         case .outage:
             return Self.error(.serviceUnavailable, "\(id) is down (simulated outage)", type: "server_error", code: "outage")
+        case .status(let status):
+            return Self.error(HTTPResponse.Status(code: status), "\(id) answers \(status) (simulated answer_status)",
+                              type: status < 500 ? "invalid_request_error" : "server_error", code: "simulated_\(status)")
         case .reset:
             Self.reset(context.channel)
             throw SimAbort()

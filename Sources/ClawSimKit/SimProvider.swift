@@ -5,6 +5,7 @@ import Synchronization
 /// What a simulated provider does with one request, drawn from its behaviour and seeded generator.
 public enum SimOutcome: Sendable, Equatable {
     case outage
+    case status(Int)
     case reset
     case hang
     case rateLimited(retryAfter: Int)
@@ -15,6 +16,7 @@ public enum SimOutcome: Sendable, Equatable {
     var counterName: String {
         switch self {
         case .outage: "outage"
+        case .status(let s): "status_\(s)"
         case .reset: "reset"
         case .hang: "hang"
         case .rateLimited: "rate_limited"
@@ -36,6 +38,26 @@ public final class SimProvider: Sendable {
         var requests = 0
         var outcomes: [String: Int] = [:]
         var nextID = 0
+        /// The raw bodies of the last chat requests, newest last.
+        var lastBodies: [[UInt8]] = []
+    }
+
+    static let keptBodies = 4
+
+    /// Keep a request body exactly as it arrived, so tests can see what a gateway forwarded.
+    func keep(body: [UInt8]) {
+        state.withLock { state in
+            state.lastBodies.append(body)
+            if state.lastBodies.count > Self.keptBodies { state.lastBodies.removeFirst() }
+        }
+    }
+
+    /// The raw body of the last chat request (`back` 0) or of one before it.
+    public func lastBody(back: Int = 0) -> [UInt8]? {
+        state.withLock { state in
+            let index = state.lastBodies.count - 1 - back
+            return index >= 0 ? state.lastBodies[index] : nil
+        }
     }
 
     private let state: Mutex<State>
@@ -74,6 +96,8 @@ public final class SimProvider: Sendable {
             let outcome: SimOutcome
             if b.outage {
                 outcome = .outage
+            } else if b.answerStatus != 0 {
+                outcome = .status(b.answerStatus)
             } else if state.random.unit() < b.resetRate {
                 outcome = .reset
             } else if state.random.unit() < b.hangRate {

@@ -26,6 +26,7 @@ public final class Simulator: Sendable {
     public static func start(_ config: SimConfig, logger: Logger? = nil) async throws -> Simulator {
         var logger = logger ?? Logger(label: "clawsim")
         if logger.logLevel > .warning || logger.logLevel == .info { logger.logLevel = .warning }
+        OpenFileLimit.raiseToHard()  // thousands of concurrent streams, one socket each
         let providers = config.providers.map { SimProvider(id: $0.id, models: $0.models, behaviour: $0.behaviour, seed: config.seed) }
         let byID = Dictionary(uniqueKeysWithValues: providers.map { ($0.id, $0) })
         var services: [any Service] = []
@@ -34,7 +35,7 @@ public final class Simulator: Sendable {
             let port = BoundPort()
             let app = Application(
                 router: provider.router(logger: logger),
-                configuration: .init(address: .hostname(config.host, port: config.providers[index].port), serverName: "clawsim"),
+                configuration: .init(address: .hostname(config.host, port: config.providers[index].port), serverName: "clawsim", backlog: 4096),
                 onServerRunning: port.onServerRunning,
                 logger: logger
             )
@@ -115,6 +116,13 @@ public final class Simulator: Sendable {
                 return SimProvider.error(.badRequest, "\(error)", type: "invalid_request_error", code: "invalid_field")
             }
             return SimProvider.json(describe(provider, url: urls.get()[id]).encoded(sorted: true), status: .ok)
+        }
+        router.get("/sim/providers/:id/last-request") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            guard let provider = byID[id] else { return SimProvider.error(.notFound, "no provider '\(id)'", type: "not_found") }
+            guard let body = provider.lastBody() else { return SimProvider.error(.notFound, "\(id) has had no chat request", type: "not_found") }
+            // The body exactly as it arrived, byte for byte.
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.post("/sim/reset-counters") { _, _ -> Response in
             for provider in byID.values { provider.resetCounters() }

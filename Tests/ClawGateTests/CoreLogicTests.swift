@@ -71,7 +71,7 @@ import Testing
 
     @Test func rollingWindowsForgetOldSeconds() {
         var stats = RollingStats(now: 0)
-        for i in 0..<60 { stats.record(now: Double(i), ok: i % 10 != 0, latency: 0.1, ttft: 0.05, tokensIn: 10, tokensOut: 20, cost: 0.01) }
+        for i in 0..<60 { stats.record(now: Double(i), fault: i % 10 != 0 ? .none : .provider, latency: 0.1, ttft: 0.05, tokensIn: 10, tokensOut: 20, cost: 0.01) }
         let oneMinute = stats.summary(window: 60, now: 59.5)
         #expect(oneMinute.requests == 60)
         #expect(oneMinute.errors == 6)

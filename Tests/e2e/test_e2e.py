@@ -132,9 +132,10 @@ def test_rules_pass_promtool_and_fire_as_meant(tmp_path):
     promtool = shutil.which("promtool")
     assert promtool, "promtool (Debian package prometheus) must be installed; .ci/run installs it"
     check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
-    assert check.returncode == 0 and "SUCCESS: 10 rules found" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "SUCCESS: 11 rules found" in check.stdout, check.stdout + check.stderr
     # promtool's own rule unit tests: a provider out everywhere fires ProviderDown; out on one node does not;
-    # spending 36 dollars an hour over a 10 dollar budget fires SpendOverBudget.
+    # spending 36 dollars an hour over a 10 dollar budget fires SpendOverBudget; a provider answering
+    # every request 400 (the clients' fault) does not fire ErrorRatioHigh, one failing half of them does.
     (tmp_path / "test.yml").write_text(f"""rule_files: [{rules}]
 evaluation_interval: 1m
 tests:
@@ -150,6 +151,12 @@ tests:
         values: '1x10'
       - series: 'clawgate_cost_dollars_total{{instance="n1", provider="a", route="chat"}}'
         values: '0+0.6x30'
+      - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="picky", route="chat", outcome="status_400", fault="client"}}'
+        values: '0+600x30'
+      - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="flaky", route="chat", outcome="ok", fault="none"}}'
+        values: '0+300x30'
+      - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="flaky", route="chat", outcome="status_503", fault="provider"}}'
+        values: '0+300x30'
     alert_rule_test:
       - eval_time: 5m
         alertname: ClawgateProviderDown
@@ -161,6 +168,11 @@ tests:
         exp_alerts:
           - exp_labels: {{severity: warning}}
             exp_annotations: {{summary: "Fleet spend is 36.00 dollars per hour (budget 10)"}}
+      - eval_time: 20m
+        alertname: ClawgateProviderErrorRatioHigh
+        exp_alerts:
+          - exp_labels: {{severity: warning, provider: flaky}}
+            exp_annotations: {{summary: "Provider flaky fails 50% of attempts"}}
 """)
     unit = subprocess.run([promtool, "test", "rules", str(tmp_path / "test.yml")], capture_output=True, text=True)
     assert unit.returncode == 0, unit.stdout + unit.stderr
@@ -168,7 +180,7 @@ tests:
     assert bad.returncode != 0 and "--error-ratio must be in (0, 1]" in bad.stderr
     # --pending-for replaces every alert's `for:` (the demo and the monitor tests use it); still valid rules.
     r = subprocess.run([binary("clawgate"), "rules", "--pending-for", "2.5"], capture_output=True, text=True, check=True)
-    assert r.stdout.count("for: 2500ms") == 6 and "for: 5m" not in r.stdout
+    assert r.stdout.count("for: 2500ms") == 7 and "for: 5m" not in r.stdout
     rules.write_text(r.stdout)
     check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr

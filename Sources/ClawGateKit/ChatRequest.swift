@@ -1,0 +1,101 @@
+import ClawShared
+import NIOCore
+
+/// Why a client's request was refused before anything was sent upstream.
+struct ChatRequestError: Error, Sendable, Equatable {
+    var message: String
+    var code: String
+    var param: String?
+}
+
+/// A client's chat completion request as it arrived: its own bytes, checked, and where the few
+/// fields the gateway reads or rewrites sit in them. The provider receives these bytes unchanged
+/// apart from the `model` value (and `stream_options.include_usage`, which a stream needs for
+/// accounting): integers, floats, unknown fields, key order, escapes and spacing stay as sent.
+struct ChatRequest: Sendable {
+    let bytes: [UInt8]
+    let alias: String
+    let streaming: Bool
+    /// The client asked for the usage chunk itself (so it is not removed from the stream).
+    let clientWantsUsage: Bool
+    let modelValue: Range<Int>
+    /// An edit that makes a stream end with usage: replace `range` by `with` (an empty range inserts).
+    let usageEdit: (range: Range<Int>, with: [UInt8])?
+
+    static func parse(_ buffer: ByteBuffer) -> Result<ChatRequest, ChatRequestError> {
+        let bytes = Array(buffer.readableBytesView)
+        let top: (members: [JSONMember], closingBrace: Int)
+        do {
+            top = try JSONSkimmer.topLevelObject(bytes)
+        } catch {
+            return .failure(ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json"))
+        }
+        func member(_ key: String) -> JSONMember? { top.members.first { $0.key == key } }
+        func text(_ m: JSONMember) -> String { String(decoding: bytes[m.value], as: UTF8.self) }
+
+        guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
+              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue, !alias.isEmpty
+        else {
+            return .failure(ChatRequestError(message: "'model' is required and must be a string naming a route.", code: "missing_model", param: "model"))
+        }
+        guard let messages = member("messages"), bytes[messages.value.lowerBound] == UInt8(ascii: "["),
+              Self.firstNonSpace(bytes, after: messages.value.lowerBound) != UInt8(ascii: "]")
+        else {
+            return .failure(ChatRequestError(message: "'messages' is required and must be a non-empty list.", code: "invalid_messages", param: "messages"))
+        }
+        var streaming = false
+        if let stream = member("stream") {
+            switch text(stream) {
+            case "true": streaming = true
+            case "false", "null": streaming = false
+            default: return .failure(ChatRequestError(message: "'stream' must be true or false.", code: "invalid_stream", param: "stream"))
+            }
+        }
+        var clientWantsUsage = false
+        var usageEdit: (Range<Int>, [UInt8])?
+        let ask = Array(#""include_usage":true"#.utf8)
+        if let options = member("stream_options") {
+            if let inner = JSONSkimmer.members(of: bytes, objectAt: options.value) {
+                if let usage = inner.members.first(where: { $0.key == "include_usage" }) {
+                    clientWantsUsage = text(usage) == "true"
+                    if !clientWantsUsage { usageEdit = (usage.value, Array("true".utf8)) }
+                } else {
+                    let at = options.value.lowerBound + 1
+                    usageEdit = (at..<at, inner.members.isEmpty ? ask : ask + [UInt8(ascii: ",")])
+                }
+            } else if text(options) == "null" {
+                usageEdit = (options.value, [UInt8(ascii: "{")] + ask + [UInt8(ascii: "}")])
+            } else {
+                return .failure(ChatRequestError(message: "'stream_options' must be an object.", code: "invalid_stream_options", param: "stream_options"))
+            }
+        } else {
+            let at = top.members.last!.value.upperBound
+            usageEdit = (at..<at, Array(#","stream_options":{"#.utf8) + ask + [UInt8(ascii: "}")])
+        }
+        return .success(ChatRequest(bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: clientWantsUsage,
+                                    modelValue: model.value, usageEdit: streaming ? usageEdit : nil))
+    }
+
+    static func firstNonSpace(_ bytes: [UInt8], after index: Int) -> UInt8? {
+        var i = index + 1
+        while i < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[i]) { i += 1 }
+        return i < bytes.count ? bytes[i] : nil
+    }
+
+    /// The bytes to send to a provider: the client's, with `model` naming the provider's model.
+    func upstreamBody(model: String) -> ByteBuffer {
+        var edits: [(range: Range<Int>, with: [UInt8])] = [(modelValue, JSONValue.string(model).bytes())]
+        if let usageEdit { edits.append(usageEdit) }
+        edits.sort { $0.range.lowerBound < $1.range.lowerBound }
+        var out = ByteBuffer()
+        out.reserveCapacity(bytes.count + 64)
+        var at = 0
+        for edit in edits {
+            out.writeBytes(bytes[at..<edit.range.lowerBound])
+            out.writeBytes(edit.with)
+            at = edit.range.upperBound
+        }
+        out.writeBytes(bytes[at...])
+        return out
+    }
+}
