@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOPosix
 
 /// A refused admin request: status, code and message, rendered as `{"error": {"code", "message"}}`.
 struct AdminError: Error {
@@ -80,10 +81,11 @@ extension Gateway {
     }
 
     /// The common shape of every write: auth, If-Match, validate and change, persist, apply, audit, event.
+    /// The serialised part (it fsyncs) runs on NIO's blocking thread pool, never on an event loop.
     func adminWrite(
         _ request: Request, body: ByteBuffer, allowed: [String], action: String, target: String,
-        change: ([String: JSONValue], inout OperatorState) throws(AdminError) -> Void
-    ) -> Response {
+        change: @escaping @Sendable ([String: JSONValue], inout OperatorState) throws(AdminError) -> Void
+    ) async -> Response {
         let token: AdminAuth.Token
         switch authorize(request, write: true) {
         case .failure(let error):
@@ -104,7 +106,20 @@ extension Gateway {
             expected = revision
         }
         let reason = fields["reason"]?.stringValue
-        return writes.withLock { audit -> Response in
+        let expectedRevision = expected
+        do {
+            return try await NIOThreadPool.singleton.runIfActive {
+                self.commit(token: token, fields: fields, expected: expectedRevision, reason: reason, action: action, target: target, change: change)
+            }
+        } catch {
+            return Self.adminError(AdminError(status: .serviceUnavailable, code: "shutting_down", message: "The node is shutting down; the change was not made."))
+        }
+    }
+
+    /// Check the revision, change, persist, apply and audit, under the write lock.
+    private func commit(token: AdminAuth.Token, fields: [String: JSONValue], expected: Int?, reason: String?, action: String, target: String,
+                        change: ([String: JSONValue], inout OperatorState) throws(AdminError) -> Void) -> Response {
+        writes.withLock { audit -> Response in
             let current = state.operatorState
             // A request that is wrong in itself is refused as such (400/404) before its precondition (412).
             var next = current
@@ -338,7 +353,7 @@ extension Gateway {
         admin.post("/providers/:id/drain") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: [], action: "provider.drain", target: "provider:\(id)") { _, next throws(AdminError) in
+            return await self.adminWrite(request, body: body, allowed: [], action: "provider.drain", target: "provider:\(id)") { _, next throws(AdminError) in
                 _ = try self.provider(id)
                 next.drainedProviders.insert(id)
             }
@@ -346,7 +361,7 @@ extension Gateway {
         admin.post("/providers/:id/undrain") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: [], action: "provider.undrain", target: "provider:\(id)") { _, next throws(AdminError) in
+            return await self.adminWrite(request, body: body, allowed: [], action: "provider.undrain", target: "provider:\(id)") { _, next throws(AdminError) in
                 _ = try self.provider(id)
                 next.drainedProviders.remove(id)
             }
@@ -354,14 +369,14 @@ extension Gateway {
         admin.post("/providers/:id/failover") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: ["to"], action: "provider.failover", target: "provider:\(id)") { fields, next throws(AdminError) in
+            return await self.adminWrite(request, body: body, allowed: ["to"], action: "provider.failover", target: "provider:\(id)") { fields, next throws(AdminError) in
                 try self.failoverProvider(id, fields, &next)
             }
         }
         admin.post("/providers/:id/restore") { request, context -> Response in
             let id = context.parameters.get("id") ?? ""
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: [], action: "provider.restore", target: "provider:\(id)") { _, next throws(AdminError) in
+            return await self.adminWrite(request, body: body, allowed: [], action: "provider.restore", target: "provider:\(id)") { _, next throws(AdminError) in
                 _ = try self.provider(id)
                 next.failovers.removeAll { $0.subject == "provider:\(id)" }
             }
@@ -369,7 +384,7 @@ extension Gateway {
         admin.put("/routes/:alias/weights") { request, context -> Response in
             let alias = context.parameters.get("alias") ?? ""
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: ["weights"], action: "route.weights", target: "route:\(alias)") { fields, next throws(AdminError) in
+            return await self.adminWrite(request, body: body, allowed: ["weights"], action: "route.weights", target: "route:\(alias)") { fields, next throws(AdminError) in
                 try self.setWeights(alias, fields, &next)
             }
         }
@@ -377,7 +392,7 @@ extension Gateway {
             let alias = context.parameters.get("alias") ?? ""
             let tier = context.parameters.get("tier") ?? ""
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: ["to"], action: "tier.failover", target: "tier:\(alias)/\(tier)") { fields, next throws(AdminError) in
+            return await self.adminWrite(request, body: body, allowed: ["to"], action: "tier.failover", target: "tier:\(alias)/\(tier)") { fields, next throws(AdminError) in
                 try self.failoverTier(alias, tier, fields, &next)
             }
         }
@@ -385,21 +400,21 @@ extension Gateway {
             let alias = context.parameters.get("alias") ?? ""
             let tier = context.parameters.get("tier") ?? ""
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: [], action: "tier.restore", target: "tier:\(alias)/\(tier)") { _, next throws(AdminError) in
+            return await self.adminWrite(request, body: body, allowed: [], action: "tier.restore", target: "tier:\(alias)/\(tier)") { _, next throws(AdminError) in
                 let subject = try self.tierSubject(alias, tier)
                 next.failovers.removeAll { $0.subject == subject }
             }
         }
         admin.post("/node/drain") { request, _ -> Response in
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: [], action: "node.drain", target: "node:\(self.config.nodeID)") { _, next in
+            return await self.adminWrite(request, body: body, allowed: [], action: "node.drain", target: "node:\(self.config.nodeID)") { _, next in
                 next.nodeDrain = true
             }
         }
         addMethodNotAllowed(to: admin)
         admin.post("/node/undrain") { request, _ -> Response in
             let body = try await Self.body(request)
-            return self.adminWrite(request, body: body, allowed: [], action: "node.undrain", target: "node:\(self.config.nodeID)") { _, next in
+            return await self.adminWrite(request, body: body, allowed: [], action: "node.undrain", target: "node:\(self.config.nodeID)") { _, next in
                 next.nodeDrain = false
             }
         }

@@ -448,35 +448,38 @@ public final class GatewayState: Sendable {
         public var refusedProviderFull: Int
     }
 
+    /// Everything the admin API and `/metrics` show. Only a copy of the raw state is taken under the
+    /// lock (arrays are shared until the request path next writes them); the windows are summed
+    /// outside it, so a poll or a scrape never holds up requests.
     public func snapshot(now: Double) -> Snapshot {
-        inner.withLock { state in
-            let providers = state.providers.enumerated().map { index, p in
-                let w1 = p.stats.summary(window: 60, now: now)
-                let id = config.providers[index].id
-                let word: String
-                if state.operatorState.drainedProviders.contains(id) {
-                    word = "drained"
-                } else if state.operatorState.failedOver(provider: id) != nil {
-                    word = "failed-over"
-                } else {
-                    word = Self.word(p, window1m: w1, now: now)
-                }
-                return ProviderStatus(
-                    id: id,
-                    state: word,
-                    breaker: p.breaker, health: p.health, inFlight: p.inFlight,
-                    window1m: w1, window5m: p.stats.summary(window: 300, now: now),
-                    costToday: p.costDay == Int(wallClock() / 86400) ? p.costToday : 0
-                )
+        let state = inner.withLock { $0 }
+        let today = Int(wallClock() / 86400)
+        let providers = state.providers.enumerated().map { index, p in
+            let w1 = p.stats.summary(window: 60, now: now)
+            let id = config.providers[index].id
+            let word: String
+            if state.operatorState.drainedProviders.contains(id) {
+                word = "drained"
+            } else if state.operatorState.failedOver(provider: id) != nil {
+                word = "failed-over"
+            } else {
+                word = Self.word(p, window1m: w1, now: now)
             }
-            let routes = state.routeStats.enumerated().map { index, stats in
-                RouteStatus(alias: self.routes[index].alias, panic: state.routePanic[index],
-                            window1m: stats.summary(window: 60, now: now), window5m: stats.summary(window: 300, now: now))
-            }
-            return Snapshot(providers: providers, routes: routes, effectiveRoutes: state.effectiveRoutes, inFlight: state.inFlight,
-                            operatorState: state.operatorState, refusedMaxInFlight: state.refusedMaxInFlight,
-                            refusedProviderFull: state.refusedProviderFull)
+            return ProviderStatus(
+                id: id,
+                state: word,
+                breaker: p.breaker, health: p.health, inFlight: p.inFlight,
+                window1m: w1, window5m: p.stats.summary(window: 300, now: now),
+                costToday: p.costDay == today ? p.costToday : 0
+            )
         }
+        let routes = state.routeStats.enumerated().map { index, stats in
+            RouteStatus(alias: self.routes[index].alias, panic: state.routePanic[index],
+                        window1m: stats.summary(window: 60, now: now), window5m: stats.summary(window: 300, now: now))
+        }
+        return Snapshot(providers: providers, routes: routes, effectiveRoutes: state.effectiveRoutes, inFlight: state.inFlight,
+                        operatorState: state.operatorState, refusedMaxInFlight: state.refusedMaxInFlight,
+                        refusedProviderFull: state.refusedProviderFull)
     }
 
     static func word(_ p: ProviderRuntime, window1m: WindowSummary, now: Double) -> String {

@@ -89,10 +89,11 @@ public struct TestResponse: Sendable {
 public final class TestClient: Sendable {
     public let http: HTTPClient
 
-    public init(connections: Int = 64) {
+    /// `connectTimeout` also bounds the wait for a connection of the pool.
+    public init(connections: Int = 64, connectTimeout: Double = 2) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        configuration.timeout = .init(connect: .seconds(2), read: .seconds(30))
+        configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .seconds(30))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

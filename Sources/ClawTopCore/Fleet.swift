@@ -48,6 +48,10 @@ public struct Fleet: Sendable, Equatable {
         public var costPerHour = 0.0
         public var costToday = 0.0
         public var inFlight = 0
+        /// The sum of the nodes' limits for this provider (0: not reported).
+        public var maxInFlight = 0
+        /// Answers over the last minute that were the clients' fault, summed over the nodes.
+        public var clientErrors = 0
         public var nodes = 0
     }
 
@@ -79,6 +83,8 @@ public struct Fleet: Sendable, Equatable {
                 row.costPerHour += p.stats1m.costPerHour
                 row.costToday += p.costToday
                 row.inFlight += p.inFlight
+                row.maxInFlight += p.maxInFlight
+                row.clientErrors += p.stats1m.clientErrors
                 row.p50 = Self.maxOptional(row.p50, p.stats1m.p50)
                 row.p95 = Self.maxOptional(row.p95, p.stats1m.p95)
                 row.p99 = Self.maxOptional(row.p99, p.stats1m.p99)

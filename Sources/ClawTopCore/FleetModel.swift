@@ -4,6 +4,8 @@ import ClawShared
 public struct WindowStats: Sendable, Equatable {
     public var requests = 0
     public var errors = 0
+    /// Answers that were the client's fault (not errors).
+    public var clientErrors = 0
     public var requestsPerSecond = 0.0
     public var errorRate = 0.0
     public var p50: Double?
@@ -21,6 +23,7 @@ public struct WindowStats: Sendable, Equatable {
         guard let j else { return }
         requests = j["requests"]?.intValue ?? 0
         errors = j["errors"]?.intValue ?? 0
+        clientErrors = j["client_errors"]?.intValue ?? 0
         requestsPerSecond = j["requests_per_second"]?.doubleValue ?? 0
         errorRate = j["error_rate"]?.doubleValue ?? 0
         p50 = j["latency_p50_seconds"]?.doubleValue
@@ -63,6 +66,8 @@ public struct ProviderInfo: Sendable, Equatable {
     public var consecutiveFailures = 0
     public var ejections = 0
     public var inFlight = 0
+    /// The node's limits.max_in_flight_per_provider (0: not reported).
+    public var maxInFlight = 0
     public var weights: [Weight] = []
     /// The circuit's last failures with their kinds, newest last.
     public var recentFailures: [(time: Double, reason: String)] = []
@@ -125,6 +130,8 @@ public struct NodeSnapshot: Sendable, Equatable {
     public var state = "serving"
     public var revision = 0
     public var inFlight = 0
+    /// The node's limits.max_in_flight (0: not reported).
+    public var maxInFlight = 0
     public var uptime = 0.0
     public var providers: [ProviderInfo] = []
     public var routes: [RouteInfo] = []
@@ -140,6 +147,7 @@ public struct NodeSnapshot: Sendable, Equatable {
         state = node["state"]?.stringValue ?? "serving"
         revision = node["revision"]?.intValue ?? 0
         inFlight = node["in_flight"]?.intValue ?? 0
+        maxInFlight = node["max_in_flight"]?.intValue ?? 0
         uptime = node["uptime_seconds"]?.doubleValue ?? 0
         failovers = json["failovers"]?.arrayValue?.count ?? 0
         self.providers = providers.compactMap { p in
@@ -153,6 +161,7 @@ public struct NodeSnapshot: Sendable, Equatable {
             info.consecutiveFailures = p["circuit"]?["consecutive_failures"]?.intValue ?? 0
             info.ejections = p["circuit"]?["ejections"]?.intValue ?? 0
             info.inFlight = p["in_flight"]?.intValue ?? 0
+            info.maxInFlight = p["max_in_flight"]?.intValue ?? 0
             info.weights = (p["weights"]?.arrayValue ?? []).map {
                 .init(route: $0["route"]?.stringValue ?? "", tier: $0["tier"]?.intValue ?? 0,
                       configured: $0["configured"]?.intValue ?? 0, effective: $0["effective"]?.intValue ?? 0)

@@ -16,6 +16,13 @@ public enum Format {
         return String(format: "%.1f", value)
     }
 
+    /// A count in at most 5 characters: 950, 9872, 12k, 1.2M.
+    public static func count(_ value: Int) -> String {
+        if value < 10_000 { return String(value) }
+        if value < 1_000_000 { return "\(value / 1000)k" }
+        return String(format: "%.1fM", Double(value) / 1_000_000)
+    }
+
     public static func percent(_ ratio: Double) -> String {
         String(format: ratio >= 0.1 ? "%.0f%%" : "%.1f%%", ratio * 100)
     }

@@ -15,7 +15,8 @@ public enum SnapshotReport {
                 "requests_per_second": .number(p.rps), "error_rate": .number(p.errorRate), "latency_p50_seconds": number(p.p50),
                 "latency_p95_seconds": number(p.p95), "latency_p99_seconds": number(p.p99), "ttft_p50_seconds": number(p.ttft),
                 "cost_per_hour_dollars": .number(p.costPerHour), "cost_today_dollars": .number(p.costToday),
-                "in_flight": JSONValue(p.inFlight), "nodes": JSONValue(p.nodes),
+                "in_flight": JSONValue(p.inFlight), "max_in_flight": JSONValue(p.maxInFlight),
+                "client_errors_1m": JSONValue(p.clientErrors), "nodes": JSONValue(p.nodes),
             ]
         }
         let nodes: [JSONValue] = fleet.nodes.map { node in

@@ -257,6 +257,7 @@ public enum View {
             Column(title: "P99", width: 6, right: true, priority: 3),
             Column(title: "TTFT", width: 6, right: true, priority: 9),
             Column(title: "$/H", width: 7, right: true, priority: 7),
+            Column(title: "INFLIGHT", width: 11, right: true, priority: 10),
         ]
         let rows: [[(String, Role)]] = sortedProviders(state).map { p in
             [
@@ -264,16 +265,24 @@ public enum View {
                 (Format.rate(p.rps), .normal), (Format.percent(p.errorRate), p.errorRate > 0.05 ? .crit : .normal),
                 (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
                 (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
+                saturation(p.inFlight, p.maxInFlight),
             ]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.providers), ascii: state.ascii)
+    }
+
+    /// In flight against its limit ("12/5000"), warn from 90 %: past the limit the node answers 429.
+    static func saturation(_ inFlight: Int, _ limit: Int) -> (String, Role) {
+        guard limit > 0 else { return (String(inFlight), .normal) }
+        let full = Double(inFlight) >= 0.9 * Double(limit)
+        return ("\(inFlight)/\(Format.count(limit))", full ? .warn : .normal)
     }
 
     static func nodes(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let columns = [
             Column(title: "NODE", width: 22, right: false, priority: 0),
             Column(title: "STATE", width: 11, right: false, priority: 1),
-            Column(title: "INFLIGHT", width: 8, right: true, priority: 4),
+            Column(title: "INFLIGHT", width: 11, right: true, priority: 4),
             Column(title: "RPS", width: 6, right: true, priority: 3),
             Column(title: "REV", width: 5, right: true, priority: 2),
             Column(title: "VERSION", width: 8, right: false, priority: 6),
@@ -288,7 +297,7 @@ public enum View {
             let drift = s.map { $0.revision != common } ?? false
             let rps = s?.routes.reduce(0) { $0 + $1.stats1m.requestsPerSecond } ?? 0
             return [
-                (marked(node.name, state, "node:\(node.snapshot?.id ?? node.url)"), .normal), (health, stateRole(health)), (s.map { String($0.inFlight) } ?? "-", .normal),
+                (marked(node.name, state, "node:\(node.snapshot?.id ?? node.url)"), .normal), (health, stateRole(health)), s.map { saturation($0.inFlight, $0.maxInFlight) } ?? ("-", .normal),
                 (s == nil ? "-" : Format.rate(rps), .normal), (s.map { "\($0.revision)\(drift ? "*" : "")" } ?? "-", drift ? .warn : .normal),
                 (s?.version ?? "-", .normal), (s.map { Format.duration($0.uptime) } ?? "-", .normal),
                 (node.age(now: state.now).map { Format.duration($0) } ?? "-", .normal),

@@ -13,7 +13,7 @@ struct ClawBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clawbench",
         abstract: "Benchmarks for OpenClaw HA that print figures.",
-        subcommands: [GatewayOverhead.self, ConsoleFrame.self]
+        subcommands: [GatewayOverhead.self, Streams.self, ConsoleFrame.self]
     )
 }
 

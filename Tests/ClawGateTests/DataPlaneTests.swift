@@ -57,7 +57,7 @@ import Testing
     /// Where two byte strings first differ, with a little context, or nil when they are equal.
     static func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String? {
         guard a != b else { return nil }
-        let at = zip(a, b).firstIndex { $0 != $1 } ?? min(a.count, b.count)
+        let at = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
         func around(_ x: [UInt8]) -> String { String(decoding: x[max(0, at - 20)..<min(x.count, at + 20)], as: UTF8.self) }
         return "byte \(at): got '\(around(a))', expected '\(around(b))'"
     }

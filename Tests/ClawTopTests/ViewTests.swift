@@ -275,3 +275,51 @@ extension Result where Failure == CommandError {
         #expect(state.latencyHistory["fast"]?.count == 1)  // one full poll of the fleet so far
     }
 }
+
+@Suite struct SaturationViewTests {
+    /// A node near its limits.max_in_flight, and a provider at its per-provider limit.
+    func saturatedState(width: Int) -> AppState {
+        let snapshot: JSONValue = [
+            "node": ["id": "busy", "version": "0.1.0", "state": "serving", "revision": 1, "in_flight": 95, "max_in_flight": 100,
+                     "uptime_seconds": 60],
+            "providers": [
+                ["id": "full", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 50, "max_in_flight": 50,
+                 "weights": [["route": "chat", "tier": 0, "configured": 100, "effective": 100]],
+                 "stats": ["1m": ["requests": 100, "errors": 0, "client_errors": 7, "requests_per_second": 2]]],
+                ["id": "idle", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 1, "max_in_flight": 50,
+                 "weights": [["route": "chat", "tier": 0, "configured": 100, "effective": 100]],
+                 "stats": ["1m": ["requests": 1, "errors": 0, "requests_per_second": 0.1]]],
+            ],
+            "routes": [], "failovers": [],
+        ]
+        // The first node is down, so the busy one's row is not the selected one.
+        var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1", "http://127.0.0.1:2"], staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: width, height: 30))
+        Reducer.reduce(&state, .polled(index: 0, snapshot: nil, raw: nil, events: [], error: "connection refused", at: 999))
+        Reducer.reduce(&state, .polled(index: 1, snapshot: NodeSnapshot(json: snapshot), raw: JSONValueBox(snapshot), events: [],
+                                       error: nil, at: 999))
+        return state
+    }
+
+    @Test func inFlightIsShownAgainstItsLimitAndWarnsNearIt() throws {
+        var state = saturatedState(width: 200)
+        let providers = View.render(state)
+        let full = try #require(providers.lines.firstIndex { $0.hasPrefix("full") })
+        let idle = try #require(providers.lines.firstIndex { $0.hasPrefix("idle") })
+        if full < idle { Reducer.reduce(&state, .moveSelection(1)) }
+        let selectedIdle = View.render(state)
+        #expect(selectedIdle[0, idle].role == .selected)
+        #expect(providers.line(full).contains("50/50") && providers.line(idle).contains("1/50"))
+        let column = try #require(providers.line(full).range(of: "50/50")).lowerBound.utf16Offset(in: providers.line(full))
+        #expect(selectedIdle[column, full].role == .warn)
+        Reducer.reduce(&state, .selectPane(.nodes))
+        let nodes = View.render(state)
+        let row = try #require(nodes.lines.firstIndex { $0.contains("95/100") }, "\(nodes.lines.prefix(5))")
+        let at = try #require(nodes.line(row).range(of: "95/100")).lowerBound.utf16Offset(in: nodes.line(row))
+        #expect(nodes[at, row].role == .warn)
+        let report = SnapshotReport.json(state.fleet, now: 1000)
+        let first = report["providers"]?.arrayValue?.first
+        #expect(first?["max_in_flight"]?.intValue == 50 && first?["client_errors_1m"]?.intValue == 7)
+    }
+}
