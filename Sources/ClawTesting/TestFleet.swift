@@ -90,10 +90,10 @@ public final class TestClient: Sendable {
     public let http: HTTPClient
 
     /// `connectTimeout` also bounds the wait for a connection of the pool.
-    public init(connections: Int = 64, connectTimeout: Double = 2) {
+    public init(connections: Int = 64, connectTimeout: Double = 2, readTimeout: Double = 30) {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .seconds(30))
+        configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(readTimeout * 1000)))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

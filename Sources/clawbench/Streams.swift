@@ -133,7 +133,7 @@ struct Streams: AsyncParsableCommand {
             node_id: bench
             listen: 127.0.0.1:0
             providers:
-              - {id: s, base_url: "\(providerURL)/v1", price: {input_per_1m: 1, output_per_1m: 2}}
+              - {id: s, base_url: "\(providerURL)/v1", price: {input_per_1m: 1, output_per_1m: 2}, timeouts: {first_byte: 120, total: 600}}
             routes:
               - alias: chat
                 tiers: [[{provider: s, model: m, weight: 100}]]
@@ -148,7 +148,7 @@ struct Streams: AsyncParsableCommand {
 
         // A patient client, as SDKs are (the OpenAI SDK waits 10 minutes): at thousands of streams on
         // 2 cores, connecting can take seconds, and that should show in TTFT, not as a failure.
-        let client = TestClient(connections: concurrency + 16, connectTimeout: 60)
+        let client = TestClient(connections: concurrency + 16, connectTimeout: 120, readTimeout: 120)
         defer { Task { await client.shutdown() } }
         let body = ByteBuffer(string: #"{"model":"chat","stream":true,"messages":[{"role":"user","content":"Stream a little, please."}]}"#)
         // Warm both paths.
