@@ -114,7 +114,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ClawGateTests",
-            dependencies: ["ClawTesting", "ClawGateKit", "ClawSimKit"]
+            dependencies: [
+                "ClawTesting", "ClawGateKit", "ClawSimKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ]
 )

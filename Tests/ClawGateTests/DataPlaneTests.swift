@@ -4,6 +4,8 @@ import ClawSimKit
 import ClawTesting
 import Foundation
 import NIOCore
+import AsyncHTTPClient
+import NIOPosix
 import Testing
 
 /// The data plane under real traffic: what reaches the provider, whose fault an answer is, and
@@ -293,5 +295,57 @@ import Testing
         #expect(try Gateway.resolveLimits(.init(), openFiles: 1_048_576).maxInFlight == 10_000)
         let set = try Gateway.resolveLimits(.init(maxInFlight: 100, maxInFlightPerProvider: 30), openFiles: 1024)
         #expect(set == .init(maxInFlight: 100, maxInFlightPerProvider: 30))
+    }
+}
+
+/// Error kinds come from the errors' types, not their text.
+@Suite struct ErrorKindTests {
+    @Test func upstreamErrorsAreClassifiedByType() {
+        #expect(Gateway.classify(HTTPClientError.connectTimeout) == .connectError)
+        #expect(Gateway.classify(HTTPClientError.readTimeout) == .timeout)
+        #expect(Gateway.classify(HTTPClientError.deadlineExceeded) == .timeout)
+        #expect(Gateway.classify(HTTPClientError.remoteConnectionClosed) == .reset)
+        #expect(Gateway.classify(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .connectError)
+        #expect(Gateway.classify(IOError(errnoCode: ECONNRESET, reason: "read")) == .reset)
+        #expect(Gateway.classify(ChannelError.connectTimeout(.seconds(1))) == .connectError)
+        #expect(Gateway.classify(ChannelError.eof) == .reset)
+        #expect(Gateway.classify(CancellationError()) == .timeout)
+        struct Odd: Error {}
+        #expect(Gateway.classify(Odd()) == .badResponse("Odd"))
+    }
+
+    @Test func aProviderThatRefusesConnectionsIsAConnectErrorAndTheNextServes() async throws {
+        let sim = try await TestFleet.simulator([TestFleet.provider("up")])
+        var config = TestFleet.config(simulator: sim, routes: ["chat": [[("down", 100)], [("up", 100)]]])
+        // A port nothing listens on: bind one, learn it, close it.
+        let socket = try ServerSocketProbe.closedPort()
+        config.providers.insert(GatewayConfig.Provider(id: "down", baseURL: "http://127.0.0.1:\(socket)/v1",
+                                                       timeouts: .init(connect: 1, firstByte: 2, total: 30)), at: 0)
+        config.routes = [GatewayConfig.Route(alias: "chat", tiers: [[.init(provider: "down", model: "m", weight: 100)],
+                                                                     [.init(provider: "up", model: "m", weight: 100)]])]
+        let gate = try await TestFleet.gateway(config)
+        let client = TestClient()
+        let response = try await client.chat(gate.url, model: "chat")
+        #expect(response.status == 200)
+        #expect(response.header("x-clawgate-failed-attempts") == "down=connect_error")
+        await client.shutdown()
+        await gate.stop()
+        await sim.stop()
+    }
+}
+
+enum ServerSocketProbe {
+    /// A loopback port that was free a moment ago and has nothing listening now.
+    static func closedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
