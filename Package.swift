@@ -27,17 +27,20 @@ let package = Package(
         /// The console's HTTP client: libcurl multi, the only importer of libcurl.
         .target(name: "ClawCurl", dependencies: ["CCurl"]),
         /// The console's pure core: fleet model, state, keys, reducer, layout, rendering into a cell buffer.
-        .target(name: "ClawTopCore", dependencies: ["ClawShared"]),
+        .target(name: "ClawTopCore", dependencies: ["ClawShared", "ClawAdminAPI"]),
         /// The terminal driver: the only importer of ncurses.
         .target(name: "ClawTerminal", dependencies: ["ClawTopCore", "CNCursesW"]),
         .executableTarget(
             name: "clawtop",
             dependencies: [
-                "ClawTopCore", "ClawTerminal", "ClawCurl", "ClawShared",
+                "ClawTopCore", "ClawTerminal", "ClawCurl", "ClawShared", "ClawAdminAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        /// The admin API's wire model: Codable types for every request and answer, encoded by the
+        /// gateway and decoded by the console. No networking library.
+        .target(name: "ClawAdminAPI", dependencies: ["ClawShared"]),
         /// Small pure pieces every program shares: JSON values, OpenAI error bodies, SSE parsing,
         /// seeded random numbers, shutdown signals. No networking library.
         .target(name: "ClawShared"),
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "ClawGateKit",
             dependencies: [
-                "ClawShared", "ClawServerSupport",
+                "ClawShared", "ClawServerSupport", "ClawAdminAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -103,19 +106,20 @@ let package = Package(
         .executableTarget(
             name: "clawbench",
             dependencies: [
-                "ClawTesting", "ClawTopCore",
+                "ClawTesting", "ClawTopCore", "ClawAdminAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(
             name: "ClawTopTests",
-            dependencies: ["ClawTopCore", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared"]
+            dependencies: ["ClawTopCore", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"]
         ),
         .testTarget(
             name: "ClawGateTests",
             dependencies: [
-                "ClawTesting", "ClawGateKit", "ClawSimKit",
+                "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawAdminAPI",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -37,7 +37,7 @@ public enum AlertRules {
                     / sum by (provider) (rate(clawgate_upstream_attempts_total[5m]))
               - record: clawgate:provider_latency_seconds:p99_5m
                 expr: histogram_quantile(0.99, sum by (provider, le) (rate(clawgate_upstream_attempt_duration_seconds_bucket[5m])))
-              - record: clawgate:spend_dollars_per_hour:rate5m
+              - record: clawgate:cost_dollars_per_hour:rate5m
                 expr: sum by (provider) (rate(clawgate_cost_dollars_total[5m])) * 3600
           - name: clawgate.alerts
             rules:
@@ -65,12 +65,12 @@ public enum AlertRules {
                 labels: {severity: warning}
                 annotations:
                   summary: "Circuit of {{ $labels.provider }} is open on {{ $labels.instance }}"
-              - alert: ClawgateSpendOverBudget
-                expr: sum(clawgate:spend_dollars_per_hour:rate5m) > \(number(t.budgetPerHour))
+              - alert: ClawgateCostOverBudget
+                expr: sum(clawgate:cost_dollars_per_hour:rate5m) > \(number(t.budgetPerHour))
                 for: \(pending("10m", t))
                 labels: {severity: warning}
                 annotations:
-                  summary: "Fleet spend is {{ $value | printf \\"%.2f\\" }} dollars per hour (budget \(number(t.budgetPerHour)))"
+                  summary: "Fleet cost is {{ $value | printf \\"%.2f\\" }} dollars per hour (budget \(number(t.budgetPerHour)))"
               - alert: ClawgateNodeNotReady
                 expr: clawgate_node_ready == 0
                 for: \(pending("5m", t))

@@ -1,15 +1,16 @@
 /// The passive circuit breaker of one provider, as a value: callers pass the time in and get the
 /// transitions back, so tests drive it without a clock or I/O.
 public struct CircuitBreaker: Sendable, Equatable {
+    /// `probing`: the cooldown is over and one request may go through to test the provider.
     public enum State: String, Sendable {
         case closed
         case open
-        case halfOpen = "half-open"
+        case probing
     }
 
     public enum Transition: Sendable, Equatable {
         case opened(cooldown: Double, reason: String)
-        case halfOpened
+        case probing
         case closed
     }
 
@@ -21,9 +22,10 @@ public struct CircuitBreaker: Sendable, Equatable {
     public let settings: GatewayConfig.Breaker
     public private(set) var state: State = .closed
     public private(set) var consecutiveFailures = 0
-    /// How many times the circuit opened since it was last healthy for a while; grows the cooldown.
+    /// Times the circuit opened in a row (since it was last healthy for a while); grows the cooldown.
+    public private(set) var ejectionStreak = 0
+    /// Times the circuit opened since the node started (the snapshot's `ejections`).
     public private(set) var ejections = 0
-    public private(set) var totalEjections = 0
     public private(set) var since: Double
     public private(set) var openUntil: Double?
     public private(set) var openReason: String?
@@ -37,12 +39,12 @@ public struct CircuitBreaker: Sendable, Equatable {
         self.lastClosedAt = now
     }
 
-    /// Whether a request could be sent now (without taking the half-open probe slot).
+    /// Whether a request could be sent now (without taking the probing slot).
     public func isAvailable(now: Double) -> Bool {
         switch state {
         case .closed: true
         case .open: now >= (openUntil ?? now)
-        case .halfOpen: !probeInFlight
+        case .probing: !probeInFlight
         }
     }
 
@@ -53,12 +55,12 @@ public struct CircuitBreaker: Sendable, Equatable {
             return (true, nil)
         case .open:
             guard now >= (openUntil ?? now) else { return (false, nil) }
-            state = .halfOpen
+            state = .probing
             since = now
             openUntil = nil
             probeInFlight = true
-            return (true, .halfOpened)
-        case .halfOpen:
+            return (true, .probing)
+        case .probing:
             guard !probeInFlight else { return (false, nil) }
             probeInFlight = true
             return (true, nil)
@@ -75,7 +77,7 @@ public struct CircuitBreaker: Sendable, Equatable {
         probeInFlight = false
         if state == .closed {
             // Healthy for longer than the longest cooldown: forget earlier ejections.
-            if ejections > 0, now - lastClosedAt > settings.maxCooldown { ejections = 0 }
+            if ejectionStreak > 0, now - lastClosedAt > settings.maxCooldown { ejectionStreak = 0 }
             return nil
         }
         state = .closed
@@ -95,9 +97,9 @@ public struct CircuitBreaker: Sendable, Equatable {
         switch state {
         case .open:
             return nil
-        case .halfOpen where wasProbe:
+        case .probing where wasProbe:
             return open(now: now, reason: "probe failed: \(reason)")
-        case .halfOpen:
+        case .probing:
             return nil
         case .closed:
             guard consecutiveFailures >= settings.consecutiveFailures else { return nil }
@@ -107,13 +109,13 @@ public struct CircuitBreaker: Sendable, Equatable {
 
     /// The cooldown the next ejection would get: doubled per ejection, capped.
     public var nextCooldown: Double {
-        min(settings.cooldown * Double(1 << min(ejections, 20)), settings.maxCooldown)
+        min(settings.cooldown * Double(1 << min(ejectionStreak, 20)), settings.maxCooldown)
     }
 
     private mutating func open(now: Double, reason: String) -> Transition {
         let cooldown = nextCooldown
+        ejectionStreak += 1
         ejections += 1
-        totalEjections += 1
         state = .open
         since = now
         openUntil = now + cooldown

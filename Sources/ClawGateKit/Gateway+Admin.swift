@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawShared
 import Foundation
 import HTTPTypes
@@ -10,10 +11,13 @@ struct AdminError: Error {
     var status: HTTPResponse.Status
     var code: String
     var message: String
-    var extra: [String: JSONValue] = [:]
+    /// The request field to fix (400).
+    var field: String?
+    /// The node's current revision (412).
+    var revision: Int?
 
     static func invalid(_ field: String, _ message: String) -> AdminError {
-        AdminError(status: .badRequest, code: "invalid_request", message: "\(field): \(message)", extra: ["field": .string(field)])
+        AdminError(status: .badRequest, code: "invalid_request", message: "\(field): \(message)", field: field)
     }
 
     static func notFound(_ message: String) -> AdminError {
@@ -22,20 +26,17 @@ struct AdminError: Error {
 }
 
 extension Gateway {
-    static func adminJSON(_ status: HTTPResponse.Status, _ value: JSONValue, revision: Int? = nil) -> Response {
+    /// An answer of the admin API, encoded from its wire type.
+    static func adminAnswer(_ status: HTTPResponse.Status, _ value: some Encodable, revision: Int? = nil) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if let revision { headers[.eTag] = "\"\(revision)\"" }
         headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.bytes(sorted: true))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: AdminAPI.encode(value))))
     }
 
     static func adminError(_ error: AdminError, headers extraHeaders: HTTPFields = [:]) -> Response {
-        var error = error
-        var body: [String: JSONValue] = ["code": .string(error.code), "message": .string(error.message)]
-        for (k, v) in error.extra { body[k] = v }
-        error.extra = [:]
-        var response = adminJSON(error.status, ["error": .object(body)])
+        var response = adminAnswer(error.status, ErrorBody(.init(code: error.code, message: error.message, field: error.field, revision: error.revision)))
         for field in extraHeaders { response.headers.append(field) }
         return response
     }
@@ -134,10 +135,10 @@ extension Gateway {
                 return Self.adminError(AdminError(
                     status: .preconditionFailed, code: "stale_revision",
                     message: "If-Match names revision \(expected) but the node is at revision \(current.revision); read the state again.",
-                    extra: ["revision": JSONValue(current.revision)]))
+                    revision: current.revision))
             }
             if next == current {
-                return Self.adminJSON(.ok, ["revision": JSONValue(current.revision), "changed": false, "state": current.json], revision: current.revision)
+                return Self.adminAnswer(.ok, Written(revision: current.revision, changed: false, state: current.document), revision: current.revision)
             }
             next.revision = current.revision + 1
             do {
@@ -159,23 +160,23 @@ extension Gateway {
             } catch {
                 logger.error("cannot append to the audit log", metadata: ["error": .string("\(error)")])
             }
-            state.appendEvent(kind: "operator_action", subject: target,
+            state.appendEvent(kind: .operatorAction, subject: target,
                               detail: "\(action) by \(token.name)" + (reason.map { ": \($0)" } ?? ""))
             if action.hasSuffix(".failover") {
                 let to = fields["to"]?.arrayValue?.compactMap(\.stringValue) ?? []
-                state.appendEvent(kind: "failover_started", subject: target,
+                state.appendEvent(kind: .failoverStarted, subject: target,
                                   detail: to.isEmpty ? "new traffic goes to the rest of the tier, then the next tier" : "new traffic goes to \(to.joined(separator: ", "))")
             } else if action.hasSuffix(".restore") {
-                state.appendEvent(kind: "failover_restored", subject: target, detail: "configured routing applies again")
+                state.appendEvent(kind: .failoverRestored, subject: target, detail: "configured routing applies again")
             }
             if action == "node.drain" {
-                state.appendEvent(kind: "node_draining", subject: config.nodeID, detail: "readiness answers 503; in-flight requests finish")
+                state.appendEvent(kind: .nodeDraining, subject: config.nodeID, detail: "readiness answers 503; in-flight requests finish")
             } else if action == "node.undrain" {
-                state.appendEvent(kind: "node_serving", subject: config.nodeID, detail: "readiness answers 200 again")
+                state.appendEvent(kind: .nodeServing, subject: config.nodeID, detail: "readiness answers 200 again")
             }
             logger.info("operator action", metadata: ["actor": .string(token.name), "action": .string(action), "target": .string(target),
                                                       "revision": .stringConvertible(next.revision)])
-            return Self.adminJSON(.ok, ["revision": JSONValue(next.revision), "changed": true, "state": next.json], revision: next.revision)
+            return Self.adminAnswer(.ok, Written(revision: next.revision, changed: true, state: next.document), revision: next.revision)
         }
     }
 
@@ -300,12 +301,15 @@ extension Gateway {
     func addAdminRoutes(to router: Router<BasicRequestContext>) {
         let admin = router.group("/admin/v1")
         admin.get("/snapshot") { request, _ -> Response in
-            self.adminRead(request) { Self.adminJSON(.ok, self.snapshotJSON(), revision: self.state.operatorState.revision) }
+            self.adminRead(request) {
+                let snapshot = self.snapshot()
+                return Self.adminAnswer(.ok, snapshot, revision: snapshot.node.revision)
+            }
         }
         admin.get("/state") { request, _ -> Response in
             self.adminRead(request) {
                 let s = self.state.operatorState
-                return Self.adminJSON(.ok, s.json, revision: s.revision)
+                return Self.adminAnswer(.ok, s.document, revision: s.revision)
             }
         }
         admin.get("/events") { request, _ -> Response in
@@ -315,10 +319,8 @@ extension Gateway {
                 case .success(let (since, limit)):
                     let (events, truncated) = self.state.events(since: since)
                     let page = Array(events.prefix(limit))
-                    return Self.adminJSON(.ok, [
-                        "events": .array(page.map(\.json)), "truncated": .bool(truncated),
-                        "next_since": JSONValue(page.last?.sequence ?? since), "more": .bool(events.count > page.count),
-                    ])
+                    return Self.adminAnswer(.ok, EventPage(items: page, truncated: truncated, nextSince: page.last?.sequence ?? since,
+                                                           more: events.count > page.count))
                 }
             }
         }
@@ -329,10 +331,8 @@ extension Gateway {
                 case .success(let (since, limit)):
                     let (entries, oldest) = self.writes.withLock { log in (log.entries.filter { $0.sequence > since }, log.entries.first?.sequence) }
                     let page = Array(entries.prefix(limit))
-                    return Self.adminJSON(.ok, [
-                        "entries": .array(page.map(\.json)), "truncated": .bool(oldest.map { since + 1 < $0 } ?? false),
-                        "next_since": JSONValue(page.last?.sequence ?? since), "more": .bool(entries.count > page.count),
-                    ])
+                    return Self.adminAnswer(.ok, AuditPage(items: page, truncated: oldest.map { since + 1 < $0 } ?? false,
+                                                           nextSince: page.last?.sequence ?? since, more: entries.count > page.count))
                 }
             }
         }
@@ -343,10 +343,8 @@ extension Gateway {
                 case .success(let (since, limit)):
                     let (requests, truncated) = self.state.requests(since: since)
                     let page = Array(requests.prefix(limit))
-                    return Self.adminJSON(.ok, [
-                        "requests": .array(page.map(\.json)), "truncated": .bool(truncated),
-                        "next_since": JSONValue(page.last?.sequence ?? since), "more": .bool(requests.count > page.count),
-                    ])
+                    return Self.adminAnswer(.ok, RequestPage(items: page.map(\.wire), truncated: truncated,
+                                                             nextSince: page.last?.sequence ?? since, more: requests.count > page.count))
                 }
             }
         }
@@ -475,19 +473,10 @@ extension Gateway {
     }
 }
 
-extension GatewayEvent {
-    var json: JSONValue {
-        ["sequence": JSONValue(sequence), "time": .number(time), "node": .string(node), "kind": .string(kind),
-         "subject": .string(subject), "detail": .string(detail)]
-    }
-}
-
 extension RequestRecord {
-    var json: JSONValue {
-        [
-            "sequence": JSONValue(sequence), "time": .number(time), "route": .string(route), "outcome": .string(outcome),
-            "served": served.map { .string($0) } ?? .null, "latency_seconds": .number((latency * 1_000_000).rounded() / 1_000_000),
-            "attempts": .array(attempts.map { ["provider": .string($0.provider), "outcome": .string($0.outcome.reason)] }),
-        ]
+    /// The admin API's form, with each failed attempt's reason (what to check for a refusal).
+    var wire: ClawAdminAPI.RequestRecord {
+        .init(sequence: sequence, time: time, route: route, attempts: attempts.map { .init(provider: $0.provider, outcome: $0.outcome.reason) },
+              outcome: outcome, served: served, latencySeconds: (latency * 1_000_000).rounded() / 1_000_000)
     }
 }

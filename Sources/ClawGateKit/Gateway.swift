@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ClawAdminAPI
 import ClawShared
 import Foundation
 import Hummingbird

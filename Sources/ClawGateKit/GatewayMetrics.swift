@@ -22,7 +22,7 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let cost = name("cost_dollars", "total", "Cost in US dollars from the price table, by provider and route.")
     nonisolated(unsafe) static let inFlight = name("requests_in_flight", "", "Client requests being served.")
     nonisolated(unsafe) static let providerInFlight = name("provider_requests_in_flight", "", "Upstream requests in flight by provider.")
-    nonisolated(unsafe) static let circuit = name("circuit_state", "", "Circuit breaker state by provider: 0 closed, 1 half-open, 2 open.")
+    nonisolated(unsafe) static let circuit = name("circuit_state", "", "Circuit breaker state by provider: 0 closed, 1 probing, 2 open.")
     nonisolated(unsafe) static let up = name("provider_up", "", "1 when the provider is in rotation (circuit not open, health probes passing).")
     nonisolated(unsafe) static let weight = name("route_weight", "", "Configured weight by route, tier and provider.")
     nonisolated(unsafe) static let effective = name("route_effective_weight", "", "Weight in effect (0 when the provider is out) by route, tier and provider.")
@@ -101,7 +101,7 @@ public final class GatewayMetrics: Sendable {
         for p in snapshot.providers {
             let labels = [("provider", p.id)]
             registry.makeGauge(descriptor: Self.providerInFlight, labels: labels).set(Double(p.inFlight))
-            let circuit: Double = switch p.breaker.state { case .closed: 0; case .halfOpen: 1; case .open: 2 }
+            let circuit: Double = switch p.breaker.state { case .closed: 0; case .probing: 1; case .open: 2 }
             registry.makeGauge(descriptor: Self.circuit, labels: labels).set(circuit)
             registry.makeGauge(descriptor: Self.up, labels: labels).set(p.health.healthy && p.breaker.state == .closed ? 1.0 : 0.0)
         }

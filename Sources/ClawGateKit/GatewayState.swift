@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawShared
 import Foundation
 import Synchronization
@@ -144,7 +145,7 @@ public final class GatewayState: Sendable {
         var health = Health()
         var inFlight = 0
         var stats: RollingStats
-        /// Spend since midnight UTC, and which day that is (days since 1970).
+        /// Cost since midnight UTC, and which day that is (days since 1970).
         var costToday = 0.0
         var costDay = 0
     }
@@ -272,7 +273,7 @@ public final class GatewayState: Sendable {
             if attempt > 1, !state.retryBudget.tryRetry(now: now) { return .failure(.retryBudget) }
             if state.routePanic[route] != pick.panic {
                 state.routePanic[route] = pick.panic
-                state.events.append(time: wallClock(), node: config.nodeID, kind: pick.panic ? "panic_started" : "panic_ended",
+                state.events.append(time: wallClock(), node: config.nodeID, kind: pick.panic ? .panicStarted : .panicEnded,
                                     subject: plan.alias,
                                     detail: pick.panic ? "every provider of every tier is out; routing to the least bad one" : "a provider is available again")
             }
@@ -337,7 +338,7 @@ public final class GatewayState: Sendable {
                 if state.requests.count > Self.requestLogCapacity { state.requests.removeFirst(state.requests.count - Self.requestLogCapacity) }
             }
             if state.inFlight == 0, state.operatorState.nodeDrain {
-                state.events.append(time: wallClock(), node: config.nodeID, kind: "node_drained", subject: config.nodeID,
+                state.events.append(time: wallClock(), node: config.nodeID, kind: .nodeDrained, subject: config.nodeID,
                                     detail: "the last in-flight request finished")
             }
         }
@@ -354,21 +355,21 @@ public final class GatewayState: Sendable {
             state.operatorState = next
             state.effectiveRoutes = next.effectiveRoutes(config: config, providerIndex: providerIndex)
             if next.nodeDrain, !wasDraining, state.inFlight == 0 {
-                state.events.append(time: wallClock(), node: config.nodeID, kind: "node_drained", subject: config.nodeID,
+                state.events.append(time: wallClock(), node: config.nodeID, kind: .nodeDrained, subject: config.nodeID,
                                     detail: "no request was in flight")
             }
         }
     }
 
-    public func appendEvent(kind: String, subject: String, detail: String) {
+    public func appendEvent(kind: EventKind, subject: String, detail: String) {
         inner.withLock { $0.events.append(time: wallClock(), node: config.nodeID, kind: kind, subject: subject, detail: detail) }
     }
 
     /// serving, draining (readiness 503, finishing in-flight) or drained.
-    public func nodeState() -> String {
+    public func nodeState() -> NodeState {
         inner.withLock { state in
-            guard state.operatorState.nodeDrain else { return "serving" }
-            return state.inFlight > 0 ? "draining" : "drained"
+            guard state.operatorState.nodeDrain else { return .serving }
+            return state.inFlight > 0 ? .draining : .drained
         }
     }
 
@@ -385,7 +386,7 @@ public final class GatewayState: Sendable {
                 if !health.healthy, health.consecutiveSuccesses >= settings.healthyThreshold {
                     health.healthy = true
                     health.lastError = nil
-                    state.events.append(time: wallClock(), node: config.nodeID, kind: "health_recovered", subject: id,
+                    state.events.append(time: wallClock(), node: config.nodeID, kind: .healthRecovered, subject: id,
                                         detail: "health probe succeeded \(health.consecutiveSuccesses) time(s)")
                 }
             } else {
@@ -394,7 +395,7 @@ public final class GatewayState: Sendable {
                 health.lastError = error
                 if health.healthy, health.consecutiveFailures >= settings.unhealthyThreshold {
                     health.healthy = false
-                    state.events.append(time: wallClock(), node: config.nodeID, kind: "health_failed", subject: id,
+                    state.events.append(time: wallClock(), node: config.nodeID, kind: .healthFailed, subject: id,
                                         detail: "\(health.consecutiveFailures) failed health probes, last: \(error ?? "unknown")")
                 }
             }
@@ -404,14 +405,14 @@ public final class GatewayState: Sendable {
 
     private func log(_ state: inout Inner, provider: Int, _ transition: CircuitBreaker.Transition) {
         let id = config.providers[provider].id
-        let (kind, detail): (String, String)
+        let (kind, detail): (EventKind, String)
         switch transition {
         case .opened(let cooldown, let reason):
-            (kind, detail) = ("circuit_opened", "\(reason); cooldown \(String(format: "%.1f", cooldown)) s")
-        case .halfOpened:
-            (kind, detail) = ("circuit_half_open", "cooldown over; letting one probe request through")
+            (kind, detail) = (.circuitOpened, "\(reason); cooldown \(String(format: "%.1f", cooldown)) s")
+        case .probing:
+            (kind, detail) = (.circuitProbing, "cooldown over; letting one probe request through")
         case .closed:
-            (kind, detail) = ("circuit_closed", "request succeeded; back in rotation")
+            (kind, detail) = (.circuitClosed, "request succeeded; back in rotation")
         }
         state.events.append(time: wallClock(), node: config.nodeID, kind: kind, subject: id, detail: detail)
     }
@@ -421,13 +422,13 @@ public final class GatewayState: Sendable {
     public struct ProviderStatus: Sendable {
         public var id: String
         /// One word of DESIGN.md: healthy, degraded, ejected, probing, drained, failed-over.
-        public var state: String
+        public var state: ProviderState
         public var breaker: CircuitBreaker
         public var health: Health
         public var inFlight: Int
         public var window1m: WindowSummary
         public var window5m: WindowSummary
-        /// Spend since midnight UTC.
+        /// Cost since midnight UTC.
         public var costToday: Double
     }
 
@@ -457,11 +458,11 @@ public final class GatewayState: Sendable {
         let providers = state.providers.enumerated().map { index, p in
             let w1 = p.stats.summary(window: 60, now: now)
             let id = config.providers[index].id
-            let word: String
+            let word: ProviderState
             if state.operatorState.drainedProviders.contains(id) {
-                word = "drained"
+                word = .drained
             } else if state.operatorState.failedOver(provider: id) != nil {
-                word = "failed-over"
+                word = .failedOver
             } else {
                 word = Self.word(p, window1m: w1, now: now)
             }
@@ -482,17 +483,17 @@ public final class GatewayState: Sendable {
                         refusedProviderFull: state.refusedProviderFull)
     }
 
-    static func word(_ p: ProviderRuntime, window1m: WindowSummary, now: Double) -> String {
-        if !p.health.healthy { return "ejected" }
+    static func word(_ p: ProviderRuntime, window1m: WindowSummary, now: Double) -> ProviderState {
+        if !p.health.healthy { return .ejected }
         switch p.breaker.state {
-        case .open: return "ejected"
-        case .halfOpen: return "probing"
+        case .open: return .ejected
+        case .probing: return .probing
         case .closed: break
         }
-        if p.breaker.consecutiveFailures > 0 || p.health.consecutiveFailures > 0 || (window1m.requests >= 5 && window1m.errorRate > 0.05) {
-            return "degraded"
+        if p.breaker.consecutiveFailures > 0 || p.health.consecutiveFailures > 0 || (window1m.requests >= 5 && window1m.errorRatio > 0.05) {
+            return .degraded
         }
-        return "healthy"
+        return .healthy
     }
 
     /// Requests that needed a retry or failed, after `sequence`, and whether older ones were dropped.
@@ -508,7 +509,7 @@ public final class GatewayState: Sendable {
         inner.withLock { state in state.served.map { $0.map { $0.total(now: now) } } }
     }
 
-    public func events(since sequence: Int) -> (events: [GatewayEvent], truncated: Bool) {
+    public func events(since sequence: Int) -> (events: [Event], truncated: Bool) {
         inner.withLock { $0.events.since(sequence) }
     }
 }

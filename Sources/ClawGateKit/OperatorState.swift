@@ -1,20 +1,12 @@
+import ClawAdminAPI
 import ClawShared
 import Foundation
 
 /// What operators changed on this node: drains, weights, failovers and the node drain, with a
 /// revision that every write moves on. Persisted as JSON; survives restarts.
 public struct OperatorState: Sendable, Equatable {
-    public struct Failover: Sendable, Equatable {
-        /// `provider:ID` or `tier:ALIAS/INDEX`.
-        public var subject: String
-        public var provider: String?
-        public var route: String?
-        public var tier: Int?
-        /// Providers that take the traffic; empty means the tier's others, then the next tier.
-        public var to: [String]
-        public var since: Double
-        public var reason: String?
-    }
+    /// The admin API's failover: providers in `to` take the traffic; empty means the tier's others, then the next tier.
+    public typealias Failover = ClawAdminAPI.Failover
 
     public var revision = 0
     public var drainedProviders: Set<String> = []
@@ -30,6 +22,11 @@ public struct OperatorState: Sendable, Equatable {
     }
 
     // MARK: JSON
+
+    /// The admin API's form of this state (`GET /admin/v1/state`, and in every write's answer).
+    public var document: StateDocument {
+        StateDocument(revision: revision, drainedProviders: drainedProviders.sorted(), weights: weights, failovers: failovers, nodeDrain: nodeDrain)
+    }
 
     public var json: JSONValue {
         [
@@ -145,17 +142,9 @@ public struct OperatorState: Sendable, Equatable {
     }
 }
 
-extension OperatorState.Failover {
-    var json: JSONValue {
-        var o: [String: JSONValue] = [
-            "subject": .string(subject), "to": .array(to.map { .string($0) }), "since": .number(since),
-        ]
-        o["provider"] = provider.map { .string($0) } ?? .null
-        o["route"] = route.map { .string($0) } ?? .null
-        o["tier"] = tier.map { JSONValue($0) } ?? .null
-        o["reason"] = reason.map { .string($0) } ?? .null
-        return .object(o)
-    }
+extension ClawAdminAPI.Failover {
+    /// As a JSON value, for the state file and the audit's before -> after.
+    var json: JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(self))) ?? .null }
 }
 
 public struct OperatorStateError: Error, CustomStringConvertible, Sendable {

@@ -53,7 +53,8 @@ public struct WindowSummary: Sendable, Equatable {
     /// Requests the provider answered as the client's fault (400, 413, 422, ...): not errors.
     public var clientErrors = 0
     public var requestsPerSecond = 0.0
-    public var errorRate = 0.0
+    /// errors / requests.
+    public var errorRatio = 0.0
     public var p50: Double?
     public var p95: Double?
     public var p99: Double?
@@ -124,7 +125,7 @@ public struct RollingStats: Sendable {
         // A node up for less than the window has seen only part of it.
         let covered = max(1, min(Double(span), now - startedAt))
         s.requestsPerSecond = Double(s.requests) / covered
-        s.errorRate = s.requests > 0 ? Double(s.errors) / Double(s.requests) : 0
+        s.errorRatio = s.requests > 0 ? Double(s.errors) / Double(s.requests) : 0
         s.p50 = latency.quantile(0.5)
         s.p95 = latency.quantile(0.95)
         s.p99 = latency.quantile(0.99)

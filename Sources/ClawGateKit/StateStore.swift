@@ -1,49 +1,9 @@
+import ClawAdminAPI
 import ClawShared
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// One audit record: who changed what, from what to what, why and when.
-public struct AuditEntry: Sendable, Equatable {
-    public var sequence: Int
-    public var time: Double
-    public var actor: String
-    public var action: String
-    public var target: String
-    public var before: JSONValue
-    public var after: JSONValue
-    public var reason: String?
-    public var revision: Int
-
-    public var json: JSONValue {
-        [
-            "sequence": JSONValue(sequence), "time": .number(time), "actor": .string(actor), "action": .string(action),
-            "target": .string(target), "before": before, "after": after, "reason": reason.map { .string($0) } ?? .null,
-            "revision": JSONValue(revision),
-        ]
-    }
-
-    init?(json: JSONValue) {
-        guard let sequence = json["sequence"]?.intValue, let time = json["time"]?.doubleValue, let actor = json["actor"]?.stringValue,
-              let action = json["action"]?.stringValue, let target = json["target"]?.stringValue, let revision = json["revision"]?.intValue
-        else { return nil }
-        self.init(sequence: sequence, time: time, actor: actor, action: action, target: target, before: json["before"] ?? .null,
-                  after: json["after"] ?? .null, reason: json["reason"]?.stringValue, revision: revision)
-    }
-
-    init(sequence: Int, time: Double, actor: String, action: String, target: String, before: JSONValue, after: JSONValue, reason: String?, revision: Int) {
-        self.sequence = sequence
-        self.time = time
-        self.actor = actor
-        self.action = action
-        self.target = target
-        self.before = before
-        self.after = after
-        self.reason = reason
-        self.revision = revision
-    }
-}
 
 public struct StateStoreError: Error, CustomStringConvertible, Sendable {
     public let description: String
@@ -112,7 +72,7 @@ public struct StateStore: Sendable {
 
     public func append(_ entry: AuditEntry) throws(StateStoreError) {
         guard let path = auditPath else { return }
-        var bytes = entry.json.bytes(sorted: true)
+        var bytes = Array(AdminAPI.encode(entry))
         bytes.append(0x0A)
         try Self.writeAll(path, bytes, flags: O_WRONLY | O_CREAT | O_APPEND)
     }
@@ -121,7 +81,7 @@ public struct StateStore: Sendable {
     public func loadAudit(limit: Int) -> [AuditEntry] {
         guard let path = auditPath, let data = FileManager.default.contents(atPath: path) else { return [] }
         let lines = data.split(separator: 0x0A)
-        return lines.suffix(limit).compactMap { line in (try? JSONValue.parse(bytes: line)).flatMap(AuditEntry.init(json:)) }
+        return lines.suffix(limit).compactMap { line in try? AdminAPI.decode(AuditEntry.self, from: line) }
     }
 
     static func writeAll(_ path: String, _ bytes: [UInt8], flags: Int32) throws(StateStoreError) {

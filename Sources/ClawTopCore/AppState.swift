@@ -32,7 +32,8 @@ public enum Action: Sendable, Equatable {
     case togglePause
     case escape
     case resize(width: Int, height: Int)
-    case polled(index: Int, snapshot: NodeSnapshot?, raw: JSONValueBox?, events: [EventInfo], error: String?, at: Double)
+    /// One node's poll: its snapshot, or the error, or `incompatible` when the answer did not decode.
+    case polled(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil, at: Double)
     /// Prometheus's and Alertmanager's answers of a poll; comes before the nodes' of the same poll.
     case monitorPolled(MonitorPoll)
     /// Sparkline history per provider from Prometheus range queries, oldest first (at start).
@@ -83,6 +84,7 @@ public struct JSONValueBox: Sendable, Equatable {
     public static func == (a: JSONValueBox, b: JSONValueBox) -> Bool { true }
 }
 
+import ClawAdminAPI
 import ClawShared
 
 public enum ProviderSort: String, Sendable, CaseIterable {
@@ -113,7 +115,7 @@ public struct AppState: Sendable, Equatable {
     public var outbox: [ActionPlan] = []
     /// Subjects with an action sent and not yet confirmed by a poll, with when the results came.
     public var pending: [String: Double?] = [:]
-    public var theme = "default"
+    public var theme = "dark"
     /// Rows whose name contains this (set with `/`).
     public var filter = ""
     /// The provider whose detail view is open (Enter), if any.

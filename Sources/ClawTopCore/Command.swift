@@ -162,7 +162,7 @@ extension Command {
             return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/\(verb)", body()),
                                        summary: "\(verb.capitalized) provider \(id) on \(count)"))
         case .drainNode(let name), .undrainNode(let name):
-            guard let index = fleet.nodes.firstIndex(where: { $0.snapshot?.id == name || $0.url == name }) else {
+            guard let index = fleet.nodes.firstIndex(where: { $0.snapshot?.node.id == name || $0.url == name }) else {
                 return .failure(.init("no node '\(name)'; known: \(fleet.nodes.map(\.name).joined(separator: ", "))"))
             }
             let verb = { if case .drainNode = self { return "drain" } else { return "undrain" } }()

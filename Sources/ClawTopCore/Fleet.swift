@@ -1,3 +1,5 @@
+import ClawAdminAPI
+
 /// The fleet as the console sees it: every node's status, merged into per-provider rows and a summary.
 public struct Fleet: Sendable, Equatable {
     public var nodes: [NodeStatus]
@@ -23,11 +25,11 @@ public struct Fleet: Sendable, Equatable {
         for index in rows.indices {
             guard let f = figures.providers[rows[index].id], let rps = f.rps else { continue }
             rows[index].rps = rps
-            rows[index].errorRate = f.errorRatio ?? 0
+            rows[index].errorRatio = f.errorRatio ?? 0
             rows[index].p50 = f.p50
             rows[index].p95 = f.p95
             rows[index].p99 = f.p99
-            rows[index].costPerHour = f.spendPerHour ?? 0
+            rows[index].costPerHour = f.costPerHour ?? 0
         }
     }
 
@@ -40,7 +42,7 @@ public struct Fleet: Sendable, Equatable {
         public var weight: Int
         public var configuredWeight: Int
         public var rps = 0.0
-        public var errorRate = 0.0
+        public var errorRatio = 0.0
         public var p50: Double?
         public var p95: Double?
         public var p99: Double?
@@ -56,10 +58,10 @@ public struct Fleet: Sendable, Equatable {
     }
 
     static let stateRank = ["healthy": 0, "degraded": 1, "probing": 2, "failed-over": 3, "drained": 3, "ejected": 4]
-    static let circuitRank = ["closed": 0, "half-open": 1, "open": 2]
+    static let circuitRank = ["closed": 0, "probing": 1, "open": 2]
 
     /// Nodes whose data is current (not stale or unreachable).
-    public func liveSnapshots(now: Double) -> [NodeSnapshot] {
+    public func liveSnapshots(now: Double) -> [Snapshot] {
         nodes.compactMap { $0.error == nil ? $0.snapshot : nil }
     }
 
@@ -73,32 +75,33 @@ public struct Fleet: Sendable, Equatable {
             for p in snapshot.providers {
                 if rows[p.id] == nil {
                     order.append(p.id)
-                    rows[p.id] = ProviderRow(id: p.id, state: p.state, circuit: p.circuit,
-                                             weight: p.weights.first?.effective ?? 0, configuredWeight: p.weights.first?.configured ?? 0)
+                    rows[p.id] = ProviderRow(id: p.id, state: p.state.rawValue, circuit: p.circuit.state.rawValue,
+                                             weight: p.weights.first?.effectiveWeight ?? 0, configuredWeight: p.weights.first?.configuredWeight ?? 0)
                 }
                 var row = rows[p.id]!
-                if (Self.stateRank[p.state] ?? 0) > (Self.stateRank[row.state] ?? 0) { row.state = p.state }
-                if (Self.circuitRank[p.circuit] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit }
-                row.rps += p.stats1m.requestsPerSecond
-                row.costPerHour += p.stats1m.costPerHour
-                row.costToday += p.costToday
+                if (Self.stateRank[p.state.rawValue] ?? 0) > (Self.stateRank[row.state] ?? 0) { row.state = p.state.rawValue }
+                if (Self.circuitRank[p.circuit.state.rawValue] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit.state.rawValue }
+                let m = p.stats.oneMinute
+                row.rps += m.requestsPerSecond
+                row.costPerHour += m.costPerHourDollars
+                row.costToday += p.costTodayDollars
                 row.inFlight += p.inFlight
                 row.maxInFlight += p.maxInFlight
-                row.clientErrors += p.stats1m.clientErrors
-                row.p50 = Self.maxOptional(row.p50, p.stats1m.p50)
-                row.p95 = Self.maxOptional(row.p95, p.stats1m.p95)
-                row.p99 = Self.maxOptional(row.p99, p.stats1m.p99)
-                row.ttft = Self.maxOptional(row.ttft, p.stats1m.ttftP50)
+                row.clientErrors += m.clientErrors
+                row.p50 = Self.maxOptional(row.p50, m.latencyP50Seconds)
+                row.p95 = Self.maxOptional(row.p95, m.latencyP95Seconds)
+                row.p99 = Self.maxOptional(row.p99, m.latencyP99Seconds)
+                row.ttft = Self.maxOptional(row.ttft, m.ttftP50Seconds)
                 row.nodes += 1
                 let (r, e) = requests[p.id] ?? (0, 0)
-                requests[p.id] = (r + p.stats1m.requests, e + p.stats1m.errors)
+                requests[p.id] = (r + m.requests, e + m.errors)
                 rows[p.id] = row
             }
         }
         return order.map { id in
             var row = rows[id]!
             let (r, e) = requests[id]!
-            row.errorRate = r > 0 ? Double(e) / Double(r) : 0
+            row.errorRatio = r > 0 ? Double(e) / Double(r) : 0
             return row
         }
     }
@@ -116,7 +119,7 @@ public struct Fleet: Sendable, Equatable {
         public var providersHealthy = 0
         public var providersTotal = 0
         public var rps = 0.0
-        public var errorRate = 0.0
+        public var errorRatio = 0.0
         public var p99: Double?
         public var costPerHour = 0.0
         /// The oldest data among reachable nodes, in seconds.
@@ -134,23 +137,24 @@ public struct Fleet: Sendable, Equatable {
             if node.health(now: now, staleAfter: staleAfter) == "serving" { s.nodesServing += 1 }
             if let age = node.age(now: now) { s.dataAge = max(s.dataAge ?? 0, age) }
             guard let snapshot = node.snapshot else { continue }
-            revisions.insert(snapshot.revision)
+            revisions.insert(snapshot.node.revision)
             for route in snapshot.routes {
-                s.rps += route.stats1m.requestsPerSecond
-                requests += route.stats1m.requests
-                errors += route.stats1m.errors
-                s.p99 = Self.maxOptional(s.p99, route.stats1m.p99)
+                let m = route.stats.oneMinute
+                s.rps += m.requestsPerSecond
+                requests += m.requests
+                errors += m.errors
+                s.p99 = Self.maxOptional(s.p99, m.latencyP99Seconds)
             }
         }
         let rows = providerRows(now: now)
         s.providersTotal = rows.count
         s.providersHealthy = rows.filter { $0.state == "healthy" }.count
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
-        s.errorRate = requests > 0 ? Double(errors) / Double(requests) : 0
+        s.errorRatio = requests > 0 ? Double(errors) / Double(requests) : 0
         s.revisionDrift = revisions.count > 1
         if let figures = monitor.shownFigures, let rps = figures.rps {
             s.rps = rps
-            s.errorRate = figures.errorRatio ?? 0
+            s.errorRatio = figures.errorRatio ?? 0
             s.p99 = figures.p99
         }
         return s
@@ -159,9 +163,12 @@ public struct Fleet: Sendable, Equatable {
     /// Monitoring-plugin status: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
     public func status(now: Double) -> (code: Int32, word: String, reasons: [String]) {
         var reasons: [String] = []
-        let unreachable = nodes.filter { ["unreachable", "stale"].contains($0.health(now: now, staleAfter: staleAfter)) }
+        let unreachable = nodes.filter { ["unreachable", "stale", "incompatible"].contains($0.health(now: now, staleAfter: staleAfter)) }
         if !unreachable.isEmpty {
-            reasons += unreachable.map { "node \($0.url) is \($0.health(now: now, staleAfter: staleAfter))\($0.error.map { ": \($0)" } ?? "")" }
+            reasons += unreachable.map { node in
+                let why = node.incompatible.map { "its snapshot does not decode at \($0)" } ?? node.error ?? ""
+                return "node \(node.url) is \(node.health(now: now, staleAfter: staleAfter))\(why.isEmpty ? "" : ": \(why)")"
+            }
             return (3, "unknown", reasons)
         }
         if monitor.alertmanagerURL != nil, let error = monitor.alertmanagerError {
@@ -175,18 +182,18 @@ public struct Fleet: Sendable, Equatable {
             if alert.severity == "critical" { critical = true } else { degraded = true }
             reasons.append("alert \(alert.selector) (\(alert.severity)) is firing\(alert.summary.isEmpty ? "" : ": \(alert.summary)")")
         }
-        if snapshots.allSatisfy({ $0.state != "serving" }) {
+        if snapshots.allSatisfy({ $0.node.state != .serving }) {
             critical = true
             reasons.append("no node is serving")
         }
         for snapshot in snapshots {
             for route in snapshot.routes where route.panic {
                 critical = true
-                reasons.append("route \(route.alias) on \(snapshot.id) has no available provider (panic routing)")
+                reasons.append("route \(route.alias) on \(snapshot.node.id) has no available provider (panic routing)")
             }
-            if snapshot.state != "serving" {
+            if snapshot.node.state != .serving {
                 degraded = true
-                reasons.append("node \(snapshot.id) is \(snapshot.state)")
+                reasons.append("node \(snapshot.node.id) is \(snapshot.node.state.rawValue)")
             }
         }
         for row in providerRows(now: now) where row.state != "healthy" && row.state != "drained" {

@@ -8,7 +8,7 @@ public struct PrometheusFigures: Sendable, Equatable {
         public var p50: Double?
         public var p95: Double?
         public var p99: Double?
-        public var spendPerHour: Double?
+        public var costPerHour: Double?
 
         public init() {}
     }
@@ -17,7 +17,7 @@ public struct PrometheusFigures: Sendable, Equatable {
     public var rps: Double?
     public var errorRatio: Double?
     public var p99: Double?
-    public var spendPerHour = 0.0
+    public var costPerHour = 0.0
     /// Wall-clock seconds of the answer.
     public var at: Double
 
@@ -33,16 +33,16 @@ public struct AlertInfo: Sendable, Equatable {
     public var since: Double
     public var labels: [String: String]
     /// Silenced or inhibited: shown, but not counted as firing.
-    public var suppressed: Bool
+    public var silenced: Bool
     public var fingerprint: String
 
-    public init(name: String, severity: String, summary: String, since: Double, labels: [String: String], suppressed: Bool, fingerprint: String) {
+    public init(name: String, severity: String, summary: String, since: Double, labels: [String: String], silenced: Bool, fingerprint: String) {
         self.name = name
         self.severity = severity
         self.summary = summary
         self.since = since
         self.labels = labels
-        self.suppressed = suppressed
+        self.silenced = silenced
         self.fingerprint = fingerprint
     }
 
@@ -73,11 +73,11 @@ public struct AlertInfo: Sendable, Equatable {
                 name: name, severity: labels["severity"] ?? "none",
                 summary: item["annotations"]?["summary"]?.stringValue ?? item["annotations"]?["description"]?.stringValue ?? "",
                 since: item["startsAt"]?.stringValue.flatMap(Format.parseISO8601) ?? 0, labels: labels,
-                suppressed: state != "active", fingerprint: item["fingerprint"]?.stringValue ?? ""))
+                silenced: state != "active", fingerprint: item["fingerprint"]?.stringValue ?? ""))
         }
         return alerts.sorted {
-            ($0.suppressed ? 1 : 0, severityRank[$0.severity] ?? 9, $0.since, $0.selector)
-                < ($1.suppressed ? 1 : 0, severityRank[$1.severity] ?? 9, $1.since, $1.selector)
+            ($0.silenced ? 1 : 0, severityRank[$0.severity] ?? 9, $0.since, $0.selector)
+                < ($1.silenced ? 1 : 0, severityRank[$1.severity] ?? 9, $1.since, $1.selector)
         }
     }
 }
@@ -102,7 +102,7 @@ public struct Monitor: Sendable, Equatable {
     }
 
     /// Firing alerts that no silence or inhibition covers.
-    public var firing: [AlertInfo] { alerts.filter { !$0.suppressed } }
+    public var firing: [AlertInfo] { alerts.filter { !$0.silenced } }
 
     /// The figures that replace the nodes' own: the last answer, when Prometheus is given.
     public var shownFigures: PrometheusFigures? { prometheusURL == nil ? nil : figures }

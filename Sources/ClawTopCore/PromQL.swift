@@ -10,7 +10,7 @@ public enum PromQL {
     public static let window = "1m"
 
     public enum Figure: String, Sendable, CaseIterable {
-        case rps, errorRatio, p50, p95, p99, spend
+        case rps, errorRatio, p50, p95, p99, cost
         case fleetRPS, fleetErrorRatio, fleetP99
 
         public var expression: String {
@@ -29,7 +29,7 @@ public enum PromQL {
             case .p50: quantile("0.5")
             case .p95: quantile("0.95")
             case .p99: quantile("0.99")
-            case .spend: "sum by (provider) (rate(clawgate_cost_dollars_total[\(w)])) * 3600"
+            case .cost: "sum by (provider) (rate(clawgate_cost_dollars_total[\(w)])) * 3600"
             case .fleetRPS: requests
             case .fleetErrorRatio: "(\(failedRequests) or \(requests) * 0) / \(requests)"
             case .fleetP99: "histogram_quantile(0.99, sum by (le) (rate(clawgate_request_duration_seconds_bucket[\(w)])))"
@@ -125,11 +125,11 @@ public enum PromQL {
         perProvider(.p50) { $0.p50 = $1 }
         perProvider(.p95) { $0.p95 = $1 }
         perProvider(.p99) { $0.p99 = $1 }
-        perProvider(.spend) { $0.spendPerHour = $1 }
+        perProvider(.cost) { $0.costPerHour = $1 }
         figures.rps = answers[.fleetRPS]?.first?.value
         figures.errorRatio = answers[.fleetErrorRatio]?.first?.value
         figures.p99 = answers[.fleetP99]?.first?.value
-        figures.spendPerHour = figures.providers.values.compactMap(\.spendPerHour).reduce(0, +)
+        figures.costPerHour = figures.providers.values.compactMap(\.costPerHour).reduce(0, +)
         return figures
     }
 

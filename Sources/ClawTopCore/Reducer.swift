@@ -1,3 +1,4 @@
+import ClawAdminAPI
 /// The only place state changes: an action in, the new state out.
 public enum Reducer {
     public static func reduce(_ state: inout AppState, _ action: Action) {
@@ -53,7 +54,7 @@ public enum Reducer {
             state.historyIndex = nil
         case .weightStep(let step):
             guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
-            let next = min(1000, max(0, route.effective + step))
+            let next = min(1000, max(0, route.effectiveWeight + step))
             propose(&state, .weight(route: route.route, weights: [(id, next)]))
         case .actionResults(let subject, let summary, let results, let at):
             let failed = results.filter { !$0.ok }
@@ -98,14 +99,21 @@ public enum Reducer {
             // Prometheus's past, before what this console has polled itself.
             for (id, values) in latency { state.latencyHistory[id] = Array((values + (state.latencyHistory[id] ?? [])).suffix(AppState.historyLength)) }
             for (id, values) in cost { state.costHistory[id] = Array((values + (state.costHistory[id] ?? [])).suffix(AppState.historyLength)) }
-        case .polled(let index, let snapshot, let raw, let events, let error, let at):
+        case .polled(let index, let snapshot, let raw, let events, let error, let incompatible, let at):
             guard state.fleet.nodes.indices.contains(index) else { return }
             var node = state.fleet.nodes[index]
-            if let snapshot {
+            if let incompatible {
+                // Never keep showing old good news from a node whose answers no longer make sense.
+                node.incompatible = incompatible
+                node.snapshot = nil
+                node.raw = raw?.value
+                node.error = nil
+            } else if let snapshot {
                 node.snapshot = snapshot
                 node.raw = raw?.value
                 node.lastSuccess = at
                 node.error = nil
+                node.incompatible = nil
             } else {
                 node.error = error ?? "no answer"
             }
@@ -264,10 +272,10 @@ public enum Reducer {
         let nodes = View.filteredNodes(state)
         let index = state.selected(.nodes)
         guard nodes.indices.contains(index) else { return nil }
-        return nodes[index].snapshot?.id ?? nodes[index].url
+        return nodes[index].snapshot?.node.id ?? nodes[index].url
     }
 
-    static func firstRoute(_ state: AppState, _ provider: String) -> ProviderInfo.Weight? {
+    static func firstRoute(_ state: AppState, _ provider: String) -> ProviderWeight? {
         state.fleet.nodes.compactMap(\.snapshot).first?.providers.first { $0.id == provider }?.weights.first
     }
 

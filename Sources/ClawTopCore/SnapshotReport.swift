@@ -1,9 +1,10 @@
+import ClawAdminAPI
 import ClawShared
 import Foundation
 
-/// `clawtop --once`: the fleet as a text table or as JSON (schema `clawtop.snapshot.v1`).
+/// `clawtop --once`: the fleet as a text table or as JSON (schema `clawtop.snapshot.v2`).
 public enum SnapshotReport {
-    public static let schema = "clawtop.snapshot.v1"
+    public static let schema = "clawtop.snapshot.v2"
 
     public static func json(_ fleet: Fleet, now: Double) -> JSONValue {
         let s = fleet.summary(now: now)
@@ -12,7 +13,7 @@ public enum SnapshotReport {
         let providers: [JSONValue] = fleet.providerRows(now: now).map { p in
             [
                 "id": .string(p.id), "state": .string(p.state), "circuit": .string(p.circuit), "weight": JSONValue(p.weight),
-                "requests_per_second": .number(p.rps), "error_rate": .number(p.errorRate), "latency_p50_seconds": number(p.p50),
+                "requests_per_second": .number(p.rps), "error_ratio": .number(p.errorRatio), "latency_p50_seconds": number(p.p50),
                 "latency_p95_seconds": number(p.p95), "latency_p99_seconds": number(p.p99), "ttft_p50_seconds": number(p.ttft),
                 "cost_per_hour_dollars": .number(p.costPerHour), "cost_today_dollars": .number(p.costToday),
                 "in_flight": JSONValue(p.inFlight), "max_in_flight": JSONValue(p.maxInFlight),
@@ -24,10 +25,9 @@ public enum SnapshotReport {
                 "url": .string(node.url), "state": .string(node.health(now: now, staleAfter: fleet.staleAfter)),
                 "data_age_seconds": number(node.age(now: now)), "error": node.error.map { .string($0) } ?? .null,
                 "snapshot": node.raw ?? .null,
-                "events": .array(node.events.map { e in
-                    ["sequence": JSONValue(e.sequence), "time": .number(e.time), "node": .string(e.node), "kind": .string(e.kind),
-                     "subject": .string(e.subject), "detail": .string(e.detail)]
-                }),
+                "incompatible": node.incompatible.map { ["field": .string($0.field), "reason": .string($0.reason)] } ?? .null,
+                // The admin API's own encoding of events, as the node sent them.
+                "events": .array(node.events.map { (try? JSONValue.parse(bytes: AdminAPI.encode($0))) ?? .null }),
             ]
         }
         var report: [String: JSONValue] = [
@@ -36,7 +36,7 @@ public enum SnapshotReport {
             "fleet": [
                 "nodes_serving": JSONValue(s.nodesServing), "nodes_total": JSONValue(s.nodesTotal),
                 "providers_healthy": JSONValue(s.providersHealthy), "providers_total": JSONValue(s.providersTotal),
-                "requests_per_second": .number(s.rps), "error_rate": .number(s.errorRate), "latency_p99_seconds": number(s.p99),
+                "requests_per_second": .number(s.rps), "error_ratio": .number(s.errorRatio), "latency_p99_seconds": number(s.p99),
                 "cost_per_hour_dollars": .number(s.costPerHour), "data_age_seconds": number(s.dataAge),
                 "revision_drift": .bool(s.revisionDrift),
             ],
@@ -50,10 +50,10 @@ public enum SnapshotReport {
                                       "error": monitor.prometheusError.map { .string($0) } ?? .null]
             if let f = monitor.figures {
                 section["fleet"] = ["requests_per_second": number(f.rps), "error_ratio": number(f.errorRatio),
-                                    "latency_p99_seconds": number(f.p99), "cost_per_hour_dollars": .number(f.spendPerHour)]
+                                    "latency_p99_seconds": number(f.p99), "cost_per_hour_dollars": .number(f.costPerHour)]
                 section["providers"] = .object(f.providers.mapValues { p in
                     ["requests_per_second": number(p.rps), "error_ratio": number(p.errorRatio), "latency_p50_seconds": number(p.p50),
-                     "latency_p95_seconds": number(p.p95), "latency_p99_seconds": number(p.p99), "cost_per_hour_dollars": number(p.spendPerHour)]
+                     "latency_p95_seconds": number(p.p95), "latency_p99_seconds": number(p.p99), "cost_per_hour_dollars": number(p.costPerHour)]
                 })
             }
             report["prometheus"] = .object(section)
@@ -64,7 +64,7 @@ public enum SnapshotReport {
                 "firing": JSONValue(monitor.firing.count),
                 "alerts": .array(monitor.alerts.map { a in
                     ["name": .string(a.name), "severity": .string(a.severity), "summary": .string(a.summary),
-                     "since": a.since > 0 ? .string(Format.iso8601(a.since)) : .null, "state": .string(a.suppressed ? "suppressed" : "firing"),
+                     "since": a.since > 0 ? .string(Format.iso8601(a.since)) : .null, "state": .string(a.silenced ? "silenced" : "firing"),
                      "labels": .object(a.labels.mapValues { .string($0) }), "fingerprint": .string(a.fingerprint)]
                 }),
             ]
@@ -76,7 +76,7 @@ public enum SnapshotReport {
         let s = fleet.summary(now: now)
         let status = fleet.status(now: now)
         var out = "status \(status.word.uppercased()): nodes \(s.nodesServing)/\(s.nodesTotal) serving, providers \(s.providersHealthy)/\(s.providersTotal) healthy, "
-        out += "\(Format.rate(s.rps)) req/s, err \(Format.percent(s.errorRate)), p99 \(Format.seconds(s.p99)), \(Format.dollars(s.costPerHour))/h\n"
+        out += "\(Format.rate(s.rps)) req/s, err \(Format.percent(s.errorRatio)), p99 \(Format.seconds(s.p99)), \(Format.dollars(s.costPerHour))/h\n"
         for reason in status.reasons { out += "  - \(reason)\n" }
         let monitor = fleet.monitor
         if let url = monitor.prometheusURL {
@@ -86,14 +86,14 @@ public enum SnapshotReport {
         out += "\n" + Format.pad("NODE", 28) + " " + Format.pad("STATE", 11) + " " + Format.pad("REV", 5, right: true) + " " + Format.pad("AGE", 6, right: true) + "  ERROR\n"
         for node in fleet.nodes {
             out += Format.pad(node.name, 28, ascii: true) + " " + Format.pad(node.health(now: now, staleAfter: fleet.staleAfter), 11) + " "
-            out += Format.pad(node.snapshot.map { String($0.revision) } ?? "-", 5, right: true) + " "
+            out += Format.pad(node.snapshot.map { String($0.node.revision) } ?? "-", 5, right: true) + " "
             out += Format.pad(node.age(now: now).map { Format.duration($0) } ?? "-", 6, right: true) + "  " + (node.error ?? "") + "\n"
         }
         out += "\n" + ["PROVIDER", "STATE", "CIRCUIT", "WEIGHT", "RPS", "ERR%", "P50", "P99", "$/H"].enumerated().map { i, t in
             Format.pad(t, [16, 11, 9, 6, 7, 6, 7, 7, 8][i], right: i >= 3)
         }.joined(separator: " ") + "\n"
         for p in fleet.providerRows(now: now).sorted(by: { $0.id < $1.id }) {
-            let cells = [p.id, p.state, p.circuit, String(p.weight), Format.rate(p.rps), Format.percent(p.errorRate),
+            let cells = [p.id, p.state, p.circuit, String(p.weight), Format.rate(p.rps), Format.percent(p.errorRatio),
                          Format.seconds(p.p50), Format.seconds(p.p99), Format.dollars(p.costPerHour)]
             out += cells.enumerated().map { i, t in Format.pad(t, [16, 11, 9, 6, 7, 6, 7, 7, 8][i], right: i >= 3, ascii: true) }
                 .joined(separator: " ") + "\n"
@@ -102,7 +102,7 @@ public enum SnapshotReport {
             out += "\nALERTS from \(url): "
             out += monitor.alertmanagerError.map { "unknown (\($0))\n" } ?? "\(monitor.firing.count) firing\n"
             for a in monitor.alerts {
-                out += Format.pad(a.severity, 9) + " " + Format.pad(a.selector, 48, ascii: true) + " " + Format.pad(a.suppressed ? "silenced" : "firing", 8)
+                out += Format.pad(a.severity, 9) + " " + Format.pad(a.selector, 48, ascii: true) + " " + Format.pad(a.silenced ? "silenced" : "firing", 8)
                 out += " " + Format.pad(a.since > 0 ? Format.duration(max(0, now - a.since)) : "-", 7, right: true) + "  " + a.summary + "\n"
             }
         }

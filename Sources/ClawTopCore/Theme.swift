@@ -107,7 +107,7 @@ public struct Theme: Sendable, Equatable {
             let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             return try parse(text, name: name, file: path)
         }
-        if nameOrPath == "dark" || nameOrPath == "default" { return builtIn }
+        if nameOrPath == "dark" { return builtIn }
         throw ThemeError(file: isPath ? nameOrPath : "\(nameOrPath).theme", line: 0,
                          message: isPath ? "no such file" : "unknown theme; shipped: \(shipped.joined(separator: ", ")) (looked in \(searchPath(environment: environment).joined(separator: ", ")))")
     }

@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import Foundation
 
 /// State and screen size in, cells out. Nothing here touches a terminal.
@@ -63,7 +64,7 @@ public enum View {
         items += [
             ("prov", "\(s.providersHealthy)/\(s.providersTotal)", s.providersHealthy == s.providersTotal ? .headerValue : .warn),
             ("rps", Format.rate(s.rps), .headerValue),
-            ("err", Format.percent(s.errorRate), s.errorRate > 0.05 ? .crit : s.errorRate > 0.01 ? .warn : .headerValue),
+            ("err", Format.percent(s.errorRatio), s.errorRatio > 0.05 ? .crit : s.errorRatio > 0.01 ? .warn : .headerValue),
             ("p99", Format.seconds(s.p99), .headerValue),
             ("$/h", Format.dollars(s.costPerHour), .headerValue),
             ("age", s.dataAge.map { Format.duration($0) } ?? "-", (s.dataAge ?? 0) > state.fleet.staleAfter ? .warn : .headerValue),
@@ -221,7 +222,7 @@ public enum View {
     static func stateRole(_ word: String) -> Role {
         switch word {
         case "healthy", "serving", "closed": .ok
-        case "degraded", "probing", "draining", "half-open", "stale", "drained", "failed-over": .warn
+        case "degraded", "probing", "draining", "stale", "drained", "failed-over": .warn
         default: .crit
         }
     }
@@ -238,7 +239,7 @@ public enum View {
         case .name: return rows.sorted { $0.id < $1.id }
         case .state: return rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
         case .rps: return rows.sorted { $0.rps > $1.rps }
-        case .errors: return rows.sorted { $0.errorRate > $1.errorRate }
+        case .errors: return rows.sorted { $0.errorRatio > $1.errorRatio }
         case .p99: return rows.sorted { ($0.p99 ?? 0) > ($1.p99 ?? 0) }
         case .cost: return rows.sorted { $0.costPerHour > $1.costPerHour }
         }
@@ -262,7 +263,7 @@ public enum View {
         let rows: [[(String, Role)]] = sortedProviders(state).map { p in
             [
                 (marked(p.id, state, "provider:\(p.id)"), .normal), (p.state, stateRole(p.state)), (p.circuit, stateRole(p.circuit)), (String(p.weight), .normal),
-                (Format.rate(p.rps), .normal), (Format.percent(p.errorRate), p.errorRate > 0.05 ? .crit : .normal),
+                (Format.rate(p.rps), .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
                 (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
                 (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
                 saturation(p.inFlight, p.maxInFlight),
@@ -281,7 +282,7 @@ public enum View {
     static func nodes(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let columns = [
             Column(title: "NODE", width: 22, right: false, priority: 0),
-            Column(title: "STATE", width: 11, right: false, priority: 1),
+            Column(title: "STATE", width: 12, right: false, priority: 1),
             Column(title: "INFLIGHT", width: 11, right: true, priority: 4),
             Column(title: "RPS", width: 6, right: true, priority: 3),
             Column(title: "REV", width: 5, right: true, priority: 2),
@@ -289,17 +290,17 @@ public enum View {
             Column(title: "UPTIME", width: 8, right: true, priority: 5),
             Column(title: "AGE", width: 6, right: true, priority: 2),
         ]
-        let revisions = state.fleet.nodes.compactMap { $0.snapshot?.revision }
+        let revisions = state.fleet.nodes.compactMap { $0.snapshot?.node.revision }
         let common = Dictionary(grouping: revisions, by: { $0 }).max { $0.value.count < $1.value.count }?.key
         let rows: [[(String, Role)]] = filteredNodes(state).map { node in
             let health = node.health(now: state.now, staleAfter: state.fleet.staleAfter)
-            let s = node.snapshot
+            let s = node.snapshot?.node
             let drift = s.map { $0.revision != common } ?? false
-            let rps = s?.routes.reduce(0) { $0 + $1.stats1m.requestsPerSecond } ?? 0
+            let rps = node.snapshot?.routes.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond } ?? 0
             return [
-                (marked(node.name, state, "node:\(node.snapshot?.id ?? node.url)"), .normal), (health, stateRole(health)), s.map { saturation($0.inFlight, $0.maxInFlight) } ?? ("-", .normal),
+                (marked(node.name, state, "node:\(s?.id ?? node.url)"), .normal), (health, stateRole(health)), s.map { saturation($0.inFlight, $0.maxInFlight) } ?? ("-", .normal),
                 (s == nil ? "-" : Format.rate(rps), .normal), (s.map { "\($0.revision)\(drift ? "*" : "")" } ?? "-", drift ? .warn : .normal),
-                (s?.version ?? "-", .normal), (s.map { Format.duration($0.uptime) } ?? "-", .normal),
+                (s?.version ?? "-", .normal), (s.map { Format.duration($0.uptimeSeconds) } ?? "-", .normal),
                 (node.age(now: state.now).map { Format.duration($0) } ?? "-", .normal),
             ]
         }
@@ -307,15 +308,15 @@ public enum View {
         // The error of the selected node, where it failed.
         let index = state.selected(.nodes)
         let shown = filteredNodes(state)
-        if shown.indices.contains(index), let error = shown[index].error {
+        if shown.indices.contains(index), let error = shown[index].incompatible.map({ "snapshot does not decode at \($0)" }) ?? shown[index].error {
             b.put("\(shown[index].url): \(error)", x: 0, y: area.bottom - 1, role: .crit)
         }
     }
 
     /// One line per route tier entry: "alias  tier  provider  bar weight".
-    static func routeLines(_ state: AppState) -> [(String, Int, RouteInfo.Entry, Bool)] {
+    static func routeLines(_ state: AppState) -> [(String, Int, Route.Target, Bool)] {
         guard let snapshot = state.fleet.nodes.compactMap(\.snapshot).first else { return [] }
-        var lines: [(String, Int, RouteInfo.Entry, Bool)] = []
+        var lines: [(String, Int, Route.Target, Bool)] = []
         for route in snapshot.routes {
             for (tier, entries) in route.tiers.enumerated() {
                 for entry in entries { lines.append((route.alias, tier, entry, route.panic)) }
@@ -344,18 +345,18 @@ public enum View {
         // The share each provider should get: its effective weight over its tier's (the first tier
         // with weight serves); what it got comes from the node's count of the last minute.
         var tierTotals: [String: Int] = [:]
-        for (alias, tier, entry, _) in lines { tierTotals["\(alias)/\(tier)", default: 0] += entry.effective }
-        let maxWeight = lines.map { max($0.2.configured, $0.2.effective) }.max() ?? 1
+        for (alias, tier, entry, _) in lines { tierTotals["\(alias)/\(tier)", default: 0] += entry.effectiveWeight }
+        let maxWeight = lines.map { max($0.2.configuredWeight, $0.2.effectiveWeight) }.max() ?? 1
         let rows: [[(String, Role)]] = lines.map { alias, tier, entry, panic in
             let total = tierTotals["\(alias)/\(tier)"] ?? 0
-            let want = tier == 0 && total > 0 ? Double(entry.effective) / Double(total) : nil
+            let want = tier == 0 && total > 0 ? Double(entry.effectiveWeight) / Double(total) : nil
             let got = entry.actualShare
             let skewed = want.map { w in abs(w - (got ?? 0)) > 0.15 } ?? ((got ?? 0) > 0.15)
             return [
                 (alias + (panic ? " PANIC" : ""), panic ? .crit : .normal), (String(tier), .normal), (entry.provider, .normal),
-                (String(entry.configured), .dim),
-                (bar(entry.effective, max: maxWeight, width: 12, ascii: state.ascii) + " " + String(entry.effective),
-                 entry.effective == 0 ? .warn : .bar),
+                (String(entry.configuredWeight), .dim),
+                (bar(entry.effectiveWeight, max: maxWeight, width: 12, ascii: state.ascii) + " " + String(entry.effectiveWeight),
+                 entry.effectiveWeight == 0 ? .warn : .bar),
                 (want.map { Format.percent($0) } ?? "-", .dim),
                 (got.map { Format.percent($0) } ?? "-", skewed && got != nil ? .warn : .normal),
             ]
@@ -389,10 +390,10 @@ public enum View {
         return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
     }
 
-    static func allEvents(_ state: AppState) -> [EventInfo] {
+    static func allEvents(_ state: AppState) -> [Event] {
         var events = state.fleet.nodes.flatMap(\.events)
         if !state.filter.isEmpty {
-            events = events.filter { "\($0.node) \($0.kind) \($0.subject) \($0.detail)".localizedCaseInsensitiveContains(state.filter) }
+            events = events.filter { "\($0.node) \($0.kind.rawValue) \($0.subject) \($0.detail)".localizedCaseInsensitiveContains(state.filter) }
         }
         return events.sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
     }
@@ -411,7 +412,7 @@ public enum View {
         b.put("Provider \(id)  (Esc back)", x: 0, y: y, role: .title)
         y += 1
         if let row = state.fleet.rows.first(where: { $0.id == id }) {
-            b.put("state \(row.state)  circuit \(row.circuit)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRate))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",
+            b.put("state \(row.state)  circuit \(row.circuit)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",
                   x: 0, y: y, role: stateRole(row.state))
         }
         y += 2
@@ -427,14 +428,15 @@ public enum View {
         y += 1
         for node in state.fleet.nodes where y < area.bottom {
             guard let p = node.snapshot?.providers.first(where: { $0.id == id }) else { continue }
-            var why = p.circuitReason ?? ""
-            if let until = p.openUntil { why += "  until \(clock(until))" }
-            b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(p.circuit, 9) + " " + Format.pad(String(p.consecutiveFailures), 5, right: true)
-                  + " " + Format.pad(String(p.ejections), 5, right: true) + "  " + why, x: 0, y: y, role: stateRole(p.circuit))
+            let c = p.circuit
+            var why = c.reason ?? ""
+            if let until = c.openUntil { why += "  until \(clock(until))" }
+            b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(c.state.rawValue, 9) + " " + Format.pad(String(c.consecutiveFailures), 5, right: true)
+                  + " " + Format.pad(String(c.ejections), 5, right: true) + "  " + why, x: 0, y: y, role: stateRole(c.state.rawValue))
             y += 1
         }
         let failures = state.fleet.nodes.flatMap { node in
-            (node.snapshot?.providers.first { $0.id == id }?.recentFailures ?? []).map { (node.name, $0.time, $0.reason) }
+            (node.snapshot?.providers.first { $0.id == id }?.circuit.recentFailures ?? []).map { (node.name, $0.time, $0.reason) }
         }.sorted { $0.1 > $1.1 }
         if !failures.isEmpty, y + 2 < area.bottom {
             y += 1
@@ -485,10 +487,10 @@ public enum View {
         ]
         let shown = filteredAlerts(state)
         let rows: [[(String, Role)]] = shown.map { a in
-            let role: Role = a.suppressed ? .dim : a.severity == "critical" ? .crit : a.severity == "warning" ? .warn : .normal
-            return [(a.severity, role), (marked(a.selector, state, "alert:\(a.name)"), a.suppressed ? .dim : .normal),
-                    (a.suppressed ? "silenced" : "firing", role), (a.since > 0 ? Format.duration(max(0, state.now - a.since)) : "-", .normal),
-                    (a.summary, a.suppressed ? .dim : .normal)]
+            let role: Role = a.silenced ? .dim : a.severity == "critical" ? .crit : a.severity == "warning" ? .warn : .normal
+            return [(a.severity, role), (marked(a.selector, state, "alert:\(a.name)"), a.silenced ? .dim : .normal),
+                    (a.silenced ? "silenced" : "firing", role), (a.since > 0 ? Format.duration(max(0, state.now - a.since)) : "-", .normal),
+                    (a.summary, a.silenced ? .dim : .normal)]
         }
         // The selected alert in full (its labels and summary do not fit a narrow table).
         let index = state.selected(.alerts)
@@ -503,6 +505,15 @@ public enum View {
         }
     }
 
+    /// Bad news in red, good news in green; every kind is decided here (the switch is exhaustive).
+    static func role(_ kind: EventKind) -> Role {
+        switch kind {
+        case .circuitOpened, .healthFailed, .panicStarted: .crit
+        case .circuitClosed, .healthRecovered, .failoverRestored, .panicEnded, .nodeServing: .ok
+        case .circuitProbing, .operatorAction, .failoverStarted, .nodeDraining, .nodeDrained: .normal
+        }
+    }
+
     static func events(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let columns = [
             Column(title: "TIME", width: 8, right: false, priority: 0),
@@ -512,10 +523,7 @@ public enum View {
             Column(title: "DETAIL", width: max(10, b.width - 54), right: false, priority: 4),
         ]
         let rows: [[(String, Role)]] = allEvents(state).map { e in
-            let role: Role = e.kind.contains("opened") || e.kind.contains("failed") || e.kind.contains("panic_started") ? .crit
-                : e.kind.contains("closed") || e.kind.contains("recovered") || e.kind.contains("restored") ? .ok : .normal
-            return [(clock(e.time), .dim), (e.node, .normal), (e.kind, role),
-                    (e.subject, .normal), (e.detail, .normal)]
+            [(clock(e.time), .dim), (e.node, .normal), (e.kind.rawValue, role(e.kind)), (e.subject, .normal), (e.detail, .normal)]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.events), ascii: state.ascii)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClawAdminAPI
 import ClawShared
 import AsyncHTTPClient
 import ClawShared
@@ -177,26 +178,22 @@ struct ConsoleFrame: ParsableCommand {
         var fleet = Fleet(urls: (0..<nodes).map { "http://10.0.\($0 / 250).\($0 % 250):8080" })
         var random = SeededRandom(seed: 1)
         for n in 0..<nodes {
-            var snapshot = NodeSnapshot()
-            snapshot.id = "node-\(n)"
-            snapshot.version = "0.1.0"
-            snapshot.uptime = 3600
-            var route = RouteInfo(alias: "chat")
-            route.tiers = [[]]
+            var route = Route(alias: "chat", tiers: [[]])
+            var providersList: [Provider] = []
             for p in 0..<providers {
-                var info = ProviderInfo(id: "provider-\(p)")
-                info.state = p % 7 == 0 ? "degraded" : "healthy"
-                info.weights = [.init(route: "chat", tier: 0, configured: 10, effective: 10)]
-                info.stats1m.requests = 600
-                info.stats1m.requestsPerSecond = 10 * random.unit()
-                info.stats1m.p50 = 0.1 * random.unit()
-                info.stats1m.p99 = 0.5 * random.unit()
-                info.stats1m.costPerHour = random.unit()
-                snapshot.providers.append(info)
-                route.tiers[0].append(.init(provider: info.id, model: "m", configured: 10, effective: 10))
+                var window = Window(windowSeconds: 60, requests: 600)
+                window.requestsPerSecond = 10 * random.unit()
+                window.latencyP50Seconds = 0.1 * random.unit()
+                window.latencyP99Seconds = 0.5 * random.unit()
+                window.costPerHourDollars = random.unit()
+                let info = Provider(id: "provider-\(p)", state: p % 7 == 0 ? .degraded : .healthy,
+                                    weights: [.init(route: "chat", tier: 0, configuredWeight: 10, effectiveWeight: 10)],
+                                    stats: Stats(oneMinute: window))
+                providersList.append(info)
+                route.tiers[0].append(.init(provider: info.id, model: "m", configuredWeight: 10, effectiveWeight: 10))
             }
-            snapshot.routes = [route]
-            fleet.nodes[n].snapshot = snapshot
+            fleet.nodes[n].snapshot = Snapshot(node: Node(id: "node-\(n)", version: "0.1.0", uptimeSeconds: 3600),
+                                               providers: providersList, routes: [route], failovers: [])
             fleet.nodes[n].lastSuccess = 1000
         }
         fleet.refresh()

@@ -104,7 +104,7 @@ struct ExampleConfig: ParsableCommand {
 
 struct Rules: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print Prometheus recording and alerting rules for the gateway (provider down, error ratio, p99, circuit open, spend, node not ready)."
+        abstract: "Print Prometheus recording and alerting rules for the gateway (provider down, error ratio, p99, circuit open, cost, node not ready, node saturated)."
     )
 
     @Option(help: "Alert when a provider's failed-attempt ratio over 5 m is above this.")
@@ -113,7 +113,7 @@ struct Rules: ParsableCommand {
     @Option(help: "Alert when a provider's p99 latency over 5 m is above this many seconds.")
     var p99Seconds: Double = 5
 
-    @Option(help: "Alert when the fleet's spend is above this many dollars per hour.")
+    @Option(help: "Alert when the fleet's cost is above this many dollars per hour.")
     var budgetPerHour: Double = 50
 
     @Option(help: "Seconds every alert must hold before it fires, instead of each alert's own (for demos and tests).")

@@ -17,7 +17,7 @@ struct ClawTop: ParsableCommand {
     )
 
     @Option(name: .long, help: "A clawgate node's URL (repeatable, or comma-separated).")
-    var gateway: [String] = []
+    var node: [String] = []
 
     @Option(name: .long, help: "Prometheus server URL: fleet figures from PromQL, sparkline history from range queries.")
     var prometheus: String?
@@ -94,7 +94,7 @@ struct ClawTop: ParsableCommand {
         let refresh = self.refresh ?? file.refresh ?? 2
         let theme = self.theme ?? file.theme ?? "dark"
         var tokenFile = self.tokenFile ?? file.tokenFile
-        var gateway = self.gateway.isEmpty ? file.gateways : self.gateway
+        var nodes = self.node.isEmpty ? file.nodes : self.node
         let signals = ShutdownSignals()
         var demoFleet: DemoFleet?
         defer { demoFleet?.stop() }
@@ -112,7 +112,7 @@ struct ClawTop: ParsableCommand {
             }
             if headless {
                 let line: JSONValue = [
-                    "gateways": .array(started.gateways.map { ["url": .string($0), "admin": .string($0 + "/admin/v1")] }),
+                    "nodes": .array(started.nodes.map { ["url": .string($0), "admin": .string($0 + "/admin/v1")] }),
                     "clawsim_control": .string(started.control),
                     "operator_token": .string(started.operatorToken), "viewer_token": .string(started.viewerToken),
                     "prometheus": started.prometheus.map { .string($0) } ?? .null,
@@ -122,15 +122,15 @@ struct ClawTop: ParsableCommand {
                 while signals.received == nil { Thread.sleep(forTimeInterval: 0.1) }
                 return
             }
-            gateway = started.gateways
+            nodes = started.nodes
             tokenFile = nil
             demoToken = started.operatorToken
             demoMonitors = (started.prometheus, started.alertmanager)
         }
-        let urls = try gateway.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        let urls = try nodes.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
-            .map { try checkedURL($0, "--gateway") }
-        guard !urls.isEmpty else { throw fail("give at least one --gateway URL", 2) }
+            .map { try checkedURL($0, "--node") }
+        guard !urls.isEmpty else { throw fail("give at least one --node URL", 2) }
         // The demo's own Prometheus and Alertmanager (or none): another one does not scrape its nodes.
         // The file's URLs are checked as it is read.
         let prometheusURL = try demoMonitors.map { $0.prometheus } ?? prometheus.map { try checkedURL($0, "--prometheus") } ?? file.prometheus

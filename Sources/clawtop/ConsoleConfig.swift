@@ -5,7 +5,7 @@ import Yams
 
 /// `$XDG_CONFIG_HOME/clawtop/config.yaml` (else `~/.config/clawtop/config.yaml`): defaults that flags override.
 struct ConsoleConfig {
-    var gateways: [String] = []
+    var nodes: [String] = []
     var tokenFile: String?
     var refresh: Double?
     var theme: String?
@@ -40,11 +40,11 @@ struct ConsoleConfig {
         guard let fields = root.objectValue else { throw CommandError("\(path): the top level must be a mapping") }
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
             switch key {
-            case "gateways", "fleet":
+            case "nodes":
                 guard let list = value.arrayValue?.compactMap(\.stringValue), list.count == value.arrayValue?.count else {
                     throw CommandError("\(path): \(key): must be a list of URLs")
                 }
-                config.gateways = list
+                config.nodes = list
             case "token_file":
                 guard let s = value.stringValue else { throw CommandError("\(path): token_file: must be a path") }
                 config.tokenFile = s
@@ -60,7 +60,7 @@ struct ConsoleConfig {
                 }
                 if key == "prometheus" { config.prometheus = url } else { config.alertmanager = url }
             default:
-                throw CommandError("\(path): \(key): unknown key; known: gateways, token_file, refresh, theme, prometheus, alertmanager")
+                throw CommandError("\(path): \(key): unknown key; known: nodes, token_file, refresh, theme, prometheus, alertmanager")
             }
         }
         return config

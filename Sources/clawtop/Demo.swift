@@ -11,7 +11,7 @@ import Glibc
 /// when Prometheus and Alertmanager are installed, those too, scraping the nodes with `clawgate rules`.
 final class DemoFleet: @unchecked Sendable {
     struct Started {
-        var gateways: [String]
+        var nodes: [String]
         var control: String
         var operatorToken: String
         var viewerToken: String
@@ -91,7 +91,7 @@ final class DemoFleet: @unchecked Sendable {
         let prices = ["fast": (0.15, 0.60), "premium": (2.50, 10.00), "cheap": (0.05, 0.20), "local": (0.0, 0.0)]
         let operatorToken = Self.token()
         let viewerToken = Self.token()
-        var gateways: [String] = []
+        var nodes: [String] = []
         for n in 1...3 {
             let providers = Self.providers.map { p in
                 "  - {id: \(p.id), base_url: \"\(urls[p.id]!.stringValue!)/v1\", region: local, price: {input_per_1m: \(prices[p.id]!.0), output_per_1m: \(prices[p.id]!.1)}, timeouts: {connect: 1, first_byte: 8, total: 60}}"
@@ -129,15 +129,15 @@ final class DemoFleet: @unchecked Sendable {
             let node = try spawn(try Self.binary("clawgate"), ["--config", path],
                                  env: ["CLAWTOP_DEMO_OPERATOR": operatorToken, "CLAWTOP_DEMO_VIEWER": viewerToken])
             guard let url = node["url"]?.stringValue else { throw DemoError("clawgate did not start; see \(directory)") }
-            gateways.append(url)
+            nodes.append(url)
         }
-        startTraffic(gateways)
+        startTraffic(nodes)
         startIncidents(control)
-        var started = Started(gateways: gateways, control: control, operatorToken: operatorToken, viewerToken: viewerToken)
+        var started = Started(nodes: nodes, control: control, operatorToken: operatorToken, viewerToken: viewerToken)
         if monitors, let prometheus = Self.onPath("prometheus"),
            let alertmanager = Self.onPath("prometheus-alertmanager") ?? Self.onPath("alertmanager") {
             do {
-                (started.prometheus, started.alertmanager) = try startMonitors(prometheus: prometheus, alertmanager: alertmanager, gateways: gateways)
+                (started.prometheus, started.alertmanager) = try startMonitors(prometheus: prometheus, alertmanager: alertmanager, nodes: nodes)
             } catch {
                 // The fleet is still worth watching: the console uses the nodes' own figures.
                 FileHandle.standardError.write(Data("clawtop: the demo runs without Prometheus and Alertmanager: \(error)\n".utf8))
@@ -170,7 +170,7 @@ final class DemoFleet: @unchecked Sendable {
 
     /// Prometheus scraping the nodes every 2 s with `clawgate rules` (each alert's `for:` shortened to
     /// fit the incident period), and Alertmanager; their URLs once both answer `/-/ready`.
-    private func startMonitors(prometheus: String, alertmanager: String, gateways: [String]) throws -> (String, String) {
+    private func startMonitors(prometheus: String, alertmanager: String, nodes: [String]) throws -> (String, String) {
         let rules = Process()
         rules.executableURL = URL(fileURLWithPath: try Self.binary("clawgate"))
         let pending = max(2, min(15, incidentPeriod / 8))
@@ -183,7 +183,7 @@ final class DemoFleet: @unchecked Sendable {
         guard rules.terminationStatus == 0 else { throw DemoError("`clawgate rules` failed") }
         try yaml.write(to: URL(fileURLWithPath: directory + "/rules.yml"))
         let (promPort, amPort) = (try Self.freePort(), try Self.freePort())
-        let targets = gateways.map { "'\($0.replacingOccurrences(of: "http://", with: ""))'" }.joined(separator: ", ")
+        let targets = nodes.map { "'\($0.replacingOccurrences(of: "http://", with: ""))'" }.joined(separator: ", ")
         try """
             global: {scrape_interval: 2s, evaluation_interval: 2s}
             rule_files: ['\(directory)/rules.yml']
@@ -219,7 +219,7 @@ final class DemoFleet: @unchecked Sendable {
 
     /// A few requests per second, mixed routes, a third of them streaming: four clients, each
     /// sending one request at a time (a slow provider slows its client, as with real users).
-    private func startTraffic(_ gateways: [String]) {
+    private func startTraffic(_ nodes: [String]) {
         for client in 0..<4 {
         let thread = Thread { [self] in
             let curl = CurlMulti()
@@ -230,7 +230,7 @@ final class DemoFleet: @unchecked Sendable {
                 let stream = counter % 3 == 0
                 let body: JSONValue = ["model": .string(route), "stream": .bool(stream),
                                        "messages": [["role": "user", "content": "Summarise the incident timeline for the on-call engineer."]]]
-                let url = gateways[counter % gateways.count] + "/v1/chat/completions"
+                let url = nodes[counter % nodes.count] + "/v1/chat/completions"
                 _ = curl.perform([HTTPRequestSpec(url: url, method: "POST", body: body.bytes(), timeout: 30)])
                 for _ in 0..<4 where !stopping { Thread.sleep(forTimeInterval: 0.05) }
             }

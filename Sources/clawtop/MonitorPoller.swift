@@ -80,13 +80,13 @@ struct MonitorPoller: Sendable {
         return .success(json)
     }
 
-    /// Sparkline history from range queries: per provider p50 latency and spend per hour over
+    /// Sparkline history from range queries: per provider p50 latency and cost per hour over
     /// the last `count` steps, so the detail view's graphs are full when the screen opens.
     func history(step: Double, count: Int, curl: CurlMulti) -> Action? {
         guard let prometheus else { return nil }
         let end = (Date().timeIntervalSince1970 / step).rounded(.down) * step
         let start = end - Double(count - 1) * step
-        let figures: [PromQL.Figure] = [.p50, .spend]
+        let figures: [PromQL.Figure] = [.p50, .cost]
         let requests = figures.map { figure in
             HTTPRequestSpec(url: prometheus + "/api/v1/query_range?query=" + Self.encode(figure.expression)
                 + "&start=\(start)&end=\(end)&step=\(step)", timeout: max(timeout, 5))

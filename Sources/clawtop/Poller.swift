@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawCurl
 import ClawShared
 import ClawTopCore
@@ -47,15 +48,23 @@ final class Poller: @unchecked Sendable {
             guard snapshot.ok else {
                 return .polled(index: index, snapshot: nil, raw: nil, events: [], error: Self.explain(snapshot), at: now)
             }
-            guard let json = try? JSONValue.parse(bytes: snapshot.body), let parsed = NodeSnapshot(json: json) else {
-                return .polled(index: index, snapshot: nil, raw: nil, events: [],
-                               error: "answered something that is not a clawgate admin snapshot", at: now)
+            let raw = (try? JSONValue.parse(bytes: snapshot.body)).map(JSONValueBox.init)
+            let parsed: Snapshot
+            do throws(DecodeFailure) {
+                parsed = try AdminAPI.decode(Snapshot.self, from: snapshot.body)
+            } catch {
+                return .polled(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: error, at: now)
             }
-            var list: [EventInfo] = []
-            if events.ok, let json = try? JSONValue.parse(bytes: events.body) {
-                list = (json["events"]?.arrayValue ?? []).compactMap(EventInfo.init(json:))
+            var list: [Event] = []
+            if events.ok {
+                do throws(DecodeFailure) {
+                    list = try AdminAPI.decode(EventPage.self, from: events.body).items
+                } catch {
+                    let failure = DecodeFailure(field: "events " + error.field, reason: error.reason)
+                    return .polled(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: failure, at: now)
+                }
             }
-            return .polled(index: index, snapshot: parsed, raw: JSONValueBox(json), events: list, error: nil, at: now)
+            return .polled(index: index, snapshot: parsed, raw: raw, events: list, error: nil, at: now)
         }
     }
 

@@ -22,7 +22,7 @@ import Testing
         #expect(!breaker.isAvailable(now: 3.0))
         #expect(breaker.acquire(now: 3.0).allowed == false)
         let probe = breaker.acquire(now: 3.3)
-        #expect(probe.allowed && probe.transition == .halfOpened)
+        #expect(probe.allowed && probe.transition == .probing)
         #expect(breaker.acquire(now: 3.3).allowed == false)  // only one probe
         #expect(breaker.recordSuccess(now: 3.4) == .closed)
         #expect(breaker.state == .closed)
@@ -36,7 +36,7 @@ import Testing
             for _ in 0..<3 { now += 0.01; if case .opened(let c, _) = breaker.recordFailure(reason: "x", now: now) { cooldowns.append(c) } }
             if cooldowns.count < 4 {
                 now = breaker.openUntil! + 0.01
-                _ = breaker.acquire(now: now)  // half-open probe
+                _ = breaker.acquire(now: now)  // the probing request
                 if case .opened(let c, _) = breaker.recordFailure(reason: "x", now: now) { cooldowns.append(c) }
                 now = breaker.openUntil! + 0.01
                 _ = breaker.acquire(now: now)
@@ -44,7 +44,7 @@ import Testing
             }
         }
         #expect(cooldowns.prefix(3) == [1, 2, 3])
-        #expect(breaker.totalEjections >= 3)
+        #expect(breaker.ejections >= 3)
     }
 
     @Test func retryBudgetCapsRetriesToAShareOfRequests() {

@@ -167,9 +167,9 @@ import Testing
                 #expect(sim.provider("other")?.counters.requests == 0)
                 let snap = gate.gateway.state.snapshot(now: Gateway.monotonic())
                 let picky = snap.providers[0]
-                #expect(picky.state == "healthy", "status \(status) made it \(picky.state)")
+                #expect(picky.state == .healthy, "status \(status) made it \(picky.state)")
                 #expect(picky.breaker.state == .closed && picky.breaker.consecutiveFailures == 0)
-                #expect(picky.window1m.errors == 0 && picky.window1m.clientErrors == 8 && picky.window1m.errorRate == 0)
+                #expect(picky.window1m.errors == 0 && picky.window1m.clientErrors == 8 && picky.window1m.errorRatio == 0)
                 #expect(snap.routes[0].window1m.errors == 0 && snap.routes[0].window1m.clientErrors == 8)
                 let metrics = try await client.request("GET", gate.url + "/metrics").text
                 #expect(metrics.contains(#"clawgate_upstream_attempts_total{provider="picky",route="chat",outcome="status_\#(status)",fault="client"} 8"#),
@@ -256,7 +256,7 @@ import Testing
             #expect(refused.first?.json?["error"]?["message"]?.stringValue?.contains("limits.max_in_flight") == true)
             #expect(sim.provider("slow")?.counters.requests == served, "a refused request never reaches the provider")
             let snap = gate.gateway.state.snapshot(now: Gateway.monotonic())
-            #expect(snap.providers[0].state == "healthy" && snap.providers[0].window1m.errors == 0)
+            #expect(snap.providers[0].state == .healthy && snap.providers[0].window1m.errors == 0)
             #expect(snap.refusedMaxInFlight == refused.count)
         }
     }
@@ -278,7 +278,7 @@ import Testing
             #expect(refused.count == 20)
             #expect(refused.allSatisfy { $0.json?["error"]?["code"]?.stringValue == "max_in_flight_per_provider" && $0.header("retry-after") == "1" })
             let snap = gate.gateway.state.snapshot(now: Gateway.monotonic())
-            #expect(snap.providers.allSatisfy { $0.state == "healthy" && $0.window1m.errors == 0 })
+            #expect(snap.providers.allSatisfy { $0.state == .healthy && $0.window1m.errors == 0 })
             #expect(snap.refusedProviderFull == 20)
         }
     }

@@ -50,7 +50,7 @@ import Testing
             #expect(abs(provider.window1m.cost - expectedCost) < 1e-12)
             #expect(abs(provider.costToday - expectedCost) < 1e-12)
             #expect(snap.routes[0].window1m.requests == 1)
-            #expect(provider.state == "healthy")
+            #expect(provider.state == .healthy)
             // The model list names the route aliases.
             let models = try await client.request("GET", gate.url + "/v1/models")
             #expect(models.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["chat"])
@@ -115,7 +115,7 @@ import Testing
             #expect(sim.provider("a")!.counters.outcomes["outage", default: 0] > 0)
             // The breaker took a out of rotation.
             let a = gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0]
-            #expect(a.breaker.totalEjections >= 1)
+            #expect(a.breaker.ejections >= 1)
         }
     }
 
@@ -124,7 +124,7 @@ import Testing
             _ = try await client.setBehaviour(sim, "a", ["error_rate": 1])
             for _ in 0..<6 { #expect(try await client.chat(gate.url, model: "chat").status == 200) }
             var a = gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0]
-            #expect(a.state == "ejected")
+            #expect(a.state == .ejected)
             #expect(a.breaker.state == .open)
             #expect(a.breaker.openReason?.contains("3 consecutive failures") == true)
             let before = sim.provider("a")!.counters.requests
@@ -136,9 +136,9 @@ import Testing
             a = gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0]
             #expect(a.breaker.state == .closed)
             // Back in rotation; still "degraded" while the minute's error rate shows the failures.
-            #expect(a.state == "degraded")
-            let kinds = gate.gateway.state.events(since: 0).events.map(\.kind)
-            #expect(kinds.contains("circuit_opened") && kinds.contains("circuit_half_open") && kinds.contains("circuit_closed"))
+            #expect(a.state == .degraded)
+            let kinds = gate.gateway.state.events(since: 0).events.map(\.kind.rawValue)
+            #expect(kinds.contains("circuit_opened") && kinds.contains("circuit_probing") && kinds.contains("circuit_closed"))
         }
     }
 
@@ -209,13 +209,13 @@ import Testing
         try await withFleet(providers, routes: ["chat": [[("a", 50), ("b", 50)]]]) { sim, gate, client in
             for _ in 0..<4 { _ = try await client.chat(gate.url, model: "chat") }
             let snap = gate.gateway.state.snapshot(now: Gateway.monotonic())
-            #expect(snap.providers.allSatisfy { $0.state == "ejected" })
+            #expect(snap.providers.allSatisfy { $0.state == .ejected })
             // Both fixed; traffic goes on at once through panic routing rather than failing closed.
             _ = try await client.setBehaviour(sim, "a", ["error_rate": 0])
             _ = try await client.setBehaviour(sim, "b", ["error_rate": 0])
             let response = try await client.chat(gate.url, model: "chat")
             #expect(response.status == 200)
-            let kinds = gate.gateway.state.events(since: 0).events.map(\.kind)
+            let kinds = gate.gateway.state.events(since: 0).events.map(\.kind.rawValue)
             #expect(kinds.contains("panic_started"))
         }
     }
@@ -240,11 +240,11 @@ import Testing
         health.unhealthyThreshold = 2
         try await withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 50), ("b", 50)]]], healthCheck: health) { sim, gate, client in
             _ = try await client.setBehaviour(sim, "a", ["outage": true])
-            try await waitUntil { gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].state == "ejected" }
+            try await waitUntil { gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].state == .ejected }
             #expect(gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].health.lastError == "status_503")
             _ = try await client.setBehaviour(sim, "a", ["outage": false])
-            try await waitUntil { gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].state == "healthy" }
-            let kinds = gate.gateway.state.events(since: 0).events.map(\.kind)
+            try await waitUntil { gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].state == .healthy }
+            let kinds = gate.gateway.state.events(since: 0).events.map(\.kind.rawValue)
             #expect(kinds.contains("health_failed") && kinds.contains("health_recovered"))
         }
     }

@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawGateKit
 import ClawShared
 import ClawTesting
@@ -13,12 +14,13 @@ import Testing
         let client = TestClient()
         defer { Task { await client.shutdown(); await gate.stop(); await sim.stop() } }
         for _ in 0..<30 { _ = try await client.chat(gate.url, model: "chat") }
-        let json = try #require(try await client.request("GET", gate.url + "/admin/v1/snapshot",
-                                                          headers: ["authorization": "Bearer \(TestFleet.viewerToken)"]).json)
+        let answer = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.viewerToken)"])
+        let json = try #require(answer.json)
+        let snapshot = try AdminAPI.decode(Snapshot.self, from: answer.body)
         var state = AppState(fleet: Fleet(urls: [gate.url]))
         state.now = Date().timeIntervalSince1970
         Reducer.reduce(&state, .resize(width: 120, height: 40))
-        Reducer.reduce(&state, .polled(index: 0, snapshot: NodeSnapshot(json: json), raw: JSONValueBox(json), events: [], error: nil, at: state.now))
+        Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: JSONValueBox(json), events: [], error: nil, at: state.now))
         Reducer.reduce(&state, .openDetail)  // the first row: bad
         let detail = View.render(state).text
         #expect(detail.contains("Provider bad"))

@@ -44,12 +44,12 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
     fast.errorRatio = 0.02
     fast.p50 = 0.2
     fast.p99 = p99
-    fast.spendPerHour = 3
+    fast.costPerHour = 3
     f.providers["fast"] = fast
     f.rps = rps
     f.errorRatio = 0.02
     f.p99 = p99
-    f.spendPerHour = 3
+    f.costPerHour = 3
     return f
 }
 
@@ -59,10 +59,10 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         #expect(samples.count == 3)
         #expect(samples[0].labels["provider"] == "fast" && samples[0].value == 4.25)
         #expect(samples[1].value == nil)
-        let f = PromQL.figures([.rps: samples, .spend: samples], at: 5)
+        let f = PromQL.figures([.rps: samples, .cost: samples], at: 5)
         #expect(f.providers["fast"]?.rps == 4.25)
         #expect(f.providers["none"] == nil)  // requests no provider served are not a provider
-        #expect(f.spendPerHour == 4.25)
+        #expect(f.costPerHour == 4.25)
     }
 
     @Test func promQLErrorsSayWhatWasWrong() {
@@ -101,9 +101,9 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         #expect(own.rps == 10)
         poll(&state, MonitorPoll(figures: figures(), alerts: [], at: 1001))
         let row = state.fleet.rows.first { $0.id == "fast" }!
-        #expect(row.rps == 42 && row.p99 == 0.9 && row.costPerHour == 3 && row.errorRate == 0.02)
+        #expect(row.rps == 42 && row.p99 == 0.9 && row.costPerHour == 3 && row.errorRatio == 0.02)
         // A provider Prometheus has no series for keeps the node's figures.
-        #expect(state.fleet.rows.first { $0.id == "slow" }!.errorRate == 1)
+        #expect(state.fleet.rows.first { $0.id == "slow" }!.errorRatio == 1)
         #expect(state.fleet.summary(now: 1001).rps == 42)
         var screen = View.render(state)
         #expect(screen.line(0).contains("src prom") || screen.line(0).count == 80)
@@ -165,7 +165,7 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         #expect(state.fleet.status(now: state.now).code == 1)
         let json = SnapshotReport.json(state.fleet, now: state.now)
         #expect(json["alertmanager"]?["firing"]?.intValue == 1)
-        #expect(json["alertmanager"]?["alerts"]?.arrayValue?.last?["state"]?.stringValue == "suppressed")
+        #expect(json["alertmanager"]?["alerts"]?.arrayValue?.last?["state"]?.stringValue == "silenced")
         #expect(json["alertmanager"]?["alerts"]?.arrayValue?.last?["since"]?.stringValue == "2023-11-14T22:13:10.000Z")
 
         // Alertmanager down: the last list stays, the error shows, and --once says unknown.

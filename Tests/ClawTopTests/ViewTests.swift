@@ -1,32 +1,41 @@
+import ClawAdminAPI
 import ClawShared
 import ClawTopCore
 import Testing
 
+/// The admin API's snapshot of a node with a healthy and an ejected provider.
+func sampleSnapshot() -> Snapshot {
+    Snapshot(
+        node: Node(id: "node-1", version: "0.1.0", state: .serving, revision: 3, inFlight: 2, uptimeSeconds: 3725),
+        providers: [
+            Provider(id: "fast", state: .healthy, inFlight: 1, costTodayDollars: 12.5,
+                     weights: [.init(route: "chat", tier: 0, configuredWeight: 70, effectiveWeight: 70)],
+                     stats: Stats(oneMinute: Window(requests: 600, errors: 6, requestsPerSecond: 10, errorRatio: 0.01, latencyP50Seconds: 0.12,
+                                                    latencyP95Seconds: 0.3, latencyP99Seconds: 0.45, ttftP50Seconds: 0.08, costPerHourDollars: 1.5))),
+            Provider(id: "slow", state: .ejected, circuit: Circuit(state: .open, reason: "5 consecutive failures"),
+                     weights: [.init(route: "chat", tier: 0, configuredWeight: 30, effectiveWeight: 0)],
+                     stats: Stats(oneMinute: Window(requests: 10, errors: 10, requestsPerSecond: 0.2, errorRatio: 1, costPerHourDollars: 0.5))),
+        ],
+        routes: [Route(alias: "chat", tiers: [[.init(provider: "fast", model: "m", configuredWeight: 70, effectiveWeight: 70),
+                                               .init(provider: "slow", model: "m", configuredWeight: 30, effectiveWeight: 0)]],
+                       stats: Stats(oneMinute: Window(requests: 610, errors: 16, requestsPerSecond: 10.2, latencyP99Seconds: 0.45)))],
+        failovers: [])
+}
+
+/// A snapshot as the node would send it, for the `raw` of a poll.
+func raw(_ snapshot: Snapshot) -> JSONValueBox {
+    JSONValueBox(try! JSONValue.parse(bytes: AdminAPI.encode(snapshot)))
+}
+
 /// A fleet of two nodes, one answering with a real-shaped snapshot and one unreachable.
 func sampleState(width: Int, height: Int) -> AppState {
-    let snapshot: JSONValue = [
-        "node": ["id": "node-1", "version": "0.1.0", "state": "serving", "revision": 3, "in_flight": 2, "uptime_seconds": 3725],
-        "providers": [
-            ["id": "fast", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 1, "cost_today_dollars": 12.5,
-             "weights": [["route": "chat", "tier": 0, "configured": 70, "effective": 70]],
-             "stats": ["1m": ["requests": 600, "errors": 6, "requests_per_second": 10, "error_rate": 0.01, "latency_p50_seconds": 0.12,
-                              "latency_p95_seconds": 0.3, "latency_p99_seconds": 0.45, "ttft_p50_seconds": 0.08, "cost_per_hour_dollars": 1.5]]],
-            ["id": "slow", "state": "ejected", "circuit": ["state": "open", "reason": "5 consecutive failures"],
-             "weights": [["route": "chat", "tier": 0, "configured": 30, "effective": 0]],
-             "stats": ["1m": ["requests": 10, "errors": 10, "requests_per_second": 0.2, "error_rate": 1, "cost_per_hour_dollars": 0.5]]],
-        ],
-        "routes": [["alias": "chat", "panic": false,
-                    "tiers": [[["provider": "fast", "model": "m", "configured_weight": 70, "effective_weight": 70],
-                               ["provider": "slow", "model": "m", "configured_weight": 30, "effective_weight": 0]]],
-                    "stats": ["1m": ["requests": 610, "errors": 16, "requests_per_second": 10.2, "latency_p99_seconds": 0.45]]]],
-        "failovers": [],
-    ]
+    let snapshot = sampleSnapshot()
     var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1", "http://127.0.0.1:2"], staleAfter: 6))
     state.now = 1000
     Reducer.reduce(&state, .resize(width: width, height: height))
-    Reducer.reduce(&state, .polled(index: 0, snapshot: NodeSnapshot(json: snapshot), raw: JSONValueBox(snapshot),
-                                   events: [EventInfo(sequence: 1, time: 999, node: "node-1", kind: "circuit_opened", subject: "slow",
-                                                      detail: "5 consecutive failures")],
+    Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot),
+                                   events: [Event(sequence: 1, time: 999, node: "node-1", kind: .circuitOpened, subject: "slow",
+                                                  detail: "5 consecutive failures")],
                                    error: nil, at: 999))
     Reducer.reduce(&state, .polled(index: 1, snapshot: nil, raw: nil, events: [], error: "connection refused", at: 999))
     return state
@@ -130,7 +139,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         let status = state.fleet.status(now: 1000)
         #expect(status.code == 3 && status.reasons.first?.contains("connection refused") == true)
         let json = SnapshotReport.json(state.fleet, now: 1000)
-        #expect(json["schema"]?.stringValue == "clawtop.snapshot.v1")
+        #expect(json["schema"]?.stringValue == "clawtop.snapshot.v2")
         #expect(json["exit_code"]?.intValue == 3)
         #expect(json["nodes"]?.arrayValue?[1]["state"]?.stringValue == "unreachable")
         #expect(json["nodes"]?.arrayValue?[0]["snapshot"]?["node"]?["id"]?.stringValue == "node-1")
@@ -279,26 +288,21 @@ extension Result where Failure == CommandError {
 @Suite struct SaturationViewTests {
     /// A node near its limits.max_in_flight, and a provider at its per-provider limit.
     func saturatedState(width: Int) -> AppState {
-        let snapshot: JSONValue = [
-            "node": ["id": "busy", "version": "0.1.0", "state": "serving", "revision": 1, "in_flight": 95, "max_in_flight": 100,
-                     "uptime_seconds": 60],
-            "providers": [
-                ["id": "full", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 50, "max_in_flight": 50,
-                 "weights": [["route": "chat", "tier": 0, "configured": 100, "effective": 100]],
-                 "stats": ["1m": ["requests": 100, "errors": 0, "client_errors": 7, "requests_per_second": 2]]],
-                ["id": "idle", "state": "healthy", "circuit": ["state": "closed"], "in_flight": 1, "max_in_flight": 50,
-                 "weights": [["route": "chat", "tier": 0, "configured": 100, "effective": 100]],
-                 "stats": ["1m": ["requests": 1, "errors": 0, "requests_per_second": 0.1]]],
+        let snapshot = Snapshot(
+            node: Node(id: "busy", version: "0.1.0", revision: 1, inFlight: 95, maxInFlight: 100, uptimeSeconds: 60),
+            providers: [
+                Provider(id: "full", inFlight: 50, maxInFlight: 50, weights: [.init(route: "chat", tier: 0, configuredWeight: 100, effectiveWeight: 100)],
+                         stats: Stats(oneMinute: Window(requests: 100, clientErrors: 7, requestsPerSecond: 2))),
+                Provider(id: "idle", inFlight: 1, maxInFlight: 50, weights: [.init(route: "chat", tier: 0, configuredWeight: 100, effectiveWeight: 100)],
+                         stats: Stats(oneMinute: Window(requests: 1, requestsPerSecond: 0.1))),
             ],
-            "routes": [], "failovers": [],
-        ]
+            routes: [], failovers: [])
         // The first node is down, so the busy one's row is not the selected one.
         var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1", "http://127.0.0.1:2"], staleAfter: 6))
         state.now = 1000
         Reducer.reduce(&state, .resize(width: width, height: 30))
         Reducer.reduce(&state, .polled(index: 0, snapshot: nil, raw: nil, events: [], error: "connection refused", at: 999))
-        Reducer.reduce(&state, .polled(index: 1, snapshot: NodeSnapshot(json: snapshot), raw: JSONValueBox(snapshot), events: [],
-                                       error: nil, at: 999))
+        Reducer.reduce(&state, .polled(index: 1, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, at: 999))
         return state
     }
 

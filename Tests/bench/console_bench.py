@@ -89,7 +89,7 @@ def time_once(extra, runs=20):
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        r = subprocess.run([f"{BIN}/clawtop", "--once", "--format", "json", "--gateway", urls, *extra], capture_output=True, env=env)
+        r = subprocess.run([f"{BIN}/clawtop", "--once", "--format", "json", "--node", urls, *extra], capture_output=True, env=env)
         times.append(time.perf_counter() - t0)
         assert r.returncode == 0, r.stdout + r.stderr
         if extra:
@@ -110,9 +110,9 @@ try:
     name = "bench-" + uuid.uuid4().hex[:6]
     out = os.path.join(tmp, "pane.bytes")
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40",
-                    f"env TERM=xterm-256color CLAWTOP_TOKEN={TOKEN} {BIN}/clawtop --gateway {urls}"], check=True)
+                    f"env TERM=xterm-256color CLAWTOP_TOKEN={TOKEN} {BIN}/clawtop --node {urls}"], check=True)
     time.sleep(3)  # first full paint and a poll
-    pid = int(subprocess.run(["pgrep", "-n", "-f", f"{BIN}/clawtop --gateway"], capture_output=True, text=True).stdout.split()[0])
+    pid = int(subprocess.run(["pgrep", "-n", "-f", f"{BIN}/clawtop --node"], capture_output=True, text=True).stdout.split()[0])
 
     def cpu():
         fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()

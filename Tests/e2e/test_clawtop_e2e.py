@@ -40,15 +40,15 @@ def clawtop(*args, token=OPERATOR):
 
 def test_once_text_and_json_exit_codes(nodes):
     sim, urls = nodes
-    ok = clawtop("--once", "--gateway", ",".join(urls))
+    ok = clawtop("--once", "--node", ",".join(urls))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("status OK") and "node-0" in ok.stdout and "primary" in ok.stdout
     # One node down: unknown/unreachable, exit 3, and the JSON says which.
     dead = "http://127.0.0.1:9"
-    r = clawtop("--once", "--format", "json", "--gateway", urls[0], "--gateway", urls[1], "--gateway", dead)
+    r = clawtop("--once", "--format", "json", "--node", urls[0], "--node", urls[1], "--node", dead)
     assert r.returncode == 3
     report = json.loads(r.stdout)
-    assert report["schema"] == "clawtop.snapshot.v1" and report["status"] == "unknown" and report["exit_code"] == 3
+    assert report["schema"] == "clawtop.snapshot.v2" and report["status"] == "unknown" and report["exit_code"] == 3
     by_url = {n["url"]: n for n in report["nodes"]}
     assert by_url[dead]["state"] == "unreachable" and "refused" in by_url[dead]["error"]
     assert by_url[urls[0]]["state"] == "serving" and by_url[urls[0]]["data_age_seconds"] < 5
@@ -57,24 +57,24 @@ def test_once_text_and_json_exit_codes(nodes):
     assert report["fleet"]["nodes_total"] == 3 and report["fleet"]["nodes_serving"] == 2
     # A drained provider makes the fleet degraded (1); every node drained is critical (2).
     call(urls[0] + "/admin/v1/providers/primary/failover", "POST", {})
-    assert clawtop("--once", "--gateway", ",".join(urls)).returncode == 1
+    assert clawtop("--once", "--node", ",".join(urls)).returncode == 1
     for url in urls:
         call(url + "/admin/v1/node/drain", "POST")
-    crit = clawtop("--once", "--gateway", ",".join(urls))
+    crit = clawtop("--once", "--node", ",".join(urls))
     assert crit.returncode == 2 and "no node is serving" in crit.stdout
 
 
 def test_once_errors_are_clear(nodes):
     sim, urls = nodes
-    bad = clawtop("--once", "--gateway", "ftp://x")
+    bad = clawtop("--once", "--node", "ftp://x")
     assert bad.returncode == 2 and "not an http:// or https:// URL" in bad.stderr
-    denied = clawtop("--once", "--gateway", urls[0], token="not-a-valid-token-at-all")
+    denied = clawtop("--once", "--node", urls[0], token="not-a-valid-token-at-all")
     assert denied.returncode == 3 and "401 unauthorized" in denied.stdout
-    garbage = clawtop("--once", "--gateway", sim.info["control"])
+    garbage = clawtop("--once", "--node", sim.info["control"])
     assert garbage.returncode == 3 and "404" in garbage.stdout
     none = clawtop("--once")
-    assert none.returncode == 2 and "--gateway" in none.stderr
-    notty = clawtop("--gateway", urls[0])
+    assert none.returncode == 2 and "--node" in none.stderr
+    notty = clawtop("--node", urls[0])
     assert notty.returncode == 2 and "--once" in notty.stderr
 
 
@@ -108,7 +108,7 @@ class Tmux:
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
 def test_console_in_tmux_shows_the_fleet_resizes_and_quits(nodes):
     sim, urls = nodes
-    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --gateway {','.join(urls)}")
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --node {','.join(urls)}")
     try:
         screen = t.wait_for("primary")
         assert "nodes 2/2" in screen and "secondary" in screen and "backup" in screen
@@ -141,7 +141,7 @@ def provider_state(url, provider):
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
 def test_actions_by_keys_and_command_line_reach_every_node(nodes):
     sim, urls = nodes
-    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --gateway {','.join(urls)}", 100, 30)
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --node {','.join(urls)}", 100, 30)
     try:
         t.wait_for("primary")
         # Rows sort by name: backup, primary, secondary. Select primary, press d, give a reason, confirm.
@@ -166,7 +166,7 @@ def test_actions_by_keys_and_command_line_reach_every_node(nodes):
         t.wait_for("secondary=900 on 2 nodes: node-0 ok, node-1 ok")
         for url in urls:
             weights = provider_state(url, "secondary")["weights"]
-            assert weights[0]["effective"] == 900
+            assert weights[0]["effective_weight"] == 900
         t.keys("q")
     finally:
         t.kill()
@@ -175,7 +175,7 @@ def test_actions_by_keys_and_command_line_reach_every_node(nodes):
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
 def test_read_only_refuses_actions(nodes):
     sim, urls = nodes
-    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --read-only --gateway {urls[0]}", 100, 30)
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --read-only --node {urls[0]}", 100, 30)
     try:
         screen = t.wait_for("primary")
         assert "RO" in screen.splitlines()[0]
@@ -191,19 +191,19 @@ def test_read_only_refuses_actions(nodes):
 
 def test_exec_runs_one_command_per_node(nodes):
     sim, urls = nodes
-    no = clawtop("--exec", "drain provider backup", "--gateway", ",".join(urls))
+    no = clawtop("--exec", "drain provider backup", "--node", ",".join(urls))
     assert no.returncode == 2 and "--yes" in no.stderr
-    ok = clawtop("--exec", "drain provider backup", "--yes", "--gateway", ",".join(urls))
+    ok = clawtop("--exec", "drain provider backup", "--yes", "--node", ",".join(urls))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "node-0: ok" in ok.stdout and "node-1: ok" in ok.stdout
     assert all(provider_state(u, "backup")["state"] == "drained" for u in urls)
-    refused = clawtop("--exec", "weight chat primary=0 secondary=0", "--yes", "--gateway", ",".join(urls))
+    refused = clawtop("--exec", "weight chat primary=0 secondary=0", "--yes", "--node", ",".join(urls))
     assert refused.returncode == 1 and "every weight 0" in refused.stdout
-    viewer = clawtop("--exec", "restore primary", "--yes", "--gateway", urls[0], token=VIEWER)
+    viewer = clawtop("--exec", "restore primary", "--yes", "--node", urls[0], token=VIEWER)
     assert viewer.returncode == 1 and "403" in viewer.stdout
-    partial = clawtop("--exec", "undrain provider backup", "--yes", "--gateway", urls[0], "--gateway", "http://127.0.0.1:9")
+    partial = clawtop("--exec", "undrain provider backup", "--yes", "--node", urls[0], "--node", "http://127.0.0.1:9")
     assert partial.returncode == 1 and "not sent" in partial.stdout
-    unknown = clawtop("--exec", "drain provider ghost", "--yes", "--gateway", urls[0])
+    unknown = clawtop("--exec", "drain provider ghost", "--yes", "--node", urls[0])
     assert unknown.returncode == 1 and "no provider 'ghost'" in unknown.stderr
 
 
@@ -212,13 +212,13 @@ def test_bad_theme_file_is_named_with_its_line(nodes, tmp_path):
     bad = tmp_path / "bad.theme"
     bad.write_text("header = white on blue\nok = not-a-colour\n")
     env = dict(os.environ, TERM="xterm-256color", CLAWTOP_TOKEN=OPERATOR)
-    t = Tmux(f"env TERM=xterm-256color {binary('clawtop')} --theme {bad} --gateway {urls[0]}; echo exit=$?; sleep 5")
+    t = Tmux(f"env TERM=xterm-256color {binary('clawtop')} --theme {bad} --node {urls[0]}; echo exit=$?; sleep 5")
     try:
         screen = t.wait_for("exit=2")
         assert f"{bad}:2: 'not-a-colour' is not a colour" in screen.replace("\n", "")
     finally:
         t.kill()
-    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --theme high-contrast --gateway {urls[0]}")
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --theme high-contrast --node {urls[0]}")
     try:
         t.wait_for("primary")
         t.keys("t")
@@ -234,13 +234,13 @@ def test_config_file_gives_the_fleet_and_flags_override(nodes, tmp_path):
     (tmp_path / "clawtop").mkdir()
     token = tmp_path / "token"
     token.write_text(VIEWER + "\n")
-    (tmp_path / "clawtop" / "config.yaml").write_text(f"gateways: [{urls[0]}, {urls[1]}]\ntoken_file: {token}\nrefresh: 1\n")
+    (tmp_path / "clawtop" / "config.yaml").write_text(f"nodes: [{urls[0]}, {urls[1]}]\ntoken_file: {token}\nrefresh: 1\n")
     env = {k: v for k, v in os.environ.items() if k not in ("TERM", "CLAWTOP_TOKEN")}
     env["XDG_CONFIG_HOME"] = str(tmp_path)
     r = subprocess.run([binary("clawtop"), "--once", "--format", "json"], capture_output=True, text=True, env=env, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     assert [n["url"] for n in json.loads(r.stdout)["nodes"]] == urls
-    r = subprocess.run([binary("clawtop"), "--once", "--format", "json", "--gateway", urls[1]], capture_output=True, text=True, env=env, timeout=30)
+    r = subprocess.run([binary("clawtop"), "--once", "--format", "json", "--node", urls[1]], capture_output=True, text=True, env=env, timeout=30)
     assert [n["url"] for n in json.loads(r.stdout)["nodes"]] == [urls[1]]
     (tmp_path / "clawtop" / "config.yaml").write_text("gateway: [x]\n")
     r = subprocess.run([binary("clawtop"), "--once"], capture_output=True, text=True, env=env, timeout=30)
@@ -264,13 +264,13 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
                          stderr=subprocess.PIPE, text=True)
     try:
         info = json.loads(p.stdout.readline())
-        assert len(info["gateways"]) == 3 and info["operator_token"] and info["viewer_token"]
+        assert len(info["nodes"]) == 3 and info["operator_token"] and info["viewer_token"]
         kids = children_of(p.pid)
         # clawsim and three clawgate nodes, and Prometheus and Alertmanager where installed (.ci/run installs them).
         assert len(kids) == 4 + 2 * MONITORS
         assert (info["prometheus"] is not None) == MONITORS and (info["alertmanager"] is not None) == MONITORS
-        url = info["gateways"][0]["url"]
-        for g in info["gateways"]:
+        url = info["nodes"][0]["url"]
+        for g in info["nodes"]:
             assert urllib.request.urlopen(g["url"] + "/readyz", timeout=5).status == 200
         status, snap = call(url + "/admin/v1/snapshot", token=info["viewer_token"])
         assert status == 200 and {pr["id"] for pr in snap["providers"]} == {"fast", "premium", "cheap", "local"}
@@ -280,14 +280,14 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
         kinds = set()
         while time.time() < deadline and not kinds & {"circuit_opened", "health_failed"}:
             time.sleep(0.5)
-            for g in info["gateways"]:
+            for g in info["nodes"]:
                 status, ev = call(g["url"] + "/admin/v1/events", token=info["viewer_token"])
                 kinds |= {e["kind"] for e in ev["events"]}
         assert kinds & {"circuit_opened", "health_failed"}, kinds
         if MONITORS:
             # Prometheus scrapes every node, and an incident reaches Alertmanager as a real alert.
             up = json.load(urllib.request.urlopen(info["prometheus"] + "/api/v1/query?query=up", timeout=5))["data"]["result"]
-            assert sorted(r["metric"]["instance"] for r in up) == sorted(g["url"].split("//")[1] for g in info["gateways"])
+            assert sorted(r["metric"]["instance"] for r in up) == sorted(g["url"].split("//")[1] for g in info["nodes"])
             assert all(r["value"][1] == "1" for r in up), up
             deadline = time.time() + 45
             alerts = []

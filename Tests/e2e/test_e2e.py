@@ -134,7 +134,7 @@ def test_rules_pass_promtool_and_fire_as_meant(tmp_path):
     check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
     assert check.returncode == 0 and "SUCCESS: 11 rules found" in check.stdout, check.stdout + check.stderr
     # promtool's own rule unit tests: a provider out everywhere fires ProviderDown; out on one node does not;
-    # spending 36 dollars an hour over a 10 dollar budget fires SpendOverBudget; a provider answering
+    # spending 36 dollars an hour over a 10 dollar budget fires CostOverBudget; a provider answering
     # every request 400 (the clients' fault) does not fire ErrorRatioHigh, one failing half of them does.
     (tmp_path / "test.yml").write_text(f"""rule_files: [{rules}]
 evaluation_interval: 1m
@@ -164,10 +164,10 @@ tests:
           - exp_labels: {{severity: critical, provider: a}}
             exp_annotations: {{summary: "Provider a is out of rotation on every node"}}
       - eval_time: 20m
-        alertname: ClawgateSpendOverBudget
+        alertname: ClawgateCostOverBudget
         exp_alerts:
           - exp_labels: {{severity: warning}}
-            exp_annotations: {{summary: "Fleet spend is 36.00 dollars per hour (budget 10)"}}
+            exp_annotations: {{summary: "Fleet cost is 36.00 dollars per hour (budget 10)"}}
       - eval_time: 20m
         alertname: ClawgateProviderErrorRatioHigh
         exp_alerts:

@@ -134,7 +134,7 @@ scrape_configs:
 
 
 def monitor_args(stack, prometheus=True, alertmanager=True):
-    args = ["--gateway", ",".join(stack["urls"])]
+    args = ["--node", ",".join(stack["urls"])]
     if prometheus:
         args += ["--prometheus", stack["prom_url"]]
     if alertmanager:
@@ -165,20 +165,20 @@ def test_promql_figures_agree_with_the_gateways_own_stats(stack):
         requests = sum(s["requests"] for s in stats)
         node_rps = sum(s["requests_per_second"] for s in stats)
         node_errors = sum(s["errors"] for s in stats) / requests
-        node_spend = sum(s["cost_per_hour_dollars"] for s in stats)
+        node_cost = sum(s["cost_per_hour_dollars"] for s in stats)
         node_p50 = max(s["latency_p50_seconds"] for s in stats)
         prom = console[pid]
-        detail = f"{pid}: console {prom} vs nodes rps {node_rps:.2f} err {node_errors:.3f} $/h {node_spend:.4f} p50 {node_p50:.3f}"
+        detail = f"{pid}: console {prom} vs nodes rps {node_rps:.2f} err {node_errors:.3f} $/h {node_cost:.4f} p50 {node_p50:.3f}"
         print(detail)
         assert requests > 200, detail
-        # Stated tolerances: rates and spend within 15 % (Prometheus extrapolates a rate over its
+        # Stated tolerances: rates and cost within 15 % (Prometheus extrapolates a rate over its
         # samples, the node counts whole seconds); error ratio within 4 points; latency quantiles
         # in the same Prometheus bucket (Prometheus interpolates linearly inside a bucket).
         assert abs(prom["requests_per_second"] - node_rps) <= 0.15 * node_rps, detail
-        assert abs(prom["error_rate"] - node_errors) <= 0.04, detail
-        assert abs(prom["cost_per_hour_dollars"] - node_spend) <= 0.15 * node_spend, detail
+        assert abs(prom["error_ratio"] - node_errors) <= 0.04, detail
+        assert abs(prom["cost_per_hour_dollars"] - node_cost) <= 0.15 * node_cost, detail
         assert same_bucket(prom["latency_p50_seconds"], node_p50), detail
-    assert console["quick"]["error_rate"] > 0.05 and console["steady"]["error_rate"] < 0.02
+    assert console["quick"]["error_ratio"] > 0.05 and console["steady"]["error_ratio"] < 0.02
     node_fleet_rps = sum(r["stats"]["1m"]["requests_per_second"] for s in snapshots for r in s["routes"])
     assert abs(report["fleet"]["requests_per_second"] - node_fleet_rps) <= 0.15 * node_fleet_rps
 
@@ -278,11 +278,11 @@ def test_prometheus_stopped_mid_run_falls_back_to_the_nodes_and_says_so(stack):
 
 
 def test_monitor_urls_are_checked(stack, tmp_path):
-    bad = clawtop("--once", "--gateway", stack["urls"][0], "--prometheus", "ftp://example")
+    bad = clawtop("--once", "--node", stack["urls"][0], "--prometheus", "ftp://example")
     assert bad.returncode == 2 and "--prometheus: 'ftp://example' is not an http:// or https:// URL" in bad.stderr
     config = tmp_path / "clawtop" / "config.yaml"
     config.parent.mkdir()
-    config.write_text(f"gateways: [{stack['urls'][0]}]\nalertmanager: {stack['am_url']}\n")
+    config.write_text(f"nodes: [{stack['urls'][0]}]\nalertmanager: {stack['am_url']}\n")
     env_args = {"XDG_CONFIG_HOME": str(tmp_path)}
     env = {k: v for k, v in os.environ.items() if k not in ("TERM",)}
     env.update(env_args, CLAWTOP_TOKEN=OPERATOR)

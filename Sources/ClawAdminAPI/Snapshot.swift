@@ -1,0 +1,402 @@
+/// `GET /admin/v1/snapshot`: everything about one node in one answer.
+public struct Snapshot: Codable, Sendable, Equatable {
+    public var node: Node
+    public var providers: [Provider]
+    public var routes: [Route]
+    public var failovers: [Failover]
+
+    public init(node: Node, providers: [Provider], routes: [Route], failovers: [Failover]) {
+        self.node = node
+        self.providers = providers
+        self.routes = routes
+        self.failovers = failovers
+    }
+}
+
+/// A node's own words for itself (the console adds `unreachable`, `stale` and `incompatible`).
+public enum NodeState: String, Codable, Sendable, CaseIterable {
+    case serving, draining, drained
+}
+
+public struct Node: Codable, Sendable, Equatable {
+    public var id: String
+    public var version: String
+    public var state: NodeState
+    public var ready: Bool
+    public var revision: Int
+    public var inFlight: Int
+    /// limits.max_in_flight: more client requests at once get 429.
+    public var maxInFlight: Int
+    public var refusedMaxInFlight: Int
+    public var refusedMaxInFlightPerProvider: Int
+    public var startedAt: Double
+    public var uptimeSeconds: Double
+    public var persistent: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, version, state, ready, revision, persistent
+        case inFlight = "in_flight", maxInFlight = "max_in_flight", refusedMaxInFlight = "refused_max_in_flight"
+        case refusedMaxInFlightPerProvider = "refused_max_in_flight_per_provider", startedAt = "started_at", uptimeSeconds = "uptime_seconds"
+    }
+
+    public init(id: String, version: String = "", state: NodeState = .serving, ready: Bool = true, revision: Int = 0, inFlight: Int = 0,
+                maxInFlight: Int = 0, refusedMaxInFlight: Int = 0, refusedMaxInFlightPerProvider: Int = 0, startedAt: Double = 0,
+                uptimeSeconds: Double = 0, persistent: Bool = false) {
+        self.id = id
+        self.version = version
+        self.state = state
+        self.ready = ready
+        self.revision = revision
+        self.inFlight = inFlight
+        self.maxInFlight = maxInFlight
+        self.refusedMaxInFlight = refusedMaxInFlight
+        self.refusedMaxInFlightPerProvider = refusedMaxInFlightPerProvider
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.persistent = persistent
+    }
+}
+
+/// One word per provider state, the same in the API, on screen and in README.
+public enum ProviderState: String, Codable, Sendable, CaseIterable {
+    case healthy, degraded, ejected, probing, drained
+    case failedOver = "failed-over"
+}
+
+/// The circuit breaker's state: `probing` is the one request let through after a cooldown.
+public enum CircuitState: String, Codable, Sendable, CaseIterable {
+    case closed, open, probing
+}
+
+public struct Provider: Codable, Sendable, Equatable {
+    public var id: String
+    public var region: String
+    public var state: ProviderState
+    public var inFlight: Int
+    /// limits.max_in_flight_per_provider: a provider at it is skipped.
+    public var maxInFlight: Int
+    public var drained: Bool
+    public var failedOver: Bool
+    public var circuit: Circuit
+    public var health: Health
+    public var price: Price
+    /// Cost of this provider's requests since midnight UTC.
+    public var costTodayDollars: Double
+    public var weights: [ProviderWeight]
+    public var stats: Stats
+
+    enum CodingKeys: String, CodingKey {
+        case id, region, state, drained, circuit, health, price, weights, stats
+        case inFlight = "in_flight", maxInFlight = "max_in_flight", failedOver = "failed_over", costTodayDollars = "cost_today_dollars"
+    }
+
+    public init(id: String, region: String = "", state: ProviderState = .healthy, inFlight: Int = 0, maxInFlight: Int = 0,
+                drained: Bool = false, failedOver: Bool = false, circuit: Circuit = Circuit(), health: Health = Health(),
+                price: Price = Price(), costTodayDollars: Double = 0, weights: [ProviderWeight] = [], stats: Stats = Stats()) {
+        self.id = id
+        self.region = region
+        self.state = state
+        self.inFlight = inFlight
+        self.maxInFlight = maxInFlight
+        self.drained = drained
+        self.failedOver = failedOver
+        self.circuit = circuit
+        self.health = health
+        self.price = price
+        self.costTodayDollars = costTodayDollars
+        self.weights = weights
+        self.stats = stats
+    }
+}
+
+public struct Circuit: Codable, Sendable, Equatable {
+    public struct Failure: Codable, Sendable, Equatable {
+        public var time: Double
+        /// What went wrong, and for a refusal of the gateway's own settings, what to check.
+        public var reason: String
+
+        public init(time: Double, reason: String) {
+            self.time = time
+            self.reason = reason
+        }
+    }
+
+    public var state: CircuitState
+    public var since: Double
+    public var openUntil: Double?
+    public var reason: String?
+    public var consecutiveFailures: Int
+    /// Times the circuit opened since the node started.
+    public var ejections: Int
+    public var recentFailures: [Failure]
+
+    enum CodingKeys: String, CodingKey {
+        case state, since, reason, ejections
+        case openUntil = "open_until", consecutiveFailures = "consecutive_failures", recentFailures = "recent_failures"
+    }
+
+    public init(state: CircuitState = .closed, since: Double = 0, openUntil: Double? = nil, reason: String? = nil,
+                consecutiveFailures: Int = 0, ejections: Int = 0, recentFailures: [Failure] = []) {
+        self.state = state
+        self.since = since
+        self.openUntil = openUntil
+        self.reason = reason
+        self.consecutiveFailures = consecutiveFailures
+        self.ejections = ejections
+        self.recentFailures = recentFailures
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state, forKey: .state)
+        try c.encode(since, forKey: .since)
+        try c.encodeNullable(openUntil, forKey: .openUntil)
+        try c.encodeNullable(reason, forKey: .reason)
+        try c.encode(consecutiveFailures, forKey: .consecutiveFailures)
+        try c.encode(ejections, forKey: .ejections)
+        try c.encode(recentFailures, forKey: .recentFailures)
+    }
+}
+
+public struct Health: Codable, Sendable, Equatable {
+    public var healthy: Bool
+    public var consecutiveFailures: Int
+    public var lastError: String?
+    public var lastProbe: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case healthy
+        case consecutiveFailures = "consecutive_failures", lastError = "last_error", lastProbe = "last_probe"
+    }
+
+    public init(healthy: Bool = true, consecutiveFailures: Int = 0, lastError: String? = nil, lastProbe: Double? = nil) {
+        self.healthy = healthy
+        self.consecutiveFailures = consecutiveFailures
+        self.lastError = lastError
+        self.lastProbe = lastProbe
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(healthy, forKey: .healthy)
+        try c.encode(consecutiveFailures, forKey: .consecutiveFailures)
+        try c.encodeNullable(lastError, forKey: .lastError)
+        try c.encodeNullable(lastProbe, forKey: .lastProbe)
+    }
+}
+
+public struct Price: Codable, Sendable, Equatable {
+    public var inputPer1M: Double
+    public var outputPer1M: Double
+
+    enum CodingKeys: String, CodingKey {
+        case inputPer1M = "input_per_1m", outputPer1M = "output_per_1m"
+    }
+
+    public init(inputPer1M: Double = 0, outputPer1M: Double = 0) {
+        self.inputPer1M = inputPer1M
+        self.outputPer1M = outputPer1M
+    }
+}
+
+/// The provider's weight in one tier of one route: from the configuration, the operator's
+/// override, and what is in effect (drains and failovers applied).
+public struct ProviderWeight: Codable, Sendable, Equatable {
+    public var route: String
+    public var tier: Int
+    public var configuredWeight: Int
+    public var overrideWeight: Int?
+    public var effectiveWeight: Int
+
+    enum CodingKeys: String, CodingKey {
+        case route, tier
+        case configuredWeight = "configured_weight", overrideWeight = "override_weight", effectiveWeight = "effective_weight"
+    }
+
+    public init(route: String, tier: Int, configuredWeight: Int, overrideWeight: Int? = nil, effectiveWeight: Int) {
+        self.route = route
+        self.tier = tier
+        self.configuredWeight = configuredWeight
+        self.overrideWeight = overrideWeight
+        self.effectiveWeight = effectiveWeight
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(route, forKey: .route)
+        try c.encode(tier, forKey: .tier)
+        try c.encode(configuredWeight, forKey: .configuredWeight)
+        try c.encodeNullable(overrideWeight, forKey: .overrideWeight)
+        try c.encode(effectiveWeight, forKey: .effectiveWeight)
+    }
+}
+
+/// Figures over a window of the last minute or five.
+public struct Window: Codable, Sendable, Equatable {
+    public var windowSeconds: Double
+    public var requests: Int
+    /// The provider's faults only.
+    public var errors: Int
+    /// Answers that were the client's fault (400, 413, 422, ...): passed to the client, not errors.
+    public var clientErrors: Int
+    public var requestsPerSecond: Double
+    /// errors / requests, 0..1.
+    public var errorRatio: Double
+    public var latencyP50Seconds: Double?
+    public var latencyP95Seconds: Double?
+    public var latencyP99Seconds: Double?
+    public var ttftP50Seconds: Double?
+    public var ttftP95Seconds: Double?
+    public var tokensIn: Int
+    public var tokensOut: Int
+    public var costDollars: Double
+    public var costPerHourDollars: Double
+
+    enum CodingKeys: String, CodingKey {
+        case requests, errors
+        case windowSeconds = "window_seconds", clientErrors = "client_errors", requestsPerSecond = "requests_per_second"
+        case errorRatio = "error_ratio", latencyP50Seconds = "latency_p50_seconds", latencyP95Seconds = "latency_p95_seconds"
+        case latencyP99Seconds = "latency_p99_seconds", ttftP50Seconds = "ttft_p50_seconds", ttftP95Seconds = "ttft_p95_seconds"
+        case tokensIn = "tokens_in", tokensOut = "tokens_out", costDollars = "cost_dollars", costPerHourDollars = "cost_per_hour_dollars"
+    }
+
+    public init(windowSeconds: Double = 60, requests: Int = 0, errors: Int = 0, clientErrors: Int = 0, requestsPerSecond: Double = 0,
+                errorRatio: Double = 0, latencyP50Seconds: Double? = nil, latencyP95Seconds: Double? = nil, latencyP99Seconds: Double? = nil,
+                ttftP50Seconds: Double? = nil, ttftP95Seconds: Double? = nil, tokensIn: Int = 0, tokensOut: Int = 0, costDollars: Double = 0,
+                costPerHourDollars: Double = 0) {
+        self.windowSeconds = windowSeconds
+        self.requests = requests
+        self.errors = errors
+        self.clientErrors = clientErrors
+        self.requestsPerSecond = requestsPerSecond
+        self.errorRatio = errorRatio
+        self.latencyP50Seconds = latencyP50Seconds
+        self.latencyP95Seconds = latencyP95Seconds
+        self.latencyP99Seconds = latencyP99Seconds
+        self.ttftP50Seconds = ttftP50Seconds
+        self.ttftP95Seconds = ttftP95Seconds
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+        self.costDollars = costDollars
+        self.costPerHourDollars = costPerHourDollars
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(windowSeconds, forKey: .windowSeconds)
+        try c.encode(requests, forKey: .requests)
+        try c.encode(errors, forKey: .errors)
+        try c.encode(clientErrors, forKey: .clientErrors)
+        try c.encode(requestsPerSecond, forKey: .requestsPerSecond)
+        try c.encode(errorRatio, forKey: .errorRatio)
+        try c.encodeNullable(latencyP50Seconds, forKey: .latencyP50Seconds)
+        try c.encodeNullable(latencyP95Seconds, forKey: .latencyP95Seconds)
+        try c.encodeNullable(latencyP99Seconds, forKey: .latencyP99Seconds)
+        try c.encodeNullable(ttftP50Seconds, forKey: .ttftP50Seconds)
+        try c.encodeNullable(ttftP95Seconds, forKey: .ttftP95Seconds)
+        try c.encode(tokensIn, forKey: .tokensIn)
+        try c.encode(tokensOut, forKey: .tokensOut)
+        try c.encode(costDollars, forKey: .costDollars)
+        try c.encode(costPerHourDollars, forKey: .costPerHourDollars)
+    }
+}
+
+public struct Stats: Codable, Sendable, Equatable {
+    public var oneMinute: Window
+    public var fiveMinutes: Window
+
+    enum CodingKeys: String, CodingKey {
+        case oneMinute = "1m", fiveMinutes = "5m"
+    }
+
+    public init(oneMinute: Window = Window(windowSeconds: 60), fiveMinutes: Window = Window(windowSeconds: 300)) {
+        self.oneMinute = oneMinute
+        self.fiveMinutes = fiveMinutes
+    }
+}
+
+public struct Route: Codable, Sendable, Equatable {
+    public struct Target: Codable, Sendable, Equatable {
+        public var provider: String
+        public var model: String
+        public var configuredWeight: Int
+        public var effectiveWeight: Int
+        /// Requests of this route the provider served in the last minute.
+        public var served1m: Int
+        /// Its share of the route's requests in the last minute (nil: none).
+        public var actualShare: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case provider, model
+            case configuredWeight = "configured_weight", effectiveWeight = "effective_weight", served1m = "served_1m", actualShare = "actual_share"
+        }
+
+        public init(provider: String, model: String, configuredWeight: Int, effectiveWeight: Int, served1m: Int = 0, actualShare: Double? = nil) {
+            self.provider = provider
+            self.model = model
+            self.configuredWeight = configuredWeight
+            self.effectiveWeight = effectiveWeight
+            self.served1m = served1m
+            self.actualShare = actualShare
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(provider, forKey: .provider)
+            try c.encode(model, forKey: .model)
+            try c.encode(configuredWeight, forKey: .configuredWeight)
+            try c.encode(effectiveWeight, forKey: .effectiveWeight)
+            try c.encode(served1m, forKey: .served1m)
+            try c.encodeNullable(actualShare, forKey: .actualShare)
+        }
+    }
+
+    public var alias: String
+    public var panic: Bool
+    public var tiers: [[Target]]
+    public var stats: Stats
+
+    public init(alias: String, panic: Bool = false, tiers: [[Target]] = [], stats: Stats = Stats()) {
+        self.alias = alias
+        self.panic = panic
+        self.tiers = tiers
+        self.stats = stats
+    }
+}
+
+/// An operator's failover in effect: a provider's or a tier's new traffic goes elsewhere.
+public struct Failover: Codable, Sendable, Equatable {
+    /// `provider:ID` or `tier:ALIAS/INDEX`.
+    public var subject: String
+    public var provider: String?
+    public var route: String?
+    public var tier: Int?
+    public var to: [String]
+    public var since: Double
+    public var reason: String?
+
+    public init(subject: String, provider: String? = nil, route: String? = nil, tier: Int? = nil, to: [String], since: Double, reason: String? = nil) {
+        self.subject = subject
+        self.provider = provider
+        self.route = route
+        self.tier = tier
+        self.to = to
+        self.since = since
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case subject, provider, route, tier, to, since, reason
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(subject, forKey: .subject)
+        try c.encodeNullable(provider, forKey: .provider)
+        try c.encodeNullable(route, forKey: .route)
+        try c.encodeNullable(tier, forKey: .tier)
+        try c.encode(to, forKey: .to)
+        try c.encode(since, forKey: .since)
+        try c.encodeNullable(reason, forKey: .reason)
+    }
+}

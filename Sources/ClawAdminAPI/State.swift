@@ -1,0 +1,84 @@
+/// `GET /admin/v1/state`: what operators changed on the node, with the revision every write moves on.
+public struct StateDocument: Codable, Sendable, Equatable {
+    public var revision: Int
+    public var drainedProviders: [String]
+    /// route alias -> provider id -> weight (0..1000), overriding the configured weight.
+    public var weights: [String: [String: Int]]
+    public var failovers: [Failover]
+    public var nodeDrain: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case revision, weights, failovers
+        case drainedProviders = "drained_providers", nodeDrain = "node_drain"
+    }
+
+    public init(revision: Int, drainedProviders: [String], weights: [String: [String: Int]], failovers: [Failover], nodeDrain: Bool) {
+        self.revision = revision
+        self.drainedProviders = drainedProviders
+        self.weights = weights
+        self.failovers = failovers
+        self.nodeDrain = nodeDrain
+    }
+}
+
+/// The answer to every write: the revision now in force, whether this write changed anything, and the state.
+public struct Written: Codable, Sendable, Equatable {
+    public var revision: Int
+    public var changed: Bool
+    public var state: StateDocument
+
+    public init(revision: Int, changed: Bool, state: StateDocument) {
+        self.revision = revision
+        self.changed = changed
+        self.state = state
+    }
+}
+
+/// `{"error": {"code", "message", "field"?, "revision"?}}`, the body of every refused admin call.
+public struct ErrorBody: Codable, Sendable, Equatable {
+    public struct Detail: Codable, Sendable, Equatable {
+        public var code: String
+        public var message: String
+        /// The request field to fix, for a 400.
+        public var field: String?
+        /// The node's current revision, for a 412.
+        public var revision: Int?
+
+        public init(code: String, message: String, field: String? = nil, revision: Int? = nil) {
+            self.code = code
+            self.message = message
+            self.field = field
+            self.revision = revision
+        }
+    }
+
+    public var error: Detail
+
+    public init(_ error: Detail) { self.error = error }
+}
+
+/// The bodies of the writes. Every write may carry a reason for the audit log and the events.
+public struct ReasonBody: Codable, Sendable, Equatable {
+    public var reason: String?
+    public init(reason: String? = nil) { self.reason = reason }
+}
+
+/// `POST .../failover`: where the traffic goes (empty or absent: the tier's others, then the next tier).
+public struct FailoverBody: Codable, Sendable, Equatable {
+    public var to: [String]?
+    public var reason: String?
+    public init(to: [String]? = nil, reason: String? = nil) {
+        self.to = to
+        self.reason = reason
+    }
+}
+
+/// `PUT /routes/ALIAS/weights`.
+public struct WeightsBody: Codable, Sendable, Equatable {
+    public var weights: [String: Int]
+    public var reason: String?
+    public init(weights: [String: Int], reason: String? = nil) {
+        self.weights = weights
+        self.reason = reason
+    }
+}
