@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawShared
 
 /// The `:` command language, shared by the command line, the action keys and `--exec`.
@@ -143,11 +144,10 @@ extension Command {
         guard !reachable.isEmpty else { return .failure(.init("no node has answered yet; nothing to act on")) }
         let providers = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.providers.map(\.id) })
         let routes = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.routes.map(\.alias) })
-        func body(_ extra: [String: JSONValue] = [:]) -> JSONValue {
-            var o = extra
-            if let reason, !reason.isEmpty { o["reason"] = .string(reason) }
-            return .object(o)
-        }
+        let why = reason.flatMap { $0.isEmpty ? nil : $0 }
+        /// A write body of the admin API's wire model, as the JSON the call sends.
+        func wire(_ body: some Encodable) -> JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(body))) ?? [:] }
+        func body() -> JSONValue { wire(ReasonBody(reason: why)) }
         func everyNode(_ method: String, _ path: String, _ b: JSONValue) -> [AdminCall] {
             reachable.map { AdminCall(target: .node($0), method: method, path: path, body: b) }
         }
@@ -171,14 +171,14 @@ extension Command {
         case .weight(let route, let weights):
             guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
             for (id, _) in weights { if let e = provider(id) { return .failure(e) } }
-            let map = JSONValue.object(Dictionary(weights.map { ($0.0, JSONValue($0.1)) }, uniquingKeysWith: { $1 }))
-            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/weights", body(["weights": map])),
+            let map = Dictionary(weights.map { ($0.0, $0.1) }, uniquingKeysWith: { $1 })
+            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/weights", wire(WeightsBody(weights: map, reason: why))),
                                        summary: "Set weights of route \(route): \(weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")) on \(count)"))
         case .failover(let id, let to):
             if let e = provider(id) { return .failure(e) }
             for target in to { if let e = provider(target) { return .failure(e) } }
-            let extra: [String: JSONValue] = to.isEmpty ? [:] : ["to": .array(to.map { .string($0) })]
-            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/failover", body(extra)),
+            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/failover",
+                                                                       wire(FailoverBody(to: to.isEmpty ? nil : to, reason: why))),
                                        summary: "Fail over provider \(id) to \(to.isEmpty ? "its tier's others, then the next tier" : to.joined(separator: ", ")) on \(count)"))
         case .restore(let id):
             if let e = provider(id) { return .failure(e) }
