@@ -140,7 +140,12 @@ struct ClawTop: ParsableCommand {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let poller = Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL)
+        let poller: Poller
+        do {
+            poller = try Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL)
+        } catch {
+            throw fail("clawtop: cannot start HTTP polling: \(error)", 3)
+        }
         var fleet = Fleet(urls: urls, staleAfter: max(refresh * 3, 6))
         fleet.monitor = Monitor(prometheusURL: prometheusURL, alertmanagerURL: alertmanagerURL)
         fleet.monitor.actor = "clawtop (\(environment["USER"] ?? environment["LOGNAME"] ?? "unknown user"))"

@@ -203,7 +203,7 @@ final class DemoFleet: @unchecked Sendable {
         try launch(prometheus, ["--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prometheus",
                                 "--storage.tsdb.retention.time=1d", "--web.listen-address=127.0.0.1:\(promPort)"])
         let urls = ("http://127.0.0.1:\(promPort)", "http://127.0.0.1:\(amPort)")
-        let curl = CurlMulti()
+        let curl = try CurlMulti()
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             let results = curl.perform([HTTPRequestSpec(url: urls.0 + "/-/ready"), HTTPRequestSpec(url: urls.1 + "/-/ready")])
@@ -222,7 +222,7 @@ final class DemoFleet: @unchecked Sendable {
     private func startTraffic(_ nodes: [String]) {
         for client in 0..<4 {
         let thread = Thread { [self] in
-            let curl = CurlMulti()
+            guard let curl = try? CurlMulti() else { return }  // no traffic rather than a crash
             var counter = client
             while !stopping {
                 counter += 1
@@ -251,7 +251,7 @@ final class DemoFleet: @unchecked Sendable {
     private func startIncidents(_ control: String) {
         let period = incidentPeriod
         let thread = Thread { [self] in
-            let curl = CurlMulti()
+            guard let curl = try? CurlMulti() else { return }  // no incidents rather than a crash
             var index = 0
             func sleep(_ seconds: Double) {
                 var waited = 0.0

@@ -11,9 +11,10 @@ final class Poller: @unchecked Sendable {
     let token: String?
     let timeout: Double
     let monitor: MonitorPoller
-    private let curl = CurlMulti()
+    private let curl: CurlMulti
 
-    init(urls: [String], token: String?, timeout: Double, prometheus: String? = nil, alertmanager: String? = nil) {
+    init(urls: [String], token: String?, timeout: Double, prometheus: String? = nil, alertmanager: String? = nil) throws(CurlError) {
+        curl = try CurlMulti()
         self.urls = urls
         self.token = token
         self.timeout = timeout
@@ -93,7 +94,12 @@ enum ActionSender {
                 HTTPRequestSpec(url: (alertmanager ?? "") + call.path, method: call.method, body: call.body.bytes(), timeout: timeout)
             }
         }
-        let results = CurlMulti().perform(requests)
+        let results: [HTTPResult]
+        do throws(CurlError) {
+            results = try CurlMulti().perform(requests)
+        } catch {
+            return plan.calls.map { NodeResult(node: $0.node.map { names[$0] } ?? "alertmanager", ok: false, message: error.description) }
+        }
         return zip(plan.calls, results).map { call, result in
             let name = call.node.map { names[$0] } ?? "alertmanager"
             if result.ok { return NodeResult(node: name, ok: true, message: "ok") }

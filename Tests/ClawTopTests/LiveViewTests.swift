@@ -12,7 +12,6 @@ import Testing
         let sim = try await TestFleet.simulator([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")])
         let gate = try await TestFleet.gateway(TestFleet.config(simulator: sim, routes: ["chat": [[("bad", 500), ("good", 500)]]]))
         let client = TestClient()
-        defer { Task { await client.shutdown(); await gate.stop(); await sim.stop() } }
         for _ in 0..<30 { _ = try await client.chat(gate.url, model: "chat") }
         let answer = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.viewerToken)"])
         let json = try #require(answer.json)
@@ -38,6 +37,9 @@ import Testing
         let goodRow = try #require(routes.lines.firstIndex { $0.contains("good") })
         let lastColumn = good.count - 1 - (good.reversed().firstIndex { $0 != " " }.map { good.reversed().distance(from: good.reversed().startIndex, to: $0) } ?? 0)
         #expect(routes[lastColumn, goodRow].role == .warn)
+        await client.shutdown()
+        await gate.stop()
+        await sim.stop()
     }
 }
 

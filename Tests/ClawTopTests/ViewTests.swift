@@ -245,7 +245,9 @@ func sampleState(width: Int, height: Int) -> AppState {
         Reducer.handle(&state, .enter)
         #expect(state.mode == .normal && state.message?.text.contains("read-only") == true)
         #expect(!View.render(state).line(23).contains("d drain"))
-        #expect(View.render(state).line(0).contains("[RO]") || View.render(state).line(0).contains("RO"))
+        #expect(View.render(state).line(0).contains("🔒RO"))
+        state.ascii = true
+        #expect(View.render(state).line(0).contains("[RO]"))
     }
 }
 

@@ -1,5 +1,6 @@
 """End-to-end: the real binaries, the official openai client, promtool, and the CLI's exit codes."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -76,8 +77,19 @@ def test_outage_through_the_control_endpoint_gives_no_client_errors(fleet):
     body = json.loads(urllib.request.urlopen(req, timeout=5).read())
     assert body["behaviour"]["outage"] is True
     c = client(fleet["url"])
+    served = []
     for _ in range(30):
-        c.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}])
+        raw = c.chat.completions.with_raw_response.create(model="chat", messages=[{"role": "user", "content": "x"}])
+        assert raw.parse().choices[0].message.content  # every request answered, none an error
+        served.append(raw.headers["x-clawgate-provider"])
+    # The broken provider served nothing, and the breaker and health checks took it out of rotation:
+    # without them about half of the 30 requests would try it first.
+    assert served == ["other"] * 30, served
+    sims = json.loads(urllib.request.urlopen(fleet["control"] + "/sim/providers/fast", timeout=5).read())
+    assert sims["requests"] < 10, sims
+    metrics = urllib.request.urlopen(fleet["url"] + "/metrics", timeout=5).read().decode()
+    assert re.search(r'clawgate_provider_up\{provider="fast"\} 0', metrics), [l for l in metrics.splitlines() if "provider_up" in l]
+    assert re.search(r'clawgate_provider_up\{provider="other"\} 1', metrics)
 
 
 def test_check_config_reports_problems_with_key_paths(tmp_path):
