@@ -30,12 +30,21 @@ let package = Package(
         .target(name: "ClawTopCore", dependencies: ["ClawShared", "ClawAdminAPI"]),
         /// The terminal driver: the only importer of ncurses.
         .target(name: "ClawTerminal", dependencies: ["ClawTopCore", "CNCursesW"]),
+        /// The console's runtime: poller, action sender, demo fleet, config file, theme files and the
+        /// loop that runs the reducer's effects; everything the executable does but parse arguments.
+        .target(
+            name: "ClawTopRuntime",
+            dependencies: [
+                "ClawTopCore", "ClawTerminal", "ClawCurl", "ClawShared", "ClawAdminAPI",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        /// Argument parsing only.
         .executableTarget(
             name: "clawtop",
             dependencies: [
-                "ClawTopCore", "ClawTerminal", "ClawCurl", "ClawShared", "ClawAdminAPI",
+                "ClawTopRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ]
         ),
         /// The admin API's wire model: Codable types for every request and answer, encoded by the
@@ -113,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClawTopTests",
-            dependencies: ["ClawTopCore", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"]
+            dependencies: ["ClawTopCore", "ClawTopRuntime", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"]
         ),
         .testTarget(
             name: "ClawGateTests",

@@ -32,10 +32,11 @@ public enum Action: Sendable, Equatable {
     case togglePause
     case escape
     case resize(width: Int, height: Int)
-    /// One node's poll: its snapshot, or the error, or `incompatible` when the answer did not decode.
-    case polled(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil, at: Double)
-    /// Prometheus's and Alertmanager's answers of a poll; comes before the nodes' of the same poll.
-    case monitorPolled(MonitorPoll)
+    /// One poll of the whole fleet (and of Prometheus and Alertmanager): one action, one merge.
+    case pollBatch(PollBatch)
+    /// The runtime loaded the theme an effect asked for, or could not.
+    case themeLoaded(String)
+    case themeFailed(String)
     /// Sparkline history per provider from Prometheus range queries, oldest first (at start).
     case monitorHistory(latency: [String: [Double]], cost: [String: [Double]])
     /// Action keys on the selected row.
@@ -48,6 +49,53 @@ public enum Action: Sendable, Equatable {
     case cycleTheme
     /// The per-node results of a sent plan.
     case actionResults(subject: String, summary: String, results: [NodeResult], at: Double)
+}
+
+/// One node's answer in a poll: its snapshot, or the error, or `incompatible` when the answer did not decode.
+public struct NodePoll: Sendable, Equatable {
+    public var index: Int
+    public var snapshot: Snapshot?
+    public var raw: JSONValueBox?
+    public var events: [Event]
+    public var error: String?
+    public var incompatible: DecodeFailure?
+
+    public init(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil) {
+        self.index = index
+        self.snapshot = snapshot
+        self.raw = raw
+        self.events = events
+        self.error = error
+        self.incompatible = incompatible
+    }
+}
+
+/// Everything one poll brought back, merged into the state at once.
+public struct PollBatch: Sendable, Equatable {
+    public var nodes: [NodePoll]
+    public var monitor: MonitorPoll?
+    /// Wall-clock seconds of the poll.
+    public var at: Double
+
+    public init(nodes: [NodePoll], monitor: MonitorPoll? = nil, at: Double) {
+        self.nodes = nodes
+        self.monitor = monitor
+        self.at = at
+    }
+}
+
+extension Action {
+    /// A batch of one node's answer (tests and `--once` build polls this way too).
+    public static func polled(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?,
+                              incompatible: DecodeFailure? = nil, at: Double) -> Action {
+        .pollBatch(PollBatch(nodes: [NodePoll(index: index, snapshot: snapshot, raw: raw, events: events, error: error, incompatible: incompatible)],
+                             at: at))
+    }
+
+    /// A batch of only Prometheus's and Alertmanager's answers.
+    public static func monitorPolled(_ poll: MonitorPoll) -> Action {
+        .pollBatch(PollBatch(nodes: [], monitor: poll, at: poll.at))
+    }
 }
 
 public struct NodeResult: Sendable, Equatable {
@@ -112,7 +160,6 @@ public struct AppState: Sendable, Equatable {
     /// The last result or error, shown above the footer.
     public var message: (text: String, role: Role)?
     /// Plans confirmed and waiting for the driver to send.
-    public var outbox: [ActionPlan] = []
     /// Subjects with an action sent and not yet confirmed by a poll, with when the results came.
     public var pending: [String: Double?] = [:]
     public var theme = "dark"
@@ -128,7 +175,7 @@ public struct AppState: Sendable, Equatable {
     public static func == (a: AppState, b: AppState) -> Bool {
         a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit
             && a.width == b.width && a.height == b.height && a.paused == b.paused && a.showHelp == b.showHelp
-            && a.message?.text == b.message?.text && a.outbox == b.outbox && a.pending == b.pending && a.sort == b.sort
+            && a.message?.text == b.message?.text && a.pending == b.pending && a.sort == b.sort
             && a.filter == b.filter && a.detail == b.detail
     }
 

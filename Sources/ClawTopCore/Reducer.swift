@@ -1,7 +1,27 @@
 import ClawAdminAPI
-/// The only place state changes: an action in, the new state out.
+/// What the runtime does for the reducer: I/O it asked for, whose results come back as actions.
+public enum Effect: Sendable, Equatable {
+    /// Send a confirmed plan's calls; the results come back as `.actionResults`.
+    case send(ActionPlan)
+    /// Load a theme by name or path; it comes back as `.themeLoaded` or `.themeFailed`.
+    case loadTheme(String)
+    /// Stop or resume polling.
+    case setPolling(paused: Bool)
+    /// The event sequence each node has been read up to, for the next poll.
+    case eventCursors([Int])
+}
+
+/// The only place state changes: an action in, the new state out, and the effects to run.
+/// It calls no view code; the lists it selects in come from `Selectors`, as the view's do.
 public enum Reducer {
-    public static func reduce(_ state: inout AppState, _ action: Action) {
+    @discardableResult
+    public static func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
+        var effects: [Effect] = []
+        apply(&state, action, &effects)
+        return effects
+    }
+
+    static func apply(_ state: inout AppState, _ action: Action, _ effects: inout [Effect]) {
         switch action {
         case .quit:
             state.quit = true
@@ -22,8 +42,12 @@ public enum Reducer {
             if let id = selectedProvider(state) { state.detail = id }
         case .cycleTheme:
             let all = Theme.shipped
-            state.theme = all[((all.firstIndex(of: state.theme) ?? -1) + 1) % all.count]
-            state.message = ("theme \(state.theme)", .dim)
+            effects.append(.loadTheme(all[((all.firstIndex(of: state.theme) ?? -1) + 1) % all.count]))
+        case .themeLoaded(let name):
+            state.theme = name
+            state.message = ("theme \(name)", .dim)
+        case .themeFailed(let error):
+            state.message = (error, .crit)
         case .openCommandLine:
             state.mode = .commandLine("")
             state.historyIndex = nil
@@ -31,14 +55,14 @@ public enum Reducer {
             let drain = action == .drainSelected
             if state.pane == .nodes {
                 guard let node = selectedNode(state) else { return fail(&state, "no node selected") }
-                propose(&state, drain ? .drainNode(node) : .undrainNode(node))
+                propose(&state, drain ? .drainNode(node) : .undrainNode(node), &effects)
             } else {
                 guard let id = selectedProvider(state) else { return fail(&state, "select a provider (pane 1) or a node (pane 2)") }
-                propose(&state, drain ? .drainProvider(id) : .undrainProvider(id))
+                propose(&state, drain ? .drainProvider(id) : .undrainProvider(id), &effects)
             }
         case .restoreSelected:
             guard let id = selectedProvider(state) else { return fail(&state, "select a provider first") }
-            propose(&state, .restore(id))
+            propose(&state, .restore(id), &effects)
         case .failoverPrompt:
             guard let id = selectedProvider(state) else { return fail(&state, "select a provider first") }
             state.mode = .commandLine("failover \(id) to ")
@@ -47,7 +71,7 @@ public enum Reducer {
             state.mode = .commandLine("weight \(route.route) \(id)=")
         case .silencePrompt:
             guard state.pane == .alerts else { return fail(&state, "z silences an alert: select one in the Alerts pane (6)") }
-            let alerts = View.filteredAlerts(state)
+            let alerts = Selectors.filteredAlerts(state)
             let index = state.selected(.alerts)
             guard alerts.indices.contains(index) else { return fail(&state, "no alert selected") }
             state.mode = .commandLine("silence \(alerts[index].selector) 1h ")
@@ -55,7 +79,7 @@ public enum Reducer {
         case .weightStep(let step):
             guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
             let next = min(1000, max(0, route.effectiveWeight + step))
-            propose(&state, .weight(route: route.route, weights: [(id, next)]))
+            propose(&state, .weight(route: route.route, weights: [(id, next)]), &effects)
         case .actionResults(let subject, let summary, let results, let at):
             let failed = results.filter { !$0.ok }
             let text = "\(summary): " + results.map { "\($0.node) \($0.ok ? "ok" : $0.message)" }.joined(separator: ", ")
@@ -77,70 +101,81 @@ public enum Reducer {
             state.sort = all[(all.firstIndex(of: state.sort)! + 1) % all.count]
         case .togglePause:
             state.paused.toggle()
+            effects.append(.setPolling(paused: state.paused))
         case .resize(let width, let height):
             state.width = max(0, width)
             state.height = max(0, height)
-        case .monitorPolled(let poll):
-            if state.fleet.monitor.prometheusURL != nil {
-                state.fleet.monitor.figures = poll.figures
-                state.fleet.monitor.prometheusError = poll.figures == nil ? (poll.prometheusError ?? "no answer") : nil
-            }
-            if state.fleet.monitor.alertmanagerURL != nil {
-                if let alerts = poll.alerts {
-                    state.fleet.monitor.alerts = alerts
-                    state.fleet.monitor.alertmanagerError = nil
-                    state.fleet.monitor.alertsAt = poll.at
-                } else {
-                    // The last list stays on screen, marked with the error and its age.
-                    state.fleet.monitor.alertmanagerError = poll.alertmanagerError ?? "no answer"
-                }
-            }
         case .monitorHistory(let latency, let cost):
             // Prometheus's past, before what this console has polled itself.
             for (id, values) in latency { state.latencyHistory[id] = Array((values + (state.latencyHistory[id] ?? [])).suffix(AppState.historyLength)) }
             for (id, values) in cost { state.costHistory[id] = Array((values + (state.costHistory[id] ?? [])).suffix(AppState.historyLength)) }
-        case .polled(let index, let snapshot, let raw, let events, let error, let incompatible, let at):
-            guard state.fleet.nodes.indices.contains(index) else { return }
-            var node = state.fleet.nodes[index]
-            if let incompatible {
-                // Never keep showing old good news from a node whose answers no longer make sense.
-                node.incompatible = incompatible
-                node.snapshot = nil
-                node.raw = raw?.value
-                node.error = nil
-            } else if let snapshot {
-                node.snapshot = snapshot
-                node.raw = raw?.value
-                node.lastSuccess = at
-                node.error = nil
-                node.incompatible = nil
+        case .pollBatch(let batch):
+            if let poll = batch.monitor { applyMonitor(&state, poll) }
+            for node in batch.nodes { applyNode(&state, node, at: batch.at) }
+            merge(&state, at: batch.at)
+            if !batch.nodes.isEmpty { effects.append(.eventCursors(state.fleet.nodes.map(\.eventCursor))) }
+        }
+    }
+
+    static func applyMonitor(_ state: inout AppState, _ poll: MonitorPoll) {
+        if state.fleet.monitor.prometheusURL != nil {
+            state.fleet.monitor.figures = poll.figures
+            state.fleet.monitor.prometheusError = poll.figures == nil ? (poll.prometheusError ?? "no answer") : nil
+        }
+        if state.fleet.monitor.alertmanagerURL != nil {
+            if let alerts = poll.alerts {
+                state.fleet.monitor.alerts = alerts
+                state.fleet.monitor.alertmanagerError = nil
+                state.fleet.monitor.alertsAt = poll.at
             } else {
-                node.error = error ?? "no answer"
+                // The last list stays on screen, marked with the error and its age.
+                state.fleet.monitor.alertmanagerError = poll.alertmanagerError ?? "no answer"
             }
-            if !events.isEmpty {
-                node.events = Array((node.events + events).suffix(500))
-                node.eventCursor = events.last!.sequence
-            }
-            state.fleet.nodes[index] = node
-            // Polls arrive as a batch in node order: the last node's closes the batch, and the
-            // merged rows, histories, pending marks and selections are brought up to date once.
-            guard index == state.fleet.nodes.count - 1 else { return }
-            state.fleet.refresh()
-            for row in state.fleet.rows {
-                state.latencyHistory[row.id, default: []].append(row.p50 ?? 0)
-                state.costHistory[row.id, default: []].append(row.costPerHour)
-                if state.latencyHistory[row.id]!.count > AppState.historyLength { state.latencyHistory[row.id]!.removeFirst() }
-                if state.costHistory[row.id]!.count > AppState.historyLength { state.costHistory[row.id]!.removeFirst() }
-            }
-            // A poll newer than every pending result confirms those actions.
-            for (subject, resultsAt) in state.pending {
-                if let resultsAt, at > resultsAt { state.pending[subject] = nil }
-            }
-            // Keep selections inside their lists as the data changes.
-            for pane in Pane.allCases {
-                let count = rowCount(state, pane)
-                if state.selected(pane) >= count { state.selection[pane] = max(0, count - 1) }
-            }
+        }
+    }
+
+    static func applyNode(_ state: inout AppState, _ poll: NodePoll, at: Double) {
+        guard state.fleet.nodes.indices.contains(poll.index) else { return }
+        var node = state.fleet.nodes[poll.index]
+        if let incompatible = poll.incompatible {
+            // Never keep showing old good news from a node whose answers no longer make sense.
+            node.incompatible = incompatible
+            node.snapshot = nil
+            node.raw = poll.raw?.value
+            node.error = nil
+        } else if let snapshot = poll.snapshot {
+            node.snapshot = snapshot
+            node.raw = poll.raw?.value
+            node.lastSuccess = at
+            node.error = nil
+            node.incompatible = nil
+        } else {
+            node.error = poll.error ?? "no answer"
+        }
+        if !poll.events.isEmpty {
+            node.events = Array((node.events + poll.events).suffix(500))
+            node.eventCursor = poll.events.last!.sequence
+        }
+        state.fleet.nodes[poll.index] = node
+    }
+
+    /// After a poll: the merged rows, histories, pending marks and selections, brought up to date once.
+    static func merge(_ state: inout AppState, at: Double) {
+        state.fleet.refresh()
+        for row in state.fleet.rows {
+            state.latencyHistory[row.id, default: []].append(row.p50 ?? 0)
+            state.costHistory[row.id, default: []].append(row.costPerHour)
+            if state.latencyHistory[row.id]!.count > AppState.historyLength { state.latencyHistory[row.id]!.removeFirst() }
+            if state.costHistory[row.id]!.count > AppState.historyLength { state.costHistory[row.id]!.removeFirst() }
+        }
+        // A poll newer than every pending result confirms those actions.
+        for (subject, resultsAt) in state.pending {
+            if let resultsAt, at > resultsAt { state.pending[subject] = nil }
+        }
+        // Keep selections inside their lists as the data changes.
+        for pane in Pane.allCases {
+            let count = rowCount(state, pane)
+            if state.selected(pane) >= count { state.selection[pane] = max(0, count - 1) }
         }
     }
 
@@ -149,15 +184,21 @@ public enum Reducer {
     }
 
     /// Plan a command and open its confirmation dialog (or say why it cannot be done).
-    public static func propose(_ state: inout AppState, _ command: Command) {
+    @discardableResult
+    public static func propose(_ state: inout AppState, _ command: Command) -> [Effect] {
+        var effects: [Effect] = []
+        propose(&state, command, &effects)
+        return effects
+    }
+
+    static func propose(_ state: inout AppState, _ command: Command, _ effects: inout [Effect]) {
         guard !state.readOnly || !command.changesFleet else { return fail(&state, "read-only: actions are disabled") }
         switch command {
         case .quit:
             state.quit = true
         case .theme(let name):
-            state.theme = name
             state.mode = .normal
-            state.message = ("theme \(name)", .dim)
+            effects.append(.loadTheme(name))
         default:
             switch command.plan(fleet: state.fleet, reason: nil, now: state.now) {
             case .failure(let error):
@@ -170,10 +211,17 @@ public enum Reducer {
     }
 
     /// Keys go to the dialog or the command line when one is open, else through the key map.
-    public static func handle(_ state: inout AppState, _ key: KeyEvent) {
+    @discardableResult
+    public static func handle(_ state: inout AppState, _ key: KeyEvent) -> [Effect] {
+        var effects: [Effect] = []
+        handle(&state, key, &effects)
+        return effects
+    }
+
+    static func handle(_ state: inout AppState, _ key: KeyEvent, _ effects: inout [Effect]) {
         switch state.mode {
         case .normal:
-            if let action = KeyMap.action(for: key, readOnly: state.readOnly) { reduce(&state, action) }
+            if let action = KeyMap.action(for: key, readOnly: state.readOnly) { apply(&state, action, &effects) }
         case .commandLine(var text):
             switch key {
             case .escape: state.mode = .normal
@@ -185,7 +233,7 @@ public enum Reducer {
                 if state.history.count > 100 { state.history.removeFirst() }
                 switch Command.parse(line) {
                 case .failure(let error): fail(&state, error.description)
-                case .success(let command): propose(&state, command)
+                case .success(let command): propose(&state, command, &effects)
                 }
             case .backspace:
                 if text.isEmpty { state.mode = .normal } else { text.removeLast(); state.mode = .commandLine(text) }
@@ -234,7 +282,7 @@ public enum Reducer {
                     if case .success(let again) = plan.command.plan(fleet: state.fleet, reason: dialog.reason, now: state.now) {
                         plan = again
                     }
-                    state.outbox.append(plan)
+                    effects.append(.send(plan))
                     state.pending[plan.command.subject] = .some(nil)
                     state.message = ("\(plan.summary): sent", .warn)
                     state.mode = .normal
@@ -263,13 +311,13 @@ public enum Reducer {
 
     static func selectedProvider(_ state: AppState) -> String? {
         guard state.pane == .providers || state.pane == .cost else { return nil }
-        let rows = View.sortedProviders(state)
+        let rows = Selectors.sortedProviders(state)
         let index = state.selected(state.pane)
         return rows.indices.contains(index) ? rows[index].id : nil
     }
 
     static func selectedNode(_ state: AppState) -> String? {
-        let nodes = View.filteredNodes(state)
+        let nodes = Selectors.filteredNodes(state)
         let index = state.selected(.nodes)
         guard nodes.indices.contains(index) else { return nil }
         return nodes[index].snapshot?.node.id ?? nodes[index].url
@@ -281,11 +329,11 @@ public enum Reducer {
 
     static func rowCount(_ state: AppState, _ pane: Pane) -> Int {
         switch pane {
-        case .providers, .cost: View.sortedProviders(state).count
-        case .nodes: View.filteredNodes(state).count
-        case .routes: View.routeLines(state).count
-        case .events: View.allEvents(state).count
-        case .alerts: View.filteredAlerts(state).count
+        case .providers, .cost: Selectors.sortedProviders(state).count
+        case .nodes: Selectors.filteredNodes(state).count
+        case .routes: Selectors.routeLines(state).count
+        case .events: Selectors.allEvents(state).count
+        case .alerts: Selectors.filteredAlerts(state).count
         }
     }
 }

@@ -83,35 +83,6 @@ public struct Theme: Sendable, Equatable {
 
     public static let shipped = ["dark", "light", "high-contrast", "mono"]
 
-    /// Folders searched for `NAME.theme`: $CLAWTOP_THEMES, the config folder, ./themes, and the
-    /// source tree this binary was built from.
-    public static func searchPath(environment: [String: String]) -> [String] {
-        var dirs: [String] = []
-        if let dir = environment["CLAWTOP_THEMES"] { dirs.append(dir) }
-        let config = environment["XDG_CONFIG_HOME"] ?? ((environment["HOME"] ?? "") + "/.config")
-        dirs.append(config + "/clawtop/themes")
-        dirs.append(FileManager.default.currentDirectoryPath + "/themes")
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        dirs.append(source.appendingPathComponent("themes").path)
-        return dirs
-    }
-
-    /// Load a theme by name (from the search path) or by path.
-    public static func load(_ nameOrPath: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ThemeError) -> Theme {
-        let isPath = nameOrPath.contains("/") || nameOrPath.hasSuffix(".theme")
-        let candidates = isPath ? [nameOrPath] : searchPath(environment: environment).map { "\($0)/\(nameOrPath).theme" }
-        for path in candidates where FileManager.default.fileExists(atPath: path) {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ThemeError(file: path, line: 0, message: "cannot read the file")
-            }
-            let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-            return try parse(text, name: name, file: path)
-        }
-        if nameOrPath == "dark" { return builtIn }
-        throw ThemeError(file: isPath ? nameOrPath : "\(nameOrPath).theme", line: 0,
-                         message: isPath ? "no such file" : "unknown theme; shipped: \(shipped.joined(separator: ", ")) (looked in \(searchPath(environment: environment).joined(separator: ", ")))")
-    }
-
     /// Used when no theme file can be found (an installed binary without the themes folder).
     public static let builtIn: Theme = {
         func s(_ fg: Color, _ bg: Color = .terminalDefault, bold: Bool = false, reverse: Bool = false) -> Style {
@@ -137,6 +108,12 @@ public struct ThemeError: Error, Sendable, CustomStringConvertible {
     public var line: Int
     public var message: String
     public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
+
+    public init(file: String, line: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
 }
 
 extension Theme.Color {

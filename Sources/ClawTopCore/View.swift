@@ -227,24 +227,6 @@ public enum View {
         }
     }
 
-    public static func filteredNodes(_ state: AppState) -> [NodeStatus] {
-        guard !state.filter.isEmpty else { return state.fleet.nodes }
-        return state.fleet.nodes.filter { $0.name.localizedCaseInsensitiveContains(state.filter) || $0.url.contains(state.filter) }
-    }
-
-    public static func sortedProviders(_ state: AppState) -> [Fleet.ProviderRow] {
-        var rows = state.fleet.providerRows(now: state.now)
-        if !state.filter.isEmpty { rows = rows.filter { $0.id.localizedCaseInsensitiveContains(state.filter) } }
-        switch state.sort {
-        case .name: return rows.sorted { $0.id < $1.id }
-        case .state: return rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
-        case .rps: return rows.sorted { $0.rps > $1.rps }
-        case .errors: return rows.sorted { $0.errorRatio > $1.errorRatio }
-        case .p99: return rows.sorted { ($0.p99 ?? 0) > ($1.p99 ?? 0) }
-        case .cost: return rows.sorted { $0.costPerHour > $1.costPerHour }
-        }
-    }
-
     static func providers(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let columns = [
             Column(title: "PROVIDER", width: 14, right: false, priority: 0),
@@ -260,7 +242,7 @@ public enum View {
             Column(title: "$/H", width: 7, right: true, priority: 7),
             Column(title: "INFLIGHT", width: 11, right: true, priority: 10),
         ]
-        let rows: [[(String, Role)]] = sortedProviders(state).map { p in
+        let rows: [[(String, Role)]] = Selectors.sortedProviders(state).map { p in
             [
                 (marked(p.id, state, "provider:\(p.id)"), .normal), (p.state, stateRole(p.state)), (p.circuit, stateRole(p.circuit)), (String(p.weight), .normal),
                 (Format.rate(p.rps), .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
@@ -292,7 +274,7 @@ public enum View {
         ]
         let revisions = state.fleet.nodes.compactMap { $0.snapshot?.node.revision }
         let common = Dictionary(grouping: revisions, by: { $0 }).max { $0.value.count < $1.value.count }?.key
-        let rows: [[(String, Role)]] = filteredNodes(state).map { node in
+        let rows: [[(String, Role)]] = Selectors.filteredNodes(state).map { node in
             let health = node.health(now: state.now, staleAfter: state.fleet.staleAfter)
             let s = node.snapshot?.node
             let drift = s.map { $0.revision != common } ?? false
@@ -307,22 +289,10 @@ public enum View {
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.nodes), ascii: state.ascii)
         // The error of the selected node, where it failed.
         let index = state.selected(.nodes)
-        let shown = filteredNodes(state)
+        let shown = Selectors.filteredNodes(state)
         if shown.indices.contains(index), let error = shown[index].incompatible.map({ "snapshot does not decode at \($0)" }) ?? shown[index].error {
             b.put("\(shown[index].url): \(error)", x: 0, y: area.bottom - 1, role: .crit)
         }
-    }
-
-    /// One line per route tier entry: "alias  tier  provider  bar weight".
-    static func routeLines(_ state: AppState) -> [(String, Int, Route.Target, Bool)] {
-        guard let snapshot = state.fleet.nodes.compactMap(\.snapshot).first else { return [] }
-        var lines: [(String, Int, Route.Target, Bool)] = []
-        for route in snapshot.routes {
-            for (tier, entries) in route.tiers.enumerated() {
-                for entry in entries { lines.append((route.alias, tier, entry, route.panic)) }
-            }
-        }
-        return lines
     }
 
     static func bar(_ value: Int, max: Int, width: Int, ascii: Bool) -> String {
@@ -332,7 +302,7 @@ public enum View {
     }
 
     static func routes(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
-        let lines = routeLines(state)
+        let lines = Selectors.routeLines(state)
         let columns = [
             Column(title: "ROUTE", width: 12, right: false, priority: 0),
             Column(title: "TIER", width: 4, right: true, priority: 1),
@@ -365,7 +335,7 @@ public enum View {
     }
 
     static func cost(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
-        let rows = sortedProviders(state)
+        let rows = Selectors.sortedProviders(state)
         let total = rows.reduce(0) { $0 + $1.costPerHour }
         let columns = [
             Column(title: "PROVIDER", width: 14, right: false, priority: 0),
@@ -388,14 +358,6 @@ public enum View {
         let s = ((Int(time.rounded(.down)) % 86400) + 86400) % 86400
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(two(s / 3600)):\(two(s / 60 % 60)):\(two(s % 60))"
-    }
-
-    static func allEvents(_ state: AppState) -> [Event] {
-        var events = state.fleet.nodes.flatMap(\.events)
-        if !state.filter.isEmpty {
-            events = events.filter { "\($0.node) \($0.kind.rawValue) \($0.subject) \($0.detail)".localizedCaseInsensitiveContains(state.filter) }
-        }
-        return events.sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
     }
 
     /// A sparkline of the last `width` values, in Unicode blocks or ASCII.
@@ -450,12 +412,6 @@ public enum View {
         }
     }
 
-    public static func filteredAlerts(_ state: AppState) -> [AlertInfo] {
-        let alerts = state.fleet.monitor.alerts
-        guard !state.filter.isEmpty else { return alerts }
-        return alerts.filter { "\($0.selector) \($0.severity) \($0.summary)".localizedCaseInsensitiveContains(state.filter) }
-    }
-
     /// Alertmanager's alerts (silenced ones last, dimmed), and where the monitor figures come from.
     static func alerts(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let monitor = state.fleet.monitor
@@ -485,7 +441,7 @@ public enum View {
             Column(title: "SINCE", width: 6, right: true, priority: 2),
             Column(title: "SUMMARY", width: max(10, b.width - 57), right: false, priority: 3),
         ]
-        let shown = filteredAlerts(state)
+        let shown = Selectors.filteredAlerts(state)
         let rows: [[(String, Role)]] = shown.map { a in
             let role: Role = a.silenced ? .dim : a.severity == "critical" ? .crit : a.severity == "warning" ? .warn : .normal
             return [(a.severity, role), (marked(a.selector, state, "alert:\(a.name)"), a.silenced ? .dim : .normal),
@@ -522,7 +478,7 @@ public enum View {
             Column(title: "SUBJECT", width: 14, right: false, priority: 2),
             Column(title: "DETAIL", width: max(10, b.width - 54), right: false, priority: 4),
         ]
-        let rows: [[(String, Role)]] = allEvents(state).map { e in
+        let rows: [[(String, Role)]] = Selectors.allEvents(state).map { e in
             [(clock(e.time), .dim), (e.node, .normal), (e.kind.rawValue, role(e.kind)), (e.subject, .normal), (e.detail, .normal)]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.events), ascii: state.ascii)

@@ -29,12 +29,13 @@ func monitoredState(width: Int = 80, height: Int = 24) -> AppState {
     return state
 }
 
-/// One poll: the monitor's answers, then the nodes' (the reducer merges at the last node).
+/// One poll: the monitor's answers and the nodes', in one batch (the reducer merges once).
 func poll(_ state: inout AppState, _ monitor: MonitorPoll) {
     let node = state.fleet.nodes[0]
-    Reducer.reduce(&state, .monitorPolled(monitor))
-    Reducer.reduce(&state, .polled(index: 0, snapshot: node.snapshot, raw: node.raw.map(JSONValueBox.init), events: [], error: nil, at: monitor.at))
-    Reducer.reduce(&state, .polled(index: 1, snapshot: nil, raw: nil, events: [], error: "connection refused", at: monitor.at))
+    Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [
+        NodePoll(index: 0, snapshot: node.snapshot, raw: node.raw.map(JSONValueBox.init), events: [], error: nil),
+        NodePoll(index: 1, snapshot: nil, raw: nil, events: [], error: "connection refused"),
+    ], monitor: monitor, at: monitor.at)))
 }
 
 func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
@@ -244,10 +245,10 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         #expect(screen.lines.contains { $0.contains("Silence ClawgateProviderDown{provider=slow} for 1h") })
         state.now = 2000
         Reducer.handle(&state, .character("y"))
-        Reducer.handle(&state, .enter)
-        #expect(state.outbox.count == 1)
+        let effects = Reducer.handle(&state, .enter)
+        guard case .send(let plan)? = effects.first, effects.count == 1 else { Issue.record("not one send: \(effects)"); return }
         // Planned again as it is sent: the silence starts at the confirmation, not at the dialog.
-        #expect(state.outbox.first?.calls.first?.body["startsAt"]?.stringValue == Format.iso8601(2000))
+        #expect(plan.calls.first?.body["startsAt"]?.stringValue == Format.iso8601(2000))
         #expect(state.pending["alert:ClawgateProviderDown"] != nil)
 
         var readOnly = monitoredState()

@@ -1,11 +1,12 @@
 import ClawTopCore
+import ClawTopRuntime
 import Foundation
 import Testing
 
 @Suite struct ThemeTests {
     @Test(arguments: Theme.shipped)
     func shippedThemesParseAndCoverEveryRole(_ name: String) throws {
-        let theme = try Theme.load(name, environment: [:])
+        let theme = try ThemeLoader.load(name, environment: [:])
         #expect(theme.name == name)
         for role in Role.allCases { #expect(theme.styles[role] != nil, "\(name) lacks \(role)") }
     }
@@ -24,7 +25,7 @@ import Testing
             #expect(error.description == "y.theme:1: 'chartreuse' is not a colour (a name, 0-255 or #rrggbb)")
         }
         #expect(throws: ThemeError.self) { try Theme.parse("ok = red on", name: "x", file: "z") }
-        #expect(throws: ThemeError.self) { try Theme.load("no-such-theme", environment: [:]) }
+        #expect(throws: ThemeError.self) { try ThemeLoader.load("no-such-theme", environment: [:]) }
     }
 
     @Test func coloursAreLoweredToWhatTheTerminalHas() {

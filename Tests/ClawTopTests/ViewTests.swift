@@ -33,11 +33,12 @@ func sampleState(width: Int, height: Int) -> AppState {
     var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1", "http://127.0.0.1:2"], staleAfter: 6))
     state.now = 1000
     Reducer.reduce(&state, .resize(width: width, height: height))
-    Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot),
-                                   events: [Event(sequence: 1, time: 999, node: "node-1", kind: .circuitOpened, subject: "slow",
-                                                  detail: "5 consecutive failures")],
-                                   error: nil, at: 999))
-    Reducer.reduce(&state, .polled(index: 1, snapshot: nil, raw: nil, events: [], error: "connection refused", at: 999))
+    Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [
+        NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot),
+                 events: [Event(sequence: 1, time: 999, node: "node-1", kind: .circuitOpened, subject: "slow", detail: "5 consecutive failures")],
+                 error: nil),
+        NodePoll(index: 1, snapshot: nil, raw: nil, events: [], error: "connection refused"),
+    ], at: 999)))
     return state
 }
 
@@ -126,7 +127,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         #expect(state.selected(.providers) == 0)
         Reducer.reduce(&state, .cycleSort)
         #expect(state.sort == .state)
-        #expect(View.sortedProviders(state).first?.id == "slow")
+        #expect(Selectors.sortedProviders(state).first?.id == "slow")
         Reducer.reduce(&state, .togglePause)
         #expect(View.render(state).line(0).contains("PAUSED"))
         state.readOnly = true
@@ -191,15 +192,16 @@ func sampleState(width: Int, height: Int) -> AppState {
         guard case .confirm(let dialog) = state.mode else { Issue.record("no dialog"); return }
         #expect(dialog.focus == .cancel && dialog.plan.command == .drainProvider("fast"))
         #expect(View.render(state).text.contains("Drain provider fast on 1 node"))
-        Reducer.handle(&state, .enter)  // Enter on Cancel sends nothing
-        #expect(state.outbox.isEmpty && state.mode == .normal)
+        let cancelled = Reducer.handle(&state, .enter)  // Enter on Cancel sends nothing
+        #expect(cancelled.isEmpty && state.mode == .normal)
         Reducer.handle(&state, .character("d"))
         Reducer.handle(&state, .up)  // to the reason field
         for c in "maint" { Reducer.handle(&state, .character(c)) }
         Reducer.handle(&state, .tab)
         Reducer.handle(&state, .tab)
-        Reducer.handle(&state, .enter)
-        #expect(state.outbox.first?.calls.first?.body["reason"]?.stringValue == "maint")
+        let effects = Reducer.handle(&state, .enter)
+        guard case .send(let plan)? = effects.first, effects.count == 1 else { Issue.record("not one send: \(effects)"); return }
+        #expect(plan.calls.first?.body["reason"]?.stringValue == "maint")
         #expect(state.pending["provider:fast"] != nil)
         #expect(View.render(state).line(3).contains("fast ⧗"))
         Reducer.reduce(&state, .actionResults(subject: "provider:fast", summary: "Drain provider fast on 1 node",

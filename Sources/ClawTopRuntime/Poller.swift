@@ -26,8 +26,9 @@ final class Poller: @unchecked Sendable {
         monitor.history(step: step, count: count, curl: curl)
     }
 
-    /// One poll of the whole fleet; `cursors` are the last event sequence seen per node.
-    func poll(cursors: [Int]) -> [Action] {
+    /// One poll of the whole fleet (and of Prometheus and Alertmanager), as one batch;
+    /// `cursors` are the last event sequence seen per node.
+    func poll(cursors: [Int]) -> Action {
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         var requests: [HTTPRequestSpec] = []
         for (index, url) in urls.enumerated() {
@@ -38,23 +39,17 @@ final class Poller: @unchecked Sendable {
         requests += monitor.requests
         let results = curl.perform(requests)
         let now = Date().timeIntervalSince1970
-        // The monitor's answers go first: the last node's poll closes the batch and merges the rows.
-        var actions: [Action] = []
-        if !monitor.requests.isEmpty {
-            actions.append(.monitorPolled(monitor.read(results[nodeRequests...], at: now)))
-        }
-        return actions + urls.indices.map { index in
+        let monitorPoll = monitor.requests.isEmpty ? nil : monitor.read(results[nodeRequests...], at: now)
+        let nodes = urls.indices.map { index -> NodePoll in
             let snapshot = results[index * 2]
             let events = results[index * 2 + 1]
-            guard snapshot.ok else {
-                return .polled(index: index, snapshot: nil, raw: nil, events: [], error: Self.explain(snapshot), at: now)
-            }
+            guard snapshot.ok else { return NodePoll(index: index, snapshot: nil, raw: nil, events: [], error: Self.explain(snapshot)) }
             let raw = (try? JSONValue.parse(bytes: snapshot.body)).map(JSONValueBox.init)
             let parsed: Snapshot
             do throws(DecodeFailure) {
                 parsed = try AdminAPI.decode(Snapshot.self, from: snapshot.body)
             } catch {
-                return .polled(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: error, at: now)
+                return NodePoll(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: error)
             }
             var list: [Event] = []
             if events.ok {
@@ -62,11 +57,12 @@ final class Poller: @unchecked Sendable {
                     list = try AdminAPI.decode(EventPage.self, from: events.body).items
                 } catch {
                     let failure = DecodeFailure(field: "events " + error.field, reason: error.reason)
-                    return .polled(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: failure, at: now)
+                    return NodePoll(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: failure)
                 }
             }
-            return .polled(index: index, snapshot: parsed, raw: raw, events: list, error: nil, at: now)
+            return NodePoll(index: index, snapshot: parsed, raw: raw, events: list, error: nil)
         }
+        return .pollBatch(PollBatch(nodes: nodes, monitor: monitorPoll, at: now))
     }
 
     static func explain(_ result: HTTPResult) -> String {

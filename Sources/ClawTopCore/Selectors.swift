@@ -1,0 +1,50 @@
+import ClawAdminAPI
+
+/// The lists the screen shows and the keys act on, derived from the state: the view draws them
+/// and the reducer selects in them, so the two always agree on what row N is.
+public enum Selectors {
+    public static func filteredNodes(_ state: AppState) -> [NodeStatus] {
+        guard !state.filter.isEmpty else { return state.fleet.nodes }
+        return state.fleet.nodes.filter { $0.name.localizedCaseInsensitiveContains(state.filter) || $0.url.contains(state.filter) }
+    }
+
+    public static func sortedProviders(_ state: AppState) -> [Fleet.ProviderRow] {
+        var rows = state.fleet.providerRows(now: state.now)
+        if !state.filter.isEmpty { rows = rows.filter { $0.id.localizedCaseInsensitiveContains(state.filter) } }
+        switch state.sort {
+        case .name: return rows.sorted { $0.id < $1.id }
+        case .state: return rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
+        case .rps: return rows.sorted { $0.rps > $1.rps }
+        case .errors: return rows.sorted { $0.errorRatio > $1.errorRatio }
+        case .p99: return rows.sorted { ($0.p99 ?? 0) > ($1.p99 ?? 0) }
+        case .cost: return rows.sorted { $0.costPerHour > $1.costPerHour }
+        }
+    }
+
+    /// One line per route tier entry: "alias  tier  provider  bar weight".
+    public static func routeLines(_ state: AppState) -> [(String, Int, Route.Target, Bool)] {
+        guard let snapshot = state.fleet.nodes.compactMap(\.snapshot).first else { return [] }
+        var lines: [(String, Int, Route.Target, Bool)] = []
+        for route in snapshot.routes {
+            for (tier, entries) in route.tiers.enumerated() {
+                for entry in entries { lines.append((route.alias, tier, entry, route.panic)) }
+            }
+        }
+        return lines
+    }
+
+    public static func allEvents(_ state: AppState) -> [Event] {
+        var events = state.fleet.nodes.flatMap(\.events)
+        if !state.filter.isEmpty {
+            events = events.filter { "\($0.node) \($0.kind.rawValue) \($0.subject) \($0.detail)".localizedCaseInsensitiveContains(state.filter) }
+        }
+        return events.sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
+    }
+
+    public static func filteredAlerts(_ state: AppState) -> [AlertInfo] {
+        let alerts = state.fleet.monitor.alerts
+        guard !state.filter.isEmpty else { return alerts }
+        return alerts.filter { "\($0.selector) \($0.severity) \($0.summary)".localizedCaseInsensitiveContains(state.filter) }
+    }
+
+}

@@ -1,0 +1,295 @@
+import ClawShared
+import ClawTerminal
+import ClawTopCore
+import Foundation
+import Synchronization
+
+/// What the `clawtop` command line asked for, already validated by the argument parser.
+public struct ConsoleOptions: Sendable {
+    public var nodes: [String] = []
+    public var prometheus: String?
+    public var alertmanager: String?
+    public var tokenFile: String?
+    public var refresh: Double?
+    public var once = false
+    public var format = "text"
+    public var readOnly = false
+    public var ascii = false
+    public var theme: String?
+    public var exec: String?
+    public var yes = false
+    public var demo = false
+    public var headless = false
+    public var incidentPeriod = 120.0
+    public var noMonitors = false
+
+    public init() {}
+}
+
+/// How the console ends: an exit code, and what to say on stderr (nothing for a normal end).
+public struct ConsoleExit: Error, Sendable {
+    public var code: Int32
+    public var message: String?
+
+    init(_ code: Int32, _ message: String? = nil) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// The console's runtime: the demo fleet, the poller, the action sender, `--once`, `--exec` and
+/// the interactive loop that runs the reducer's effects. The `clawtop` executable only parses
+/// arguments and calls `run`.
+public struct Console {
+    let options: ConsoleOptions
+
+    public init(_ options: ConsoleOptions) { self.options = options }
+
+    /// Run until done; the exit code and message of the end.
+    public static func run(_ options: ConsoleOptions) -> ConsoleExit {
+        do {
+            try Console(options).run()
+            return ConsoleExit(0)
+        } catch let exit as ConsoleExit {
+            return exit
+        } catch {
+            return ConsoleExit(1, "\(error)")
+        }
+    }
+
+    /// An http(s) URL without a trailing slash, or a clear error naming the option.
+    func checkedURL(_ text: String, _ option: String) throws -> String {
+        guard let url = ConsoleConfig.httpURL(text) else { throw fail("\(option): '\(text)' is not an http:// or https:// URL", 2) }
+        return url
+    }
+
+    func fail(_ message: String, _ code: Int32) -> ConsoleExit { ConsoleExit(code, message) }
+
+    func run() throws {
+        let o = options
+        let environment = ProcessInfo.processInfo.environment
+        let file: ConsoleConfig
+        do {
+            file = try ConsoleConfig.load(path: ConsoleConfig.path(environment: environment))
+        } catch {
+            throw fail(error.description, 2)
+        }
+        let refresh = o.refresh ?? file.refresh ?? 2
+        let theme = o.theme ?? file.theme ?? "dark"
+        var tokenFile = o.tokenFile ?? file.tokenFile
+        var nodes = o.nodes.isEmpty ? file.nodes : o.nodes
+        let signals = ShutdownSignals()
+        var demoFleet: DemoFleet?
+        defer { demoFleet?.stop() }
+        var demoToken: String?
+        var demoMonitors: (prometheus: String?, alertmanager: String?)?
+        if o.demo {
+            // A one-shot snapshot has no use for a Prometheus with no history yet.
+            let fleet = DemoFleet(incidentPeriod: o.incidentPeriod, monitors: !o.noMonitors && !o.once)
+            demoFleet = fleet
+            let started: DemoFleet.Started
+            do {
+                started = try fleet.start()
+            } catch {
+                throw fail("the demo could not start: \(error)", 1)
+            }
+            if o.headless {
+                let line: JSONValue = [
+                    "nodes": .array(started.nodes.map { ["url": .string($0), "admin": .string($0 + "/admin/v1")] }),
+                    "clawsim_control": .string(started.control),
+                    "operator_token": .string(started.operatorToken), "viewer_token": .string(started.viewerToken),
+                    "prometheus": started.prometheus.map { .string($0) } ?? .null,
+                    "alertmanager": started.alertmanager.map { .string($0) } ?? .null,
+                ]
+                FileHandle.standardOutput.write(Data(line.bytes(sorted: true) + [0x0A]))
+                while signals.received == nil { Thread.sleep(forTimeInterval: 0.1) }
+                return
+            }
+            nodes = started.nodes
+            tokenFile = nil
+            demoToken = started.operatorToken
+            demoMonitors = (started.prometheus, started.alertmanager)
+        }
+        let urls = try nodes.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            .filter { !$0.isEmpty }
+            .map { try checkedURL($0, "--node") }
+        guard !urls.isEmpty else { throw fail("give at least one --node URL", 2) }
+        // The demo's own Prometheus and Alertmanager (or none): another one does not scrape its nodes.
+        // The file's URLs are checked as it is read.
+        let prometheusURL = try demoMonitors.map { $0.prometheus } ?? o.prometheus.map { try checkedURL($0, "--prometheus") } ?? file.prometheus
+        let alertmanagerURL = try demoMonitors.map { $0.alertmanager } ?? o.alertmanager.map { try checkedURL($0, "--alertmanager") } ?? file.alertmanager
+        var token = demoToken ?? ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let poller: Poller
+        do {
+            poller = try Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL)
+        } catch {
+            throw fail("cannot start HTTP polling: \(error)", 3)
+        }
+        var fleet = Fleet(urls: urls, staleAfter: max(refresh * 3, 6))
+        fleet.monitor = Monitor(prometheusURL: prometheusURL, alertmanagerURL: alertmanagerURL)
+        fleet.monitor.actor = "clawtop (\(environment["USER"] ?? environment["LOGNAME"] ?? "unknown user"))"
+        var state = AppState(fleet: fleet, readOnly: o.readOnly, ascii: o.ascii)
+        if let exec = o.exec {
+            try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
+        }
+        if o.once {
+            // A demo fleet that just started needs a moment of traffic before there is much to show.
+            if o.demo { Thread.sleep(forTimeInterval: 3) }
+            Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
+            let now = Date().timeIntervalSince1970
+            if o.format == "json" {
+                var bytes = SnapshotReport.json(state.fleet, now: now).bytes(sorted: true)
+                bytes.append(0x0A)
+                FileHandle.standardOutput.write(Data(bytes))
+            } else {
+                FileHandle.standardOutput.write(Data(SnapshotReport.text(state.fleet, now: now).utf8))
+            }
+            throw ConsoleExit(state.fleet.status(now: now).code)
+        }
+        try interactive(state: state, poller: poller, token: token, refresh: refresh, theme: theme, signals: signals)
+    }
+
+    /// `--exec`: one command, no screen; per-node results on stdout; non-zero when any node refused.
+    func runExec(_ line: String, poller: Poller, state: inout AppState, token: String?, urls: [String]) throws {
+        let command: Command
+        switch Command.parse(line) {
+        case .failure(let error): throw fail(error.description, 2)
+        case .success(let c): command = c
+        }
+        guard command.changesFleet else { throw fail("--exec '\(line)' does not change the fleet", 2) }
+        guard !options.readOnly else { throw fail("--read-only: actions are disabled", 2) }
+        guard options.yes else { throw fail("--exec changes the fleet: add --yes to confirm '\(command.text)'", 2) }
+        Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
+        let plan: ActionPlan
+        switch command.plan(fleet: state.fleet, reason: ProcessInfo.processInfo.environment["CLAWTOP_REASON"], now: Date().timeIntervalSince1970) {
+        case .failure(let error): throw fail(error.description, 1)
+        case .success(let p): plan = p
+        }
+        let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name),
+                                        alertmanager: state.fleet.monitor.alertmanagerURL, token: token)
+        print(plan.summary)
+        for result in results { print("  \(result.node): \(result.ok ? "ok" : result.message)") }
+        // A silence goes to Alertmanager alone; a fleet action to every node that answered.
+        let toNodes = plan.calls.contains { $0.node != nil }
+        for node in state.fleet.nodes where node.snapshot == nil && toNodes {
+            print("  \(node.url): not sent (\(node.error ?? "unreachable"))")
+        }
+        let failed = results.contains { !$0.ok } || (toNodes && state.fleet.nodes.contains { $0.snapshot == nil })
+        throw ConsoleExit(failed ? 1 : 0)
+    }
+
+    func interactive(state initial: AppState, poller: Poller, token: String?, refresh: Double, theme: String, signals: ShutdownSignals) throws {
+        guard isatty(STDOUT_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"].map({ !$0.isEmpty && $0 != "dumb" }) ?? false else {
+            throw fail("the console needs a terminal (TERM set, stdout a tty); use --once for scripts", 2)
+        }
+        let startTheme: Theme
+        do {
+            startTheme = try ThemeLoader.load(theme)
+        } catch {
+            throw fail(error.description, 2)
+        }
+        let inbox = Mutex<[Action]>([])
+        let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
+        let pollThread = Thread {
+            var wantHistory = poller.monitor.prometheus != nil
+            while true {
+                let (paused, stop, cursors) = control.withLock { ($0.paused, $0.stop, $0.cursors) }
+                if stop { return }
+                if !paused {
+                    let batch = poller.poll(cursors: cursors)
+                    inbox.withLock { $0.append(batch) }
+                }
+                // Right after the first poll (which a slow Prometheus must not delay), Prometheus's
+                // past goes before it, so the sparklines are full when the screen opens.
+                if wantHistory {
+                    wantHistory = false
+                    if let history = poller.history(step: refresh, count: AppState.historyLength) {
+                        inbox.withLock { $0.append(history) }
+                    }
+                }
+                var waited = 0.0
+                while waited < refresh, !control.withLock({ $0.stop }) {
+                    Thread.sleep(forTimeInterval: 0.05)
+                    waited += 0.05
+                }
+            }
+        }
+        pollThread.start()
+        let terminal = Terminal(color: true)
+        defer {
+            control.withLock { $0.stop = true }
+            terminal.close()
+        }
+        terminal.apply(startTheme)
+        var state = initial
+        state.theme = startTheme.name
+
+        /// The reducer's effects, run here: the only place the console does I/O for it.
+        func run(_ effects: [Effect]) {
+            for effect in effects {
+                switch effect {
+                case .send(let plan):
+                    let urls = state.fleet.nodes.map(\.url)
+                    let names = state.fleet.nodes.map(\.name)
+                    let alertmanager = state.fleet.monitor.alertmanagerURL
+                    Thread.detachNewThread {
+                        let results = ActionSender.send(plan, urls: urls, names: names, alertmanager: alertmanager, token: token)
+                        inbox.withLock {
+                            $0.append(.actionResults(subject: plan.command.subject, summary: plan.summary, results: results,
+                                                     at: Date().timeIntervalSince1970))
+                        }
+                    }
+                case .loadTheme(let name):
+                    do {
+                        let theme = try ThemeLoader.load(name)
+                        terminal.apply(theme)
+                        run(Reducer.reduce(&state, .themeLoaded(theme.name)))
+                    } catch {
+                        run(Reducer.reduce(&state, .themeFailed(error.description)))
+                    }
+                case .setPolling(let paused):
+                    control.withLock { $0.paused = paused }
+                case .eventCursors(let cursors):
+                    control.withLock { $0.cursors = cursors }
+                }
+            }
+        }
+
+        let size = terminal.size
+        run(Reducer.reduce(&state, .resize(width: size.width, height: size.height)))
+        var dirty = true
+        while !state.quit, signals.received == nil {
+            let pending = inbox.withLock { list -> [Action] in defer { list = [] }; return list }
+            for action in pending { run(Reducer.reduce(&state, action)) }
+            if !pending.isEmpty { dirty = true }
+            let now = Date().timeIntervalSince1970
+            if Int(now) != Int(state.now) { dirty = true }  // ages tick each second
+            state.now = now
+            if dirty {
+                terminal.draw(View.render(state))
+                dirty = false
+            }
+            if terminal.checkSize() {
+                let size = terminal.size
+                run(Reducer.reduce(&state, .resize(width: size.width, height: size.height)))
+                dirty = true
+                continue
+            }
+            switch terminal.readKey(milliseconds: 100) {
+            case .resize:
+                let size = terminal.size
+                run(Reducer.reduce(&state, .resize(width: size.width, height: size.height)))
+                dirty = true
+            case .key(let key):
+                run(Reducer.handle(&state, key))
+                dirty = true
+            case nil:
+                break
+            }
+        }
+    }
+}

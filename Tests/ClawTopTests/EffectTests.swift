@@ -1,0 +1,55 @@
+import ClawAdminAPI
+import ClawShared
+import ClawTopCore
+import Testing
+
+/// The reducer changes state and returns the I/O it wants as effects; nothing else happens in it.
+@Suite struct EffectTests {
+    @Test func aThemeIsLoadedByTheRuntimeAndOnlyThenInUse() {
+        var state = sampleState(width: 80, height: 24)
+        #expect(state.theme == "dark")
+        let effects = Reducer.reduce(&state, .cycleTheme)
+        #expect(effects == [.loadTheme("light")])
+        #expect(state.theme == "dark", "not in use before it loaded")
+        Reducer.reduce(&state, .themeLoaded("light"))
+        #expect(state.theme == "light" && state.message?.text == "theme light")
+        Reducer.reduce(&state, .themeFailed("no-such.theme: no such file"))
+        #expect(state.theme == "light" && state.message?.role == .crit)
+        Reducer.handle(&state, .character(":"))
+        for c in "theme mono" { Reducer.handle(&state, .character(c)) }
+        #expect(Reducer.handle(&state, .enter) == [.loadTheme("mono")])
+    }
+
+    @Test func pauseAndPollsTellThePoller() {
+        var state = sampleState(width: 80, height: 24)
+        #expect(Reducer.reduce(&state, .togglePause) == [.setPolling(paused: true)])
+        #expect(Reducer.reduce(&state, .togglePause) == [.setPolling(paused: false)])
+        let snapshot = sampleSnapshot()
+        let event = Event(sequence: 7, time: 1000, node: "node-1", kind: .circuitClosed, subject: "slow", detail: "back")
+        let effects = Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [
+            NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [event], error: nil),
+            NodePoll(index: 1, snapshot: nil, raw: nil, events: [], error: "refused"),
+        ], at: 1000)))
+        #expect(effects == [.eventCursors([7, 0])])
+    }
+
+    @Test func oneBatchIsOneMerge() {
+        var state = sampleState(width: 80, height: 24)
+        let before = state.latencyHistory["fast"]?.count ?? 0
+        let snapshot = sampleSnapshot()
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [
+            NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil),
+            NodePoll(index: 1, snapshot: nil, raw: nil, events: [], error: "refused"),
+        ], at: 1001)))
+        #expect(state.latencyHistory["fast"]?.count == before + 1, "one history point per poll, whatever the number of nodes")
+    }
+
+    @Test func aConfirmedActionIsASendEffectAndNothingIsSentOtherwise() {
+        var state = sampleState(width: 80, height: 24)
+        #expect(Reducer.handle(&state, .character("d")).isEmpty)  // the dialog opens; nothing sent
+        #expect(Reducer.handle(&state, .character("y")).isEmpty)  // focus moves to Confirm
+        let effects = Reducer.handle(&state, .enter)
+        guard case .send(let plan)? = effects.first else { Issue.record("no send: \(effects)"); return }
+        #expect(plan.command == .drainProvider("fast") && plan.calls.count == 1)
+    }
+}
