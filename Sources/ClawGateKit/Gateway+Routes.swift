@@ -5,8 +5,8 @@ import NIOCore
 
 extension Gateway {
     /// Data plane (`/v1/...`) and the node's own endpoints (`/healthz`, `/readyz`, `/metrics`).
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
         router.post("/v1/chat/completions") { request, _ -> Response in
             var request = request
             let body: ByteBuffer

@@ -1,0 +1,196 @@
+import ClawAdminAPI
+import ClawShared
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// One admin endpoint: its method, its path under `/admin/v1`, and what it does. The table gives
+/// both the routes and, for every other method on the same path, the 405 answers.
+struct AdminEndpoint: Sendable {
+    var method: HTTPRequest.Method
+    var path: String
+    var handle: @Sendable (Request, GatewayContext) async throws -> Response
+}
+
+extension Gateway {
+    /// Every admin endpoint. Reads answer their wire type; writes parse their body into an
+    /// `OperatorCommand` and commit it.
+    func adminEndpoints() -> [AdminEndpoint] {
+        func read(_ path: String, _ answer: @escaping @Sendable (Request) throws(AdminError) -> Response) -> AdminEndpoint {
+            AdminEndpoint(method: .get, path: path) { request, _ in try answer(request) }
+        }
+        func write(_ path: String, method: HTTPRequest.Method = .post, allowed: [String] = [],
+                   _ command: @escaping @Sendable ([String: JSONValue], Parameters) throws(AdminError) -> OperatorCommand) -> AdminEndpoint {
+            AdminEndpoint(method: method, path: path) { request, context in
+                let fields = try Self.writeBody(try await Self.body(request), allowed: allowed)
+                let expected = try Self.ifMatch(request)
+                let reason = fields["reason"]?.stringValue
+                let parsed = try command(fields, context.parameters)
+                guard let token = context.token else { throw AdminError.unauthorized }
+                let written = try await self.commit(parsed, token: token, expected: expected, reason: reason)
+                return AdminAnswer.response(.ok, written, revision: written.revision)
+            }
+        }
+        @Sendable func id(_ p: Parameters) -> String { p.get("id") ?? "" }
+        @Sendable func alias(_ p: Parameters) -> String { p.get("alias") ?? "" }
+        return [
+            read("/snapshot") { _ in
+                let snapshot = self.snapshot()
+                return AdminAnswer.response(.ok, snapshot, revision: snapshot.node.revision)
+            },
+            read("/state") { _ in
+                let s = self.state.operatorState
+                return AdminAnswer.response(.ok, s.document, revision: s.revision)
+            },
+            read("/events") { request throws(AdminError) in
+                let (since, limit) = try Self.sinceAndLimit(request)
+                let (events, truncated) = self.state.events(since: since)
+                let page = Array(events.prefix(limit))
+                return AdminAnswer.response(.ok, EventPage(items: page, truncated: truncated, nextSince: page.last?.sequence ?? since,
+                                                           more: events.count > page.count))
+            },
+            read("/audit") { request throws(AdminError) in
+                let (since, limit) = try Self.sinceAndLimit(request)
+                let (entries, oldest) = self.writes.withLock { log in (log.entries.filter { $0.sequence > since }, log.entries.first?.sequence) }
+                let page = Array(entries.prefix(limit))
+                return AdminAnswer.response(.ok, AuditPage(items: page, truncated: oldest.map { since + 1 < $0 } ?? false,
+                                                           nextSince: page.last?.sequence ?? since, more: entries.count > page.count))
+            },
+            read("/requests") { request throws(AdminError) in
+                let (since, limit) = try Self.sinceAndLimit(request)
+                let (requests, truncated) = self.state.requests(since: since)
+                let page = Array(requests.prefix(limit))
+                return AdminAnswer.response(.ok, RequestPage(items: page.map(\.wire), truncated: truncated,
+                                                             nextSince: page.last?.sequence ?? since, more: requests.count > page.count))
+            },
+            write("/providers/:id/drain") { _, p in .drainProvider(id(p)) },
+            write("/providers/:id/undrain") { _, p in .undrainProvider(id(p)) },
+            write("/providers/:id/failover", allowed: ["to"]) { fields, p throws(AdminError) in .failoverProvider(id(p), to: try Self.targets(fields)) },
+            write("/providers/:id/restore") { _, p in .restoreProvider(id(p)) },
+            write("/routes/:alias/weights", method: .put, allowed: ["weights"]) { fields, p throws(AdminError) in
+                .setWeights(route: alias(p), weights: try Self.weights(fields))
+            },
+            write("/routes/:alias/tiers/:tier/failover", allowed: ["to"]) { fields, p throws(AdminError) in
+                .failoverTier(route: alias(p), tier: try self.tier(p), to: try Self.targets(fields))
+            },
+            write("/routes/:alias/tiers/:tier/restore") { _, p throws(AdminError) in .restoreTier(route: alias(p), tier: try self.tier(p)) },
+            write("/node/drain") { _, _ in .drainNode },
+            write("/node/undrain") { _, _ in .undrainNode },
+        ]
+    }
+
+    /// The admin routes behind the auth middleware, and 405 with `Allow` for other methods.
+    func addAdminRoutes(to router: Router<GatewayContext>) {
+        let admin = router.group("/admin/v1").add(middleware: AdminAuthMiddleware(auth: auth))
+        let endpoints = adminEndpoints()
+        for endpoint in endpoints {
+            admin.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handle)
+        }
+        let all: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options, .trace, .connect, HTTPRequest.Method("QUERY")!]
+        for path in Set(endpoints.map(\.path)) {
+            let allowed = endpoints.filter { $0.path == path }.map(\.method)
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            for method in all where !allowed.contains(method) && !(method == .head && allowed.contains(.get)) {
+                admin.on(RouterPath(path), method: method) { _, _ -> Response in throw AdminError.methodNotAllowed(method, allow: allow) }
+            }
+        }
+    }
+
+    // MARK: Parsing
+
+    /// `If-Match`: a revision, plain (`3`) or quoted (`"3"`), at most nine digits.
+    static func revision(_ header: String) -> Int? {
+        var text = Substring(header)
+        if text.count >= 2, text.first == "\"", text.last == "\"" { text = text.dropFirst().dropLast() }
+        guard (1...9).contains(text.count), text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(text)
+    }
+
+    static func ifMatch(_ request: Request) throws(AdminError) -> Int? {
+        guard let header = request.headers[.ifMatch] else { return nil }
+        guard let revision = revision(header) else { throw .invalid("If-Match", "must be a revision number, plain or quoted, got '\(header)'") }
+        return revision
+    }
+
+    static func body(_ request: Request) async throws -> ByteBuffer {
+        var request = request
+        return try await request.collectBody(upTo: 64 << 10)
+    }
+
+    /// A write's JSON body: an object with only the allowed keys; `reason` is always allowed.
+    static func writeBody(_ buffer: ByteBuffer, allowed: [String]) throws(AdminError) -> [String: JSONValue] {
+        if buffer.readableBytes == 0 { return [:] }
+        guard let value = try? JSONValue.parse(bytes: buffer.readableBytesView), let object = value.objectValue else {
+            throw .invalid("body", "must be a JSON object")
+        }
+        for key in object.keys.sorted() where key != "reason" && !allowed.contains(key) {
+            throw .invalid(key, "unknown field; allowed: \((allowed + ["reason"]).joined(separator: ", "))")
+        }
+        if let reason = object["reason"], reason != .null {
+            guard let text = reason.stringValue else { throw .invalid("reason", "must be a string") }
+            // Counted as JSON Schema's maxLength counts: code points, not grapheme clusters.
+            guard text.unicodeScalars.count <= 500 else { throw .invalid("reason", "must be at most 500 characters") }
+        }
+        return object
+    }
+
+    /// `to`: a list of provider ids, each once.
+    static func targets(_ fields: [String: JSONValue]) throws(AdminError) -> [String] {
+        guard let value = fields["to"] else { return [] }
+        guard let list = value.arrayValue else { throw .invalid("to", "must be a list of provider ids") }
+        var targets: [String] = []
+        for (index, item) in list.enumerated() {
+            guard let id = item.stringValue else { throw .invalid("to[\(index)]", "must be a provider id") }
+            if !targets.contains(id) { targets.append(id) }
+        }
+        return targets
+    }
+
+    /// `weights`: provider id -> whole number.
+    static func weights(_ fields: [String: JSONValue]) throws(AdminError) -> [String: Int] {
+        guard let object = fields["weights"]?.objectValue, !object.isEmpty else {
+            throw .invalid("weights", "required: an object of provider id -> weight 0..1000")
+        }
+        var weights: [String: Int] = [:]
+        for (id, value) in object {
+            guard let weight = value.intValue else { throw .invalid("weights.\(id)", "must be a whole number 0..1000") }
+            weights[id] = weight
+        }
+        return weights
+    }
+
+    /// The `:tier` of a path: a tier of the route (404 otherwise, as for an unknown route).
+    func tier(_ p: Parameters) throws(AdminError) -> Int {
+        let alias = p.get("alias") ?? ""
+        let text = p.get("tier") ?? ""
+        let route = try OperatorCommand.route(alias, config)
+        guard let index = Int(text), route.tiers.indices.contains(index) else {
+            throw .notFound("Route '\(alias)' has tiers 0..\(route.tiers.count - 1); no tier '\(text)'.")
+        }
+        return index
+    }
+
+    static func sinceAndLimit(_ request: Request) throws(AdminError) -> (Int, Int) {
+        let query = request.uri.queryParameters
+        var since = 0
+        var limit = 500
+        if let text = query.get("since") {
+            guard let value = Int(text), (0...1_000_000_000).contains(value) else { throw .invalid("since", "must be a whole number 0..1000000000") }
+            since = value
+        }
+        if let text = query.get("limit") {
+            guard let value = Int(text), (1...1000).contains(value) else { throw .invalid("limit", "must be 1..1000") }
+            limit = value
+        }
+        return (since, limit)
+    }
+}
+
+extension RequestRecord {
+    /// The admin API's form, with each failed attempt's reason (what to check for a refusal).
+    var wire: ClawAdminAPI.RequestRecord {
+        .init(sequence: sequence, time: time, route: route, attempts: attempts.map { .init(provider: $0.provider, outcome: $0.outcome.reason) },
+              outcome: outcome, served: served, latencySeconds: (latency * 1_000_000).rounded() / 1_000_000)
+    }
+}

@@ -1,0 +1,183 @@
+import ClawAdminAPI
+import ClawShared
+
+/// An operator's change to a node, as a value: parsed from an admin write, applied by a pure
+/// function that returns the new state and the events it implies. The fleet store will commit
+/// the same values.
+public enum OperatorCommand: Sendable, Equatable {
+    case drainProvider(String)
+    case undrainProvider(String)
+    /// `to` empty: the tier's others, then the next tier.
+    case failoverProvider(String, to: [String])
+    case restoreProvider(String)
+    case setWeights(route: String, weights: [String: Int])
+    case failoverTier(route: String, tier: Int, to: [String])
+    case restoreTier(route: String, tier: Int)
+    case drainNode
+    case undrainNode
+
+    /// The audit's action word.
+    public var action: String {
+        switch self {
+        case .drainProvider: "provider.drain"
+        case .undrainProvider: "provider.undrain"
+        case .failoverProvider: "provider.failover"
+        case .restoreProvider: "provider.restore"
+        case .setWeights: "route.weights"
+        case .failoverTier: "tier.failover"
+        case .restoreTier: "tier.restore"
+        case .drainNode: "node.drain"
+        case .undrainNode: "node.undrain"
+        }
+    }
+
+    /// What the command acts on: `provider:ID`, `route:ALIAS`, `tier:ALIAS/N` or `node:ID`.
+    public func target(node: String) -> String {
+        switch self {
+        case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id): "provider:\(id)"
+        case .setWeights(let route, _): "route:\(route)"
+        case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
+        case .drainNode, .undrainNode: "node:\(node)"
+        }
+    }
+
+    /// The result of applying a command: the next state, and the events that follow from it.
+    public struct Change: Sendable, Equatable {
+        public var next: OperatorState
+        public var events: [Note]
+    }
+
+    /// An event the change implies (the writer adds who did it).
+    public struct Note: Sendable, Equatable {
+        public var kind: EventKind
+        public var subject: String
+        public var detail: String
+    }
+
+    /// Check the command against the configuration and apply it to `state`. Pure: the time and
+    /// reason come in, nothing is written. A command that is wrong in itself throws (400/404).
+    func apply(to state: OperatorState, config: GatewayConfig, now: Double, reason: String?) throws(AdminError) -> Change {
+        var next = state
+        var notes: [Note] = []
+        let target = target(node: config.nodeID)
+        switch self {
+        case .drainProvider(let id):
+            try Self.provider(id, config)
+            next.drainedProviders.insert(id)
+        case .undrainProvider(let id):
+            try Self.provider(id, config)
+            next.drainedProviders.remove(id)
+        case .failoverProvider(let id, let to):
+            try Self.provider(id, config)
+            let routes = config.routes.filter { $0.tiers.joined().contains { $0.provider == id } }
+            try Self.checkTargets(to, routes: routes, exclude: [id], config: config)
+            Self.setFailover(&next, subject: target, provider: id, route: nil, tier: nil, to: to, now: now, reason: reason)
+            notes.append(Note(kind: .failoverStarted, subject: target, detail: Self.whereTo(to)))
+        case .restoreProvider(let id):
+            try Self.provider(id, config)
+            next.failovers.removeAll { $0.subject == target }
+            notes.append(Note(kind: .failoverRestored, subject: target, detail: "configured routing applies again"))
+        case .setWeights(let alias, let weights):
+            try Self.setWeights(alias, weights, &next, config: config)
+        case .failoverTier(let alias, let tier, let to):
+            let route = try Self.route(alias, config)
+            try Self.tier(tier, of: route)
+            try Self.checkTargets(to, routes: [route], exclude: Set(route.tiers[tier].map(\.provider)), config: config)
+            Self.setFailover(&next, subject: target, provider: nil, route: alias, tier: tier, to: to, now: now, reason: reason)
+            notes.append(Note(kind: .failoverStarted, subject: target, detail: Self.whereTo(to)))
+        case .restoreTier(let alias, let tier):
+            try Self.tier(tier, of: try Self.route(alias, config))
+            next.failovers.removeAll { $0.subject == target }
+            notes.append(Note(kind: .failoverRestored, subject: target, detail: "configured routing applies again"))
+        case .drainNode:
+            next.nodeDrain = true
+            notes.append(Note(kind: .nodeDraining, subject: config.nodeID, detail: "readiness answers 503; in-flight requests finish"))
+        case .undrainNode:
+            next.nodeDrain = false
+            notes.append(Note(kind: .nodeServing, subject: config.nodeID, detail: "readiness answers 200 again"))
+        }
+        return Change(next: next, events: notes)
+    }
+
+    /// The part of the operator state this command touches, for the audit's before -> after.
+    func auditView(_ state: OperatorState, node: String) -> JSONValue {
+        switch self {
+        case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id):
+            return ["drained": .bool(state.drainedProviders.contains(id)), "failover": state.failedOver(provider: id)?.json ?? .null]
+        case .setWeights(let route, _):
+            return .object((state.weights[route] ?? [:]).mapValues { JSONValue($0) })
+        case .failoverTier, .restoreTier:
+            let target = target(node: node)
+            return state.failovers.first { $0.subject == target }?.json ?? .null
+        case .drainNode, .undrainNode:
+            return ["drain": .bool(state.nodeDrain)]
+        }
+    }
+
+    // MARK: Checks
+
+    static func whereTo(_ to: [String]) -> String {
+        to.isEmpty ? "new traffic goes to the rest of the tier, then the next tier" : "new traffic goes to \(to.joined(separator: ", "))"
+    }
+
+    static func provider(_ id: String, _ config: GatewayConfig) throws(AdminError) {
+        guard config.providers.contains(where: { $0.id == id }) else {
+            throw .notFound("No provider '\(id)'; known: \(config.providers.map(\.id).joined(separator: ", ")).")
+        }
+    }
+
+    static func route(_ alias: String, _ config: GatewayConfig) throws(AdminError) -> GatewayConfig.Route {
+        guard let route = config.routes.first(where: { $0.alias == alias }) else {
+            throw .notFound("No route '\(alias)'; known: \(config.routes.map(\.alias).joined(separator: ", ")).")
+        }
+        return route
+    }
+
+    static func tier(_ index: Int, of route: GatewayConfig.Route) throws(AdminError) {
+        guard route.tiers.indices.contains(index) else {
+            throw .notFound("Route '\(route.alias)' has tiers 0..\(route.tiers.count - 1); no tier '\(index)'.")
+        }
+    }
+
+    /// Providers in `to` must exist, not be the ones failed over, and serve every route concerned.
+    static func checkTargets(_ to: [String], routes: [GatewayConfig.Route], exclude: Set<String>, config: GatewayConfig) throws(AdminError) {
+        for (index, id) in to.enumerated() {
+            guard config.providers.contains(where: { $0.id == id }) else { throw .invalid("to[\(index)]", "unknown provider '\(id)'") }
+            guard !exclude.contains(id) else { throw .invalid("to[\(index)]", "'\(id)' is the provider (or in the tier) being failed over") }
+            for route in routes where !route.tiers.joined().contains(where: { $0.provider == id }) {
+                throw .invalid("to[\(index)]", "'\(id)' is not in route '\(route.alias)', so it cannot take that route's traffic")
+            }
+        }
+    }
+
+    static func setFailover(_ next: inout OperatorState, subject: String, provider: String?, route: String?, tier: Int?, to: [String],
+                            now: Double, reason: String?) {
+        if let existing = next.failovers.firstIndex(where: { $0.subject == subject }) {
+            next.failovers[existing].to = to
+        } else {
+            next.failovers.append(.init(subject: subject, provider: provider, route: route, tier: tier, to: to, since: now, reason: reason))
+        }
+    }
+
+    static func setWeights(_ alias: String, _ weights: [String: Int], _ next: inout OperatorState, config: GatewayConfig) throws(AdminError) {
+        let route = try route(alias, config)
+        guard !weights.isEmpty else { throw .invalid("weights", "required: an object of provider id -> weight 0..1000") }
+        let inRoute = Set(route.tiers.joined().map(\.provider))
+        var overrides = next.weights[alias] ?? [:]
+        for (id, weight) in weights.sorted(by: { $0.key < $1.key }) {
+            guard inRoute.contains(id) else {
+                throw .invalid("weights.\(id)", "provider '\(id)' is not in route '\(alias)'; its providers: \(inRoute.sorted().joined(separator: ", "))")
+            }
+            guard (0...1000).contains(weight) else { throw .invalid("weights.\(id)", "must be a whole number 0..1000") }
+            overrides[id] = weight
+        }
+        for (index, tier) in route.tiers.enumerated() {
+            // Keep only overrides that differ from the configuration.
+            for t in tier where overrides[t.provider] == t.weight { overrides[t.provider] = nil }
+            if tier.allSatisfy({ (overrides[$0.provider] ?? $0.weight) == 0 }) {
+                throw .invalid("weights", "tier \(index) of route '\(alias)' would have every weight 0; keep at least one above 0")
+            }
+        }
+        next.weights[alias] = overrides.isEmpty ? nil : overrides
+    }
+}
