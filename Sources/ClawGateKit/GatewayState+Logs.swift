@@ -1,0 +1,24 @@
+import ClawAdminAPI
+import ClawShared
+import Foundation
+import Synchronization
+
+/// The node's logs: requests that needed a retry or failed, who served what, and events.
+extension GatewayState {
+    /// Requests that needed a retry or failed, after `sequence`, and whether older ones were dropped.
+    public func requests(since sequence: Int) -> (requests: [RequestRecord], truncated: Bool) {
+        inner.withLock { state in
+            let oldest = state.requests.first?.sequence ?? state.nextRequestSequence
+            return (state.requests.filter { $0.sequence > sequence }, sequence + 1 < oldest)
+        }
+    }
+
+    /// [route][provider] requests served in the last minute.
+    public func servedLastMinute(now: Double) -> [[Int]] {
+        inner.withLock { state in state.served.map { $0.map { $0.total(now: now) } } }
+    }
+
+    public func events(since sequence: Int) -> (events: [Event], truncated: Bool) {
+        inner.withLock { $0.events.since(sequence) }
+    }
+}

@@ -1,0 +1,22 @@
+/// Counts per second over the last minute: which provider actually served a route's requests.
+struct MinuteCounter: Sendable {
+    private var counts = [Int](repeating: 0, count: 60)
+    private var seconds = [Int](repeating: -1, count: 60)
+
+    mutating func add(now: Double) {
+        let second = Int(now.rounded(.down))
+        let index = ((second % 60) + 60) % 60
+        if seconds[index] != second {
+            seconds[index] = second
+            counts[index] = 0
+        }
+        counts[index] += 1
+    }
+
+    func total(now: Double) -> Int {
+        let second = Int(now.rounded(.down))
+        var sum = 0
+        for i in 0..<60 where seconds[i] > second - 60 && seconds[i] <= second { sum += counts[i] }
+        return sum
+    }
+}

@@ -1,0 +1,54 @@
+import ClawAdminAPI
+import Foundation
+
+/// Pane 6: Alertmanager's alerts.
+extension View {
+    /// Alertmanager's alerts (silenced ones last, dimmed), and where the monitor figures come from.
+    static func alerts(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let monitor = state.fleet.monitor
+        var statusLines: [(String, Role)] = []
+        if let url = monitor.prometheusURL {
+            if monitor.figures != nil {
+                statusLines.append(("prometheus \(url): figures from PromQL over the last \(PromQL.window)", .dim))
+            } else {
+                statusLines.append(("prometheus \(url): \(monitor.prometheusError ?? "no answer yet"); node stats shown", .warn))
+            }
+        }
+        if let url = monitor.alertmanagerURL {
+            if let error = monitor.alertmanagerError {
+                let age = monitor.alertsAt.map { "; list from \(Format.duration(max(0, state.now - $0))) ago" } ?? ""
+                statusLines.append(("alertmanager \(url): \(error)\(age)", .crit))
+            } else {
+                let silenced = monitor.alerts.count - monitor.firing.count
+                statusLines.append(("alertmanager \(url): \(monitor.firing.count) firing, \(silenced) silenced or inhibited", .dim))
+            }
+        } else {
+            statusLines.append(("no Alertmanager: start clawtop with --alertmanager URL to list alerts here", .dim))
+        }
+        let columns = [
+            Column(title: "SEVERITY", width: 8, right: false, priority: 1),
+            Column(title: "ALERT", width: 30, right: false, priority: 0),
+            Column(title: "STATE", width: 8, right: false, priority: 4),
+            Column(title: "SINCE", width: 6, right: true, priority: 2),
+            Column(title: "SUMMARY", width: max(10, b.width - 57), right: false, priority: 3),
+        ]
+        let shown = Selectors.filteredAlerts(state)
+        let rows: [[(String, Role)]] = shown.map { a in
+            let role: Role = a.silenced ? .dim : a.severity == "critical" ? .crit : a.severity == "warning" ? .warn : .normal
+            return [(a.severity, role), (marked(a.selector, state, "alert:\(a.name)"), a.silenced ? .dim : .normal),
+                    (a.silenced ? "silenced" : "firing", role), (a.since > 0 ? Format.duration(max(0, state.now - a.since)) : "-", .normal),
+                    (a.summary, a.silenced ? .dim : .normal)]
+        }
+        // The selected alert in full (its labels and summary do not fit a narrow table).
+        let index = state.selected(.alerts)
+        if shown.indices.contains(index) {
+            let a = shown[index]
+            statusLines.insert(("\(a.selector): \(a.summary)\(a.since > 0 ? "  (since \(clock(a.since)) UTC)" : "")", .title), at: 0)
+        }
+        let bottom = max(area.top + 1, area.bottom - statusLines.count)
+        table(&b, (area.top, bottom), columns: columns, rows: rows, selected: index, ascii: state.ascii)
+        for (offset, line) in statusLines.enumerated() where bottom + offset < area.bottom {
+            b.put(line.0, x: 0, y: bottom + offset, role: line.1)
+        }
+    }
+}

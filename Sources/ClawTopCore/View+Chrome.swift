@@ -1,0 +1,86 @@
+import ClawAdminAPI
+import Foundation
+
+/// The frame around every pane: header, tabs, footer.
+extension View {
+    // MARK: Header, tabs, footer
+
+    static func header(_ state: AppState, _ b: inout ScreenBuffer) {
+        let s = state.fleet.summary(now: state.now)
+        b.fill(row: 0, role: .header)
+        let monitor = state.fleet.monitor
+        var flags: [(String, Role)] = []
+        // Prometheus given but not answering: the figures are the nodes' own, and the header says so.
+        if monitor.prometheusURL != nil, monitor.figures == nil, monitor.prometheusError != nil { flags.append(("prom down: node stats", .warn)) }
+        if state.paused { flags.append(("PAUSED", .lock)) }
+        if state.readOnly { flags.append((state.ascii ? "[RO]" : "🔒RO", .lock)) }
+        let flagWidth = flags.reduce(0) { $0 + $1.0.count + 1 } + (flags.isEmpty ? 0 : 1)
+        // The flags always show; the figures take the room that is left, in order of importance.
+        let room = b.width - flagWidth
+        var x = b.put(" clawtop", x: 0, y: 0, role: .title, maxWidth: room)
+        var items: [(String, String, Role)] = [
+            ("nodes", "\(s.nodesServing)/\(s.nodesTotal)", s.nodesServing == s.nodesTotal ? .headerValue : .crit),
+        ]
+        if monitor.alertmanagerURL != nil {
+            let firing = monitor.firing
+            let role: Role = monitor.alertmanagerError != nil ? .warn
+                : firing.contains { $0.severity == "critical" } ? .crit : firing.isEmpty ? .headerValue : .warn
+            items.append(("alerts", monitor.alertmanagerError != nil && monitor.alertsAt == nil ? "?" : String(firing.count), role))
+        }
+        items += [
+            ("prov", "\(s.providersHealthy)/\(s.providersTotal)", s.providersHealthy == s.providersTotal ? .headerValue : .warn),
+            ("rps", Format.rate(s.rps), .headerValue),
+            ("err", Format.percent(s.errorRatio), s.errorRatio > 0.05 ? .crit : s.errorRatio > 0.01 ? .warn : .headerValue),
+            ("p99", Format.seconds(s.p99), .headerValue),
+            ("$/h", Format.dollars(s.costPerHour), .headerValue),
+            ("age", s.dataAge.map { Format.duration($0) } ?? "-", (s.dataAge ?? 0) > state.fleet.staleAfter ? .warn : .headerValue),
+        ]
+        if monitor.usingPrometheus { items.append(("src", "prom", .headerValue)) }
+        for (label, value, role) in items {
+            guard x + label.count + value.count + 3 <= room else { break }
+            x = b.put("  \(label) ", x: x, y: 0, role: .header)
+            x = b.put(value, x: x, y: 0, role: role)
+        }
+        var fx = max(0, b.width - flagWidth + 1)
+        for (text, role) in flags {
+            fx = b.put(text, x: fx, y: 0, role: role) + 1
+        }
+    }
+
+    static func tabs(_ state: AppState, _ b: inout ScreenBuffer) {
+        var x = 0
+        for pane in Pane.allCases {
+            let text = " \(pane.rawValue + 1) \(pane.title) "
+            x = b.put(text, x: x, y: 1, role: pane == state.pane ? .tabActive : .tab)
+        }
+        var info = state.pane == .providers ? "sort: \(state.sort.rawValue)" : ""
+        if !state.filter.isEmpty { info = "filter: \(state.filter)  " + info }
+        if !info.isEmpty { b.put(info, x: max(x + 1, b.width - info.count - 1), y: 1, role: .dim) }
+    }
+
+    static func footer(_ state: AppState, _ b: inout ScreenBuffer) {
+        let y = b.height - 1
+        b.fill(row: y, role: .footer)
+        if case .commandLine(let text) = state.mode {
+            let x = b.put(":" + text, x: 0, y: y, role: .footer)
+            b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer)
+            return
+        }
+        if case .filter(let text) = state.mode {
+            let x = b.put("/" + text, x: 0, y: y, role: .footer)
+            b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer)
+            return
+        }
+        let keys = KeyMap.visible(readOnly: state.readOnly).filter { ["?", "q", "Tab", "j/k", ":", "d", "w", "f", "s"].contains($0.label) }
+        var x = 0
+        for binding in keys {
+            x = b.put(" \(binding.label)", x: x, y: y, role: .footer)
+            x = b.put(" \(binding.help) ", x: x, y: y, role: .footer)
+        }
+    }
+
+
+    static func marked(_ name: String, _ state: AppState, _ subject: String) -> String {
+        state.pending[subject] != nil ? name + (state.ascii ? " ~" : " ⧗") : name
+    }
+}

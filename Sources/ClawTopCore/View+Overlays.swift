@@ -1,0 +1,60 @@
+import ClawAdminAPI
+import Foundation
+
+/// What opens over a pane: the help and the confirmation dialog.
+extension View {
+    static func help(_ state: AppState, _ b: inout ScreenBuffer) {
+        let rows = KeyMap.visible(readOnly: state.readOnly)
+        // Two columns when one does not fit the height (80x24 has room for 17 lines).
+        let columns = rows.count + 3 > b.height - 4 && b.width >= 70 ? 2 : 1
+        let perColumn = (rows.count + columns - 1) / columns
+        let width = min(b.width - 4, 44 * columns)
+        let height = min(b.height - 4, perColumn + 3)
+        let left = (b.width - width) / 2
+        let top = (b.height - height) / 2
+        for y in top..<(top + height) {
+            b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
+        }
+        b.put(" Keys (Esc or ? closes) ", x: left + 1, y: top, role: .selected)
+        let columnWidth = width / columns
+        for (i, binding) in rows.enumerated() {
+            let y = top + 2 + i % perColumn
+            guard y < top + height else { continue }
+            b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2 + (i / perColumn) * columnWidth, y: y, role: .selected,
+                  maxWidth: columnWidth - 3)
+        }
+    }
+
+    static func confirm(_ dialog: Confirmation, _ b: inout ScreenBuffer) {
+        let width = min(b.width - 2, max(50, dialog.plan.summary.count + 4))
+        let height = 9
+        let left = max(0, (b.width - width) / 2)
+        let top = max(0, (b.height - height) / 2)
+        for y in top..<min(b.height, top + height) {
+            b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
+        }
+        b.put(" Confirm ", x: left + 1, y: top, role: .title)
+        // The summary on up to two lines, broken at a space.
+        let room = max(1, width - 4)
+        var first = dialog.plan.summary
+        var second = ""
+        if first.count > room {
+            let head = first.prefix(room)
+            let cut = head.lastIndex(of: " ").map { head.distance(from: head.startIndex, to: $0) } ?? room
+            second = String(first.dropFirst(cut)).trimmingCharacters(in: .whitespaces)
+            first = String(first.prefix(cut))
+        }
+        b.put(first, x: left + 2, y: top + 2, role: .selected, maxWidth: room)
+        b.put(second, x: left + 2, y: top + 3, role: .selected, maxWidth: room)
+        let nodes = dialog.plan.calls.filter { $0.node != nil }.count
+        let target = nodes > 0 ? "Nodes: \(nodes)" : "Sent to: Alertmanager"
+        b.put(target, x: left + 2, y: top + 4, role: .selected, maxWidth: room)
+        let reasonRole: Role = dialog.focus == .reason ? .tabActive : .selected
+        b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: top + 5, role: reasonRole, maxWidth: room)
+        let cancel = dialog.focus == .cancel ? "[ Cancel ]" : "  Cancel  "
+        let ok = dialog.focus == .confirm ? "[ Confirm ]" : "  Confirm  "
+        b.put(cancel, x: left + 2, y: top + 7, role: dialog.focus == .cancel ? .tabActive : .selected)
+        b.put(ok, x: left + 16, y: top + 7, role: dialog.focus == .confirm ? .crit : .selected)
+        b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: top + 7, role: .selected, maxWidth: max(0, width - 32))
+    }
+}

@@ -1,0 +1,84 @@
+import ClawAdminAPI
+import Foundation
+
+/// Pane 1: providers, merged across nodes; Enter opens the detail.
+extension View {
+    static func providers(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let columns = [
+            Column(title: "PROVIDER", width: 14, right: false, priority: 0),
+            Column(title: "STATE", width: 11, right: false, priority: 1),
+            Column(title: "CIRCUIT", width: 9, right: false, priority: 5),
+            Column(title: "WEIGHT", width: 6, right: true, priority: 4),
+            Column(title: "RPS", width: 6, right: true, priority: 2),
+            Column(title: "ERR%", width: 6, right: true, priority: 3),
+            Column(title: "P50", width: 6, right: true, priority: 6),
+            Column(title: "P95", width: 6, right: true, priority: 8),
+            Column(title: "P99", width: 6, right: true, priority: 3),
+            Column(title: "TTFT", width: 6, right: true, priority: 9),
+            Column(title: "$/H", width: 7, right: true, priority: 7),
+            Column(title: "INFLIGHT", width: 11, right: true, priority: 10),
+        ]
+        let rows: [[(String, Role)]] = Selectors.sortedProviders(state).map { p in
+            [
+                (marked(p.id, state, "provider:\(p.id)"), .normal), (p.state, stateRole(p.state)), (p.circuit, stateRole(p.circuit)), (String(p.weight), .normal),
+                (Format.rate(p.rps), .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
+                (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
+                (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
+                saturation(p.inFlight, p.maxInFlight),
+            ]
+        }
+        table(&b, area, columns: columns, rows: rows, selected: state.selected(.providers), ascii: state.ascii)
+    }
+
+    /// In flight against its limit ("12/5000"), warn from 90 %: past the limit the node answers 429.
+    static func saturation(_ inFlight: Int, _ limit: Int) -> (String, Role) {
+        guard limit > 0 else { return (String(inFlight), .normal) }
+        let full = Double(inFlight) >= 0.9 * Double(limit)
+        return ("\(inFlight)/\(Format.count(limit))", full ? .warn : .normal)
+    }
+
+
+    /// Enter on a provider: its breaker on every node, its recent history as sparklines.
+    static func detail(_ state: AppState, _ id: String, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        var y = area.top
+        b.put("Provider \(id)  (Esc back)", x: 0, y: y, role: .title)
+        y += 1
+        if let row = state.fleet.rows.first(where: { $0.id == id }) {
+            b.put("state \(row.state)  circuit \(row.circuit)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",
+                  x: 0, y: y, role: stateRole(row.state))
+        }
+        y += 2
+        let width = max(10, b.width - 16)
+        b.put("latency p50", x: 0, y: y, role: .dim)
+        b.put(sparkline(state.latencyHistory[id] ?? [], width: width, ascii: state.ascii), x: 14, y: y, role: .bar)
+        y += 1
+        b.put("cost $/h", x: 0, y: y, role: .dim)
+        b.put(sparkline(state.costHistory[id] ?? [], width: width, ascii: state.ascii), x: 14, y: y, role: .bar)
+        y += 2
+        b.put(Format.pad("NODE", 14) + " " + Format.pad("CIRCUIT", 9) + " " + Format.pad("FAILS", 5, right: true) + " "
+              + Format.pad("EJECT", 5, right: true) + "  " + "WHY / UNTIL", x: 0, y: y, role: .title)
+        y += 1
+        for node in state.fleet.nodes where y < area.bottom {
+            guard let p = node.snapshot?.providers.first(where: { $0.id == id }) else { continue }
+            let c = p.circuit
+            var why = c.reason ?? ""
+            if let until = c.openUntil { why += "  until \(clock(until))" }
+            b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(c.state.rawValue, 9) + " " + Format.pad(String(c.consecutiveFailures), 5, right: true)
+                  + " " + Format.pad(String(c.ejections), 5, right: true) + "  " + why, x: 0, y: y, role: stateRole(c.state.rawValue))
+            y += 1
+        }
+        let failures = state.fleet.nodes.flatMap { node in
+            (node.snapshot?.providers.first { $0.id == id }?.circuit.recentFailures ?? []).map { (node.name, $0.time, $0.reason) }
+        }.sorted { $0.1 > $1.1 }
+        if !failures.isEmpty, y + 2 < area.bottom {
+            y += 1
+            b.put("Recent failures", x: 0, y: y, role: .title)
+            y += 1
+            for (node, time, reason) in failures where y < area.bottom {
+                b.put("\(clock(time))  \(Format.pad(node, 12, ascii: state.ascii))  \(reason)",
+                      x: 0, y: y, role: .warn)
+                y += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import ClawAdminAPI
+import Foundation
+
+/// Pane 3: routes, tier by tier, with wanted and actual shares.
+extension View {
+    static func bar(_ value: Int, max: Int, width: Int, ascii: Bool) -> String {
+        guard max > 0, width > 0 else { return "" }
+        let filled = Int((Double(value) / Double(max) * Double(width)).rounded())
+        return String(repeating: ascii ? "#" : "█", count: filled) + String(repeating: ascii ? "." : "░", count: width - filled)
+    }
+
+    static func routes(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let lines = Selectors.routeLines(state)
+        let columns = [
+            Column(title: "ROUTE", width: 12, right: false, priority: 0),
+            Column(title: "TIER", width: 4, right: true, priority: 1),
+            Column(title: "PROVIDER", width: 14, right: false, priority: 0),
+            Column(title: "WEIGHT", width: 7, right: true, priority: 2),
+            Column(title: "EFFECTIVE", width: 18, right: false, priority: 3),
+            Column(title: "WANT", width: 5, right: true, priority: 4),
+            Column(title: "GOT 1M", width: 7, right: true, priority: 1),
+        ]
+        // The share each provider should get: its effective weight over its tier's (the first tier
+        // with weight serves); what it got comes from the node's count of the last minute.
+        var tierTotals: [String: Int] = [:]
+        for (alias, tier, entry, _) in lines { tierTotals["\(alias)/\(tier)", default: 0] += entry.effectiveWeight }
+        let maxWeight = lines.map { max($0.2.configuredWeight, $0.2.effectiveWeight) }.max() ?? 1
+        let rows: [[(String, Role)]] = lines.map { alias, tier, entry, panic in
+            let total = tierTotals["\(alias)/\(tier)"] ?? 0
+            let want = tier == 0 && total > 0 ? Double(entry.effectiveWeight) / Double(total) : nil
+            let got = entry.actualShare
+            let skewed = want.map { w in abs(w - (got ?? 0)) > 0.15 } ?? ((got ?? 0) > 0.15)
+            return [
+                (alias + (panic ? " PANIC" : ""), panic ? .crit : .normal), (String(tier), .normal), (entry.provider, .normal),
+                (String(entry.configuredWeight), .dim),
+                (bar(entry.effectiveWeight, max: maxWeight, width: 12, ascii: state.ascii) + " " + String(entry.effectiveWeight),
+                 entry.effectiveWeight == 0 ? .warn : .bar),
+                (want.map { Format.percent($0) } ?? "-", .dim),
+                (got.map { Format.percent($0) } ?? "-", skewed && got != nil ? .warn : .normal),
+            ]
+        }
+        table(&b, area, columns: columns, rows: rows, selected: state.selected(.routes), ascii: state.ascii)
+    }
+}
