@@ -122,7 +122,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ClawTopTests",
-            dependencies: ["ClawTopCore", "ClawTopRuntime", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"]
+            dependencies: ["ClawTopCore", "ClawTopRuntime", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"],
+            exclude: ["Snapshots"]
         ),
         .testTarget(
             name: "ClawGateTests",

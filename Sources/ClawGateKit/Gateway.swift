@@ -21,7 +21,8 @@ public final class Gateway: Sendable {
     public let logger: Logger
     let clients: [HTTPClient]
     let apiKeys: [String?]
-    let clock: @Sendable () -> Double
+    /// Seconds on the node's clock (monotonic; a test may pass its own and move it).
+    public let clock: @Sendable () -> Double
     public let startedAt: Double
     public let startedAtWall: Double
     let auth: AdminAuth
@@ -45,6 +46,7 @@ public final class Gateway: Sendable {
 
     /// Build a node: loads admin tokens and the saved operator state, and refuses what is wrong.
     public convenience init(config: GatewayConfig, logger: Logger = Logger(label: "clawgate"), seed: UInt64? = nil,
+                            clock: @escaping @Sendable () -> Double = Gateway.monotonic,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let auth = try AdminAuth.load(config.admin.tokens, environment: environment)
         let store = StateStore(directory: config.admin.stateDir ?? StateStore.defaultDirectory(nodeID: config.nodeID, environment: environment))
@@ -59,7 +61,7 @@ public final class Gateway: Sendable {
             logger.warning("no admin tokens configured: every /admin request will be refused with 401")
         }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
-                  openFileLimit: openFiles)
+                  openFileLimit: openFiles, clock: clock)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file

@@ -19,10 +19,11 @@ public final class GatewayServer: Sendable {
 
     /// Build and start a node; returns once it listens (port 0 picks a free port).
     public static func start(config: GatewayConfig, logger: Logger? = nil, seed: UInt64? = nil,
+                             clock: @escaping @Sendable () -> Double = Gateway.monotonic,
                              environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> GatewayServer {
         var logger = logger ?? Logger(label: "clawgate")
         if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
-        let gateway = try Gateway(config: config, logger: logger, seed: seed, environment: environment)
+        let gateway = try Gateway(config: config, logger: logger, seed: seed, clock: clock, environment: environment)
         let port = BoundPort()
         let app = Application(
             router: gateway.router(),

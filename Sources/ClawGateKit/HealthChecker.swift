@@ -16,33 +16,37 @@ struct HealthChecker: Service {
         }
         try await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await probeAll()
+                await gateway.probeProviders()
                 try await Task.sleep(for: .seconds(settings.interval))
             }
         }
     }
+}
 
-    func probeAll() async {
+extension Gateway {
+    /// One round of active health checks: every provider at once, each with its own timeout.
+    /// The checker service calls it every interval; a test may call it itself instead of waiting.
+    public func probeProviders() async {
         await withTaskGroup(of: Void.self) { group in
-            for index in gateway.config.providers.indices {
-                group.addTask { await probe(index) }
+            for index in config.providers.indices {
+                group.addTask { await self.probe(index) }
             }
         }
     }
 
     func probe(_ provider: Int) async {
-        let settings = gateway.config.healthCheck
-        let request = gateway.upstreamRequest(provider: provider, path: settings.path, method: .GET, body: nil)
+        let settings = config.healthCheck
+        let request = upstreamRequest(provider: provider, path: settings.path, method: .GET, body: nil)
         var ok = false
         var error: String?
         do {
-            let response = try await gateway.clients[provider].execute(request, deadline: .now() + .nanoseconds(Int64(settings.timeout * 1e9)))
+            let response = try await clients[provider].execute(request, deadline: .now() + .nanoseconds(Int64(settings.timeout * 1e9)))
             _ = try? await response.body.collect(upTo: 1 << 20)
             ok = (200..<300).contains(Int(response.status.code))
             if !ok { error = "status_\(response.status.code)" }
         } catch let failure {
             error = Gateway.classify(failure).label
         }
-        gateway.state.recordProbe(provider: provider, ok: ok, error: error, now: gateway.clock())
+        state.recordProbe(provider: provider, ok: ok, error: error, now: clock())
     }
 }

@@ -5,6 +5,7 @@ import ClawSimKit
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 
 /// Starts real clawsim providers and clawgate nodes on loopback port 0 for tests and benchmarks.
 public enum TestFleet {
@@ -63,10 +64,10 @@ public enum TestFleet {
     public static let operatorToken = "operator-token-0123456789"
     public static let viewerToken = "viewer-token-0123456789"
 
-    public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7) async throws -> GatewayServer {
+    public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7, clock: ManualClock? = nil) async throws -> GatewayServer {
         var logger = Logger(label: "clawgate-test")
         logger.logLevel = .warning
-        return try await GatewayServer.start(config: config, logger: logger, seed: seed, environment: [
+        return try await GatewayServer.start(config: config, logger: logger, seed: seed, clock: clock?.read ?? Gateway.monotonic, environment: [
             "CLAW_TEST_OPERATOR_TOKEN": operatorToken, "CLAW_TEST_VIEWER_TOKEN": viewerToken,
         ])
     }
@@ -134,4 +135,18 @@ public final class TestClient: Sendable {
     public func setBehaviour(_ simulator: Simulator, _ provider: String, _ patch: JSONValue) async throws -> TestResponse {
         try await request("POST", simulator.controlURL + "/sim/providers/" + provider, body: patch.encoded())
     }
+}
+
+/// A clock that moves only when a test moves it: cooldowns and windows without sleeping.
+public final class ManualClock: Sendable {
+    private let seconds: Mutex<Double>
+
+    public init(start: Double = 1000) { seconds = Mutex(start) }
+
+    public var now: Double { seconds.withLock { $0 } }
+
+    public func advance(by delta: Double) { seconds.withLock { $0 += delta } }
+
+    /// For `GatewayServer.start(clock:)`.
+    public var read: @Sendable () -> Double { { self.now } }
 }

@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawGateKit
 import ClawShared
 import ClawSimKit
@@ -15,12 +16,13 @@ import Testing
         firstByteTimeout: Double = 2,
         healthCheck: GatewayConfig.HealthCheck? = nil,
         retry: GatewayConfig.Retry = .init(maxAttempts: 3, budgetRatio: 1, minRetriesPerSecond: 100, window: 10),
+        clock: ManualClock? = nil,
         _ body: (Simulator, GatewayServer, TestClient) async throws -> Void
     ) async throws {
         let sim = try await TestFleet.simulator(providers)
         let config = TestFleet.config(simulator: sim, routes: routes, prices: prices, firstByteTimeout: firstByteTimeout,
                                       retry: retry, healthCheck: healthCheck)
-        let gate = try await TestFleet.gateway(config)
+        let gate = try await TestFleet.gateway(config, clock: clock)
         let client = TestClient()
         do {
             try await body(sim, gate, client)
@@ -120,10 +122,13 @@ import Testing
     }
 
     @Test func breakerOpensAndRecovers() async throws {
-        try await withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 1000), ("b", 1)]]]) { sim, gate, client in
+        // The node's clock moves only when the test moves it: the cooldown passes without sleeping.
+        let clock = ManualClock()
+        try await withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 1000), ("b", 1)]]],
+                            clock: clock) { sim, gate, client in
             _ = try await client.setBehaviour(sim, "a", ["error_rate": 1])
             for _ in 0..<6 { #expect(try await client.chat(gate.url, model: "chat").status == 200) }
-            var a = gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0]
+            var a = gate.gateway.state.snapshot(now: clock.now).providers[0]
             #expect(a.state == .ejected)
             #expect(a.breaker.state == .open)
             #expect(a.breaker.openReason?.contains("3 consecutive failures") == true)
@@ -131,9 +136,12 @@ import Testing
             for _ in 0..<5 { _ = try await client.chat(gate.url, model: "chat") }
             #expect(sim.provider("a")!.counters.requests == before, "an open circuit must get no requests")
             _ = try await client.setBehaviour(sim, "a", ["error_rate": 0])
-            try await Task.sleep(for: .milliseconds(600))  // cooldown is 0.5 s
+            clock.advance(by: 0.4)  // the cooldown is 0.5 s: still open
             for _ in 0..<3 { _ = try await client.chat(gate.url, model: "chat") }
-            a = gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0]
+            #expect(sim.provider("a")!.counters.requests == before, "still cooling down")
+            clock.advance(by: 0.2)
+            for _ in 0..<3 { _ = try await client.chat(gate.url, model: "chat") }
+            a = gate.gateway.state.snapshot(now: clock.now).providers[0]
             #expect(a.breaker.state == .closed)
             // Back in rotation; still "degraded" while the minute's error rate shows the failures.
             #expect(a.state == .degraded)
@@ -234,16 +242,23 @@ import Testing
     }
 
     @Test func activeHealthChecksTakeADeadProviderOutAndBringItBack() async throws {
+        // The checker's loop is off; the test runs each round of probes itself, so nothing waits on time.
         var health = GatewayConfig.HealthCheck()
-        health.interval = 0.1
+        health.enabled = false
         health.timeout = 0.5
         health.unhealthyThreshold = 2
         try await withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 50), ("b", 50)]]], healthCheck: health) { sim, gate, client in
+            func state() -> ProviderState { gate.gateway.state.snapshot(now: gate.gateway.clock()).providers[0].state }
             _ = try await client.setBehaviour(sim, "a", ["outage": true])
-            try await waitUntil { gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].state == .ejected }
-            #expect(gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].health.lastError == "status_503")
+            await gate.gateway.probeProviders()
+            #expect(state() == .degraded, "one failed probe of two: not yet out")
+            await gate.gateway.probeProviders()
+            #expect(state() == .ejected)
+            #expect(gate.gateway.state.snapshot(now: gate.gateway.clock()).providers[0].health.lastError == "status_503")
+            for _ in 0..<10 { #expect(try await client.chat(gate.url, model: "chat").header("x-clawgate-provider") == "b") }
             _ = try await client.setBehaviour(sim, "a", ["outage": false])
-            try await waitUntil { gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[0].state == .healthy }
+            await gate.gateway.probeProviders()
+            #expect(state() == .healthy)
             let kinds = gate.gateway.state.events(since: 0).events.map(\.kind.rawValue)
             #expect(kinds.contains("health_failed") && kinds.contains("health_recovered"))
         }
@@ -272,16 +287,5 @@ import Testing
                 #expect(metrics.contains(name), "missing \(name)")
             }
         }
-    }
-}
-
-func waitUntil(timeout: Double = 5, _ condition: () -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while !condition() {
-        if Date() > deadline {
-            Issue.record("condition not met within \(timeout) s")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(20))
     }
 }
