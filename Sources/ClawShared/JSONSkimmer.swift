@@ -9,7 +9,7 @@ public struct JSONMember: Sendable, Equatable {
 /// A strict RFC 8259 scan that checks a whole document and returns the byte ranges of an object's
 /// members without building any values: the gateway forwards the client's own bytes and only needs
 /// to know where a few top-level fields are.
-public struct JSONSkimmer {
+public struct JSONSkimmer: JSONCursor {
     let bytes: [UInt8]
     var i = 0
     var depth = 0
@@ -79,17 +79,6 @@ public struct JSONSkimmer {
         return nil
     }
 
-    func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
-
-    mutating func skipSpace() {
-        while i < bytes.count {
-            switch bytes[i] {
-            case 0x20, 0x0A, 0x0D, 0x09: i += 1
-            default: return
-            }
-        }
-    }
-
     /// Skip one value starting at `i` (no leading space).
     mutating func skipValue() throws(JSONParseError) {
         guard i < bytes.count else { throw fail("unexpected end") }
@@ -102,16 +91,8 @@ public struct JSONSkimmer {
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
-        default: try skipNumber()
+        default: try scanNumber()
         }
-    }
-
-    mutating func literal(_ word: StaticString) throws(JSONParseError) {
-        let count = word.utf8CodeUnitCount
-        guard i + count <= bytes.count else { throw fail("unexpected end") }
-        let p = word.utf8Start
-        for k in 0..<count where bytes[i + k] != p[k] { throw fail("unknown literal") }
-        i += count
     }
 
     mutating func skipObject(collect members: inout [JSONMember]) throws(JSONParseError) -> Int {
@@ -214,8 +195,36 @@ public struct JSONSkimmer {
         }
         throw fail("unterminated string")
     }
+}
 
-    mutating func skipNumber() throws(JSONParseError) {
+/// What both JSON readers share: a position in bytes, and the grammar of space, literals and numbers.
+protocol JSONCursor {
+    var bytes: [UInt8] { get }
+    var i: Int { get set }
+}
+
+extension JSONCursor {
+    func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
+
+    mutating func skipSpace() {
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x0A, 0x0D, 0x09: i += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONParseError) {
+        let count = word.utf8CodeUnitCount
+        guard i + count <= bytes.count else { throw fail("unexpected end") }
+        let p = word.utf8Start
+        for k in 0..<count where bytes[i + k] != p[k] { throw fail("unknown literal") }
+        i += count
+    }
+
+    /// Move past a number of RFC 8259's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    mutating func scanNumber() throws(JSONParseError) {
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
         guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("unexpected character") }
         if bytes[i] == 0x30 {

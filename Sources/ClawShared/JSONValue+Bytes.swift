@@ -7,23 +7,12 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable {
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
-struct JSONByteParser {
+struct JSONByteParser: JSONCursor {
     let bytes: [UInt8]
     var i = 0
     var depth = 0
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
-
-    mutating func skipSpace() {
-        while i < bytes.count {
-            switch bytes[i] {
-            case 0x20, 0x0A, 0x0D, 0x09: i += 1
-            default: return
-            }
-        }
-    }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         skipSpace()
@@ -44,14 +33,6 @@ struct JSONByteParser {
         case UInt8(ascii: "n"): try literal("null"); return .null
         default: return .number(try parseNumber())
         }
-    }
-
-    mutating func literal(_ word: StaticString) throws(JSONParseError) {
-        let count = word.utf8CodeUnitCount
-        guard i + count <= bytes.count else { throw fail("unexpected end") }
-        let p = word.utf8Start
-        for k in 0..<count where bytes[i + k] != p[k] { throw fail("unknown literal") }
-        i += count
     }
 
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
@@ -193,24 +174,7 @@ struct JSONByteParser {
 
     mutating func parseNumber() throws(JSONParseError) -> Double {
         let start = i
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("unexpected character") }
-        if bytes[i] == 0x30 {
-            i += 1
-        } else {
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1
-            guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("digit expected after '.'") }
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
-            guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("digit expected in exponent") }
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
-        }
+        try scanNumber()
         let text = String(decoding: bytes[start..<i], as: UTF8.self)
         guard let value = Double(text) else { throw fail("bad number") }
         return value

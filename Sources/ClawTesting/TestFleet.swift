@@ -150,3 +150,39 @@ public final class ManualClock: Sendable {
     /// For `GatewayServer.start(clock:)`.
     public var read: @Sendable () -> Double { { self.now } }
 }
+
+extension TestFleet {
+    /// Run `body` against a simulator with `providers` and one gateway over them, then stop both
+    /// (also when `body` throws, which is then rethrown). `configure` adjusts the gateway's config.
+    public static func withFleet(
+        _ providers: [SimConfig.Provider],
+        routes: [String: [[(String, Int)]]],
+        prices: [String: (Double, Double)] = [:],
+        firstByteTimeout: Double = 2,
+        healthCheck: GatewayConfig.HealthCheck? = nil,
+        retry: GatewayConfig.Retry = .init(maxAttempts: 3, budgetRatio: 1, minRetriesPerSecond: 100, window: 10),
+        clock: ManualClock? = nil,
+        connections: Int = 64,
+        configure: (inout GatewayConfig) -> Void = { _ in },
+        _ body: (Simulator, GatewayServer, TestClient) async throws -> Void
+    ) async throws {
+        let sim = try await simulator(providers)
+        var config = config(simulator: sim, routes: routes, prices: prices, firstByteTimeout: firstByteTimeout, retry: retry, healthCheck: healthCheck)
+        configure(&config)
+        let gate: GatewayServer
+        do {
+            gate = try await gateway(config, clock: clock)
+        } catch {
+            await sim.stop()
+            throw error
+        }
+        let client = TestClient(connections: connections)
+        var failure: (any Error)?
+        do { try await body(sim, gate, client) } catch { failure = error }
+        await client.shutdown()
+        await gate.stop()
+        await sim.stop()
+        if let dir = config.admin.stateDir { try? FileManager.default.removeItem(atPath: dir) }
+        if let failure { throw failure }
+    }
+}

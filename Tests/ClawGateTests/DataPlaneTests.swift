@@ -18,19 +18,7 @@ import Testing
         connections: Int = 64,
         _ body: (Simulator, GatewayServer, TestClient) async throws -> Void
     ) async throws {
-        let sim = try await TestFleet.simulator(providers)
-        var config = TestFleet.config(simulator: sim, routes: routes)
-        config.limits = limits
-        let gate = try await TestFleet.gateway(config)
-        let client = TestClient(connections: connections)
-        do {
-            try await body(sim, gate, client)
-        } catch {
-            Issue.record(error)
-        }
-        await client.shutdown()
-        await gate.stop()
-        await sim.stop()
+        try await TestFleet.withFleet(providers, routes: routes, connections: connections, configure: { $0.limits = limits }, body)
     }
 
     // MARK: Body fidelity

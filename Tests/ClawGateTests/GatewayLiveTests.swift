@@ -8,7 +8,6 @@ import Testing
 
 /// Real clawsim providers and a real clawgate node on loopback ports, driven over HTTP.
 @Suite(.serialized) struct GatewayLiveTests {
-    /// Run `body` with a simulator and a gateway, stopping both afterwards.
     func withFleet(
         _ providers: [SimConfig.Provider],
         routes: [String: [[(String, Int)]]],
@@ -19,19 +18,8 @@ import Testing
         clock: ManualClock? = nil,
         _ body: (Simulator, GatewayServer, TestClient) async throws -> Void
     ) async throws {
-        let sim = try await TestFleet.simulator(providers)
-        let config = TestFleet.config(simulator: sim, routes: routes, prices: prices, firstByteTimeout: firstByteTimeout,
-                                      retry: retry, healthCheck: healthCheck)
-        let gate = try await TestFleet.gateway(config, clock: clock)
-        let client = TestClient()
-        do {
-            try await body(sim, gate, client)
-        } catch {
-            Issue.record(error)
-        }
-        await client.shutdown()
-        await gate.stop()
-        await sim.stop()
+        try await TestFleet.withFleet(providers, routes: routes, prices: prices, firstByteTimeout: firstByteTimeout, healthCheck: healthCheck,
+                                      retry: retry, clock: clock, body)
     }
 
     @Test func jsonAnswerIsPassedThroughAndAccounted() async throws {
