@@ -47,6 +47,56 @@ final class Child {
     }
 }
 
+/// clawsim with one provider and one clawgate node with one route `chat` over it, as child processes.
+final class BenchFleet {
+    let sim: Child
+    let gate: Child
+    let providerURL: String
+    let gateURL: String
+    private let configPath: String
+
+    /// `provider` is clawsim's `--provider` value; its id is what comes before the first comma.
+    init(bin: String, provider: String, timeouts: String = "{connect: 2, first_byte: 30, total: 300}") throws {
+        let id = String(provider.prefix { $0 != "," && $0 != ":" })
+        sim = try Child(bin + "/clawsim", ["--provider", provider])
+        guard let url = sim.info["providers"]?[id]?.stringValue else {
+            sim.stop()
+            throw ValidationError("clawsim did not announce its port")
+        }
+        providerURL = url
+        let yaml = """
+            node_id: bench
+            listen: 127.0.0.1:0
+            providers:
+              - {id: \(id), base_url: "\(url)/v1", price: {input_per_1m: 1, output_per_1m: 2}, timeouts: \(timeouts)}
+            routes:
+              - alias: chat
+                tiers: [[{provider: \(id), model: m, weight: 100}]]
+            health_check: {interval: 5}
+            """
+        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id).yaml"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        do {
+            gate = try Child(bin + "/clawgate", ["--config", configPath])
+        } catch {
+            sim.stop()
+            throw error
+        }
+        guard let gateURL = gate.info["url"]?.stringValue else {
+            gate.stop()
+            sim.stop()
+            throw ValidationError("clawgate did not announce its URL")
+        }
+        self.gateURL = gateURL
+    }
+
+    func stop() {
+        gate.stop()
+        sim.stop()
+        try? FileManager.default.removeItem(atPath: configPath)
+    }
+}
+
 struct GatewayOverhead: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway-overhead",
@@ -113,25 +163,9 @@ struct GatewayOverhead: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let sim = try Child(bin + "/clawsim", ["--provider", "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16"])
-        defer { sim.stop() }
-        guard let providerURL = sim.info["providers"]?["zero"]?.stringValue else { throw ValidationError("clawsim did not announce its port") }
-        let yaml = """
-            node_id: bench
-            listen: 127.0.0.1:0
-            providers:
-              - {id: zero, base_url: "\(providerURL)/v1", price: {input_per_1m: 1, output_per_1m: 2}}
-            routes:
-              - alias: chat
-                tiers: [[{provider: zero, model: m, weight: 100}]]
-            health_check: {interval: 5}
-            """
-        let configPath = NSTemporaryDirectory() + "clawbench-\(getpid()).yaml"
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: configPath) }
-        let gate = try Child(bin + "/clawgate", ["--config", configPath])
-        defer { gate.stop() }
-        guard let gateURL = gate.info["url"]?.stringValue else { throw ValidationError("clawgate did not announce its URL") }
+        let fleet = try BenchFleet(bin: bin, provider: "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16")
+        defer { fleet.stop() }
+        let (providerURL, gateURL) = (fleet.providerURL, fleet.gateURL)
 
         let client = TestClient(connections: concurrency)
         defer { Task { await client.shutdown() } }

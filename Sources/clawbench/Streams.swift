@@ -126,25 +126,9 @@ struct Streams: AsyncParsableCommand {
 
     func run() async throws {
         let spec = "s,latency_ms=0,latency_p99_ms=0,tokens_per_second=\(rate),completion_tokens=\(tokens)"
-        let sim = try Child(bin + "/clawsim", ["--provider", spec])
-        defer { sim.stop() }
-        guard let providerURL = sim.info["providers"]?["s"]?.stringValue else { throw ValidationError("clawsim did not announce its port") }
-        let yaml = """
-            node_id: bench
-            listen: 127.0.0.1:0
-            providers:
-              - {id: s, base_url: "\(providerURL)/v1", price: {input_per_1m: 1, output_per_1m: 2}, timeouts: {first_byte: 120, total: 600}}
-            routes:
-              - alias: chat
-                tiers: [[{provider: s, model: m, weight: 100}]]
-            health_check: {interval: 5}
-            """
-        let configPath = NSTemporaryDirectory() + "clawbench-streams-\(getpid()).yaml"
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: configPath) }
-        let gate = try Child(bin + "/clawgate", ["--config", configPath])
-        defer { gate.stop() }
-        guard let gateURL = gate.info["url"]?.stringValue else { throw ValidationError("clawgate did not announce its URL") }
+        let fleet = try BenchFleet(bin: bin, provider: spec, timeouts: "{first_byte: 120, total: 600}")
+        defer { fleet.stop() }
+        let (sim, gate, providerURL, gateURL) = (fleet.sim, fleet.gate, fleet.providerURL, fleet.gateURL)
 
         // A patient client, as SDKs are (the OpenAI SDK waits 10 minutes): at thousands of streams on
         // 2 cores, connecting can take seconds, and that should show in TTFT, not as a failure.
