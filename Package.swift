@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClawTopTests",
-            dependencies: ["ClawTopCore", "ClawTopRuntime", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"],
+            dependencies: ["ClawTopCore", "ClawTopRuntime", "ClawTerminal", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"],
             exclude: ["Snapshots"]
         ),
         .testTarget(

@@ -44,4 +44,21 @@ static inline int claw_put_cell(int y, int x, wchar_t ch, attr_t attrs, short pa
 
 /* Read one key: returns KEY_CODE_YES for function keys, OK for characters, ERR on timeout. */
 static inline int claw_get_key(wint_t *key) { return get_wch(key); }
+
+/* Whether the terminfo database has an entry for `name` (without starting curses). */
+#include <ncursesw/term.h>
+static inline int claw_has_terminfo(const char *name) {
+    int err = 0;
+    if (setupterm((char *)name, STDOUT_FILENO, &err) != OK) return 0;
+    del_curterm(cur_term);
+    return 1;
+}
+
+/* Start curses on `name` like initscr, but return 0 instead of exiting when it cannot. */
+static inline int claw_newterm(const char *name) {
+    SCREEN *screen = newterm(name, stdout, stdin);
+    if (screen == NULL) return 0;
+    set_term(screen);
+    return 1;
+}
 #endif

@@ -2,15 +2,57 @@ import CNCursesW
 import ClawTopCore
 import Foundation
 
+/// Which terminal type to drive, decided before anything starts (the demo's children included).
+public struct TerminalChoice: Sendable, Equatable {
+    /// The terminfo entry to use.
+    public var term: String
+    /// `TERM` when it had no terminfo entry here and `term` is the fallback; nil when it had one.
+    public var missing: String?
+
+    public init(term: String, missing: String?) {
+        self.term = term
+        self.missing = missing
+    }
+
+    /// One line for the footer and for stderr at exit, when a fallback is in use.
+    public var note: String? {
+        missing.map { "TERM=\($0) has no terminfo entry on this machine; using \(term)" }
+    }
+
+    /// Terminal types tried, in order, when `TERM` has no entry: most newer terminals speak xterm.
+    public static let fallbacks = ["xterm-256color", "xterm", "vt100"]
+
+    /// The terminal to use, or why there is none (the actual reason, and what to do instead).
+    public static func choose(environment: [String: String] = ProcessInfo.processInfo.environment,
+                              stdinIsTTY: Bool = isatty(STDIN_FILENO) != 0, stdoutIsTTY: Bool = isatty(STDOUT_FILENO) != 0,
+                              hasEntry: (String) -> Bool = { claw_has_terminfo($0) != 0 }) -> Result<TerminalChoice, TerminalError> {
+        guard stdoutIsTTY else { return .failure(TerminalError("stdout is not a terminal; use --once for scripts")) }
+        guard stdinIsTTY else { return .failure(TerminalError("stdin is not a terminal, so keys cannot be read; use --once for scripts")) }
+        guard let term = environment["TERM"], !term.isEmpty else {
+            return .failure(TerminalError("TERM is not set, so the terminal type is unknown; set it (e.g. TERM=xterm-256color) or use --once"))
+        }
+        guard term != "dumb" else { return .failure(TerminalError("TERM=dumb cannot draw a screen; use --once for scripts")) }
+        if hasEntry(term) { return .success(TerminalChoice(term: term, missing: nil)) }
+        for fallback in fallbacks where hasEntry(fallback) { return .success(TerminalChoice(term: fallback, missing: term)) }
+        return .failure(TerminalError("TERM=\(term) has no terminfo entry here, nor has any of \(fallbacks.joined(separator: ", ")); install ncurses-term or use --once"))
+    }
+}
+
+public struct TerminalError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// The only code that talks to ncurses: it reads keys and writes the cells that changed.
 public final class Terminal {
     private var previous: ScreenBuffer?
     private let colors: Bool
 
-    /// Start curses; `color` false (or NO_COLOR set) keeps to attributes only.
-    public init(color: Bool) {
+    /// Start curses on the chosen terminal type; `color` false (or NO_COLOR set) keeps to
+    /// attributes only. Unlike `initscr`, a failure is an error here, never an exit.
+    public init(_ choice: TerminalChoice, color: Bool) throws(TerminalError) {
         setlocale(LC_ALL, "")
-        initscr()
+        guard claw_newterm(choice.term) != 0 else { throw TerminalError("cannot start the terminal \(choice.term)") }
         cbreak()
         noecho()
         nonl()

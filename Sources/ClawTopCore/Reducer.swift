@@ -144,6 +144,8 @@ public enum Reducer {
             node.raw = poll.raw?.value
             node.error = nil
         } else if let snapshot = poll.snapshot {
+            // A node that restarted numbers its events from 1 again: read them from the start.
+            if let before = node.snapshot, before.node.startedAt != snapshot.node.startedAt { node.eventCursor = 0 }
             node.snapshot = snapshot
             node.raw = poll.raw?.value
             node.lastSuccess = at

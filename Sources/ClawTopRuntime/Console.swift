@@ -83,6 +83,15 @@ public struct Console {
         defer { demoFleet?.stop() }
         var demoToken: String?
         var demoMonitors: (prometheus: String?, alertmanager: String?)?
+        // The terminal is checked before anything starts, so a console that cannot draw leaves no
+        // demo process behind.
+        var terminalChoice: TerminalChoice?
+        if !o.once, !o.headless, o.exec == nil {
+            switch TerminalChoice.choose() {
+            case .success(let choice): terminalChoice = choice
+            case .failure(let error): throw fail("the console needs a terminal: \(error.description)", 2)
+            }
+        }
         if o.demo {
             // A one-shot snapshot has no use for a Prometheus with no history yet.
             let fleet = DemoFleet(incidentPeriod: o.incidentPeriod, monitors: !o.noMonitors && !o.once)
@@ -150,7 +159,10 @@ public struct Console {
             }
             throw ConsoleExit(state.fleet.status(now: now).code)
         }
-        try interactive(state: state, poller: poller, token: token, refresh: refresh, theme: theme, signals: signals)
+        guard let choice = terminalChoice else { return }
+        try interactive(state: state, poller: poller, token: token, refresh: refresh, theme: theme, signals: signals, choice: choice)
+        // Said again at exit, where it stays on screen after the console's own screen is gone.
+        if let note = choice.note { throw ConsoleExit(0, note) }
     }
 
     /// `--exec`: one command, no screen; per-node results on stdout; non-zero when any node refused.
@@ -182,10 +194,8 @@ public struct Console {
         throw ConsoleExit(failed ? 1 : 0)
     }
 
-    func interactive(state initial: AppState, poller: Poller, token: String?, refresh: Double, theme: String, signals: ShutdownSignals) throws {
-        guard isatty(STDOUT_FILENO) != 0, ProcessInfo.processInfo.environment["TERM"].map({ !$0.isEmpty && $0 != "dumb" }) ?? false else {
-            throw fail("the console needs a terminal (TERM set, stdout a tty); use --once for scripts", 2)
-        }
+    func interactive(state initial: AppState, poller: Poller, token: String?, refresh: Double, theme: String, signals: ShutdownSignals,
+                     choice: TerminalChoice) throws {
         let startTheme: Theme
         do {
             startTheme = try ThemeLoader.load(theme)
@@ -218,8 +228,13 @@ public struct Console {
                 }
             }
         }
+        let terminal: Terminal
+        do {
+            terminal = try Terminal(choice, color: true)
+        } catch {
+            throw fail("the console needs a terminal: \(error.description)", 2)
+        }
         pollThread.start()
-        let terminal = Terminal(color: true)
         defer {
             control.withLock { $0.stop = true }
             terminal.close()
@@ -227,6 +242,7 @@ public struct Console {
         terminal.apply(startTheme)
         var state = initial
         state.theme = startTheme.name
+        if let note = choice.note { state.message = (note, .warn) }
 
         /// The reducer's effects, run here: the only place the console does I/O for it.
         func run(_ effects: [Effect]) {

@@ -49,11 +49,22 @@ final class DemoFleet: @unchecked Sendable {
         return path
     }
 
+    /// util-linux's `setpriv`, which sets the parent-death signal and then runs the program in its place.
+    static let setpriv: String? = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
     /// Start a child with its stderr (and stdout, unless `stdout` is given) in a log in the demo's folder.
+    /// The child is killed by the kernel when the console dies, however it dies (SIGKILL included):
+    /// `setpriv --pdeathsig KILL` sets `PR_SET_PDEATHSIG` in the child before it execs the program.
+    /// Children are started from the main thread, which lives as long as the console.
     private func launch(_ path: String, _ args: [String], env: [String: String] = [:], stdout: Pipe? = nil) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = args
+        if let setpriv = Self.setpriv {
+            process.executableURL = URL(fileURLWithPath: setpriv)
+            process.arguments = ["--pdeathsig", "KILL", "--", path] + args
+        } else {
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = args
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         let log = directory + "/\(URL(fileURLWithPath: path).lastPathComponent)-\(children.count).log"
         FileManager.default.createFile(atPath: log, contents: nil)
@@ -84,7 +95,18 @@ final class DemoFleet: @unchecked Sendable {
         (0..<24).map { _ in String("abcdefghijkmnpqrstuvwxyz23456789".randomElement()!) }.joined()
     }
 
+    /// Folders of earlier demos whose console is gone (killed before it could clean up).
+    static func removeStaleFolders() {
+        let temp = NSTemporaryDirectory()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? [] where name.hasPrefix("clawtop-demo-") {
+            let parts = name.split(separator: "-")
+            guard parts.count >= 3, let pid = Int32(parts[2]), pid != getpid() else { continue }
+            if kill(pid, 0) != 0, errno == ESRCH { try? FileManager.default.removeItem(atPath: temp + name) }
+        }
+    }
+
     func start() throws -> Started {
+        Self.removeStaleFolders()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let sim = try spawn(try Self.binary("clawsim"), Self.providers.flatMap { ["--provider", "\($0.id),\($0.flags)"] } + ["--seed", "7"])
         guard let control = sim["control"]?.stringValue, let urls = sim["providers"]?.objectValue else { throw DemoError("clawsim said nothing useful") }

@@ -53,3 +53,17 @@ import Testing
         #expect(plan.command == .drainProvider("fast") && plan.calls.count == 1)
     }
 }
+
+@Suite struct NodeRestartTests {
+    @Test func aRestartedNodesEventsAreReadFromTheStartAgain() {
+        var state = sampleState(width: 80, height: 24)
+        var snapshot = sampleSnapshot()
+        let seen = Event(sequence: 40, time: 999, node: "node-1", kind: .operatorAction, subject: "x", detail: "d")
+        Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [seen], error: nil, at: 1000))
+        #expect(state.fleet.nodes[0].eventCursor == 40)
+        snapshot.node.startedAt += 60  // the same URL, a new process
+        let effects = Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, at: 1001))
+        #expect(state.fleet.nodes[0].eventCursor == 0)
+        #expect(effects.contains(.eventCursors([0, 0])))
+    }
+}
