@@ -82,7 +82,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -125,6 +125,33 @@ struct ConfigReader {
         if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider"]) {
             config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
             config.limits.maxInFlightPerProvider = integer(fields, "max_in_flight_per_provider", "limits", min: 1, max: 1_000_000)
+        }
+        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout"]) {
+            switch string(fields, "kind", "store", required: true) {
+            case "file":
+                for key in ["endpoints", "fleet", "timeout"] where fields[key] != nil { problem("store.\(key)", "only with kind: etcd") }
+            case "etcd":
+                var endpoints: [String] = []
+                if let list = fields["endpoints"]?.arrayValue, !list.isEmpty {
+                    for (index, item) in list.enumerated() {
+                        if let url = item.stringValue, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host?.isEmpty == false {
+                            endpoints.append(url)
+                        } else {
+                            problem("store.endpoints[\(index)]", "must be an http:// or https:// URL of an etcd member")
+                        }
+                    }
+                } else {
+                    problem("store.endpoints", "required: a list of etcd client URLs, e.g. [http://127.0.0.1:2379]")
+                }
+                let fleet = string(fields, "fleet", "store", required: true) ?? ""
+                if !fleet.isEmpty, !Self.validID(fleet) || fleet.contains("/") { problem("store.fleet", "use letters, digits and - _ . : only") }
+                let timeout = number(fields, "timeout", "store", min: 0.1, max: 60) ?? 2
+                config.store = .etcd(endpoints: endpoints, fleet: fleet, timeout: timeout)
+            case let other?:
+                problem("store.kind", "must be file or etcd, got '\(other)'")
+            case nil:
+                break
+            }
         }
         if let fields = mapping(top["admin"], "admin", known: ["tokens", "state_dir"]) {
             config.admin.stateDir = string(fields, "state_dir", "admin")

@@ -28,7 +28,11 @@ public final class Gateway: Sendable {
     let auth: AdminAuth
     /// The open-file limit in force when the node started.
     public let openFileLimit: Int
+    /// This node's own copy of the operator state: the state itself with `store: {kind: file}`,
+    /// the cache of the fleet store's last applied state with `kind: etcd`.
     let store: StateStore
+    /// The fleet's state in etcd, when configured.
+    let fleetStore: FleetStore?
     /// Serialises admin writes: check revision, validate, persist, apply, audit.
     let writes: Mutex<AuditLog>
 
@@ -96,6 +100,11 @@ public final class Gateway: Sendable {
         self.clock = clock
         self.auth = auth
         self.store = store
+        if case .etcd(let endpoints, let fleet, let timeout) = config.store {
+            fleetStore = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout)
+        } else {
+            fleetStore = nil
+        }
         let audit = store.loadAudit(limit: 1000)
         self.writes = Mutex(AuditLog(entries: audit, nextSequence: (audit.last?.sequence ?? 0) + 1))
         let now = clock()
@@ -129,6 +138,7 @@ public final class Gateway: Sendable {
 
     public func shutdown() async {
         for client in clients { try? await client.shutdown() }
+        await fleetStore?.client.shutdown()
     }
 
     func cost(provider: Int, tokensIn: Int, tokensOut: Int) -> Double {

@@ -155,6 +155,13 @@ public struct GatewayConfig: Sendable, Equatable {
         }
     }
 
+    /// Where operator state lives: each node's own file (one node), or the fleet's one copy in etcd.
+    public enum Store: Sendable, Equatable {
+        case file
+        /// `fleet` names the fleet's keys (`/clawgate/FLEET/...`); `timeout` bounds each call.
+        case etcd(endpoints: [String], fleet: String, timeout: Double)
+    }
+
     public var nodeID: String
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
@@ -165,6 +172,7 @@ public struct GatewayConfig: Sendable, Equatable {
     public var healthCheck = HealthCheck()
     public var admin = Admin()
     public var limits = Limits()
+    public var store = Store.file
 
     public init(nodeID: String = "", providers: [Provider] = [], routes: [Route] = []) {
         self.nodeID = nodeID

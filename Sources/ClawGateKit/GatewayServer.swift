@@ -24,12 +24,15 @@ public final class GatewayServer: Sendable {
         var logger = logger ?? Logger(label: "clawgate")
         if let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
         let gateway = try Gateway(config: config, logger: logger, seed: seed, clock: clock, environment: environment)
+        // With a fleet store, start from its state (a node started after a drain starts drained);
+        // when it does not answer, the cached state serves and the sync catches up later.
+        await gateway.syncFromStore()
         let port = BoundPort()
         let app = Application(
             router: gateway.router(),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
                                  backlog: 4096),
-            services: [HealthChecker(gateway: gateway)],
+            services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway)],
             onServerRunning: port.onServerRunning,
             logger: logger
         )

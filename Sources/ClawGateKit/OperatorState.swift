@@ -14,6 +14,12 @@ public struct OperatorState: Sendable, Equatable {
     public var weights: [String: [String: Int]] = [:]
     public var failovers: [Failover] = []
     public var nodeDrain = false
+    /// Node ids drained by an operator: the fleet store's record of node drains (each node takes
+    /// its own `nodeDrain` from it).
+    public var drainedNodes: Set<String> = []
+    /// The id of the write that made this state, so a writer whose answer was lost can tell
+    /// whether its write took effect.
+    public var operation: String?
 
     public init() {}
 
@@ -35,7 +41,25 @@ public struct OperatorState: Sendable, Equatable {
             "weights": .object(weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
             "failovers": .array(failovers.map(\.json)),
             "node_drain": .bool(nodeDrain),
+            "drained_nodes": .array(drainedNodes.sorted().map { .string($0) }),
+            "operation": operation.map { .string($0) } ?? .null,
         ]
+    }
+
+    /// This state as `node` applies it: its own drain comes from the fleet's list.
+    public func seen(by node: String) -> OperatorState {
+        var copy = self
+        copy.nodeDrain = drainedNodes.contains(node)
+        return copy
+    }
+
+    /// Equal in what routing and operators see (the operation id aside).
+    public func sameContent(as other: OperatorState) -> Bool {
+        var a = self
+        var b = other
+        a.operation = nil
+        b.operation = nil
+        return a == b
     }
 
     public init(json: JSONValue) throws(OperatorStateError) {
@@ -67,6 +91,11 @@ public struct OperatorState: Sendable, Equatable {
         }
         guard let drain = o["node_drain"]?.boolValue else { throw OperatorStateError("node_drain: must be true or false") }
         nodeDrain = drain
+        for item in o["drained_nodes"]?.arrayValue ?? [] {
+            guard let id = item.stringValue else { throw OperatorStateError("drained_nodes: must hold strings") }
+            drainedNodes.insert(id)
+        }
+        operation = o["operation"]?.stringValue
     }
 
     // MARK: Routing

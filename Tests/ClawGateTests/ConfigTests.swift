@@ -82,3 +82,27 @@ import Testing
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "") }
     }
 }
+
+@Suite struct StoreConfigTests {
+    @Test func theStoreIsAFileByDefaultOrEtcdWhenGiven() throws {
+        #expect(try GatewayConfig.parse(yaml: ConfigTests.good).store == .file)
+        let etcd = try GatewayConfig.parse(yaml: ConfigTests.good + "\nstore: {kind: etcd, endpoints: [http://10.0.0.1:2379, http://10.0.0.2:2379], fleet: prod}\n")
+        #expect(etcd.store == .etcd(endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"], fleet: "prod", timeout: 2))
+    }
+
+    @Test func aBadStoreIsRefusedNamingTheKey() {
+        func problems(_ store: String) -> [String] {
+            do {
+                _ = try GatewayConfig.parse(yaml: ConfigTests.good + "\nstore: \(store)\n")
+                return []
+            } catch {
+                return error.problems.map(\.description)
+            }
+        }
+        #expect(problems("{kind: etcd, fleet: prod}").contains { $0.hasPrefix("store.endpoints: required") })
+        #expect(problems("{kind: etcd, endpoints: [nope], fleet: prod}").contains { $0.hasPrefix("store.endpoints[0]:") })
+        #expect(problems("{kind: etcd, endpoints: [http://a:1]}").contains { $0.hasPrefix("store.fleet: required") })
+        #expect(problems("{kind: zookeeper}").contains { $0.hasPrefix("store.kind: must be file or etcd") })
+        #expect(problems("{kind: file, fleet: x}").contains { $0.hasPrefix("store.fleet: only with kind: etcd") })
+    }
+}

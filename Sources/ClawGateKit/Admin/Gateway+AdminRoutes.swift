@@ -50,11 +50,15 @@ extension Gateway {
                 return AdminAnswer.response(.ok, EventPage(items: page, truncated: truncated, nextSince: page.last?.sequence ?? since,
                                                            more: events.count > page.count))
             },
-            read("/audit") { request throws(AdminError) in
+            AdminEndpoint(method: .get, path: "/audit") { request, _ in
                 let (since, limit) = try Self.sinceAndLimit(request)
-                let (entries, oldest) = self.writes.withLock { log in (log.entries.filter { $0.sequence > since }, log.entries.first?.sequence) }
+                // With a fleet store, the fleet's audit (every node's writes); else, or when it does
+                // not answer, this node's own.
+                var all = self.writes.withLock { $0.entries }
+                if let fleetStore = self.fleetStore, let stored = try? await fleetStore.audit() { all = stored }
+                let entries = all.filter { $0.sequence > since }
                 let page = Array(entries.prefix(limit))
-                return AdminAnswer.response(.ok, AuditPage(items: page, truncated: oldest.map { since + 1 < $0 } ?? false,
+                return AdminAnswer.response(.ok, AuditPage(items: page, truncated: all.first.map { since + 1 < $0.sequence } ?? false,
                                                            nextSince: page.last?.sequence ?? since, more: entries.count > page.count))
             },
             read("/requests") { request throws(AdminError) in

@@ -9,6 +9,7 @@ extension Gateway {
     /// emit its events, under the write lock. It fsyncs, so it runs on NIO's blocking thread pool,
     /// never on an event loop.
     func commit(_ command: OperatorCommand, token: AdminAuth.Token, expected: Int?, reason: String?) async throws(AdminError) -> Written {
+        if let fleetStore { return try await commit(command, to: fleetStore, token: token, expected: expected, reason: reason) }
         let result: Result<Written, AdminError>
         do {
             result = try await NIOThreadPool.singleton.runIfActive { self.commitLocked(command, token: token, expected: expected, reason: reason) }
@@ -58,5 +59,72 @@ extension Gateway {
                                                       "revision": .stringConvertible(next.revision)])
             return .success(Written(revision: next.revision, changed: true, state: next.document))
         }
+    }
+
+    /// With a fleet store: one compare-and-swap transaction of the state and its audit record. If
+    /// the store moved on since this node last applied it (and no If-Match pinned a revision), the
+    /// command is applied again to the store's state. A store that does not answer leaves the outcome
+    /// unknown, so the node reads again to say what happened; it never writes locally alone.
+    private func commit(_ command: OperatorCommand, to fleetStore: FleetStore, token: AdminAuth.Token, expected: Int?,
+                        reason: String?) async throws(AdminError) -> Written {
+        let target = command.target(node: config.nodeID)
+        let operation = UUID().uuidString
+        var base = state.operatorState
+        for _ in 0..<5 {
+            let change = try command.apply(to: base, config: config, now: Date().timeIntervalSince1970, reason: reason)
+            if let expected, expected != base.revision { throw AdminError.stale(expected: expected, current: base.revision) }
+            if change.next.sameContent(as: base) {
+                return Written(revision: base.revision, changed: false, state: base.seen(by: config.nodeID).document)
+            }
+            var next = change.next
+            next.revision = base.revision + 1
+            next.operation = operation
+            let entry = AuditEntry(sequence: next.revision, time: Date().timeIntervalSince1970, actor: token.name, action: command.action,
+                                   target: target, before: command.auditView(base, node: config.nodeID),
+                                   after: command.auditView(next, node: config.nodeID), reason: reason, revision: next.revision)
+            let outcome: (succeeded: Bool, current: OperatorState?)
+            do throws(EtcdError) {
+                outcome = try await fleetStore.swap(next: next, version: base.revision, audit: entry)
+                fleetStore.noteReachable(true)
+            } catch {
+                fleetStore.noteReachable(false, error: error.description)
+                // The write may still be applied (a timeout is "unknown", not "failed"): look.
+                if let (stored, _) = try? await fleetStore.read(), let stored, stored.operation == operation {
+                    applyCommitted(stored, entry: entry, token: token, change: change, reason: reason)
+                    return Written(revision: stored.revision, changed: true, state: stored.seen(by: config.nodeID).document)
+                }
+                throw AdminError(status: .serviceUnavailable, code: "store_unavailable",
+                                 message: "The fleet store did not answer (\(error.description)). The change is not in effect; a store that was only slow may still apply it when it recovers, so read the state or the audit before trying again. No node changes operator state alone.")
+            }
+            if outcome.succeeded {
+                applyCommitted(next, entry: entry, token: token, change: change, reason: reason)
+                return Written(revision: next.revision, changed: true, state: next.seen(by: config.nodeID).document)
+            }
+            // Someone else wrote first: their state is the base now (and this node applies it).
+            guard let current = outcome.current else {
+                throw AdminError(status: .conflict, code: "store_wiped",
+                                 message: "The fleet store holds no operator state, but this node applied revision \(base.revision): was the store wiped? Restore it (clawgate state import) before writing.")
+            }
+            applyFromStore(current)
+            if let expected, expected != current.revision { throw AdminError.stale(expected: expected, current: current.revision) }
+            base = current.seen(by: config.nodeID)
+        }
+        throw AdminError(status: .serviceUnavailable, code: "store_busy", message: "The fleet state kept changing under this write; try again.")
+    }
+
+    /// A write that the fleet store took: in effect here at once, in the local audit and events.
+    private func applyCommitted(_ next: OperatorState, entry: AuditEntry, token: AdminAuth.Token, change: OperatorCommand.Change, reason: String?) {
+        let local = next.seen(by: config.nodeID)
+        state.apply(local)
+        fleetStore?.health.withLock { $0.applied = local.revision }
+        try? store.save(local)
+        writes.withLock { audit in
+            audit.entries.append(entry)
+            if audit.entries.count > 1000 { audit.entries.removeFirst(audit.entries.count - 1000) }
+        }
+        state.appendEvent(kind: .operatorAction, subject: entry.target, detail: "\(entry.action) by \(token.name)" + (reason.map { ": \($0)" } ?? ""))
+        for note in change.events { state.appendEvent(kind: note.kind, subject: note.subject, detail: note.detail) }
+        logger.info("operator action (fleet store)", metadata: ["actor": .string(token.name), "action": .string(entry.action),
+                                                                "revision": .stringConvertible(local.revision)])
     }
 }

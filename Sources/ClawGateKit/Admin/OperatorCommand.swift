@@ -91,9 +91,11 @@ public enum OperatorCommand: Sendable, Equatable {
             notes.append(Note(kind: .failoverRestored, subject: target, detail: "configured routing applies again"))
         case .drainNode:
             next.nodeDrain = true
+            next.drainedNodes.insert(config.nodeID)
             notes.append(Note(kind: .nodeDraining, subject: config.nodeID, detail: "readiness answers 503; in-flight requests finish"))
         case .undrainNode:
             next.nodeDrain = false
+            next.drainedNodes.remove(config.nodeID)
             notes.append(Note(kind: .nodeServing, subject: config.nodeID, detail: "readiness answers 200 again"))
         }
         return Change(next: next, events: notes)

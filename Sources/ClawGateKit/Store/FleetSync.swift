@@ -1,0 +1,95 @@
+import ClawAdminAPI
+import ClawShared
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Every node converges on the fleet store by itself: read the state, then watch it from the next
+/// revision and apply each new version; on a cancelled watch, an error, or the end of the stream,
+/// read again after a jittered backoff.
+struct FleetSync: Service {
+    let gateway: Gateway
+
+    func run() async throws {
+        guard let store = gateway.fleetStore else {
+            try? await gracefulShutdown()
+            return
+        }
+        try await cancelWhenGracefulShutdown {
+            var backoff = 0.1
+            while !Task.isCancelled {
+                do throws(EtcdError) {
+                    let (state, revision) = try await store.read()
+                    store.noteReachable(true)
+                    backoff = 0.1
+                    if let state { gateway.applyFromStore(state) }
+                    do {
+                        for try await kv in store.client.watch(store.stateKey, from: revision + 1) {
+                            guard let next = FleetStore.decode(kv) else {
+                                gateway.logger.error("the fleet store holds a state this node cannot read; ignored",
+                                                     metadata: ["key": .string(kv.key), "version": .stringConvertible(kv.version)])
+                                continue
+                            }
+                            gateway.applyFromStore(next)
+                        }
+                    } catch {
+                        gateway.logger.warning("fleet store watch ended; reading again", metadata: ["error": .string("\(error)")])
+                    }
+                } catch {
+                    store.noteReachable(false, error: error.description)
+                    gateway.logger.warning("fleet store unreachable; serving the last applied state",
+                                           metadata: ["error": .string(error.description)])
+                }
+                try await Task.sleep(for: .milliseconds(Int(backoff * 1000 * Double.random(in: 0.5...1.5))))
+                backoff = min(backoff * 2, 2)
+            }
+        }
+    }
+}
+
+extension Gateway {
+    /// One read of the fleet store at start; nothing happens without one, or when it does not answer.
+    func syncFromStore() async {
+        guard let fleetStore else { return }
+        do throws(EtcdError) {
+            let (state, _) = try await fleetStore.read()
+            fleetStore.noteReachable(true)
+            if let state { applyFromStore(state) }
+        } catch {
+            fleetStore.noteReachable(false, error: error.description)
+            logger.warning("the fleet store does not answer; starting from the cached operator state",
+                           metadata: ["error": .string(error.description)])
+        }
+    }
+
+    /// Put a state from the fleet store in effect, unless this node already has it or a newer one.
+    /// A version that goes backwards (a wiped or restored store) is reported and not obeyed.
+    func applyFromStore(_ stored: OperatorState) {
+        let current = state.operatorState
+        if stored.revision == current.revision, stored.sameContent(as: current.withNodeDrain(of: stored)) { return }
+        if stored.revision < current.revision {
+            logger.error("the fleet store's state is older than this node's; not applied (was the store wiped or restored?)",
+                         metadata: ["store_version": .stringConvertible(stored.revision), "applied": .stringConvertible(current.revision)])
+            return
+        }
+        let next = stored.seen(by: config.nodeID)
+        state.apply(next)
+        fleetStore?.health.withLock { $0.applied = next.revision }
+        do {
+            try store.save(next)
+        } catch {
+            logger.error("cannot cache the fleet state locally", metadata: ["error": .string("\(error)")])
+        }
+        state.appendEvent(kind: .operatorAction, subject: "fleet", detail: "applied revision \(next.revision) from the fleet store")
+        logger.info("applied the fleet state", metadata: ["revision": .stringConvertible(next.revision)])
+    }
+}
+
+extension OperatorState {
+    /// This state with `other`'s node drain fields, to compare the fleet's content only.
+    func withNodeDrain(of other: OperatorState) -> OperatorState {
+        var copy = self
+        copy.nodeDrain = other.nodeDrain
+        return copy
+    }
+}

@@ -1,0 +1,93 @@
+import ClawAdminAPI
+import ClawGateKit
+import ClawShared
+import ClawSimKit
+import ClawTesting
+import Foundation
+import Testing
+
+/// Operator state in a real etcd (Debian's etcd-server) shared by real nodes: one write through any
+/// node, every node converges by itself. Skipped only where etcd is not installed (CI has it).
+@Suite(.serialized, .enabled(if: EtcdServer.isInstalled, "etcd-server is not installed"))
+struct FleetStoreTests {
+    let op = ["authorization": "Bearer \(TestFleet.operatorToken)"]
+
+    func node(_ id: String, sim: Simulator, etcd: EtcdServer, timeout: Double = 2) async throws -> GatewayServer {
+        var config = TestFleet.config(simulator: sim, routes: ["chat": [[("a", 50), ("b", 50)]]])
+        config.nodeID = id
+        config.store = .etcd(endpoints: [etcd.clientURL], fleet: "test", timeout: timeout)
+        return try await TestFleet.gateway(config)
+    }
+
+    func state(_ gate: GatewayServer) -> OperatorState { gate.gateway.state.operatorState }
+
+    /// Wait up to `seconds` for `condition`; how long it took, or nil.
+    func within(_ seconds: Double, _ condition: () -> Bool) async throws -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < seconds {
+            if condition() { return Date().timeIntervalSince(start) }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return condition() ? seconds : nil
+    }
+
+    @Test func aWriteThroughOneNodeIsAppliedByTheOthersAndByANodeStartedLater() async throws {
+        let etcd = try await EtcdServer.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        let a = try await node("node-a", sim: sim, etcd: etcd)
+        let b = try await node("node-b", sim: sim, etcd: etcd)
+        let client = TestClient()
+        let drained = try await client.request("POST", a.url + "/admin/v1/providers/a/drain",
+                                               body: AdminAPI.encode(ReasonBody(reason: "maintenance")), headers: op)
+        #expect(drained.status == 200, "\(drained.text)")
+        #expect(try AdminAPI.decode(Written.self, from: drained.body).revision == 1)
+        let took = try await within(2) { state(b).drainedProviders == ["a"] }
+        #expect(took != nil, "node-b did not apply the drain")
+        // node-b now sends nothing to a.
+        for _ in 0..<10 { #expect(try await client.chat(b.url, model: "chat").header("x-clawgate-provider") == "b") }
+        // A stale If-Match is refused by the store's compare, on any node.
+        let stale = try await client.request("POST", b.url + "/admin/v1/providers/b/drain", headers: op.merging(["if-match": "0"]) { $1 })
+        #expect(stale.status == 412 && (try? AdminAPI.decode(ErrorBody.self, from: stale.body).error.revision) == 1)
+        // A write through b, based on what b applied, lands as revision 2 and reaches a.
+        let weights = try await client.request("PUT", b.url + "/admin/v1/routes/chat/weights",
+                                               body: AdminAPI.encode(WeightsBody(weights: ["b": 80])), headers: op)
+        #expect(weights.status == 200 && (try? AdminAPI.decode(Written.self, from: weights.body).revision) == 2, "\(weights.text)")
+        #expect(try await within(2) { state(a).weights == ["chat": ["b": 80]] && state(a).revision == 2 } != nil)
+        // The audit lives in the store: either node lists both writes, with who and why.
+        let audit = try AdminAPI.decode(AuditPage.self, from: try await client.request("GET", a.url + "/admin/v1/audit", headers: op).body)
+        #expect(audit.items.map(\.action) == ["provider.drain", "route.weights"])
+        #expect(audit.items.first?.reason == "maintenance" && audit.items.first?.actor == "ops")
+        // A node started now starts with the fleet's state.
+        let c = try await node("node-c", sim: sim, etcd: etcd)
+        #expect(state(c).drainedProviders == ["a"] && state(c).revision == 2)
+        // Node drains are per node id: draining node-a leaves the others serving.
+        _ = try await client.request("POST", a.url + "/admin/v1/node/drain", headers: op)
+        #expect(try await within(2) { state(b).revision == 3 } != nil)
+        #expect(a.gateway.isReady == false && b.gateway.isReady && c.gateway.isReady)
+        await client.shutdown()
+        for g in [a, b, c] { await g.stop() }
+        await sim.stop()
+        etcd.stop()
+    }
+
+    @Test func withTheStoreDownWritesAre503AndTrafficGoesOn() async throws {
+        let etcd = try await EtcdServer.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        let a = try await node("node-a", sim: sim, etcd: etcd, timeout: 0.5)
+        let client = TestClient()
+        etcd.signal(SIGSTOP)
+        let refused = try await client.request("POST", a.url + "/admin/v1/providers/a/drain", headers: op)
+        #expect(refused.status == 503, "\(refused.text)")
+        #expect(try AdminAPI.decode(ErrorBody.self, from: refused.body).error.code == "store_unavailable")
+        #expect(state(a).drainedProviders.isEmpty, "no local write without the store")
+        for _ in 0..<5 { #expect(try await client.chat(a.url, model: "chat").status == 200) }
+        #expect(try await client.request("GET", a.url + "/admin/v1/snapshot", headers: op).status == 200)
+        etcd.signal(SIGCONT)
+        let again = try await client.request("POST", a.url + "/admin/v1/providers/a/drain", headers: op)
+        #expect(again.status == 200, "\(again.text)")
+        await client.shutdown()
+        await a.stop()
+        await sim.stop()
+        etcd.stop()
+    }
+}
