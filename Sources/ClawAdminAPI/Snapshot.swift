@@ -32,16 +32,18 @@ public struct Node: Codable, Sendable, Equatable {
     public var startedAt: Double
     public var uptimeSeconds: Double
     public var persistent: Bool
+    /// Where the operator state lives, and whether this node can reach it.
+    public var store: StoreStatus
 
     enum CodingKeys: String, CodingKey {
-        case id, version, state, ready, revision, persistent
+        case id, version, state, ready, revision, persistent, store
         case inFlight = "in_flight", maxInFlight = "max_in_flight", refusedMaxInFlight = "refused_max_in_flight"
         case refusedMaxInFlightPerProvider = "refused_max_in_flight_per_provider", startedAt = "started_at", uptimeSeconds = "uptime_seconds"
     }
 
     public init(id: String, version: String = "", state: NodeState = .serving, ready: Bool = true, revision: Int = 0, inFlight: Int = 0,
                 maxInFlight: Int = 0, refusedMaxInFlight: Int = 0, refusedMaxInFlightPerProvider: Int = 0, startedAt: Double = 0,
-                uptimeSeconds: Double = 0, persistent: Bool = false) {
+                uptimeSeconds: Double = 0, persistent: Bool = false, store: StoreStatus = StoreStatus()) {
         self.id = id
         self.version = version
         self.state = state
@@ -54,6 +56,73 @@ public struct Node: Codable, Sendable, Equatable {
         self.startedAt = startedAt
         self.uptimeSeconds = uptimeSeconds
         self.persistent = persistent
+        self.store = store
+    }
+}
+
+/// `file`: the node's own copy; `etcd`: the fleet's one copy, which the node may not reach now.
+public enum StoreKind: String, Codable, Sendable, CaseIterable {
+    case file, etcd
+}
+
+public struct StoreStatus: Codable, Sendable, Equatable {
+    public var kind: StoreKind
+    /// False while the fleet store does not answer: the node serves the last state it applied.
+    public var reachable: Bool
+    public var error: String?
+
+    public init(kind: StoreKind = .file, reachable: Bool = true, error: String? = nil) {
+        self.kind = kind
+        self.reachable = reachable
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, reachable, error
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(reachable, forKey: .reachable)
+        try c.encodeNullable(error, forKey: .error)
+    }
+}
+
+/// `GET /admin/v1/fleet`: the nodes registered in the fleet store (this node alone with a file store).
+public struct FleetMembers: Codable, Sendable, Equatable {
+    public struct Member: Codable, Sendable, Equatable {
+        public var id: String
+        public var url: String
+        public var version: String
+        /// The operator state revision the node has applied.
+        public var appliedRevision: Int
+        /// Seconds since the node last said so.
+        public var ageSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case id, url, version
+            case appliedRevision = "applied_revision", ageSeconds = "age_seconds"
+        }
+
+        public init(id: String, url: String, version: String, appliedRevision: Int, ageSeconds: Double) {
+            self.id = id
+            self.url = url
+            self.version = version
+            self.appliedRevision = appliedRevision
+            self.ageSeconds = ageSeconds
+        }
+    }
+
+    public var store: StoreStatus
+    /// The fleet state's revision in the store (this node's with a file store).
+    public var revision: Int
+    public var members: [Member]
+
+    public init(store: StoreStatus, revision: Int, members: [Member]) {
+        self.store = store
+        self.revision = revision
+        self.members = members
     }
 }
 

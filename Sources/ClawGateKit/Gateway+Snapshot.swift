@@ -83,7 +83,7 @@ extension Gateway {
             id: self.config.nodeID, version: Gateway.version, state: nodeState, ready: nodeState == .serving, revision: op.revision,
             inFlight: snap.inFlight, maxInFlight: state.limits.maxInFlight, refusedMaxInFlight: snap.refusedMaxInFlight,
             refusedMaxInFlightPerProvider: snap.refusedProviderFull, startedAt: startedAtWall,
-            uptimeSeconds: ((now - startedAt) * 1000).rounded() / 1000, persistent: store.directory != nil)
+            uptimeSeconds: ((now - startedAt) * 1000).rounded() / 1000, persistent: store.directory != nil, store: storeStatus)
         return Snapshot(node: node, providers: providers, routes: routes, failovers: op.failovers)
     }
 }

@@ -33,6 +33,15 @@ public final class Gateway: Sendable {
     let store: StateStore
     /// The fleet's state in etcd, when configured.
     let fleetStore: FleetStore?
+    /// The URL this node listens on, once it does (for the fleet store's member list).
+    let advertisedURL = Mutex<String?>(nil)
+
+    /// Where the operator state lives and whether this node reaches it now.
+    public var storeStatus: StoreStatus {
+        guard let fleetStore else { return StoreStatus(kind: .file, reachable: true) }
+        let health = fleetStore.health.withLock { $0 }
+        return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError)
+    }
     /// Serialises admin writes: check revision, validate, persist, apply, audit.
     let writes: Mutex<AuditLog>
 

@@ -32,7 +32,7 @@ public final class GatewayServer: Sendable {
             router: gateway.router(),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
                                  backlog: 4096),
-            services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway)],
+            services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway), FleetMembership(gateway: gateway)],
             onServerRunning: port.onServerRunning,
             logger: logger
         )
@@ -44,7 +44,9 @@ public final class GatewayServer: Sendable {
             throw error
         }
         let host = config.listenHost.contains(":") ? "[\(config.listenHost)]" : config.listenHost
-        return GatewayServer(gateway: gateway, url: "http://\(host):\(try await port.value())", servers: servers)
+        let url = "http://\(host):\(try await port.value())"
+        gateway.advertisedURL.withLock { $0 = url }
+        return GatewayServer(gateway: gateway, url: url, servers: servers)
     }
 
     public func stop() async {

@@ -148,13 +148,21 @@ extension Command {
         /// A write body of the admin API's wire model, as the JSON the call sends.
         func wire(_ body: some Encodable) -> JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(body))) ?? [:] }
         func body() -> JSONValue { wire(ReasonBody(reason: why)) }
+        // With a fleet store, one write through one node that reaches it; every node applies it.
+        let viaStore = reachable.first { fleet.nodes[$0].snapshot?.node.store.kind == .etcd && fleet.nodes[$0].snapshot?.node.store.reachable == true }
+        let storeFleet = reachable.contains { fleet.nodes[$0].snapshot?.node.store.kind == .etcd }
+        if storeFleet, viaStore == nil {
+            return .failure(.init("no node reaches the fleet store now; operator state cannot change until it is back"))
+        }
         func everyNode(_ method: String, _ path: String, _ b: JSONValue) -> [AdminCall] {
-            reachable.map { AdminCall(target: .node($0), method: method, path: path, body: b) }
+            if let viaStore { return [AdminCall(target: .node(viaStore), method: method, path: path, body: b)] }
+            return reachable.map { AdminCall(target: .node($0), method: method, path: path, body: b) }
         }
         func provider(_ id: String) -> CommandError? {
             providers.contains(id) ? nil : CommandError("no provider '\(id)'; known: \(providers.sorted().joined(separator: ", "))")
         }
-        let count = "\(reachable.count) node\(reachable.count == 1 ? "" : "s")"
+        let count = viaStore.map { "the fleet (1 write to the fleet store through \(fleet.nodes[$0].name); \(reachable.count) node\(reachable.count == 1 ? "" : "s") apply it)" }
+            ?? "\(reachable.count) node\(reachable.count == 1 ? "" : "s")"
         switch self {
         case .drainProvider(let id), .undrainProvider(let id):
             if let e = provider(id) { return .failure(e) }

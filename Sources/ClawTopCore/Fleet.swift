@@ -125,6 +125,8 @@ public struct Fleet: Sendable, Equatable {
         /// The oldest data among reachable nodes, in seconds.
         public var dataAge: Double?
         public var revisionDrift = false
+        /// The fleet store, when the nodes use one: nil with file stores, else whether every node reaches it.
+        public var storeReachable: Bool?
     }
 
     public func summary(now: Double) -> Summary {
@@ -152,6 +154,8 @@ public struct Fleet: Sendable, Equatable {
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
         s.errorRatio = requests > 0 ? Double(errors) / Double(requests) : 0
         s.revisionDrift = revisions.count > 1
+        let stores = nodes.compactMap { $0.snapshot?.node.store }.filter { $0.kind == .etcd }
+        s.storeReachable = stores.isEmpty ? nil : stores.allSatisfy(\.reachable)
         if let figures = monitor.shownFigures, let rps = figures.rps {
             s.rps = rps
             s.errorRatio = figures.errorRatio ?? 0
@@ -195,6 +199,17 @@ public struct Fleet: Sendable, Equatable {
                 degraded = true
                 reasons.append("node \(snapshot.node.id) is \(snapshot.node.state.rawValue)")
             }
+        }
+        // Operator state the nodes do not agree on: a node that missed a write, or cannot reach the store.
+        let highest = snapshots.map(\.node.revision).max() ?? 0
+        for snapshot in snapshots where snapshot.node.revision < highest {
+            degraded = true
+            let why = snapshot.node.store.kind == .etcd ? "behind the fleet store" : "drifted: its operator state differs (:sync NODE copies one node's to the others)"
+            reasons.append("node \(snapshot.node.id) is at revision \(snapshot.node.revision), the highest is \(highest) (\(why))")
+        }
+        for snapshot in snapshots where snapshot.node.store.kind == .etcd && !snapshot.node.store.reachable {
+            degraded = true
+            reasons.append("node \(snapshot.node.id) cannot reach the fleet store\(snapshot.node.store.error.map { ": \($0)" } ?? "") (it serves its last state; writes are refused)")
         }
         for row in providerRows(now: now) where row.state != "healthy" && row.state != "drained" {
             degraded = true

@@ -39,6 +39,7 @@ public enum SnapshotReport {
                 "requests_per_second": .number(s.rps), "error_ratio": .number(s.errorRatio), "latency_p99_seconds": number(s.p99),
                 "cost_per_hour_dollars": .number(s.costPerHour), "data_age_seconds": number(s.dataAge),
                 "revision_drift": .bool(s.revisionDrift),
+                "store_reachable": s.storeReachable.map { .bool($0) } ?? .null,
             ],
             "providers": .array(providers),
             "nodes": .array(nodes),

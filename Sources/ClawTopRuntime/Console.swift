@@ -149,6 +149,12 @@ public struct Console {
             // A demo fleet that just started needs a moment of traffic before there is much to show.
             if o.demo { Thread.sleep(forTimeInterval: 3) }
             Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
+            // Nodes at different revisions may only be a write on its way: look again a little
+            // later, and report what is still behind then.
+            if state.fleet.summary(now: Date().timeIntervalSince1970).revisionDrift {
+                Thread.sleep(forTimeInterval: 2)
+                Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
+            }
             let now = Date().timeIntervalSince1970
             if o.format == "json" {
                 var bytes = SnapshotReport.json(state.fleet, now: now).bytes(sorted: true)

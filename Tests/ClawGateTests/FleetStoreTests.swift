@@ -64,6 +64,18 @@ struct FleetStoreTests {
         _ = try await client.request("POST", a.url + "/admin/v1/node/drain", headers: op)
         #expect(try await within(2) { state(b).revision == 3 } != nil)
         #expect(a.gateway.isReady == false && b.gateway.isReady && c.gateway.isReady)
+        // Every node registered itself under a lease, with the revision it applied.
+        var fleet = FleetMembers(store: StoreStatus(), revision: 0, members: [])
+        let deadline = Date().addingTimeInterval(5)
+        repeat {
+            fleet = try AdminAPI.decode(FleetMembers.self, from: try await client.request("GET", b.url + "/admin/v1/fleet", headers: op).body)
+            if fleet.members.count == 3, fleet.members.allSatisfy({ $0.appliedRevision == 3 }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while Date() < deadline
+        #expect(fleet.store == StoreStatus(kind: .etcd, reachable: true) && fleet.revision == 3)
+        #expect(fleet.members.map(\.id) == ["node-a", "node-b", "node-c"] && fleet.members.allSatisfy { $0.appliedRevision == 3 }, "\(fleet)")
+        #expect(Set(fleet.members.map(\.url)) == [a.url, b.url, c.url])
+        #expect(a.gateway.snapshot().node.store == StoreStatus(kind: .etcd, reachable: true))
         await client.shutdown()
         for g in [a, b, c] { await g.stop() }
         await sim.stop()
@@ -80,6 +92,7 @@ struct FleetStoreTests {
         #expect(refused.status == 503, "\(refused.text)")
         #expect(try AdminAPI.decode(ErrorBody.self, from: refused.body).error.code == "store_unavailable")
         #expect(state(a).drainedProviders.isEmpty, "no local write without the store")
+        #expect(a.gateway.snapshot().node.store.reachable == false)
         for _ in 0..<5 { #expect(try await client.chat(a.url, model: "chat").status == 200) }
         #expect(try await client.request("GET", a.url + "/admin/v1/snapshot", headers: op).status == 200)
         etcd.signal(SIGCONT)

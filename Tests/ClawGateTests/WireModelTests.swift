@@ -79,6 +79,9 @@ import Yams
              Self.json(RequestPage(items: [request], truncated: false, nextSince: 1, more: false))),
             ("written", Self.responseSchema("/admin/v1/node/drain", "post"), Self.json(Written(revision: 1, changed: true, state: state))),
             ("error", Self.schema("Error"), Self.json(ErrorBody(.init(code: "c", message: "m", field: "f", revision: 1)))),
+            ("fleet", Self.responseSchema("/admin/v1/fleet"),
+             Self.json(FleetMembers(store: StoreStatus(kind: .etcd, reachable: false, error: "e"), revision: 3,
+                                    members: [.init(id: "n1", url: "http://x", version: "0.1.0", appliedRevision: 3, ageSeconds: 1)]))),
         ]
         for (name, schema, value) in cases {
             #expect(Self.differences(schema, value, at: name) == [])
@@ -99,6 +102,7 @@ import Yams
         #expect(words(Self.schema("Provider")["properties"]!["state"]!) == Set(ProviderState.allCases.map(\.rawValue)))
         #expect(words(Self.schema("Provider")["properties"]!["circuit"]!["properties"]!["state"]!) == Set(CircuitState.allCases.map(\.rawValue)))
         #expect(words(Self.schema("Snapshot")["properties"]!["node"]!["properties"]!["state"]!) == Set(NodeState.allCases.map(\.rawValue)))
+        #expect(words(Self.schema("StoreStatus")["properties"]!["kind"]!) == Set(StoreKind.allCases.map(\.rawValue)))
     }
 
     @Test func theCheckItselfSeesAMissingAndAnExtraField() {

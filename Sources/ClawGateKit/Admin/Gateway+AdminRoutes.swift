@@ -39,6 +39,7 @@ extension Gateway {
                 let snapshot = self.snapshot()
                 return AdminAnswer.response(.ok, snapshot, revision: snapshot.node.revision)
             },
+            AdminEndpoint(method: .get, path: "/fleet") { _, _ in AdminAnswer.response(.ok, await self.fleetMembers()) },
             read("/state") { _ in
                 let s = self.state.operatorState
                 return AdminAnswer.response(.ok, s.document, revision: s.revision)

@@ -119,6 +119,24 @@ final class EtcdClient: Sendable {
         return (false, kv)
     }
 
+    /// A lease of `ttl` seconds; its id.
+    func grantLease(ttl: Int) async throws(EtcdError) -> String {
+        let answer = try await call("/v3/lease/grant", ["TTL": .string(String(ttl))])
+        guard let id = answer["ID"]?.stringValue ?? answer["ID"]?.intValue.map(String.init) else { throw EtcdError("lease grant: no ID") }
+        return id
+    }
+
+    /// Renew a lease; false when it is gone (expired or revoked: grant a new one).
+    func keepAlive(lease: String) async throws(EtcdError) -> Bool {
+        let answer = try await call("/v3/lease/keepalive", ["ID": .string(lease)])
+        return Self.int(answer["result"]?["TTL"]) > 0
+    }
+
+    /// Put `value` under `key`, attached to `lease` (the key goes when the lease does).
+    func put(_ key: String, _ value: [UInt8], lease: String) async throws(EtcdError) {
+        _ = try await call("/v3/kv/put", ["key": .string(Self.b64(key)), "value": .string(Self.b64(value)), "lease": .string(lease)])
+    }
+
     /// Watch `key` from `revision`: each new value as it is put, until the stream ends, etcd
     /// cancels it (compaction) or sends an error; all of which end the sequence with an error.
     func watch(_ key: String, from revision: Int) -> AsyncThrowingStream<KeyValue, any Error> {

@@ -1,0 +1,42 @@
+import ClawAdminAPI
+import ClawShared
+import ClawTopCore
+import Testing
+
+/// The console over a fleet whose operator state lives in etcd.
+@Suite struct FleetStoreConsoleTests {
+    func state(revisions: [Int], reachable: [Bool]) -> AppState {
+        var state = AppState(fleet: Fleet(urls: revisions.indices.map { "http://127.0.0.1:\(9000 + $0)" }, staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: 140, height: 30))
+        let polls = revisions.indices.map { i -> NodePoll in
+            var snapshot = sampleSnapshot()
+            snapshot.node.id = "node-\(i + 1)"
+            snapshot.node.revision = revisions[i]
+            snapshot.node.store = StoreStatus(kind: .etcd, reachable: reachable[i], error: reachable[i] ? nil : "connection refused")
+            return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
+        }
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: 999)))
+        return state
+    }
+
+    @Test func anActionIsOneWriteThroughANodeThatReachesTheStore() throws {
+        let fleet = state(revisions: [4, 4, 4], reachable: [false, true, true]).fleet
+        let plan = try Command.drainProvider("fast").plan(fleet: fleet, reason: nil, now: 0).get()
+        #expect(plan.calls.count == 1 && plan.calls[0].node == 1)
+        #expect(plan.summary == "Drain provider fast on the fleet (1 write to the fleet store through node-2; 3 nodes apply it)")
+        let none = state(revisions: [4, 4], reachable: [false, false]).fleet
+        #expect(Command.drainProvider("fast").plan(fleet: none, reason: nil, now: 0).failureText?.contains("no node reaches the fleet store") == true)
+    }
+
+    @Test func aNodeBehindOrCutOffFromTheStoreIsDegradedAndTheHeaderSaysSo() {
+        let behind = state(revisions: [5, 4, 5], reachable: [true, true, true])
+        let status = behind.fleet.status(now: 1000)
+        #expect(status.code == 1 && status.reasons.contains("node node-2 is at revision 4, the highest is 5 (behind the fleet store)"), "\(status.reasons)")
+        #expect(View.render(behind).line(0).contains("store etcd ok"))
+        let cut = state(revisions: [5, 5], reachable: [true, false])
+        #expect(cut.fleet.status(now: 1000).reasons.contains { $0.hasPrefix("node node-2 cannot reach the fleet store: connection refused") })
+        #expect(View.render(cut).line(0).contains("store down"))
+        #expect(SnapshotReport.json(cut.fleet, now: 1000)["fleet"]?["store_reachable"]?.boolValue == false)
+    }
+}
