@@ -1,0 +1,111 @@
+"""The fleet store with the real binaries and a real etcd (Debian's etcd-server): issue 14's story.
+A node that was stopped while an operator drained a provider applies the drain when it resumes."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from conftest import binary
+from test_admin_e2e import OPERATOR, VIEWER, admin_yaml, call, start_gate
+from test_clawtop_e2e import clawtop
+
+pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd-server is installed by .ci/run")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def etcd(tmp_path):
+    client, peer = free_port(), free_port()
+    url = f"http://127.0.0.1:{client}"
+    p = subprocess.Popen(["etcd", "--name", "e", "--data-dir", str(tmp_path / "etcd"), "--listen-client-urls", url,
+                          "--advertise-client-urls", url, "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                          "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}", "--initial-cluster", f"e=http://127.0.0.1:{peer}",
+                          "--heartbeat-interval", "10", "--election-timeout", "100"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            if b"true" in urllib.request.urlopen(url + "/health", timeout=1).read():
+                break
+        except Exception:
+            time.sleep(0.05)
+    yield url
+    p.terminate()
+    p.wait(timeout=10)
+
+
+@pytest.fixture
+def fleet(etcd, tmp_path, sim):  # noqa: F811 (sim from test_admin_e2e via conftest import below)
+    gates = []
+    for n in range(3):
+        config = tmp_path / f"node{n}.yaml"
+        config.write_text(admin_yaml(sim.info["providers"], tmp_path / f"state{n}").replace("admin-e2e", f"node-{n + 1}")
+                          + f"store: {{kind: etcd, endpoints: [{etcd}], fleet: e2e, timeout: 1}}\n")
+        gates.append(start_gate(config))
+    yield [g.info["url"] for g in gates], gates
+    for g in gates:
+        if g.proc.poll() is None:
+            g.proc.send_signal(signal.SIGCONT)
+        g.stop()
+
+
+from test_admin_e2e import sim  # noqa: E402,F401 (the fixture)
+
+
+def drained(url, provider="primary"):
+    status, snap = call(url + "/admin/v1/snapshot", token=VIEWER)
+    return next(p for p in snap["providers"] if p["id"] == provider)["drained"]
+
+
+def test_a_node_stopped_during_a_drain_applies_it_when_it_resumes(fleet):
+    urls, gates = fleet
+    gates[1].proc.send_signal(signal.SIGSTOP)
+    try:
+        r = clawtop("--exec", "drain provider primary", "--yes", "--node", ",".join(urls))
+        # One write through a node that reaches the store; node-2 (stopped) cannot answer the poll.
+        assert "1 write to the fleet store" in r.stdout, r.stdout + r.stderr
+        assert drained(urls[0]) and drained(urls[2])
+    finally:
+        gates[1].proc.send_signal(signal.SIGCONT)
+    start = time.time()
+    while not drained(urls[1]) and time.time() - start < 2:
+        time.sleep(0.02)
+    assert drained(urls[1]), "node-2 did not apply the drain within 2 s of SIGCONT"
+    # Every node now agrees: --once is not degraded by drift (a drained provider is not a fault).
+    once = clawtop("--once", "--format", "json", "--node", ",".join(urls))
+    assert not any("revision" in reason for reason in json.loads(once.stdout)["reasons"]), once.stdout
+    status, members = call(urls[0] + "/admin/v1/fleet", token=VIEWER)
+    assert status == 200 and members["store"]["kind"] == "etcd" and members["revision"] == 1
+    assert sorted(m["id"] for m in members["members"]) == ["node-1", "node-2", "node-3"]
+
+
+def test_a_node_started_while_the_store_is_down_serves_its_cache_and_refuses_writes(etcd, tmp_path, sim):  # noqa: F811
+    config = tmp_path / "late.yaml"
+    config.write_text(admin_yaml(sim.info["providers"], tmp_path / "late").replace("admin-e2e", "late")
+                      + f"store: {{kind: etcd, endpoints: [{etcd}], fleet: e2e2, timeout: 1}}\n")
+    first = start_gate(config)
+    status, _ = call(first.info["url"] + "/admin/v1/providers/primary/drain", method="POST")
+    assert status == 200
+    first.stop()
+    dead = f"http://127.0.0.1:{free_port()}"
+    config.write_text(config.read_text().replace(etcd, dead))
+    cached = start_gate(config)
+    try:
+        status, snap = call(cached.info["url"] + "/admin/v1/snapshot", token=VIEWER)
+        assert snap["node"]["store"]["kind"] == "etcd" and snap["node"]["store"]["reachable"] is False
+        assert next(p for p in snap["providers"] if p["id"] == "primary")["drained"], "the cached state serves"
+        status, err = call(cached.info["url"] + "/admin/v1/providers/primary/undrain", method="POST")
+        assert status == 503 and err["error"]["code"] == "store_unavailable"
+    finally:
+        cached.stop()
