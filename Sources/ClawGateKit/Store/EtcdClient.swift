@@ -49,7 +49,11 @@ final class EtcdClient: Sendable {
     func call(_ path: String, _ body: JSONValue) async throws(EtcdError) -> JSONValue {
         var lastError = "no endpoint"
         let start = preferred.withLock { $0 }
+        // One budget for the whole call, across endpoints: a member that hangs must not make a
+        // refusal slow.
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
         for offset in endpoints.indices {
+            guard NIODeadline.now() < deadline else { break }
             let index = (start + offset) % endpoints.count
             var request = HTTPClientRequest(url: endpoints[index] + path)
             request.method = .POST
@@ -57,7 +61,10 @@ final class EtcdClient: Sendable {
             request.headers.add(name: "grpc-metadata-hasleader", value: "true")
             request.body = .bytes(ByteBuffer(bytes: body.bytes()))
             do {
-                let response = try await http.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+                // No single member gets more than half the budget: a dead one (whose host the HTTP
+                // client backs off from) must leave time for the next.
+                let attemptDeadline = min(deadline, NIODeadline.now() + .milliseconds(Int64(timeout * 500)))
+                let response = try await http.execute(request, deadline: attemptDeadline)
                 let bytes = try await response.body.collect(upTo: 4 << 20)
                 let json = try JSONValue.parse(bytes: bytes.readableBytesView)
                 guard response.status == .ok else {
@@ -68,6 +75,8 @@ final class EtcdClient: Sendable {
                 return json
             } catch {
                 lastError = "\(endpoints[index]): \(error)"
+                // Start with the next member next time.
+                preferred.withLock { if $0 == index { $0 = (index + 1) % endpoints.count } }
             }
         }
         throw EtcdError(lastError)
