@@ -1,3 +1,5 @@
+import ClawAdminAPI
+import ClawCurl
 import ClawShared
 import ClawTerminal
 import ClawTopCore
@@ -65,6 +67,22 @@ public struct Console {
 
     func fail(_ message: String, _ code: Int32) -> ConsoleExit { ConsoleExit(code, message) }
 
+    /// The given nodes and, where they share a fleet store, every member it lists: the console can
+    /// start from one node's URL and find the rest. Nodes that do not answer stay as given.
+    static func discover(_ given: [String], token: String?) -> [String] {
+        guard let curl = try? CurlMulti() else { return given }
+        let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
+        let answers = curl.perform(given.map { HTTPRequestSpec(url: $0 + "/admin/v1/fleet", headers: headers, timeout: 2) })
+        var urls = given
+        for answer in answers where answer.ok {
+            guard let fleet = try? AdminAPI.decode(FleetMembers.self, from: answer.body), fleet.store.kind == .etcd else { continue }
+            for member in fleet.members.sorted(by: { $0.id < $1.id }) where !member.url.isEmpty && !urls.contains(member.url) {
+                urls.append(member.url)
+            }
+        }
+        return urls
+    }
+
     func run() throws {
         let o = options
         let environment = ProcessInfo.processInfo.environment
@@ -119,7 +137,7 @@ public struct Console {
             demoToken = started.operatorToken
             demoMonitors = (started.prometheus, started.alertmanager)
         }
-        let urls = try nodes.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        var urls = try nodes.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
             .map { try checkedURL($0, "--node") }
         guard !urls.isEmpty else { throw fail("give at least one --node URL", 2) }
@@ -132,6 +150,7 @@ public struct Console {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        urls = Self.discover(urls, token: token)
         let poller: Poller
         do {
             poller = try Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL)

@@ -88,6 +88,11 @@ def test_a_node_stopped_during_a_drain_applies_it_when_it_resumes(fleet):
     status, members = call(urls[0] + "/admin/v1/fleet", token=VIEWER)
     assert status == 200 and members["store"]["kind"] == "etcd" and members["revision"] == 1
     assert sorted(m["id"] for m in members["members"]) == ["node-1", "node-2", "node-3"]
+    # Given one node, the console finds the others through the store's member list.
+    found = clawtop("--once", "--format", "json", "--node", urls[2])
+    report = json.loads(found.stdout)
+    assert sorted(n["url"] for n in report["nodes"]) == sorted(urls), report["nodes"]
+    assert report["fleet"]["store_reachable"] is True
 
 
 def test_a_node_started_while_the_store_is_down_serves_its_cache_and_refuses_writes(etcd, tmp_path, sim):  # noqa: F811
