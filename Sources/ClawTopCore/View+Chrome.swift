@@ -36,7 +36,10 @@ extension View {
             ("age", s.dataAge.map { Format.duration($0) } ?? "-", (s.dataAge ?? 0) > state.fleet.staleAfter ? .warn : .headerValue),
         ]
         if monitor.usingPrometheus { items.append(("src", "prom", .headerValue)) }
-        if let reachable = s.storeReachable { items.insert(("store", reachable ? "etcd ok" : "down", reachable ? .headerValue : .crit), at: 1) }
+        // A store that is down is news and goes first; one that works is said last, where room allows.
+        if let reachable = s.storeReachable {
+            if reachable { items.append(("store", "ok", .headerValue)) } else { items.insert(("store", "down", .crit), at: 1) }
+        }
         for (label, value, role) in items {
             guard x + label.count + value.count + 3 <= room else { break }
             x = b.put("  \(label) ", x: x, y: 0, role: .header)

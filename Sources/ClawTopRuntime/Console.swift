@@ -24,6 +24,8 @@ public struct ConsoleOptions: Sendable {
     public var headless = false
     public var incidentPeriod = 120.0
     public var noMonitors = false
+    /// With --demo: each node keeps its own operator state file instead of sharing etcd.
+    public var fileStore = false
 
     public init() {}
 }
@@ -112,7 +114,7 @@ public struct Console {
         }
         if o.demo {
             // A one-shot snapshot has no use for a Prometheus with no history yet.
-            let fleet = DemoFleet(incidentPeriod: o.incidentPeriod, monitors: !o.noMonitors && !o.once)
+            let fleet = DemoFleet(incidentPeriod: o.incidentPeriod, monitors: !o.noMonitors && !o.once, fleetStore: !o.fileStore)
             demoFleet = fleet
             let started: DemoFleet.Started
             do {
@@ -127,6 +129,7 @@ public struct Console {
                     "operator_token": .string(started.operatorToken), "viewer_token": .string(started.viewerToken),
                     "prometheus": started.prometheus.map { .string($0) } ?? .null,
                     "alertmanager": started.alertmanager.map { .string($0) } ?? .null,
+                    "etcd": .array(started.etcd.map { .string($0) }),
                 ]
                 FileHandle.standardOutput.write(Data(line.bytes(sorted: true) + [0x0A]))
                 while signals.received == nil { Thread.sleep(forTimeInterval: 0.1) }

@@ -17,6 +17,8 @@ final class DemoFleet: @unchecked Sendable {
         var viewerToken: String
         var prometheus: String?
         var alertmanager: String?
+        /// The etcd members' client URLs, when the nodes share a fleet store.
+        var etcd: [String] = []
     }
 
     private var children: [Process] = []
@@ -25,10 +27,12 @@ final class DemoFleet: @unchecked Sendable {
     private var threads: [Thread] = []
     let incidentPeriod: Double
     let monitors: Bool
+    let fleetStore: Bool
 
-    init(incidentPeriod: Double, monitors: Bool) {
+    init(incidentPeriod: Double, monitors: Bool, fleetStore: Bool = true) {
         self.incidentPeriod = incidentPeriod
         self.monitors = monitors
+        self.fleetStore = fleetStore
         directory = NSTemporaryDirectory() + "clawtop-demo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
@@ -113,6 +117,9 @@ final class DemoFleet: @unchecked Sendable {
         let prices = ["fast": (0.15, 0.60), "premium": (2.50, 10.00), "cheap": (0.05, 0.20), "local": (0.0, 0.0)]
         let operatorToken = Self.token()
         let viewerToken = Self.token()
+        // Where etcd is installed the nodes share one operator state in a 3-member etcd cluster.
+        let etcd = fleetStore ? try Self.onPath("etcd").map(startEtcd) ?? [] : []
+        let store = etcd.isEmpty ? "" : "store: {kind: etcd, endpoints: [\(etcd.joined(separator: ", "))], fleet: demo, timeout: 2}"
         var nodes: [String] = []
         for n in 1...3 {
             let providers = Self.providers.map { p in
@@ -139,6 +146,7 @@ final class DemoFleet: @unchecked Sendable {
                       - [{provider: fast, model: fast-chat, weight: 100}]
                 breaker: {consecutive_failures: 3, cooldown: 5, max_cooldown: 60}
                 health_check: {interval: 2, timeout: 1}
+                \(store)
                 admin:
                   state_dir: \(directory)/state-\(n)
                   tokens:
@@ -155,7 +163,7 @@ final class DemoFleet: @unchecked Sendable {
         }
         startTraffic(nodes)
         startIncidents(control)
-        var started = Started(nodes: nodes, control: control, operatorToken: operatorToken, viewerToken: viewerToken)
+        var started = Started(nodes: nodes, control: control, operatorToken: operatorToken, viewerToken: viewerToken, etcd: etcd)
         if monitors, let prometheus = Self.onPath("prometheus"),
            let alertmanager = Self.onPath("prometheus-alertmanager") ?? Self.onPath("alertmanager") {
             do {
@@ -166,6 +174,38 @@ final class DemoFleet: @unchecked Sendable {
             }
         }
         return started
+    }
+
+    /// A 3-member etcd cluster on free loopback ports; the members' client URLs once all are healthy.
+    private func startEtcd(_ binary: String) throws -> [String] {
+        func freePort() -> Int {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+        let members = (1...3).map { (name: "etcd-\($0)", client: freePort(), peer: freePort()) }
+        let cluster = members.map { "\($0.name)=http://127.0.0.1:\($0.peer)" }.joined(separator: ",")
+        for m in members {
+            try launch(binary, ["--name", m.name, "--data-dir", "\(directory)/\(m.name)",
+                                "--listen-client-urls", "http://127.0.0.1:\(m.client)", "--advertise-client-urls", "http://127.0.0.1:\(m.client)",
+                                "--listen-peer-urls", "http://127.0.0.1:\(m.peer)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(m.peer)",
+                                "--initial-cluster", cluster, "--heartbeat-interval", "20", "--election-timeout", "200"])
+        }
+        let urls = members.map { "http://127.0.0.1:\($0.client)" }
+        let curl = try CurlMulti()
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            let results = curl.perform(urls.map { HTTPRequestSpec(url: $0 + "/health") })
+            if results.allSatisfy({ $0.ok && String(decoding: $0.body, as: UTF8.self).contains("true") }) { return urls }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw DemoError("etcd did not become healthy; see the logs in \(directory)")
     }
 
     /// An executable of this name on PATH.

@@ -61,12 +61,16 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "With --demo: do not start Prometheus and Alertmanager, even when they are installed.")
     var noMonitors = false
 
+    @Flag(name: .long, help: "With --demo: each node keeps its own state file; no etcd cluster even when etcd is installed.")
+    var fileStore = false
+
     func validate() throws {
         if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
         guard incidentPeriod >= 2, incidentPeriod <= 86400 else { throw ValidationError("--incident-period must be 2..86400 seconds") }
         if headless, !demo { throw ValidationError("--headless goes with --demo") }
         if noMonitors, !demo { throw ValidationError("--no-monitors goes with --demo") }
+        if fileStore, !demo { throw ValidationError("--file-store goes with --demo") }
     }
 
     func run() throws {
@@ -87,6 +91,7 @@ struct ClawTop: ParsableCommand {
         o.headless = headless
         o.incidentPeriod = incidentPeriod
         o.noMonitors = noMonitors
+        o.fileStore = fileStore
         let end = Console.run(o)
         if let message = end.message { FileHandle.standardError.write(Data("clawtop: \(message)\n".utf8)) }
         if end.code != 0 { throw ExitCode(end.code) }

@@ -33,7 +33,7 @@ import Testing
         let behind = state(revisions: [5, 4, 5], reachable: [true, true, true])
         let status = behind.fleet.status(now: 1000)
         #expect(status.code == 1 && status.reasons.contains("node node-2 is at revision 4, the highest is 5 (behind the fleet store)"), "\(status.reasons)")
-        #expect(View.render(behind).line(0).contains("store etcd ok"))
+        #expect(View.render(behind).line(0).contains("store ok"))
         let cut = state(revisions: [5, 5], reachable: [true, false])
         #expect(cut.fleet.status(now: 1000).reasons.contains { $0.hasPrefix("node node-2 cannot reach the fleet store: connection refused") })
         #expect(View.render(cut).line(0).contains("store down"))

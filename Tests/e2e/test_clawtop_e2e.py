@@ -257,6 +257,8 @@ def alive(pids):
 
 
 MONITORS = bool(shutil.which("prometheus") and (shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")))
+# Where etcd is installed (.ci/run installs it) the demo's nodes share a 3-member etcd cluster.
+ETCD = 3 if shutil.which("etcd") else 0
 
 
 def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
@@ -266,8 +268,13 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
         info = json.loads(p.stdout.readline())
         assert len(info["nodes"]) == 3 and info["operator_token"] and info["viewer_token"]
         kids = children_of(p.pid)
-        # clawsim and three clawgate nodes, and Prometheus and Alertmanager where installed (.ci/run installs them).
-        assert len(kids) == 4 + 2 * MONITORS
+        # clawsim and three clawgate nodes, Prometheus and Alertmanager, and three etcd members where
+        # installed (.ci/run installs them).
+        assert len(kids) == 4 + 2 * MONITORS + ETCD
+        assert len(info["etcd"]) == ETCD
+        if ETCD:
+            status, fleet = call(info["nodes"][0]["url"] + "/admin/v1/fleet", token=info["viewer_token"])
+            assert fleet["store"]["kind"] == "etcd" and len(fleet["members"]) == 3, fleet
         assert (info["prometheus"] is not None) == MONITORS and (info["alertmanager"] is not None) == MONITORS
         url = info["nodes"][0]["url"]
         for g in info["nodes"]:
@@ -311,7 +318,7 @@ def test_demo_on_screen_and_q_leaves_no_child():
         assert "nodes 3/3" in screen and "fast" in screen and "cheap" in screen and "local" in screen
         clawtop_pid = int(subprocess.run(["pgrep", "-n", "-f", "clawtop --demo --incident-period 30"], capture_output=True, text=True).stdout.split()[0])
         kids = children_of(clawtop_pid)
-        assert len(kids) == 4 + 2 * MONITORS
+        assert len(kids) == 4 + 2 * MONITORS + ETCD
         if MONITORS:
             t.wait_for("src prom", timeout=20)  # the figures come from the demo's own Prometheus
         t.keys("q")
@@ -340,7 +347,7 @@ def test_demo_no_monitors_starts_only_the_fleet():
     try:
         info = json.loads(p.stdout.readline())
         assert info["prometheus"] is None and info["alertmanager"] is None
-        assert len(children_of(p.pid)) == 4
+        assert len(children_of(p.pid)) == 4 + ETCD
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=15) == 0
     finally:
