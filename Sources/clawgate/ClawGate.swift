@@ -11,7 +11,7 @@ struct ClawGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clawgate",
         abstract: "OpenAI-compatible gateway with weighted routing, failover, circuit breaking and cost accounting.",
-        subcommands: [Serve.self, CheckConfig.self, ExampleConfig.self, Rules.self],
+        subcommands: [Serve.self, CheckConfig.self, ExampleConfig.self, Rules.self, State.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -128,5 +128,61 @@ struct Rules: ParsableCommand {
 
     func run() {
         print(AlertRules.yaml(.init(errorRatio: errorRatio, p99Seconds: p99Seconds, budgetPerHour: budgetPerHour, pendingFor: pendingFor)), terminator: "")
+    }
+}
+
+struct State: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Save or restore the operator state (file or fleet store), for a drill or a move.",
+        subcommands: [Export.self, Import.self]
+    )
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the operator state as JSON, with its revision.")
+
+        @Option(name: .long, help: "The node's YAML configuration file (its store, or its state folder).")
+        var config: String
+
+        func run() async throws {
+            let gatewayConfig: GatewayConfig
+            do { gatewayConfig = try GatewayConfig.load(file: config) } catch { throw fail("clawgate: " + error.description, code: 2) }
+            do {
+                let json = try await StateBackup.export(gatewayConfig)
+                FileHandle.standardOutput.write(json.encoded(sorted: true) + Data("\n".utf8))
+            } catch {
+                throw fail("clawgate: cannot export: \(error.description)", code: 1)
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put a saved operator state in effect as the next revision (audited).",
+            discussion: "With a file store, stop the node first and start it after: it reads its state file at start. Exit 1 on a stale --if-match."
+        )
+
+        @Argument(help: "A file written by `clawgate state export`.")
+        var file: String
+
+        @Option(name: .long, help: "The node's YAML configuration file (its store, or its state folder).")
+        var config: String
+
+        @Option(name: .long, help: "Refuse unless the state is at this revision now.")
+        var ifMatch: Int?
+
+        func run() async throws {
+            let gatewayConfig: GatewayConfig
+            do { gatewayConfig = try GatewayConfig.load(file: config) } catch { throw fail("clawgate: " + error.description, code: 2) }
+            guard let data = FileManager.default.contents(atPath: file), let json = try? JSONValue.parse(bytes: data) else {
+                throw fail("clawgate: \(file) is not readable JSON", code: 2)
+            }
+            let user = ProcessInfo.processInfo.environment["USER"] ?? "unknown user"
+            do {
+                let revision = try await StateBackup.import(json, into: gatewayConfig, ifMatch: ifMatch, actor: "clawgate state import (\(user))")
+                print("imported as revision \(revision)")
+            } catch {
+                throw fail("clawgate: cannot import: \(error.description)", code: error.stale ? 1 : 2)
+            }
+        }
     }
 }

@@ -114,3 +114,37 @@ def test_a_node_started_while_the_store_is_down_serves_its_cache_and_refuses_wri
         assert status == 503 and err["error"]["code"] == "store_unavailable"
     finally:
         cached.stop()
+
+
+def test_state_export_and_import_for_both_stores(etcd, tmp_path, sim):  # noqa: F811
+    for kind in ("etcd", "file"):
+        config = tmp_path / f"{kind}.yaml"
+        store = f"store: {{kind: etcd, endpoints: [{etcd}], fleet: backup, timeout: 1}}\n" if kind == "etcd" else ""
+        config.write_text(admin_yaml(sim.info["providers"], tmp_path / f"state-{kind}").replace("admin-e2e", kind) + store)
+        gate = start_gate(config)
+        assert call(gate.info["url"] + "/admin/v1/providers/primary/drain", method="POST")[0] == 200
+        if kind == "file":
+            gate.stop()  # a file store's node reads its state at start
+        out = subprocess.run([binary("clawgate"), "state", "export", "--config", str(config)], capture_output=True, text=True, check=True)
+        saved = json.loads(out.stdout)
+        assert saved["drained_providers"] == ["primary"] and saved["revision"] == 1, saved
+        if kind == "etcd":
+            assert call(gate.info["url"] + "/admin/v1/providers/primary/undrain", method="POST")[0] == 200
+        backup = tmp_path / f"{kind}.json"
+        backup.write_text(out.stdout)
+        stale = subprocess.run([binary("clawgate"), "state", "import", str(backup), "--config", str(config), "--if-match", "0"],
+                               capture_output=True, text=True)
+        assert stale.returncode == 1 and "stale" in stale.stderr, stale.stderr
+        ok = subprocess.run([binary("clawgate"), "state", "import", str(backup), "--config", str(config)], capture_output=True, text=True)
+        want = 3 if kind == "etcd" else 2
+        assert ok.returncode == 0 and f"imported as revision {want}" in ok.stdout, ok.stdout + ok.stderr
+        if kind == "file":
+            gate = start_gate(config)
+        deadline = time.time() + 2
+        while time.time() < deadline and not call(gate.info["url"] + "/admin/v1/state", token=VIEWER)[1]["drained_providers"]:
+            time.sleep(0.05)
+        state = call(gate.info["url"] + "/admin/v1/state", token=VIEWER)[1]
+        assert state["drained_providers"] == ["primary"] and state["revision"] == want, state
+        audit = call(gate.info["url"] + "/admin/v1/audit", token=VIEWER)[1]["entries"]
+        assert audit[-1]["action"] == "state.import" and audit[-1]["actor"].startswith("clawgate state import"), audit[-1]
+        gate.stop()
