@@ -103,4 +103,29 @@ struct FleetStoreTests {
         await sim.stop()
         etcd.stop()
     }
+
+    @Test func aWipedStoreIsReportedAndNotObeyed() async throws {
+        let etcd = try await EtcdServer.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        let a = try await node("node-a", sim: sim, etcd: etcd)
+        let client = TestClient()
+        for verb in ["drain", "undrain", "drain"] {
+            #expect(try await client.request("POST", a.url + "/admin/v1/providers/a/\(verb)", headers: op).status == 200)
+        }
+        #expect(state(a).revision == 3 && state(a).drainedProviders == ["a"])
+        // Someone wipes the store and writes an empty state: its version starts again at 1.
+        let key = Data("/clawgate/test/state".utf8).base64EncodedString()
+        _ = try await client.request("POST", etcd.clientURL + "/v3/kv/deleterange", body: Data(#"{"key":"\#(key)"}"#.utf8))
+        let empty = Data(#"{"revision":0,"drained_providers":[],"weights":{},"failovers":[],"node_drain":false}"#.utf8).base64EncodedString()
+        _ = try await client.request("POST", etcd.clientURL + "/v3/kv/put", body: Data(#"{"key":"\#(key)","value":"\#(empty)"}"#.utf8))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(state(a).revision == 3 && state(a).drainedProviders == ["a"], "the node kept the newer state")
+        // A write now cannot silently build on the wiped store either.
+        let refused = try await client.request("POST", a.url + "/admin/v1/providers/b/drain", headers: op)
+        #expect(refused.status == 409 || refused.status == 412, "\(refused.status) \(refused.text)")
+        await client.shutdown()
+        await a.stop()
+        await sim.stop()
+        etcd.stop()
+    }
 }

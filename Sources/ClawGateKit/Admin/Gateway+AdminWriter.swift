@@ -105,6 +105,11 @@ extension Gateway {
                 throw AdminError(status: .conflict, code: "store_wiped",
                                  message: "The fleet store holds no operator state, but this node applied revision \(base.revision): was the store wiped? Restore it (clawgate state import) before writing.")
             }
+            if current.revision < base.revision {
+                // The store went backwards: building on it would silently undo newer operator state.
+                throw AdminError(status: .conflict, code: "store_wiped",
+                                 message: "The fleet store's state is at revision \(current.revision), older than the \(base.revision) this node applied: was the store wiped or restored? Restore it (clawgate state export/import) before writing.")
+            }
             applyFromStore(current)
             if let expected, expected != current.revision { throw AdminError.stale(expected: expected, current: current.revision) }
             base = current.seen(by: config.nodeID)
