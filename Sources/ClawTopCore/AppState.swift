@@ -102,11 +102,14 @@ public struct NodeResult: Sendable, Equatable {
     public var node: String
     public var ok: Bool
     public var message: String
+    /// The operator state revision the write made, when the node said.
+    public var revision: Int?
 
-    public init(node: String, ok: Bool, message: String) {
+    public init(node: String, ok: Bool, message: String, revision: Int? = nil) {
         self.node = node
         self.ok = ok
         self.message = message
+        self.revision = revision
     }
 }
 
@@ -162,6 +165,9 @@ public struct AppState: Sendable, Equatable {
     /// Plans confirmed and waiting for the driver to send.
     /// Subjects with an action sent and not yet confirmed by a poll, with when the results came.
     public var pending: [String: Double?] = [:]
+    /// For a pending write that made a revision: it stays pending until every node that answers has
+    /// applied that revision (a fleet store: one write, every node applies it).
+    public var pendingRevision: [String: Int] = [:]
     public var theme = "dark"
     /// Rows whose name contains this (set with `/`).
     public var filter = ""

@@ -86,6 +86,7 @@ public enum Reducer {
             state.message = (text, failed.isEmpty ? .ok : .crit)
             // The pending mark stays until a poll after the results shows the change (or at once on failure).
             state.pending[subject] = failed.count == results.count ? nil : .some(at)
+            if let revision = results.compactMap(\.revision).max(), state.pending[subject] != nil { state.pendingRevision[subject] = revision }
         case .nextPane:
             state.pane = Pane(rawValue: (state.pane.rawValue + 1) % Pane.allCases.count)!
         case .previousPane:
@@ -171,8 +172,12 @@ public enum Reducer {
             if state.costHistory[row.id]!.count > AppState.historyLength { state.costHistory[row.id]!.removeFirst() }
         }
         // A poll newer than every pending result confirms those actions.
+        let revisions = state.fleet.nodes.compactMap { $0.error == nil ? $0.snapshot?.node.revision : nil }
         for (subject, resultsAt) in state.pending {
-            if let resultsAt, at > resultsAt { state.pending[subject] = nil }
+            guard let resultsAt, at > resultsAt else { continue }
+            if let wanted = state.pendingRevision[subject], revisions.contains(where: { $0 < wanted }) { continue }
+            state.pending[subject] = nil
+            state.pendingRevision[subject] = nil
         }
         // Keep selections inside their lists as the data changes.
         for pane in Pane.allCases {

@@ -98,7 +98,9 @@ enum ActionSender {
         }
         return zip(plan.calls, results).map { call, result in
             let name = call.node.map { names[$0] } ?? "alertmanager"
-            if result.ok { return NodeResult(node: name, ok: true, message: "ok") }
+            if result.ok {
+                return NodeResult(node: name, ok: true, message: "ok", revision: (try? AdminAPI.decode(Written.self, from: result.body))?.revision)
+            }
             var message = call.node == nil ? result.error ?? "HTTP \(result.status)" : Poller.explain(result)
             if let json = try? JSONValue.parse(bytes: result.body) {
                 if let text = json["error"]?["message"]?.stringValue {

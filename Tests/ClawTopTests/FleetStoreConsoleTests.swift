@@ -39,4 +39,32 @@ import Testing
         #expect(View.render(cut).line(0).contains("store down"))
         #expect(SnapshotReport.json(cut.fleet, now: 1000)["fleet"]?["store_reachable"]?.boolValue == false)
     }
+
+    @Test func aWriteStaysPendingUntilEveryNodeAppliedItsRevisionAndTheLagShows() throws {
+        var state = state(revisions: [4, 4, 4], reachable: [true, true, true])
+        Reducer.handle(&state, .character("d"))
+        Reducer.handle(&state, .character("y"))
+        let effects = Reducer.handle(&state, .enter)
+        guard case .send(let plan)? = effects.first else { Issue.record("no send"); return }
+        let subject = plan.command.subject
+        Reducer.reduce(&state, .actionResults(subject: subject, summary: plan.summary,
+                                              results: [NodeResult(node: "node-1", ok: true, message: "ok", revision: 5)], at: 1000))
+        func poll(_ revisions: [Int], at: Double) {
+            let polls = revisions.indices.map { i -> NodePoll in
+                var snapshot = sampleSnapshot()
+                snapshot.node.id = "node-\(i + 1)"
+                snapshot.node.revision = revisions[i]
+                snapshot.node.store = StoreStatus(kind: .etcd, reachable: true)
+                return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
+            }
+            Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: at)))
+        }
+        poll([5, 4, 5], at: 1001)
+        #expect(state.pending[subject] != nil, "node-2 has not applied revision 5 yet")
+        Reducer.reduce(&state, .selectPane(.nodes))
+        let row = try #require(View.render(state).lines.first { $0.hasPrefix("node-2") })
+        #expect(row.contains("4 (-1)"), "\(row)")
+        poll([5, 5, 5], at: 1002)
+        #expect(state.pending[subject] == nil)
+    }
 }
