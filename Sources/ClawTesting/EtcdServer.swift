@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ClawShared
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,19 +15,6 @@ public final class EtcdServer: @unchecked Sendable {
     public static let binary: String? = ["/usr/bin/etcd", "/usr/local/bin/etcd"].first { FileManager.default.isExecutableFile(atPath: $0) }
     public static var isInstalled: Bool { binary != nil }
 
-    /// A loopback port that was free a moment ago.
-    public static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     private init(clientURL: String, process: Process, dataDir: String) {
         self.clientURL = clientURL
         self.process = process
@@ -36,8 +24,8 @@ public final class EtcdServer: @unchecked Sendable {
     /// Start one member and wait until it answers `/health`.
     public static func start() async throws -> EtcdServer {
         guard let binary else { throw EtcdServerError("etcd is not installed (Debian package etcd-server)") }
-        let client = freePort()
-        let peer = freePort()
+        let client = try LoopbackPort.free()
+        let peer = try LoopbackPort.free()
         let dataDir = NSTemporaryDirectory() + "clawgate-etcd-\(UUID().uuidString)"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)

@@ -178,18 +178,7 @@ final class DemoFleet: @unchecked Sendable {
 
     /// A 3-member etcd cluster on free loopback ports; the members' client URLs once all are healthy.
     private func startEtcd(_ binary: String) throws -> [String] {
-        func freePort() -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
-        let members = (1...3).map { (name: "etcd-\($0)", client: freePort(), peer: freePort()) }
+        let members = try (1...3).map { (name: "etcd-\($0)", client: try LoopbackPort.free(), peer: try LoopbackPort.free()) }
         let cluster = members.map { "\($0.name)=http://127.0.0.1:\($0.peer)" }.joined(separator: ",")
         for m in members {
             try launch(binary, ["--name", m.name, "--data-dir", "\(directory)/\(m.name)",
@@ -214,22 +203,6 @@ final class DemoFleet: @unchecked Sendable {
         return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// A loopback port free right now (the daemon that gets it binds it a moment later).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DemoError("no socket for a free port: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw DemoError("no free loopback port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Prometheus scraping the nodes every 2 s with `clawgate rules` (each alert's `for:` shortened to
     /// fit the incident period), and Alertmanager; their URLs once both answer `/-/ready`.
     private func startMonitors(prometheus: String, alertmanager: String, nodes: [String]) throws -> (String, String) {
@@ -244,7 +217,7 @@ final class DemoFleet: @unchecked Sendable {
         rules.waitUntilExit()
         guard rules.terminationStatus == 0 else { throw DemoError("`clawgate rules` failed") }
         try yaml.write(to: URL(fileURLWithPath: directory + "/rules.yml"))
-        let (promPort, amPort) = (try Self.freePort(), try Self.freePort())
+        let (promPort, amPort) = (try LoopbackPort.free(), try LoopbackPort.free())
         let targets = nodes.map { "'\($0.replacingOccurrences(of: "http://", with: ""))'" }.joined(separator: ", ")
         try """
             global: {scrape_interval: 2s, evaluation_interval: 2s}

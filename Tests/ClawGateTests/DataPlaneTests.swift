@@ -306,7 +306,7 @@ import Testing
         let sim = try await TestFleet.simulator([TestFleet.provider("up")])
         var config = TestFleet.config(simulator: sim, routes: ["chat": [[("down", 100)], [("up", 100)]]])
         // A port nothing listens on: bind one, learn it, close it.
-        let socket = try ServerSocketProbe.closedPort()
+        let socket = try LoopbackPort.free()
         config.providers.insert(GatewayConfig.Provider(id: "down", baseURL: "http://127.0.0.1:\(socket)/v1",
                                                        timeouts: .init(connect: 1, firstByte: 2, total: 30)), at: 0)
         config.routes = [GatewayConfig.Route(alias: "chat", tiers: [[.init(provider: "down", model: "m", weight: 100)],
@@ -319,21 +319,5 @@ import Testing
         await client.shutdown()
         await gate.stop()
         await sim.stop()
-    }
-}
-
-enum ServerSocketProbe {
-    /// A loopback port that was free a moment ago and has nothing listening now.
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
