@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ClawShared
+import NIOCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -73,4 +74,96 @@ public final class EtcdServer: @unchecked Sendable {
 public struct EtcdServerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A real 3-member etcd cluster on loopback, for failure tests (leader killed, quorum lost).
+public final class EtcdCluster: @unchecked Sendable {
+    public struct Member: Sendable {
+        public let name: String
+        public let clientURL: String
+        let process: Process
+    }
+
+    public let members: [Member]
+    private let dataDir: String
+
+    public var endpoints: [String] { members.map(\.clientURL) }
+
+    private init(members: [Member], dataDir: String) {
+        self.members = members
+        self.dataDir = dataDir
+    }
+
+    public static func start() async throws -> EtcdCluster {
+        guard let binary = EtcdServer.binary else { throw EtcdServerError("etcd is not installed (Debian package etcd-server)") }
+        let dataDir = NSTemporaryDirectory() + "clawgate-etcd-cluster-\(UUID().uuidString)"
+        let ports = try (0..<3).map { _ in (try LoopbackPort.free(), try LoopbackPort.free()) }
+        let cluster = ports.indices.map { "m\($0)=http://127.0.0.1:\(ports[$0].1)" }.joined(separator: ",")
+        var members: [Member] = []
+        for (index, (client, peer)) in ports.enumerated() {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [
+                "--name", "m\(index)", "--data-dir", "\(dataDir)/m\(index)",
+                "--listen-client-urls", "http://127.0.0.1:\(client)", "--advertise-client-urls", "http://127.0.0.1:\(client)",
+                "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peer)",
+                "--initial-cluster", cluster, "--heartbeat-interval", "10", "--election-timeout", "100",
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            members.append(Member(name: "m\(index)", clientURL: "http://127.0.0.1:\(client)", process: process))
+        }
+        let cluster_ = EtcdCluster(members: members, dataDir: dataDir)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        var healthy = false
+        let deadline = Date().addingTimeInterval(15)
+        while !healthy, Date() < deadline {
+            var all = true
+            for m in members {
+                let ok = (try? await http.execute(HTTPClientRequest(url: m.clientURL + "/health"), timeout: .seconds(1)))
+                    .map { $0.status == .ok } ?? false
+                all = all && ok
+            }
+            healthy = all
+            if !healthy { try? await Task.sleep(for: .milliseconds(50)) }
+        }
+        try? await http.shutdown()
+        guard healthy else {
+            cluster_.stop()
+            throw EtcdServerError("the etcd cluster did not become healthy")
+        }
+        return cluster_
+    }
+
+    /// The member that leads now, as the members report it.
+    public func leader() async -> Member? {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        var found: Member?
+        for m in members where m.process.isRunning {
+            var request = HTTPClientRequest(url: m.clientURL + "/v3/maintenance/status")
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(string: "{}"))
+            if let response = try? await http.execute(request, timeout: .seconds(2)),
+               let body = try? await response.body.collect(upTo: 1 << 16),
+               let json = try? JSONValue.parse(bytes: body.readableBytesView),
+               let leader = json["leader"]?.stringValue, leader == json["header"]?["member_id"]?.stringValue {
+                found = m
+                break
+            }
+        }
+        try? await http.shutdown()
+        return found
+    }
+
+    public func signal(_ member: Member, _ number: Int32) { kill(member.process.processIdentifier, number) }
+
+    public func stop() {
+        for m in members where m.process.isRunning {
+            kill(m.process.processIdentifier, SIGCONT)
+            m.process.terminate()
+            m.process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: dataDir)
+    }
 }

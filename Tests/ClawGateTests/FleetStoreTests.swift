@@ -128,4 +128,48 @@ struct FleetStoreTests {
         await sim.stop()
         etcd.stop()
     }
+
+    @Test func theLeaderKilledDuringWritesLosesNoAcknowledgedWriteAndNoClientRequest() async throws {
+        let cluster = try await EtcdCluster.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        var nodes: [GatewayServer] = []
+        for id in ["node-a", "node-b", "node-c"] {
+            var config = TestFleet.config(simulator: sim, routes: ["chat": [[("a", 50), ("b", 50)]]])
+            config.nodeID = id
+            config.store = .etcd(endpoints: cluster.endpoints, fleet: "kill", timeout: 2)
+            nodes.append(try await TestFleet.gateway(config))
+        }
+        let client = TestClient()
+        let leader = try #require(await cluster.leader())
+        // Client traffic through every node for the whole burst.
+        let urls = nodes.map(\.url)
+        let traffic = Task { @Sendable in
+            var failures = 0
+            for i in 0..<60 { if (try? await client.chat(urls[i % 3], model: "chat").status) != 200 { failures += 1 } }
+            return failures
+        }
+        var acknowledged: [Int] = []
+        for i in 0..<30 {
+            if i == 5 { cluster.signal(leader, SIGKILL) }
+            let answer = try await client.request("PUT", nodes[i % 3].url + "/admin/v1/routes/chat/weights",
+                                                  body: AdminAPI.encode(WeightsBody(weights: ["a": 10 + i])), headers: op)
+            if answer.status == 200, let written = try? AdminAPI.decode(Written.self, from: answer.body) { acknowledged.append(written.revision) }
+        }
+        #expect(await traffic.value == 0, "client requests failed while the leader was killed")
+        #expect(acknowledged.count >= 25, "acknowledged \(acknowledged.count) of 30")
+        let last = try #require(acknowledged.max())
+        // Every acknowledged write is on every node: they all reach the last acknowledged revision.
+        #expect(try await within(3) { nodes.allSatisfy { state($0).revision >= last } } != nil)
+        #expect(Set(nodes.map { state($0).weights }).count == 1)
+        // Two members of three down: writes fail with a clear 503; traffic goes on.
+        let survivors = cluster.members.filter { $0.name != leader.name }
+        cluster.signal(survivors[0], SIGSTOP)
+        let refused = try await client.request("POST", nodes[0].url + "/admin/v1/providers/b/drain", headers: op)
+        #expect(refused.status == 503 && (try? AdminAPI.decode(ErrorBody.self, from: refused.body).error.code) == "store_unavailable")
+        for node in nodes { #expect(try await client.chat(node.url, model: "chat").status == 200) }
+        await client.shutdown()
+        for node in nodes { await node.stop() }
+        await sim.stop()
+        cluster.stop()
+    }
 }
