@@ -204,7 +204,7 @@ public struct Fleet: Sendable, Equatable {
         let highest = snapshots.map(\.node.revision).max() ?? 0
         for snapshot in snapshots where snapshot.node.revision < highest {
             degraded = true
-            let why = snapshot.node.store.kind == .etcd ? "behind the fleet store" : "drifted: its operator state differs (:sync NODE copies one node's to the others)"
+            let why = snapshot.node.store.kind == .etcd ? "behind the fleet store" : "drifted: its operator state differs from the others'"
             reasons.append("node \(snapshot.node.id) is at revision \(snapshot.node.revision), the highest is \(highest) (\(why))")
         }
         for snapshot in snapshots where snapshot.node.store.kind == .etcd && !snapshot.node.store.reachable {
