@@ -126,10 +126,15 @@ struct ConfigReader {
             config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
             config.limits.maxInFlightPerProvider = integer(fields, "max_in_flight_per_provider", "limits", min: 1, max: 1_000_000)
         }
-        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout"]) {
+        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache"]) {
+            switch string(fields, "without_cache", "store") {
+            case nil, "serve": break
+            case "refuse": config.refuseStartWithoutStore = true
+            case let other?: problem("store.without_cache", "must be serve or refuse, got '\(other)'")
+            }
             switch string(fields, "kind", "store", required: true) {
             case "file":
-                for key in ["endpoints", "fleet", "timeout"] where fields[key] != nil { problem("store.\(key)", "only with kind: etcd") }
+                for key in ["endpoints", "fleet", "timeout", "without_cache"] where fields[key] != nil { problem("store.\(key)", "only with kind: etcd") }
             case "etcd":
                 var endpoints: [String] = []
                 if let list = fields["endpoints"]?.arrayValue, !list.isEmpty {

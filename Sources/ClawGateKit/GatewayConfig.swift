@@ -173,6 +173,10 @@ public struct GatewayConfig: Sendable, Equatable {
     public var admin = Admin()
     public var limits = Limits()
     public var store = Store.file
+    /// With `kind: etcd`, a node that starts while etcd does not answer and has no cached state:
+    /// false (`without_cache: serve`, the default) starts with the configured routing; true
+    /// (`refuse`) refuses to start.
+    public var refuseStartWithoutStore = false
 
     public init(nodeID: String = "", providers: [Provider] = [], routes: [Route] = []) {
         self.nodeID = nodeID

@@ -26,7 +26,12 @@ public final class GatewayServer: Sendable {
         let gateway = try Gateway(config: config, logger: logger, seed: seed, clock: clock, environment: environment)
         // With a fleet store, start from its state (a node started after a drain starts drained);
         // when it does not answer, the cached state serves and the sync catches up later.
-        await gateway.syncFromStore()
+        do {
+            try await gateway.syncFromStore()
+        } catch {
+            await gateway.shutdown()
+            throw error
+        }
         let port = BoundPort()
         let app = Application(
             router: gateway.router(),

@@ -58,6 +58,8 @@ struct Serve: AsyncParsableCommand {
             server = try await GatewayServer.start(config: gatewayConfig)
         } catch let error as ConfigError {
             throw fail("clawgate: refusing to start:\n" + error.description, code: 2)
+        } catch let error as StoreStartError {
+            throw fail("clawgate: refusing to start: \(error.description)", code: 2)
         } catch let error as LimitsError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
         } catch let error as StateStoreError {

@@ -106,3 +106,12 @@ import Testing
         #expect(problems("{kind: file, fleet: x}").contains { $0.hasPrefix("store.fleet: only with kind: etcd") })
     }
 }
+
+@Suite struct StoreStartConfigTests {
+    @Test func withoutCacheIsServeOrRefuse() throws {
+        let base = ConfigTests.good + "\nstore: {kind: etcd, endpoints: [http://127.0.0.1:2379], fleet: f"
+        #expect(try GatewayConfig.parse(yaml: base + "}\n").refuseStartWithoutStore == false)
+        #expect(try GatewayConfig.parse(yaml: base + ", without_cache: refuse}\n").refuseStartWithoutStore == true)
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: base + ", without_cache: maybe}\n") }
+    }
+}

@@ -172,4 +172,18 @@ struct FleetStoreTests {
         await sim.stop()
         cluster.stop()
     }
+
+    @Test func withNoStoreAndNoCacheANodeServesTheConfigurationOrRefusesWhenToldTo() async throws {
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        var config = TestFleet.config(simulator: sim, routes: ["chat": [[("a", 50), ("b", 50)]]])
+        config.store = .etcd(endpoints: ["http://127.0.0.1:\(try LoopbackPort.free())"], fleet: "cold", timeout: 0.3)
+        let serving = try await TestFleet.gateway(config)
+        #expect(serving.gateway.snapshot().node.store == StoreStatus(kind: .etcd, reachable: false, error: serving.gateway.storeStatus.error))
+        #expect(serving.gateway.state.operatorState.revision == 0)
+        await serving.stop()
+        config.refuseStartWithoutStore = true
+        config.admin.stateDir = NSTemporaryDirectory() + "clawgate-cold-\(UUID().uuidString)"
+        await #expect(throws: StoreStartError.self) { _ = try await TestFleet.gateway(config) }
+        await sim.stop()
+    }
 }

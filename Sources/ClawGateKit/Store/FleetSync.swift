@@ -48,8 +48,9 @@ struct FleetSync: Service {
 }
 
 extension Gateway {
-    /// One read of the fleet store at start; nothing happens without one, or when it does not answer.
-    func syncFromStore() async {
+    /// One read of the fleet store at start; nothing happens without one, or when it does not answer
+    /// (then the cached state serves; with no cache and `without_cache: refuse`, the start is refused).
+    func syncFromStore() async throws(StoreStartError) {
         guard let fleetStore else { return }
         do throws(EtcdError) {
             let (state, _) = try await fleetStore.read()
@@ -57,7 +58,13 @@ extension Gateway {
             if let state { applyFromStore(state) }
         } catch {
             fleetStore.noteReachable(false, error: error.description)
-            logger.warning("the fleet store does not answer; starting from the cached operator state",
+            let cached = (try? store.load()) ?? nil
+            if cached == nil, config.refuseStartWithoutStore {
+                throw StoreStartError(description: "the fleet store does not answer (\(error.description)) and this node has no cached operator state; "
+                                      + "refusing to start (store.without_cache: refuse). Bring etcd back, or set without_cache: serve to start with the configured routing.")
+            }
+            logger.warning(cached == nil ? "the fleet store does not answer and nothing is cached; starting with the configured routing"
+                                         : "the fleet store does not answer; starting from the cached operator state",
                            metadata: ["error": .string(error.description)])
         }
     }
@@ -92,4 +99,9 @@ extension OperatorState {
         copy.nodeDrain = other.nodeDrain
         return copy
     }
+}
+
+/// A node that may not start: the fleet store does not answer and it has nothing cached.
+public struct StoreStartError: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }
