@@ -48,6 +48,14 @@ public final class Gateway: Sendable {
     struct AuditLog: Sendable {
         var entries: [AuditEntry]
         var nextSequence: Int
+
+        /// Audit entries a node keeps in memory (and reads back from its file at start).
+        static let kept = 1000
+
+        mutating func keep(_ entry: AuditEntry) {
+            entries.append(entry)
+            if entries.count > Self.kept { entries.removeFirst(entries.count - Self.kept) }
+        }
     }
 
     /// Seconds on a monotonic clock.
@@ -114,7 +122,7 @@ public final class Gateway: Sendable {
         } else {
             fleetStore = nil
         }
-        let audit = store.loadAudit(limit: 1000)
+        let audit = store.loadAudit(limit: AuditLog.kept)
         self.writes = Mutex(AuditLog(entries: audit, nextSequence: (audit.last?.sequence ?? 0) + 1))
         let now = clock()
         self.startedAt = now

@@ -22,7 +22,6 @@ extension Gateway {
     private func commitLocked(_ command: OperatorCommand, token: AdminAuth.Token, expected: Int?, reason: String?) -> Result<Written, AdminError> {
         writes.withLock { audit -> Result<Written, AdminError> in
             let current = state.operatorState
-            let target = command.target(node: config.nodeID)
             // A request that is wrong in itself is refused as such (400/404) before its precondition (412).
             let change: OperatorCommand.Change
             do throws(AdminError) {
@@ -42,21 +41,15 @@ extension Gateway {
                                            message: "The change could not be saved, so it was not made: \(error)"))
             }
             state.apply(next)
-            let entry = AuditEntry(sequence: audit.nextSequence, time: Date().timeIntervalSince1970, actor: token.name, action: command.action,
-                                   target: target, before: command.auditView(current, node: config.nodeID),
-                                   after: command.auditView(next, node: config.nodeID), reason: reason, revision: next.revision)
+            let entry = auditEntry(command, sequence: audit.nextSequence, before: current, after: next, token: token, reason: reason)
             audit.nextSequence += 1
-            audit.entries.append(entry)
-            if audit.entries.count > 1000 { audit.entries.removeFirst(audit.entries.count - 1000) }
+            audit.keep(entry)
             do {
                 try store.append(entry)
             } catch {
                 logger.error("cannot append to the audit log", metadata: ["error": .string("\(error)")])
             }
-            state.appendEvent(kind: .operatorAction, subject: target, detail: "\(command.action) by \(token.name)" + (reason.map { ": \($0)" } ?? ""))
-            for note in change.events { state.appendEvent(kind: note.kind, subject: note.subject, detail: note.detail) }
-            logger.info("operator action", metadata: ["actor": .string(token.name), "action": .string(command.action), "target": .string(target),
-                                                      "revision": .stringConvertible(next.revision)])
+            announce(entry, change: change, token: token)
             return .success(Written(revision: next.revision, changed: true, state: next.document))
         }
     }
@@ -67,7 +60,6 @@ extension Gateway {
     /// unknown, so the node reads again to say what happened; it never writes locally alone.
     private func commit(_ command: OperatorCommand, to fleetStore: FleetStore, token: AdminAuth.Token, expected: Int?,
                         reason: String?) async throws(AdminError) -> Written {
-        let target = command.target(node: config.nodeID)
         let operation = UUID().uuidString
         var base = state.operatorState
         for _ in 0..<5 {
@@ -79,9 +71,7 @@ extension Gateway {
             var next = change.next
             next.revision = base.revision + 1
             next.operation = operation
-            let entry = AuditEntry(sequence: next.revision, time: Date().timeIntervalSince1970, actor: token.name, action: command.action,
-                                   target: target, before: command.auditView(base, node: config.nodeID),
-                                   after: command.auditView(next, node: config.nodeID), reason: reason, revision: next.revision)
+            let entry = auditEntry(command, sequence: next.revision, before: base, after: next, token: token, reason: reason)
             let outcome: (succeeded: Bool, current: OperatorState?)
             do throws(EtcdError) {
                 outcome = try await fleetStore.swap(next: next, version: base.revision, audit: entry)
@@ -90,25 +80,22 @@ extension Gateway {
                 fleetStore.noteReachable(false, error: error.description)
                 // The write may still be applied (a timeout is "unknown", not "failed"): look.
                 if let (stored, _) = try? await fleetStore.read(), let stored, stored.operation == operation {
-                    applyCommitted(stored, entry: entry, token: token, change: change, reason: reason)
+                    applyCommitted(stored, entry: entry, token: token, change: change)
                     return Written(revision: stored.revision, changed: true, state: stored.seen(by: config.nodeID).document)
                 }
                 throw AdminError(status: .serviceUnavailable, code: "store_unavailable",
                                  message: "The fleet store did not answer (\(error.description)). The change is not in effect; a store that was only slow may still apply it when it recovers, so read the state or the audit before trying again. No node changes operator state alone.")
             }
             if outcome.succeeded {
-                applyCommitted(next, entry: entry, token: token, change: change, reason: reason)
+                applyCommitted(next, entry: entry, token: token, change: change)
                 return Written(revision: next.revision, changed: true, state: next.seen(by: config.nodeID).document)
             }
-            // Someone else wrote first: their state is the base now (and this node applies it).
-            guard let current = outcome.current else {
+            // Someone else wrote first: their state is the base now (and this node applies it). A
+            // store that went backwards (no state at all, or an older one) is not built on: that
+            // would silently undo newer operator state.
+            guard let current = outcome.current, current.revision >= base.revision else {
                 throw AdminError(status: .conflict, code: "store_wiped",
-                                 message: "The fleet store holds no operator state, but this node applied revision \(base.revision): was the store wiped? Restore it (clawgate state import) before writing.")
-            }
-            if current.revision < base.revision {
-                // The store went backwards: building on it would silently undo newer operator state.
-                throw AdminError(status: .conflict, code: "store_wiped",
-                                 message: "The fleet store's state is at revision \(current.revision), older than the \(base.revision) this node applied: was the store wiped or restored? Restore it (clawgate state export/import) before writing.")
+                                 message: "The fleet store's state is at revision \(outcome.current?.revision ?? 0), older than the \(base.revision) this node applied: was the store wiped or restored? Restore it (clawgate state export/import) before writing.")
             }
             applyFromStore(current)
             if let expected, expected != current.revision { throw AdminError.stale(expected: expected, current: current.revision) }
@@ -118,18 +105,24 @@ extension Gateway {
     }
 
     /// A write that the fleet store took: in effect here at once, in the local audit and events.
-    private func applyCommitted(_ next: OperatorState, entry: AuditEntry, token: AdminAuth.Token, change: OperatorCommand.Change, reason: String?) {
-        let local = next.seen(by: config.nodeID)
-        state.apply(local)
-        fleetStore?.health.withLock { $0.applied = local.revision }
-        try? store.save(local)
-        writes.withLock { audit in
-            audit.entries.append(entry)
-            if audit.entries.count > 1000 { audit.entries.removeFirst(audit.entries.count - 1000) }
-        }
-        state.appendEvent(kind: .operatorAction, subject: entry.target, detail: "\(entry.action) by \(token.name)" + (reason.map { ": \($0)" } ?? ""))
+    private func applyCommitted(_ next: OperatorState, entry: AuditEntry, token: AdminAuth.Token, change: OperatorCommand.Change) {
+        putInEffect(next.seen(by: config.nodeID))
+        writes.withLock { $0.keep(entry) }
+        announce(entry, change: change, token: token)
+    }
+
+    func auditEntry(_ command: OperatorCommand, sequence: Int, before: OperatorState, after: OperatorState, token: AdminAuth.Token,
+                    reason: String?) -> AuditEntry {
+        AuditEntry(sequence: sequence, time: Date().timeIntervalSince1970, actor: token.name, action: command.action,
+                   target: command.target(node: config.nodeID), before: command.auditView(before, node: config.nodeID),
+                   after: command.auditView(after, node: config.nodeID), reason: reason, revision: after.revision)
+    }
+
+    /// A write in effect: its events (who did what, and what follows from it) and a log line.
+    func announce(_ entry: AuditEntry, change: OperatorCommand.Change, token: AdminAuth.Token) {
+        state.appendEvent(kind: .operatorAction, subject: entry.target, detail: "\(entry.action) by \(token.name)" + (entry.reason.map { ": \($0)" } ?? ""))
         for note in change.events { state.appendEvent(kind: note.kind, subject: note.subject, detail: note.detail) }
-        logger.info("operator action (fleet store)", metadata: ["actor": .string(token.name), "action": .string(entry.action),
-                                                                "revision": .stringConvertible(local.revision)])
+        logger.info("operator action", metadata: ["actor": .string(token.name), "action": .string(entry.action), "target": .string(entry.target),
+                                                  "revision": .stringConvertible(entry.revision), "store": .string(fleetStore == nil ? "file" : "etcd")])
     }
 }

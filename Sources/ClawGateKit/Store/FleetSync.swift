@@ -79,16 +79,21 @@ extension Gateway {
                          metadata: ["store_version": .stringConvertible(stored.revision), "applied": .stringConvertible(current.revision)])
             return
         }
-        let next = stored.seen(by: config.nodeID)
-        state.apply(next)
-        fleetStore?.health.withLock { $0.applied = next.revision }
+        putInEffect(stored.seen(by: config.nodeID))
+        state.appendEvent(kind: .operatorAction, subject: "fleet", detail: "applied revision \(stored.revision) from the fleet store")
+        logger.info("applied the fleet state", metadata: ["revision": .stringConvertible(stored.revision)])
+    }
+
+    /// A fleet state in effect on this node (written here or read from the store): applied,
+    /// remembered as applied, and cached on disk for a start while etcd is down.
+    func putInEffect(_ local: OperatorState) {
+        state.apply(local)
+        fleetStore?.health.withLock { $0.applied = local.revision }
         do {
-            try store.save(next)
+            try store.save(local)
         } catch {
             logger.error("cannot cache the fleet state locally", metadata: ["error": .string("\(error)")])
         }
-        state.appendEvent(kind: .operatorAction, subject: "fleet", detail: "applied revision \(next.revision) from the fleet store")
-        logger.info("applied the fleet state", metadata: ["revision": .stringConvertible(next.revision)])
     }
 }
 
