@@ -8,67 +8,22 @@ import Glibc
 
 /// A real single-member etcd (Debian's `etcd-server`) on free loopback ports with a temporary data
 /// folder, for the fleet-store tests. Tests that need it are skipped only where it is not installed.
-public final class EtcdServer: @unchecked Sendable {
-    public let clientURL: String
-    private let process: Process
-    private let dataDir: String
+public final class EtcdServer: Sendable {
+    private let cluster: EtcdCluster
+    public var clientURL: String { cluster.endpoints[0] }
 
     public static let binary: String? = ["/usr/bin/etcd", "/usr/local/bin/etcd"].first { FileManager.default.isExecutableFile(atPath: $0) }
     public static var isInstalled: Bool { binary != nil }
 
-    private init(clientURL: String, process: Process, dataDir: String) {
-        self.clientURL = clientURL
-        self.process = process
-        self.dataDir = dataDir
-    }
+    private init(cluster: EtcdCluster) { self.cluster = cluster }
 
     /// Start one member and wait until it answers `/health`.
-    public static func start() async throws -> EtcdServer {
-        guard let binary else { throw EtcdServerError("etcd is not installed (Debian package etcd-server)") }
-        let client = try LoopbackPort.free()
-        let peer = try LoopbackPort.free()
-        let dataDir = NSTemporaryDirectory() + "clawgate-etcd-\(UUID().uuidString)"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "--name", "t", "--data-dir", dataDir,
-            "--listen-client-urls", "http://127.0.0.1:\(client)", "--advertise-client-urls", "http://127.0.0.1:\(client)",
-            "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peer)",
-            "--initial-cluster", "t=http://127.0.0.1:\(peer)", "--heartbeat-interval", "10", "--election-timeout", "100",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let server = EtcdServer(clientURL: "http://127.0.0.1:\(client)", process: process, dataDir: dataDir)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        var healthy = false
-        let deadline = Date().addingTimeInterval(10)
-        while !healthy, Date() < deadline {
-            if let response = try? await http.execute(HTTPClientRequest(url: server.clientURL + "/health"), timeout: .seconds(1)),
-               let body = try? await response.body.collect(upTo: 4096), String(buffer: body).contains("true") {
-                healthy = true
-            } else {
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-        }
-        try? await http.shutdown()
-        guard healthy else {
-            server.stop()
-            throw EtcdServerError("etcd did not become healthy at \(server.clientURL)")
-        }
-        return server
-    }
+    public static func start() async throws -> EtcdServer { EtcdServer(cluster: try await EtcdCluster.start(size: 1)) }
 
     /// SIGSTOP or SIGCONT the member (a store that hangs, then returns).
-    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    public func signal(_ number: Int32) { cluster.signal(cluster.members[0], number) }
 
-    public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(atPath: dataDir)
-    }
+    public func stop() { cluster.stop() }
 }
 
 public struct EtcdServerError: Error, CustomStringConvertible {
@@ -76,7 +31,7 @@ public struct EtcdServerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A real 3-member etcd cluster on loopback, for failure tests (leader killed, quorum lost).
+/// A real etcd cluster on loopback (3 members for failure tests: leader killed, quorum lost).
 public final class EtcdCluster: @unchecked Sendable {
     public struct Member: Sendable {
         public let name: String
@@ -94,10 +49,11 @@ public final class EtcdCluster: @unchecked Sendable {
         self.dataDir = dataDir
     }
 
-    public static func start() async throws -> EtcdCluster {
+    /// Start `size` members and wait until every one answers `/health`.
+    public static func start(size: Int = 3) async throws -> EtcdCluster {
         guard let binary = EtcdServer.binary else { throw EtcdServerError("etcd is not installed (Debian package etcd-server)") }
         let dataDir = NSTemporaryDirectory() + "clawgate-etcd-cluster-\(UUID().uuidString)"
-        let ports = try (0..<3).map { _ in (try LoopbackPort.free(), try LoopbackPort.free()) }
+        let ports = try (0..<size).map { _ in (try LoopbackPort.free(), try LoopbackPort.free()) }
         let cluster = ports.indices.map { "m\($0)=http://127.0.0.1:\(ports[$0].1)" }.joined(separator: ",")
         var members: [Member] = []
         for (index, (client, peer)) in ports.enumerated() {
@@ -121,8 +77,11 @@ public final class EtcdCluster: @unchecked Sendable {
         while !healthy, Date() < deadline {
             var all = true
             for m in members {
-                let ok = (try? await http.execute(HTTPClientRequest(url: m.clientURL + "/health"), timeout: .seconds(1)))
-                    .map { $0.status == .ok } ?? false
+                var ok = false
+                if let response = try? await http.execute(HTTPClientRequest(url: m.clientURL + "/health"), timeout: .seconds(1)),
+                   let body = try? await response.body.collect(upTo: 4096) {
+                    ok = String(buffer: body).contains("true")
+                }
                 all = all && ok
             }
             healthy = all
@@ -131,7 +90,7 @@ public final class EtcdCluster: @unchecked Sendable {
         try? await http.shutdown()
         guard healthy else {
             cluster_.stop()
-            throw EtcdServerError("the etcd cluster did not become healthy")
+            throw EtcdServerError("etcd did not become healthy at \(cluster_.endpoints.joined(separator: ", "))")
         }
         return cluster_
     }
