@@ -24,13 +24,13 @@ struct ChatRequest: Sendable {
 
     static func parse(_ buffer: ByteBuffer) -> Result<ChatRequest, ChatRequestError> {
         let bytes = Array(buffer.readableBytesView)
-        let top: (members: [JSONMember], closingBrace: Int)
+        let members: [JSONMember]
         do {
-            top = try JSONSkimmer.topLevelObject(bytes)
+            members = try JSONSkimmer.topLevelObject(bytes)
         } catch {
             return .failure(ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json"))
         }
-        func member(_ key: String) -> JSONMember? { top.members.first { $0.key == key } }
+        func member(_ key: String) -> JSONMember? { members.first { $0.key == key } }
         func text(_ m: JSONMember) -> String { String(decoding: bytes[m.value], as: UTF8.self) }
 
         guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
@@ -56,12 +56,12 @@ struct ChatRequest: Sendable {
         let ask = Array(#""include_usage":true"#.utf8)
         if let options = member("stream_options") {
             if let inner = JSONSkimmer.members(of: bytes, objectAt: options.value) {
-                if let usage = inner.members.first(where: { $0.key == "include_usage" }) {
+                if let usage = inner.first(where: { $0.key == "include_usage" }) {
                     clientWantsUsage = text(usage) == "true"
                     if !clientWantsUsage { usageEdit = (usage.value, Array("true".utf8)) }
                 } else {
                     let at = options.value.lowerBound + 1
-                    usageEdit = (at..<at, inner.members.isEmpty ? ask : ask + [UInt8(ascii: ",")])
+                    usageEdit = (at..<at, inner.isEmpty ? ask : ask + [UInt8(ascii: ",")])
                 }
             } else if text(options) == "null" {
                 usageEdit = (options.value, [UInt8(ascii: "{")] + ask + [UInt8(ascii: "}")])
@@ -69,7 +69,7 @@ struct ChatRequest: Sendable {
                 return .failure(ChatRequestError(message: "'stream_options' must be an object.", code: "invalid_stream_options", param: "stream_options"))
             }
         } else {
-            let at = top.members.last!.value.upperBound
+            let at = members.last!.value.upperBound
             usageEdit = (at..<at, Array(#","stream_options":{"#.utf8) + ask + [UInt8(ascii: "}")])
         }
         return .success(ChatRequest(bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: clientWantsUsage,

@@ -238,12 +238,12 @@ extension Gateway {
             if clock() - attemptStart > timeouts.total { return .failure(.timeout, retryAfter: nil) }
             // Checked whole, but only `usage` is built into a value: the answer goes on as it came.
             let answer = Array(bytes.readableBytesView)
-            guard let top = try? JSONSkimmer.topLevelObject(answer),
-                  let choices = top.members.first(where: { $0.key == "choices" }), answer[choices.value.lowerBound] == UInt8(ascii: "[")
+            guard let members = try? JSONSkimmer.topLevelObject(answer),
+                  let choices = members.first(where: { $0.key == "choices" }), answer[choices.value.lowerBound] == UInt8(ascii: "[")
             else {
                 return .failure(.badResponse("not a chat completion JSON body"), retryAfter: nil)
             }
-            let usage = top.members.first { $0.key == "usage" }.flatMap { try? JSONValue.parse(bytes: answer[$0.value]) }
+            let usage = members.first { $0.key == "usage" }.flatMap { try? JSONValue.parse(bytes: answer[$0.value]) }
             return .success(body: bytes, tokensIn: usage?["prompt_tokens"]?.intValue ?? 0,
                             tokensOut: usage?["completion_tokens"]?.intValue ?? 0, headAt: headAt)
         }

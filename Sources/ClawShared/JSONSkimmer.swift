@@ -18,9 +18,9 @@ public struct JSONSkimmer: JSONCursor {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     /// Check `bytes` (UTF-8 and JSON grammar) and return the members of its top-level object, in
-    /// document order, and the offset of its closing brace. A duplicate key is an error: a provider
-    /// would read one of them and the gateway might have rewritten the other.
-    public static func topLevelObject(_ bytes: [UInt8]) throws(JSONParseError) -> (members: [JSONMember], closingBrace: Int) {
+    /// document order. A duplicate key is an error: a provider would read one of them and the
+    /// gateway might have rewritten the other.
+    public static func topLevelObject(_ bytes: [UInt8]) throws(JSONParseError) -> [JSONMember] {
         if let bad = firstInvalidUTF8(bytes) { throw JSONParseError(offset: bad, reason: "not valid UTF-8") }
         var skimmer = JSONSkimmer(bytes)
         skimmer.skipSpace()
@@ -28,24 +28,24 @@ public struct JSONSkimmer: JSONCursor {
             throw skimmer.fail("the body must be a JSON object")
         }
         var members: [JSONMember] = []
-        let closing = try skimmer.skipObject(collect: &members)
+        try skimmer.skipObject(collect: &members)
         skimmer.skipSpace()
         guard skimmer.i == bytes.count else { throw skimmer.fail("unexpected trailing characters") }
         var seen = Set<String>()
         for member in members where !seen.insert(member.key).inserted {
             throw JSONParseError(offset: member.value.lowerBound, reason: "duplicate key '\(member.key)'")
         }
-        return (members, closing)
+        return members
     }
 
-    /// The members of the object at `range` of an already checked document, and its closing brace.
-    public static func members(of bytes: [UInt8], objectAt range: Range<Int>) -> (members: [JSONMember], closingBrace: Int)? {
+    /// The members of the object at `range` of an already checked document.
+    public static func members(of bytes: [UInt8], objectAt range: Range<Int>) -> [JSONMember]? {
         guard range.lowerBound < bytes.count, bytes[range.lowerBound] == UInt8(ascii: "{") else { return nil }
         var skimmer = JSONSkimmer(bytes)
         skimmer.i = range.lowerBound
         var members: [JSONMember] = []
-        guard let closing = try? skimmer.skipObject(collect: &members) else { return nil }
-        return (members, closing)
+        guard (try? skimmer.skipObject(collect: &members)) != nil else { return nil }
+        return members
     }
 
     /// The offset of the first byte that does not begin a well-formed UTF-8 character, if any
@@ -85,7 +85,7 @@ public struct JSONSkimmer: JSONCursor {
         switch bytes[i] {
         case UInt8(ascii: "{"):
             var ignored: [JSONMember]? = nil
-            _ = try skipObject(collect: &ignored)
+            try skipObject(collect: &ignored)
         case UInt8(ascii: "["): try skipArray()
         case UInt8(ascii: "\""): _ = try skipString(decode: false)
         case UInt8(ascii: "t"): try literal("true")
@@ -95,14 +95,14 @@ public struct JSONSkimmer: JSONCursor {
         }
     }
 
-    mutating func skipObject(collect members: inout [JSONMember]) throws(JSONParseError) -> Int {
+    mutating func skipObject(collect members: inout [JSONMember]) throws(JSONParseError) {
         var optional: [JSONMember]? = members
         defer { members = optional ?? [] }
-        return try skipObject(collect: &optional)
+        try skipObject(collect: &optional)
     }
 
-    /// Skip an object; when `members` is non-nil, record each member. Returns its closing brace.
-    mutating func skipObject(collect members: inout [JSONMember]?) throws(JSONParseError) -> Int {
+    /// Skip an object; when `members` is non-nil, record each member.
+    mutating func skipObject(collect members: inout [JSONMember]?) throws(JSONParseError) {
         depth += 1
         guard depth < Self.maxDepth else { throw fail("nested too deeply") }
         i += 1
@@ -110,7 +110,7 @@ public struct JSONSkimmer: JSONCursor {
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
             depth -= 1
             i += 1
-            return i - 1
+            return
         }
         while true {
             skipSpace()
@@ -130,7 +130,6 @@ public struct JSONSkimmer: JSONCursor {
             throw fail("expected ',' or '}'")
         }
         depth -= 1
-        return i - 1
     }
 
     mutating func skipArray() throws(JSONParseError) {
