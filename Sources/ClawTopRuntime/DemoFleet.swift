@@ -187,14 +187,23 @@ final class DemoFleet: @unchecked Sendable {
                                 "--initial-cluster", cluster, "--heartbeat-interval", "20", "--election-timeout", "200"])
         }
         let urls = members.map { "http://127.0.0.1:\($0.client)" }
-        let curl = try CurlMulti()
-        let deadline = Date().addingTimeInterval(15)
-        while Date() < deadline {
-            let results = curl.perform(urls.map { HTTPRequestSpec(url: $0 + "/health") })
-            if results.allSatisfy({ $0.ok && String(decoding: $0.body, as: UTF8.self).contains("true") }) { return urls }
-            Thread.sleep(forTimeInterval: 0.1)
+        if try waitReady(urls.map { $0 + "/health" }, seconds: 15, children: 3, accept: { String(decoding: $0.body, as: UTF8.self).contains("true") }) {
+            return urls
         }
         throw DemoError("etcd did not become healthy; see the logs in \(directory)")
+    }
+
+    /// Poll `urls` until every one answers (and `accept`s the answer), the time is up, or one of the
+    /// last `children` started has died; whether all became ready.
+    private func waitReady(_ urls: [String], seconds: Double, children count: Int, accept: (HTTPResult) -> Bool = { _ in true }) throws -> Bool {
+        let curl = try CurlMulti()
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if curl.perform(urls.map { HTTPRequestSpec(url: $0) }).allSatisfy({ $0.ok && accept($0) }) { return true }
+            if children.suffix(count).contains(where: { !$0.isRunning }) { return false }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
     }
 
     /// An executable of this name on PATH.
@@ -238,14 +247,7 @@ final class DemoFleet: @unchecked Sendable {
         try launch(prometheus, ["--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prometheus",
                                 "--storage.tsdb.retention.time=1d", "--web.listen-address=127.0.0.1:\(promPort)"])
         let urls = ("http://127.0.0.1:\(promPort)", "http://127.0.0.1:\(amPort)")
-        let curl = try CurlMulti()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            let results = curl.perform([HTTPRequestSpec(url: urls.0 + "/-/ready"), HTTPRequestSpec(url: urls.1 + "/-/ready")])
-            if results.allSatisfy(\.ok) { return urls }
-            if children.suffix(2).contains(where: { !$0.isRunning }) { break }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
+        if try waitReady([urls.0 + "/-/ready", urls.1 + "/-/ready"], seconds: 20, children: 2) { return urls }
         for child in children.suffix(2) where child.isRunning { child.terminate() }
         throw DemoError("Prometheus or Alertmanager did not become ready; see the logs in \(directory)")
     }
