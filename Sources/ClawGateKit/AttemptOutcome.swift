@@ -51,12 +51,6 @@ public enum AttemptOutcome: Sendable, Equatable {
         }
     }
 
-    /// Failures that count against the provider's circuit.
-    public var isProviderFailure: Bool { fault == .provider }
-
-    /// Failures worth another provider, if nothing reached the client yet.
-    public var isRetryable: Bool { isProviderFailure }
-
     /// The words for a failure in the breaker's reason and the provider's recent failures: what
     /// went wrong, and for a refusal of the gateway's own settings, what to check.
     public var reason: String {
