@@ -126,7 +126,7 @@ struct ConfigReader {
             config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
             config.limits.maxInFlightPerProvider = integer(fields, "max_in_flight_per_provider", "limits", min: 1, max: 1_000_000)
         }
-        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache"]) {
+        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache", "watch_silence"]) {
             switch string(fields, "without_cache", "store") {
             case nil, "serve": break
             case "refuse": config.refuseStartWithoutStore = true
@@ -134,7 +134,7 @@ struct ConfigReader {
             }
             switch string(fields, "kind", "store", required: true) {
             case "file":
-                for key in ["endpoints", "fleet", "timeout", "without_cache"] where fields[key] != nil { problem("store.\(key)", "only with kind: etcd") }
+                for key in ["endpoints", "fleet", "timeout", "without_cache", "watch_silence"] where fields[key] != nil { problem("store.\(key)", "only with kind: etcd") }
             case "etcd":
                 var endpoints: [String] = []
                 if let list = fields["endpoints"]?.arrayValue, !list.isEmpty {
@@ -151,6 +151,7 @@ struct ConfigReader {
                 let fleet = string(fields, "fleet", "store", required: true) ?? ""
                 if !fleet.isEmpty, !Self.validID(fleet) || fleet.contains("/") { problem("store.fleet", "use letters, digits and - _ . : only") }
                 let timeout = number(fields, "timeout", "store", min: 0.1, max: 60) ?? 2
+                config.storeWatchSilence = number(fields, "watch_silence", "store", min: 0.5, max: 3600) ?? 30
                 config.store = .etcd(endpoints: endpoints, fleet: fleet, timeout: timeout)
             case let other?:
                 problem("store.kind", "must be file or etcd, got '\(other)'")

@@ -173,6 +173,9 @@ public struct GatewayConfig: Sendable, Equatable {
     public var admin = Admin()
     public var limits = Limits()
     public var store = Store.file
+    /// store.watch_silence: a watch that says nothing for this long is closed and the state read
+    /// again (a frozen member keeps its connection open and sends nothing).
+    public var storeWatchSilence = 30.0
     /// With `kind: etcd`, a node that starts while etcd does not answer and has no cached state:
     /// false (`without_cache: serve`, the default) starts with the configured routing; true
     /// (`refuse`) refuses to start.

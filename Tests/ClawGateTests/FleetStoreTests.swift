@@ -1,5 +1,5 @@
 import ClawAdminAPI
-import ClawGateKit
+@testable import ClawGateKit
 import ClawShared
 import ClawSimKit
 import ClawTesting
@@ -113,6 +113,8 @@ struct FleetStoreTests {
             #expect(try await client.request("POST", a.url + "/admin/v1/providers/a/\(verb)", headers: op).status == 200)
         }
         #expect(state(a).revision == 3 && state(a).drainedProviders == ["a"])
+        func wipeEvents() -> Int { a.gateway.state.events(since: 0).0.filter { $0.detail.contains("went back") }.count }
+        #expect(wipeEvents() == 0)
         // Someone wipes the store and writes an empty state: its version starts again at 1.
         let key = Data("/clawgate/test/state".utf8).base64EncodedString()
         _ = try await client.request("POST", etcd.clientURL + "/v3/kv/deleterange", body: Data(#"{"key":"\#(key)"}"#.utf8))
@@ -120,6 +122,7 @@ struct FleetStoreTests {
         _ = try await client.request("POST", etcd.clientURL + "/v3/kv/put", body: Data(#"{"key":"\#(key)","value":"\#(empty)"}"#.utf8))
         try await Task.sleep(for: .milliseconds(300))
         #expect(state(a).revision == 3 && state(a).drainedProviders == ["a"], "the node kept the newer state")
+        #expect(wipeEvents() == 1, "the wipe is reported in the node's events")
         // A write now cannot silently build on the wiped store either.
         let refused = try await client.request("POST", a.url + "/admin/v1/providers/b/drain", headers: op)
         #expect(refused.status == 409 || refused.status == 412, "\(refused.status) \(refused.text)")
@@ -161,11 +164,26 @@ struct FleetStoreTests {
         // Every acknowledged write is on every node: they all reach the last acknowledged revision.
         #expect(try await within(3) { nodes.allSatisfy { state($0).revision >= last } } != nil)
         #expect(Set(nodes.map { state($0).weights }).count == 1)
+        // A watch on a lagging member brings back writes a node already applied (its own): old news,
+        // not a store that went back.
+        for node in nodes {
+            #expect(node.gateway.state.events(since: 0).0.filter { $0.detail.contains("went back") }.isEmpty, "\(node.gateway.config.nodeID)")
+        }
         // Two members of three down: writes fail with a clear 503; traffic goes on.
         let survivors = cluster.members.filter { $0.name != leader.name }
         cluster.signal(survivors[0], SIGSTOP)
+        let asked = Date()
         let refused = try await client.request("POST", nodes[0].url + "/admin/v1/providers/b/drain", headers: op)
+        let took = Date().timeIntervalSince(asked)
         #expect(refused.status == 503 && (try? AdminAPI.decode(ErrorBody.self, from: refused.body).error.code) == "store_unavailable")
+        // Within the store's 2 s budget (etcd alone waits 7 s for a put without quorum): the dead
+        // member refuses at once; a frozen one, or a live one still forwarding to a frozen leader,
+        // costs what is left of the budget.
+        #expect(took < 2.6, "the refusal took \(took) s")
+        // The next write knows the frozen and dead members and asks the live one only: at once.
+        let again = Date()
+        let refusedAgain = try await client.request("POST", nodes[0].url + "/admin/v1/providers/b/drain", headers: op)
+        #expect(refusedAgain.status == 503 && Date().timeIntervalSince(again) < 0.5, "the second refusal took \(Date().timeIntervalSince(again)) s")
         for node in nodes { #expect(try await client.chat(node.url, model: "chat").status == 200) }
         await client.shutdown()
         for node in nodes { await node.stop() }
@@ -185,5 +203,65 @@ struct FleetStoreTests {
         config.admin.stateDir = NSTemporaryDirectory() + "clawgate-cold-\(UUID().uuidString)"
         await #expect(throws: StoreStartError.self) { _ = try await TestFleet.gateway(config) }
         await sim.stop()
+    }
+
+    @Test func aWatchOnAFrozenMemberIsGivenUpAfterTheSilenceBoundAndTheNodeConverges() async throws {
+        let cluster = try await EtcdCluster.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        let leader = try #require(await cluster.leader())
+        let followers = cluster.members.filter { $0.name != leader.name }
+        // Node a reads and watches through a follower first; node b writes through the leader.
+        var config = TestFleet.config(simulator: sim, routes: ["chat": [[("a", 50), ("b", 50)]]])
+        config.nodeID = "node-a"
+        config.store = .etcd(endpoints: followers.map(\.clientURL) + [leader.clientURL], fleet: "frozen", timeout: 1)
+        config.storeWatchSilence = 1
+        let a = try await TestFleet.gateway(config)
+        config.nodeID = "node-b"
+        config.store = .etcd(endpoints: [leader.clientURL], fleet: "frozen", timeout: 1)
+        config.admin.stateDir = NSTemporaryDirectory() + "clawgate-test-\(UUID().uuidString)"
+        let b = try await TestFleet.gateway(config)
+        let client = TestClient()
+        #expect(try await client.request("POST", b.url + "/admin/v1/providers/a/drain", headers: op).status == 200)
+        #expect(try await within(2) { state(a).revision == 1 } != nil, "the watch works while every member answers")
+        // The member node a watches freezes: its connection stays open and says nothing.
+        cluster.signal(followers[0], SIGSTOP)
+        #expect(try await client.request("POST", b.url + "/admin/v1/providers/b/drain", headers: op).status == 200)
+        let took = try await within(5) { state(a).revision == 2 }
+        #expect(took != nil, "node a never gave up its silent watch")
+        cluster.signal(followers[0], SIGCONT)
+        await client.shutdown()
+        for g in [a, b] { await g.stop() }
+        await sim.stop()
+        cluster.stop()
+    }
+
+    @Test func aWatchFromACompactedRevisionIsCancelledAndSaysSo() async throws {
+        let etcd = try await EtcdServer.start()
+        let client = EtcdClient(endpoints: [etcd.clientURL], timeout: 2)
+        let (_, before, _) = try await client.get("/k")
+        for n in 1...3 { _ = try await client.swap(key: "/k", version: n - 1, puts: [("/k", Array("v\(n)".utf8))]) }
+        let (kv, latest, _) = try await client.get("/k")
+        #expect(kv?.version == 3 && latest > before)
+        // Compact the history the watch would start from.
+        _ = try await client.call("/v3/kv/compaction", ["revision": .string(String(latest)), "physical": true])
+        var seen: [Int] = []
+        var ended: String?
+        do {
+            for try await value in client.watch("/k", from: before + 1, silence: .seconds(10)) { seen.append(value.version) }
+        } catch {
+            ended = "\(error)"
+        }
+        #expect(seen.isEmpty && ended?.contains("compacted at \(latest)") == true, "\(seen) \(ended ?? "no error")")
+        // From the revision after a fresh read, the same watch works.
+        let fresh = try await client.get("/k").revision
+        let watch = Task { () -> Int? in
+            for try await value in client.watch("/k", from: fresh + 1, silence: .seconds(10)) { return value.version }
+            return nil
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        _ = try await client.swap(key: "/k", version: 3, puts: [("/k", Array("v4".utf8))])
+        #expect(try await watch.value == 4)
+        await client.shutdown()
+        etcd.stop()
     }
 }

@@ -72,41 +72,50 @@ extension Gateway {
             next.revision = base.revision + 1
             next.operation = operation
             let entry = auditEntry(command, sequence: next.revision, before: base, after: next, token: token, reason: reason)
-            let outcome: (succeeded: Bool, current: OperatorState?)
+            let outcome: (succeeded: Bool, current: FleetStore.Stored?)
             do throws(EtcdError) {
                 outcome = try await fleetStore.swap(next: next, version: base.revision, audit: entry)
                 fleetStore.noteReachable(true)
             } catch {
                 fleetStore.noteReachable(false, error: error.description)
                 // The write may still be applied (a timeout is "unknown", not "failed"): look.
-                if let (stored, _) = try? await fleetStore.read(), let stored, stored.operation == operation {
-                    applyCommitted(stored, entry: entry, token: token, change: change)
-                    return Written(revision: stored.revision, changed: true, state: stored.seen(by: config.nodeID).document)
+                // A member that refused it before proposing it ("no leader") or that could not be
+                // reached leaves nothing to look for, so the refusal comes at once.
+                if error.mayHaveApplied, let (stored, _) = try? await fleetStore.read(), let stored, stored.state.operation == operation {
+                    applyCommitted(stored.state, at: stored.place, entry: entry, token: token, change: change)
+                    return Written(revision: stored.state.revision, changed: true, state: stored.state.seen(by: config.nodeID).document)
                 }
                 throw AdminError(status: .serviceUnavailable, code: "store_unavailable",
                                  message: "The fleet store did not answer (\(error.description)). The change is not in effect; a store that was only slow may still apply it when it recovers, so read the state or the audit before trying again. No node changes operator state alone.")
             }
             if outcome.succeeded {
-                applyCommitted(next, entry: entry, token: token, change: change)
+                applyCommitted(next, at: outcome.current?.place, entry: entry, token: token, change: change)
                 return Written(revision: next.revision, changed: true, state: next.seen(by: config.nodeID).document)
             }
             // Someone else wrote first: their state is the base now (and this node applies it). A
             // store that went backwards (no state at all, or an older one) is not built on: that
             // would silently undo newer operator state.
-            guard let current = outcome.current, current.revision >= base.revision else {
+            guard let fromStore = outcome.current, fromStore.state.revision >= base.revision else {
                 throw AdminError(status: .conflict, code: "store_wiped",
-                                 message: "The fleet store's state is at revision \(outcome.current?.revision ?? 0), older than the \(base.revision) this node applied: was the store wiped or restored? Restore it (clawgate state export/import) before writing.")
+                                 message: "The fleet store's state is at revision \(outcome.current?.state.revision ?? 0), older than the \(base.revision) this node applied: was the store wiped or restored? Restore it (clawgate state export/import) before writing.")
             }
-            applyFromStore(current)
+            applyFromStore(fromStore)
+            let current = fromStore.state
             if let expected, expected != current.revision { throw AdminError.stale(expected: expected, current: current.revision) }
             base = current.seen(by: config.nodeID)
         }
         throw AdminError(status: .serviceUnavailable, code: "store_busy", message: "The fleet state kept changing under this write; try again.")
     }
 
-    /// A write that the fleet store took: in effect here at once, in the local audit and events.
-    private func applyCommitted(_ next: OperatorState, entry: AuditEntry, token: AdminAuth.Token, change: OperatorCommand.Change) {
-        putInEffect(next.seen(by: config.nodeID))
+    /// A write that the fleet store took: in effect here at once (unless the watch brought it, or
+    /// a later one, first), in the local audit and events.
+    private func applyCommitted(_ next: OperatorState, at place: FleetStore.Place?, entry: AuditEntry, token: AdminAuth.Token,
+                                change: OperatorCommand.Change) {
+        if let fleetStore, let place {
+            fleetStore.ifNews(place) { putInEffect(next.seen(by: config.nodeID)) }
+        } else {
+            putInEffect(next.seen(by: config.nodeID))
+        }
         writes.withLock { $0.keep(entry) }
         announce(entry, change: change, token: token)
     }

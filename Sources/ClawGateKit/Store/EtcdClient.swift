@@ -3,13 +3,21 @@ import ClawShared
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// Why a call to etcd did not give an answer: its outcome may be unknown (a timeout can still be
 /// applied later, when quorum returns), so writers re-read to tell the truth.
 public struct EtcdError: Error, Sendable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// Whether the request may have reached etcd and so may still take effect. False when no
+    /// member could be connected to or every member that answered refused it before proposing
+    /// it ("no leader"): then a write certainly did not happen and needs no re-read.
+    public let mayHaveApplied: Bool
+    init(_ description: String, mayHaveApplied: Bool = true) {
+        self.description = description
+        self.mayHaveApplied = mayHaveApplied
+    }
 }
 
 /// etcd 3.4's HTTP/JSON gateway (`/v3/...`), with AsyncHTTPClient: no etcd client library for
@@ -22,18 +30,28 @@ final class EtcdClient: Sendable {
         /// 1, 2, 3... per key: the fleet state's revision.
         var version: Int
         var modRevision: Int
+        /// The store revision that created the key: a key deleted and written again has a new one.
+        var createRevision: Int
     }
 
     let endpoints: [String]
     let timeout: Double
     private let http: HTTPClient
     private let preferred = Mutex(0)
+    /// Members that just failed at the transport level (refused, hung), until when: tried after
+    /// the others, and not at all once another member has answered, so that a dead or frozen
+    /// member does not make every call wait for it.
+    private let suspects = Mutex([Int: NIODeadline]())
+    static let suspectFor = TimeAmount.seconds(5)
 
     init(endpoints: [String], timeout: Double) {
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.timeout = timeout
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .milliseconds(Int64(min(timeout, 2) * 1000)))
+        // A refused connection fails at once, so the call moves on to the next member instead of
+        // the pool retrying a dead one until the deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -44,17 +62,44 @@ final class EtcdClient: Sendable {
     static func unb64(_ text: String?) -> [UInt8] { text.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? [] }
     static func int(_ value: JSONValue?) -> Int { value?.stringValue.flatMap(Int.init) ?? value?.intValue ?? 0 }
 
-    /// POST a JSON body to one endpoint after another (starting with the last that answered);
-    /// `Grpc-Metadata-hasleader` makes a member without a leader fail at once instead of waiting.
+    /// The members in the order to try them: from the last that answered, healthy ones first.
+    func order() -> (healthy: [Int], suspect: [Int]) {
+        let start = preferred.withLock { $0 }
+        let now = NIODeadline.now()
+        let until = suspects.withLock { s -> [Int: NIODeadline] in
+            s = s.filter { $0.value > now }
+            return s
+        }
+        let all = endpoints.indices.map { (start + $0) % endpoints.count }
+        return (all.filter { until[$0] == nil }, all.filter { until[$0] != nil })
+    }
+
+    /// Whether an HTTP client error means the request never left this node (no connection was made).
+    static func neverSent(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error == .connectTimeout || error == .getConnectionFromPoolTimeout
+        }
+        if error is NIOConnectionError { return true }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        return false
+    }
+
+    /// POST a JSON body to one endpoint after another (healthy members first, starting with the
+    /// last that answered); `Grpc-Metadata-hasleader` makes a member without a leader fail at once
+    /// instead of waiting. The error says whether the request may still take effect.
     func call(_ path: String, _ body: JSONValue) async throws(EtcdError) -> JSONValue {
         var lastError = "no endpoint"
-        let start = preferred.withLock { $0 }
+        var mayHaveApplied = false
+        var answered = false
+        let (healthy, suspect) = order()
         // One budget for the whole call, across endpoints: a member that hangs must not make a
         // refusal slow.
         let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
-        for offset in endpoints.indices {
+        for index in healthy + suspect {
             guard NIODeadline.now() < deadline else { break }
-            let index = (start + offset) % endpoints.count
+            // A member that failed just now is tried only when no other member answered at all.
+            if answered, !healthy.contains(index) { break }
             var request = HTTPClientRequest(url: endpoints[index] + path)
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
@@ -66,26 +111,38 @@ final class EtcdClient: Sendable {
                 let attemptDeadline = min(deadline, NIODeadline.now() + .milliseconds(Int64(timeout * 500)))
                 let response = try await http.execute(request, deadline: attemptDeadline)
                 let bytes = try await response.body.collect(upTo: 4 << 20)
+                answered = true
                 let json = try JSONValue.parse(bytes: bytes.readableBytesView)
                 guard response.status == .ok else {
-                    lastError = "\(endpoints[index]): \(response.status.code) \(json["message"]?.stringValue ?? json["error"]?.stringValue ?? "")"
+                    let message = json["message"]?.stringValue ?? json["error"]?.stringValue ?? ""
+                    lastError = "\(endpoints[index]): \(response.status.code) \(message)"
+                    // "no leader" is refused before it is proposed; anything else (a timeout, a
+                    // leader change) may still be applied.
+                    if !message.contains("no leader") { mayHaveApplied = true }
                     continue
                 }
                 preferred.withLock { $0 = index }
                 return json
             } catch {
                 lastError = "\(endpoints[index]): \(error)"
+                if !Self.neverSent(error) { mayHaveApplied = true }
+                suspects.withLock { $0[index] = .now() + Self.suspectFor }
                 // Start with the next member next time.
                 preferred.withLock { if $0 == index { $0 = (index + 1) % endpoints.count } }
             }
         }
-        throw EtcdError(lastError)
+        throw EtcdError(lastError, mayHaveApplied: mayHaveApplied)
     }
 
-    /// The key's value and version (nil when absent), and the store's revision at the read.
-    func get(_ key: String) async throws(EtcdError) -> (kv: KeyValue?, revision: Int) {
+    /// The key's value and version (nil when absent), the store's revision at the read, and the
+    /// cluster that answered.
+    func get(_ key: String) async throws(EtcdError) -> (kv: KeyValue?, revision: Int, cluster: String) {
         let answer = try await call("/v3/kv/range", ["key": .string(Self.b64(key))])
-        return (answer["kvs"]?.arrayValue?.first.map(Self.keyValue), Self.int(answer["header"]?["revision"]))
+        return (answer["kvs"]?.arrayValue?.first.map(Self.keyValue), Self.int(answer["header"]?["revision"]), Self.cluster(answer))
+    }
+
+    static func cluster(_ answer: JSONValue) -> String {
+        answer["header"]?["cluster_id"]?.stringValue ?? answer["header"]?["cluster_id"]?.intValue.map(String.init) ?? ""
     }
 
     /// Keys under `prefix`, newest `limit` of them, in key order.
@@ -100,7 +157,7 @@ final class EtcdClient: Sendable {
 
     static func keyValue(_ kv: JSONValue) -> KeyValue {
         KeyValue(key: String(decoding: unb64(kv["key"]?.stringValue), as: UTF8.self), value: unb64(kv["value"]?.stringValue),
-                 version: int(kv["version"]), modRevision: int(kv["mod_revision"]))
+                 version: int(kv["version"]), modRevision: int(kv["mod_revision"]), createRevision: int(kv["create_revision"]))
     }
 
     /// The first key after every key that starts with `prefix`.
@@ -111,21 +168,23 @@ final class EtcdClient: Sendable {
     }
 
     /// Compare-and-swap: when `key`'s version is `version` (0: absent), put every pair and delete
-    /// keys in `deleteRange`; otherwise nothing changes and the key's current value comes back.
+    /// keys in `deleteRange`; either way the key's value after the transaction comes back (the one
+    /// written, or the current one when the compare failed), with the cluster that answered.
     func swap(key: String, version: Int, puts: [(String, [UInt8])], deleteRange: (String, String)? = nil)
-        async throws(EtcdError) -> (succeeded: Bool, current: KeyValue?) {
+        async throws(EtcdError) -> (succeeded: Bool, current: KeyValue?, cluster: String) {
         var success: [JSONValue] = puts.map { ["request_put": ["key": .string(Self.b64($0.0)), "value": .string(Self.b64($0.1))]] }
         if let (from, to) = deleteRange {
             success.append(["request_delete_range": ["key": .string(Self.b64(from)), "range_end": .string(Self.b64(to))]])
         }
+        let range: JSONValue = ["request_range": ["key": .string(Self.b64(key))]]
+        success.append(range)
         let answer = try await call("/v3/kv/txn", [
             "compare": [["key": .string(Self.b64(key)), "target": "VERSION", "result": "EQUAL", "version": .string(String(version))]],
             "success": .array(success),
-            "failure": [["request_range": ["key": .string(Self.b64(key))]]],
+            "failure": [range],
         ])
-        if answer["succeeded"]?.boolValue == true { return (true, nil) }
-        let kv = answer["responses"]?.arrayValue?.first?["response_range"]?["kvs"]?.arrayValue?.first.map(Self.keyValue)
-        return (false, kv)
+        let kv = answer["responses"]?.arrayValue?.last?["response_range"]?["kvs"]?.arrayValue?.first.map(Self.keyValue)
+        return (answer["succeeded"]?.boolValue == true, kv, Self.cluster(answer))
     }
 
     /// A lease of `ttl` seconds; its id.
@@ -147,44 +206,54 @@ final class EtcdClient: Sendable {
     }
 
     /// Watch `key` from `revision`: each new value as it is put, until the stream ends, etcd
-    /// cancels it (compaction) or sends an error; all of which end the sequence with an error.
-    func watch(_ key: String, from revision: Int) -> AsyncThrowingStream<KeyValue, any Error> {
-        let index = preferred.withLock { $0 }
-        let url = endpoints[index % endpoints.count] + "/v3/watch"
+    /// cancels it (compaction), sends an error, or stays silent for longer than `silence` (a member
+    /// that froze keeps the connection open and says nothing); all of which end the sequence with
+    /// an error, after which the caller reads again.
+    func watch(_ key: String, from revision: Int, silence: Duration) -> AsyncThrowingStream<KeyValue, any Error> {
+        let (healthy, suspect) = order()
+        let url = endpoints[(healthy + suspect)[0]] + "/v3/watch"
         let http = self.http
         return AsyncThrowingStream { continuation in
             let task = Task {
+                let heard = LastHeard()
                 do {
-                    var request = HTTPClientRequest(url: url)
-                    request.method = .POST
-                    request.headers.add(name: "content-type", value: "application/json")
-                    request.body = .bytes(ByteBuffer(bytes: JSONValue.object([
-                        "create_request": ["key": .string(Self.b64(key)), "start_revision": .string(String(revision))],
-                    ]).bytes()))
-                    let response = try await http.execute(request, timeout: .hours(24 * 365))
-                    guard response.status == .ok else { throw EtcdError("watch: \(response.status.code)") }
-                    var pending: [UInt8] = []
-                    for try await chunk in response.body {
-                        pending.append(contentsOf: chunk.readableBytesView)
-                        while let newline = pending.firstIndex(of: 0x0A) {
-                            let line = Array(pending[..<newline])
-                            pending.removeFirst(newline + 1)
-                            guard let json = try? JSONValue.parse(bytes: line) else { continue }
-                            if let error = json["error"] { throw EtcdError("watch: \(error["message"]?.stringValue ?? "error")") }
-                            let result = json["result"]
-                            if result?["canceled"]?.boolValue == true {
-                                throw EtcdError("watch cancelled (compacted at \(Self.int(result?["compact_revision"])))")
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            var request = HTTPClientRequest(url: url)
+                            request.method = .POST
+                            request.headers.add(name: "content-type", value: "application/json")
+                            request.body = .bytes(ByteBuffer(bytes: JSONValue.object([
+                                "create_request": ["key": .string(Self.b64(key)), "start_revision": .string(String(revision)),
+                                                   "progress_notify": true],
+                            ]).bytes()))
+                            let response = try await http.execute(request, timeout: .hours(24 * 365))
+                            guard response.status == .ok else { throw EtcdError("watch: \(response.status.code)") }
+                            var pending: [UInt8] = []
+                            for try await chunk in response.body {
+                                heard.time.withLock { $0 = .now }
+                                pending.append(contentsOf: chunk.readableBytesView)
+                                while let newline = pending.firstIndex(of: 0x0A) {
+                                    let line = Array(pending[..<newline])
+                                    pending.removeFirst(newline + 1)
+                                    for kv in try Self.watchLine(line) { continuation.yield(kv) }
+                                }
+                                // etcd ends with an error object and no newline when it dies.
+                                if let json = try? JSONValue.parse(bytes: pending), let error = json["error"] {
+                                    throw EtcdError("watch: \(error["message"]?.stringValue ?? "error")")
+                                }
                             }
-                            for event in result?["events"]?.arrayValue ?? [] where event["type"]?.stringValue != "DELETE" {
-                                if let kv = event["kv"] { continuation.yield(Self.keyValue(kv)) }
+                            throw EtcdError("watch: the stream ended")
+                        }
+                        group.addTask {
+                            while true {
+                                try await Task.sleep(for: silence / 4)
+                                let quiet = ContinuousClock.now - heard.time.withLock { $0 }
+                                if quiet > silence { throw EtcdError("watch: silent for \(quiet.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))") }
                             }
                         }
-                        // etcd ends with an error object and no newline when it dies.
-                        if let json = try? JSONValue.parse(bytes: pending), let error = json["error"] {
-                            throw EtcdError("watch: \(error["message"]?.stringValue ?? "error")")
-                        }
+                        try await group.next()
+                        group.cancelAll()
                     }
-                    throw EtcdError("watch: the stream ended")
                 } catch {
                     continuation.finish(throwing: error)
                 }
@@ -192,4 +261,20 @@ final class EtcdClient: Sendable {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
+
+    /// The values in one line of a watch stream; an error or a cancellation (compaction) throws.
+    static func watchLine(_ line: [UInt8]) throws(EtcdError) -> [KeyValue] {
+        guard let json = try? JSONValue.parse(bytes: line) else { return [] }
+        if let error = json["error"] { throw EtcdError("watch: \(error["message"]?.stringValue ?? "error")") }
+        let result = json["result"]
+        if result?["canceled"]?.boolValue == true {
+            throw EtcdError("watch cancelled (compacted at \(Self.int(result?["compact_revision"])))")
+        }
+        return (result?["events"]?.arrayValue ?? []).filter { $0["type"]?.stringValue != "DELETE" }.compactMap { $0["kv"].map(Self.keyValue) }
+    }
+}
+
+/// When a watch stream last said something.
+private final class LastHeard: Sendable {
+    let time = Mutex(ContinuousClock.now)
 }

@@ -75,7 +75,7 @@ extension Gateway {
         guard let fleetStore else { return FleetMembers(store: storeStatus, revision: revision, members: [me]) }
         do throws(EtcdError) {
             let members = try await fleetStore.members()
-            let storeRevision = try await fleetStore.read().state?.revision ?? 0
+            let storeRevision = try await fleetStore.read().stored?.state.revision ?? 0
             fleetStore.noteReachable(true)
             return FleetMembers(store: storeStatus, revision: storeRevision, members: members)
         } catch {

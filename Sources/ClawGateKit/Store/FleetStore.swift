@@ -21,6 +21,47 @@ final class FleetStore: Sendable {
 
     let health = Mutex(Health())
 
+    /// Where a stored state sits in the store's history: which store (the cluster, and the
+    /// revision that created the key) and the revision that wrote it. Only a later place in the
+    /// same history is news; a different history (another cluster, or the key deleted and written
+    /// again) is news too, and its version is then judged against what this node applied.
+    struct Place: Sendable, Equatable {
+        var cluster: String
+        var created: Int
+        var modified: Int
+
+        init(_ kv: EtcdClient.KeyValue, cluster: String) {
+            self.cluster = cluster
+            created = kv.createRevision
+            modified = kv.modRevision
+        }
+    }
+
+    /// A stored state and where it sits.
+    struct Stored: Sendable {
+        var state: OperatorState
+        var place: Place
+    }
+
+    /// The latest place this node has seen (read, watched or written).
+    private let seen = Mutex<Place?>(nil)
+
+    /// The cluster of the last read, for the places of the values its watch brings.
+    var cluster: String { seen.withLock { $0?.cluster ?? "" } }
+
+    /// When `place` is later than any this node has seen, it becomes the latest and `body` runs
+    /// (under the same lock, so two states never go in effect out of order). A watch that brings
+    /// this node's own write after the write's answer is not news, for example.
+    @discardableResult
+    func ifNews(_ place: Place, _ body: () -> Void) -> Bool {
+        seen.withLock { latest in
+            if let latest, latest.cluster == place.cluster, latest.created == place.created, place.modified <= latest.modified { return false }
+            latest = place
+            body()
+            return true
+        }
+    }
+
     init(endpoints: [String], fleet: String, timeout: Double) {
         client = EtcdClient(endpoints: endpoints, timeout: timeout)
         self.fleet = fleet
@@ -38,31 +79,32 @@ final class FleetStore: Sendable {
     }
 
     /// Decode a stored state; its revision is the key's version.
-    static func decode(_ kv: EtcdClient.KeyValue) -> OperatorState? {
+    static func decode(_ kv: EtcdClient.KeyValue, cluster: String) -> Stored? {
         guard var state = try? OperatorState(json: try JSONValue.parse(bytes: kv.value)) else { return nil }
         state.revision = kv.version
-        return state
+        return Stored(state: state, place: Place(kv, cluster: cluster))
     }
 
     /// The stored state (nil when none was written yet) and the store's revision at the read.
-    func read() async throws(EtcdError) -> (state: OperatorState?, revision: Int) {
-        let (kv, revision) = try await client.get(stateKey)
+    func read() async throws(EtcdError) -> (stored: Stored?, revision: Int) {
+        let (kv, revision, cluster) = try await client.get(stateKey)
         guard let kv else { return (nil, revision) }
-        guard let state = Self.decode(kv) else { throw EtcdError("\(stateKey) holds something that is not an operator state") }
-        return (state, revision)
+        guard let stored = Self.decode(kv, cluster: cluster) else { throw EtcdError("\(stateKey) holds something that is not an operator state") }
+        return (stored, revision)
     }
 
     /// Put `next` (revision = `version` + 1) and its audit record if the stored version is still
-    /// `version`; else the stored state comes back.
-    func swap(next: OperatorState, version: Int, audit: AuditEntry) async throws(EtcdError) -> (succeeded: Bool, current: OperatorState?) {
+    /// `version`; either way the stored state after it comes back (`next` with its place, or the
+    /// one that was there).
+    func swap(next: OperatorState, version: Int, audit: AuditEntry) async throws(EtcdError) -> (succeeded: Bool, current: Stored?) {
         var bytes = next.json.bytes(sorted: true)
         bytes.append(0x0A)
         let old = next.revision - Self.auditLimit
         let cleanup = old > 0 ? (auditKey(0), auditKey(old)) : nil
-        let (ok, current) = try await client.swap(key: stateKey, version: version,
-                                                  puts: [(stateKey, bytes), (auditKey(next.revision), Array(AdminAPI.encode(audit)))],
-                                                  deleteRange: cleanup)
-        return (ok, current.flatMap(Self.decode))
+        let (ok, current, cluster) = try await client.swap(key: stateKey, version: version,
+                                                           puts: [(stateKey, bytes), (auditKey(next.revision), Array(AdminAPI.encode(audit)))],
+                                                           deleteRange: cleanup)
+        return (ok, current.flatMap { Self.decode($0, cluster: cluster) })
     }
 
     /// The newest audit records in the store, oldest first.

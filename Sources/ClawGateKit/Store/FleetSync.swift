@@ -5,8 +5,9 @@ import Logging
 import ServiceLifecycle
 
 /// Every node converges on the fleet store by itself: read the state, then watch it from the next
-/// revision and apply each new version; on a cancelled watch, an error, or the end of the stream,
-/// read again after a jittered backoff.
+/// revision and apply each new version; on a cancelled watch (compaction), an error, the end of
+/// the stream or a stream silent for longer than `store.watch_silence`, read again after a
+/// jittered backoff.
 struct FleetSync: Service {
     let gateway: Gateway
 
@@ -19,13 +20,14 @@ struct FleetSync: Service {
             var backoff = 0.1
             while !Task.isCancelled {
                 do throws(EtcdError) {
-                    let (state, revision) = try await store.read()
+                    let (stored, revision) = try await store.read()
                     store.noteReachable(true)
                     backoff = 0.1
-                    if let state { gateway.applyFromStore(state) }
+                    if let stored { gateway.applyFromStore(stored) }
                     do {
-                        for try await kv in store.client.watch(store.stateKey, from: revision + 1) {
-                            guard let next = FleetStore.decode(kv) else {
+                        let silence = Duration.milliseconds(Int(gateway.config.storeWatchSilence * 1000))
+                        for try await kv in store.client.watch(store.stateKey, from: revision + 1, silence: silence) {
+                            guard let next = FleetStore.decode(kv, cluster: store.cluster) else {
                                 gateway.logger.error("the fleet store holds a state this node cannot read; ignored",
                                                      metadata: ["key": .string(kv.key), "version": .stringConvertible(kv.version)])
                                 continue
@@ -53,9 +55,9 @@ extension Gateway {
     func syncFromStore() async throws(StoreStartError) {
         guard let fleetStore else { return }
         do throws(EtcdError) {
-            let (state, _) = try await fleetStore.read()
+            let (stored, _) = try await fleetStore.read()
             fleetStore.noteReachable(true)
-            if let state { applyFromStore(state) }
+            if let stored { applyFromStore(stored) }
         } catch {
             fleetStore.noteReachable(false, error: error.description)
             let cached = (try? store.load()) ?? nil
@@ -69,19 +71,25 @@ extension Gateway {
         }
     }
 
-    /// Put a state from the fleet store in effect, unless this node already has it or a newer one.
-    /// A version that goes backwards (a wiped or restored store) is reported and not obeyed.
-    func applyFromStore(_ stored: OperatorState) {
-        let current = state.operatorState
-        if stored.revision == current.revision, stored.sameContent(as: current.withNodeDrain(of: stored)) { return }
-        if stored.revision < current.revision {
-            logger.error("the fleet store's state is older than this node's; not applied (was the store wiped or restored?)",
-                         metadata: ["store_version": .stringConvertible(stored.revision), "applied": .stringConvertible(current.revision)])
-            return
+    /// Put a state from the fleet store in effect, unless this node has seen it or a later one
+    /// already (its own write coming back through the watch, say). A version that goes backwards in
+    /// a new history (a wiped or restored store) is reported loudly and not obeyed.
+    func applyFromStore(_ fromStore: FleetStore.Stored) {
+        fleetStore?.ifNews(fromStore.place) {
+            let stored = fromStore.state
+            let current = state.operatorState
+            if stored.revision == current.revision, stored.sameContent(as: current.withNodeDrain(of: stored)) { return }
+            if stored.revision < current.revision {
+                logger.error("the fleet store's state is older than this node's; not applied (was the store wiped or restored?)",
+                             metadata: ["store_version": .stringConvertible(stored.revision), "applied": .stringConvertible(current.revision)])
+                state.appendEvent(kind: .operatorAction, subject: "fleet",
+                                  detail: "the fleet store went back to revision \(stored.revision) (this node applied \(current.revision)): not obeyed; was it wiped or restored?")
+                return
+            }
+            putInEffect(stored.seen(by: config.nodeID))
+            state.appendEvent(kind: .operatorAction, subject: "fleet", detail: "applied revision \(stored.revision) from the fleet store")
+            logger.info("applied the fleet state", metadata: ["revision": .stringConvertible(stored.revision)])
         }
-        putInEffect(stored.seen(by: config.nodeID))
-        state.appendEvent(kind: .operatorAction, subject: "fleet", detail: "applied revision \(stored.revision) from the fleet store")
-        logger.info("applied the fleet state", metadata: ["revision": .stringConvertible(stored.revision)])
     }
 
     /// A fleet state in effect on this node (written here or read from the store): applied,

@@ -25,7 +25,7 @@ public enum StateBackup {
             let store = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout)
             let result: Result<JSONValue, Failure>
             do {
-                result = .success(try await store.read().state?.json ?? OperatorState().json)
+                result = .success(try await store.read().stored?.state.json ?? OperatorState().json)
             } catch {
                 result = .failure(Failure("the fleet store did not answer: \(error.description)"))
             }
@@ -80,12 +80,12 @@ public enum StateBackup {
     static func importToStore(_ store: FleetStore, _ next: inout OperatorState, ifMatch: Int?,
                               audit: (OperatorState, OperatorState) -> AuditEntry) async -> Result<Int, Failure> {
             do {
-                let current = try await store.read().state ?? OperatorState()
+                let current = try await store.read().stored?.state ?? OperatorState()
                 let version = ifMatch ?? current.revision
                 next.revision = version + 1
                 next.operation = UUID().uuidString
                 let (ok, now) = try await store.swap(next: next, version: version, audit: audit(current, next))
-                guard ok else { throw Failure("--if-match \(version) is stale: the fleet store is at revision \(now?.revision ?? 0)", stale: true) }
+                guard ok else { throw Failure("--if-match \(version) is stale: the fleet store is at revision \(now?.state.revision ?? 0)", stale: true) }
                 return .success(next.revision)
             } catch let failure as Failure {
                 return .failure(failure)

@@ -58,11 +58,16 @@ public struct StateStore: Sendable {
 
     public func save(_ state: OperatorState) throws(StateStoreError) {
         guard let path = statePath, let directory else { return }
-        let temp = path + ".tmp"
+        // A temporary file of its own: two saves at once must not rename each other's.
+        let temp = path + ".\(UUID().uuidString).tmp"
         var bytes = state.json.bytes(sorted: true)
         bytes.append(0x0A)
         try Self.writeAll(temp, bytes, flags: O_WRONLY | O_CREAT | O_TRUNC)
-        guard rename(temp, path) == 0 else { throw StateStoreError("cannot rename \(temp) to \(path): \(String(cString: strerror(errno)))") }
+        guard rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw StateStoreError("cannot rename \(temp) to \(path): \(reason)")
+        }
         let dir = open(directory, O_RDONLY)
         if dir >= 0 {
             fsync(dir)
