@@ -114,4 +114,14 @@ import Testing
         #expect(try GatewayConfig.parse(yaml: base + ", without_cache: refuse}\n").refuseStartWithoutStore == true)
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: base + ", without_cache: maybe}\n") }
     }
+
+    @Test func watchSilenceIsABoundInSeconds() throws {
+        let base = ConfigTests.good + "\nstore: {kind: etcd, endpoints: [http://127.0.0.1:2379], fleet: f"
+        #expect(try GatewayConfig.parse(yaml: base + "}\n").storeWatchSilence == 30)
+        #expect(try GatewayConfig.parse(yaml: base + ", watch_silence: 5}\n").storeWatchSilence == 5)
+        for bad in ["0", "-1", "soon", "100000"] {
+            #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: base + ", watch_silence: \(bad)}\n") }
+        }
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: ConfigTests.good + "\nstore: {kind: file, watch_silence: 5}\n") }
+    }
 }
