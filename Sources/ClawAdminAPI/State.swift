@@ -73,6 +73,17 @@ public struct FailoverBody: Codable, Sendable, Equatable {
     }
 }
 
+/// `PUT /state`: another node's operator state to take (its revision and node drain are not
+/// taken: the node moves its own revision on by one and keeps its own drain).
+public struct StateBody: Codable, Sendable, Equatable {
+    public var state: StateDocument
+    public var reason: String?
+    public init(state: StateDocument, reason: String? = nil) {
+        self.state = state
+        self.reason = reason
+    }
+}
+
 /// `PUT /routes/ALIAS/weights`.
 public struct WeightsBody: Codable, Sendable, Equatable {
     public var weights: [String: Int]

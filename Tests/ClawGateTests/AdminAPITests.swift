@@ -49,6 +49,7 @@ import Testing
                 ("PUT", "/routes/chat/weights", ["weights": ["a": 10]]),
                 ("POST", "/routes/chat/tiers/0/failover", nil), ("POST", "/routes/chat/tiers/0/restore", nil),
                 ("POST", "/node/drain", nil), ("POST", "/node/undrain", nil),
+                ("PUT", "/state", ["state": ["revision": 1, "drained_providers": ["b"], "weights": [:], "failovers": [], "node_drain": false]]),
             ]
             for path in reads {
                 let none = try await client.request("GET", gate.url + "/admin/v1" + path)
@@ -70,9 +71,9 @@ import Testing
                 let asOperator = try await post(client, gate, path, body, headers: op, method: method)
                 #expect(asOperator.status == 200, "\(path): \(asOperator.text)")
             }
-            // Refused writes changed nothing: nine operator writes, nine revisions.
+            // Refused writes changed nothing: ten operator writes, ten revisions.
             let state = try await client.request("GET", gate.url + "/admin/v1/state", headers: viewer)
-            #expect(state.json?["revision"]?.intValue == 9)
+            #expect(state.json?["revision"]?.intValue == 10)
         }
     }
 
@@ -200,6 +201,43 @@ import Testing
             let restored = try await traffic(client, gate, 80)
             #expect(restored["c", default: 0] == 0)
             #expect(restored["a", default: 0] > 20 && restored["b", default: 0] > 20)
+        }
+    }
+
+    @Test func anotherNodesStateIsTakenWholeOrNotAtAll() async throws {
+        try await withFleet { sim, gate, client in
+            _ = try await post(client, gate, "/node/drain", headers: op)
+            _ = try await post(client, gate, "/providers/c/drain", headers: op)
+            let before = try await client.request("GET", gate.url + "/admin/v1/state", headers: op).text
+            // Bad: an unknown provider, a failover of an unknown subject, a state that is not one.
+            for (body, field) in [
+                (["state": ["revision": 0, "drained_providers": ["zzz"], "weights": [:], "failovers": [], "node_drain": false]] as JSONValue, "state.drained_providers[0]"),
+                (["state": ["revision": 0, "drained_providers": [], "weights": [:], "node_drain": false]], "state.failovers"),
+                (["state": ["revision": 0, "drained_providers": [], "weights": [:], "node_drain": false,
+                            "failovers": [["subject": "provider:zzz", "to": [], "since": 1]]]], "state.failovers[0]"),
+                (["state": "everything"], "state"),
+                (["state": ["revision": 0, "drained_providers": [], "weights": [:], "failovers": [], "node_drain": false], "extra": 1], "extra"),
+            ] {
+                let refused = try await post(client, gate, "/state", body, headers: op, method: "PUT")
+                #expect(refused.status == 400 && refused.json?["error"]?["field"]?.stringValue == field, "\(field): \(refused.text)")
+            }
+            #expect(try await client.request("GET", gate.url + "/admin/v1/state", headers: op).text == before, "a refused replace changed nothing")
+            // Good: drains, weights and a failover taken; this node's drain stays.
+            let taken = try await post(client, gate, "/state", [
+                "state": ["revision": 12, "drained_providers": ["a"], "weights": ["chat": ["b": 90]], "node_drain": false,
+                          "failovers": [["subject": "tier:chat/0", "route": "chat", "tier": 0, "to": ["c"], "since": 1, "reason": "copied"]]],
+                "reason": "sync from node-1",
+            ], headers: op, method: "PUT")
+            #expect(taken.status == 200, "\(taken.text)")
+            let state = try #require(taken.json?["state"])
+            #expect(state["revision"]?.intValue == 3 && state["drained_providers"] == ["a"] && state["weights"] == ["chat": ["b": 90]])
+            #expect(state["node_drain"] == true && state["failovers"]?.arrayValue?.first?["subject"]?.stringValue == "tier:chat/0")
+            let audit = try await client.request("GET", gate.url + "/admin/v1/audit", headers: op)
+            let last = audit.json?["entries"]?.arrayValue?.last
+            #expect(last?["action"]?.stringValue == "state.replace" && last?["target"]?.stringValue == "fleet" && last?["reason"]?.stringValue == "sync from node-1")
+            // The same again is no change.
+            let again = try await post(client, gate, "/state", ["state": state], headers: op, method: "PUT")
+            #expect(again.json?["changed"] == false && again.json?["revision"]?.intValue == 3)
         }
     }
 

@@ -34,6 +34,43 @@ import Testing
         #expect(try apply(.undrainNode).get().events.map(\.kind) == [.nodeServing])
     }
 
+    @Test func replacingTheStateTakesTheFleetPartAndKeepsThisNodesDrain() throws {
+        var mine = OperatorState()
+        mine.revision = 7
+        mine.nodeDrain = true
+        mine.drainedProviders = ["c"]
+        mine.weights = ["chat": ["a": 5]]
+        let theirs = StateDocument(revision: 3, drainedProviders: ["a"], weights: ["chat": ["b": 80, "a": 50]],
+                                   failovers: [Failover(subject: "tier:chat/0", route: "x", tier: 9, to: ["c"], since: 42, reason: "r")],
+                                   nodeDrain: false)
+        let change = try apply(.replaceState(theirs), to: mine).get()
+        #expect(change.next.drainedProviders == ["a"])
+        #expect(change.next.weights == ["chat": ["b": 80]], "an override equal to the configuration is dropped")
+        #expect(change.next.failovers == [Failover(subject: "tier:chat/0", route: "chat", tier: 0, to: ["c"], since: 42, reason: "r")],
+                "the route and tier follow the subject")
+        #expect(change.next.nodeDrain && change.next.revision == 7, "this node's drain stays; the writer moves the revision on")
+        // Anything this node does not know is refused, naming the field; nothing changes.
+        func refused(_ d: StateDocument) -> String? { apply(.replaceState(d), to: mine).failure?.field }
+        let empty = StateDocument(revision: 0, drainedProviders: [], weights: [:], failovers: [], nodeDrain: false)
+        var bad = empty
+        bad.drainedProviders = ["a", "zzz"]
+        #expect(refused(bad) == "state.drained_providers[1]")
+        bad = empty
+        bad.weights = ["nope": ["a": 1]]
+        #expect(refused(bad) == "state.weights.nope")
+        bad.weights = ["chat": ["a": 0, "b": 0]]
+        #expect(refused(bad) == "state.weights.chat")
+        bad = empty
+        bad.failovers = [Failover(subject: "provider:a", to: ["a"], since: 1)]
+        #expect(refused(bad) == "state.failovers[0]")
+        bad.failovers = [Failover(subject: "route:chat", to: [], since: 1)]
+        #expect(refused(bad) == "state.failovers[0]")
+        bad.failovers = [Failover(subject: "provider:a", to: [], since: 1), Failover(subject: "provider:a", to: ["b"], since: 1)]
+        #expect(refused(bad) == "state.failovers[1]")
+        bad.failovers = [Failover(subject: "tier:chat/5", to: [], since: 1)]
+        #expect(refused(bad) == "state.failovers[0]")
+    }
+
     @Test func wrongCommandsAreRefusedNamingWhat() {
         #expect(apply(.drainProvider("zzz")).failure?.status == .notFound)
         #expect(apply(.failoverProvider("a", to: ["a"])).failure?.field == "to[0]")

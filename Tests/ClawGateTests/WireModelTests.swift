@@ -94,6 +94,10 @@ import Yams
         #expect(Self.differences(body("Failover"), Self.json(FailoverBody(to: ["q"], reason: "r")), at: "failover") == [])
         let weights = Self.resolve(Self.document["paths"]!["/admin/v1/routes/{alias}/weights"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
         #expect(Self.differences(weights, Self.json(WeightsBody(weights: ["p": 1], reason: "r")), at: "weights") == [])
+        let replace = Self.resolve(Self.document["paths"]!["/admin/v1/state"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
+        let document = StateDocument(revision: 2, drainedProviders: ["p"], weights: ["r": ["p": 3]],
+                                     failovers: [Failover(subject: "provider:p", provider: "p", to: ["q"], since: 1, reason: "r")], nodeDrain: false)
+        #expect(Self.differences(replace, Self.json(StateBody(state: document, reason: "r")), at: "state") == [])
     }
 
     @Test func theEnumsListTheSameWords() {

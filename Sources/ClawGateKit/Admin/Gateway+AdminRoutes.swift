@@ -82,6 +82,7 @@ extension Gateway {
             write("/routes/:alias/tiers/:tier/restore") { _, p throws(AdminError) in .restoreTier(route: alias(p), tier: try self.tier(p)) },
             write("/node/drain") { _, _ in .drainNode },
             write("/node/undrain") { _, _ in .undrainNode },
+            write("/state", method: .put, allowed: ["state"]) { fields, _ throws(AdminError) in .replaceState(try Self.stateDocument(fields)) },
         ]
     }
 
@@ -150,6 +151,18 @@ extension Gateway {
             if !targets.contains(id) { targets.append(id) }
         }
         return targets
+    }
+
+    /// `state`: an operator state document, as `GET /state` gives it.
+    static func stateDocument(_ fields: [String: JSONValue]) throws(AdminError) -> StateDocument {
+        guard let value = fields["state"], value.objectValue != nil else {
+            throw .invalid("state", "required: an operator state, as GET /admin/v1/state answers it")
+        }
+        do {
+            return try AdminAPI.decode(StateDocument.self, from: value.bytes())
+        } catch {
+            throw .invalid(error.field.isEmpty ? "state" : "state.\(error.field)", error.reason)
+        }
     }
 
     /// `weights`: provider id -> whole number.

@@ -15,6 +15,9 @@ public enum OperatorCommand: Sendable, Equatable {
     case restoreTier(route: String, tier: Int)
     case drainNode
     case undrainNode
+    /// Replace the fleet-wide part of the state (drains, weight overrides, failovers) with another
+    /// node's, as `:sync` does; this node's own drain stays as it is.
+    case replaceState(StateDocument)
 
     /// The audit's action word.
     public var action: String {
@@ -28,6 +31,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .restoreTier: "tier.restore"
         case .drainNode: "node.drain"
         case .undrainNode: "node.undrain"
+        case .replaceState: "state.replace"
         }
     }
 
@@ -38,6 +42,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .setWeights(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
+        case .replaceState: "fleet"
         }
     }
 
@@ -97,6 +102,8 @@ public enum OperatorCommand: Sendable, Equatable {
             next.nodeDrain = false
             next.drainedNodes.remove(config.nodeID)
             notes.append(Note(kind: .nodeServing, subject: config.nodeID, detail: "readiness answers 200 again"))
+        case .replaceState(let document):
+            try Self.replace(&next, with: document, config: config)
         }
         return Change(next: next, events: notes)
     }
@@ -113,6 +120,10 @@ public enum OperatorCommand: Sendable, Equatable {
             return state.failovers.first { $0.subject == target }?.json ?? .null
         case .drainNode, .undrainNode:
             return ["drain": .bool(state.nodeDrain)]
+        case .replaceState:
+            return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),
+                    "weights": .object(state.weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
+                    "failovers": .array(state.failovers.map(\.json))]
         }
     }
 
@@ -181,5 +192,54 @@ public enum OperatorCommand: Sendable, Equatable {
             }
         }
         next.weights[alias] = overrides.isEmpty ? nil : overrides
+    }
+
+    /// The fleet-wide part of `document` in `next`, each part checked against this node's
+    /// configuration (a name it does not know is refused, naming the field).
+    static func replace(_ next: inout OperatorState, with document: StateDocument, config: GatewayConfig) throws(AdminError) {
+        var drained: Set<String> = []
+        for (index, id) in document.drainedProviders.enumerated() {
+            guard config.providers.contains(where: { $0.id == id }) else {
+                throw .invalid("state.drained_providers[\(index)]", "unknown provider '\(id)'")
+            }
+            drained.insert(id)
+        }
+        next.drainedProviders = drained
+        next.weights = [:]
+        for (alias, weights) in document.weights.sorted(by: { $0.key < $1.key }) where !weights.isEmpty {
+            guard config.routes.contains(where: { $0.alias == alias }) else { throw .invalid("state.weights.\(alias)", "unknown route '\(alias)'") }
+            do throws(AdminError) {
+                try setWeights(alias, weights, &next, config: config)
+            } catch {
+                throw .invalid("state.weights.\(alias)", error.message)
+            }
+        }
+        var failovers: [OperatorState.Failover] = []
+        for (index, failover) in document.failovers.enumerated() {
+            let field = "state.failovers[\(index)]"
+            guard !failovers.contains(where: { $0.subject == failover.subject }) else { throw .invalid(field, "a second failover of \(failover.subject)") }
+            var checked = failover
+            do throws(AdminError) {
+                if failover.subject.hasPrefix("provider:") {
+                    let id = String(failover.subject.dropFirst("provider:".count))
+                    try provider(id, config)
+                    try checkTargets(failover.to, routes: config.routes.filter { $0.tiers.joined().contains { $0.provider == id } }, exclude: [id], config: config)
+                    (checked.provider, checked.route, checked.tier) = (id, nil, nil)
+                } else if failover.subject.hasPrefix("tier:"), let slash = failover.subject.lastIndex(of: "/"),
+                          let tierIndex = Int(failover.subject[failover.subject.index(after: slash)...]) {
+                    let alias = String(failover.subject[failover.subject.index(failover.subject.startIndex, offsetBy: 5)..<slash])
+                    let route = try route(alias, config)
+                    try tier(tierIndex, of: route)
+                    try checkTargets(failover.to, routes: [route], exclude: Set(route.tiers[tierIndex].map(\.provider)), config: config)
+                    (checked.provider, checked.route, checked.tier) = (nil, alias, tierIndex)
+                } else {
+                    throw .invalid(field, "subject must be provider:ID or tier:ALIAS/INDEX, got '\(failover.subject)'")
+                }
+            } catch {
+                throw .invalid(field, error.message)
+            }
+            failovers.append(checked)
+        }
+        next.failovers = failovers
     }
 }
