@@ -163,11 +163,8 @@ public struct AppState: Sendable, Equatable {
     /// The last result or error, shown above the footer.
     public var message: (text: String, role: Role)?
     /// Plans confirmed and waiting for the driver to send.
-    /// Subjects with an action sent and not yet confirmed by a poll, with when the results came.
-    public var pending: [String: Double?] = [:]
-    /// For a pending write that made a revision: it stays pending until every node that answers has
-    /// applied that revision (a fleet store: one write, every node applies it).
-    public var pendingRevision: [String: Int] = [:]
+    /// Subjects with an action sent and not yet confirmed by a poll.
+    public var pending: [String: PendingWrite] = [:]
     public var theme = "dark"
     /// Rows whose name contains this (set with `/`).
     public var filter = ""
@@ -192,4 +189,23 @@ public struct AppState: Sendable, Equatable {
     }
 
     public func selected(_ pane: Pane) -> Int { selection[pane] ?? 0 }
+}
+
+/// An action sent and not yet seen in effect everywhere.
+public struct PendingWrite: Sendable, Equatable {
+    public var summary: String
+    /// When the results came (nil: sent, no answer yet).
+    public var resultsAt: Double?
+    /// Node name -> the revision it must report before the action counts as applied there: the
+    /// revision each node's answer gave, or, with a fleet store, the one write's revision for
+    /// every node.
+    public var wanted: [String: Int] = [:]
+    /// The nodes that answer but have not reached their revision yet (at the last poll).
+    public var waiting: [String] = []
+
+    public init(summary: String, resultsAt: Double? = nil, wanted: [String: Int] = [:]) {
+        self.summary = summary
+        self.resultsAt = resultsAt
+        self.wanted = wanted
+    }
 }

@@ -10,13 +10,15 @@ public enum Command: Sendable, Equatable {
     case weight(route: String, weights: [(String, Int)])
     case failover(String, to: [String])
     case restore(String)
+    /// Copy one node's drains, weights and failovers to the other nodes (file stores).
+    case sync(String)
     case silence(Silence)
     case theme(String)
     case quit
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | failover ID [to ID...] | restore ID | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | failover ID [to ID...] | restore ID | sync NODE | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -61,6 +63,9 @@ public enum Command: Sendable, Equatable {
         case "restore":
             guard words.count == 2 else { return .failure(.init("usage: restore ID")) }
             return .success(.restore(words[1]))
+        case "sync":
+            guard words.count == 2 else { return .failure(.init("usage: sync NODE (copies that node's operator state to the others)")) }
+            return .success(.sync(words[1]))
         case "silence":
             return Silence.parse(Array(words.dropFirst())).map { .silence($0) }
         case "theme":
@@ -80,6 +85,7 @@ public enum Command: Sendable, Equatable {
         case .weight(let route, let weights): "weight \(route) " + weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         case .failover(let id, let to): to.isEmpty ? "failover \(id)" : "failover \(id) to \(to.joined(separator: " "))"
         case .restore(let id): "restore \(id)"
+        case .sync(let node): "sync \(node)"
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
         case .theme(let name): "theme \(name)"
         case .quit: "q"
@@ -100,6 +106,7 @@ public enum Command: Sendable, Equatable {
         case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id): "provider:\(id)"
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
         case .weight(let route, _): "route:\(route)"
+        case .sync: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
         case .theme, .quit: ""
         }
@@ -192,6 +199,20 @@ extension Command {
             if let e = provider(id) { return .failure(e) }
             return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/restore", body()),
                                        summary: "Restore provider \(id) to the configured routing on \(count)"))
+        case .sync(let name):
+            if storeFleet { return .failure(.init("the fleet store keeps one copy of the operator state and every node applies it: nothing to sync")) }
+            guard let source = fleet.nodes.firstIndex(where: { $0.snapshot?.node.id == name || $0.url == name || $0.name == name }),
+                  let snapshot = fleet.nodes[source].snapshot else {
+                return .failure(.init("no node '\(name)' has answered; known: \(fleet.nodes.map(\.name).joined(separator: ", "))"))
+            }
+            let targets = reachable.filter { $0 != source }
+            guard !targets.isEmpty else { return .failure(.init("no other node answers: nothing to copy \(name)'s state to")) }
+            let content = OperatorContent(snapshot)
+            let state = wire(StateBody(state: content.document(revision: snapshot.node.revision), reason: why))
+            return .success(ActionPlan(command: self,
+                                       calls: targets.map { AdminCall(target: .node($0), method: "PUT", path: "/admin/v1/state", body: state) },
+                                       summary: "Copy \(fleet.nodes[source].name)'s operator state (\(content.summary)) to "
+                                           + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are"))
         case .theme, .quit, .silence:
             return .failure(.init("'\(text)' does not change the fleet"))
         }

@@ -153,7 +153,8 @@ public struct Fleet: Sendable, Equatable {
         s.providersHealthy = rows.filter { $0.state == "healthy" }.count
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
         s.errorRatio = requests > 0 ? Double(errors) / Double(requests) : 0
-        s.revisionDrift = revisions.count > 1
+        // With a fleet store, a node behind it; with file stores, a node whose state differs.
+        s.revisionDrift = usesStore ? revisions.count > 1 : drift() != nil
         let stores = nodes.compactMap { $0.snapshot?.node.store }.filter { $0.kind == .etcd }
         s.storeReachable = stores.isEmpty ? nil : stores.allSatisfy(\.reachable)
         if let figures = monitor.shownFigures, let rps = figures.rps {
@@ -200,12 +201,23 @@ public struct Fleet: Sendable, Equatable {
                 reasons.append("node \(snapshot.node.id) is \(snapshot.node.state.rawValue)")
             }
         }
-        // Operator state the nodes do not agree on: a node that missed a write, or cannot reach the store.
-        let highest = snapshots.map(\.node.revision).max() ?? 0
-        for snapshot in snapshots where snapshot.node.revision < highest {
+        // Operator state the nodes do not agree on: a node behind the fleet store, or, with file
+        // stores, a node whose drains, weights or failovers differ from the others'.
+        if usesStore {
+            let highest = snapshots.map(\.node.revision).max() ?? 0
+            for snapshot in snapshots where snapshot.node.revision < highest {
+                degraded = true
+                reasons.append("node \(snapshot.node.id) is at revision \(snapshot.node.revision), the highest is \(highest) (behind the fleet store)")
+            }
+        } else if let (reference, drifted) = drift() {
             degraded = true
-            let why = snapshot.node.store.kind == .etcd ? "behind the fleet store" : "drifted: its operator state differs from the others'"
-            reasons.append("node \(snapshot.node.id) is at revision \(snapshot.node.revision), the highest is \(highest) (\(why))")
+            let ref = nodes[reference]
+            for index in drifted {
+                let node = nodes[index]
+                reasons.append("node \(node.name) drifted: its operator state (revision \(node.snapshot!.node.revision): \(OperatorContent(node.snapshot!).summary)) "
+                               + "differs from \(ref.name)'s (revision \(ref.snapshot!.node.revision): \(OperatorContent(ref.snapshot!).summary)); "
+                               + "`:sync \(ref.name)` copies \(ref.name)'s to the others")
+            }
         }
         for snapshot in snapshots where snapshot.node.store.kind == .etcd && !snapshot.node.store.reachable {
             degraded = true

@@ -84,9 +84,20 @@ public enum Reducer {
             let failed = results.filter { !$0.ok }
             let text = "\(summary): " + results.map { "\($0.node) \($0.ok ? "ok" : $0.message)" }.joined(separator: ", ")
             state.message = (text, failed.isEmpty ? .ok : .crit)
-            // The pending mark stays until a poll after the results shows the change (or at once on failure).
-            state.pending[subject] = failed.count == results.count ? nil : .some(at)
-            if let revision = results.compactMap(\.revision).max(), state.pending[subject] != nil { state.pendingRevision[subject] = revision }
+            // The pending mark stays until a poll after the results shows the change on every node
+            // (or goes at once on failure).
+            if failed.count == results.count {
+                state.pending[subject] = nil
+            } else {
+                var pending = PendingWrite(summary: summary, resultsAt: at)
+                let storeFleet = state.fleet.nodes.contains { $0.snapshot?.node.store.kind == .etcd }
+                if storeFleet, let revision = results.compactMap(\.revision).max() {
+                    for node in state.fleet.nodes { pending.wanted[node.name] = revision }
+                } else {
+                    for result in results where result.ok { if let revision = result.revision { pending.wanted[result.node] = revision } }
+                }
+                state.pending[subject] = pending
+            }
         case .nextPane:
             state.pane = Pane(rawValue: (state.pane.rawValue + 1) % Pane.allCases.count)!
         case .previousPane:
@@ -171,13 +182,21 @@ public enum Reducer {
             if state.latencyHistory[row.id]!.count > AppState.historyLength { state.latencyHistory[row.id]!.removeFirst() }
             if state.costHistory[row.id]!.count > AppState.historyLength { state.costHistory[row.id]!.removeFirst() }
         }
-        // A poll newer than every pending result confirms those actions.
-        let revisions = state.fleet.nodes.compactMap { $0.error == nil ? $0.snapshot?.node.revision : nil }
-        for (subject, resultsAt) in state.pending {
-            guard let resultsAt, at > resultsAt else { continue }
-            if let wanted = state.pendingRevision[subject], revisions.contains(where: { $0 < wanted }) { continue }
-            state.pending[subject] = nil
-            state.pendingRevision[subject] = nil
+        // A poll newer than a pending action's results confirms it once every node that answers has
+        // reached the revision it wants; until then the footer names the nodes still behind.
+        for (subject, pending) in state.pending {
+            guard let resultsAt = pending.resultsAt, at > resultsAt else { continue }
+            let waiting = state.fleet.nodes.filter { node in
+                guard node.error == nil, let revision = node.snapshot?.node.revision, let wanted = pending.wanted[node.name] else { return false }
+                return revision < wanted
+            }
+            if waiting.isEmpty {
+                state.pending[subject] = nil
+                continue
+            }
+            state.pending[subject]?.waiting = waiting.map(\.name)
+            let names = waiting.map { "\($0.name) (at \($0.snapshot!.node.revision), wants \(pending.wanted[$0.name]!))" }
+            state.message = ("\(pending.summary): waiting for \(names.joined(separator: ", ")) to apply it", .warn)
         }
         // Keep selections inside their lists as the data changes.
         for pane in Pane.allCases {
@@ -290,7 +309,7 @@ public enum Reducer {
                         plan = again
                     }
                     effects.append(.send(plan))
-                    state.pending[plan.command.subject] = .some(nil)
+                    state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
                     state.message = ("\(plan.summary): sent", .warn)
                     state.mode = .normal
                 } else if dialog.focus == .cancel {

@@ -15,12 +15,13 @@ extension View {
             Column(title: "AGE", width: 6, right: true, priority: 2),
         ]
         let revisions = state.fleet.nodes.compactMap { $0.snapshot?.node.revision }
-        let common = Dictionary(grouping: revisions, by: { $0 }).max { $0.value.count < $1.value.count }?.key
         let highest = revisions.max() ?? 0
+        // With file stores, the nodes whose operator state differs from the others' (marked *).
+        let drifted = Set((state.fleet.drift()?.drifted ?? []).map { state.fleet.nodes[$0].url })
         let rows: [[(String, Role)]] = Selectors.filteredNodes(state).map { node in
             let health = node.health(now: state.now, staleAfter: state.fleet.staleAfter)
             let s = node.snapshot?.node
-            let drift = s.map { $0.revision != common } ?? false
+            let drift = drifted.contains(node.url)
             // With a fleet store, how far behind the store's newest revision the node is.
             let lag = s.map { highest - $0.revision } ?? 0
             let rps = node.snapshot?.routes.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond } ?? 0

@@ -60,11 +60,81 @@ import Testing
             Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: at)))
         }
         poll([5, 4, 5], at: 1001)
-        #expect(state.pending[subject] != nil, "node-2 has not applied revision 5 yet")
+        #expect(state.pending[subject]?.waiting == ["node-2"], "node-2 has not applied revision 5 yet")
+        #expect(state.message?.text.contains("waiting for node-2 (at 4, wants 5)") == true, "\(state.message?.text ?? "")")
         Reducer.reduce(&state, .selectPane(.nodes))
         let row = try #require(View.render(state).lines.first { $0.hasPrefix("node-2") })
         #expect(row.contains("4 (-1)"), "\(row)")
         poll([5, 5, 5], at: 1002)
         #expect(state.pending[subject] == nil)
+    }
+}
+
+/// The console over nodes that each keep their own operator state in a file: they can drift, and
+/// `:sync NODE` copies one node's state to the others.
+@Suite struct FileStoreDriftTests {
+    /// Nodes at the given revisions; `drained[i]` lists the providers node i has drained.
+    func state(revisions: [Int], drained: [[String]], weights: [Int?] = []) -> AppState {
+        var state = AppState(fleet: Fleet(urls: revisions.indices.map { "http://127.0.0.1:\(9000 + $0)" }, staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: 160, height: 30))
+        poll(&state, revisions: revisions, drained: drained, weights: weights, at: 999)
+        return state
+    }
+
+    func poll(_ state: inout AppState, revisions: [Int], drained: [[String]], weights: [Int?] = [], at: Double) {
+        let polls = revisions.indices.map { i -> NodePoll in
+            var snapshot = sampleSnapshot()
+            snapshot.node.id = "node-\(i + 1)"
+            snapshot.node.revision = revisions[i]
+            for p in snapshot.providers.indices { snapshot.providers[p].drained = drained[i].contains(snapshot.providers[p].id) }
+            if weights.indices.contains(i), let w = weights[i] { snapshot.providers[0].weights[0].overrideWeight = w }
+            return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
+        }
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: at)))
+    }
+
+    @Test func aNodeWhoseStateDiffersIsDriftedEvenAtTheSameRevision() throws {
+        let drifted = state(revisions: [4, 4, 4], drained: [["fast"], [], ["fast"]])
+        let status = drifted.fleet.status(now: 1000)
+        #expect(status.code == 1)
+        let reason = try #require(status.reasons.first { $0.hasPrefix("node node-2 drifted") }, "\(status.reasons)")
+        #expect(reason.contains("(revision 4: nothing drained)") && reason.contains("node-1's (revision 4: drained fast)") && reason.contains("`:sync node-1`"), "\(reason)")
+        #expect(SnapshotReport.json(drifted.fleet, now: 1000)["fleet"]?["revision_drift"]?.boolValue == true)
+        var pane = drifted
+        Reducer.reduce(&pane, .selectPane(.nodes))
+        let rows = View.render(pane).lines
+        #expect(rows.first { $0.hasPrefix("node-2") }?.contains("4*") == true && rows.first { $0.hasPrefix("node-1") }?.contains("4*") == false)
+        // Weight overrides count as well; the same state at different revisions does not.
+        #expect(state(revisions: [4, 4], drained: [[], []], weights: [80, nil]).fleet.drift()?.drifted.count == 1)
+        let same = state(revisions: [4, 9], drained: [["fast"], ["fast"]])
+        #expect(same.fleet.drift() == nil && !same.fleet.status(now: 1000).reasons.contains { $0.contains("drifted") || $0.contains("revision") },
+                "\(same.fleet.status(now: 1000).reasons)")
+    }
+
+    @Test func syncCopiesOneNodesStateToTheOthersAsOneWriteEach() throws {
+        let fleet = state(revisions: [4, 2, 4], drained: [["fast"], [], ["fast"]], weights: [80, nil, 80]).fleet
+        let plan = try Command.parse(":sync node-1").get().plan(fleet: fleet, reason: "node-2 restarted from an old file", now: 0).get()
+        #expect(plan.calls.map(\.node) == [1, 2] && plan.calls.allSatisfy { $0.method == "PUT" && $0.path == "/admin/v1/state" })
+        let body = try AdminAPI.decode(StateBody.self, from: plan.calls[0].body.bytes())
+        #expect(body.state.drainedProviders == ["fast"] && body.state.weights == ["chat": ["fast": 80]] && body.reason == "node-2 restarted from an old file")
+        #expect(plan.summary == "Copy node-1's operator state (drained fast; weights chat: fast=80) to node-2, node-3; node drains stay as they are")
+        #expect(Command.parse("sync").failureText?.hasPrefix("usage: sync NODE") == true)
+        #expect(Command.sync("nope").plan(fleet: fleet, reason: nil, now: 0).failureText?.hasPrefix("no node 'nope'") == true)
+        // With a fleet store there is one copy: nothing to sync.
+        var store = fleet
+        for i in store.nodes.indices { store.nodes[i].snapshot?.node.store = StoreStatus(kind: .etcd, reachable: true) }
+        #expect(Command.sync("node-1").plan(fleet: store, reason: nil, now: 0).failureText?.contains("nothing to sync") == true)
+    }
+
+    @Test func aWriteToNodesAtDifferentRevisionsIsDoneWhenEachReachesItsOwn() {
+        var state = state(revisions: [3, 5], drained: [[], []])
+        Reducer.reduce(&state, .actionResults(subject: "provider:fast", summary: "Drain provider fast on 2 nodes",
+                                              results: [NodeResult(node: "node-1", ok: true, message: "ok", revision: 4),
+                                                        NodeResult(node: "node-2", ok: true, message: "ok", revision: 6)], at: 1000))
+        poll(&state, revisions: [3, 6], drained: [[], ["fast"]], at: 1001)
+        #expect(state.pending["provider:fast"]?.waiting == ["node-1"])
+        poll(&state, revisions: [4, 6], drained: [["fast"], ["fast"]], at: 1002)
+        #expect(state.pending["provider:fast"] == nil, "each node reached the revision its own answer gave")
     }
 }

@@ -207,6 +207,28 @@ def test_exec_runs_one_command_per_node(nodes):
     assert unknown.returncode == 1 and "no provider 'ghost'" in unknown.stderr
 
 
+def test_a_drifted_file_store_node_is_reported_and_sync_copies_a_state(nodes):
+    sim, urls = nodes
+    # node-1 alone gets a weight override (as a node restarted from an old file would differ).
+    status, _ = call(urls[1] + "/admin/v1/routes/chat/weights", method="PUT", body={"weights": {"primary": 10}})
+    assert status == 200
+    once = clawtop("--once", "--format", "json", "--node", ",".join(urls))
+    report = json.loads(once.stdout)
+    assert once.returncode == 1 and report["fleet"]["revision_drift"] is True, once.stdout
+    drift = [r for r in report["reasons"] if "drifted" in r]
+    assert len(drift) == 1 and "weights chat: primary=10" in drift[0] and "`:sync" in drift[0], report["reasons"]
+    # Copy node-1's state to node-0: one write, to node-0 only, and the nodes agree again.
+    r = clawtop("--exec", "sync node-1", "--yes", "--node", ",".join(urls))
+    assert r.returncode == 0 and "Copy node-1's operator state (nothing drained; weights chat: primary=10) to node-0" in r.stdout, r.stdout + r.stderr
+    assert "node-0: ok" in r.stdout and "node-1:" not in r.stdout.split("\n", 1)[1], r.stdout
+    states = [call(u + "/admin/v1/state", token=VIEWER)[1] for u in urls]
+    assert all(s["weights"] == {"chat": {"primary": 10}} for s in states), states
+    again = json.loads(clawtop("--once", "--format", "json", "--node", ",".join(urls)).stdout)
+    assert again["fleet"]["revision_drift"] is False and not [r for r in again["reasons"] if "drifted" in r], again["reasons"]
+    audit = call(urls[0] + "/admin/v1/audit", token=VIEWER)[1]["entries"]
+    assert audit[-1]["action"] == "state.replace" and audit[-1]["actor"] == "ops", audit[-1]
+
+
 def test_bad_theme_file_is_named_with_its_line(nodes, tmp_path):
     sim, urls = nodes
     bad = tmp_path / "bad.theme"

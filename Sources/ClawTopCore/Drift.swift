@@ -1,0 +1,75 @@
+import ClawAdminAPI
+
+/// The fleet-wide part of a node's operator state, as its snapshot shows it: what nodes with file
+/// stores must agree on, and what `:sync` copies. A node's own drain stays its own; a failover's
+/// time and reason are left out (each node stamps its own).
+public struct OperatorContent: Sendable, Equatable {
+    public var drained: [String]
+    /// route -> provider -> operator weight override.
+    public var weights: [String: [String: Int]]
+    /// failover subject -> where its traffic goes.
+    public var failovers: [String: [String]]
+    /// The snapshot's failovers, whole, for a copy.
+    var failoverRecords: [Failover]
+
+    public init(_ snapshot: Snapshot) {
+        drained = snapshot.providers.filter(\.drained).map(\.id).sorted()
+        var weights: [String: [String: Int]] = [:]
+        for provider in snapshot.providers {
+            for weight in provider.weights {
+                if let value = weight.overrideWeight { weights[weight.route, default: [:]][provider.id] = value }
+            }
+        }
+        self.weights = weights
+        failovers = Dictionary(snapshot.failovers.map { ($0.subject, $0.to) }, uniquingKeysWith: { $1 })
+        failoverRecords = snapshot.failovers
+    }
+
+    public static func == (a: OperatorContent, b: OperatorContent) -> Bool {
+        a.drained == b.drained && a.weights == b.weights && a.failovers == b.failovers
+    }
+
+    /// In words, for a reason line or a dialog: "drained cheap; weights chat: fast=80; failover provider:x -> y".
+    public var summary: String {
+        var parts: [String] = []
+        parts.append(drained.isEmpty ? "nothing drained" : "drained " + drained.joined(separator: ", "))
+        for (route, map) in weights.sorted(by: { $0.key < $1.key }) {
+            parts.append("weights \(route): " + map.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        for (subject, to) in failovers.sorted(by: { $0.key < $1.key }) {
+            parts.append("failover \(subject) -> \(to.isEmpty ? "the rest of the tier" : to.joined(separator: ", "))")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    /// The state document `PUT /admin/v1/state` takes.
+    func document(revision: Int) -> StateDocument {
+        StateDocument(revision: revision, drainedProviders: drained, weights: weights, failovers: failoverRecords, nodeDrain: false)
+    }
+}
+
+extension Fleet {
+    /// Whether the nodes keep their operator state in a fleet store (then they cannot drift, only
+    /// lag behind it).
+    public var usesStore: Bool { nodes.contains { $0.snapshot?.node.store.kind == .etcd } }
+
+    /// With file stores: the nodes whose operator state differs from the most common one (on a tie,
+    /// the one of the node with the highest revision), and the node that holds that reference.
+    public func drift() -> (reference: Int, drifted: [Int])? {
+        guard !usesStore else { return nil }
+        let answering = nodes.indices.filter { nodes[$0].snapshot != nil && nodes[$0].incompatible == nil }
+        guard answering.count > 1 else { return nil }
+        var groups: [(content: OperatorContent, members: [Int])] = []
+        for index in answering {
+            let content = OperatorContent(nodes[index].snapshot!)
+            if let g = groups.firstIndex(where: { $0.content == content }) { groups[g].members.append(index) } else { groups.append((content, [index])) }
+        }
+        guard groups.count > 1 else { return nil }
+        func highest(_ members: [Int]) -> Int { members.map { nodes[$0].snapshot!.node.revision }.max() ?? 0 }
+        let reference = groups.max { a, b in
+            a.members.count != b.members.count ? a.members.count < b.members.count : highest(a.members) < highest(b.members)
+        }!
+        let holder = reference.members.max { nodes[$0].snapshot!.node.revision < nodes[$1].snapshot!.node.revision }!
+        return (holder, answering.filter { !reference.members.contains($0) })
+    }
+}
