@@ -196,7 +196,8 @@ public enum Reducer {
             }
             state.pending[subject]?.waiting = waiting.map(\.name)
             let names = waiting.map { "\($0.name) (at \($0.snapshot!.node.revision), wants \(pending.wanted[$0.name]!))" }
-            state.message = ("\(pending.summary): waiting for \(names.joined(separator: ", ")) to apply it", .warn)
+            // The nodes first: the summary may be cut at the screen's edge.
+            state.message = ("waiting for \(names.joined(separator: ", ")) to apply: \(pending.summary)", .warn)
         }
         // Keep selections inside their lists as the data changes.
         for pane in Pane.allCases {

@@ -61,7 +61,7 @@ import Testing
         }
         poll([5, 4, 5], at: 1001)
         #expect(state.pending[subject]?.waiting == ["node-2"], "node-2 has not applied revision 5 yet")
-        #expect(state.message?.text.contains("waiting for node-2 (at 4, wants 5)") == true, "\(state.message?.text ?? "")")
+        #expect(state.message?.text.contains("waiting for node-2 (at 4, wants 5) to apply: ") == true, "\(state.message?.text ?? "")")
         Reducer.reduce(&state, .selectPane(.nodes))
         let row = try #require(View.render(state).lines.first { $0.hasPrefix("node-2") })
         #expect(row.contains("4 (-1)"), "\(row)")

@@ -188,9 +188,12 @@ try:
     t0 = time.perf_counter()
     status, err = http(urls[0] + "/admin/v1/providers/b/drain", "POST", {}, timeout=15)
     refused = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again, _ = http(urls[0] + "/admin/v1/providers/b/drain", "POST", {}, timeout=15)
+    refused_again = time.perf_counter() - t0
     n, errors, p50 = phase(3)
     print(f"two members of three down: a write answered {status} {err.get('error', {}).get('code') if isinstance(err, dict) else ''} "
-          f"in {refused * 1000:.0f} ms; traffic: {n} requests, {errors} errors, p50 {p50:.2f} ms")
+          f"in {refused * 1000:.0f} ms, the next {again} in {refused_again * 1000:.0f} ms; traffic: {n} requests, {errors} errors, p50 {p50:.2f} ms")
 finally:
     for p, _ in nodes:
         p.terminate()

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import binary
 from test_admin_e2e import OPERATOR, VIEWER, admin_yaml, call, start_gate
-from test_clawtop_e2e import clawtop
+from test_clawtop_e2e import OPERATOR as _OP, Tmux, clawtop  # noqa: F401
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd-server is installed by .ci/run")
 
@@ -148,3 +148,41 @@ def test_state_export_and_import_for_both_stores(etcd, tmp_path, sim):  # noqa: 
         audit = call(gate.info["url"] + "/admin/v1/audit", token=VIEWER)[1]["entries"]
         assert audit[-1]["action"] == "state.import" and audit[-1]["actor"].startswith("clawgate state import"), audit[-1]
         gate.stop()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_console_writes_once_and_names_the_node_that_has_not_applied_it(fleet, tmp_path, sim):  # noqa: F811
+    urls, gates = fleet
+    # A fourth node of the same fleet that cannot reach the store: it answers, but never applies.
+    config = tmp_path / "cut.yaml"
+    config.write_text(admin_yaml(sim.info["providers"], tmp_path / "cut").replace("admin-e2e", "node-4")
+                      + f"store: {{kind: etcd, endpoints: [http://127.0.0.1:{free_port()}], fleet: e2e, timeout: 0.3}}\n")
+    cut = start_gate(config)
+    everyone = urls + [cut.info["url"]]
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --node {','.join(everyone)}", 140, 30)
+    try:
+        screen = t.wait_for("primary")
+        assert "store down" in screen.splitlines()[0], screen
+        t.keys(":", "drain provider primary", "Enter")
+        t.wait_for("1 write to the fleet store through node-1; 4 nodes apply it")
+        t.keys("Right", "Enter")
+        screen = t.wait_for("waiting for node-4 (at 0, wants 1) to apply: Drain provider primary")
+        assert all(drained(u) for u in urls) and not drained(cut.info["url"])
+        primary = next(line for line in screen.splitlines() if "primary" in line)
+        assert "⧗" in primary, screen
+        # --once: degraded, naming the node behind and the store it cannot reach.
+        once = clawtop("--once", "--format", "json", "--node", ",".join(everyone))
+        reasons = json.loads(once.stdout)["reasons"]
+        assert once.returncode == 1, once.stdout
+        assert "node node-4 is at revision 0, the highest is 1 (behind the fleet store)" in reasons, reasons
+        assert any(r.startswith("node node-4 cannot reach the fleet store") for r in reasons), reasons
+        # The node goes away: no node that answers is behind, and the mark clears.
+        cut.stop()
+        deadline = time.time() + 10
+        while time.time() < deadline and "⧗" in next(line for line in t.screen().splitlines() if "primary" in line):
+            time.sleep(0.1)
+        assert "⧗" not in next(line for line in t.screen().splitlines() if "primary" in line), t.screen()
+        t.keys("q")
+    finally:
+        t.kill()
+        cut.stop()
