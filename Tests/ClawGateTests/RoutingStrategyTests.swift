@@ -1,0 +1,84 @@
+@testable import ClawGateKit
+import ClawShared
+import Foundation
+import Testing
+
+/// The routing strategies as pure functions: a seeded random source, the inputs given.
+@Suite struct RoutingStrategyTests {
+    func shares(_ strategy: RoutingStrategy, _ candidates: [RoutingCandidate], picks: Int = 10_000, seed: UInt64 = 7) -> [Double] {
+        var random = SeededRandom(seed: seed)
+        var counts = candidates.map { _ in 0 }
+        for _ in 0..<picks { counts[RoutingChooser.choose(strategy, candidates, random: &random).winner] += 1 }
+        return counts.map { Double($0) / Double(picks) }
+    }
+
+    @Test func weightedFollowsTheWeights() {
+        let s = shares(.weighted, [.init(provider: 0, weight: 70), .init(provider: 1, weight: 30)])
+        #expect(abs(s[0] - 0.7) < 0.02)
+    }
+
+    @Test func leastOutstandingPrefersTheIdleAndDoesNotHerdOnTies() {
+        // Two candidates: both are always compared, the idle one always wins.
+        #expect(shares(.leastOutstanding, [.init(provider: 0, weight: 1, inFlight: 10), .init(provider: 1, weight: 1, inFlight: 0)]) == [0, 1])
+        // Equal load: no herding onto one provider; each of three gets about a third.
+        let even = shares(.leastOutstanding, (0..<3).map { .init(provider: $0, weight: 1, inFlight: 4) })
+        #expect(even.allSatisfy { abs($0 - 1.0 / 3) < 0.03 }, "\(even)")
+        // In flight per unit of weight: 6 in flight at weight 3 beats 3 at weight 1.
+        #expect(shares(.leastOutstanding, [.init(provider: 0, weight: 3, inFlight: 6), .init(provider: 1, weight: 1, inFlight: 3)])[0] == 1)
+        // Weight 0 never reaches here: the planner leaves such providers out.
+    }
+
+    @Test func latencyPrefersTheFastButSeesLoadAndKeepsExploring() {
+        let fast = RoutingCandidate(provider: 0, weight: 1, latency: 0.02)
+        let slow = RoutingCandidate(provider: 1, weight: 1, latency: 0.2)
+        let s = shares(.latency, [fast, slow])
+        #expect(s[0] > 0.97 && s[1] > 0.002, "the slow one still gets the exploration share: \(s)")
+        // Load counts: 20 in flight at 20 ms (0.42) loses to an idle 200 ms (0.2).
+        var busy = fast
+        busy.inFlight = 20
+        #expect(shares(.latency, [busy, slow])[1] > 0.97)
+        let d = { var r = SeededRandom(seed: 1); return RoutingChooser.choose(.latency, [fast, slow], random: &r) }()
+        #expect(d.scores.map { $0.map { ($0 * 1000).rounded() / 1000 } } == [0.02, 0.2] && d.reason.contains("latency"))
+    }
+
+    @Test func peakEWMAJumpsToPeaksComesDownSlowlyAndDriftsBackToTheMedian() {
+        var e = PeakEWMA()
+        #expect(e.current(now: 0, baseline: 0.05) == 0.05, "unmeasured: the tier's median, not zero")
+        e.observe(0.1, now: 0)
+        e.observe(1.0, now: 0.1)
+        #expect(e.value == 1.0, "a peak is taken at once")
+        e.observe(0.1, now: 10.1)
+        let expected = 1.0 * exp(-1) + 0.1 * (1 - exp(-1))
+        #expect(abs(e.value - expected) < 1e-9, "a lower sample pulls it down by the time since the last")
+        // No sample for a long while: back near the median, so it gets measured again.
+        #expect(abs(e.current(now: 10.1 + 60, baseline: 0.05)! - 0.05) < 0.01)
+        #expect(e.current(now: 10.1, baseline: 0.05) == e.value)
+    }
+
+    @Test func costTakesTheCheapestBandWhileItIsFastEnoughAndNeverAssumesNoPriceIsCheap() {
+        let cheap = RoutingCandidate(provider: 0, weight: 1, latency: 0.03, price: 0.001)
+        let dear = RoutingCandidate(provider: 1, weight: 1, latency: 0.02, price: 0.010)
+        let unpriced = RoutingCandidate(provider: 2, weight: 1, latency: 0.01, price: nil)
+        #expect(shares(.cost, [cheap, dear, unpriced]) == [1, 0, 0])
+        // The cheap one slows down past 2 × the best + 50 ms: the dear one takes over.
+        var slowCheap = cheap
+        slowCheap.latency = 0.2
+        #expect(shares(.cost, [slowCheap, dear, unpriced]) == [0, 1, 0])
+        // Two within 25 % of the cheapest share by least outstanding.
+        let alsoCheap = RoutingCandidate(provider: 3, weight: 1, latency: 0.03, price: 0.0012)
+        let both = shares(.cost, [cheap, dear, alsoCheap])
+        #expect(both[1] == 0 && abs(both[0] - 0.5) < 0.03, "\(both)")
+        // Nobody has a price: least outstanding among all, and the reason says so.
+        var r = SeededRandom(seed: 3)
+        #expect(RoutingChooser.choose(.cost, [unpriced, unpriced], random: &r).reason.hasPrefix("no candidate has a price"))
+    }
+
+    @Test func slowStartRampsFromTheFloorToTheFullWeight() {
+        #expect(RoutingChooser.slowStartFactor(elapsed: nil, window: 30) == 1)
+        #expect(RoutingChooser.slowStartFactor(elapsed: 0, window: 30) == 0.1)
+        #expect(RoutingChooser.slowStartFactor(elapsed: 15, window: 30) == 0.5)
+        #expect(RoutingChooser.slowStartFactor(elapsed: 30, window: 30) == 1)
+        #expect(RoutingChooser.slowStartFactor(elapsed: 5, window: 0) == 1, "window 0: off")
+        #expect(RoutingChooser.median([nil, 0.3, 0.1, nil]) == 0.2 && RoutingChooser.median([nil]) == nil)
+    }
+}
