@@ -153,15 +153,19 @@ public struct Provider: Codable, Sendable, Equatable {
     public var costTodayDollars: Double
     public var weights: [ProviderWeight]
     public var stats: Stats
+    /// What the routing strategies know of it (absent from nodes older than strategies).
+    public var routing: ProviderRouting?
 
     enum CodingKeys: String, CodingKey {
-        case id, region, state, drained, circuit, health, price, weights, stats
+        case id, region, state, drained, circuit, health, price, weights, stats, routing
         case inFlight = "in_flight", maxInFlight = "max_in_flight", failedOver = "failed_over", costTodayDollars = "cost_today_dollars"
     }
 
     public init(id: String, region: String = "", state: ProviderState = .healthy, inFlight: Int = 0, maxInFlight: Int = 0,
                 drained: Bool = false, failedOver: Bool = false, circuit: Circuit = Circuit(), health: Health = Health(),
-                price: Price = Price(), costTodayDollars: Double = 0, weights: [ProviderWeight] = [], stats: Stats = Stats()) {
+                price: Price = Price(), costTodayDollars: Double = 0, weights: [ProviderWeight] = [], stats: Stats = Stats(),
+                routing: ProviderRouting? = nil) {
+        self.routing = routing
         self.id = id
         self.region = region
         self.state = state
@@ -394,13 +398,19 @@ public struct Route: Codable, Sendable, Equatable {
         public var served1m: Int
         /// Its share of the route's requests in the last minute (nil: none).
         public var actualShare: Double?
+        /// Its share of the strategy's choices in the last minute: what the strategy wanted, before
+        /// failures and retries (nil: no choice yet, or a node older than strategies).
+        public var wantedShare: Double?
 
         enum CodingKeys: String, CodingKey {
             case provider, model
             case configuredWeight = "configured_weight", effectiveWeight = "effective_weight", served1m = "served_1m", actualShare = "actual_share"
+            case wantedShare = "wanted_share"
         }
 
-        public init(provider: String, model: String, configuredWeight: Int, effectiveWeight: Int, served1m: Int = 0, actualShare: Double? = nil) {
+        public init(provider: String, model: String, configuredWeight: Int, effectiveWeight: Int, served1m: Int = 0, actualShare: Double? = nil,
+                    wantedShare: Double? = nil) {
+            self.wantedShare = wantedShare
             self.provider = provider
             self.model = model
             self.configuredWeight = configuredWeight
@@ -417,6 +427,7 @@ public struct Route: Codable, Sendable, Equatable {
             try c.encode(effectiveWeight, forKey: .effectiveWeight)
             try c.encode(served1m, forKey: .served1m)
             try c.encodeNullable(actualShare, forKey: .actualShare)
+            try c.encodeNullable(wantedShare, forKey: .wantedShare)
         }
     }
 
@@ -424,12 +435,32 @@ public struct Route: Codable, Sendable, Equatable {
     public var panic: Bool
     public var tiers: [[Target]]
     public var stats: Stats
+    /// The routing strategy in force (nil: a node older than strategies, which routes by weight).
+    public var strategy: String?
+    /// The latest routing decision on this node (nil: none yet).
+    public var decision: Decision?
 
-    public init(alias: String, panic: Bool = false, tiers: [[Target]] = [], stats: Stats = Stats()) {
+    enum CodingKeys: String, CodingKey {
+        case alias, panic, tiers, stats, strategy, decision
+    }
+
+    public init(alias: String, panic: Bool = false, tiers: [[Target]] = [], stats: Stats = Stats(), strategy: String? = nil, decision: Decision? = nil) {
+        self.strategy = strategy
+        self.decision = decision
         self.alias = alias
         self.panic = panic
         self.tiers = tiers
         self.stats = stats
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(alias, forKey: .alias)
+        try c.encode(panic, forKey: .panic)
+        try c.encode(tiers, forKey: .tiers)
+        try c.encode(stats, forKey: .stats)
+        try c.encodeNullable(strategy, forKey: .strategy)
+        try c.encodeNullable(decision, forKey: .decision)
     }
 }
 

@@ -5,19 +5,34 @@ public struct StateDocument: Codable, Sendable, Equatable {
     /// route alias -> provider id -> weight (0..1000), overriding the configured weight.
     public var weights: [String: [String: Int]]
     public var failovers: [Failover]
+    /// route alias -> routing strategy, overriding the configured one.
+    public var strategies: [String: String]
     public var nodeDrain: Bool
 
     enum CodingKeys: String, CodingKey {
-        case revision, weights, failovers
+        case revision, weights, failovers, strategies
         case drainedProviders = "drained_providers", nodeDrain = "node_drain"
     }
 
-    public init(revision: Int, drainedProviders: [String], weights: [String: [String: Int]], failovers: [Failover], nodeDrain: Bool) {
+    public init(revision: Int, drainedProviders: [String], weights: [String: [String: Int]], failovers: [Failover],
+                strategies: [String: String] = [:], nodeDrain: Bool) {
         self.revision = revision
         self.drainedProviders = drainedProviders
         self.weights = weights
         self.failovers = failovers
+        self.strategies = strategies
         self.nodeDrain = nodeDrain
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        revision = try c.decode(Int.self, forKey: .revision)
+        drainedProviders = try c.decode([String].self, forKey: .drainedProviders)
+        weights = try c.decode([String: [String: Int]].self, forKey: .weights)
+        failovers = try c.decode([Failover].self, forKey: .failovers)
+        // Absent from nodes older than routing strategies.
+        strategies = try c.decodeIfPresent([String: String].self, forKey: .strategies) ?? [:]
+        nodeDrain = try c.decode(Bool.self, forKey: .nodeDrain)
     }
 }
 
@@ -80,6 +95,16 @@ public struct StateBody: Codable, Sendable, Equatable {
     public var reason: String?
     public init(state: StateDocument, reason: String? = nil) {
         self.state = state
+        self.reason = reason
+    }
+}
+
+/// `PUT /routes/ALIAS/strategy`.
+public struct StrategyBody: Codable, Sendable, Equatable {
+    public var strategy: String
+    public var reason: String?
+    public init(strategy: String, reason: String? = nil) {
+        self.strategy = strategy
         self.reason = reason
     }
 }

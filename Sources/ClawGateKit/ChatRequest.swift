@@ -21,6 +21,14 @@ struct ChatRequest: Sendable {
     let modelValue: Range<Int>
     /// An edit that makes a stream end with usage: replace `range` by `with` (an empty range inserts).
     let usageEdit: (range: Range<Int>, with: [UInt8])?
+    /// `max_completion_tokens` or `max_tokens` when given as a whole number (for the cost estimate;
+    /// the provider checks it).
+    var maxTokens: Int? = nil
+
+    /// What a routing strategy sees of this request.
+    var routing: GatewayState.RoutingRequest {
+        .init(streaming: streaming, promptTokens: Double(bytes.count) / RoutingConstants.bytesPerToken, maxTokens: maxTokens)
+    }
 
     static func parse(_ buffer: ByteBuffer) -> Result<ChatRequest, ChatRequestError> {
         let bytes = Array(buffer.readableBytesView)
@@ -72,8 +80,9 @@ struct ChatRequest: Sendable {
             let at = members.last!.value.upperBound
             usageEdit = (at..<at, Array(#","stream_options":{"#.utf8) + ask + [UInt8(ascii: "}")])
         }
+        let limit = (member("max_completion_tokens") ?? member("max_tokens")).flatMap { Int(text($0)) }.flatMap { $0 > 0 ? $0 : nil }
         return .success(ChatRequest(bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: clientWantsUsage,
-                                    modelValue: model.value, usageEdit: streaming ? usageEdit : nil))
+                                    modelValue: model.value, usageEdit: streaming ? usageEdit : nil, maxTokens: limit))
     }
 
     static func firstNonSpace(_ bytes: [UInt8], after index: Int) -> UInt8? {

@@ -82,7 +82,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -121,6 +121,9 @@ struct ConfigReader {
             }
             config.healthCheck.unhealthyThreshold = integer(fields, "unhealthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.unhealthyThreshold
             config.healthCheck.healthyThreshold = integer(fields, "healthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.healthyThreshold
+        }
+        if let fields = mapping(top["routing"], "routing", known: ["slow_start"]) {
+            config.slowStart = number(fields, "slow_start", "routing", min: 0, max: 3600) ?? 0
         }
         if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider"]) {
             config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
@@ -234,6 +237,7 @@ struct ConfigReader {
             }
             provider.region = string(fields, "region", path) ?? ""
             if let price = mapping(fields["price"], join(path, "price"), known: ["input_per_1m", "output_per_1m"]) {
+                provider.priced = true
                 provider.price.inputPer1M = number(price, "input_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
                 provider.price.outputPer1M = number(price, "output_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
             }
@@ -264,10 +268,17 @@ struct ConfigReader {
         var seen = Set<String>()
         for (index, item) in list.enumerated() {
             let path = "routes[\(index)]"
-            guard let fields = mapping(item, path, known: ["alias", "tiers"]) else { continue }
+            guard let fields = mapping(item, path, known: ["alias", "tiers", "strategy"]) else { continue }
             let alias = string(fields, "alias", path, required: true) ?? ""
             if !alias.isEmpty, !seen.insert(alias).inserted { problem(join(path, "alias"), "duplicate route alias '\(alias)'") }
             var route = GatewayConfig.Route(alias: alias, tiers: [])
+            if let name = string(fields, "strategy", path) {
+                if let strategy = RoutingStrategy(rawValue: name) {
+                    route.strategy = strategy
+                } else {
+                    problem(join(path, "strategy"), "must be one of \(RoutingStrategy.names), got '\(name)'")
+                }
+            }
             guard let tiersValue = fields["tiers"] else {
                 problem(join(path, "tiers"), "required: a list of tiers, each a list of {provider, model, weight}")
                 continue

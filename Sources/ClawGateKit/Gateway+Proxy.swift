@@ -71,9 +71,9 @@ extension Gateway {
 
     /// The one place an upstream attempt is accounted: the provider's breaker and stats, and metrics.
     func recordAttempt(provider: Int, route: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
-                       tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double) {
+                       tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double, streaming: Bool) {
         state.finishAttempt(provider: provider, outcome: outcome, latency: latency, ttft: ttft,
-                            tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+                            tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: streaming)
         metrics.attempt(provider: config.providers[provider].id, route: config.routes[route].alias, outcome: outcome.label,
                         fault: outcome.fault, latency: latency)
     }
@@ -107,7 +107,7 @@ extension Gateway {
             switch action {
             case .choose(let number):
                 if number > 1 { metrics.retry(route: alias) }
-                let result = state.choose(route: route, tried: machine.tried, attempt: number, now: clock())
+                let result = state.choose(route: route, tried: machine.tried, attempt: number, now: clock(), request: request.routing)
                 if case .failure(.retryBudget) = result { metrics.retryBudgetExhausted(route: alias) }
                 action = machine.chosen(result)
 
@@ -118,12 +118,12 @@ extension Gateway {
                 let now = clock()
                 switch result {
                 case .failure(let outcome, let retryAfter):
-                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now)
+                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
                     logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label)])
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome, retryAfter: retryAfter)
                 case .passthrough(let status, let contentType, let bytes):
                     let outcome = AttemptOutcome.clientError(status: status)
-                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now)
+                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome)
                     record(RequestResult(route: route, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
                                          attempts: machine.attempts), now: now)
@@ -133,7 +133,7 @@ extension Gateway {
                 case .success(let bytes, let tokensIn, let tokensOut, let headAt):
                     let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut)
                     recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
-                                  tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+                                  tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: false)
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
                     record(RequestResult(route: route, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
                                          tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now)
@@ -324,7 +324,7 @@ extension Gateway {
             let now = self.clock()
             let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)
             self.recordAttempt(provider: provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
-                               tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now)
+                               tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: true)
             var final = attempts
             final[final.count - 1].outcome = outcome
             self.record(RequestResult(route: route, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,

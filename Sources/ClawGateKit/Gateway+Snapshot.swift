@@ -50,7 +50,8 @@ extension Gateway {
                                lastProbe: p.health.lastProbe.map(wall)),
                 price: Price(inputPer1M: config.price.inputPer1M, outputPer1M: config.price.outputPer1M),
                 costTodayDollars: p.costToday, weights: weights,
-                stats: Stats(oneMinute: Self.window(p.window1m), fiveMinutes: Self.window(p.window5m))
+                stats: Stats(oneMinute: Self.window(p.window1m), fiveMinutes: Self.window(p.window5m)),
+                routing: Self.routing(p, now: now)
             ))
         }
         let served = state.servedLastMinute(now: now)
@@ -60,6 +61,9 @@ extension Gateway {
                 let count = served[routeIndex][provider]
                 return (count, total > 0 ? (Double(count) / Double(total) * 10000).rounded() / 10000 : nil)
             }
+            let chosen = snap.routes[routeIndex].chosen1m
+            let choices = chosen.reduce(0, +)
+            func wanted(_ provider: Int) -> Double? { choices > 0 ? (Double(chosen[provider]) / Double(choices) * 10000).rounded() / 10000 : nil }
             let tiers: [[Route.Target]] = route.tiers.enumerated().map { tierIndex, tier in
                 let effective = snap.effectiveRoutes[routeIndex].tiers[tierIndex]
                 var entries: [Route.Target] = tier.map { t in
@@ -67,17 +71,18 @@ extension Gateway {
                     let (count, fraction) = share(index)
                     return Route.Target(provider: t.provider, model: t.model, configuredWeight: t.weight,
                                         effectiveWeight: effective.first { $0.provider == index }?.weight ?? 0,
-                                        served1m: count, actualShare: fraction)
+                                        served1m: count, actualShare: fraction, wantedShare: wanted(index))
                 }
                 for extra in effective where !tier.contains(where: { state.providerIndex[$0.provider] == extra.provider }) {
                     let (count, fraction) = share(extra.provider)
                     entries.append(Route.Target(provider: self.config.providers[extra.provider].id, model: extra.model, configuredWeight: 0,
-                                                effectiveWeight: extra.weight, served1m: count, actualShare: fraction))
+                                                effectiveWeight: extra.weight, served1m: count, actualShare: fraction, wantedShare: wanted(extra.provider)))
                 }
                 return entries
             }
             return Route(alias: route.alias, panic: snap.routes[routeIndex].panic, tiers: tiers,
-                         stats: Stats(oneMinute: Self.window(snap.routes[routeIndex].window1m), fiveMinutes: Self.window(snap.routes[routeIndex].window5m)))
+                         stats: Stats(oneMinute: Self.window(snap.routes[routeIndex].window1m), fiveMinutes: Self.window(snap.routes[routeIndex].window5m)),
+                         strategy: snap.routes[routeIndex].strategy.rawValue, decision: snap.routes[routeIndex].lastDecision.map(\.wire))
         }
         let node = Node(
             id: self.config.nodeID, version: Gateway.version, state: nodeState, ready: nodeState == .serving, revision: op.revision,
@@ -85,5 +90,29 @@ extension Gateway {
             refusedMaxInFlightPerProvider: snap.refusedProviderFull, startedAt: startedAtWall,
             uptimeSeconds: ((now - startedAt) * 1000).rounded() / 1000, persistent: store.directory != nil, store: storeStatus)
         return Snapshot(node: node, providers: providers, routes: routes, failovers: op.failovers)
+    }
+}
+
+extension Gateway {
+    /// A provider's routing inputs as the snapshot shows them.
+    static func routing(_ p: GatewayState.ProviderStatus, now: Double) -> ClawAdminAPI.ProviderRouting {
+        func measure(_ e: PeakEWMA) -> Measure {
+            Measure(seconds: rounded(e.current(now: now, baseline: nil)), samples: e.samples,
+                    ageSeconds: e.samples > 0 ? rounded(now - e.stamp, 1000) : nil)
+        }
+        return .init(ttft: measure(p.routing.ttft), perToken: measure(p.routing.perToken),
+                     completionTokens: p.routing.completionTokens.map { ($0 * 10).rounded() / 10 },
+                     slowStartFactor: (p.slowStartFactor * 1000).rounded() / 1000, won: p.routing.won, lost: p.routing.lost)
+    }
+}
+
+extension GatewayState.Explained {
+    /// The admin API's form (also the `x-clawgate-decision` header).
+    var wire: Decision {
+        Decision(strategy: strategy.rawValue, tier: tier, winner: winner, reason: reason, time: time, candidates: candidates.map {
+            .init(provider: $0.provider, weight: ($0.weight * 1000).rounded() / 1000, inFlight: $0.inFlight,
+                  latencySeconds: Gateway.rounded($0.latency), priceDollars: Gateway.rounded($0.price, 1e9), score: Gateway.rounded($0.score, 1e6),
+                  compared: $0.compared)
+        })
     }
 }

@@ -35,6 +35,8 @@ public struct GatewayConfig: Sendable, Equatable {
         public var apiKeyEnv: String?
         public var region: String = ""
         public var price = Price()
+        /// Whether the config gives a price (the `cost` strategy never assumes an unpriced provider is cheap).
+        public var priced = false
         public var timeouts = Timeouts()
 
         public init(id: String, baseURL: String, apiKeyEnv: String? = nil, region: String = "", price: Price = Price(), timeouts: Timeouts = Timeouts()) {
@@ -63,10 +65,13 @@ public struct GatewayConfig: Sendable, Equatable {
         public var alias: String
         /// Priority tiers: the first tier with an eligible provider takes the request.
         public var tiers: [[Target]]
+        /// How a provider is chosen within a tier (operators may change it at runtime).
+        public var strategy: RoutingStrategy
 
-        public init(alias: String, tiers: [[Target]]) {
+        public init(alias: String, tiers: [[Target]], strategy: RoutingStrategy = .weighted) {
             self.alias = alias
             self.tiers = tiers
+            self.strategy = strategy
         }
     }
 
@@ -173,6 +178,9 @@ public struct GatewayConfig: Sendable, Equatable {
     public var admin = Admin()
     public var limits = Limits()
     public var store = Store.file
+    /// routing.slow_start: seconds over which a provider back in rotation (undrained, restored, its
+    /// circuit closed, healthy again) ramps up from 10 % to its full weight; 0: off.
+    public var slowStart = 0.0
     /// store.watch_silence: a watch that says nothing for this long is closed and the state read
     /// again (a frozen member keeps its connection open and sends nothing).
     public var storeWatchSilence = 30.0

@@ -18,6 +18,7 @@ extension GatewayState {
                 if !health.healthy, health.consecutiveSuccesses >= settings.healthyThreshold {
                     health.healthy = true
                     health.lastError = nil
+                    state.providers[provider].routing.backSince = now
                     state.events.append(time: wallClock(), node: config.nodeID, kind: .healthRecovered, subject: id,
                                         detail: "health probe succeeded \(health.consecutiveSuccesses) time(s)")
                 }
@@ -35,7 +36,7 @@ extension GatewayState {
         }
     }
 
-    func log(_ state: inout Inner, provider: Int, _ transition: CircuitBreaker.Transition) {
+    func log(_ state: inout Inner, provider: Int, _ transition: CircuitBreaker.Transition, now: Double) {
         let id = config.providers[provider].id
         let (kind, detail): (EventKind, String)
         switch transition {
@@ -45,6 +46,7 @@ extension GatewayState {
             (kind, detail) = (.circuitProbing, "cooldown over; letting one probe request through")
         case .closed:
             (kind, detail) = (.circuitClosed, "request succeeded; back in rotation")
+            state.providers[provider].routing.backSince = now
         }
         state.events.append(time: wallClock(), node: config.nodeID, kind: kind, subject: id, detail: detail)
     }

@@ -17,6 +17,9 @@ extension GatewayState {
         public var window5m: WindowSummary
         /// Cost since midnight UTC.
         public var costToday: Double
+        public var routing: ProviderRouting
+        /// The share of its weight it gets now (below 1 during slow start).
+        public var slowStartFactor: Double
     }
 
     public struct RouteStatus: Sendable {
@@ -24,6 +27,10 @@ extension GatewayState {
         public var panic: Bool
         public var window1m: WindowSummary
         public var window5m: WindowSummary
+        public var strategy: RoutingStrategy
+        public var lastDecision: Explained?
+        /// [provider]: choices the strategy gave each provider in the last minute.
+        public var chosen1m: [Int]
     }
 
     public struct Snapshot: Sendable {
@@ -58,12 +65,16 @@ extension GatewayState {
                 state: word,
                 breaker: p.breaker, health: p.health, inFlight: p.inFlight,
                 window1m: w1, window5m: p.stats.summary(window: 300, now: now),
-                costToday: p.costDay == today ? p.costToday : 0
+                costToday: p.costDay == today ? p.costToday : 0,
+                routing: p.routing,
+                slowStartFactor: RoutingChooser.slowStartFactor(elapsed: p.routing.backSince.map { now - $0 }, window: config.slowStart)
             )
         }
         let routes = state.routeStats.enumerated().map { index, stats in
             RouteStatus(alias: self.routes[index].alias, panic: state.routePanic[index],
-                        window1m: stats.summary(window: 60, now: now), window5m: stats.summary(window: 300, now: now))
+                        window1m: stats.summary(window: 60, now: now), window5m: stats.summary(window: 300, now: now),
+                        strategy: state.effectiveRoutes[index].strategy, lastDecision: state.lastDecision[index],
+                        chosen1m: state.chosen[index].map { $0.total(now: now) })
         }
         return Snapshot(providers: providers, routes: routes, effectiveRoutes: state.effectiveRoutes, inFlight: state.inFlight,
                         operatorState: state.operatorState, refusedMaxInFlight: state.refusedMaxInFlight,

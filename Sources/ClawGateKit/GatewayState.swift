@@ -22,6 +22,37 @@ public final class GatewayState: Sendable {
         /// Cost since midnight UTC, and which day that is (days since 1970).
         var costToday = 0.0
         var costDay = 0
+        var routing = ProviderRouting()
+    }
+
+    /// What the routing strategies know of a provider.
+    public struct ProviderRouting: Sendable, Equatable {
+        /// Time to first token of streams.
+        public var ttft = PeakEWMA()
+        /// Seconds per completion token of whole answers.
+        public var perToken = PeakEWMA()
+        /// A moving average of completion tokens per answer (for the cost estimate).
+        public var completionTokens: Double?
+        /// When the provider came back into rotation (slow start), if it did since start.
+        public var backSince: Double?
+        /// Power-of-two-choices comparisons this provider won and lost.
+        public var won = 0
+        public var lost = 0
+    }
+
+    /// What a strategy sees of the request it routes.
+    public struct RoutingRequest: Sendable, Equatable {
+        public var streaming: Bool
+        /// Prompt tokens, estimated from the body's size.
+        public var promptTokens: Double
+        /// The request's `max_tokens` / `max_completion_tokens`, if it gives one.
+        public var maxTokens: Int?
+
+        public init(streaming: Bool = false, promptTokens: Double = 0, maxTokens: Int? = nil) {
+            self.streaming = streaming
+            self.promptTokens = promptTokens
+            self.maxTokens = maxTokens
+        }
     }
 
     struct Inner: Sendable {
@@ -41,6 +72,10 @@ public final class GatewayState: Sendable {
         /// Client requests refused with 429 because a limit of this node was reached, since start.
         var refusedMaxInFlight = 0
         var refusedProviderFull = 0
+        /// [route]: the latest strategy decision, to explain it in the snapshot.
+        var lastDecision: [Explained?]
+        /// [route][provider]: choices each provider won in the last minute (the strategy's wanted share).
+        var chosen: [[MinuteCounter]]
     }
 
     /// The limits in force (see `GatewayConfig.Limits`), resolved at start.
@@ -84,7 +119,9 @@ public final class GatewayState: Sendable {
             random: SeededRandom(seed: seed),
             operatorState: operatorState,
             effectiveRoutes: operatorState.effectiveRoutes(config: config, providerIndex: providerIndex),
-            served: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } }
+            served: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } },
+            lastDecision: config.routes.map { _ in nil },
+            chosen: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } }
         ))
     }
 
@@ -94,6 +131,28 @@ public final class GatewayState: Sendable {
         public var model: String
         public var tier: Int
         public var panic: Bool
+        /// How the strategy chose (nil in panic).
+        public var explained: Explained?
+    }
+
+    /// A strategy's decision with the providers named: for `x-clawgate-decision` and the snapshot.
+    public struct Explained: Sendable, Equatable {
+        public struct Candidate: Sendable, Equatable {
+            public var provider: String
+            public var weight: Double
+            public var inFlight: Int
+            public var latency: Double?
+            public var price: Double?
+            public var score: Double?
+            public var compared: Bool
+        }
+
+        public var strategy: RoutingStrategy
+        public var tier: Int
+        public var winner: String
+        public var reason: String
+        public var candidates: [Candidate]
+        public var time: Double
     }
 
     public enum NoChoice: Error, Sendable, Equatable {
@@ -122,19 +181,32 @@ public final class GatewayState: Sendable {
     }
 
     /// Choose and take the provider for attempt number `attempt` (1-based) of a request on `route`.
-    public func choose(route: Int, tried: Set<Int>, attempt: Int, now: Double) -> Result<Choice, NoChoice> {
+    public func choose(route: Int, tried: Set<Int>, attempt: Int, now: Double, request: RoutingRequest = RoutingRequest()) -> Result<Choice, NoChoice> {
         inner.withLock { state -> Result<Choice, NoChoice> in
             let plan = state.effectiveRoutes[route]
             // The generator is taken out for the call so the closures can read the providers in
             // place (a copy of them here would be copied again on the first write below).
             var random = state.random
             let perProvider = limits.maxInFlightPerProvider
+            var explained: Explained?
             let chosen = RoutePlanner.pick(
                 plan, tried: tried,
                 available: { Self.isAvailable(state.providers[$0], now: now) },
                 badness: { state.providers[$0].breaker.openUntil ?? now },
                 full: { state.providers[$0].inFlight >= perProvider },
-                random: &random
+                choose: { targets, tier in
+                    let candidates = self.candidates(targets, state: state, request: request, now: now)
+                    let decision = RoutingChooser.choose(plan.strategy, candidates, latencySlack: request.streaming ? RoutingConstants.ttftSlack : RoutingConstants.perTokenSlack,
+                                                         random: &random)
+                    explained = Explained(
+                        strategy: plan.strategy, tier: tier, winner: config.providers[candidates[decision.winner].provider].id, reason: decision.reason,
+                        candidates: candidates.indices.map { i in
+                            let c = candidates[i]
+                            return .init(provider: config.providers[c.provider].id, weight: c.weight, inFlight: c.inFlight, latency: c.latency,
+                                         price: c.price, score: decision.scores[i], compared: decision.compared.contains(i))
+                        }, time: wallClock())
+                    return decision
+                }
             )
             state.random = random
             guard let pick = chosen else {
@@ -155,18 +227,70 @@ public final class GatewayState: Sendable {
                 // Panic traffic bypasses the breaker; its result still closes or keeps the circuit.
             } else {
                 let (_, transition) = state.providers[pick.target.provider].breaker.acquire(now: now)
-                if let transition { log(&state, provider: pick.target.provider, transition) }
+                if let transition { log(&state, provider: pick.target.provider, transition, now: now) }
             }
             state.providers[pick.target.provider].inFlight += 1
-            return .success(Choice(provider: pick.target.provider, model: pick.target.model, tier: pick.tier, panic: pick.panic))
+            if let explained, !pick.panic {
+                state.lastDecision[route] = explained
+                state.chosen[route][pick.target.provider].add(now: now)
+                if explained.candidates.filter(\.compared).count == 2 {
+                    for c in explained.candidates where c.compared {
+                        guard let index = providerIndex[c.provider] else { continue }
+                        if c.provider == explained.winner { state.providers[index].routing.won += 1 } else { state.providers[index].routing.lost += 1 }
+                    }
+                }
+            }
+            return .success(Choice(provider: pick.target.provider, model: pick.target.model, tier: pick.tier, panic: pick.panic,
+                                   explained: pick.panic ? nil : explained))
+        }
+    }
+
+    /// The candidates of one tier as a strategy sees them: weights with slow start, in flight, the
+    /// latency measure for this kind of request (an unmeasured one starts at the tier's median), and
+    /// the estimated price of this request.
+    func candidates(_ targets: [ResolvedRoute.Target], state: Inner, request: RoutingRequest, now: Double) -> [RoutingCandidate] {
+        func measure(_ p: Int) -> PeakEWMA { request.streaming ? state.providers[p].routing.ttft : state.providers[p].routing.perToken }
+        let median = RoutingChooser.median(targets.map { measure($0.provider).current(now: now, baseline: nil) })
+        return targets.map { t in
+            let runtime = state.providers[t.provider]
+            let factor = RoutingChooser.slowStartFactor(elapsed: runtime.routing.backSince.map { now - $0 }, window: config.slowStart)
+            let provider = config.providers[t.provider]
+            var price: Double?
+            if provider.priced {
+                let completion = Double(request.maxTokens.map { min($0, 1_000_000) } ?? 0) > 0
+                    ? Double(request.maxTokens!) : (runtime.routing.completionTokens ?? RoutingConstants.defaultCompletionTokens)
+                price = (request.promptTokens * provider.price.inputPer1M + completion * provider.price.outputPer1M) / 1_000_000
+            }
+            return RoutingCandidate(provider: t.provider, weight: Double(t.weight) * factor, inFlight: runtime.inFlight,
+                                    latency: measure(t.provider).current(now: now, baseline: median), price: price)
         }
     }
 
     /// Record how an attempt on `provider` ended.
     public func finishAttempt(provider: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
-                              tokensIn: Int, tokensOut: Int, cost: Double, now: Double) {
+                              tokensIn: Int, tokensOut: Int, cost: Double, now: Double, streaming: Bool = false) {
         inner.withLock { state in
             state.providers[provider].inFlight -= 1
+            // What the latency strategies learn: time to first token of a stream, time per token of a
+            // whole answer; a provider's failure or refusal counts as a long wait.
+            switch outcome.fault {
+            case .provider, .limit:
+                if streaming {
+                    state.providers[provider].routing.ttft.observe(RoutingConstants.failurePenalty, now: now)
+                } else {
+                    state.providers[provider].routing.perToken.observe(RoutingConstants.failurePenalty, now: now)
+                }
+            case .none where outcome != .clientClosed:
+                if streaming, let ttft {
+                    state.providers[provider].routing.ttft.observe(ttft, now: now)
+                } else if !streaming {
+                    state.providers[provider].routing.perToken.observe(latency / Double(max(1, tokensOut)), now: now)
+                    let previous = state.providers[provider].routing.completionTokens ?? Double(tokensOut)
+                    state.providers[provider].routing.completionTokens = previous * 0.9 + Double(tokensOut) * 0.1
+                }
+            default:
+                break
+            }
             let transition: CircuitBreaker.Transition?
             switch outcome.fault {
             case .provider, .limit:
@@ -183,7 +307,7 @@ public final class GatewayState: Sendable {
                     transition = state.providers[provider].breaker.recordSuccess(now: now)
                 }
             }
-            if let transition { log(&state, provider: provider, transition) }
+            if let transition { log(&state, provider: provider, transition, now: now) }
             state.providers[provider].stats.record(now: now, fault: outcome.fault, latency: latency, ttft: ttft,
                                                    tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
             let day = Int(wallClock() / 86400)
@@ -223,16 +347,28 @@ public final class GatewayState: Sendable {
     public var operatorState: OperatorState { inner.withLock { $0.operatorState } }
 
     /// Put a new operator state in effect (already validated and persisted).
-    public func apply(_ next: OperatorState) {
+    public func apply(_ next: OperatorState, now: Double) {
         inner.withLock { state in
             let wasDraining = state.operatorState.nodeDrain
+            let before = Self.routedWeight(state.effectiveRoutes, providers: state.providers.count)
             state.operatorState = next
             state.effectiveRoutes = next.effectiveRoutes(config: config, providerIndex: providerIndex)
+            // A provider that had no weight anywhere and has some now (undrained, restored, weighted
+            // up from 0) ramps up from here (slow start).
+            let after = Self.routedWeight(state.effectiveRoutes, providers: state.providers.count)
+            for p in state.providers.indices where before[p] == 0 && after[p] > 0 { state.providers[p].routing.backSince = now }
             if next.nodeDrain, !wasDraining, state.inFlight == 0 {
                 state.events.append(time: wallClock(), node: config.nodeID, kind: .nodeDrained, subject: config.nodeID,
                                     detail: "no request was in flight")
             }
         }
+    }
+
+    /// Each provider's summed weight over every route and tier in effect.
+    static func routedWeight(_ routes: [ResolvedRoute], providers: Int) -> [Int] {
+        var total = Array(repeating: 0, count: providers)
+        for route in routes { for tier in route.tiers { for t in tier { total[t.provider] += t.weight } } }
+        return total
     }
 
     public func appendEvent(kind: EventKind, subject: String, detail: String) {

@@ -13,6 +13,8 @@ public struct OperatorState: Sendable, Equatable {
     /// route alias -> provider id -> weight (0..1000), overriding the configured weight.
     public var weights: [String: [String: Int]] = [:]
     public var failovers: [Failover] = []
+    /// route alias -> strategy, overriding the configured one.
+    public var strategies: [String: RoutingStrategy] = [:]
     public var nodeDrain = false
     /// Node ids drained by an operator: the fleet store's record of node drains (each node takes
     /// its own `nodeDrain` from it).
@@ -31,7 +33,8 @@ public struct OperatorState: Sendable, Equatable {
 
     /// The admin API's form of this state (`GET /admin/v1/state`, and in every write's answer).
     public var document: StateDocument {
-        StateDocument(revision: revision, drainedProviders: drainedProviders.sorted(), weights: weights, failovers: failovers, nodeDrain: nodeDrain)
+        StateDocument(revision: revision, drainedProviders: drainedProviders.sorted(), weights: weights, failovers: failovers,
+                      strategies: strategies.mapValues(\.rawValue), nodeDrain: nodeDrain)
     }
 
     public var json: JSONValue {
@@ -40,6 +43,7 @@ public struct OperatorState: Sendable, Equatable {
             "drained_providers": .array(drainedProviders.sorted().map { .string($0) }),
             "weights": .object(weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
             "failovers": .array(failovers.map(\.json)),
+            "strategies": .object(strategies.mapValues { .string($0.rawValue) }),
             "node_drain": .bool(nodeDrain),
             "drained_nodes": .array(drainedNodes.sorted().map { .string($0) }),
             "operation": operation.map { .string($0) } ?? .null,
@@ -89,6 +93,13 @@ public struct OperatorState: Sendable, Equatable {
             self.failovers.append(Failover(subject: subject, provider: f["provider"]?.stringValue, route: f["route"]?.stringValue,
                                            tier: f["tier"]?.intValue, to: to, since: since, reason: f["reason"]?.stringValue))
         }
+        // Absent in states written before strategies existed.
+        for (route, value) in o["strategies"]?.objectValue ?? [:] {
+            guard let name = value.stringValue, let strategy = RoutingStrategy(rawValue: name) else {
+                throw OperatorStateError("strategies.\(route): must be one of \(RoutingStrategy.names)")
+            }
+            strategies[route] = strategy
+        }
         guard let drain = o["node_drain"]?.boolValue else { throw OperatorStateError("node_drain: must be true or false") }
         nodeDrain = drain
         for item in o["drained_nodes"]?.arrayValue ?? [] {
@@ -136,7 +147,7 @@ public struct OperatorState: Sendable, Equatable {
                 }
                 tiers.append(targets)
             }
-            return ResolvedRoute(alias: route.alias, tiers: tiers)
+            return ResolvedRoute(alias: route.alias, tiers: tiers, strategy: strategies[route.alias] ?? route.strategy)
         }
     }
 
@@ -160,6 +171,10 @@ public struct OperatorState: Sendable, Equatable {
                 weights[route]?[provider] = nil
                 dropped.append("weight of \(provider) not in route \(route)")
             }
+        }
+        for route in strategies.keys where routes[route] == nil {
+            strategies[route] = nil
+            dropped.append("strategy of unknown route \(route)")
         }
         failovers.removeAll { f in
             let stale = (f.provider.map { !providers.contains($0) } ?? false)

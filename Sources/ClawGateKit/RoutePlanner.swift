@@ -14,10 +14,12 @@ public struct ResolvedRoute: Sendable {
 
     public var alias: String
     public var tiers: [[Target]]
+    public var strategy: RoutingStrategy
 
-    public init(alias: String, tiers: [[Target]]) {
+    public init(alias: String, tiers: [[Target]], strategy: RoutingStrategy = .weighted) {
         self.alias = alias
         self.tiers = tiers
+        self.strategy = strategy
     }
 }
 
@@ -31,31 +33,26 @@ public enum RoutePlanner {
         public var panic: Bool
     }
 
+    /// `choose` picks among the candidates of the first tier that has any (their targets and the
+    /// tier's index), and says how.
     public static func pick(
         _ route: ResolvedRoute,
         tried: Set<Int>,
         available: (Int) -> Bool,
         badness: (Int) -> Double,
         full: (Int) -> Bool = { _ in false },
-        random: inout some RandomNumberGenerator
+        choose: ([ResolvedRoute.Target], Int) -> RoutingDecision
     ) -> Pick? {
         var anyAvailable = false
         for (tierIndex, tier) in route.tiers.enumerated() {
             var candidates: [ResolvedRoute.Target] = []
-            var total = 0
             for target in tier where target.weight > 0 && !full(target.provider) && available(target.provider) {
                 anyAvailable = true
-                if !tried.contains(target.provider) {
-                    candidates.append(target)
-                    total += target.weight
-                }
+                if !tried.contains(target.provider) { candidates.append(target) }
             }
-            guard total > 0 else { continue }
-            var roll = Int.random(in: 0..<total, using: &random)
-            for target in candidates {
-                roll -= target.weight
-                if roll < 0 { return Pick(target: target, tier: tierIndex, panic: false) }
-            }
+            guard !candidates.isEmpty else { continue }
+            let decision = choose(candidates, tierIndex)
+            return Pick(target: candidates[decision.winner], tier: tierIndex, panic: false)
         }
         guard !anyAvailable else { return nil }
         // Panic: every weighted provider of every tier is out. Never go silent; use the least bad.
@@ -69,5 +66,15 @@ public enum RoutePlanner {
             }
         }
         return best?.0
+    }
+
+    /// The weighted pick alone (tests, and routes that need no explanation).
+    public static func pick(
+        _ route: ResolvedRoute, tried: Set<Int>, available: (Int) -> Bool, badness: (Int) -> Double, full: (Int) -> Bool = { _ in false },
+        random: inout some RandomNumberGenerator
+    ) -> Pick? {
+        pick(route, tried: tried, available: available, badness: badness, full: full) { targets, _ in
+            RoutingChooser.choose(.weighted, targets.map { RoutingCandidate(provider: $0.provider, weight: Double($0.weight)) }, random: &random)
+        }
     }
 }

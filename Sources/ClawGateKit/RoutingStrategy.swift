@@ -30,14 +30,17 @@ public enum RoutingConstants {
     /// With no new sample, a measurement drifts back to the tier's median with this time constant,
     /// so a provider penalized long ago gets measured again instead of being shunned for ever.
     public static let forget = 10.0
-    /// The share of `latency` picks made by weight alone.
+    /// The share of `latency` and `cost` picks made by weight alone, so that every provider keeps
+    /// being measured.
     public static let exploration = 0.02
     /// `cost`: the band above the cheapest price within which providers share the traffic.
     public static let costBand = 0.25
     /// `cost`: a provider is a candidate while its latency is at most this many times the best...
     public static let latencyFactor = 2.0
-    /// ...plus this many seconds (so that two fast providers are never told apart by noise).
-    public static let latencySlack = 0.05
+    /// ...plus this much (so that two fast providers are never told apart by noise): 50 ms of time
+    /// to first token, 2 ms per token of a whole answer.
+    public static let ttftSlack = 0.05
+    public static let perTokenSlack = 0.002
     /// Slow start's floor: a provider that just came back gets at least this share of its weight.
     public static let slowStartFloor = 0.1
     /// Characters per token, to estimate a prompt's tokens from its bytes before it is sent.
@@ -124,10 +127,20 @@ public enum RoutingChooser {
         return known.count % 2 == 1 ? known[mid] : (known[mid - 1] + known[mid]) / 2
     }
 
-    /// Choose among `candidates` (all with weight > 0).
-    public static func choose(_ strategy: RoutingStrategy, _ candidates: [RoutingCandidate], random: inout some RandomNumberGenerator) -> RoutingDecision {
+    /// Choose among `candidates` (all with weight > 0); `latencySlack` is the `cost` bound's slack
+    /// in the unit of the candidates' latency.
+    public static func choose(_ strategy: RoutingStrategy, _ candidates: [RoutingCandidate], latencySlack: Double = RoutingConstants.ttftSlack,
+                              random: inout some RandomNumberGenerator) -> RoutingDecision {
         precondition(!candidates.isEmpty)
         let all = Array(candidates.indices)
+        // Exploration; under `cost`, only among the priced (an unpriced one would never win anyway).
+        let explored = strategy == .cost && all.contains(where: { candidates[$0].price != nil }) ? all.filter { candidates[$0].price != nil } : all
+        if strategy == .latency || strategy == .cost, explored.count > 1,
+           Double.random(in: 0..<1, using: &random) < RoutingConstants.exploration {
+            let winner = byWeight(candidates, among: explored, random: &random)
+            return RoutingDecision(winner: winner, scores: candidates.map(strategy == .cost ? { $0.price } : latencyScore), compared: [winner],
+                                   reason: "exploration: picked by weight alone, to keep every provider measured")
+        }
         switch strategy {
         case .weighted:
             let winner = byWeight(candidates, among: all, random: &random)
@@ -135,12 +148,7 @@ public enum RoutingChooser {
         case .leastOutstanding:
             return twoChoices(candidates, among: all, score: outstanding, what: "fewer requests in flight per unit of weight", random: &random)
         case .latency:
-            if Double.random(in: 0..<1, using: &random) < RoutingConstants.exploration {
-                let winner = byWeight(candidates, among: all, random: &random)
-                return RoutingDecision(winner: winner, scores: candidates.map(latencyScore), compared: [winner],
-                                       reason: "exploration: picked by weight alone, to keep every provider measured")
-            }
-            return twoChoices(candidates, among: all, score: latencyScore, what: "lower latency × (in flight + 1) / weight", random: &random)
+            return twoChoices(candidates, among: all, score: latencyScore, what: "lower latency x (in flight + 1) / weight", random: &random)
         case .cost:
             let priced = all.filter { candidates[$0].price != nil }
             guard !priced.isEmpty else {
@@ -152,14 +160,14 @@ public enum RoutingChooser {
             let best = priced.compactMap { candidates[$0].latency }.min()
             let fast = priced.filter { i in
                 guard let best, let latency = candidates[i].latency else { return true }
-                return latency <= best * RoutingConstants.latencyFactor + RoutingConstants.latencySlack
+                return latency <= best * RoutingConstants.latencyFactor + latencySlack
             }
             let cheapest = fast.map { candidates[$0].price! }.min()!
             let band = fast.filter { candidates[$0].price! <= cheapest * (1 + RoutingConstants.costBand) + 1e-12 }
             var d = twoChoices(candidates, among: band, score: outstanding, what: "fewer requests in flight per unit of weight", random: &random)
             d.scores = candidates.map(\.price)
             let slow = priced.count - fast.count
-            d.reason = "cheapest band (≤ \(Int(RoutingConstants.costBand * 100)) % above $\(Self.money(cheapest)))"
+            d.reason = "cheapest band (<= \(Int(RoutingConstants.costBand * 100))% above $\(Self.money(cheapest)))"
                 + (slow > 0 ? ", \(slow) too slow" : "") + (priced.count < all.count ? ", \(all.count - priced.count) without a price" : "")
                 + "; " + d.reason
             return d

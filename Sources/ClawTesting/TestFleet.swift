@@ -37,7 +37,10 @@ public enum TestFleet {
         config.listenPort = 0
         config.providers = simulator.providers.map { p in
             var provider = GatewayConfig.Provider(id: p.id, baseURL: simulator.providerURLs[p.id]! + "/v1")
-            if let price = prices[p.id] { provider.price = .init(inputPer1M: price.0, outputPer1M: price.1) }
+            if let price = prices[p.id] {
+                provider.price = .init(inputPer1M: price.0, outputPer1M: price.1)
+                provider.priced = true
+            }
             provider.timeouts = .init(connect: 1, firstByte: firstByteTimeout, total: 30)
             return provider
         }

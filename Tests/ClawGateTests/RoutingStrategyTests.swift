@@ -59,15 +59,18 @@ import Testing
         let cheap = RoutingCandidate(provider: 0, weight: 1, latency: 0.03, price: 0.001)
         let dear = RoutingCandidate(provider: 1, weight: 1, latency: 0.02, price: 0.010)
         let unpriced = RoutingCandidate(provider: 2, weight: 1, latency: 0.01, price: nil)
-        #expect(shares(.cost, [cheap, dear, unpriced]) == [1, 0, 0])
+        // All but the exploration share (which keeps the dear one measured; never the unpriced one).
+        let s = shares(.cost, [cheap, dear, unpriced])
+        #expect(s[0] > 0.98 && s[1] > 0.002 && s[2] == 0, "\(s)")
         // The cheap one slows down past 2 × the best + 50 ms: the dear one takes over.
         var slowCheap = cheap
         slowCheap.latency = 0.2
-        #expect(shares(.cost, [slowCheap, dear, unpriced]) == [0, 1, 0])
+        let slow = shares(.cost, [slowCheap, dear, unpriced])
+        #expect(slow[1] > 0.98 && slow[2] == 0, "\(slow)")
         // Two within 25 % of the cheapest share by least outstanding.
         let alsoCheap = RoutingCandidate(provider: 3, weight: 1, latency: 0.03, price: 0.0012)
         let both = shares(.cost, [cheap, dear, alsoCheap])
-        #expect(both[1] == 0 && abs(both[0] - 0.5) < 0.03, "\(both)")
+        #expect(both[1] < 0.01 && abs(both[0] - 0.5) < 0.03, "\(both)")
         // Nobody has a price: least outstanding among all, and the reason says so.
         var r = SeededRandom(seed: 3)
         #expect(RoutingChooser.choose(.cost, [unpriced, unpriced], random: &r).reason.hasPrefix("no candidate has a price"))

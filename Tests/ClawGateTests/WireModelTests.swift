@@ -25,7 +25,9 @@ import Yams
 
     /// Every difference between a schema and an encoded value, recursively, as "path: why".
     static func differences(_ schema: JSONValue, _ value: JSONValue, at path: String) -> [String] {
-        let schema = resolve(schema)
+        var schema = resolve(schema)
+        // A nullable object: check the value against the object branch.
+        if case .object = value, let branch = schema["oneOf"]?.arrayValue?.map(resolve).first(where: { $0["properties"] != nil }) { schema = branch }
         switch value {
         case .object(let fields):
             guard let properties = schema["properties"]?.objectValue else { return [] }  // a free-form map
@@ -53,8 +55,13 @@ import Yams
     static let fullSnapshot = Snapshot(
         node: Node(id: "n1", version: "0.1.0"),
         providers: [Provider(id: "p", circuit: Circuit(recentFailures: [.init(time: 1, reason: "timeout")]),
-                             weights: [.init(route: "chat", tier: 0, configuredWeight: 1, overrideWeight: 2, effectiveWeight: 2)])],
-        routes: [Route(alias: "chat", tiers: [[.init(provider: "p", model: "m", configuredWeight: 1, effectiveWeight: 1)]])],
+                             weights: [.init(route: "chat", tier: 0, configuredWeight: 1, overrideWeight: 2, effectiveWeight: 2)],
+                             routing: ProviderRouting(ttft: Measure(seconds: 0.1, samples: 3, ageSeconds: 1), completionTokens: 12, won: 1))],
+        routes: [Route(alias: "chat", tiers: [[.init(provider: "p", model: "m", configuredWeight: 1, effectiveWeight: 1, wantedShare: 1)]],
+                       strategy: "latency",
+                       decision: Decision(strategy: "latency", tier: 0, winner: "p", reason: "r", time: 1, candidates: [
+                           .init(provider: "p", weight: 1, inFlight: 0, latencySeconds: 0.1, priceDollars: nil, score: 0.1, compared: true),
+                       ]))],
         failovers: [Failover(subject: "provider:p", provider: "p", to: ["q"], since: 1)])
 
     static func schema(_ name: String) -> JSONValue { document["components"]!["schemas"]![name]! }
@@ -98,6 +105,8 @@ import Yams
         let document = StateDocument(revision: 2, drainedProviders: ["p"], weights: ["r": ["p": 3]],
                                      failovers: [Failover(subject: "provider:p", provider: "p", to: ["q"], since: 1, reason: "r")], nodeDrain: false)
         #expect(Self.differences(replace, Self.json(StateBody(state: document, reason: "r")), at: "state") == [])
+        let strategy = Self.resolve(Self.document["paths"]!["/admin/v1/routes/{alias}/strategy"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
+        #expect(Self.differences(strategy, Self.json(StrategyBody(strategy: "latency", reason: "r")), at: "strategy") == [])
     }
 
     @Test func theEnumsListTheSameWords() {
@@ -107,6 +116,7 @@ import Yams
         #expect(words(Self.schema("Provider")["properties"]!["circuit"]!["properties"]!["state"]!) == Set(CircuitState.allCases.map(\.rawValue)))
         #expect(words(Self.schema("Snapshot")["properties"]!["node"]!["properties"]!["state"]!) == Set(NodeState.allCases.map(\.rawValue)))
         #expect(words(Self.schema("StoreStatus")["properties"]!["kind"]!) == Set(StoreKind.allCases.map(\.rawValue)))
+        #expect(words(Self.schema("Strategy")) == Set(RoutingStrategy.allCases.map(\.rawValue)))
     }
 
     @Test func theCheckItselfSeesAMissingAndAnExtraField() {

@@ -76,6 +76,9 @@ extension Gateway {
             write("/routes/:alias/weights", method: .put, allowed: ["weights"]) { fields, p throws(AdminError) in
                 .setWeights(route: alias(p), weights: try Self.weights(fields))
             },
+            write("/routes/:alias/strategy", method: .put, allowed: ["strategy"]) { fields, p throws(AdminError) in
+                .setStrategy(route: alias(p), strategy: try Self.strategy(fields))
+            },
             write("/routes/:alias/tiers/:tier/failover", allowed: ["to"]) { fields, p throws(AdminError) in
                 .failoverTier(route: alias(p), tier: try self.tier(p), to: try Self.targets(fields))
             },
@@ -163,6 +166,13 @@ extension Gateway {
         } catch {
             throw .invalid(error.field.isEmpty ? "state" : "state.\(error.field)", error.reason)
         }
+    }
+
+    /// `strategy`: one of the routing strategies.
+    static func strategy(_ fields: [String: JSONValue]) throws(AdminError) -> RoutingStrategy {
+        guard let name = fields["strategy"]?.stringValue else { throw .invalid("strategy", "required: one of \(RoutingStrategy.names)") }
+        guard let strategy = RoutingStrategy(rawValue: name) else { throw .invalid("strategy", "must be one of \(RoutingStrategy.names), got '\(name)'") }
+        return strategy
     }
 
     /// `weights`: provider id -> whole number.

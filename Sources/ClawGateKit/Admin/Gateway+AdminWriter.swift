@@ -40,7 +40,7 @@ extension Gateway {
                 return .failure(AdminError(status: .internalServerError, code: "persist_failed",
                                            message: "The change could not be saved, so it was not made: \(error)"))
             }
-            state.apply(next)
+            state.apply(next, now: clock())
             let entry = auditEntry(command, sequence: audit.nextSequence, before: current, after: next, token: token, reason: reason)
             audit.nextSequence += 1
             audit.keep(entry)

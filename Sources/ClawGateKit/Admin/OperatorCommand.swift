@@ -11,6 +11,7 @@ public enum OperatorCommand: Sendable, Equatable {
     case failoverProvider(String, to: [String])
     case restoreProvider(String)
     case setWeights(route: String, weights: [String: Int])
+    case setStrategy(route: String, strategy: RoutingStrategy)
     case failoverTier(route: String, tier: Int, to: [String])
     case restoreTier(route: String, tier: Int)
     case drainNode
@@ -27,6 +28,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .failoverProvider: "provider.failover"
         case .restoreProvider: "provider.restore"
         case .setWeights: "route.weights"
+        case .setStrategy: "route.strategy"
         case .failoverTier: "tier.failover"
         case .restoreTier: "tier.restore"
         case .drainNode: "node.drain"
@@ -39,7 +41,7 @@ public enum OperatorCommand: Sendable, Equatable {
     public func target(node: String) -> String {
         switch self {
         case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id): "provider:\(id)"
-        case .setWeights(let route, _): "route:\(route)"
+        case .setWeights(let route, _), .setStrategy(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
         case .replaceState: "fleet"
@@ -84,6 +86,9 @@ public enum OperatorCommand: Sendable, Equatable {
             notes.append(Note(kind: .failoverRestored, subject: target, detail: "configured routing applies again"))
         case .setWeights(let alias, let weights):
             try Self.setWeights(alias, weights, &next, config: config)
+        case .setStrategy(let alias, let strategy):
+            let route = try Self.route(alias, config)
+            next.strategies[alias] = strategy == route.strategy ? nil : strategy
         case .failoverTier(let alias, let tier, let to):
             let route = try Self.route(alias, config)
             try Self.tier(tier, of: route)
@@ -115,6 +120,8 @@ public enum OperatorCommand: Sendable, Equatable {
             return ["drained": .bool(state.drainedProviders.contains(id)), "failover": state.failedOver(provider: id)?.json ?? .null]
         case .setWeights(let route, _):
             return .object((state.weights[route] ?? [:]).mapValues { JSONValue($0) })
+        case .setStrategy(let route, _):
+            return ["strategy": state.strategies[route].map { .string($0.rawValue) } ?? .null]
         case .failoverTier, .restoreTier:
             let target = target(node: node)
             return state.failovers.first { $0.subject == target }?.json ?? .null
@@ -123,7 +130,8 @@ public enum OperatorCommand: Sendable, Equatable {
         case .replaceState:
             return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),
                     "weights": .object(state.weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
-                    "failovers": .array(state.failovers.map(\.json))]
+                    "failovers": .array(state.failovers.map(\.json)),
+                    "strategies": .object(state.strategies.mapValues { .string($0.rawValue) })]
         }
     }
 
@@ -241,5 +249,13 @@ public enum OperatorCommand: Sendable, Equatable {
             failovers.append(checked)
         }
         next.failovers = failovers
+        next.strategies = [:]
+        for (alias, name) in document.strategies.sorted(by: { $0.key < $1.key }) {
+            guard let route = config.routes.first(where: { $0.alias == alias }) else { throw .invalid("state.strategies.\(alias)", "unknown route '\(alias)'") }
+            guard let strategy = RoutingStrategy(rawValue: name) else {
+                throw .invalid("state.strategies.\(alias)", "must be one of \(RoutingStrategy.names), got '\(name)'")
+            }
+            if strategy != route.strategy { next.strategies[alias] = strategy }
+        }
     }
 }

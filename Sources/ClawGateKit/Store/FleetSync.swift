@@ -95,7 +95,7 @@ extension Gateway {
     /// A fleet state in effect on this node (written here or read from the store): applied,
     /// remembered as applied, and cached on disk for a start while etcd is down.
     func putInEffect(_ local: OperatorState) {
-        state.apply(local)
+        state.apply(local, now: clock())
         fleetStore?.health.withLock { $0.applied = local.revision }
         do {
             try store.save(local)
