@@ -31,7 +31,7 @@ public struct StateDocument: Codable, Sendable, Equatable {
         weights = try c.decode([String: [String: Int]].self, forKey: .weights)
         failovers = try c.decode([Failover].self, forKey: .failovers)
         // Absent from nodes older than routing strategies.
-        strategies = try c.decodeIfPresent([String: String].self, forKey: .strategies) ?? [:]
+        strategies = c.contains(.strategies) ? try c.decode([String: String].self, forKey: .strategies) : [:]
         nodeDrain = try c.decode(Bool.self, forKey: .nodeDrain)
     }
 }

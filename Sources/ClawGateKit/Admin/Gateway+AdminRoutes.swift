@@ -161,11 +161,14 @@ extension Gateway {
         guard let value = fields["state"], value.objectValue != nil else {
             throw .invalid("state", "required: an operator state, as GET /admin/v1/state answers it")
         }
+        let document: StateDocument
         do {
-            return try AdminAPI.decode(StateDocument.self, from: value.bytes())
+            document = try AdminAPI.decode(StateDocument.self, from: value.bytes())
         } catch {
             throw .invalid(error.field.isEmpty ? "state" : "state.\(error.field)", error.reason)
         }
+        guard document.revision >= 0 else { throw .invalid("state.revision", "must be a whole number >= 0") }
+        return document
     }
 
     /// `strategy`: one of the routing strategies.
