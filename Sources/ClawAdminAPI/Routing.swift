@@ -1,5 +1,8 @@
 /// What a routing strategy knows of a provider and how it chose: the snapshot's explanation.
 
+/// The routing strategies a route may use (`PUT /admin/v1/routes/ALIAS/strategy`).
+public let routingStrategies = ["weighted", "least_outstanding", "latency", "cost"]
+
 /// A moving average of latency as the strategies see it.
 public struct Measure: Codable, Sendable, Equatable {
     /// The value now (drifting back to the tier's median while no sample comes); nil: never measured.

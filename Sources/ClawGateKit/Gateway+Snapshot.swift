@@ -97,7 +97,7 @@ extension Gateway {
     /// A provider's routing inputs as the snapshot shows them.
     static func routing(_ p: GatewayState.ProviderStatus, now: Double) -> ClawAdminAPI.ProviderRouting {
         func measure(_ e: PeakEWMA) -> Measure {
-            Measure(seconds: rounded(e.current(now: now, baseline: nil)), samples: e.samples,
+            Measure(seconds: rounded(e.current(now: now)), samples: e.samples,
                     ageSeconds: e.samples > 0 ? rounded(now - e.stamp, 1000) : nil)
         }
         return .init(ttft: measure(p.routing.ttft), perToken: measure(p.routing.perToken),

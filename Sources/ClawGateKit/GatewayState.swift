@@ -250,7 +250,7 @@ public final class GatewayState: Sendable {
     /// the estimated price of this request.
     func candidates(_ targets: [ResolvedRoute.Target], state: Inner, request: RoutingRequest, now: Double) -> [RoutingCandidate] {
         func measure(_ p: Int) -> PeakEWMA { request.streaming ? state.providers[p].routing.ttft : state.providers[p].routing.perToken }
-        let median = RoutingChooser.median(targets.map { measure($0.provider).current(now: now, baseline: nil) })
+        let median = RoutingChooser.median(targets.map { measure($0.provider).current(now: now) })
         return targets.map { t in
             let runtime = state.providers[t.provider]
             let factor = RoutingChooser.slowStartFactor(elapsed: runtime.routing.backSince.map { now - $0 }, window: config.slowStart)
@@ -262,7 +262,7 @@ public final class GatewayState: Sendable {
                 price = (request.promptTokens * provider.price.inputPer1M + completion * provider.price.outputPer1M) / 1_000_000
             }
             return RoutingCandidate(provider: t.provider, weight: Double(t.weight) * factor, inFlight: runtime.inFlight,
-                                    latency: measure(t.provider).current(now: now, baseline: median), price: price)
+                                    latency: measure(t.provider).current(now: now) ?? median, price: price)
         }
     }
 

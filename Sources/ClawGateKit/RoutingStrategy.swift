@@ -27,9 +27,10 @@ public enum RoutingConstants {
     /// A failure or a 429 counts as a latency sample of this many seconds, so a provider that fails
     /// fast does not look fast.
     public static let failurePenalty = 2.0
-    /// With no new sample, a measurement drifts back to the tier's median with this time constant,
-    /// so a provider penalized long ago gets measured again instead of being shunned for ever.
-    public static let forget = 10.0
+    /// A measurement with no new sample for this long is forgotten: the provider counts as
+    /// unmeasured (the tier's median) again, so one that lost every comparison since a spike or a
+    /// failure gets measured again instead of being shunned for ever.
+    public static let resetAfter = 5.0
     /// The share of `latency` and `cost` picks made by weight alone, so that every provider keeps
     /// being measured.
     public static let exploration = 0.02
@@ -71,13 +72,10 @@ public struct PeakEWMA: Sendable, Equatable {
         samples += 1
     }
 
-    /// The value at `now`: drifting back towards `baseline` (the tier's median) while no sample
-    /// comes; the baseline itself when never measured.
-    public func current(now: Double, baseline: Double?) -> Double? {
-        guard samples > 0 else { return baseline }
-        guard let baseline else { return value }
-        let w = exp(-max(0, now - stamp) / RoutingConstants.forget)
-        return value * w + baseline * (1 - w)
+    /// The value at `now`, or nil when never measured or not for `RoutingConstants.resetAfter`
+    /// seconds (then the strategy uses the tier's median).
+    public func current(now: Double) -> Double? {
+        samples > 0 && now - stamp <= RoutingConstants.resetAfter ? value : nil
     }
 }
 

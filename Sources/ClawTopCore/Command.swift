@@ -8,6 +8,7 @@ public enum Command: Sendable, Equatable {
     case drainNode(String)
     case undrainNode(String)
     case weight(route: String, weights: [(String, Int)])
+    case strategy(route: String, name: String)
     case failover(String, to: [String])
     case restore(String)
     /// Copy one node's drains, weights and failovers to the other nodes (file stores).
@@ -18,7 +19,7 @@ public enum Command: Sendable, Equatable {
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | failover ID [to ID...] | restore ID | sync NODE | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -52,6 +53,12 @@ public enum Command: Sendable, Equatable {
                 weights.append((parts[0], value))
             }
             return .success(.weight(route: words[1], weights: weights))
+        case "strategy":
+            guard words.count == 3 else { return .failure(.init("usage: strategy ALIAS \(routingStrategies.joined(separator: "|"))")) }
+            guard routingStrategies.contains(words[2]) else {
+                return .failure(.init("strategy: '\(words[2])' is not one of \(routingStrategies.joined(separator: ", "))"))
+            }
+            return .success(.strategy(route: words[1], name: words[2]))
         case "failover":
             switch id(1, "provider id") {
             case .failure(let e): return .failure(e)
@@ -83,6 +90,7 @@ public enum Command: Sendable, Equatable {
         case .drainNode(let id): "drain node \(id)"
         case .undrainNode(let id): "undrain node \(id)"
         case .weight(let route, let weights): "weight \(route) " + weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+        case .strategy(let route, let name): "strategy \(route) \(name)"
         case .failover(let id, let to): to.isEmpty ? "failover \(id)" : "failover \(id) to \(to.joined(separator: " "))"
         case .restore(let id): "restore \(id)"
         case .sync(let node): "sync \(node)"
@@ -105,7 +113,7 @@ public enum Command: Sendable, Equatable {
         switch self {
         case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id): "provider:\(id)"
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
-        case .weight(let route, _): "route:\(route)"
+        case .weight(let route, _), .strategy(let route, _): "route:\(route)"
         case .sync: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
         case .theme, .quit: ""
@@ -189,6 +197,10 @@ extension Command {
             let map = Dictionary(weights.map { ($0.0, $0.1) }, uniquingKeysWith: { $1 })
             return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/weights", wire(WeightsBody(weights: map, reason: why))),
                                        summary: "Set weights of route \(route): \(weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")) on \(count)"))
+        case .strategy(let route, let name):
+            guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
+            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/strategy", wire(StrategyBody(strategy: name, reason: why))),
+                                       summary: "Route \(route) chooses by \(name) on \(count)"))
         case .failover(let id, let to):
             if let e = provider(id) { return .failure(e) }
             for target in to { if let e = provider(target) { return .failure(e) } }

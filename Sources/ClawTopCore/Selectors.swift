@@ -22,12 +22,27 @@ public enum Selectors {
     }
 
     /// One line per route tier entry: "alias  tier  provider  bar weight".
-    public static func routeLines(_ state: AppState) -> [(String, Int, Route.Target, Bool)] {
+    /// One provider of one tier of a route, as the Routes pane shows it.
+    public struct RouteLine: Sendable, Equatable {
+        public var alias: String
+        public var tier: Int
+        public var entry: Route.Target
+        public var panic: Bool
+        /// The route's strategy (nil: a node older than strategies).
+        public var strategy: String?
+        /// The provider's score in the route's latest decision, when the strategy scores.
+        public var score: Double?
+    }
+
+    public static func routeLines(_ state: AppState) -> [RouteLine] {
         guard let snapshot = state.fleet.nodes.compactMap(\.snapshot).first else { return [] }
-        var lines: [(String, Int, Route.Target, Bool)] = []
+        var lines: [RouteLine] = []
         for route in snapshot.routes {
             for (tier, entries) in route.tiers.enumerated() {
-                for entry in entries { lines.append((route.alias, tier, entry, route.panic)) }
+                for entry in entries {
+                    let score = route.decision.flatMap { d in d.tier == tier ? d.candidates.first { $0.provider == entry.provider }?.score : nil }
+                    lines.append(RouteLine(alias: route.alias, tier: tier, entry: entry, panic: route.panic, strategy: route.strategy, score: score))
+                }
             }
         }
         return lines

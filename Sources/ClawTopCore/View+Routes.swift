@@ -13,32 +13,44 @@ extension View {
         let lines = Selectors.routeLines(state)
         let columns = [
             Column(title: "ROUTE", width: 12, right: false, priority: 0),
+            Column(title: "STRATEGY", width: 17, right: false, priority: 2),
             Column(title: "TIER", width: 4, right: true, priority: 1),
             Column(title: "PROVIDER", width: 14, right: false, priority: 0),
-            Column(title: "WEIGHT", width: 7, right: true, priority: 2),
+            Column(title: "WEIGHT", width: 7, right: true, priority: 5),
             Column(title: "EFFECTIVE", width: 18, right: false, priority: 3),
-            Column(title: "WANT", width: 5, right: true, priority: 4),
+            Column(title: "SCORE", width: 8, right: true, priority: 4),
+            Column(title: "WANT", width: 5, right: true, priority: 2),
             Column(title: "GOT 1M", width: 7, right: true, priority: 1),
         ]
-        // The share each provider should get: its effective weight over its tier's (the first tier
-        // with weight serves); what it got comes from the node's count of the last minute.
+        // The share each provider should get: by weight, its effective weight over its tier's (the
+        // first tier with weight serves); with another strategy, its share of the strategy's choices
+        // in the last minute. What it got comes from the node's count of the last minute.
         var tierTotals: [String: Int] = [:]
-        for (alias, tier, entry, _) in lines { tierTotals["\(alias)/\(tier)", default: 0] += entry.effectiveWeight }
-        let maxWeight = lines.map { max($0.2.configuredWeight, $0.2.effectiveWeight) }.max() ?? 1
-        let rows: [[(String, Role)]] = lines.map { alias, tier, entry, panic in
-            let total = tierTotals["\(alias)/\(tier)"] ?? 0
-            let want = tier == 0 && total > 0 ? Double(entry.effectiveWeight) / Double(total) : nil
+        for line in lines { tierTotals["\(line.alias)/\(line.tier)", default: 0] += line.entry.effectiveWeight }
+        let maxWeight = lines.map { max($0.entry.configuredWeight, $0.entry.effectiveWeight) }.max() ?? 1
+        let rows: [[(String, Role)]] = lines.map { line in
+            let entry = line.entry
+            let total = tierTotals["\(line.alias)/\(line.tier)"] ?? 0
+            let byWeight = line.strategy == nil || line.strategy == "weighted"
+            let want = byWeight ? (line.tier == 0 && total > 0 ? Double(entry.effectiveWeight) / Double(total) : nil) : entry.wantedShare
             let got = entry.actualShare
             let skewed = want.map { w in abs(w - (got ?? 0)) > 0.15 } ?? ((got ?? 0) > 0.15)
             return [
-                (alias + (panic ? " PANIC" : ""), panic ? .crit : .normal), (String(tier), .normal), (entry.provider, .normal),
+                (line.alias + (line.panic ? " PANIC" : ""), line.panic ? .crit : .normal), (line.strategy ?? "weighted", byWeight ? .dim : .normal),
+                (String(line.tier), .normal), (entry.provider, .normal),
                 (String(entry.configuredWeight), .dim),
                 (bar(entry.effectiveWeight, max: maxWeight, width: 12, ascii: state.ascii) + " " + String(entry.effectiveWeight),
                  entry.effectiveWeight == 0 ? .warn : .bar),
+                (line.score.map(Self.score) ?? "-", .dim),
                 (want.map { Format.percent($0) } ?? "-", .dim),
                 (got.map { Format.percent($0) } ?? "-", skewed && got != nil ? .warn : .normal),
             ]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.routes), ascii: state.ascii)
+    }
+
+    /// A strategy's score in four significant digits (lower wins).
+    static func score(_ value: Double) -> String {
+        value >= 1000 ? String(format: "%.0f", value) : String(format: "%.4g", value)
     }
 }

@@ -41,18 +41,18 @@ import Testing
         #expect(d.scores.map { $0.map { ($0 * 1000).rounded() / 1000 } } == [0.02, 0.2] && d.reason.contains("latency"))
     }
 
-    @Test func peakEWMAJumpsToPeaksComesDownSlowlyAndDriftsBackToTheMedian() {
+    @Test func peakEWMAJumpsToPeaksComesDownSlowlyAndIsForgottenWhenNotMeasured() {
         var e = PeakEWMA()
-        #expect(e.current(now: 0, baseline: 0.05) == 0.05, "unmeasured: the tier's median, not zero")
+        #expect(e.current(now: 0) == nil, "unmeasured: the caller uses the tier's median, not zero")
         e.observe(0.1, now: 0)
         e.observe(1.0, now: 0.1)
         #expect(e.value == 1.0, "a peak is taken at once")
-        e.observe(0.1, now: 10.1)
-        let expected = 1.0 * exp(-1) + 0.1 * (1 - exp(-1))
+        e.observe(0.1, now: 3.1)
+        let expected = 1.0 * exp(-0.3) + 0.1 * (1 - exp(-0.3))
         #expect(abs(e.value - expected) < 1e-9, "a lower sample pulls it down by the time since the last")
-        // No sample for a long while: back near the median, so it gets measured again.
-        #expect(abs(e.current(now: 10.1 + 60, baseline: 0.05)! - 0.05) < 0.01)
-        #expect(e.current(now: 10.1, baseline: 0.05) == e.value)
+        #expect(e.current(now: 3.1 + RoutingConstants.resetAfter) == e.value)
+        // No sample for a while: forgotten, so it gets measured again.
+        #expect(e.current(now: 3.2 + RoutingConstants.resetAfter) == nil)
     }
 
     @Test func costTakesTheCheapestBandWhileItIsFastEnoughAndNeverAssumesNoPriceIsCheap() {

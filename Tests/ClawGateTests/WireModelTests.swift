@@ -117,6 +117,7 @@ import Yams
         #expect(words(Self.schema("Snapshot")["properties"]!["node"]!["properties"]!["state"]!) == Set(NodeState.allCases.map(\.rawValue)))
         #expect(words(Self.schema("StoreStatus")["properties"]!["kind"]!) == Set(StoreKind.allCases.map(\.rawValue)))
         #expect(words(Self.schema("Strategy")) == Set(RoutingStrategy.allCases.map(\.rawValue)))
+        #expect(routingStrategies == RoutingStrategy.allCases.map(\.rawValue))
     }
 
     @Test func theCheckItselfSeesAMissingAndAnExtraField() {

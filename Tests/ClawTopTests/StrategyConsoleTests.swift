@@ -1,0 +1,38 @@
+import ClawAdminAPI
+import ClawShared
+import ClawTopCore
+import Testing
+
+/// Routing strategies in the console: the command, and the Routes pane's score and wanted share.
+@Suite struct StrategyConsoleTests {
+    @Test func strategyIsACommandForEveryNode() throws {
+        let state = sampleState(width: 120, height: 30)
+        let plan = try Command.parse(":strategy chat latency").get().plan(fleet: state.fleet, reason: "herding", now: 0).get()
+        #expect(plan.calls.count == 1 && plan.calls[0].method == "PUT" && plan.calls[0].path == "/admin/v1/routes/chat/strategy")
+        #expect(try AdminAPI.decode(StrategyBody.self, from: plan.calls[0].body.bytes()) == StrategyBody(strategy: "latency", reason: "herding"))
+        #expect(plan.summary == "Route chat chooses by latency on 1 node")
+        #expect(Command.parse("strategy chat fastest").failureText == "strategy: 'fastest' is not one of weighted, least_outstanding, latency, cost")
+        #expect(Command.parse("strategy chat").failureText?.hasPrefix("usage: strategy ALIAS") == true)
+        #expect(Command.strategy(route: "nope", name: "cost").plan(fleet: state.fleet, reason: nil, now: 0).failureText?.hasPrefix("no route 'nope'") == true)
+    }
+
+    @Test func theRoutesPaneShowsTheStrategyScoresAndWantedShares() {
+        var snapshot = sampleSnapshot()
+        snapshot.routes[0].strategy = "latency"
+        snapshot.routes[0].tiers[0][0].wantedShare = 0.9
+        snapshot.routes[0].tiers[0][0].actualShare = 0.88
+        snapshot.routes[0].decision = Decision(strategy: "latency", tier: 0, winner: "fast", reason: "r", time: 999, candidates: [
+            .init(provider: "fast", weight: 70, inFlight: 1, latencySeconds: 0.02, priceDollars: nil, score: 0.000571, compared: true),
+            .init(provider: "slow", weight: 30, inFlight: 0, latencySeconds: 0.2, priceDollars: nil, score: 0.006667, compared: true),
+        ])
+        var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1"], staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: 120, height: 30))
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)], at: 999)))
+        Reducer.reduce(&state, .selectPane(.routes))
+        let screen = View.render(state)
+        let fast = screen.lines.first { $0.contains("fast") } ?? ""
+        #expect(fast.contains("latency") && fast.contains("0.000571") && fast.contains("90%") && fast.contains("88%"), "\(fast)")
+        #expect(screen.lines.first { $0.contains("slow") }?.contains("0.006667") == true)
+    }
+}
