@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ClawAdminAPI
 import ClawShared
 import Foundation
 import Hummingbird
@@ -31,9 +32,12 @@ extension Gateway {
     static let modelHeader = HTTPField.Name("x-clawgate-upstream-model")!
     static let attemptsHeader = HTTPField.Name("x-clawgate-attempts")!
     static let failuresHeader = HTTPField.Name("x-clawgate-failed-attempts")!
+    /// Asked for by a client (any value), answered with the routing decision of the last attempt as JSON.
+    static let decisionHeader = HTTPField.Name("x-clawgate-decision")!
 
-    func explainHeaders(_ attempts: [AttemptRecord], served: (provider: String, model: String)?) -> HTTPFields {
+    func explainHeaders(_ attempts: [AttemptRecord], served: (provider: String, model: String)?, decision: GatewayState.Explained? = nil) -> HTTPFields {
         var headers = HTTPFields()
+        if let decision { headers[Self.decisionHeader] = String(decoding: AdminAPI.encode(decision.wire), as: UTF8.self) }
         if let served {
             headers[Self.providerHeader] = served.provider
             headers[Self.modelHeader] = served.model
@@ -79,7 +83,7 @@ extension Gateway {
     }
 
     /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
-    public func chatCompletions(body: ByteBuffer) async -> Response {
+    public func chatCompletions(body: ByteBuffer, explain: Bool = false) async -> Response {
         let start = clock()
         let request: ChatRequest
         switch ChatRequest.parse(body) {
@@ -103,12 +107,15 @@ extension Gateway {
 
         var machine = RequestMachine(maxAttempts: config.retry.maxAttempts)
         var action = machine.start()
+        // The routing decision of the latest attempt, for a client that asked how it was routed.
+        var decision: GatewayState.Explained?
         while true {
             switch action {
             case .choose(let number):
                 if number > 1 { metrics.retry(route: alias) }
                 let result = state.choose(route: route, tried: machine.tried, attempt: number, now: clock(), request: request.routing)
                 if case .failure(.retryBudget) = result { metrics.retryBudgetExhausted(route: alias) }
+                if explain, case .success(let choice) = result { decision = choice.explained }
                 action = machine.chosen(result)
 
             case .send(let choice):
@@ -127,7 +134,7 @@ extension Gateway {
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome)
                     record(RequestResult(route: route, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
                                          attempts: machine.attempts), now: now)
-                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model))
+                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
                     headers[.contentType] = contentType
                     return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
                 case .success(let bytes, let tokensIn, let tokensOut, let headAt):
@@ -137,7 +144,7 @@ extension Gateway {
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
                     record(RequestResult(route: route, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
                                          tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now)
-                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model))
+                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
                     headers[.contentType] = "application/json"
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
                 case .stream(let first, let box, let firstAt):
@@ -145,22 +152,22 @@ extension Gateway {
                     return streamingResponse(
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
-                        attempts: machine.attempts
+                        attempts: machine.attempts, decision: decision
                     )
                 }
 
             case .finish(let ending):
-                return refusal(ending, machine: machine, route: route, start: start)
+                return refusal(ending, machine: machine, route: route, start: start, decision: decision)
             }
         }
     }
 
     /// The answer for a request that no provider served, accounted once.
-    func refusal(_ ending: RequestMachine.Ending, machine: RequestMachine, route: Int, start: Double) -> Response {
+    func refusal(_ ending: RequestMachine.Ending, machine: RequestMachine, route: Int, start: Double, decision: GatewayState.Explained?) -> Response {
         let now = clock()
         let alias = config.routes[route].alias
         let attempts = machine.attempts
-        var headers = explainHeaders(attempts, served: nil)
+        var headers = explainHeaders(attempts, served: nil, decision: decision)
         let list = attempts.map { "\($0.provider): \($0.outcome.label)" }.joined(separator: "; ")
         switch ending {
         case .providersFull:
@@ -265,9 +272,10 @@ extension Gateway {
 
     /// Forward the committed stream event by event as it arrives, then account for it.
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
-                           attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord]) -> Response {
+                           attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
+                           decision: GatewayState.Explained?) -> Response {
         let providerID = config.providers[provider].id
-        var headers = explainHeaders(attempts, served: (providerID, model))
+        var headers = explainHeaders(attempts, served: (providerID, model), decision: decision)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let total = config.providers[provider].timeouts.total

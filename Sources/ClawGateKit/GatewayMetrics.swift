@@ -27,6 +27,11 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let weight = name("route_weight", "", "Configured weight by route, tier and provider.")
     nonisolated(unsafe) static let effective = name("route_effective_weight", "", "Weight in effect (0 when the provider is out) by route, tier and provider.")
     nonisolated(unsafe) static let panic = name("route_panic", "", "1 when every provider of the route is out and it routes to the least bad one.")
+    nonisolated(unsafe) static let routingLatency = name("routing_latency", "seconds",
+                                                         "The routing strategies' peak EWMA by provider and kind (ttft: time to first token of streams; per_token: seconds per token of whole answers); absent when not measured for 5 s.")
+    nonisolated(unsafe) static let routingScore = name("routing_score", "", "Each provider's score in the route's latest routing decision (lower wins), by route and provider.")
+    nonisolated(unsafe) static let slowStart = name("routing_slow_start_factor", "", "The share of its weight a provider gets now (below 1 during slow start).")
+    nonisolated(unsafe) static let strategy = name("route_strategy", "", "1 for the routing strategy in force on the route (label strategy).")
     nonisolated(unsafe) static let ready = name("node_ready", "", "1 when the node answers /readyz with 200.")
     nonisolated(unsafe) static let maxInFlight = name("max_in_flight", "", "limits.max_in_flight: client requests this node serves at once.")
     nonisolated(unsafe) static let providerMaxInFlight = name("provider_max_in_flight", "", "limits.max_in_flight_per_provider: upstream requests per provider at once.")
@@ -104,9 +109,27 @@ public final class GatewayMetrics: Sendable {
             let circuit: Double = switch p.breaker.state { case .closed: 0; case .probing: 1; case .open: 2 }
             registry.makeGauge(descriptor: Self.circuit, labels: labels).set(circuit)
             registry.makeGauge(descriptor: Self.up, labels: labels).set(p.health.healthy && p.breaker.state == .closed ? 1.0 : 0.0)
+            registry.makeGauge(descriptor: Self.slowStart, labels: labels).set(p.slowStartFactor)
+            for (kind, measure) in [("ttft", p.routing.ttft), ("per_token", p.routing.perToken)] {
+                let gauge = [("provider", p.id), ("kind", kind)]
+                if let value = measure.current(now: now) {
+                    registry.makeGauge(descriptor: Self.routingLatency, labels: gauge).set(value)
+                } else {
+                    registry.unregisterGauge(registry.makeGauge(descriptor: Self.routingLatency, labels: gauge))
+                }
+            }
         }
         for (routeIndex, route) in state.routes.enumerated() {
             registry.makeGauge(descriptor: Self.panic, labels: [("route", route.alias)]).set(snapshot.routes[routeIndex].panic ? 1.0 : 0.0)
+            let status = snapshot.routes[routeIndex]
+            for strategy in RoutingStrategy.allCases {
+                registry.makeGauge(descriptor: Self.strategy, labels: [("route", route.alias), ("strategy", strategy.rawValue)])
+                    .set(strategy == status.strategy ? 1.0 : 0.0)
+            }
+            for candidate in status.lastDecision?.candidates ?? [] {
+                guard let score = candidate.score, score.isFinite else { continue }
+                registry.makeGauge(descriptor: Self.routingScore, labels: [("route", route.alias), ("provider", candidate.provider)]).set(score)
+            }
             for (tierIndex, tier) in route.tiers.enumerated() {
                 for target in tier {
                     let labels = [("route", route.alias), ("tier", String(tierIndex)), ("provider", state.config.providers[target.provider].id)]

@@ -41,6 +41,13 @@ import Testing
         #expect(fast.perToken.samples > 0 && (fast.perToken.seconds ?? 0) > 0 && fast.won + fast.lost > 0, "\(fast)")
         let decision = try #require(snapshot.routes[0].decision)
         #expect(decision.winner == "slow" && decision.candidates.count == 2 && decision.reason.contains("latency"), "\(decision)")
+        // And /metrics: the strategy, the moving averages and the scores as gauges.
+        let metrics = try await client.request("GET", gate.url + "/metrics").text
+        #expect(metrics.contains(#"clawgate_route_strategy{route="chat",strategy="latency"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"clawgate_route_strategy{route="chat",strategy="weighted"} 0"#))
+        #expect(metrics.contains(#"clawgate_routing_latency_seconds{provider="slow",kind="per_token"}"#))
+        #expect(metrics.contains(#"clawgate_routing_score{route="chat",provider="fast"}"#))
+        #expect(metrics.contains(#"clawgate_routing_slow_start_factor{provider="fast"} 1"#))
         await client.shutdown()
         await gate.stop()
         await sim.stop()
@@ -86,6 +93,26 @@ import Testing
             // Back to the configured one: the override goes.
             let back = try await client.request("PUT", path, body: Data(#"{"strategy":"weighted"}"#.utf8), headers: op)
             #expect(back.json?["state"]?["strategies"] == [:])
+        }
+    }
+
+    @Test func aClientThatAsksGetsTheDecisionWithEveryCandidate() async throws {
+        let providers = [TestFleet.provider("a", ["latency_ms": 2, "latency_p99_ms": 3]), TestFleet.provider("b", ["latency_ms": 30, "latency_p99_ms": 31])]
+        try await TestFleet.withFleet(providers, routes: ["chat": [[("a", 50), ("b", 50)]]], configure: { $0.routes[0].strategy = .leastOutstanding }) { sim, gate, client in
+            let body = Data(#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#.utf8)
+            let plain = try await client.request("POST", gate.url + "/v1/chat/completions", body: body)
+            #expect(plain.status == 200 && plain.header("x-clawgate-decision") == nil, "only when asked")
+            let asked = try await client.request("POST", gate.url + "/v1/chat/completions", body: body, headers: ["x-clawgate-decision": "1"])
+            let header = try #require(asked.header("x-clawgate-decision"))
+            let decision = try AdminAPI.decode(Decision.self, from: Array(header.utf8))
+            #expect(decision.strategy == "least_outstanding" && decision.winner == asked.header("x-clawgate-provider"))
+            #expect(Set(decision.candidates.map(\.provider)) == ["a", "b"] && decision.candidates.allSatisfy { $0.compared && $0.score != nil })
+            #expect(decision.reason.contains("fewer requests in flight"), "\(decision.reason)")
+            // A stream says the same in its head.
+            let stream = try await client.request("POST", gate.url + "/v1/chat/completions",
+                                                  body: Data(#"{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}"#.utf8),
+                                                  headers: ["x-clawgate-decision": "yes"])
+            #expect(stream.header("x-clawgate-decision")?.contains("\"strategy\":\"least_outstanding\"") == true)
         }
     }
 }
