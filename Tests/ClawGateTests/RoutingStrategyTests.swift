@@ -85,3 +85,89 @@ import Testing
         #expect(RoutingChooser.median([nil, 0.3, 0.1, nil]) == 0.2 && RoutingChooser.median([nil]) == nil)
     }
 }
+
+/// Strategies inside the node's state: tiers, drains and the breaker still decide who is a
+/// candidate; slow start ramps a provider that comes back.
+@Suite struct RoutingStateTests {
+    func state(_ strategy: RoutingStrategy, slowStart: Double = 0) -> GatewayState {
+        var config = GatewayConfig(nodeID: "n", providers: ["a", "b", "c"].map { .init(id: $0, baseURL: "http://127.0.0.1:1") })
+        config.routes = [.init(alias: "chat", tiers: [[.init(provider: "a", model: "m", weight: 50), .init(provider: "b", model: "m", weight: 50)],
+                                                      [.init(provider: "c", model: "m", weight: 100)]], strategy: strategy)]
+        config.slowStart = slowStart
+        return GatewayState(config: config, now: 1000, seed: 11)
+    }
+
+    /// Share of `n` picks per provider at `now`, each attempt finished at once.
+    func shares(_ s: GatewayState, now: Double, n: Int = 2000) -> [Double] {
+        var counts = [0, 0, 0]
+        for _ in 0..<n {
+            guard case .success(let choice) = s.choose(route: 0, tried: [], attempt: 1, now: now) else { continue }
+            counts[choice.provider] += 1
+            s.finishAttempt(provider: choice.provider, outcome: .ok, latency: 0.01, ttft: nil, tokensIn: 1, tokensOut: 1, cost: 0, now: now)
+        }
+        return counts.map { Double($0) / Double(n) }
+    }
+
+    @Test func aProviderBackFromADrainRampsUpOverTheSlowStartWindow() {
+        let s = state(.weighted, slowStart: 10)
+        var drained = OperatorState()
+        drained.drainedProviders = ["a"]
+        s.apply(drained, now: 1000)
+        #expect(shares(s, now: 1000)[0] == 0)
+        s.apply(OperatorState(), now: 1000)
+        let start = shares(s, now: 1000)
+        #expect(abs(start[0] - 0.1 / 1.1) < 0.03, "10 % of its weight at first: \(start)")
+        let half = shares(s, now: 1005)
+        #expect(abs(half[0] - 0.5 / 1.5) < 0.03, "\(half)")
+        #expect(abs(shares(s, now: 1010)[0] - 0.5) < 0.03, "full weight after the window")
+        #expect(s.snapshot(now: 1005).providers[0].slowStartFactor == 0.5)
+    }
+
+    @Test func aStrategyChoosesOnlyWithinTheTierAndTheBreakerStillDecides() {
+        let s = state(.leastOutstanding)
+        // Tier 0 serves while it has a candidate; tier 1 (c) gets nothing.
+        #expect(shares(s, now: 1000)[2] == 0)
+        // a's circuit opens: b alone in tier 0.
+        for _ in 0..<5 {
+            guard case .success = s.choose(route: 0, tried: [1], attempt: 1, now: 1000) else { continue }
+            s.finishAttempt(provider: 0, outcome: .status(500), latency: 0.01, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: 1000)
+        }
+        let after = shares(s, now: 1000.5)
+        #expect(after[0] == 0 && after[1] == 1, "\(after)")
+        // Weight 0 means no traffic, whatever the strategy.
+        var zero = OperatorState()
+        zero.weights = ["chat": ["b": 0]]
+        s.apply(zero, now: 1001)
+        #expect(shares(s, now: 1001)[1] == 0)
+    }
+
+    /// One attempt on `provider` (the other of tier 0 counts as tried) ending with `outcome`.
+    func sample(_ s: GatewayState, _ provider: Int, _ outcome: AttemptOutcome, latency: Double, now: Double) {
+        guard case .success(let c) = s.choose(route: 0, tried: [1 - provider], attempt: 1, now: now), c.provider == provider else {
+            Issue.record("provider \(provider) was not chosen")
+            return
+        }
+        s.finishAttempt(provider: provider, outcome: outcome, latency: latency, ttft: nil, tokensIn: 1, tokensOut: 1, cost: 0, now: now)
+    }
+
+    @Test func latencyLearnsFromAnswersAndCountsFailuresAsSlow() {
+        let s = state(.latency)
+        // a answers fast, b slowly: a wins nearly everything.
+        for _ in 0..<20 {
+            sample(s, 0, .ok, latency: 0.02, now: 1000)
+            sample(s, 1, .ok, latency: 0.2, now: 1000)
+        }
+        #expect(shares(s, now: 1000)[0] > 0.95)
+        // a fails fast: that counts as a 2 s sample, so it stops attracting traffic.
+        sample(s, 0, .status(429), latency: 0.001, now: 1000.1)
+        #expect(shares(s, now: 1000.1)[1] > 0.95)
+        // Streams are measured by time to first token, apart: no stream measured yet, so equal.
+        var counts = [0, 0, 0]
+        for _ in 0..<1000 {
+            guard case .success(let c) = s.choose(route: 0, tried: [], attempt: 1, now: 1000.2, request: .init(streaming: true)) else { continue }
+            counts[c.provider] += 1
+            s.finishAttempt(provider: c.provider, outcome: .clientClosed, latency: 0, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: 1000.2, streaming: true)
+        }
+        #expect(counts[0] > 350 && counts[1] > 350, "\(counts)")
+    }
+}
