@@ -173,6 +173,36 @@ def test_actions_by_keys_and_command_line_reach_every_node(nodes):
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_strategy_changed_by_keys_reaches_every_node_and_is_audited(nodes):
+    sim, urls = nodes
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --node {','.join(urls)}", 120, 30)
+    try:
+        t.wait_for("primary")
+        t.keys("3")
+        assert "weighted" in t.wait_for("STRATEGY")
+        t.keys(":", "strategy chat latency", "Enter")
+        t.wait_for("Route chat chooses by latency on 2 nodes")
+        t.keys("Right", "Enter")
+        t.wait_for("Route chat chooses by latency on 2 nodes: node-0 ok, node-1 ok")
+        for url in urls:
+            chat(url, 5)
+        deadline = time.time() + 10
+        row = ""
+        while time.time() < deadline and "latency" not in row:
+            time.sleep(0.1)
+            row = next((line for line in t.screen().splitlines() if line.startswith("chat") and "primary" in line), "")
+        assert "latency" in row, t.screen()
+        for url in urls:
+            snap = call(url + "/admin/v1/snapshot", token=VIEWER)[1]
+            assert snap["routes"][0]["strategy"] == "latency"
+            entry = call(url + "/admin/v1/audit", token=VIEWER)[1]["entries"][-1]
+            assert entry["action"] == "route.strategy" and entry["actor"] == "ops" and entry["after"] == {"strategy": "latency"}
+        t.keys("q")
+    finally:
+        t.kill()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
 def test_read_only_refuses_actions(nodes):
     sim, urls = nodes
     t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --read-only --node {urls[0]}", 100, 30)
