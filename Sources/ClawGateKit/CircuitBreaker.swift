@@ -12,6 +12,8 @@ public struct CircuitBreaker: Sendable, Equatable {
         case opened(cooldown: Double, reason: String)
         case probing
         case closed
+        /// Closed by an active health probe (with health checks on).
+        case closedByProbe
     }
 
     public struct Failure: Sendable, Equatable {
@@ -65,6 +67,19 @@ public struct CircuitBreaker: Sendable, Equatable {
             probeInFlight = true
             return (true, nil)
         }
+    }
+
+    /// An active health probe passed. With health checks on, an open circuit closes this way only,
+    /// once its cooldown is over: no client request is ever the probe (HAProxy's rise).
+    public mutating func recordProbeSuccess(now: Double) -> Transition? {
+        guard state == .open, now >= (openUntil ?? now) else { return nil }
+        state = .closed
+        consecutiveFailures = 0
+        since = now
+        lastClosedAt = now
+        openUntil = nil
+        openReason = nil
+        return .closedByProbe
     }
 
     /// A request that took permission ended with no verdict (the client went away).

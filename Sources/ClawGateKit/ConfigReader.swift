@@ -241,10 +241,11 @@ struct ConfigReader {
                 provider.price.inputPer1M = number(price, "input_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
                 provider.price.outputPer1M = number(price, "output_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
             }
-            if let timeouts = mapping(fields["timeouts"], join(path, "timeouts"), known: ["connect", "first_byte", "total"]) {
+            if let timeouts = mapping(fields["timeouts"], join(path, "timeouts"), known: ["connect", "first_byte", "first_byte_floor", "total"]) {
                 let at = join(path, "timeouts")
                 provider.timeouts.connect = number(timeouts, "connect", at, min: 0.001, max: 600) ?? provider.timeouts.connect
                 provider.timeouts.firstByte = number(timeouts, "first_byte", at, min: 0.001, max: 3600) ?? provider.timeouts.firstByte
+                provider.timeouts.firstByteFloor = number(timeouts, "first_byte_floor", at, min: 0.001, max: 3600) ?? provider.timeouts.firstByteFloor
                 provider.timeouts.total = number(timeouts, "total", at, min: 0.001, max: 86400) ?? provider.timeouts.total
                 if provider.timeouts.total < provider.timeouts.firstByte {
                     problem(join(at, "total"), "must be at least first_byte (\(show(provider.timeouts.firstByte)))")

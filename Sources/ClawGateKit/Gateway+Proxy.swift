@@ -121,7 +121,8 @@ extension Gateway {
             case .send(let choice):
                 let providerID = config.providers[choice.provider].id
                 let attemptStart = clock()
-                let result = await attempt(provider: choice.provider, body: request.upstreamBody(model: choice.model), streaming: request.streaming)
+                let result = await attempt(provider: choice.provider, body: request.upstreamBody(model: choice.model), streaming: request.streaming,
+                                           firstByte: choice.firstByte)
                 let now = clock()
                 switch result {
                 case .failure(let outcome, let retryAfter):
@@ -214,11 +215,11 @@ extension Gateway {
     }
 
     /// One upstream attempt, up to the point where it can still be retried.
-    func attempt(provider: Int, body: ByteBuffer, streaming: Bool) async -> AttemptResult {
+    func attempt(provider: Int, body: ByteBuffer, streaming: Bool, firstByte: Double) async -> AttemptResult {
         let timeouts = config.providers[provider].timeouts
         let attemptStart = clock()
         let request = upstreamRequest(provider: provider, path: "/chat/completions", method: .POST, body: body)
-        let headDeadline = NIODeadline.now() + .nanoseconds(Int64(min(timeouts.firstByte, timeouts.total) * 1e9))
+        let headDeadline = NIODeadline.now() + .nanoseconds(Int64(min(firstByte, timeouts.total) * 1e9))
         let response: HTTPClientResponse
         do {
             response = try await clients[provider].execute(request, deadline: headDeadline, logger: logger)

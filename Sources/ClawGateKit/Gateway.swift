@@ -140,6 +140,9 @@ public final class Gateway: Sendable {
             configuration.connectionPool = .init(idleTimeout: .seconds(60),
                                                  concurrentHTTP1ConnectionsPerHostSoftLimit: limits.maxInFlightPerProvider)
             configuration.decompression = .disabled
+            // A refused connection (a provider's process gone) fails at once and the request moves
+            // on to another provider, instead of the pool retrying it until the connect timeout.
+            configuration.connectionPool.retryConnectionEstablishment = false
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
         self.apiKeys = config.providers.map { provider in

@@ -18,14 +18,19 @@ public struct GatewayConfig: Sendable, Equatable {
 
     public struct Timeouts: Sendable, Equatable {
         public var connect: Double = 2
-        /// Until the response head, and also the longest silence between chunks of a stream.
+        /// Until the response head, and also the longest silence between chunks of a stream. The
+        /// head's deadline adapts to the provider's recent time to first byte (5 × its peak EWMA)
+        /// between `firstByteFloor` and this.
         public var firstByte: Double = 30
+        /// The adaptive head deadline's floor (`first_byte_floor`).
+        public var firstByteFloor: Double = 1
         public var total: Double = 300
 
-        public init(connect: Double = 2, firstByte: Double = 30, total: Double = 300) {
+        public init(connect: Double = 2, firstByte: Double = 30, total: Double = 300, firstByteFloor: Double = 1) {
             self.connect = connect
             self.firstByte = firstByte
             self.total = total
+            self.firstByteFloor = firstByteFloor
         }
     }
 

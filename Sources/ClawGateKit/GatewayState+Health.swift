@@ -33,6 +33,10 @@ extension GatewayState {
                 }
             }
             state.providers[provider].health = health
+            // A probe that passes (and keeps the provider healthy) closes a circuit whose cooldown is over.
+            if ok, health.healthy, let transition = state.providers[provider].breaker.recordProbeSuccess(now: now) {
+                log(&state, provider: provider, transition, now: now)
+            }
         }
     }
 
@@ -46,6 +50,9 @@ extension GatewayState {
             (kind, detail) = (.circuitProbing, "cooldown over; letting one probe request through")
         case .closed:
             (kind, detail) = (.circuitClosed, "request succeeded; back in rotation")
+            state.providers[provider].routing.backSince = now
+        case .closedByProbe:
+            (kind, detail) = (.circuitClosed, "health probe succeeded after the cooldown; back in rotation")
             state.providers[provider].routing.backSince = now
         }
         state.events.append(time: wallClock(), node: config.nodeID, kind: kind, subject: id, detail: detail)

@@ -31,6 +31,8 @@ public final class GatewayState: Sendable {
         public var ttft = PeakEWMA()
         /// Seconds per completion token of whole answers.
         public var perToken = PeakEWMA()
+        /// Time to the first byte of an answer (stream or not), for the adaptive head deadline.
+        public var head = PeakEWMA()
         /// A moving average of completion tokens per answer (for the cost estimate).
         public var completionTokens: Double?
         /// When the provider came back into rotation (slow start), if it did since start.
@@ -133,6 +135,18 @@ public final class GatewayState: Sendable {
         public var panic: Bool
         /// How the strategy chose (nil in panic).
         public var explained: Explained?
+        /// Seconds to wait for the response head: adapted to the provider's recent answers.
+        public var firstByte: Double = 30
+    }
+
+    /// The head deadline for `provider`: 5 × its recent time to first byte, between the configured
+    /// floor and `first_byte`, or `first_byte` itself until it has answered enough lately.
+    func firstByteDeadline(_ p: ProviderRuntime, provider: Int, now: Double) -> Double {
+        let timeouts = config.providers[provider].timeouts
+        let ceiling = min(timeouts.firstByte, timeouts.total)
+        let head = p.routing.head
+        guard head.samples >= RoutingConstants.firstByteSamples, now - head.stamp <= RoutingConstants.firstByteMemory else { return ceiling }
+        return min(ceiling, max(timeouts.firstByteFloor, head.value * RoutingConstants.firstByteFactor))
     }
 
     /// A strategy's decision with the providers named: for `x-clawgate-decision` and the snapshot.
@@ -176,8 +190,12 @@ public final class GatewayState: Sendable {
         }
     }
 
-    static func isAvailable(_ p: ProviderRuntime, now: Double) -> Bool {
-        p.health.healthy && p.breaker.isAvailable(now: now)
+    /// Whether a provider may take a request. With active health checks on, an open circuit stays
+    /// out until a health probe closes it; without, the first request after the cooldown probes.
+    func isAvailable(_ p: ProviderRuntime, now: Double) -> Bool {
+        guard p.health.healthy else { return false }
+        if config.healthCheck.enabled, p.breaker.state == .open { return false }
+        return p.breaker.isAvailable(now: now)
     }
 
     /// Choose and take the provider for attempt number `attempt` (1-based) of a request on `route`.
@@ -191,7 +209,7 @@ public final class GatewayState: Sendable {
             var explained: Explained?
             let chosen = RoutePlanner.pick(
                 plan, tried: tried,
-                available: { Self.isAvailable(state.providers[$0], now: now) },
+                available: { self.isAvailable(state.providers[$0], now: now) },
                 badness: { state.providers[$0].breaker.openUntil ?? now },
                 full: { state.providers[$0].inFlight >= perProvider },
                 choose: { targets, tier in
@@ -241,7 +259,8 @@ public final class GatewayState: Sendable {
                 }
             }
             return .success(Choice(provider: pick.target.provider, model: pick.target.model, tier: pick.tier, panic: pick.panic,
-                                   explained: pick.panic ? nil : explained))
+                                   explained: pick.panic ? nil : explained,
+                                   firstByte: firstByteDeadline(state.providers[pick.target.provider], provider: pick.target.provider, now: now)))
         }
     }
 
@@ -281,6 +300,7 @@ public final class GatewayState: Sendable {
                     state.providers[provider].routing.perToken.observe(RoutingConstants.failurePenalty, now: now)
                 }
             case .none where outcome != .clientClosed:
+                if let ttft { state.providers[provider].routing.head.observe(ttft, now: now) }
                 if streaming, let ttft {
                     state.providers[provider].routing.ttft.observe(ttft, now: now)
                 } else if !streaming {

@@ -42,6 +42,12 @@ public enum RoutingConstants {
     /// to first token, 2 ms per token of a whole answer.
     public static let ttftSlack = 0.05
     public static let perTokenSlack = 0.002
+    /// The head deadline is this many times the provider's recent time to first byte...
+    public static let firstByteFactor = 5.0
+    /// ...measured by at least this many answers in the last `firstByteMemory` seconds; else the
+    /// configured `first_byte` applies.
+    public static let firstByteSamples = 3
+    public static let firstByteMemory = 60.0
     /// Slow start's floor: a provider that just came back gets at least this share of its weight.
     public static let slowStartFloor = 0.1
     /// Characters per token, to estimate a prompt's tokens from its bytes before it is sent.

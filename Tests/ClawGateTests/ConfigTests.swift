@@ -125,3 +125,28 @@ import Testing
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: ConfigTests.good + "\nstore: {kind: file, watch_silence: 5}\n") }
     }
 }
+
+@Suite struct RoutingConfigTests {
+    func problems(_ yaml: String) -> [String] {
+        do {
+            _ = try GatewayConfig.parse(yaml: yaml)
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    @Test func strategiesSlowStartAndTheHeadDeadlineFloor() throws {
+        let base = try GatewayConfig.parse(yaml: ConfigTests.good)
+        #expect(base.routes[0].strategy == .weighted && base.slowStart == 0 && base.providers[0].timeouts.firstByteFloor == 1)
+        #expect(base.providers[0].priced && !base.providers[1].priced, "a price given, or not")
+        let yaml = ConfigTests.good.replacingOccurrences(of: "  - alias: chat\n", with: "  - alias: chat\n    strategy: latency\n")
+            .replacingOccurrences(of: "first_byte: 5,", with: "first_byte: 5, first_byte_floor: 0.5,") + "\nrouting: {slow_start: 30}\n"
+        let config = try GatewayConfig.parse(yaml: yaml)
+        #expect(config.routes[0].strategy == .latency && config.slowStart == 30 && config.providers[0].timeouts.firstByteFloor == 0.5)
+        let bad = ConfigTests.good.replacingOccurrences(of: "  - alias: chat\n", with: "  - alias: chat\n    strategy: fastest\n")
+        #expect(problems(bad).contains { $0.hasPrefix("routes[0].strategy: must be one of weighted, least_outstanding, latency, cost") }, "\(problems(bad))")
+        #expect(problems(ConfigTests.good + "\nrouting: {slow_start: -1}\n").contains { $0.hasPrefix("routing.slow_start") })
+        #expect(problems(ConfigTests.good + "\nrouting: {warmup: 3}\n").contains { $0.hasPrefix("routing.warmup") })
+    }
+}
