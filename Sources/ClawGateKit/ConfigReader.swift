@@ -112,7 +112,14 @@ struct ConfigReader {
             }
         }
         if let fields = mapping(top["health_check"], "health_check",
-                                known: ["enabled", "interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold"]) {
+                                known: ["enabled", "interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold", "kind"]) {
+            if let kind = string(fields, "kind", "health_check") {
+                if let parsed = GatewayConfig.HealthCheck.Kind(rawValue: kind) {
+                    config.healthCheck.kind = parsed
+                } else {
+                    problem("health_check.kind", "must be models or chat, got '\(kind)'")
+                }
+            }
             config.healthCheck.enabled = bool(fields, "enabled", "health_check") ?? config.healthCheck.enabled
             config.healthCheck.interval = number(fields, "interval", "health_check", min: 0.05, max: 3600) ?? config.healthCheck.interval
             config.healthCheck.timeout = number(fields, "timeout", "health_check", min: 0.01, max: 600) ?? config.healthCheck.timeout

@@ -121,6 +121,14 @@ public struct GatewayConfig: Sendable, Equatable {
         public var unhealthyThreshold = 2
         /// Consecutive good probes that bring it back.
         public var healthyThreshold = 1
+        /// `models`: GET `path` (free, but blind to a provider whose chat hangs or resets while its
+        /// model list answers); `chat`: a one-token chat completion to the provider's model, which
+        /// sees what clients see, at the price of one tiny request per probe.
+        public var kind = Kind.models
+
+        public enum Kind: String, Sendable, Equatable {
+            case models, chat
+        }
 
         public init() {}
     }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ClawShared
 import Foundation
 import NIOCore
 import ServiceLifecycle
@@ -34,9 +35,23 @@ extension Gateway {
         }
     }
 
+    /// The model a chat probe asks `provider` for: the first route target's that names it.
+    func probeModel(_ provider: Int) -> String {
+        let id = config.providers[provider].id
+        return config.routes.lazy.flatMap { $0.tiers.joined() }.first { $0.provider == id }?.model ?? id
+    }
+
     func probe(_ provider: Int) async {
         let settings = config.healthCheck
-        let request = upstreamRequest(provider: provider, path: settings.path, method: .GET, body: nil)
+        let request: HTTPClientRequest
+        switch settings.kind {
+        case .models:
+            request = upstreamRequest(provider: provider, path: settings.path, method: .GET, body: nil)
+        case .chat:
+            let body: JSONValue = ["model": .string(probeModel(provider)), "max_tokens": 1,
+                                   "messages": [["role": "user", "content": "health check: answer with one token"]]]
+            request = upstreamRequest(provider: provider, path: "/chat/completions", method: .POST, body: ByteBuffer(bytes: body.bytes()))
+        }
         var ok = false
         var error: String?
         do {

@@ -14,7 +14,7 @@ struct ClawBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clawbench",
         abstract: "Benchmarks for OpenClaw HA that print figures.",
-        subcommands: [GatewayOverhead.self, Streams.self, ConsoleFrame.self]
+        subcommands: [GatewayOverhead.self, Streams.self, ConsoleFrame.self, Chaos.self]
     )
 }
 
@@ -56,22 +56,30 @@ final class BenchFleet {
     private let configPath: String
 
     /// `provider` is clawsim's `--provider` value; its id is what comes before the first comma.
-    init(bin: String, provider: String, timeouts: String = "{connect: 2, first_byte: 30, total: 300}") throws {
+    /// `count` providers behave alike (ids ID, ID2, ...) in one tier of a route using `strategy`.
+    init(bin: String, provider: String, timeouts: String = "{connect: 2, first_byte: 30, total: 300}", count: Int = 1,
+         strategy: String = "weighted") throws {
         let id = String(provider.prefix { $0 != "," && $0 != ":" })
-        sim = try Child(bin + "/clawsim", ["--provider", provider])
-        guard let url = sim.info["providers"]?[id]?.stringValue else {
+        let ids = (1...max(1, count)).map { $0 == 1 ? id : "\(id)\($0)" }
+        let rest = provider.dropFirst(id.count)
+        sim = try Child(bin + "/clawsim", ids.flatMap { ["--provider", $0 + rest] })
+        let announced = sim.info
+        let urls = ids.compactMap { announced["providers"]?[$0]?.stringValue }
+        guard urls.count == ids.count else {
             sim.stop()
-            throw ValidationError("clawsim did not announce its port")
+            throw ValidationError("clawsim did not announce its ports")
         }
-        providerURL = url
+        providerURL = urls[0]
+        let providers = zip(ids, urls).map { "  - {id: \($0), base_url: \"\($1)/v1\", price: {input_per_1m: 1, output_per_1m: 2}, timeouts: \(timeouts)}" }
         let yaml = """
             node_id: bench
             listen: 127.0.0.1:0
             providers:
-              - {id: \(id), base_url: "\(url)/v1", price: {input_per_1m: 1, output_per_1m: 2}, timeouts: \(timeouts)}
+            \(providers.joined(separator: "\n"))
             routes:
               - alias: chat
-                tiers: [[{provider: \(id), model: m, weight: 100}]]
+                strategy: \(strategy)
+                tiers: [[\(ids.map { "{provider: \($0), model: m, weight: 100}" }.joined(separator: ", "))]]
             health_check: {interval: 5}
             """
         configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id).yaml"
@@ -111,6 +119,12 @@ struct GatewayOverhead: AsyncParsableCommand {
 
     @Option(help: "Concurrent requests for the throughput measurement.")
     var concurrency: Int = 32
+
+    @Option(help: "Routing strategy of the route (weighted, least_outstanding, latency, cost).")
+    var strategy: String = "weighted"
+
+    @Option(help: "Zero-latency providers behind the route (the direct path goes to the first).")
+    var providers: Int = 1
 
     struct Figures {
         var requests = 0
@@ -163,7 +177,8 @@ struct GatewayOverhead: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let fleet = try BenchFleet(bin: bin, provider: "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16")
+        let fleet = try BenchFleet(bin: bin, provider: "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16",
+                                   count: providers, strategy: strategy)
         defer { fleet.stop() }
         let (providerURL, gateURL) = (fleet.providerURL, fleet.gateURL)
 
@@ -175,7 +190,7 @@ struct GatewayOverhead: AsyncParsableCommand {
         // Warm both paths (connections, caches) before measuring.
         for (_, url) in targets { _ = await load(client.http, url: url, body: body, concurrency: 4, seconds: 1) }
 
-        print("gateway overhead: \(seconds) s per measurement, zero-latency provider, 2 cores shared by load, gateway and provider")
+        print("gateway overhead: \(seconds) s per measurement, \(providers) zero-latency provider(s), strategy \(strategy), 2 cores shared by load, gateway and provider")
         var latency: [String: Figures] = [:]
         var throughput: [String: Figures] = [:]
         for (name, url) in targets {

@@ -148,5 +148,10 @@ import Testing
         #expect(problems(bad).contains { $0.hasPrefix("routes[0].strategy: must be one of weighted, least_outstanding, latency, cost") }, "\(problems(bad))")
         #expect(problems(ConfigTests.good + "\nrouting: {slow_start: -1}\n").contains { $0.hasPrefix("routing.slow_start") })
         #expect(problems(ConfigTests.good + "\nrouting: {warmup: 3}\n").contains { $0.hasPrefix("routing.warmup") })
+        #expect(base.healthCheck.kind == .models)
+        let chat = ConfigTests.good.replacingOccurrences(of: "health_check: {interval: 3,", with: "health_check: {kind: chat, interval: 3,")
+        #expect(try GatewayConfig.parse(yaml: chat).healthCheck.kind == .chat)
+        let deep = ConfigTests.good.replacingOccurrences(of: "health_check: {interval: 3,", with: "health_check: {kind: deep, interval: 3,")
+        #expect(problems(deep).contains { $0.hasPrefix("health_check.kind: must be models or chat") })
     }
 }

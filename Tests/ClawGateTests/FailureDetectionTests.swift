@@ -96,4 +96,25 @@ import Testing
             #expect(a.circuit.state == .open && a.circuit.reason?.contains("timeout") == true, "\(a.circuit)")
         }
     }
+
+    @Test func aChatProbeSeesAProviderWhoseChatHangsWhileItsModelListAnswers() async throws {
+        let providers = [TestFleet.provider("a", ["hang_rate": 1]), TestFleet.provider("b")]
+        for kind in [GatewayConfig.HealthCheck.Kind.models, .chat] {
+            var health = GatewayConfig.HealthCheck()
+            health.enabled = true
+            health.interval = 3600
+            health.timeout = 0.3
+            health.unhealthyThreshold = 1
+            health.kind = kind
+            try await TestFleet.withFleet(providers, routes: ["chat": [[("a", 50), ("b", 50)]]], healthCheck: health) { sim, gate, client in
+                await gate.gateway.probeProviders()
+                let healthy = gate.gateway.snapshot().providers.map(\.health.healthy)
+                #expect(healthy == (kind == .chat ? [false, true] : [true, true]), "\(kind): \(healthy)")
+                if kind == .chat {
+                    let probe = try JSONValue.parse(bytes: try #require(sim.provider("b")?.lastBody()))
+                    #expect(probe["model"]?.stringValue == "sim-model" && probe["max_tokens"]?.intValue == 1)
+                }
+            }
+        }
+    }
 }
