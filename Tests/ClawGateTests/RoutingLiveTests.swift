@@ -21,8 +21,8 @@ import Testing
     }
 
     @Test func latencySendsMostToTheFastProviderAndShiftsWhenItSlows() async throws {
-        let sim = try await TestFleet.simulator([TestFleet.provider("fast", ["latency_ms": 10, "latency_p99_ms": 12]),
-                                                 TestFleet.provider("slow", ["latency_ms": 300, "latency_p99_ms": 310])])
+        let sim = try await TestFleet.simulator([TestFleet.provider("fast", ["latency_ms": 20, "latency_p99_ms": 22]),
+                                                 TestFleet.provider("slow", ["latency_ms": 200, "latency_p99_ms": 210])])
         var config = TestFleet.config(simulator: sim, routes: ["chat": [[("fast", 50), ("slow", 50)]]])
         config.routes[0].strategy = .latency
         let gate = try await TestFleet.gateway(config)

@@ -170,4 +170,21 @@ import Testing
         }
         #expect(counts[0] > 350 && counts[1] > 350, "\(counts)")
     }
+
+    @Test func anUnmeasuredProviderStartsAtTheTiersMedianNotAtZero() {
+        var config = GatewayConfig(nodeID: "n", providers: ["a", "b", "c"].map { .init(id: $0, baseURL: "http://127.0.0.1:1") })
+        config.routes = [.init(alias: "chat", tiers: [["a", "b", "c"].map { .init(provider: $0, model: "m", weight: 50) }], strategy: .latency)]
+        let s = GatewayState(config: config, now: 1000, seed: 3)
+        func answer(_ provider: Int, _ latency: Double) {
+            guard case .success(let c) = s.choose(route: 0, tried: Set([0, 1, 2]).subtracting([provider]), attempt: 1, now: 1000), c.provider == provider
+            else { Issue.record("not chosen"); return }
+            s.finishAttempt(provider: provider, outcome: .ok, latency: latency, ttft: nil, tokensIn: 1, tokensOut: 1, cost: 0, now: 1000)
+        }
+        answer(0, 0.02)
+        answer(1, 0.2)
+        guard case .success(let c) = s.choose(route: 0, tried: [], attempt: 1, now: 1000) else { Issue.record("no choice"); return }
+        let latency = Dictionary(uniqueKeysWithValues: (c.explained?.candidates ?? []).map { ($0.provider, $0.latency) })
+        #expect(latency["c"] == 0.11, "c, never measured, scores at the median of a and b: \(latency)")
+        #expect(latency["a"] == 0.02 && latency["b"] == 0.2)
+    }
 }
