@@ -9,6 +9,8 @@ public struct OperatorContent: Sendable, Equatable {
     public var weights: [String: [String: Int]]
     /// failover subject -> where its traffic goes.
     public var failovers: [String: [String]]
+    /// route -> routing strategy in force (as the node reports it).
+    public var strategies: [String: String]
     /// The snapshot's failovers, whole, for a copy.
     var failoverRecords: [Failover]
 
@@ -23,10 +25,11 @@ public struct OperatorContent: Sendable, Equatable {
         self.weights = weights
         failovers = Dictionary(snapshot.failovers.map { ($0.subject, $0.to) }, uniquingKeysWith: { $1 })
         failoverRecords = snapshot.failovers
+        strategies = Dictionary(snapshot.routes.compactMap { r in r.strategy.map { (r.alias, $0) } }, uniquingKeysWith: { $1 })
     }
 
     public static func == (a: OperatorContent, b: OperatorContent) -> Bool {
-        a.drained == b.drained && a.weights == b.weights && a.failovers == b.failovers
+        a.drained == b.drained && a.weights == b.weights && a.failovers == b.failovers && a.strategies == b.strategies
     }
 
     /// In words, for a reason line or a dialog: "drained cheap; weights chat: fast=80; failover provider:x -> y".
@@ -39,12 +42,15 @@ public struct OperatorContent: Sendable, Equatable {
         for (subject, to) in failovers.sorted(by: { $0.key < $1.key }) {
             parts.append("failover \(subject) -> \(to.isEmpty ? "the rest of the tier" : to.joined(separator: ", "))")
         }
+        for (route, strategy) in strategies.sorted(by: { $0.key < $1.key }) where strategy != "weighted" {
+            parts.append("route \(route) by \(strategy)")
+        }
         return parts.joined(separator: "; ")
     }
 
     /// The state document `PUT /admin/v1/state` takes.
     func document(revision: Int) -> StateDocument {
-        StateDocument(revision: revision, drainedProviders: drained, weights: weights, failovers: failoverRecords, nodeDrain: false)
+        StateDocument(revision: revision, drainedProviders: drained, weights: weights, failovers: failoverRecords, strategies: strategies, nodeDrain: false)
     }
 }
 

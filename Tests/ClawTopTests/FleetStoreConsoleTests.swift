@@ -107,6 +107,10 @@ import Testing
         #expect(rows.first { $0.hasPrefix("node-2") }?.contains("4*") == true && rows.first { $0.hasPrefix("node-1") }?.contains("4*") == false)
         // Weight overrides count as well; the same state at different revisions does not.
         #expect(state(revisions: [4, 4], drained: [[], []], weights: [80, nil]).fleet.drift()?.drifted.count == 1)
+        // So does a route's strategy.
+        var byStrategy = state(revisions: [4, 4], drained: [[], []])
+        byStrategy.fleet.nodes[1].snapshot?.routes[0].strategy = "latency"
+        #expect(byStrategy.fleet.drift()?.drifted.count == 1)
         let same = state(revisions: [4, 9], drained: [["fast"], ["fast"]])
         #expect(same.fleet.drift() == nil && !same.fleet.status(now: 1000).reasons.contains { $0.contains("drifted") || $0.contains("revision") },
                 "\(same.fleet.status(now: 1000).reasons)")
