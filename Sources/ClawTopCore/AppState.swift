@@ -1,9 +1,10 @@
-/// The panes of the console, in Tab order; digits 1-6 jump to them.
+/// The panes of the console, in Tab order; digits 0-6 jump to them.
 public enum Pane: Int, Sendable, CaseIterable {
-    case providers, nodes, routes, cost, events, alerts
+    case overview, providers, nodes, routes, cost, events, alerts
 
     public var title: String {
         switch self {
+        case .overview: "Overview"
         case .providers: "Providers"
         case .nodes: "Nodes"
         case .routes: "Routes"
@@ -15,7 +16,7 @@ public enum Pane: Int, Sendable, CaseIterable {
 }
 
 /// A key as the driver read it.
-public enum KeyEvent: Sendable, Equatable {
+public enum KeyEvent: Sendable, Hashable {
     case character(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case tab, backTab, enter, escape, backspace
@@ -174,6 +175,12 @@ public struct AppState: Sendable, Equatable {
     public var latencyHistory: [String: [Double]] = [:]
     public var costHistory: [String: [Double]] = [:]
     public static let historyLength = 120
+    /// The fleet's figures at each poll, oldest first: the overview's graphs.
+    public var fleetHistory = FleetHistory()
+    /// Whether the operator picked a pane; until then the size picks it (the overview where it fits).
+    public var paneChosen = false
+    /// `--wall`: the read-only wallboard.
+    public var wall: WallSettings?
 
     public static func == (a: AppState, b: AppState) -> Bool {
         a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit
@@ -207,5 +214,40 @@ public struct PendingWrite: Sendable, Equatable {
         self.summary = summary
         self.resultsAt = resultsAt
         self.wanted = wanted
+    }
+}
+
+/// The fleet's requests/s, error ratio, p99 and spend per hour, one point per poll.
+public struct FleetHistory: Sendable, Equatable {
+    public var rps: [Double] = []
+    public var errorRatio: [Double] = []
+    public var p99: [Double] = []
+    public var costPerHour: [Double] = []
+    public static let length = 600
+
+    public init() {}
+
+    public mutating func append(_ s: Fleet.Summary) {
+        func push(_ list: inout [Double], _ value: Double) {
+            list.append(value)
+            if list.count > Self.length { list.removeFirst(list.count - Self.length) }
+        }
+        push(&rps, s.rps)
+        push(&errorRatio, s.errorRatio)
+        push(&p99, s.p99 ?? 0)
+        push(&costPerHour, s.costPerHour)
+    }
+}
+
+/// The wallboard's settings.
+public struct WallSettings: Sendable, Equatable {
+    /// Seconds on each view while cycling between the overview and unhealthy providers.
+    public var cycle: Double
+    /// Data older than this (seconds) makes the whole screen say STALE.
+    public var staleAfter: Double
+
+    public init(cycle: Double = 15, staleAfter: Double = 10) {
+        self.cycle = cycle
+        self.staleAfter = staleAfter
     }
 }

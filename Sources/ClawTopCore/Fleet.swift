@@ -168,18 +168,19 @@ public struct Fleet: Sendable, Equatable {
     /// Monitoring-plugin status: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
     public func status(now: Double) -> (code: Int32, word: String, reasons: [String]) {
         var reasons: [String] = []
+        // A node or Alertmanager that does not answer makes the status unknown, unless what does
+        // answer is critical: a critical fleet with a node down is still critical.
+        var unknown: [String] = []
         let unreachable = nodes.filter { ["unreachable", "stale", "incompatible"].contains($0.health(now: now, staleAfter: staleAfter)) }
-        if !unreachable.isEmpty {
-            reasons += unreachable.map { node in
-                let why = node.incompatible.map { "its snapshot does not decode at \($0)" } ?? node.error ?? ""
-                return "node \(node.url) is \(node.health(now: now, staleAfter: staleAfter))\(why.isEmpty ? "" : ": \(why)")"
-            }
-            return (3, "unknown", reasons)
+        unknown += unreachable.map { node in
+            let why = node.incompatible.map { "its snapshot does not decode at \($0)" } ?? node.error ?? ""
+            return "node \(node.url) is \(node.health(now: now, staleAfter: staleAfter))\(why.isEmpty ? "" : ": \(why)")"
         }
         if monitor.alertmanagerURL != nil, let error = monitor.alertmanagerError {
-            return (3, "unknown", ["alertmanager \(monitor.alertmanagerURL!): \(error)"])
+            unknown.append("alertmanager \(monitor.alertmanagerURL!): \(error)")
         }
-        let snapshots = nodes.compactMap(\.snapshot)
+        // Only what answered counts; an unreachable node's last snapshot is old news.
+        let snapshots = nodes.filter { node in !unreachable.contains { $0.url == node.url } }.compactMap(\.snapshot)
         var critical = false
         var degraded = false
         // Critical alerts make the fleet critical, warnings (and errors) degraded; info does not count.
@@ -187,14 +188,19 @@ public struct Fleet: Sendable, Equatable {
             if alert.severity == "critical" { critical = true } else { degraded = true }
             reasons.append("alert \(alert.selector) (\(alert.severity)) is firing\(alert.summary.isEmpty ? "" : ": \(alert.summary)")")
         }
-        if snapshots.allSatisfy({ $0.node.state != .serving }) {
+        if !snapshots.isEmpty, snapshots.allSatisfy({ $0.node.state != .serving }) {
             critical = true
             reasons.append("no node is serving")
         }
         for snapshot in snapshots {
-            for route in snapshot.routes where route.panic {
-                critical = true
-                reasons.append("route \(route.alias) on \(snapshot.node.id) has no available provider (panic routing)")
+            for route in snapshot.routes {
+                // Every provider with weight ejected: nothing left to serve the route, traffic or not.
+                let weighted = route.tiers.joined().filter { $0.effectiveWeight > 0 }.map(\.provider)
+                let ejected = Set(snapshot.providers.filter { $0.state == .ejected }.map(\.id))
+                if route.panic || (!weighted.isEmpty && weighted.allSatisfy(ejected.contains)) {
+                    critical = true
+                    reasons.append("route \(route.alias) on \(snapshot.node.id) has no available provider\(route.panic ? " (panic routing)" : "")")
+                }
             }
             if snapshot.node.state != .serving {
                 degraded = true
@@ -227,7 +233,8 @@ public struct Fleet: Sendable, Equatable {
             degraded = true
             reasons.append("provider \(row.id) is \(row.state)")
         }
-        if critical { return (2, "critical", reasons) }
+        if critical { return (2, "critical", unknown + reasons) }
+        if !unknown.isEmpty { return (3, "unknown", unknown) }
         if degraded { return (1, "degraded", reasons) }
         return (0, "ok", reasons)
     }

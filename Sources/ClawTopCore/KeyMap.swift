@@ -34,13 +34,16 @@ public enum KeyMap {
         .init(keys: [.character("F")], label: "F", help: "restore provider", action: .restoreSelected, dangerous: true),
         .init(keys: [.character("z")], label: "z", help: "silence alert (Alerts pane)", action: .silencePrompt, dangerous: true),
     ] + Pane.allCases.map { pane in
-        .init(keys: [.character(Character(String(pane.rawValue + 1)))], label: String(pane.rawValue + 1),
+        .init(keys: [.character(Character(String(pane.rawValue)))], label: String(pane.rawValue),
               help: pane.title, action: .selectPane(pane))
     }
 
     public static func action(for key: KeyEvent, readOnly: Bool = false) -> Action? {
         bindings.first { $0.keys.contains(key) && !(readOnly && $0.dangerous) }?.action
     }
+
+    /// The wallboard's only keys: quit, pause, theme. Nothing else acts, whatever the token.
+    public static let wallKeys: [KeyEvent: Action] = [.character("q"): .quit, .character("p"): .togglePause, .character("t"): .cycleTheme]
 
     public static func visible(readOnly: Bool) -> [KeyBinding] {
         bindings.filter { !$0.label.isEmpty && !(readOnly && $0.dangerous) }

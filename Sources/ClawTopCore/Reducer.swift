@@ -99,11 +99,14 @@ public enum Reducer {
                 state.pending[subject] = pending
             }
         case .nextPane:
+            state.paneChosen = true
             state.pane = Pane(rawValue: (state.pane.rawValue + 1) % Pane.allCases.count)!
         case .previousPane:
+            state.paneChosen = true
             state.pane = Pane(rawValue: (state.pane.rawValue + Pane.allCases.count - 1) % Pane.allCases.count)!
         case .selectPane(let pane):
             state.pane = pane
+            state.paneChosen = true
         case .moveSelection(let delta):
             let count = rowCount(state, state.pane)
             let current = state.selected(state.pane)
@@ -117,6 +120,10 @@ public enum Reducer {
         case .resize(let width, let height):
             state.width = max(0, width)
             state.height = max(0, height)
+            // Until the operator picks a pane, the size picks it: the overview where there is room.
+            if !state.paneChosen {
+                state.pane = state.wall != nil || (width >= 120 && height >= 36) ? .overview : .providers
+            }
         case .monitorHistory(let latency, let cost):
             // Prometheus's past, before what this console has polled itself.
             for (id, values) in latency { state.latencyHistory[id] = Array((values + (state.latencyHistory[id] ?? [])).suffix(AppState.historyLength)) }
@@ -176,6 +183,7 @@ public enum Reducer {
     /// After a poll: the merged rows, histories, pending marks and selections, brought up to date once.
     static func merge(_ state: inout AppState, at: Double) {
         state.fleet.refresh()
+        state.fleetHistory.append(state.fleet.summary(now: at))
         for row in state.fleet.rows {
             state.latencyHistory[row.id, default: []].append(row.p50 ?? 0)
             state.costHistory[row.id, default: []].append(row.costPerHour)
@@ -246,6 +254,11 @@ public enum Reducer {
     }
 
     static func handle(_ state: inout AppState, _ key: KeyEvent, _ effects: inout [Effect]) {
+        // The wallboard is read-only whatever the token: quit, pause and theme, nothing else.
+        if state.wall != nil {
+            if let action = KeyMap.wallKeys[key] { apply(&state, action, &effects) }
+            return
+        }
         switch state.mode {
         case .normal:
             if let action = KeyMap.action(for: key, readOnly: state.readOnly) { apply(&state, action, &effects) }
@@ -337,7 +350,7 @@ public enum Reducer {
     }
 
     static func selectedProvider(_ state: AppState) -> String? {
-        guard state.pane == .providers || state.pane == .cost else { return nil }
+        guard state.pane == .providers || state.pane == .cost || state.pane == .overview else { return nil }
         let rows = Selectors.sortedProviders(state)
         let index = state.selected(state.pane)
         return rows.indices.contains(index) ? rows[index].id : nil
@@ -356,7 +369,7 @@ public enum Reducer {
 
     static func rowCount(_ state: AppState, _ pane: Pane) -> Int {
         switch pane {
-        case .providers, .cost: Selectors.sortedProviders(state).count
+        case .overview, .providers, .cost: Selectors.sortedProviders(state).count
         case .nodes: Selectors.filteredNodes(state).count
         case .routes: Selectors.routeLines(state).count
         case .events: Selectors.allEvents(state).count

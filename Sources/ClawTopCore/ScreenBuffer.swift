@@ -44,9 +44,11 @@ public struct ScreenBuffer: Sendable, Equatable {
     }
 
     /// Give a whole row a role (a selection bar, a header line).
-    public mutating func fill(row y: Int, role: Role, from x: Int = 0) {
+    public mutating func fill(row y: Int, role: Role, from x: Int = 0, to end: Int? = nil) {
         guard y >= 0, y < height else { return }
-        for column in max(0, x)..<width {
+        let stop = min(width, end ?? width)
+        guard max(0, x) < stop else { return }
+        for column in max(0, x)..<stop {
             cells[y * width + column] = Cell(cells[y * width + column].character, role)
         }
     }

@@ -5,7 +5,8 @@ import Foundation
 extension View {
     // MARK: Header, tabs, footer
 
-    static func header(_ state: AppState, _ b: inout ScreenBuffer) {
+    /// `reserve`: columns kept free at the right edge (the wall's clock).
+    static func header(_ state: AppState, _ b: inout ScreenBuffer, reserve: Int = 0) {
         let s = state.fleet.summary(now: state.now)
         b.fill(row: 0, role: .header)
         let monitor = state.fleet.monitor
@@ -16,7 +17,7 @@ extension View {
         if state.readOnly { flags.append((state.ascii ? "[RO]" : "🔒RO", .lock)) }
         let flagWidth = flags.reduce(0) { $0 + $1.0.count + 1 } + (flags.isEmpty ? 0 : 1)
         // The flags always show; the figures take the room that is left, in order of importance.
-        let room = b.width - flagWidth
+        let room = b.width - flagWidth - reserve
         var x = b.put(" clawtop", x: 0, y: 0, role: .title, maxWidth: room)
         var items: [(String, String, Role)] = [
             ("nodes", "\(s.nodesServing)/\(s.nodesTotal)", s.nodesServing == s.nodesTotal ? .headerValue : .crit),
@@ -45,7 +46,7 @@ extension View {
             x = b.put("  \(label) ", x: x, y: 0, role: .header)
             x = b.put(value, x: x, y: 0, role: role)
         }
-        var fx = max(0, b.width - flagWidth + 1)
+        var fx = max(0, b.width - reserve - flagWidth + 1)
         for (text, role) in flags {
             fx = b.put(text, x: fx, y: 0, role: role) + 1
         }
@@ -54,10 +55,10 @@ extension View {
     static func tabs(_ state: AppState, _ b: inout ScreenBuffer) {
         var x = 0
         for pane in Pane.allCases {
-            let text = " \(pane.rawValue + 1) \(pane.title) "
+            let text = " \(pane.rawValue) \(pane.title)"
             x = b.put(text, x: x, y: 1, role: pane == state.pane ? .tabActive : .tab)
         }
-        var info = state.pane == .providers ? "sort: \(state.sort.rawValue)" : ""
+        var info = state.pane == .providers || state.pane == .overview ? "sort: \(state.sort.rawValue)" : ""
         if !state.filter.isEmpty { info = "filter: \(state.filter)  " + info }
         if !info.isEmpty { b.put(info, x: max(x + 1, b.width - info.count - 1), y: 1, role: .dim) }
     }

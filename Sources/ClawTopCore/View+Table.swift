@@ -26,10 +26,12 @@ extension View {
         return columns.indices.filter { chosen.contains($0) }
     }
 
+    /// A table in the rows of `area`, from column `left` over `width` columns (the whole row by default).
     static func table(_ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int), columns: [Column], rows: [[(String, Role)]],
-                      selected: Int, ascii: Bool) {
-        let visible = fit(columns, width: b.width)
-        var x = 0
+                      selected: Int, ascii: Bool, left: Int = 0, width: Int? = nil) {
+        let room = width ?? b.width - left
+        let visible = fit(columns, width: room)
+        var x = left
         for index in visible {
             x = b.put(Format.pad(columns[index].title, columns[index].width, right: columns[index].right), x: x, y: area.top, role: .title) + 1
         }
@@ -39,15 +41,15 @@ extension View {
         for (offset, row) in rows.dropFirst(first).prefix(capacity).enumerated() {
             let y = area.top + 1 + offset
             let isSelected = first + offset == selected
-            var x = 0
+            var x = left
             for index in visible {
                 let (text, role) = row[index]
                 x = b.put(Format.pad(text, columns[index].width, right: columns[index].right, ascii: ascii), x: x, y: y,
-                          role: isSelected ? .selected : role) + 1
+                          role: isSelected ? .selected : role, maxWidth: left + room - x) + 1
             }
-            if isSelected { b.fill(row: y, role: .selected) }
+            if isSelected { b.fill(row: y, role: .selected, from: left, to: left + room) }
         }
-        if rows.isEmpty { b.put("(nothing yet)", x: 0, y: area.top + 1, role: .dim) }
+        if rows.isEmpty { b.put("(nothing yet)", x: left, y: area.top + 1, role: .dim) }
     }
 
     static func stateRole(_ word: String) -> Role {

@@ -7,6 +7,7 @@ public enum View {
     public static let minimumHeight = 10
 
     public static func render(_ state: AppState) -> ScreenBuffer {
+        if let wall = state.wall { return renderWall(state, wall) }
         var buffer = ScreenBuffer(width: state.width, height: state.height)
         guard state.width >= minimumWidth, state.height >= minimumHeight else {
             let lines = ["Terminal too small:", "need \(minimumWidth)x\(minimumHeight),", "have \(state.width)x\(state.height).", "q quits."]
@@ -20,6 +21,7 @@ public enum View {
             detail(state, id, &buffer, area)
         } else {
         switch state.pane {
+        case .overview: overview(state, &buffer, area)
         case .providers: providers(state, &buffer, area)
         case .nodes: nodes(state, &buffer, area)
         case .routes: routes(state, &buffer, area)

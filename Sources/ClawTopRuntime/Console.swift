@@ -26,6 +26,8 @@ public struct ConsoleOptions: Sendable {
     public var noMonitors = false
     /// With --demo: each node keeps its own operator state file instead of sharing etcd.
     public var fileStore = false
+    /// `--wall`: the read-only wallboard (its stale bound is set from the refresh).
+    public var wall: WallSettings?
 
     public init() {}
 }
@@ -95,7 +97,8 @@ public struct Console {
             throw fail(error.description, 2)
         }
         let refresh = o.refresh ?? file.refresh ?? 2
-        let theme = o.theme ?? file.theme ?? "dark"
+        // The wall's default theme is high contrast: it is read from across a room.
+        let theme = o.theme ?? file.theme ?? (o.wall != nil ? "high-contrast" : "dark")
         var tokenFile = o.tokenFile ?? file.tokenFile
         var nodes = o.nodes.isEmpty ? file.nodes : o.nodes
         let signals = ShutdownSignals()
@@ -163,7 +166,12 @@ public struct Console {
         var fleet = Fleet(urls: urls, staleAfter: max(refresh * 3, 6))
         fleet.monitor = Monitor(prometheusURL: prometheusURL, alertmanagerURL: alertmanagerURL)
         fleet.monitor.actor = "clawtop (\(environment["USER"] ?? environment["LOGNAME"] ?? "unknown user"))"
-        var state = AppState(fleet: fleet, readOnly: o.readOnly, ascii: o.ascii)
+        var state = AppState(fleet: fleet, readOnly: o.readOnly || o.wall != nil, ascii: o.ascii)
+        if var wall = o.wall {
+            // Stale once no node has answered for three refreshes (and at least 5 s).
+            wall.staleAfter = max(5, 3 * refresh)
+            state.wall = wall
+        }
         if let exec = o.exec {
             try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
         }

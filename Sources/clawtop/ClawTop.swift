@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClawTopCore
 import ClawTopRuntime
 import Foundation
 
@@ -64,6 +65,12 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "With --demo: each node keeps its own state file; no etcd cluster even when etcd is installed.")
     var fileStore = false
 
+    @Flag(name: .long, help: "The wallboard: read-only, a large status word, the incident banner, loud STALE; q, p and t only.")
+    var wall = false
+
+    @Option(name: .long, help: "With --wall: seconds on the overview and on each unhealthy provider (default 15; 0 stays on the overview).")
+    var cycle: Double = 15
+
     func validate() throws {
         if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
@@ -71,6 +78,8 @@ struct ClawTop: ParsableCommand {
         if headless, !demo { throw ValidationError("--headless goes with --demo") }
         if noMonitors, !demo { throw ValidationError("--no-monitors goes with --demo") }
         if fileStore, !demo { throw ValidationError("--file-store goes with --demo") }
+        guard cycle == 0 || (cycle >= 1 && cycle <= 3600) else { throw ValidationError("--cycle must be 0 or 1..3600 seconds") }
+        if wall, once || exec != nil { throw ValidationError("--wall is a screen; it does not go with --once or --exec") }
     }
 
     func run() throws {
@@ -92,6 +101,7 @@ struct ClawTop: ParsableCommand {
         o.incidentPeriod = incidentPeriod
         o.noMonitors = noMonitors
         o.fileStore = fileStore
+        o.wall = wall ? WallSettings(cycle: cycle, staleAfter: 0) : nil
         let end = Console.run(o)
         if let message = end.message { FileHandle.standardError.write(Data("clawtop: \(message)\n".utf8)) }
         if end.code != 0 { throw ExitCode(end.code) }

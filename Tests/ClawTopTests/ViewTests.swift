@@ -60,7 +60,10 @@ func sampleState(width: Int, height: Int) -> AppState {
 
     @Test func widerScreensShowMoreColumns() {
         let narrow = View.render(sampleState(width: 80, height: 24)).line(2)
-        let wide = View.render(sampleState(width: 200, height: 60))
+        var wideState = sampleState(width: 200, height: 60)
+        #expect(wideState.pane == .overview, "the overview is the first pane where there is room for it")
+        Reducer.reduce(&wideState, .selectPane(.providers))
+        let wide = View.render(wideState)
         #expect(wide.line(2).contains("TTFT") && wide.line(2).contains("P95"))
         #expect(!narrow.contains("TTFT"))
         #expect(wide.lines.count == 60)
@@ -112,13 +115,17 @@ func sampleState(width: Int, height: Int) -> AppState {
         #expect(KeyMap.action(for: .character("j")) == .moveSelection(1))
         #expect(KeyMap.action(for: .up) == .moveSelection(-1))
         #expect(KeyMap.action(for: .character("3")) == .selectPane(.routes))
+        #expect(KeyMap.action(for: .character("0")) == .selectPane(.overview))
         #expect(KeyMap.action(for: .character("Z")) == nil)
     }
 
     @Test func panesCycleAndSelectionStaysInRange() {
         var state = sampleState(width: 80, height: 24)
         Reducer.reduce(&state, .previousPane)
+        #expect(state.pane == .overview)
+        Reducer.reduce(&state, .previousPane)
         #expect(state.pane == .alerts)
+        Reducer.reduce(&state, .nextPane)
         Reducer.reduce(&state, .nextPane)
         #expect(state.pane == .providers)
         Reducer.reduce(&state, .moveSelection(10))
