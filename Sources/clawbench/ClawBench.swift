@@ -222,6 +222,8 @@ struct ConsoleFrame: ParsableCommand {
     @Option var width = 200
     @Option var height = 60
     @Option var frames = 200
+    @Option(help: "providers, nodes, routes (cycled, the default) or overview.")
+    var pane = "cycled"
 
     func run() {
         var fleet = Fleet(urls: (0..<nodes).map { "http://10.0.\($0 / 250).\($0 % 250):8080" })
@@ -255,12 +257,13 @@ struct ConsoleFrame: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         for frame in 0..<frames {
             state.now = 1000.5 + Double(frame)  // ages tick: a steady-state frame
-            state.pane = Pane.allCases[frame % 3]
+            state.pane = pane == "overview" ? .overview : Pane.allCases[1 + frame % 3]
+            if pane == "overview" { state.fleetHistory.append(state.fleet.summary(now: state.now)) }
             let buffer = View.render(state)
             for i in 0..<buffer.cells.count where buffer.cells[i] != previous.cells[i] { changed += 1 }
             previous = buffer
         }
         let perFrame = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(frames)
-        print("console frame: \(nodes) nodes x \(providers) providers at \(width)x\(height): \(String(format: "%.2f", perFrame)) ms per render+diff (\(frames) frames, \(changed / frames) cells changed per frame)")
+        print("console frame (\(pane)): \(nodes) nodes x \(providers) providers at \(width)x\(height): \(String(format: "%.2f", perFrame)) ms per render+diff (\(frames) frames, \(changed / frames) cells changed per frame)")
     }
 }
