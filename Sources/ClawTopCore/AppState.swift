@@ -39,7 +39,7 @@ public enum Action: Sendable, Equatable {
     case themeLoaded(String)
     case themeFailed(String)
     /// Sparkline history per provider from Prometheus range queries, oldest first (at start).
-    case monitorHistory(latency: [String: [Double]], cost: [String: [Double]])
+    case monitorHistory(latency: [String: [Double]], cost: [String: [Double]], fleet: FleetHistory? = nil)
     /// Action keys on the selected row.
     case drainSelected, undrainSelected, weightPrompt, weightStep(Int), failoverPrompt, restoreSelected
     /// `z` on an alert: the command line with a silence for just that alert.
@@ -226,6 +226,22 @@ public struct FleetHistory: Sendable, Equatable {
     public static let length = 600
 
     public init() {}
+
+    public init(rps: [Double], errorRatio: [Double], p99: [Double], costPerHour: [Double]) {
+        self.rps = rps
+        self.errorRatio = errorRatio
+        self.p99 = p99
+        self.costPerHour = costPerHour
+    }
+
+    /// `earlier` (Prometheus's past) before what this console polled itself.
+    public mutating func prepend(_ earlier: FleetHistory) {
+        func join(_ a: [Double], _ b: [Double]) -> [Double] { Array((a + b).suffix(Self.length)) }
+        rps = join(earlier.rps, rps)
+        errorRatio = join(earlier.errorRatio, errorRatio)
+        p99 = join(earlier.p99, p99)
+        costPerHour = join(earlier.costPerHour, costPerHour)
+    }
 
     public mutating func append(_ s: Fleet.Summary) {
         func push(_ list: inout [Double], _ value: Double) {

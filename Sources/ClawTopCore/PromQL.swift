@@ -11,7 +11,7 @@ public enum PromQL {
 
     public enum Figure: String, Sendable, CaseIterable {
         case rps, errorRatio, p50, p95, p99, cost
-        case fleetRPS, fleetErrorRatio, fleetP99
+        case fleetRPS, fleetErrorRatio, fleetP99, fleetCost
 
         public var expression: String {
             let w = PromQL.window
@@ -33,6 +33,7 @@ public enum PromQL {
             case .fleetRPS: requests
             case .fleetErrorRatio: "(\(failedRequests) or \(requests) * 0) / \(requests)"
             case .fleetP99: "histogram_quantile(0.99, sum by (le) (rate(clawgate_request_duration_seconds_bucket[\(w)])))"
+            case .fleetCost: "sum(rate(clawgate_cost_dollars_total[\(w)])) * 3600"
             }
         }
     }
@@ -131,6 +132,18 @@ public enum PromQL {
         figures.p99 = answers[.fleetP99]?.first?.value
         figures.costPerHour = figures.providers.values.compactMap(\.costPerHour).reduce(0, +)
         return figures
+    }
+
+    /// One fleet-wide series from a range answer (no provider label): `count` slots of `step`
+    /// seconds ending at `end`, oldest first, 0 where Prometheus has no point.
+    public static func fleetHistory(_ series: [Series], end: Double, step: Double, count: Int) -> [Double] {
+        var values = [Double](repeating: 0, count: count)
+        let start = end - Double(count - 1) * step
+        for point in series.first?.points ?? [] {
+            let slot = Int(((point.time - start) / step).rounded())
+            if values.indices.contains(slot) { values[slot] = point.value ?? 0 }
+        }
+        return values
     }
 
     /// Sparkline history per provider from range answers: `count` slots of `step` seconds ending

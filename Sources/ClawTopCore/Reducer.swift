@@ -124,8 +124,9 @@ public enum Reducer {
             if !state.paneChosen {
                 state.pane = state.wall != nil || (width >= 120 && height >= 36) ? .overview : .providers
             }
-        case .monitorHistory(let latency, let cost):
+        case .monitorHistory(let latency, let cost, let fleet):
             // Prometheus's past, before what this console has polled itself.
+            if let fleet { state.fleetHistory.prepend(fleet) }
             for (id, values) in latency { state.latencyHistory[id] = Array((values + (state.latencyHistory[id] ?? [])).suffix(AppState.historyLength)) }
             for (id, values) in cost { state.costHistory[id] = Array((values + (state.costHistory[id] ?? [])).suffix(AppState.historyLength)) }
         case .pollBatch(let batch):

@@ -86,17 +86,21 @@ struct MonitorPoller: Sendable {
         guard let prometheus else { return nil }
         let end = (Date().timeIntervalSince1970 / step).rounded(.down) * step
         let start = end - Double(count - 1) * step
-        let figures: [PromQL.Figure] = [.p50, .cost]
+        // Per provider for the sparklines; fleet-wide for the overview's graphs.
+        let figures: [PromQL.Figure] = [.p50, .cost, .fleetRPS, .fleetErrorRatio, .fleetP99, .fleetCost]
         let requests = figures.map { figure in
             HTTPRequestSpec(url: prometheus + "/api/v1/query_range?query=" + Self.encode(figure.expression)
                 + "&start=\(start)&end=\(end)&step=\(step)", timeout: max(timeout, 5))
         }
         let results = curl.perform(requests)
-        var history: [[String: [Double]]] = []
+        var matrices: [[PromQL.Series]] = []
         for result in results {
             guard case .success(let json) = Self.json(result), case .success(let series) = PromQL.matrix(json) else { return nil }
-            history.append(PromQL.history(series, end: end, step: step, count: count))
+            matrices.append(series)
         }
-        return .monitorHistory(latency: history[0], cost: history[1])
+        func fleet(_ i: Int) -> [Double] { PromQL.fleetHistory(matrices[i], end: end, step: step, count: count) }
+        return .monitorHistory(latency: PromQL.history(matrices[0], end: end, step: step, count: count),
+                               cost: PromQL.history(matrices[1], end: end, step: step, count: count),
+                               fleet: FleetHistory(rps: fleet(2), errorRatio: fleet(3), p99: fleet(4), costPerHour: fleet(5)))
     }
 }

@@ -94,6 +94,15 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         state.latencyHistory["fast"] = [7]
         Reducer.reduce(&state, .monitorHistory(latency: history, cost: [:]))
         #expect(state.latencyHistory["fast"] == [0, 0, 1, 2, 0, 7])  // Prometheus's past before the console's own
+        // The fleet-wide series (no provider label) fill the overview's graphs the same way.
+        let fleetAnswer: JSONValue = ["status": "success", "data": ["resultType": "matrix", "result": [
+            ["metric": [:], "values": [[98, "40"], [100, "42"]]],
+        ]]]
+        let rps = PromQL.fleetHistory(try PromQL.matrix(fleetAnswer).get(), end: 100, step: 2, count: 3)
+        #expect(rps == [0, 40, 42])
+        state.fleetHistory.rps = [45]
+        Reducer.reduce(&state, .monitorHistory(latency: [:], cost: [:], fleet: FleetHistory(rps: rps, errorRatio: [], p99: [], costPerHour: [])))
+        #expect(state.fleetHistory.rps == [0, 40, 42, 45])
     }
 
     @Test func prometheusFiguresReplaceTheNodesOwnAndFallBackWhenItFails() {
