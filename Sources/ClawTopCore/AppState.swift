@@ -116,10 +116,22 @@ public struct NodeResult: Sendable, Equatable {
 
 /// The confirmation dialog of a dangerous action; its default focus is Cancel.
 public struct Confirmation: Sendable, Equatable {
-    public enum Focus: Sendable, Equatable { case reason, cancel, confirm }
+    public enum Focus: Sendable, Equatable { case reason, typedName, cancel, confirm }
     public var plan: ActionPlan
     public var reason = ""
     public var focus: Focus = .cancel
+    /// What the action will do (shares, spend, warnings), when it moves traffic.
+    public var preview: Preview?
+    /// What the operator typed where the preview asks for a route or node name.
+    public var typed = ""
+
+    public init(plan: ActionPlan, preview: Preview? = nil) {
+        self.plan = plan
+        self.preview = preview
+    }
+
+    /// The Tab order: the name field only when the preview asks for one.
+    var order: [Focus] { preview?.guardName != nil ? [.reason, .typedName, .cancel, .confirm] : [.reason, .cancel, .confirm] }
 }
 
 public enum Mode: Sendable, Equatable {

@@ -241,7 +241,7 @@ public enum Reducer {
                 state.mode = .normal
                 fail(&state, error.description)
             case .success(let plan):
-                state.mode = .confirm(Confirmation(plan: plan))
+                state.mode = .confirm(Confirmation(plan: plan, preview: Preview.of(command, fleet: state.fleet, now: state.now)))
             }
         }
     }
@@ -311,13 +311,20 @@ public enum Reducer {
             switch key {
             case .escape: state.mode = .normal
             case .tab, .right, .down:
-                dialog.focus = dialog.focus == .reason ? .cancel : dialog.focus == .cancel ? .confirm : .reason
+                let order = dialog.order
+                dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + 1) % order.count]
                 state.mode = .confirm(dialog)
             case .backTab, .left, .up:
-                dialog.focus = dialog.focus == .reason ? .confirm : dialog.focus == .confirm ? .cancel : .reason
+                let order = dialog.order
+                dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + order.count - 1) % order.count]
                 state.mode = .confirm(dialog)
             case .enter:
-                if dialog.focus == .confirm {
+                if dialog.focus == .confirm, let name = dialog.preview?.guardName, dialog.typed != name {
+                    // Leaving a route with nothing, or the fleet without a serving node, needs the name typed.
+                    dialog.focus = .typedName
+                    state.mode = .confirm(dialog)
+                    state.message = ("type '\(name)' to confirm: \(dialog.preview?.guardReason ?? "")", .crit)
+                } else if dialog.focus == .confirm {
                     // Planned again as sent: with the reason, and a silence starting now, not when the dialog opened.
                     var plan = dialog.plan
                     if case .success(let again) = plan.command.plan(fleet: state.fleet, reason: dialog.reason, now: state.now) {
@@ -337,13 +344,19 @@ public enum Reducer {
             case .backspace where dialog.focus == .reason:
                 if !dialog.reason.isEmpty { dialog.reason.removeLast() }
                 state.mode = .confirm(dialog)
+            case .backspace where dialog.focus == .typedName:
+                if !dialog.typed.isEmpty { dialog.typed.removeLast() }
+                state.mode = .confirm(dialog)
+            case .character(let c) where dialog.focus == .typedName:
+                if dialog.typed.count < 100 { dialog.typed.append(c) }
+                state.mode = .confirm(dialog)
             case .character(let c) where dialog.focus == .reason:
                 if dialog.reason.count < 200 { dialog.reason.append(c) }
                 state.mode = .confirm(dialog)
-            case .character("y") where dialog.focus != .reason:
+            case .character("y") where dialog.focus != .reason && dialog.focus != .typedName:
                 dialog.focus = .confirm
                 state.mode = .confirm(dialog)
-            case .character("n") where dialog.focus != .reason:
+            case .character("n") where dialog.focus != .reason && dialog.focus != .typedName:
                 state.mode = .normal
             default: break
             }

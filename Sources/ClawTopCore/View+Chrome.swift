@@ -14,7 +14,8 @@ extension View {
         // Prometheus given but not answering: the figures are the nodes' own, and the header says so.
         if monitor.prometheusURL != nil, monitor.figures == nil, monitor.prometheusError != nil { flags.append(("prom down: node stats", .warn)) }
         if state.paused { flags.append(("PAUSED", .lock)) }
-        if state.readOnly { flags.append((state.ascii ? "[RO]" : "🔒RO", .lock)) }
+        // One cell per character: a double-width emoji would push the rest of the row off by one.
+        if state.readOnly { flags.append(("[RO]", .lock)) }
         let flagWidth = flags.reduce(0) { $0 + $1.0.count + 1 } + (flags.isEmpty ? 0 : 1)
         // The flags always show; the figures take the room that is left, in order of importance.
         let room = b.width - flagWidth - reserve

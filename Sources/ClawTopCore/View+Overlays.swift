@@ -26,16 +26,11 @@ extension View {
     }
 
     static func confirm(_ dialog: Confirmation, _ b: inout ScreenBuffer) {
-        let width = min(b.width - 2, max(50, dialog.plan.summary.count + 4))
-        let height = 9
-        let left = max(0, (b.width - width) / 2)
-        let top = max(0, (b.height - height) / 2)
-        for y in top..<min(b.height, top + height) {
-            b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
-        }
-        b.put(" Confirm ", x: left + 1, y: top, role: .title)
-        // The summary on up to two lines, broken at a space.
+        let preview = dialog.preview?.lines ?? []
+        let needsName = dialog.preview?.guardName != nil
+        let width = min(b.width - 2, max(50, dialog.plan.summary.count + 4, (preview.map(\.count).max() ?? 0) + 4))
         let room = max(1, width - 4)
+        // The summary on up to two lines, broken at a space; then the preview, as many lines as fit.
         var first = dialog.plan.summary
         var second = ""
         if first.count > room {
@@ -44,17 +39,40 @@ extension View {
             second = String(first.dropFirst(cut)).trimmingCharacters(in: .whitespaces)
             first = String(first.prefix(cut))
         }
+        let fixed = 9 + (needsName ? 1 : 0)
+        let shown = Array(preview.prefix(max(0, b.height - 2 - fixed)))
+        let height = min(b.height, fixed + shown.count)
+        let left = max(0, (b.width - width) / 2)
+        let top = max(0, (b.height - height) / 2)
+        for y in top..<min(b.height, top + height) {
+            b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
+        }
+        b.put(" Confirm ", x: left + 1, y: top, role: .title)
         b.put(first, x: left + 2, y: top + 2, role: .selected, maxWidth: room)
         b.put(second, x: left + 2, y: top + 3, role: .selected, maxWidth: room)
+        var y = top + 4
+        for line in shown {
+            let role: Role = line.hasPrefix("REFUSED") ? .crit : line.hasPrefix("warning") ? .warn : .selected
+            b.put(line, x: left + 2, y: y, role: role, maxWidth: room)
+            y += 1
+        }
         let nodes = dialog.plan.calls.filter { $0.node != nil }.count
         let target = nodes > 0 ? "Nodes: \(nodes)" : "Sent to: Alertmanager"
-        b.put(target, x: left + 2, y: top + 4, role: .selected, maxWidth: room)
+        b.put(target, x: left + 2, y: y, role: .selected, maxWidth: room)
+        y += 1
         let reasonRole: Role = dialog.focus == .reason ? .tabActive : .selected
-        b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: top + 5, role: reasonRole, maxWidth: room)
+        b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: y, role: reasonRole, maxWidth: room)
+        y += 1
+        if let name = dialog.preview?.guardName {
+            let role: Role = dialog.focus == .typedName ? .tabActive : .crit
+            b.put("Type \(name) to confirm: " + dialog.typed + (dialog.focus == .typedName ? "_" : ""), x: left + 2, y: y, role: role, maxWidth: room)
+            y += 1
+        }
+        y += 1
         let cancel = dialog.focus == .cancel ? "[ Cancel ]" : "  Cancel  "
         let ok = dialog.focus == .confirm ? "[ Confirm ]" : "  Confirm  "
-        b.put(cancel, x: left + 2, y: top + 7, role: dialog.focus == .cancel ? .tabActive : .selected)
-        b.put(ok, x: left + 16, y: top + 7, role: dialog.focus == .confirm ? .crit : .selected)
-        b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: top + 7, role: .selected, maxWidth: max(0, width - 32))
+        b.put(cancel, x: left + 2, y: y, role: dialog.focus == .cancel ? .tabActive : .selected)
+        b.put(ok, x: left + 16, y: y, role: dialog.focus == .confirm ? .crit : .selected)
+        b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: y, role: .selected, maxWidth: max(0, width - 32))
     }
 }

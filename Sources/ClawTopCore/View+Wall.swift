@@ -61,6 +61,10 @@ extension View {
             wallFooter(state, settings, &b, showing: nil, views: 1)
             return b
         }
+        // The word in plain text too, with why (what a screen reader or a capture reads).
+        let why = status.reasons.first.map { "  " + $0 } ?? "  every node serving, every provider healthy"
+        b.put(label + why, x: 0, y: y, role: role, maxWidth: b.width)
+        y += 1
         // The incident banner: what is wrong and for how long.
         for line in incidents(state).prefix(max(1, (b.height - y) / 4)) {
             b.fill(row: y, role: .crit)

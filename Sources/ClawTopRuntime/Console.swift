@@ -26,6 +26,10 @@ public struct ConsoleOptions: Sendable {
     public var noMonitors = false
     /// With --demo: each node keeps its own operator state file instead of sharing etcd.
     public var fileStore = false
+    /// `--exec ... --dry-run`: print the plan and its effect, change nothing.
+    public var dryRun = false
+    /// `--exec ... --confirm NAME`: the route or node name a guarded action asks for.
+    public var confirmName: String?
     /// `--wall`: the read-only wallboard (its stale bound is set from the refresh).
     public var wall: WallSettings?
 
@@ -210,12 +214,24 @@ public struct Console {
         }
         guard command.changesFleet else { throw fail("--exec '\(line)' does not change the fleet", 2) }
         guard !options.readOnly else { throw fail("--read-only: actions are disabled", 2) }
-        guard options.yes else { throw fail("--exec changes the fleet: add --yes to confirm '\(command.text)'", 2) }
+        guard options.yes || options.dryRun else { throw fail("--exec changes the fleet: add --yes to confirm '\(command.text)' (or --dry-run to see its effect)", 2) }
         Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
         let plan: ActionPlan
         switch command.plan(fleet: state.fleet, reason: ProcessInfo.processInfo.environment["CLAWTOP_REASON"], now: Date().timeIntervalSince1970) {
         case .failure(let error): throw fail(error.description, 1)
         case .success(let p): plan = p
+        }
+        // The effect first, as the dialog shows it; with --dry-run, nothing more.
+        let preview = Preview.of(command, fleet: state.fleet, now: Date().timeIntervalSince1970)
+        if options.dryRun {
+            print("dry run: \(plan.summary)")
+            for line in preview?.lines ?? [] { print("  \(line)") }
+            print("nothing was changed")
+            throw ConsoleExit(0)
+        }
+        for line in preview?.lines ?? [] { print("  \(line)") }
+        if let name = preview?.guardName, options.confirmName != name {
+            throw fail("'\(command.text)' is refused: \(preview?.guardReason ?? ""). Add --confirm \(name) to do it anyway.", 1)
         }
         let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name),
                                         alertmanager: state.fleet.monitor.alertmanagerURL, token: token)

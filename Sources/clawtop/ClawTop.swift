@@ -50,6 +50,12 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "With --exec: confirm the action (there is no dialog).")
     var yes = false
 
+    @Flag(name: .long, help: "With --exec: print the plan and its effect (shares, spend, warnings) and change nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: "With --exec: the route or node name an action that empties a route or drains the last node asks for.")
+    var confirm: String?
+
     @Flag(name: .long, help: "Start a real local fleet (clawsim, three clawgate nodes, traffic, incidents) and watch it.")
     var demo = false
 
@@ -78,6 +84,7 @@ struct ClawTop: ParsableCommand {
         if headless, !demo { throw ValidationError("--headless goes with --demo") }
         if noMonitors, !demo { throw ValidationError("--no-monitors goes with --demo") }
         if fileStore, !demo { throw ValidationError("--file-store goes with --demo") }
+        if dryRun || confirm != nil, exec == nil { throw ValidationError("--dry-run and --confirm go with --exec") }
         guard cycle == 0 || (cycle >= 1 && cycle <= 3600) else { throw ValidationError("--cycle must be 0 or 1..3600 seconds") }
         if wall, once || exec != nil { throw ValidationError("--wall is a screen; it does not go with --once or --exec") }
     }
@@ -101,6 +108,8 @@ struct ClawTop: ParsableCommand {
         o.incidentPeriod = incidentPeriod
         o.noMonitors = noMonitors
         o.fileStore = fileStore
+        o.dryRun = dryRun
+        o.confirmName = confirm
         o.wall = wall ? WallSettings(cycle: cycle, staleAfter: 0) : nil
         let end = Console.run(o)
         if let message = end.message { FileHandle.standardError.write(Data("clawtop: \(message)\n".utf8)) }

@@ -345,7 +345,12 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
         assert kinds & {"circuit_opened", "health_failed"}, kinds
         if MONITORS:
             # Prometheus scrapes every node, and an incident reaches Alertmanager as a real alert.
-            up = json.load(urllib.request.urlopen(info["prometheus"] + "/api/v1/query?query=up", timeout=5))["data"]["result"]
+            deadline = time.time() + 15
+            while True:
+                up = json.load(urllib.request.urlopen(info["prometheus"] + "/api/v1/query?query=up", timeout=5))["data"]["result"]
+                if len(up) == len(info["nodes"]) and all(r["value"][1] == "1" for r in up) or time.time() > deadline:
+                    break
+                time.sleep(0.5)
             assert sorted(r["metric"]["instance"] for r in up) == sorted(g["url"].split("//")[1] for g in info["nodes"])
             assert all(r["value"][1] == "1" for r in up), up
             deadline = time.time() + 45
@@ -407,3 +412,27 @@ def test_demo_no_monitors_starts_only_the_fleet():
             p.kill()
     bad = subprocess.run([binary("clawtop"), "--no-monitors", "--once"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 64 and "--no-monitors goes with --demo" in bad.stderr
+
+
+def test_exec_previews_the_effect_dry_runs_and_guards_an_empty_route(nodes):
+    sim, urls = nodes
+    fleet = ",".join(urls)
+    dry = clawtop("--exec", "drain provider primary", "--dry-run", "--node", fleet)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "route chat: primary 50% -> 0.0%, secondary 50% -> 100%" in dry.stdout and "nothing was changed" in dry.stdout, dry.stdout
+    assert provider_state(urls[0], "primary")["state"] != "drained"
+    # The prediction holds under traffic: primary from 50 to 1/6 of tier 0.
+    weighted = clawtop("--exec", "weight chat primary=10", "--yes", "--node", fleet)
+    assert weighted.returncode == 0 and "primary 50% -> 17%" in weighted.stdout and "secondary 50% -> 83%" in weighted.stdout, weighted.stdout
+    served = chat(urls[0], 300)
+    share = served.get("primary", 0) / 300
+    assert abs(share - 1 / 6) < 0.07, f"predicted 16.7 %, got {share:.1%} ({served})"
+    # Down to the last tier: a warning; emptying the route: refused without the typed name.
+    clawtop("--exec", "drain provider primary", "--yes", "--node", fleet)
+    lower = clawtop("--exec", "drain provider secondary", "--yes", "--node", fleet)
+    assert lower.returncode == 0 and "warning: route chat moves to tier 1" in lower.stdout, lower.stdout
+    refused = clawtop("--exec", "drain provider backup", "--yes", "--node", fleet)
+    assert refused.returncode == 1 and "--confirm chat" in refused.stderr and "route chat would have no available provider" in refused.stderr, refused.stdout + refused.stderr
+    assert provider_state(urls[0], "backup")["state"] != "drained"
+    forced = clawtop("--exec", "drain provider backup", "--yes", "--confirm", "chat", "--node", fleet)
+    assert forced.returncode == 0 and provider_state(urls[0], "backup")["state"] == "drained", forced.stdout + forced.stderr

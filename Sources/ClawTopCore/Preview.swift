@@ -1,0 +1,202 @@
+import ClawAdminAPI
+import Foundation
+
+/// What an action will do before it is done: per affected route, each provider's share of the
+/// traffic before and after (from the weights, tiers and availability the nodes report), the
+/// change in spend per hour (from the current request rate and each provider's observed cost per
+/// request), the latency the receiving providers show now, warnings, and the name an operator must
+/// type when the action leaves a route with nothing to serve it or drains the last serving node.
+public struct Preview: Sendable, Equatable {
+    public struct Share: Sendable, Equatable {
+        public var provider: String
+        public var before: Double
+        public var after: Double
+        public var p50: Double?
+        public var p95: Double?
+    }
+
+    public struct RouteChange: Sendable, Equatable {
+        public var route: String
+        public var tierBefore: Int?
+        public var tierAfter: Int?
+        public var shares: [Share]
+    }
+
+    public var routes: [RouteChange] = []
+    /// Spend per hour now and after (nil: a receiving provider's cost per request is not known yet).
+    public var spendBefore: Double?
+    public var spendAfter: Double?
+    public var warnings: [String] = []
+    /// The route or node name the operator must type to confirm (nil: no such guard).
+    public var guardName: String?
+    public var guardReason: String?
+    public var notes: [String] = []
+
+    /// The preview in lines, for the dialog and for `--exec`.
+    public var lines: [String] {
+        var out: [String] = []
+        for route in routes {
+            let moved = route.shares.filter { abs($0.after - $0.before) > 0.0005 }
+            let shown = moved.isEmpty ? route.shares : moved
+            let parts = shown.map { s -> String in
+                var text = "\(s.provider) \(Format.percent(s.before)) -> \(Format.percent(s.after))"
+                if s.after > s.before, s.p50 != nil || s.p95 != nil { text += " (p50 \(Format.seconds(s.p50)), p95 \(Format.seconds(s.p95)))" }
+                return text
+            }
+            var line = "route \(route.route): " + parts.joined(separator: ", ")
+            if route.tierBefore != route.tierAfter {
+                line += "; tier \(route.tierBefore.map(String.init) ?? "none") -> \(route.tierAfter.map(String.init) ?? "none")"
+            }
+            out.append(line)
+        }
+        if let before = spendBefore, let after = spendAfter {
+            let delta = after - before
+            out.append("spend \(Format.dollars(before))/h -> \(Format.dollars(after))/h (\(delta >= 0 ? "+" : "-")\(Format.dollars(abs(delta)))/h)")
+        } else if !routes.isEmpty {
+            out.append("spend: not known yet (a receiving provider has no observed cost per request)")
+        }
+        out += notes
+        out += warnings.map { "warning: \($0)" }
+        if let guardName, let guardReason { out.append("REFUSED unless you type '\(guardName)': \(guardReason)") }
+        return out
+    }
+
+    // MARK: Computing it
+
+    /// One route's targets as the first answering node reports them.
+    struct Target {
+        var provider: String
+        var tier: Int
+        var weight: Int
+        /// The weight it has when nothing operator-made holds it at 0: the override, else the configured one.
+        var restored: Int
+    }
+
+    /// The preview of `command` against what `fleet` reports (nil for commands that move no traffic).
+    public static func of(_ command: Command, fleet: Fleet, now: Double) -> Preview? {
+        let answering = fleet.nodes.filter { $0.error == nil && $0.snapshot != nil }
+        guard let snapshot = answering.first?.snapshot else { return nil }
+        var preview = Preview()
+        let rows = Dictionary(uniqueKeysWithValues: fleet.rows.map { ($0.id, $0) })
+        switch command {
+        case .drainNode(let name):
+            let serving = answering.filter { $0.snapshot!.node.state == .serving }
+            let target = answering.first { $0.snapshot!.node.id == name || $0.url == name || $0.name == name }
+            let left = serving.filter { $0.url != target?.url }
+            preview.notes.append("nodes serving: \(serving.count) -> \(left.count) of \(fleet.nodes.count); its clients' traffic moves to the others behind the load balancer")
+            if left.isEmpty, target != nil {
+                preview.guardName = target!.snapshot!.node.id
+                preview.guardReason = "it is the last serving node: nothing would serve clients"
+            }
+            return preview
+        case .undrainNode, .silence, .theme, .quit, .sync:
+            return nil
+        default:
+            break
+        }
+        let weightsOf = Dictionary(uniqueKeysWithValues: snapshot.providers.map { ($0.id, $0.weights) })
+        let available = { (id: String) -> Bool in rows[id].map { $0.state != "ejected" } ?? true }
+        for route in snapshot.routes {
+            var targets: [Target] = []
+            for (tier, entries) in route.tiers.enumerated() {
+                for e in entries {
+                    let w = weightsOf[e.provider]?.first { $0.route == route.alias && $0.tier == tier }
+                    targets.append(Target(provider: e.provider, tier: tier, weight: e.effectiveWeight,
+                                          restored: w?.overrideWeight ?? (e.configuredWeight > 0 ? e.configuredWeight : e.effectiveWeight)))
+                }
+            }
+            var after = targets
+            var touched = false
+            switch command {
+            case .drainProvider(let id):
+                for i in after.indices where after[i].provider == id { after[i].weight = 0; touched = true }
+            case .undrainProvider(let id), .restore(let id):
+                for i in after.indices where after[i].provider == id { after[i].weight = after[i].restored; touched = true }
+            case .weight(let alias, let pairs) where alias == route.alias:
+                for (id, weight) in pairs {
+                    for i in after.indices where after[i].provider == id { after[i].weight = after[i].weight == 0 && after[i].restored > 0 && weight > 0 ? 0 : weight; touched = true }
+                }
+            case .failover(let id, let to):
+                for i in after.indices where after[i].provider == id {
+                    let moved = after[i].weight
+                    after[i].weight = 0
+                    touched = true
+                    for target in to {
+                        let share = max(1, moved / max(1, to.count))
+                        if let j = after.firstIndex(where: { $0.provider == target && $0.tier == after[i].tier }) {
+                            after[j].weight += share
+                        } else {
+                            after.append(Target(provider: target, tier: after[i].tier, weight: share, restored: 0))
+                        }
+                    }
+                }
+            case .strategy(let alias, let name) where alias == route.alias:
+                preview.notes.append("route \(alias): the strategy \(name) picks within the tier; weights stay a prior, so the shares follow the providers' load\(name == "cost" ? ", price" : name == "latency" ? " and latency" : "")")
+                continue
+            default:
+                break
+            }
+            guard touched else { continue }
+            let (tierBefore, sharesBefore) = shares(targets, available: available)
+            let (tierAfter, sharesAfter) = shares(after, available: available)
+            let providers = (targets.map(\.provider) + after.map(\.provider)).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            let change = RouteChange(route: route.alias, tierBefore: tierBefore, tierAfter: tierAfter, shares: providers.map { id in
+                Share(provider: id, before: sharesBefore[id] ?? 0, after: sharesAfter[id] ?? 0, p50: rows[id]?.p50, p95: rows[id]?.p95)
+            })
+            preview.routes.append(change)
+            // Warnings and the guard.
+            let receiving = change.shares.filter { $0.after > 0 }
+            if tierAfter == nil, tierBefore != nil {
+                preview.guardName = route.alias
+                preview.guardReason = "route \(route.alias) would have no available provider"
+            } else if receiving.count == 1, change.shares.filter({ $0.before > 0 }).count > 1 {
+                preview.warnings.append("route \(route.alias) is left with a single available provider (\(receiving[0].provider))")
+            }
+            if let b = tierBefore, let a = tierAfter, a > b {
+                preview.warnings.append("route \(route.alias) moves to tier \(a) (lower priority than tier \(b))")
+            }
+            for s in change.shares where s.after > s.before + 0.0005 {
+                guard let row = rows[s.provider] else { continue }
+                if ["degraded", "ejected", "probing"].contains(row.state) {
+                    preview.warnings.append("more traffic goes to \(s.provider), which is \(row.state)")
+                }
+                if row.maxInFlight > 0, Double(row.inFlight) >= 0.8 * Double(row.maxInFlight) {
+                    preview.warnings.append("more traffic goes to \(s.provider), near its in-flight limit (\(row.inFlight)/\(row.maxInFlight))")
+                }
+            }
+        }
+        // Spend: the route's request rate over the fleet, times each provider's share and its
+        // observed cost per request.
+        var before = 0.0
+        var after = 0.0
+        var known = true
+        for change in preview.routes {
+            let rps = answering.compactMap { $0.snapshot?.routes.first { $0.alias == change.route } }.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond }
+            for s in change.shares {
+                let cost = rows[s.provider].flatMap { $0.rps > 0 ? $0.costPerHour / 3600 / $0.rps : nil }
+                if cost == nil, s.after > s.before, rps > 0 { known = false }
+                before += rps * s.before * (cost ?? 0) * 3600
+                after += rps * s.after * (cost ?? 0) * 3600
+            }
+        }
+        if known, !preview.routes.isEmpty {
+            preview.spendBefore = before
+            preview.spendAfter = after
+        }
+        return preview
+    }
+
+    /// The serving tier and each provider's share in it, by weight among the available ones.
+    static func shares(_ targets: [Target], available: (String) -> Bool) -> (Int?, [String: Double]) {
+        let tiers = Set(targets.map(\.tier)).sorted()
+        for tier in tiers {
+            let serving = targets.filter { $0.tier == tier && $0.weight > 0 && available($0.provider) }
+            let total = serving.reduce(0) { $0 + $1.weight }
+            guard total > 0 else { continue }
+            var out: [String: Double] = [:]
+            for t in serving { out[t.provider, default: 0] += Double(t.weight) / Double(total) }
+            return (tier, out)
+        }
+        return (nil, [:])
+    }
+}

@@ -1,0 +1,86 @@
+import ClawAdminAPI
+import ClawShared
+import ClawTopCore
+import Testing
+
+/// Effect previews against a synthetic fleet: shares before and after, spend, warnings, the guard.
+@Suite struct PreviewTests {
+    /// Route chat: tier 0 a and b at 50 each, tier 1 c; a costs $0.0001 a request, b $0.001, c $0.01.
+    /// `drained` providers are at weight 0; `twoTiers: false` leaves out tier 1.
+    func fleet(drained: Set<String> = [], twoTiers: Bool = true, cInFlight: Int = 0) -> AppState {
+        let ids = twoTiers ? ["a", "b", "c"] : ["a", "b"]
+        let costs = ["a": 3.6, "b": 36.0, "c": 360.0]
+        let providers = ids.map { id in
+            Provider(id: id, state: drained.contains(id) ? .drained : .healthy, inFlight: id == "c" ? cInFlight : 0, maxInFlight: 100,
+                     drained: drained.contains(id),
+                     weights: [.init(route: "chat", tier: id == "c" ? 1 : 0, configuredWeight: id == "c" ? 100 : 50,
+                                     effectiveWeight: drained.contains(id) ? 0 : id == "c" ? 100 : 50)],
+                     stats: Stats(oneMinute: Window(requests: 600, requestsPerSecond: drained.contains(id) || id == "c" ? 0 : 10,
+                                                    latencyP50Seconds: 0.1, latencyP95Seconds: 0.3,
+                                                    costPerHourDollars: drained.contains(id) || id == "c" ? 0 : costs[id]!)))
+        }
+        var tiers: [[Route.Target]] = [["a", "b"].map { .init(provider: $0, model: "m", configuredWeight: 50, effectiveWeight: drained.contains($0) ? 0 : 50) }]
+        if twoTiers { tiers.append([.init(provider: "c", model: "m", configuredWeight: 100, effectiveWeight: 100)]) }
+        let snapshot = Snapshot(node: Node(id: "node-1", version: "0.1.0", state: .serving, revision: 1), providers: providers,
+                                routes: [Route(alias: "chat", tiers: tiers, stats: Stats(oneMinute: Window(requests: 1200, requestsPerSecond: 20)))],
+                                failovers: [])
+        var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1"], staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: 120, height: 40))
+        Reducer.reduce(&state, .selectPane(.providers))
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)], at: 999)))
+        return state
+    }
+
+    @Test func drainingOneOfTwoMovesItsShareAndItsSpend() throws {
+        let p = try #require(Preview.of(.drainProvider("a"), fleet: fleet().fleet, now: 1000))
+        let shares = Dictionary(uniqueKeysWithValues: p.routes[0].shares.map { ($0.provider, ($0.before, $0.after)) })
+        #expect(shares["a"]! == (0.5, 0) && shares["b"]! == (0.5, 1))
+        // 20 req/s: half at $0.0001 and half at $0.001 per request, then all at $0.001.
+        #expect(abs(p.spendBefore! - 39.6) < 1e-6 && abs(p.spendAfter! - 72) < 1e-6)
+        #expect(p.warnings == ["route chat is left with a single available provider (b)"])
+        #expect(p.guardName == nil)
+        #expect(p.lines.contains("route chat: a 50% -> 0.0%, b 50% -> 100% (p50 100ms, p95 300ms)"), "\(p.lines)")
+        #expect(p.lines.contains("spend $39.6/h -> $72.0/h (+$32.4/h)"), "\(p.lines)")
+    }
+
+    @Test func theLastProviderOfATierMovesTheRouteDownAndTheLastOfARouteNeedsItsName() throws {
+        let down = try #require(Preview.of(.drainProvider("b"), fleet: fleet(drained: ["a"]).fleet, now: 1000))
+        #expect(down.routes[0].tierBefore == 0 && down.routes[0].tierAfter == 1)
+        #expect(down.warnings.contains("route chat moves to tier 1 (lower priority than tier 0)"))
+        #expect(down.guardName == nil)
+        let empty = try #require(Preview.of(.drainProvider("b"), fleet: fleet(drained: ["a"], twoTiers: false).fleet, now: 1000))
+        #expect(empty.guardName == "chat" && empty.guardReason == "route chat would have no available provider")
+        // Undrain, weights and failover preview too; a busy receiver is warned about.
+        let back = try #require(Preview.of(.undrainProvider("a"), fleet: fleet(drained: ["a"]).fleet, now: 1000))
+        #expect(back.routes[0].shares.first { $0.provider == "a" }?.after == 0.5)
+        let weights = try #require(Preview.of(.weight(route: "chat", weights: [("a", 150)]), fleet: fleet().fleet, now: 1000))
+        #expect(weights.routes[0].shares.first { $0.provider == "a" }?.after == 0.75)
+        let failover = try #require(Preview.of(.failover("a", to: ["c"]), fleet: fleet(cInFlight: 90).fleet, now: 1000))
+        #expect(failover.routes[0].shares.first { $0.provider == "c" }?.after == 0.5)
+        #expect(failover.warnings.contains("more traffic goes to c, near its in-flight limit (90/100)"))
+    }
+
+    @Test func theDialogShowsThePreviewAndRefusesUntilTheNameIsTyped() {
+        var state = fleet(drained: ["a"], twoTiers: false)
+        Reducer.propose(&state, .drainProvider("b"))
+        let screen = View.render(state).text
+        #expect(screen.contains("route chat: b 100% -> 0.0%") && screen.contains("REFUSED unless you type 'chat'") && screen.contains("Type chat to confirm"))
+        // Straight to Confirm: refused, and the focus goes to the name.
+        Reducer.handle(&state, .character("y"))
+        #expect(Reducer.handle(&state, .enter).isEmpty)
+        guard case .confirm(let dialog) = state.mode else { Issue.record("the dialog closed"); return }
+        #expect(dialog.focus == .typedName && state.message?.text.hasPrefix("type 'chat' to confirm") == true)
+        for c in "chat" { Reducer.handle(&state, .character(c)) }
+        Reducer.handle(&state, .tab)
+        Reducer.handle(&state, .tab)
+        let effects = Reducer.handle(&state, .enter)
+        guard case .send(let plan)? = effects.first else { Issue.record("not sent: \(state.mode)"); return }
+        #expect(plan.command == .drainProvider("b"))
+    }
+
+    @Test func drainingTheLastServingNodeNeedsItsName() throws {
+        let p = try #require(Preview.of(.drainNode("node-1"), fleet: fleet().fleet, now: 1000))
+        #expect(p.guardName == "node-1" && p.notes.first?.hasPrefix("nodes serving: 1 -> 0 of 1") == true)
+    }
+}
