@@ -193,6 +193,9 @@ public struct AppState: Sendable, Equatable {
     public var paneChosen = false
     /// `--wall`: the read-only wallboard.
     public var wall: WallSettings?
+    /// After an action with a preview, for a minute: route -> provider -> the share it should get,
+    /// shown beside the actual share in the Routes pane.
+    public var expected: [String: (shares: [String: Double], until: Double)] = [:]
 
     public static func == (a: AppState, b: AppState) -> Bool {
         a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit

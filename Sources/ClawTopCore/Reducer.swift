@@ -332,6 +332,9 @@ public enum Reducer {
                     }
                     effects.append(.send(plan))
                     state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
+                    for change in dialog.preview?.routes ?? [] {
+                        state.expected[change.route] = (Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), state.now + 60)
+                    }
                     state.message = ("\(plan.summary): sent", .warn)
                     state.mode = .normal
                 } else if dialog.focus == .cancel {

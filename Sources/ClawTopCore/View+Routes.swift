@@ -19,7 +19,7 @@ extension View {
             Column(title: "WEIGHT", width: 7, right: true, priority: 5),
             Column(title: "EFFECTIVE", width: 18, right: false, priority: 3),
             Column(title: "SCORE", width: 8, right: true, priority: 4),
-            Column(title: "WANT", width: 5, right: true, priority: 2),
+            Column(title: "WANT", width: 6, right: true, priority: 2),
             Column(title: "GOT 1M", width: 7, right: true, priority: 1),
         ]
         // The share each provider should get: by weight, its effective weight over its tier's (the
@@ -32,7 +32,10 @@ extension View {
             let entry = line.entry
             let total = tierTotals["\(line.alias)/\(line.tier)"] ?? 0
             let byWeight = line.strategy == nil || line.strategy == "weighted"
-            let want = byWeight ? (line.tier == 0 && total > 0 ? Double(entry.effectiveWeight) / Double(total) : nil) : entry.wantedShare
+            var want = byWeight ? (line.tier == 0 && total > 0 ? Double(entry.effectiveWeight) / Double(total) : nil) : entry.wantedShare
+            // For a minute after an action: what its preview predicted, marked with *.
+            let expected = state.expected[line.alias].flatMap { state.now < $0.until ? $0.shares : nil }
+            if let expected { want = expected[entry.provider] ?? 0 }
             let got = entry.actualShare
             let skewed = want.map { w in abs(w - (got ?? 0)) > 0.15 } ?? ((got ?? 0) > 0.15)
             return [
@@ -42,7 +45,7 @@ extension View {
                 (bar(entry.effectiveWeight, max: maxWeight, width: 12, ascii: state.ascii) + " " + String(entry.effectiveWeight),
                  entry.effectiveWeight == 0 ? .warn : .bar),
                 (line.score.map(Self.score) ?? "-", .dim),
-                (want.map { Format.percent($0) } ?? "-", .dim),
+                (want.map { Format.percent($0) + (expected != nil ? "*" : "") } ?? "-", expected != nil ? .normal : .dim),
                 (got.map { Format.percent($0) } ?? "-", skewed && got != nil ? .warn : .normal),
             ]
         }

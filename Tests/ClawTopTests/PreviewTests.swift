@@ -77,6 +77,11 @@ import Testing
         let effects = Reducer.handle(&state, .enter)
         guard case .send(let plan)? = effects.first else { Issue.record("not sent: \(state.mode)"); return }
         #expect(plan.command == .drainProvider("b"))
+        // For a minute the Routes pane shows the predicted share beside the actual one, marked *.
+        Reducer.reduce(&state, .selectPane(.routes))
+        #expect(View.render(state).lines.first { $0.contains(" b ") }?.contains("0.0%*") == true, "\(View.render(state).text)")
+        state.now += 61
+        #expect(View.render(state).lines.first { $0.contains(" b ") }?.contains("*") == false)
     }
 
     @Test func drainingTheLastServingNodeNeedsItsName() throws {
