@@ -191,6 +191,8 @@ public struct AppState: Sendable, Equatable {
     public var fleetHistory = FleetHistory()
     /// Whether the operator picked a pane; until then the size picks it (the overview where it fits).
     public var paneChosen = false
+    /// `:timeline`: the incident timeline over the screen.
+    public var showTimeline = false
     /// `--wall`: the read-only wallboard.
     public var wall: WallSettings?
     /// After an action with a preview, for a minute: route -> provider -> the share it should get,

@@ -15,11 +15,13 @@ public enum Command: Sendable, Equatable {
     case sync(String)
     case silence(Silence)
     case theme(String)
+    /// The incident timeline over the screen (Esc closes it).
+    case timeline
     case quit
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -34,6 +36,8 @@ public enum Command: Sendable, Equatable {
         switch verb {
         case "q", "quit":
             return .success(.quit)
+        case "timeline":
+            return .success(.timeline)
         case "drain", "undrain":
             guard words.count == 3, ["provider", "node"].contains(words[1]) else {
                 return .failure(.init("usage: \(verb) provider ID | \(verb) node ID"))
@@ -96,6 +100,7 @@ public enum Command: Sendable, Equatable {
         case .sync(let node): "sync \(node)"
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
         case .theme(let name): "theme \(name)"
+        case .timeline: "timeline"
         case .quit: "q"
         }
     }
@@ -103,7 +108,7 @@ public enum Command: Sendable, Equatable {
     /// Whether it changes the fleet (and so needs a confirmation, and is refused read-only).
     public var changesFleet: Bool {
         switch self {
-        case .theme, .quit: false
+        case .theme, .quit, .timeline: false
         default: true
         }
     }
@@ -116,7 +121,7 @@ public enum Command: Sendable, Equatable {
         case .weight(let route, _), .strategy(let route, _): "route:\(route)"
         case .sync: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
-        case .theme, .quit: ""
+        case .theme, .quit, .timeline: ""
         }
     }
 }
@@ -225,7 +230,7 @@ extension Command {
                                        calls: targets.map { AdminCall(target: .node($0), method: "PUT", path: "/admin/v1/state", body: state) },
                                        summary: "Copy \(fleet.nodes[source].name)'s operator state (\(content.summary)) to "
                                            + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are"))
-        case .theme, .quit, .silence:
+        case .theme, .quit, .silence, .timeline:
             return .failure(.init("'\(text)' does not change the fleet"))
         }
     }

@@ -28,7 +28,9 @@ public enum Reducer {
         case .toggleHelp:
             state.showHelp.toggle()
         case .escape:
-            if state.showHelp || state.message != nil || state.detail != nil {
+            if state.showTimeline {
+                state.showTimeline = false
+            } else if state.showHelp || state.message != nil || state.detail != nil {
                 state.showHelp = false
                 state.message = nil
                 state.detail = nil
@@ -235,6 +237,9 @@ public enum Reducer {
         case .theme(let name):
             state.mode = .normal
             effects.append(.loadTheme(name))
+        case .timeline:
+            state.mode = .normal
+            state.showTimeline = true
         default:
             switch command.plan(fleet: state.fleet, reason: nil, now: state.now) {
             case .failure(let error):

@@ -75,4 +75,31 @@ extension View {
         b.put(ok, x: left + 16, y: y, role: dialog.focus == .confirm ? .crit : .selected)
         b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: y, role: .selected, maxWidth: max(0, width - 32))
     }
+
+    /// `:timeline`: the last hour's events of every node merged, actions and firing alerts, newest
+    /// at the bottom, with the summary; Esc closes it.
+    static func timeline(_ state: AppState, _ b: inout ScreenBuffer) {
+        // Every node's events as polled so far (a node down now was read before).
+        let inputs = state.fleet.nodes.map { Timeline.NodeInput(name: $0.name, events: $0.events, audit: []) }
+        let t = Timeline.build(nodes: inputs, alerts: state.fleet.monitor.firing, since: state.now - 3600)
+        let top = 2
+        let bottom = b.height - 1
+        for y in top..<bottom { b.fill(row: y, role: .normal); b.put(String(repeating: " ", count: b.width), x: 0, y: y) }
+        b.put(" Incident timeline, last hour (Esc closes; clawtop --timeline prints it with the operators' reasons)", x: 0, y: top, role: .title)
+        var lines = t.entries.map { ("\(clock($0.time))  \($0.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \($0.text)",
+                                     $0.kind == .sign || $0.kind == .alert ? Role.crit : $0.kind == .recovery ? .ok : $0.kind == .action ? .warn : .normal) }
+        if lines.isEmpty { lines.append(("nothing happened in the last hour", .dim)) }
+        let summary = t.summaryLines.map { ("\($0.0): \($0.1)", Role.dim) } + t.unread.map { ("NOT READ: \($0)", Role.crit) }
+        let room = bottom - top - 2 - summary.count - 1
+        var y = top + 2
+        for (text, role) in lines.suffix(max(1, room)) {
+            b.put(text, x: 1, y: y, role: role, maxWidth: b.width - 2)
+            y += 1
+        }
+        y += 1
+        for (text, role) in summary where y < bottom {
+            b.put(text, x: 1, y: y, role: role, maxWidth: b.width - 2)
+            y += 1
+        }
+    }
 }

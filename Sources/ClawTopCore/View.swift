@@ -36,6 +36,7 @@ public enum View {
         }
         if case .confirm(let dialog) = state.mode { confirm(dialog, &buffer) }
         if state.showHelp { help(state, &buffer) }
+        if state.showTimeline { timeline(state, &buffer) }
         return buffer
     }
 

@@ -26,6 +26,9 @@ public struct ConsoleOptions: Sendable {
     public var noMonitors = false
     /// With --demo: each node keeps its own operator state file instead of sharing etcd.
     public var fileStore = false
+    /// `--timeline`: print the incident timeline (since `timelineSince` seconds ago) and exit.
+    public var timeline = false
+    public var timelineSince = 3600.0
     /// `--exec ... --dry-run`: print the plan and its effect, change nothing.
     public var dryRun = false
     /// `--exec ... --confirm NAME`: the route or node name a guarded action asks for.
@@ -113,7 +116,7 @@ public struct Console {
         // The terminal is checked before anything starts, so a console that cannot draw leaves no
         // demo process behind.
         var terminalChoice: TerminalChoice?
-        if !o.once, !o.headless, o.exec == nil {
+        if !o.once, !o.headless, o.exec == nil, !o.timeline {
             switch TerminalChoice.choose() {
             case .success(let choice): terminalChoice = choice
             case .failure(let error): throw fail("the console needs a terminal: \(error.description)", 2)
@@ -178,6 +181,21 @@ public struct Console {
         }
         if let exec = o.exec {
             try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
+        }
+        if o.timeline {
+            let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }
+            let (inputs, alerts, amError) = poller.timeline(names: names)
+            let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: Date().timeIntervalSince1970 - o.timelineSince, alertmanagerError: amError)
+            switch o.format {
+            case "json":
+                var bytes = timeline.json.bytes(sorted: true)
+                bytes.append(0x0A)
+                FileHandle.standardOutput.write(Data(bytes))
+            case "markdown": FileHandle.standardOutput.write(Data(timeline.markdown.utf8))
+            default: FileHandle.standardOutput.write(Data(timeline.text.utf8))
+            }
+            // A node that could not be read is named in the output, and the exit says it is partial.
+            throw ConsoleExit(timeline.unread.isEmpty ? 0 : 1)
         }
         if o.once {
             // A demo fleet that just started needs a moment of traffic before there is much to show.

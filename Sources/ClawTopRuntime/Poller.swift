@@ -65,6 +65,33 @@ final class Poller: @unchecked Sendable {
         return .pollBatch(PollBatch(nodes: nodes, monitor: monitorPoll, at: now))
     }
 
+    /// What the timeline needs: every node's events and audit (up to 1000 each), and Alertmanager's
+    /// alerts when given. A node that cannot be read comes back with its error.
+    func timeline(names: [String]) -> (nodes: [Timeline.NodeInput], alerts: [AlertInfo], alertmanagerError: String?) {
+        let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
+        var requests: [HTTPRequestSpec] = []
+        for url in urls {
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=0&limit=1000", headers: headers, timeout: timeout))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=0&limit=1000", headers: headers, timeout: timeout))
+        }
+        let nodeRequests = requests.count
+        requests += monitor.requests
+        let results = curl.perform(requests)
+        let monitorPoll = monitor.requests.isEmpty ? nil : monitor.read(results[nodeRequests...], at: Date().timeIntervalSince1970)
+        let nodes = urls.indices.map { i -> Timeline.NodeInput in
+            let (events, audit) = (results[i * 2], results[i * 2 + 1])
+            guard events.ok else { return .init(name: names[i], events: [], audit: [], error: Self.explain(events)) }
+            guard audit.ok else { return .init(name: names[i], events: [], audit: [], error: "audit: " + Self.explain(audit)) }
+            do throws(DecodeFailure) {
+                return .init(name: names[i], events: try AdminAPI.decode(EventPage.self, from: events.body).items,
+                             audit: try AdminAPI.decode(AuditPage.self, from: audit.body).items)
+            } catch {
+                return .init(name: names[i], events: [], audit: [], error: "its answer does not decode at \(error.field): \(error.reason)")
+            }
+        }
+        return (nodes, monitorPoll?.alerts ?? [], monitorPoll?.alertmanagerError)
+    }
+
     static func explain(_ result: HTTPResult) -> String {
         if let error = result.error { return error }
         switch result.status {

@@ -71,6 +71,12 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "With --demo: each node keeps its own state file; no etcd cluster even when etcd is installed.")
     var fileStore = false
 
+    @Flag(name: .long, help: "Print the incident timeline (events of every node, operator actions, alerts, merged) and exit.")
+    var timeline = false
+
+    @Option(name: .long, help: "With --timeline: how far back, e.g. 30m, 2h, 1d (default 1h).")
+    var since: String?
+
     @Flag(name: .long, help: "The wallboard: read-only, a large status word, the incident banner, loud STALE; q, p and t only.")
     var wall = false
 
@@ -79,7 +85,13 @@ struct ClawTop: ParsableCommand {
 
     func validate() throws {
         if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
-        guard ["text", "json"].contains(format) else { throw ValidationError("--format must be text or json") }
+        guard ["text", "json", "markdown"].contains(format) else { throw ValidationError("--format must be text, json or markdown") }
+        if format == "markdown", !timeline { throw ValidationError("--format markdown goes with --timeline") }
+        if since != nil, !timeline { throw ValidationError("--since goes with --timeline") }
+        if let since, Format.parseDuration(since) == nil {
+            throw ValidationError("--since '\(since)' is not a duration: use a number with s, m, h or d, e.g. 30m, 2h, 1h30m, 1d")
+        }
+        if timeline, once || exec != nil || wall || demo { throw ValidationError("--timeline prints and exits; it does not go with --once, --exec, --wall or --demo") }
         guard incidentPeriod >= 2, incidentPeriod <= 86400 else { throw ValidationError("--incident-period must be 2..86400 seconds") }
         if headless, !demo { throw ValidationError("--headless goes with --demo") }
         if noMonitors, !demo { throw ValidationError("--no-monitors goes with --demo") }
@@ -109,6 +121,8 @@ struct ClawTop: ParsableCommand {
         o.noMonitors = noMonitors
         o.fileStore = fileStore
         o.dryRun = dryRun
+        o.timeline = timeline
+        if let since, let seconds = Format.parseDuration(since) { o.timelineSince = seconds }
         o.confirmName = confirm
         o.wall = wall ? WallSettings(cycle: cycle, staleAfter: 0) : nil
         let end = Console.run(o)

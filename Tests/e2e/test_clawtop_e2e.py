@@ -436,3 +436,23 @@ def test_exec_previews_the_effect_dry_runs_and_guards_an_empty_route(nodes):
     assert provider_state(urls[0], "backup")["state"] != "drained"
     forced = clawtop("--exec", "drain provider backup", "--yes", "--confirm", "chat", "--node", fleet)
     assert forced.returncode == 0 and provider_state(urls[0], "backup")["state"] == "drained", forced.stdout + forced.stderr
+
+
+def test_timeline_merges_the_nodes_and_names_one_that_cannot_be_read(nodes):
+    sim, urls = nodes
+    fleet = ",".join(urls)
+    call(urls[0] + "/admin/v1/providers/backup/drain", "POST", {"reason": "timeline e2e"})
+    call(urls[1] + "/admin/v1/providers/backup/drain", "POST", {"reason": "timeline e2e"})
+    text = clawtop("--timeline", "--node", fleet)
+    assert text.returncode == 0, text.stdout + text.stderr
+    # The same action on both nodes (one console action fans out to every file-store node): one line.
+    assert text.stdout.count("ops: provider.drain provider:backup (reason: timeline e2e)") == 1, text.stdout
+    assert "first operator action:" in text.stdout and "time to recover:" in text.stdout
+    md = clawtop("--timeline", "--format", "markdown", "--since", "30m", "--node", fleet)
+    assert md.returncode == 0 and md.stdout.startswith("# Incident timeline") and "| action |" in md.stdout, md.stdout
+    js = clawtop("--timeline", "--format", "json", "--node", fleet + ",http://127.0.0.1:9")
+    report = json.loads(js.stdout)
+    assert js.returncode == 1 and report["schema"] == "clawtop.timeline.v1", js.stdout
+    assert any(u.startswith("http://127.0.0.1:9: ") for u in report["unread"]), report["unread"]
+    bad = clawtop("--timeline", "--since", "yesterday", "--node", fleet)
+    assert bad.returncode == 64 and "--since 'yesterday' is not a duration" in bad.stderr, bad.stderr
