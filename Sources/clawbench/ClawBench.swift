@@ -264,6 +264,12 @@ struct ConsoleFrame: ParsableCommand {
             previous = buffer
         }
         let perFrame = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(frames)
+        // The confirmation dialog's preview, computed from the state already held.
+        let previewStart = DispatchTime.now().uptimeNanoseconds
+        var lines = 0
+        for i in 0..<frames { lines += Preview.of(.drainProvider("provider-\(i % providers)"), fleet: state.fleet, now: state.now)?.lines.count ?? 0 }
+        let perPreview = Double(DispatchTime.now().uptimeNanoseconds - previewStart) / 1e6 / Double(frames)
+        print("effect preview (drain one provider): \(String(format: "%.3f", perPreview)) ms per preview (\(lines / frames) lines)")
         print("console frame (\(pane)): \(nodes) nodes x \(providers) providers at \(width)x\(height): \(String(format: "%.2f", perFrame)) ms per render+diff (\(frames) frames, \(changed / frames) cells changed per frame)")
     }
 }
