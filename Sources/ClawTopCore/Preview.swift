@@ -137,6 +137,16 @@ public struct Preview: Sendable, Equatable {
                 break
             }
             guard touched else { continue }
+            // Weights that zero a whole tier are refused by the nodes themselves: say so, guard nothing.
+            if case .weight = command {
+                let zeroed = Set(after.map(\.tier)).filter { tier in
+                    after.filter { $0.tier == tier }.allSatisfy { $0.weight == 0 } && targets.contains { $0.tier == tier && $0.weight > 0 }
+                }
+                if let tier = zeroed.min() {
+                    preview.notes.append("route \(route.alias): tier \(tier) would have every weight 0, which the nodes refuse")
+                    continue
+                }
+            }
             let (tierBefore, sharesBefore) = shares(targets, available: available)
             let (tierAfter, sharesAfter) = shares(after, available: available)
             let providers = (targets.map(\.provider) + after.map(\.provider)).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }

@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -12,17 +11,12 @@ import urllib.request
 
 import pytest
 
-from conftest import binary
+from conftest import binary, free_port
 from test_admin_e2e import OPERATOR, VIEWER, admin_yaml, call, start_gate
 from test_clawtop_e2e import OPERATOR as _OP, Tmux, clawtop  # noqa: F401
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd-server is installed by .ci/run")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -19,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Proc, binary, gateway_yaml
+from conftest import Proc, binary, free_port, gateway_yaml
 from test_admin_e2e import OPERATOR, call
 from test_clawtop_e2e import Tmux, clawtop
 
@@ -31,11 +30,6 @@ pytestmark = pytest.mark.skipif(not (PROMETHEUS and ALERTMANAGER and shutil.whic
 # clawgate's Prometheus buckets (GatewayMetrics.latencyBuckets).
 BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url, timeout=5):

@@ -1,23 +1,17 @@
 """The war-room screens with the real binaries in tmux: the overview at 120x40 and the read-only
 wallboard, through an outage, every node dying, and the nodes coming back."""
 import shutil
-import socket
 import time
 import urllib.request
 
 import pytest
 
-from conftest import binary
+from conftest import binary, free_port
 from test_admin_e2e import OPERATOR, VIEWER, admin_yaml, call, chat, sim, start_gate  # noqa: F401 (sim: fixture)
 from test_clawtop_e2e import Tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
