@@ -162,4 +162,52 @@ public enum PromQL {
         }
         return out
     }
+
+    /// One stretch of time an alert was firing, from Prometheus's `ALERTS` series: what gives the
+    /// timeline alerts that have resolved (Alertmanager's API lists the active ones only).
+    public struct AlertRun: Sendable, Equatable {
+        public var name: String
+        public var severity: String
+        /// The labels that tell it from others of its name, as in `AlertInfo.selector`.
+        public var selector: String
+        public var start: Double
+        /// When it stopped firing (nil: it fires at the end of the range).
+        public var end: Double?
+
+        public init(name: String, severity: String, selector: String, start: Double, end: Double?) {
+            self.name = name
+            self.severity = severity
+            self.selector = selector
+            self.start = start
+            self.end = end
+        }
+    }
+
+    /// The query for `alertRuns`.
+    public static let firingAlerts = #"ALERTS{alertstate="firing"}"#
+
+    /// Runs of consecutive points (a gap of more than one and a half steps ends a run) in each
+    /// series of a range answer of `ALERTS{alertstate="firing"}` ending at `end`: a series that
+    /// still fires has a point within the last step (Prometheus marks a resolved one stale).
+    public static func alertRuns(_ series: [Series], step: Double, end: Double) -> [AlertRun] {
+        var runs: [AlertRun] = []
+        for s in series {
+            let name = s.labels["alertname"] ?? "alert"
+            let keep = s.labels.filter { !["__name__", "alertname", "alertstate", "severity", "job"].contains($0.key) }.sorted { $0.key < $1.key }
+            let selector = AlertInfo.selector(name, keep.map { ($0.key, $0.value) })
+            let times = s.points.filter { $0.value != nil }.map(\.time).sorted()
+            guard var start = times.first else { continue }
+            var last = start
+            for t in times.dropFirst() {
+                if t - last > 1.5 * step {
+                    runs.append(AlertRun(name: name, severity: s.labels["severity"] ?? "", selector: selector, start: start, end: last + step))
+                    start = t
+                }
+                last = t
+            }
+            runs.append(AlertRun(name: name, severity: s.labels["severity"] ?? "", selector: selector, start: start,
+                                 end: end - last > 1.5 * step ? last + step : nil))
+        }
+        return runs.sorted { ($0.start, $0.selector) < ($1.start, $1.selector) }
+    }
 }

@@ -57,7 +57,9 @@ public struct Timeline: Sendable, Equatable {
     }
 
     /// Merge what the nodes and Alertmanager said since `since` (wall-clock seconds).
-    public static func build(nodes: [NodeInput], alerts: [AlertInfo], since: Double, alertmanagerError: String? = nil) -> Timeline {
+    /// `alertRuns`: when each alert fired and resolved, from Prometheus when given.
+    public static func build(nodes: [NodeInput], alerts: [AlertInfo], since: Double, alertmanagerError: String? = nil,
+                             alertRuns: [PromQL.AlertRun] = [], prometheusError: String? = nil) -> Timeline {
         let answering = nodes.filter { $0.error == nil }
         var entries: [Entry] = []
         // Events: grouped by kind and subject within the window, across nodes.
@@ -96,7 +98,16 @@ public struct Timeline: Sendable, Equatable {
             entries.append(Entry(time: entry.time, kind: .action,
                                  text: "\(entry.actor): \(entry.action) \(entry.target)" + (entry.reason.map { " (reason: \($0))" } ?? ""), nodes: 1))
         }
-        for alert in alerts where alert.since >= since {
+        for run in alertRuns where run.start >= since || (run.end ?? .infinity) >= since {
+            if run.start >= since {
+                entries.append(Entry(time: run.start, kind: .alert, text: "alert \(run.selector) firing (\(run.severity))", nodes: 1))
+            }
+            if let end = run.end {
+                entries.append(Entry(time: end, kind: .recovery, text: "alert \(run.selector) resolved", nodes: 1))
+            }
+        }
+        // Alertmanager's firing alerts, unless Prometheus already told this one.
+        for alert in alerts where alert.since >= since && !alertRuns.contains(where: { $0.selector == alert.selector && $0.end == nil }) {
             entries.append(Entry(time: alert.since, kind: .alert, text: "alert \(alert.selector) firing (\(alert.severity))\(alert.summary.isEmpty ? "" : ": \(alert.summary)")", nodes: 1))
         }
         entries.sort { ($0.time, $0.text) < ($1.time, $1.text) }
@@ -105,7 +116,7 @@ public struct Timeline: Sendable, Equatable {
         summary.firstAlert = entries.first { $0.kind == .alert }?.time
         if let first = summary.firstSign { summary.firstAction = entries.first { $0.kind == .action && $0.time >= first }?.time }
         // Healthy again: every subject that went bad has come back since, and no alert is firing.
-        if summary.firstSign != nil, alerts.filter({ !$0.silenced }).isEmpty {
+        if summary.firstSign != nil, alerts.filter({ !$0.silenced }).isEmpty, !alertRuns.contains(where: { $0.end == nil }) {
             var open: [String: Double] = [:]
             var lastRecovery: Double?
             for event in events {
@@ -117,10 +128,12 @@ public struct Timeline: Sendable, Equatable {
                 default: break
                 }
             }
-            if open.isEmpty { summary.healthyAgain = lastRecovery }
+            let lastResolve = alertRuns.compactMap(\.end).max()
+            if open.isEmpty { summary.healthyAgain = [lastRecovery, lastResolve].compactMap { $0 }.max() }
         }
         var unread = nodes.filter { $0.error != nil }.map { "\($0.name): \($0.error!)" }
         if let alertmanagerError { unread.append("alertmanager: \(alertmanagerError)") }
+        if let prometheusError { unread.append("prometheus: \(prometheusError)") }
         return Timeline(entries: entries, summary: summary, unread: unread)
     }
 

@@ -184,8 +184,16 @@ public struct Console {
         }
         if o.timeline {
             let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }
+            let since = Date().timeIntervalSince1970 - o.timelineSince
             let (inputs, alerts, amError) = poller.timeline(names: names)
-            let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: Date().timeIntervalSince1970 - o.timelineSince, alertmanagerError: amError)
+            var runs: [PromQL.AlertRun] = []
+            var promError: String?
+            switch poller.alertHistory(since: since) {
+            case .success(let list)?: runs = list
+            case .failure(let error)?: promError = error.description
+            case nil: break
+            }
+            let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: since, alertmanagerError: amError, alertRuns: runs, prometheusError: promError)
             switch o.format {
             case "json":
                 var bytes = timeline.json.bytes(sorted: true)

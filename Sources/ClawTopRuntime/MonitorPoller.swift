@@ -103,4 +103,19 @@ struct MonitorPoller: Sendable {
                                cost: PromQL.history(matrices[1], end: end, step: step, count: count),
                                fleet: FleetHistory(rps: fleet(2), errorRatio: fleet(3), p99: fleet(4), costPerHour: fleet(5)))
     }
+
+    /// When each alert fired and resolved since `since`, from Prometheus's `ALERTS` series (nil
+    /// without Prometheus); the error when it does not answer.
+    func alertHistory(since: Double, curl: CurlMulti) -> Result<[PromQL.AlertRun], CommandError>? {
+        guard let prometheus else { return nil }
+        let end = Date().timeIntervalSince1970
+        let step = max(1, ((end - since) / 1000).rounded(.up))
+        let request = HTTPRequestSpec(url: prometheus + "/api/v1/query_range?query=" + Self.encode(PromQL.firingAlerts)
+            + "&start=\(since)&end=\(end)&step=\(step)", timeout: max(timeout, 5))
+        guard let result = curl.perform([request]).first else { return .failure(CommandError("no answer")) }
+        switch Self.json(result).flatMap(PromQL.matrix) {
+        case .failure(let error): return .failure(CommandError(error.description))
+        case .success(let series): return .success(PromQL.alertRuns(series, step: step, end: end))
+        }
+    }
 }

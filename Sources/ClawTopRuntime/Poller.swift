@@ -65,6 +65,11 @@ final class Poller: @unchecked Sendable {
         return .pollBatch(PollBatch(nodes: nodes, monitor: monitorPoll, at: now))
     }
 
+    /// When each alert fired and resolved, from Prometheus (nil without it).
+    func alertHistory(since: Double) -> Result<[PromQL.AlertRun], CommandError>? {
+        monitor.alertHistory(since: since, curl: curl)
+    }
+
     /// What the timeline needs: every node's events and audit (up to 1000 each), and Alertmanager's
     /// alerts when given. A node that cannot be read comes back with its error.
     func timeline(names: [String]) -> (nodes: [Timeline.NodeInput], alerts: [AlertInfo], alertmanagerError: String?) {

@@ -70,4 +70,23 @@ import Testing
         Reducer.handle(&state, .escape)
         #expect(!state.showTimeline)
     }
+
+    @Test func prometheusTellsWhenAnAlertFiredAndResolved() throws {
+        let answer: JSONValue = ["status": "success", "data": ["resultType": "matrix", "result": [
+            ["metric": ["alertname": "ClawgateProviderDown", "alertstate": "firing", "severity": "critical", "provider": "cheap", "job": "x"],
+             "values": [[100, "1"], [101, "1"], [102, "1"], [110, "1"], [111, "1"]]],
+        ]]]
+        let runs = PromQL.alertRuns(try PromQL.matrix(answer).get(), step: 1, end: 120)
+        #expect(runs == [
+            PromQL.AlertRun(name: "ClawgateProviderDown", severity: "critical", selector: "ClawgateProviderDown{provider=cheap}", start: 100, end: 103),
+            PromQL.AlertRun(name: "ClawgateProviderDown", severity: "critical", selector: "ClawgateProviderDown{provider=cheap}", start: 110, end: 112),
+        ])
+        #expect(PromQL.alertRuns(try PromQL.matrix(answer).get(), step: 1, end: 112).last?.end == nil, "still firing at the end")
+        let t = Timeline.build(nodes: [], alerts: [], since: 0, alertRuns: runs)
+        #expect(t.entries.map(\.text) == ["alert ClawgateProviderDown{provider=cheap} firing (critical)", "alert ClawgateProviderDown{provider=cheap} resolved",
+                                           "alert ClawgateProviderDown{provider=cheap} firing (critical)", "alert ClawgateProviderDown{provider=cheap} resolved"])
+        #expect(t.summary.firstAlert == 100 && t.summary.healthyAgain == 112 && t.summary.timeToRecover == 12)
+        // Prometheus not answering is named too.
+        #expect(Timeline.build(nodes: [], alerts: [], since: 0, prometheusError: "connection refused").unread == ["prometheus: connection refused"])
+    }
 }

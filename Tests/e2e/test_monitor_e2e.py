@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -234,6 +235,17 @@ def test_an_outage_fires_a_real_alert_the_console_shows_and_silences(stack):
     finally:
         req = urllib.request.Request(control + "/sim/providers/steady", data=json.dumps({"outage": False}).encode(), method="POST")
         urllib.request.urlopen(req, timeout=5).read()
+    # Once it resolves, the timeline tells both when it fired and when it resolved (from
+    # Prometheus's ALERTS series: Alertmanager's API lists active alerts only).
+    query = urllib.parse.quote('ALERTS{alertstate="firing",alertname="ClawgateProviderDown",provider="steady"}')
+    deadline = time.time() + 60
+    while time.time() < deadline and get(stack["prom_url"] + "/api/v1/query?query=" + query)["data"]["result"]:
+        time.sleep(0.5)
+    time.sleep(2)  # a range's last step past the resolution
+    timeline = clawtop("--timeline", "--since", "10m", *monitor_args(stack))
+    assert "alert ClawgateProviderDown{provider=steady} firing (critical)" in timeline.stdout, timeline.stdout
+    assert "alert ClawgateProviderDown{provider=steady} resolved" in timeline.stdout, timeline.stdout
+    assert "first alert: 20" in timeline.stdout and "time to detect:" in timeline.stdout, timeline.stdout
 
 
 def test_prometheus_stopped_mid_run_falls_back_to_the_nodes_and_says_so(stack):
