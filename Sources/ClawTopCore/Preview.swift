@@ -131,7 +131,17 @@ public struct Preview: Sendable, Equatable {
                     }
                 }
             case .strategy(let alias, let name) where alias == route.alias:
-                preview.notes.append("route \(alias): the strategy \(name) picks within the tier; weights stay a prior, so the shares follow the providers' load\(name == "cost" ? ", price" : name == "latency" ? " and latency" : "")")
+                // Weights do not move: the shares within the serving tier follow the strategy.
+                let (tier, _) = shares(targets, available: available)
+                guard let tier else { continue }
+                let serving = targets.filter { $0.tier == tier && $0.weight > 0 && available($0.provider) }
+                let providers = Dictionary(uniqueKeysWithValues: snapshot.providers.map { ($0.id, $0) })
+                let before = strategyShares(route.strategy ?? "weighted", serving, providers)
+                let after = strategyShares(name, serving, providers)
+                preview.routes.append(RouteChange(route: alias, tierBefore: tier, tierAfter: tier, shares: serving.map { t in
+                    Share(provider: t.provider, before: before[t.provider] ?? 0, after: after[t.provider] ?? 0, p50: rows[t.provider]?.p50, p95: rows[t.provider]?.p95)
+                }))
+                preview.notes.append("route \(alias): shares predicted from the providers' weights, requests in flight, latency and prices now")
                 continue
             default:
                 break
@@ -194,6 +204,60 @@ public struct Preview: Sendable, Equatable {
             preview.spendAfter = after
         }
         return preview
+    }
+
+    /// The shares a strategy would give the serving tier's providers now: by weight for
+    /// `weighted` and `least_outstanding` (equal load per unit of weight is where it settles);
+    /// power of two choices on the latency score for `latency`; the cheapest band of the fast
+    /// enough, by weight, for `cost` (a zero price counts as none); 2 % by weight for exploration.
+    static func strategyShares(_ strategy: String, _ targets: [Target], _ providers: [String: Provider]) -> [String: Double] {
+        let total = Double(targets.reduce(0) { $0 + $1.weight })
+        guard total > 0 else { return [:] }
+        let byWeight = Dictionary(targets.map { ($0.provider, Double($0.weight) / total) }, uniquingKeysWith: +)
+        func latency(_ id: String) -> Double? {
+            let r = providers[id]?.routing
+            return r?.perToken.seconds ?? r?.ttft.seconds
+        }
+        let known = targets.compactMap { latency($0.provider) }.sorted()
+        let median = known.isEmpty ? nil : known[known.count / 2]
+        switch strategy {
+        case "latency":
+            // P(i wins) = sum over j of P(i and j sampled) when i scores lower (ties halved).
+            func score(_ t: Target) -> Double { max(latency(t.provider) ?? median ?? 0.001, 0.001) * Double((providers[t.provider]?.inFlight ?? 0) + 1) / Double(t.weight) }
+            guard targets.count > 1 else { return byWeight }
+            var out: [String: Double] = [:]
+            for i in targets {
+                for j in targets where j.provider != i.provider {
+                    let pi = byWeight[i.provider]!, pj = byWeight[j.provider]!
+                    let pair = pi * pj / (1 - pi) + pj * pi / (1 - pj)
+                    let (si, sj) = (score(i), score(j))
+                    out[i.provider, default: 0] += pair * (si < sj ? 1 : si == sj ? 0.5 : 0)
+                }
+            }
+            return out.mapValues { $0 * 0.98 }.merging(byWeight.mapValues { $0 * 0.02 }, uniquingKeysWith: +)
+        case "cost":
+            func price(_ id: String) -> Double? {
+                guard let p = providers[id]?.price, p.inputPer1M + p.outputPer1M > 0 else { return nil }
+                return p.inputPer1M + p.outputPer1M
+            }
+            let priced = targets.filter { price($0.provider) != nil }
+            guard !priced.isEmpty else { return byWeight }
+            let best = priced.compactMap { latency($0.provider) }.min()
+            let fast = priced.filter { t in
+                guard let best, let l = latency(t.provider) else { return true }
+                return l <= best * 2 + 0.05
+            }
+            let cheapest = fast.compactMap { price($0.provider) }.min() ?? 0
+            let band = fast.filter { (price($0.provider) ?? .infinity) <= cheapest * 1.25 + 1e-12 }
+            let bandTotal = Double(band.reduce(0) { $0 + $1.weight })
+            let pricedTotal = Double(priced.reduce(0) { $0 + $1.weight })
+            var out: [String: Double] = [:]
+            for t in band { out[t.provider, default: 0] += 0.98 * Double(t.weight) / bandTotal }
+            for t in priced { out[t.provider, default: 0] += 0.02 * Double(t.weight) / pricedTotal }
+            return out
+        default:
+            return byWeight
+        }
     }
 
     /// The serving tier and each provider's share in it, by weight among the available ones.

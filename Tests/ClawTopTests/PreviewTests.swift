@@ -88,4 +88,21 @@ import Testing
         let p = try #require(Preview.of(.drainNode("node-1"), fleet: fleet().fleet, now: 1000))
         #expect(p.guardName == "node-1" && p.notes.first?.hasPrefix("nodes serving: 1 -> 0 of 1") == true)
     }
+
+    @Test func aStrategyChangePredictsTheSharesFromLatencyLoadAndPrice() throws {
+        var state = fleet()
+        // a answers in 10 ms a token, b in 100 ms: latency sends nearly all to a.
+        state.fleet.nodes[0].snapshot?.providers[0].routing = ProviderRouting(perToken: Measure(seconds: 0.01, samples: 5, ageSeconds: 1))
+        state.fleet.nodes[0].snapshot?.providers[1].routing = ProviderRouting(perToken: Measure(seconds: 0.1, samples: 5, ageSeconds: 1))
+        let latency = try #require(Preview.of(.strategy(route: "chat", name: "latency"), fleet: state.fleet, now: 1000))
+        let shares = Dictionary(uniqueKeysWithValues: latency.routes[0].shares.map { ($0.provider, ($0.before, $0.after)) })
+        #expect(shares["a"]!.0 == 0.5 && abs(shares["a"]!.1 - 0.99) < 1e-9 && abs(shares["b"]!.1 - 0.01) < 1e-9, "\(shares)")
+        #expect(latency.lines.first?.hasPrefix("route chat: a 50% -> 99%") == true, "\(latency.lines)")
+        // cost: a is 10 times cheaper (by its price) and fast enough: it takes the band.
+        state.fleet.nodes[0].snapshot?.providers[0].price = Price(inputPer1M: 0.1, outputPer1M: 0.2)
+        state.fleet.nodes[0].snapshot?.providers[1].price = Price(inputPer1M: 1, outputPer1M: 2)
+        state.fleet.nodes[0].snapshot?.providers[1].routing = ProviderRouting(perToken: Measure(seconds: 0.01, samples: 5, ageSeconds: 1))
+        let cost = try #require(Preview.of(.strategy(route: "chat", name: "cost"), fleet: state.fleet, now: 1000))
+        #expect(cost.routes[0].shares.first { $0.provider == "a" }.map { abs($0.after - 0.99) < 1e-9 } == true, "\(cost.routes)")
+    }
 }
