@@ -1,6 +1,7 @@
 """clawtop, the real binary, against real clawsim + clawgate nodes: --once and the screen in tmux."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -456,3 +457,41 @@ def test_timeline_merges_the_nodes_and_names_one_that_cannot_be_read(nodes):
     assert any(u.startswith("http://127.0.0.1:9: ") for u in report["unread"]), report["unread"]
     bad = clawtop("--timeline", "--since", "yesterday", "--node", fleet)
     assert bad.returncode == 64 and "--since 'yesterday' is not a duration" in bad.stderr, bad.stderr
+
+
+def chat_served(urls, route):
+    """Requests of `route` served per provider, summed over the nodes' cumulative /metrics counters."""
+    totals = {}
+    for url in urls:
+        for line in urllib.request.urlopen(url + "/metrics", timeout=5).read().decode().splitlines():
+            if line.startswith("clawgate_requests_total{") and f'route="{route}"' in line and 'outcome="ok"' in line:
+                provider = line.split('provider="')[1].split('"')[0]
+                totals[provider] = totals.get(provider, 0) + float(line.rsplit(" ", 1)[1])
+    return totals
+
+
+def test_a_drain_under_the_demos_traffic_moves_the_shares_the_preview_predicted():
+    p = subprocess.Popen([binary("clawtop"), "--demo", "--headless", "--no-monitors", "--file-store", "--incident-period", "3600"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        info = json.loads(p.stdout.readline())
+        urls = [n["url"] for n in info["nodes"]]
+        time.sleep(3)  # traffic under way
+        r = clawtop("--exec", "drain provider cheap", "--yes", "--node", ",".join(urls), token=info["operator_token"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        # Route chat weighs fast 70 / cheap 30: the preview says where cheap's share goes.
+        line = next(l for l in r.stdout.splitlines() if "route chat:" in l)
+        predicted = {m[0]: float(m[2]) / 100 for m in re.findall(r"([\w.-]+) ([\d.]+)% -> ([\d.]+)%", line)}
+        assert predicted["cheap"] == 0 and abs(predicted["fast"] - 1) < 1e-9, line
+        before = chat_served(urls, "chat")
+        time.sleep(20)
+        after = chat_served(urls, "chat")
+        moved = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        total = sum(moved.values())
+        assert total >= 10, f"too little traffic on chat to compare: {moved}"
+        for provider, share in predicted.items():
+            actual = moved.get(provider, 0) / total
+            assert abs(actual - share) <= 0.05, f"{provider}: predicted {share:.0%}, got {actual:.0%} of {total:.0f} ({moved})"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
