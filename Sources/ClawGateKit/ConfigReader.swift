@@ -82,7 +82,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -128,6 +128,9 @@ struct ConfigReader {
             }
             config.healthCheck.unhealthyThreshold = integer(fields, "unhealthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.unhealthyThreshold
             config.healthCheck.healthyThreshold = integer(fields, "healthy_threshold", "health_check", min: 1, max: 100) ?? config.healthCheck.healthyThreshold
+        }
+        if let value = top["clients"] {
+            clients(value, into: &config)
         }
         if let fields = mapping(top["routing"], "routing", known: ["slow_start"]) {
             config.slowStart = number(fields, "slow_start", "routing", min: 0, max: 3600) ?? 0
@@ -260,6 +263,44 @@ struct ConfigReader {
             }
             config.providers.append(provider)
         }
+    }
+
+    /// `clients:`: a list of {name, key_env | key_file, routes, limits}.
+    mutating func clients(_ value: JSONValue, into config: inout GatewayConfig) {
+        guard let list = value.arrayValue else {
+            problem("clients", "must be a list of {name, key_env or key_file, routes, limits}")
+            return
+        }
+        var names = Set<String>()
+        var clients: [GatewayConfig.Client] = []
+        for (index, item) in list.enumerated() {
+            let path = "clients[\(index)]"
+            guard let fields = mapping(item, path, known: ["name", "key_env", "key_file", "routes", "limits"]) else { continue }
+            let name = string(fields, "name", path, required: true) ?? ""
+            if !name.isEmpty, !Self.validID(name) { problem(join(path, "name"), "use letters, digits and - _ . : only") }
+            if !name.isEmpty, !names.insert(name).inserted { problem(join(path, "name"), "duplicate client '\(name)'") }
+            var client = GatewayConfig.Client(name: name, keyEnv: string(fields, "key_env", path), keyFile: string(fields, "key_file", path))
+            if (client.keyEnv == nil) == (client.keyFile == nil) { problem(path, "give exactly one of key_env (an env var's name) or key_file (a file of mode 0600)") }
+            if let routes = fields["routes"] {
+                if let aliases = routes.arrayValue?.compactMap(\.stringValue), aliases.count == routes.arrayValue?.count {
+                    let known = Set(config.routes.map(\.alias))
+                    for (i, alias) in aliases.enumerated() where !known.contains(alias) {
+                        problem(join(path, "routes[\(i)]"), "unknown route '\(alias)'; defined: \(known.sorted().joined(separator: ", "))")
+                    }
+                    client.routes = aliases
+                } else {
+                    problem(join(path, "routes"), "must be a list of route aliases")
+                }
+            }
+            if let limits = mapping(fields["limits"], join(path, "limits"), known: ["rpm", "tpm", "spend_per_day", "concurrency"]) {
+                let at = join(path, "limits")
+                client.limits = .init(rpm: integer(limits, "rpm", at, min: 1, max: 10_000_000), tpm: integer(limits, "tpm", at, min: 1, max: 1_000_000_000),
+                                      spendPerDay: number(limits, "spend_per_day", at, min: 0, max: 10_000_000),
+                                      concurrency: integer(limits, "concurrency", at, min: 1, max: 1_000_000))
+            }
+            clients.append(client)
+        }
+        config.clients = clients
     }
 
     mutating func routes(_ value: JSONValue?, into config: inout GatewayConfig) {

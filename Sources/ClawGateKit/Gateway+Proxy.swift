@@ -53,6 +53,8 @@ extension Gateway {
     /// How a client request ended, recorded once in `record(_:)`.
     struct RequestResult: Sendable {
         var route: Int
+        /// The client (index in `clients:`) whose admitted request this was.
+        var client: Int?
         var served: Int?
         var outcome: String
         var fault: Fault
@@ -66,6 +68,9 @@ extension Gateway {
 
     /// The one place a client request is accounted: node state and metrics.
     func record(_ r: RequestResult, now: Double) {
+        if let client = r.client {
+            state.finishClient(client, tokens: r.tokensIn + r.tokensOut, cost: r.cost, ok: r.fault == .none, now: now)
+        }
         state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
                             cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
@@ -83,8 +88,17 @@ extension Gateway {
     }
 
     /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
-    public func chatCompletions(body: ByteBuffer, explain: Bool = false) async -> Response {
+    public func chatCompletions(body: ByteBuffer, explain: Bool = false, authorization: String? = nil) async -> Response {
         let start = clock()
+        // With `clients:`, only a known key may call; checked before anything else.
+        var client: Int?
+        if clientAuth.clients != nil {
+            guard let index = clientAuth.authenticate(authorization) else {
+                return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send Authorization: Bearer KEY with a key this gateway's operators gave you.",
+                                          type: "invalid_request_error", code: "invalid_api_key")
+            }
+            client = index
+        }
         let request: ChatRequest
         switch ChatRequest.parse(body) {
         case .success(let parsed): request = parsed
@@ -96,7 +110,11 @@ extension Gateway {
             return Self.errorResponse(.notFound, "The model '\(alias)' does not exist on this gateway; known: \(config.routes.map(\.alias).joined(separator: ", ")).",
                                       type: "invalid_request_error", code: "model_not_found", param: "model")
         }
+        if let client, let refusal = state.admitClient(client, client: clientAuth.clients![client], route: alias, now: start) {
+            return clientRefusal(refusal, name: clientAuth.clients![client].name, alias: alias)
+        }
         guard state.beginRequest(now: start) else {
+            if let client { state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock()) }
             metrics.request(route: alias, provider: "none", outcome: "max_in_flight", fault: .limit, latency: clock() - start, ttft: nil,
                             tokensIn: 0, tokensOut: 0, cost: 0)
             return Self.errorResponse(
@@ -133,7 +151,7 @@ extension Gateway {
                     let outcome = AttemptOutcome.clientError(status: status)
                     recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome)
-                    record(RequestResult(route: route, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
+                    record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
                                          attempts: machine.attempts), now: now)
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
                     headers[.contentType] = contentType
@@ -143,7 +161,7 @@ extension Gateway {
                     recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
                                   tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: false)
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
-                    record(RequestResult(route: route, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
+                    record(RequestResult(route: route, client: client, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
                                          tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now)
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
                     headers[.contentType] = "application/json"
@@ -153,18 +171,41 @@ extension Gateway {
                     return streamingResponse(
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
-                        attempts: machine.attempts, decision: decision
+                        attempts: machine.attempts, decision: decision, client: client
                     )
                 }
 
             case .finish(let ending):
-                return refusal(ending, machine: machine, route: route, start: start, decision: decision)
+                return refusal(ending, machine: machine, route: route, start: start, decision: decision, client: client)
             }
         }
     }
 
+    /// A client's request refused at its own limits: 403 for a route it may not use, 429 with
+    /// Retry-After naming the limit; no provider sees it and nothing counts against one.
+    func clientRefusal(_ refusal: GatewayState.ClientRefusal, name: String, alias: String) -> Response {
+        switch refusal {
+        case .routeNotAllowed:
+            return Self.errorResponse(.forbidden, "Client '\(name)' may not use the model '\(alias)'.", type: "invalid_request_error",
+                                      code: "model_not_allowed", param: "model")
+        case .concurrency(let limit):
+            return Self.errorResponse(.tooManyRequests, "Client '\(name)' has \(limit) requests in flight, its limit (concurrency); retry when one ends.",
+                                      type: "rate_limit_error", code: "client_concurrency", headers: [.retryAfter: "1"])
+        case .requestsPerMinute(let limit, let retryAfter):
+            return Self.errorResponse(.tooManyRequests, "Client '\(name)' reached its limit of \(limit) requests per minute (rpm).",
+                                      type: "rate_limit_error", code: "client_rpm", headers: [.retryAfter: String(retryAfter)])
+        case .tokensPerMinute(let limit, let retryAfter):
+            return Self.errorResponse(.tooManyRequests, "Client '\(name)' reached its limit of \(limit) tokens per minute (tpm).",
+                                      type: "rate_limit_error", code: "client_tpm", headers: [.retryAfter: String(retryAfter)])
+        case .spendPerDay(let limit, let retryAfter):
+            return Self.errorResponse(.tooManyRequests, "Client '\(name)' spent its $\(limit) for today (spend_per_day); it resets at 00:00 UTC.",
+                                      type: "rate_limit_error", code: "client_spend_per_day", headers: [.retryAfter: String(retryAfter)])
+        }
+    }
+
     /// The answer for a request that no provider served, accounted once.
-    func refusal(_ ending: RequestMachine.Ending, machine: RequestMachine, route: Int, start: Double, decision: GatewayState.Explained?) -> Response {
+    func refusal(_ ending: RequestMachine.Ending, machine: RequestMachine, route: Int, start: Double, decision: GatewayState.Explained?,
+                 client: Int?) -> Response {
         let now = clock()
         let alias = config.routes[route].alias
         let attempts = machine.attempts
@@ -172,7 +213,7 @@ extension Gateway {
         let list = attempts.map { "\($0.provider): \($0.outcome.label)" }.joined(separator: "; ")
         switch ending {
         case .providersFull:
-            record(RequestResult(route: route, outcome: "max_in_flight_per_provider", fault: .limit, latency: now - start, attempts: attempts), now: now)
+            record(RequestResult(route: route, client: client, outcome: "max_in_flight_per_provider", fault: .limit, latency: now - start, attempts: attempts), now: now)
             headers[.retryAfter] = "1"
             return Self.errorResponse(
                 .tooManyRequests,
@@ -183,7 +224,7 @@ extension Gateway {
         case .noProvider, .allFailed:
             break
         }
-        record(RequestResult(route: route, outcome: "failed", fault: .provider, latency: now - start, attempts: attempts), now: now)
+        record(RequestResult(route: route, client: client, outcome: "failed", fault: .provider, latency: now - start, attempts: attempts), now: now)
         var message: String
         let status: HTTPResponse.Status
         switch ending {
@@ -274,7 +315,7 @@ extension Gateway {
     /// Forward the committed stream event by event as it arrives, then account for it.
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
-                           decision: GatewayState.Explained?) -> Response {
+                           decision: GatewayState.Explained?, client: Int?) -> Response {
         let providerID = config.providers[provider].id
         var headers = explainHeaders(attempts, served: (providerID, model), decision: decision)
         headers[.contentType] = "text/event-stream"
@@ -336,7 +377,7 @@ extension Gateway {
                                tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: true)
             var final = attempts
             final[final.count - 1].outcome = outcome
-            self.record(RequestResult(route: route, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
+            self.record(RequestResult(route: route, client: client, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
                                       ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final), now: now)
         })
     }

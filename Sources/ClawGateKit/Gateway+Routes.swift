@@ -15,7 +15,8 @@ extension Gateway {
             } catch {
                 return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
             }
-            return await self.chatCompletions(body: body, explain: request.headers[Self.decisionHeader] != nil)
+            return await self.chatCompletions(body: body, explain: request.headers[Self.decisionHeader] != nil,
+                                              authorization: request.headers[.authorization])
         }
         router.get("/v1/models") { _, _ -> Response in
             let created = JSONValue(Int(self.startedAtWall))

@@ -26,6 +26,8 @@ public final class Gateway: Sendable {
     public let startedAt: Double
     public let startedAtWall: Double
     let auth: AdminAuth
+    /// Who may call `/v1/...` (open when no `clients:` are configured).
+    let clientAuth: ClientAuth
     /// The open-file limit in force when the node started.
     public let openFileLimit: Int
     /// This node's own copy of the operator state: the state itself with `store: {kind: file}`,
@@ -70,6 +72,7 @@ public final class Gateway: Sendable {
                             clock: @escaping @Sendable () -> Double = Gateway.monotonic,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let auth = try AdminAuth.load(config.admin.tokens, environment: environment)
+        let clientAuth = try ClientAuth.load(config.clients, environment: environment)
         let store = StateStore(directory: config.admin.stateDir ?? StateStore.defaultDirectory(nodeID: config.nodeID, environment: environment))
         try store.prepare()
         var operatorState = try store.load() ?? OperatorState()
@@ -81,8 +84,11 @@ public final class Gateway: Sendable {
         if config.admin.tokens.isEmpty {
             logger.warning("no admin tokens configured: every /admin request will be refused with 401")
         }
+        if config.clients == nil {
+            logger.warning("client_auth off: no clients configured, so anyone who reaches this port can spend the providers' keys")
+        }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
-                  openFileLimit: openFiles, clock: clock)
+                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file
@@ -110,7 +116,8 @@ public final class Gateway: Sendable {
 
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
          limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
-         clock: @escaping @Sendable () -> Double = Gateway.monotonic) {
+         clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil)) {
+        self.clientAuth = clientAuth
         self.openFileLimit = openFileLimit
         self.config = config
         self.logger = logger

@@ -191,6 +191,45 @@ public struct GatewayConfig: Sendable, Equatable {
     public var admin = Admin()
     public var limits = Limits()
     public var store = Store.file
+    /// `clients:` who may call the gateway, each with a key and limits; nil: open to anyone.
+    public var clients: [Client]?
+
+    /// A caller of the gateway: its key comes from an env var or a 0600 file (only a hash is kept).
+    public struct Client: Sendable, Equatable {
+        public var name: String
+        public var keyEnv: String?
+        public var keyFile: String?
+        /// The routes it may use (nil: every route).
+        public var routes: [String]?
+        public var limits = ClientLimits()
+
+        public init(name: String, keyEnv: String? = nil, keyFile: String? = nil, routes: [String]? = nil, limits: ClientLimits = ClientLimits()) {
+            self.name = name
+            self.keyEnv = keyEnv
+            self.keyFile = keyFile
+            self.routes = routes
+            self.limits = limits
+        }
+    }
+
+    /// A client's limits; nil: none.
+    public struct ClientLimits: Sendable, Equatable {
+        /// Requests per minute.
+        public var rpm: Int?
+        /// Tokens (prompt and completion) per minute.
+        public var tpm: Int?
+        /// Dollars per UTC day.
+        public var spendPerDay: Double?
+        /// Requests at once.
+        public var concurrency: Int?
+
+        public init(rpm: Int? = nil, tpm: Int? = nil, spendPerDay: Double? = nil, concurrency: Int? = nil) {
+            self.rpm = rpm
+            self.tpm = tpm
+            self.spendPerDay = spendPerDay
+            self.concurrency = concurrency
+        }
+    }
     /// routing.slow_start: seconds over which a provider back in rotation (undrained, restored, its
     /// circuit closed, healthy again) ramps up from 10 % to its full weight; 0: off.
     public var slowStart = 0.0

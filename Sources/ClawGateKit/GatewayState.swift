@@ -78,6 +78,29 @@ public final class GatewayState: Sendable {
         var lastDecision: [Explained?]
         /// [route][provider]: choices each provider won in the last minute (the strategy's wanted share).
         var chosen: [[MinuteCounter]]
+        /// Per configured client: what its limits and accounting need.
+        var clients: [ClientRuntime]
+    }
+
+    /// A client's requests in flight and last minute, tokens, spend and counts.
+    struct ClientRuntime: Sendable {
+        var inFlight = 0
+        var requests = MinuteCounter()
+        var tokens = MinuteCounter()
+        var spendToday = 0.0
+        var spendDay = 0
+        var served = 0
+        var errors = 0
+        var refused = 0
+    }
+
+    /// Why a client's request is refused before any provider sees it.
+    public enum ClientRefusal: Sendable, Equatable {
+        case routeNotAllowed
+        case concurrency(limit: Int)
+        case requestsPerMinute(limit: Int, retryAfter: Int)
+        case tokensPerMinute(limit: Int, retryAfter: Int)
+        case spendPerDay(limit: Double, retryAfter: Int)
     }
 
     /// The limits in force (see `GatewayConfig.Limits`), resolved at start.
@@ -123,7 +146,8 @@ public final class GatewayState: Sendable {
             effectiveRoutes: operatorState.effectiveRoutes(config: config, providerIndex: providerIndex),
             served: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } },
             lastDecision: config.routes.map { _ in nil },
-            chosen: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } }
+            chosen: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } },
+            clients: (config.clients ?? []).map { _ in ClientRuntime() }
         ))
     }
 
@@ -187,6 +211,52 @@ public final class GatewayState: Sendable {
             state.retryBudget.recordRequest(now: now)
             state.inFlight += 1
             return true
+        }
+    }
+
+    /// Admit a request of client `index` on `route` under its limits, or say why not; an admitted
+    /// one holds a slot until `finishClient`.
+    public func admitClient(_ index: Int, client: ClientAuth.Client, route: String, now: Double) -> ClientRefusal? {
+        inner.withLock { state -> ClientRefusal? in
+            var c = state.clients[index]
+            defer { state.clients[index] = c }
+            let day = Int(wallClock() / 86400)
+            if c.spendDay != day {
+                c.spendDay = day
+                c.spendToday = 0
+            }
+            let refusal: ClientRefusal? = {
+                if let routes = client.routes, !routes.contains(route) { return .routeNotAllowed }
+                let l = client.limits
+                if let limit = l.concurrency, c.inFlight >= limit { return .concurrency(limit: limit) }
+                if let limit = l.rpm, c.requests.total(now: now) >= limit {
+                    return .requestsPerMinute(limit: limit, retryAfter: c.requests.secondsUntilOldestLeaves(now: now))
+                }
+                if let limit = l.tpm, c.tokens.total(now: now) >= limit {
+                    return .tokensPerMinute(limit: limit, retryAfter: c.tokens.secondsUntilOldestLeaves(now: now))
+                }
+                if let limit = l.spendPerDay, c.spendToday >= limit {
+                    return .spendPerDay(limit: limit, retryAfter: max(1, Int((Double(day + 1) * 86400 - wallClock()).rounded(.up))))
+                }
+                return nil
+            }()
+            if refusal != nil {
+                c.refused += 1
+                return refusal
+            }
+            c.inFlight += 1
+            c.requests.add(now: now)
+            return nil
+        }
+    }
+
+    /// A client's admitted request ended: its tokens and cost count against its limits.
+    public func finishClient(_ index: Int, tokens: Int, cost: Double, ok: Bool, now: Double) {
+        inner.withLock { state in
+            state.clients[index].inFlight -= 1
+            if tokens > 0 { state.clients[index].tokens.add(now: now, tokens) }
+            state.clients[index].spendToday += cost
+            if ok { state.clients[index].served += 1 } else { state.clients[index].errors += 1 }
         }
     }
 

@@ -65,6 +65,9 @@ public enum TestFleet {
     }
 
     public static let operatorToken = "operator-token-0123456789"
+    /// Client keys a test's `clients:` can name with `key_env: CLAW_TEST_ALICE_KEY` / `CLAW_TEST_BOB_KEY`.
+    public static let aliceKey = "sk-alice-0123456789abcdef"
+    public static let bobKey = "sk-bob-0123456789abcdef"
     public static let viewerToken = "viewer-token-0123456789"
 
     public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7, clock: ManualClock? = nil) async throws -> GatewayServer {
@@ -72,6 +75,7 @@ public enum TestFleet {
         logger.logLevel = .warning
         return try await GatewayServer.start(config: config, logger: logger, seed: seed, clock: clock?.read ?? Gateway.monotonic, environment: [
             "CLAW_TEST_OPERATOR_TOKEN": operatorToken, "CLAW_TEST_VIEWER_TOKEN": viewerToken,
+            "CLAW_TEST_ALICE_KEY": aliceKey, "CLAW_TEST_BOB_KEY": bobKey,
         ])
     }
 }

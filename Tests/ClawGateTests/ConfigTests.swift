@@ -1,3 +1,4 @@
+import Foundation
 import ClawGateKit
 import Testing
 
@@ -153,5 +154,52 @@ import Testing
         #expect(try GatewayConfig.parse(yaml: chat).healthCheck.kind == .chat)
         let deep = ConfigTests.good.replacingOccurrences(of: "health_check: {interval: 3,", with: "health_check: {kind: deep, interval: 3,")
         #expect(problems(deep).contains { $0.hasPrefix("health_check.kind: must be models or chat") })
+    }
+}
+
+@Suite struct ClientConfigTests {
+    func problems(_ yaml: String) -> [String] {
+        do {
+            _ = try GatewayConfig.parse(yaml: yaml)
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    @Test func clientsHaveOneKeySourceKnownRoutesAndLimits() throws {
+        let good = ConfigTests.good + """
+
+            clients:
+              - {name: web, key_env: WEB_KEY, routes: [chat], limits: {rpm: 600, tpm: 100000, spend_per_day: 25, concurrency: 20}}
+              - {name: batch, key_file: /etc/clawgate/batch.key}
+            """
+        let config = try GatewayConfig.parse(yaml: good)
+        #expect(config.clients?.count == 2 && config.clients?[0].limits == .init(rpm: 600, tpm: 100_000, spendPerDay: 25, concurrency: 20))
+        #expect(config.clients?[1].routes == nil && config.clients?[1].keyFile == "/etc/clawgate/batch.key")
+        #expect(try GatewayConfig.parse(yaml: ConfigTests.good).clients == nil, "no clients: open")
+        let bad = problems(ConfigTests.good + """
+
+            clients:
+              - {name: web, routes: [nope], limits: {rpm: 0}}
+              - {name: web, key_env: A, key_file: /x}
+            """)
+        #expect(bad.contains { $0.hasPrefix("clients[0]: give exactly one of key_env") }, "\(bad)")
+        #expect(bad.contains { $0.hasPrefix("clients[0].routes[0]: unknown route 'nope'") })
+        #expect(bad.contains { $0.hasPrefix("clients[0].limits.rpm") })
+        #expect(bad.contains { $0.hasPrefix("clients[1].name: duplicate client 'web'") })
+    }
+
+    @Test func aShortKeyOrAnOpenKeyFileIsRefused() throws {
+        #expect(throws: ConfigError.self) { try ClientAuth.load([.init(name: "x", keyEnv: "K")], environment: ["K": "short"]) }
+        #expect(throws: ConfigError.self) { try ClientAuth.load([.init(name: "x", keyEnv: "K")], environment: [:]) }
+        let file = NSTemporaryDirectory() + "client-key-\(UUID().uuidString)"
+        try "sk-0123456789abcdef-file".write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o644)
+        #expect(throws: ConfigError.self) { try ClientAuth.load([.init(name: "x", keyFile: file)]) }
+        chmod(file, 0o600)
+        let auth = try ClientAuth.load([.init(name: "x", keyFile: file)])
+        #expect(auth.authenticate("Bearer sk-0123456789abcdef-file") == 0 && auth.authenticate("Bearer sk-0123456789abcdef-fil") == nil)
+        try? FileManager.default.removeItem(atPath: file)
     }
 }
