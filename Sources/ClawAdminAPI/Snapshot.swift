@@ -4,12 +4,99 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var providers: [Provider]
     public var routes: [Route]
     public var failovers: [Failover]
+    /// `on` with `clients:` configured, `off` when anyone may call (nil: a node older than client keys).
+    public var clientAuth: String?
+    /// Each configured client's use and limits on this node.
+    public var clients: [ClientStatus]?
 
-    public init(node: Node, providers: [Provider], routes: [Route], failovers: [Failover]) {
+    enum CodingKeys: String, CodingKey {
+        case node, providers, routes, failovers, clients
+        case clientAuth = "client_auth"
+    }
+
+    public init(node: Node, providers: [Provider], routes: [Route], failovers: [Failover], clientAuth: String? = nil, clients: [ClientStatus]? = nil) {
         self.node = node
         self.providers = providers
         self.routes = routes
         self.failovers = failovers
+        self.clientAuth = clientAuth
+        self.clients = clients
+    }
+}
+
+/// A caller of the gateway (`clients:`) as one node sees it. Its key never appears here.
+public struct ClientStatus: Codable, Sendable, Equatable {
+    public struct Limits: Codable, Sendable, Equatable {
+        public var rpm: Int?
+        public var tpm: Int?
+        public var spendPerDay: Double?
+        public var concurrency: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case rpm, tpm, concurrency
+            case spendPerDay = "spend_per_day"
+        }
+
+        public init(rpm: Int? = nil, tpm: Int? = nil, spendPerDay: Double? = nil, concurrency: Int? = nil) {
+            self.rpm = rpm
+            self.tpm = tpm
+            self.spendPerDay = spendPerDay
+            self.concurrency = concurrency
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encodeNullable(rpm, forKey: .rpm)
+            try c.encodeNullable(tpm, forKey: .tpm)
+            try c.encodeNullable(spendPerDay, forKey: .spendPerDay)
+            try c.encodeNullable(concurrency, forKey: .concurrency)
+        }
+    }
+
+    public var name: String
+    public var routes: [String]?
+    public var limits: Limits
+    public var inFlight: Int
+    /// Admitted requests, and tokens, in the last minute.
+    public var requests1m: Int
+    public var tokens1m: Int
+    public var spendTodayDollars: Double
+    /// Admitted requests since start that ended well, or not; requests refused at its limits.
+    public var served: Int
+    public var errors: Int
+    public var refused: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, routes, limits, served, errors, refused
+        case inFlight = "in_flight", requests1m = "requests_1m", tokens1m = "tokens_1m", spendTodayDollars = "spend_today_dollars"
+    }
+
+    public init(name: String, routes: [String]? = nil, limits: Limits = Limits(), inFlight: Int = 0, requests1m: Int = 0, tokens1m: Int = 0,
+                spendTodayDollars: Double = 0, served: Int = 0, errors: Int = 0, refused: Int = 0) {
+        self.name = name
+        self.routes = routes
+        self.limits = limits
+        self.inFlight = inFlight
+        self.requests1m = requests1m
+        self.tokens1m = tokens1m
+        self.spendTodayDollars = spendTodayDollars
+        self.served = served
+        self.errors = errors
+        self.refused = refused
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encodeNullable(routes, forKey: .routes)
+        try c.encode(limits, forKey: .limits)
+        try c.encode(inFlight, forKey: .inFlight)
+        try c.encode(requests1m, forKey: .requests1m)
+        try c.encode(tokens1m, forKey: .tokens1m)
+        try c.encode(spendTodayDollars, forKey: .spendTodayDollars)
+        try c.encode(served, forKey: .served)
+        try c.encode(errors, forKey: .errors)
+        try c.encode(refused, forKey: .refused)
     }
 }
 

@@ -70,6 +70,7 @@ extension Gateway {
     func record(_ r: RequestResult, now: Double) {
         if let client = r.client {
             state.finishClient(client, tokens: r.tokensIn + r.tokensOut, cost: r.cost, ok: r.fault == .none, now: now)
+            metrics.client(clientAuth.clients![client].name, outcome: r.fault == .none ? "ok" : "error", tokens: r.tokensIn + r.tokensOut, cost: r.cost)
         }
         state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
                             cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome)
@@ -94,6 +95,7 @@ extension Gateway {
         var client: Int?
         if clientAuth.clients != nil {
             guard let index = clientAuth.authenticate(authorization) else {
+                metrics.client("none", outcome: "unauthorized")
                 return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send Authorization: Bearer KEY with a key this gateway's operators gave you.",
                                           type: "invalid_request_error", code: "invalid_api_key")
             }
@@ -111,10 +113,14 @@ extension Gateway {
                                       type: "invalid_request_error", code: "model_not_found", param: "model")
         }
         if let client, let refusal = state.admitClient(client, client: clientAuth.clients![client], route: alias, now: start) {
+            metrics.client(clientAuth.clients![client].name, outcome: refusal.limit)
             return clientRefusal(refusal, name: clientAuth.clients![client].name, alias: alias)
         }
         guard state.beginRequest(now: start) else {
-            if let client { state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock()) }
+            if let client {
+                state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock())
+                metrics.client(clientAuth.clients![client].name, outcome: "error")
+            }
             metrics.request(route: alias, provider: "none", outcome: "max_in_flight", fault: .limit, latency: clock() - start, ttft: nil,
                             tokensIn: 0, tokensOut: 0, cost: 0)
             return Self.errorResponse(

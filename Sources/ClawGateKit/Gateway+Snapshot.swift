@@ -89,7 +89,15 @@ extension Gateway {
             inFlight: snap.inFlight, maxInFlight: state.limits.maxInFlight, refusedMaxInFlight: snap.refusedMaxInFlight,
             refusedMaxInFlightPerProvider: snap.refusedProviderFull, startedAt: startedAtWall,
             uptimeSeconds: ((now - startedAt) * 1000).rounded() / 1000, persistent: store.directory != nil, store: storeStatus)
-        return Snapshot(node: node, providers: providers, routes: routes, failovers: op.failovers)
+        let clients: [ClientStatus] = (clientAuth.clients ?? []).enumerated().map { i, c in
+            let use = snap.clients[i]
+            return ClientStatus(name: c.name, routes: c.routes.map { $0.sorted() },
+                                limits: .init(rpm: c.limits.rpm, tpm: c.limits.tpm, spendPerDay: c.limits.spendPerDay, concurrency: c.limits.concurrency),
+                                inFlight: use.inFlight, requests1m: use.requests1m, tokens1m: use.tokens1m,
+                                spendTodayDollars: (use.spendToday * 1_000_000).rounded() / 1_000_000, served: use.served, errors: use.errors, refused: use.refused)
+        }
+        return Snapshot(node: node, providers: providers, routes: routes, failovers: op.failovers,
+                        clientAuth: clientAuth.clients == nil ? "off" : "on", clients: clients)
     }
 }
 

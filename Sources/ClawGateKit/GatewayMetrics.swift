@@ -32,6 +32,11 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let routingScore = name("routing_score", "", "Each provider's score in the route's latest routing decision (lower wins), by route and provider.")
     nonisolated(unsafe) static let slowStart = name("routing_slow_start_factor", "", "The share of its weight a provider gets now (below 1 during slow start).")
     nonisolated(unsafe) static let strategy = name("route_strategy", "", "1 for the routing strategy in force on the route (label strategy).")
+    nonisolated(unsafe) static let clientRequests = name("client_requests", "total",
+                                                         "Client requests by client (a configured name, or none for a missing or unknown key) and outcome: ok, error, or the limit that refused it (unauthorized, route, rpm, tpm, spend_per_day, concurrency).")
+    nonisolated(unsafe) static let clientTokens = name("client_tokens", "total", "Tokens (prompt and completion) by client.")
+    nonisolated(unsafe) static let clientSpend = name("client_spend_dollars", "total", "Spend in US dollars from the price table, by client.")
+    nonisolated(unsafe) static let clientInFlight = name("client_requests_in_flight", "", "Requests in flight by client.")
     nonisolated(unsafe) static let ready = name("node_ready", "", "1 when the node answers /readyz with 200.")
     nonisolated(unsafe) static let maxInFlight = name("max_in_flight", "", "limits.max_in_flight: client requests this node serves at once.")
     nonisolated(unsafe) static let providerMaxInFlight = name("provider_max_in_flight", "", "limits.max_in_flight_per_provider: upstream requests per provider at once.")
@@ -89,6 +94,13 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// A client's request: how it ended (its name is a configured one, or `none`).
+    public func client(_ name: String, outcome: String, tokens: Int = 0, cost: Double = 0) {
+        counter(20, Self.clientRequests, [("client", name), ("outcome", outcome)]).increment()
+        if tokens > 0 { counter(21, Self.clientTokens, [("client", name)]).increment(by: Int64(tokens)) }
+        if cost > 0 { counter(22, Self.clientSpend, [("client", name)]).increment(by: cost) }
+    }
+
     public func retry(route: String) {
         counter(6, Self.retries, [("route", route)]).increment()
     }
@@ -118,6 +130,9 @@ public final class GatewayMetrics: Sendable {
                     registry.unregisterGauge(registry.makeGauge(descriptor: Self.routingLatency, labels: gauge))
                 }
             }
+        }
+        for (index, client) in (state.config.clients ?? []).enumerated() where snapshot.clients.indices.contains(index) {
+            registry.makeGauge(descriptor: Self.clientInFlight, labels: [("client", client.name)]).set(Double(snapshot.clients[index].inFlight))
         }
         for (routeIndex, route) in state.routes.enumerated() {
             registry.makeGauge(descriptor: Self.panic, labels: [("route", route.alias)]).set(snapshot.routes[routeIndex].panic ? 1.0 : 0.0)

@@ -41,6 +41,8 @@ extension GatewayState {
         public var operatorState: OperatorState
         public var refusedMaxInFlight: Int
         public var refusedProviderFull: Int
+        /// Per configured client: in flight, requests and tokens in the last minute, spend today, counts.
+        public var clients: [(inFlight: Int, requests1m: Int, tokens1m: Int, spendToday: Double, served: Int, errors: Int, refused: Int)]
     }
 
     /// Everything the admin API and `/metrics` show. Only a copy of the raw state is taken under the
@@ -76,9 +78,14 @@ extension GatewayState {
                         strategy: state.effectiveRoutes[index].strategy, lastDecision: state.lastDecision[index],
                         chosen1m: state.chosen[index].map { $0.total(now: now) })
         }
+        let day = Int(wallClock() / 86400)
+        let clients = state.clients.map { c in
+            (inFlight: c.inFlight, requests1m: c.requests.total(now: now), tokens1m: c.tokens.total(now: now),
+             spendToday: c.spendDay == day ? c.spendToday : 0, served: c.served, errors: c.errors, refused: c.refused)
+        }
         return Snapshot(providers: providers, routes: routes, effectiveRoutes: state.effectiveRoutes, inFlight: state.inFlight,
                         operatorState: state.operatorState, refusedMaxInFlight: state.refusedMaxInFlight,
-                        refusedProviderFull: state.refusedProviderFull)
+                        refusedProviderFull: state.refusedProviderFull, clients: clients)
     }
 
     static func word(_ p: ProviderRuntime, window1m: WindowSummary, now: Double) -> ProviderState {

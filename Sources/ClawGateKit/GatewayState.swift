@@ -101,6 +101,17 @@ public final class GatewayState: Sendable {
         case requestsPerMinute(limit: Int, retryAfter: Int)
         case tokensPerMinute(limit: Int, retryAfter: Int)
         case spendPerDay(limit: Double, retryAfter: Int)
+
+        /// The word for metrics: which limit refused it.
+        public var limit: String {
+            switch self {
+            case .routeNotAllowed: "route"
+            case .concurrency: "concurrency"
+            case .requestsPerMinute: "rpm"
+            case .tokensPerMinute: "tpm"
+            case .spendPerDay: "spend_per_day"
+            }
+        }
     }
 
     /// The limits in force (see `GatewayConfig.Limits`), resolved at start.

@@ -42,6 +42,24 @@ import Testing
             #expect(sim.provider("a")?.counters.requests == 4)
             let provider = gate.gateway.snapshot().providers[0]
             #expect(provider.state == .healthy && provider.circuit.consecutiveFailures == 0)
+            // The snapshot says who called and what they spent; never a key.
+            let snapshot = gate.gateway.snapshot()
+            #expect(snapshot.clientAuth == "on")
+            let alice = try #require(snapshot.clients?.first { $0.name == "alice" })
+            #expect(alice.requests1m == 3 && alice.served == 3 && alice.refused == 2 && alice.inFlight == 0 && alice.limits.rpm == 3, "\(alice)")
+            #expect(alice.routes == ["chat"] && alice.tokens1m > 0)
+            let bob = try #require(snapshot.clients?.first { $0.name == "bob" })
+            #expect(bob.spendTodayDollars > 0.000001 && bob.refused == 1)
+            let raw = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.operatorToken)"]).text
+            #expect(!raw.contains(TestFleet.aliceKey) && !raw.contains(TestFleet.bobKey))
+            // /metrics: a client label from the configured names only (none for an unknown key).
+            let metrics = try await client.request("GET", gate.url + "/metrics").text
+            #expect(metrics.contains(#"clawgate_client_requests_total{client="alice",outcome="ok"} 3"#), "\(metrics)")
+            #expect(metrics.contains(#"clawgate_client_requests_total{client="alice",outcome="rpm"} 1"#))
+            #expect(metrics.contains(#"clawgate_client_requests_total{client="alice",outcome="route"} 1"#))
+            #expect(metrics.contains(#"clawgate_client_requests_total{client="none",outcome="unauthorized"} 3"#))
+            #expect(metrics.contains(#"clawgate_client_spend_dollars_total{client="bob"}"#) && metrics.contains(#"clawgate_client_requests_in_flight{client="alice"} 0"#))
+            #expect(!metrics.contains(TestFleet.aliceKey) && !metrics.contains("sk-wrong"))
         }
     }
 
@@ -49,6 +67,7 @@ import Testing
         try await TestFleet.withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 100)]]]) { sim, gate, client throws in
             #expect(try await chat(client, gate, key: nil).status == 200)
             #expect(try await chat(client, gate, key: "anything at all here").status == 200)
+            #expect(gate.gateway.snapshot().clientAuth == "off" && gate.gateway.snapshot().clients == [])
         }
     }
 
