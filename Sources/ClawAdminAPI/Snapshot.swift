@@ -55,6 +55,9 @@ public struct ClientStatus: Codable, Sendable, Equatable {
 
     public var name: String
     public var routes: [String]?
+    /// Blocked by an operator: every request refused with 403.
+    public var blocked: Bool
+    /// In force: the configured limits with what operators changed.
     public var limits: Limits
     public var inFlight: Int
     /// Admitted requests, and tokens, in the last minute.
@@ -67,14 +70,15 @@ public struct ClientStatus: Codable, Sendable, Equatable {
     public var refused: Int
 
     enum CodingKeys: String, CodingKey {
-        case name, routes, limits, served, errors, refused
+        case name, routes, limits, served, errors, refused, blocked
         case inFlight = "in_flight", requests1m = "requests_1m", tokens1m = "tokens_1m", spendTodayDollars = "spend_today_dollars"
     }
 
-    public init(name: String, routes: [String]? = nil, limits: Limits = Limits(), inFlight: Int = 0, requests1m: Int = 0, tokens1m: Int = 0,
+    public init(name: String, routes: [String]? = nil, blocked: Bool = false, limits: Limits = Limits(), inFlight: Int = 0, requests1m: Int = 0, tokens1m: Int = 0,
                 spendTodayDollars: Double = 0, served: Int = 0, errors: Int = 0, refused: Int = 0) {
         self.name = name
         self.routes = routes
+        self.blocked = blocked
         self.limits = limits
         self.inFlight = inFlight
         self.requests1m = requests1m
@@ -89,6 +93,7 @@ public struct ClientStatus: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
         try c.encodeNullable(routes, forKey: .routes)
+        try c.encode(blocked, forKey: .blocked)
         try c.encode(limits, forKey: .limits)
         try c.encode(inFlight, forKey: .inFlight)
         try c.encode(requests1m, forKey: .requests1m)

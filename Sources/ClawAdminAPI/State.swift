@@ -7,20 +7,26 @@ public struct StateDocument: Codable, Sendable, Equatable {
     public var failovers: [Failover]
     /// route alias -> routing strategy, overriding the configured one.
     public var strategies: [String: String]
+    /// Clients blocked by an operator.
+    public var blockedClients: [String]
+    /// client name -> limits set by an operator (each given field replaces the configured one).
+    public var clientLimits: [String: ClientStatus.Limits]
     public var nodeDrain: Bool
 
     enum CodingKeys: String, CodingKey {
         case revision, weights, failovers, strategies
-        case drainedProviders = "drained_providers", nodeDrain = "node_drain"
+        case drainedProviders = "drained_providers", nodeDrain = "node_drain", blockedClients = "blocked_clients", clientLimits = "client_limits"
     }
 
     public init(revision: Int, drainedProviders: [String], weights: [String: [String: Int]], failovers: [Failover],
-                strategies: [String: String] = [:], nodeDrain: Bool) {
+                strategies: [String: String] = [:], blockedClients: [String] = [], clientLimits: [String: ClientStatus.Limits] = [:], nodeDrain: Bool) {
         self.revision = revision
         self.drainedProviders = drainedProviders
         self.weights = weights
         self.failovers = failovers
         self.strategies = strategies
+        self.blockedClients = blockedClients
+        self.clientLimits = clientLimits
         self.nodeDrain = nodeDrain
     }
 
@@ -32,6 +38,8 @@ public struct StateDocument: Codable, Sendable, Equatable {
         failovers = try c.decode([Failover].self, forKey: .failovers)
         // Absent from nodes older than routing strategies.
         strategies = c.contains(.strategies) ? try c.decode([String: String].self, forKey: .strategies) : [:]
+        blockedClients = c.contains(.blockedClients) ? try c.decode([String].self, forKey: .blockedClients) : []
+        clientLimits = c.contains(.clientLimits) ? try c.decode([String: ClientStatus.Limits].self, forKey: .clientLimits) : [:]
         nodeDrain = try c.decode(Bool.self, forKey: .nodeDrain)
     }
 }
@@ -95,6 +103,16 @@ public struct StateBody: Codable, Sendable, Equatable {
     public var reason: String?
     public init(state: StateDocument, reason: String? = nil) {
         self.state = state
+        self.reason = reason
+    }
+}
+
+/// `PUT /clients/NAME/limits`: the limits to set (a field left out stays as it is).
+public struct ClientLimitsBody: Codable, Sendable, Equatable {
+    public var limits: ClientStatus.Limits
+    public var reason: String?
+    public init(limits: ClientStatus.Limits, reason: String? = nil) {
+        self.limits = limits
         self.reason = reason
     }
 }

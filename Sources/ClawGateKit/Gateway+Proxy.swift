@@ -191,6 +191,9 @@ extension Gateway {
     /// Retry-After naming the limit; no provider sees it and nothing counts against one.
     func clientRefusal(_ refusal: GatewayState.ClientRefusal, name: String, alias: String) -> Response {
         switch refusal {
+        case .blocked:
+            return Self.errorResponse(.forbidden, "Client '\(name)' is blocked by this gateway's operators; ask them why.", type: "invalid_request_error",
+                                      code: "client_blocked")
         case .routeNotAllowed:
             return Self.errorResponse(.forbidden, "Client '\(name)' may not use the model '\(alias)'.", type: "invalid_request_error",
                                       code: "model_not_allowed", param: "model")

@@ -91,8 +91,8 @@ extension Gateway {
             uptimeSeconds: ((now - startedAt) * 1000).rounded() / 1000, persistent: store.directory != nil, store: storeStatus)
         let clients: [ClientStatus] = (clientAuth.clients ?? []).enumerated().map { i, c in
             let use = snap.clients[i]
-            return ClientStatus(name: c.name, routes: c.routes.map { $0.sorted() },
-                                limits: .init(rpm: c.limits.rpm, tpm: c.limits.tpm, spendPerDay: c.limits.spendPerDay, concurrency: c.limits.concurrency),
+            return ClientStatus(name: c.name, routes: c.routes.map { $0.sorted() }, blocked: op.blockedClients.contains(c.name),
+                                limits: c.limits.merged(op.clientLimits[c.name]).wire,
                                 inFlight: use.inFlight, requests1m: use.requests1m, tokens1m: use.tokens1m,
                                 spendTodayDollars: (use.spendToday * 1_000_000).rounded() / 1_000_000, served: use.served, errors: use.errors, refused: use.refused)
         }

@@ -96,6 +96,7 @@ public final class GatewayState: Sendable {
 
     /// Why a client's request is refused before any provider sees it.
     public enum ClientRefusal: Sendable, Equatable {
+        case blocked
         case routeNotAllowed
         case concurrency(limit: Int)
         case requestsPerMinute(limit: Int, retryAfter: Int)
@@ -105,6 +106,7 @@ public final class GatewayState: Sendable {
         /// The word for metrics: which limit refused it.
         public var limit: String {
             switch self {
+            case .blocked: "blocked"
             case .routeNotAllowed: "route"
             case .concurrency: "concurrency"
             case .requestsPerMinute: "rpm"
@@ -237,8 +239,9 @@ public final class GatewayState: Sendable {
                 c.spendToday = 0
             }
             let refusal: ClientRefusal? = {
+                if state.operatorState.blockedClients.contains(client.name) { return .blocked }
                 if let routes = client.routes, !routes.contains(route) { return .routeNotAllowed }
-                let l = client.limits
+                let l = client.limits.merged(state.operatorState.clientLimits[client.name])
                 if let limit = l.concurrency, c.inFlight >= limit { return .concurrency(limit: limit) }
                 if let limit = l.rpm, c.requests.total(now: now) >= limit {
                     return .requestsPerMinute(limit: limit, retryAfter: c.requests.secondsUntilOldestLeaves(now: now))

@@ -15,6 +15,10 @@ public struct OperatorState: Sendable, Equatable {
     public var failovers: [Failover] = []
     /// route alias -> strategy, overriding the configured one.
     public var strategies: [String: RoutingStrategy] = [:]
+    /// Clients an operator blocked: every request of theirs is refused with 403.
+    public var blockedClients: Set<String> = []
+    /// client name -> limits an operator set (each given field replaces the configured one).
+    public var clientLimits: [String: GatewayConfig.ClientLimits] = [:]
     public var nodeDrain = false
     /// Node ids drained by an operator: the fleet store's record of node drains (each node takes
     /// its own `nodeDrain` from it).
@@ -34,7 +38,8 @@ public struct OperatorState: Sendable, Equatable {
     /// The admin API's form of this state (`GET /admin/v1/state`, and in every write's answer).
     public var document: StateDocument {
         StateDocument(revision: revision, drainedProviders: drainedProviders.sorted(), weights: weights, failovers: failovers,
-                      strategies: strategies.mapValues(\.rawValue), nodeDrain: nodeDrain)
+                      strategies: strategies.mapValues(\.rawValue), blockedClients: blockedClients.sorted(),
+                      clientLimits: clientLimits.mapValues(\.wire), nodeDrain: nodeDrain)
     }
 
     public var json: JSONValue {
@@ -44,6 +49,8 @@ public struct OperatorState: Sendable, Equatable {
             "weights": .object(weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
             "failovers": .array(failovers.map(\.json)),
             "strategies": .object(strategies.mapValues { .string($0.rawValue) }),
+            "blocked_clients": .array(blockedClients.sorted().map { .string($0) }),
+            "client_limits": .object(clientLimits.mapValues(\.json)),
             "node_drain": .bool(nodeDrain),
             "drained_nodes": .array(drainedNodes.sorted().map { .string($0) }),
             "operation": operation.map { .string($0) } ?? .null,
@@ -99,6 +106,14 @@ public struct OperatorState: Sendable, Equatable {
                 throw OperatorStateError("strategies.\(route): must be one of \(RoutingStrategy.names)")
             }
             strategies[route] = strategy
+        }
+        for item in o["blocked_clients"]?.arrayValue ?? [] {
+            guard let name = item.stringValue else { throw OperatorStateError("blocked_clients: must hold strings") }
+            blockedClients.insert(name)
+        }
+        for (name, value) in o["client_limits"]?.objectValue ?? [:] {
+            guard let limits = GatewayConfig.ClientLimits(json: value) else { throw OperatorStateError("client_limits.\(name): must be {rpm, tpm, spend_per_day, concurrency}") }
+            clientLimits[name] = limits
         }
         guard let drain = o["node_drain"]?.boolValue else { throw OperatorStateError("node_drain: must be true or false") }
         nodeDrain = drain
@@ -172,6 +187,15 @@ public struct OperatorState: Sendable, Equatable {
                 dropped.append("weight of \(provider) not in route \(route)")
             }
         }
+        let clientNames = Set((config.clients ?? []).map(\.name))
+        for name in blockedClients where !clientNames.contains(name) {
+            blockedClients.remove(name)
+            dropped.append("block of unknown client \(name)")
+        }
+        for name in clientLimits.keys where !clientNames.contains(name) {
+            clientLimits[name] = nil
+            dropped.append("limits of unknown client \(name)")
+        }
         for route in strategies.keys where routes[route] == nil {
             strategies[route] = nil
             dropped.append("strategy of unknown route \(route)")
@@ -194,4 +218,38 @@ extension ClawAdminAPI.Failover {
 public struct OperatorStateError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension GatewayConfig.ClientLimits {
+    var json: JSONValue {
+        ["rpm": rpm.map { JSONValue($0) } ?? .null, "tpm": tpm.map { JSONValue($0) } ?? .null,
+         "spend_per_day": spendPerDay.map { JSONValue($0) } ?? .null, "concurrency": concurrency.map { JSONValue($0) } ?? .null]
+    }
+
+    init?(json: JSONValue) {
+        guard let o = json.objectValue else { return nil }
+        func int(_ key: String) -> Int?? {
+            guard let v = o[key], v != .null else { return .some(nil) }
+            guard let n = v.intValue, n > 0 else { return nil }
+            return .some(n)
+        }
+        guard let rpm = int("rpm"), let tpm = int("tpm"), let concurrency = int("concurrency") else { return nil }
+        var spend: Double?
+        if let v = o["spend_per_day"], v != .null {
+            guard let d = v.doubleValue, d >= 0 else { return nil }
+            spend = d
+        }
+        self.init(rpm: rpm, tpm: tpm, spendPerDay: spend, concurrency: concurrency)
+    }
+
+    var wire: ClientStatus.Limits { .init(rpm: rpm, tpm: tpm, spendPerDay: spendPerDay, concurrency: concurrency) }
+
+    init(_ wire: ClientStatus.Limits) { self.init(rpm: wire.rpm, tpm: wire.tpm, spendPerDay: wire.spendPerDay, concurrency: wire.concurrency) }
+
+    /// These limits with `override`'s given fields in their place.
+    func merged(_ override: GatewayConfig.ClientLimits?) -> GatewayConfig.ClientLimits {
+        guard let override else { return self }
+        return .init(rpm: override.rpm ?? rpm, tpm: override.tpm ?? tpm, spendPerDay: override.spendPerDay ?? spendPerDay,
+                     concurrency: override.concurrency ?? concurrency)
+    }
 }

@@ -9,6 +9,10 @@ public enum Command: Sendable, Equatable {
     case undrainNode(String)
     case weight(route: String, weights: [(String, Int)])
     case strategy(route: String, name: String)
+    case blockClient(String)
+    case unblockClient(String)
+    /// `limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N`: the given limits replace those in force.
+    case limit(client: String, limits: [(String, Double)])
     case failover(String, to: [String])
     case restore(String)
     /// Copy one node's drains, weights and failovers to the other nodes (file stores).
@@ -21,7 +25,7 @@ public enum Command: Sendable, Equatable {
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -74,6 +78,23 @@ public enum Command: Sendable, Equatable {
         case "restore":
             guard words.count == 2 else { return .failure(.init("usage: restore ID")) }
             return .success(.restore(words[1]))
+        case "block", "unblock":
+            guard words.count == 2 else { return .failure(.init("usage: \(verb) CLIENT")) }
+            return .success(verb == "block" ? .blockClient(words[1]) : .unblockClient(words[1]))
+        case "limit":
+            guard words.count >= 3 else { return .failure(.init("usage: limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N")) }
+            var limits: [(String, Double)] = []
+            for pair in words.dropFirst(2) {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, ["rpm", "tpm", "spend_per_day", "concurrency"].contains(parts[0]) else {
+                    return .failure(.init("limit: '\(pair)' is not rpm=N, tpm=N, spend_per_day=D or concurrency=N"))
+                }
+                guard let value = Double(parts[1]), value >= 0, parts[0] == "spend_per_day" || (value >= 1 && value == value.rounded()) else {
+                    return .failure(.init("limit: '\(parts[1])' for \(parts[0]) is not \(parts[0] == "spend_per_day" ? "dollars >= 0" : "a whole number >= 1")"))
+                }
+                limits.append((parts[0], value))
+            }
+            return .success(.limit(client: words[1], limits: limits))
         case "sync":
             guard words.count == 2 else { return .failure(.init("usage: sync NODE (copies that node's operator state to the others)")) }
             return .success(.sync(words[1]))
@@ -95,6 +116,9 @@ public enum Command: Sendable, Equatable {
         case .undrainNode(let id): "undrain node \(id)"
         case .weight(let route, let weights): "weight \(route) " + weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         case .strategy(let route, let name): "strategy \(route) \(name)"
+        case .blockClient(let name): "block \(name)"
+        case .unblockClient(let name): "unblock \(name)"
+        case .limit(let name, let limits): "limit \(name) " + limits.map { "\($0.0)=\($0.0 == "spend_per_day" ? String($0.1) : String(Int($0.1)))" }.joined(separator: " ")
         case .failover(let id, let to): to.isEmpty ? "failover \(id)" : "failover \(id) to \(to.joined(separator: " "))"
         case .restore(let id): "restore \(id)"
         case .sync(let node): "sync \(node)"
@@ -119,6 +143,7 @@ public enum Command: Sendable, Equatable {
         case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id): "provider:\(id)"
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
         case .weight(let route, _), .strategy(let route, _): "route:\(route)"
+        case .blockClient(let name), .unblockClient(let name), .limit(let name, _): "client:\(name)"
         case .sync: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
         case .theme, .quit, .timeline: ""
@@ -216,6 +241,28 @@ extension Command {
             if let e = provider(id) { return .failure(e) }
             return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/restore", body()),
                                        summary: "Restore provider \(id) to the configured routing on \(count)"))
+        case .blockClient(let name), .unblockClient(let name), .limit(let name, _):
+            let clients = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.clients ?? [] }.map(\.name))
+            guard clients.contains(name) else {
+                return .failure(.init(clients.isEmpty ? "no node has clients configured (client_auth off)" : "no client '\(name)'; known: \(clients.sorted().joined(separator: ", "))"))
+            }
+            switch self {
+            case .blockClient:
+                return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/clients/\(name)/block", body()),
+                                           summary: "Block client \(name): its requests are refused with 403 on \(count)"))
+            case .unblockClient:
+                return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/clients/\(name)/unblock", body()),
+                                           summary: "Unblock client \(name) on \(count)"))
+            case .limit(_, let limits):
+                var object: [String: JSONValue] = [:]
+                for (key, value) in limits { object[key] = key == "spend_per_day" ? JSONValue(value) : JSONValue(Int(value)) }
+                var bodyObject: [String: JSONValue] = ["limits": .object(object)]
+                if let why { bodyObject["reason"] = .string(why) }
+                return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/clients/\(name)/limits", .object(bodyObject)),
+                                           summary: "Set limits of client \(name): \(text.dropFirst("limit \(name) ".count)) on \(count)"))
+            default:
+                return .failure(.init("unreachable"))
+            }
         case .sync(let name):
             if storeFleet { return .failure(.init("the fleet store keeps one copy of the operator state and every node applies it: nothing to sync")) }
             guard let source = fleet.nodes.firstIndex(where: { $0.snapshot?.node.id == name || $0.url == name || $0.name == name }),

@@ -84,4 +84,34 @@ import Testing
             #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200, "the slot is free again")
         }
     }
+
+    @Test func operatorsBlockUnblockAndChangeLimitsAtRuntimeAudited() async throws {
+        let op = ["authorization": "Bearer \(TestFleet.operatorToken)"]
+        try await TestFleet.withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 100)]]], configure: {
+            $0.clients = [.init(name: "alice", keyEnv: "CLAW_TEST_ALICE_KEY")]
+        }) { sim, gate, client throws in
+            #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200)
+            let blocked = try await client.request("POST", gate.url + "/admin/v1/clients/alice/block", body: Data(#"{"reason":"runaway retry loop"}"#.utf8), headers: op)
+            #expect(blocked.status == 200, "\(blocked.text)")
+            let refused = try await chat(client, gate, key: TestFleet.aliceKey)
+            #expect(refused.status == 403 && refused.json?["error"]?["code"]?.stringValue == "client_blocked")
+            #expect(gate.gateway.snapshot().clients?.first?.blocked == true)
+            #expect(try await client.request("POST", gate.url + "/admin/v1/clients/alice/unblock", headers: op).status == 200)
+            #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200)
+            // Limits at runtime: rpm 2 now (two requests already in this minute).
+            let limits = try await client.request("PUT", gate.url + "/admin/v1/clients/alice/limits", body: Data(#"{"limits":{"rpm":2}}"#.utf8), headers: op)
+            #expect(limits.status == 200 && limits.json?["state"]?["client_limits"]?["alice"]?["rpm"]?.intValue == 2, "\(limits.text)")
+            #expect(try await chat(client, gate, key: TestFleet.aliceKey).json?["error"]?["code"]?.stringValue == "client_rpm")
+            #expect(gate.gateway.snapshot().clients?.first?.limits.rpm == 2)
+            // Wrong names and limits are refused, naming what is wrong; nothing changes.
+            #expect(try await client.request("POST", gate.url + "/admin/v1/clients/mallory/block", headers: op).status == 404)
+            let bad = try await client.request("PUT", gate.url + "/admin/v1/clients/alice/limits", body: Data(#"{"limits":{"rpm":0}}"#.utf8), headers: op)
+            #expect(bad.status == 400 && bad.json?["error"]?["field"]?.stringValue == "limits.rpm")
+            let audit = try await client.request("GET", gate.url + "/admin/v1/audit", headers: op)
+            let actions = audit.json?["entries"]?.arrayValue?.map { $0["action"]?.stringValue ?? "" } ?? []
+            #expect(actions == ["client.block", "client.unblock", "client.limits"], "\(actions)")
+            #expect(audit.json?["entries"]?.arrayValue?.first?["reason"]?.stringValue == "runaway retry loop")
+            #expect(!audit.text.contains(TestFleet.aliceKey))
+        }
+    }
 }

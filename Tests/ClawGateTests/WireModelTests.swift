@@ -72,7 +72,8 @@ import Yams
     }
 
     @Test func everyAnswerMatchesItsSchema() {
-        let state = StateDocument(revision: 1, drainedProviders: ["p"], weights: ["chat": ["p": 1]], failovers: Self.fullSnapshot.failovers, nodeDrain: false)
+        let state = StateDocument(revision: 1, drainedProviders: ["p"], weights: ["chat": ["p": 1]], failovers: Self.fullSnapshot.failovers,
+                                  strategies: ["chat": "cost"], blockedClients: ["web"], clientLimits: ["web": .init(rpm: 1)], nodeDrain: false)
         let event = Event(sequence: 1, time: 1, node: "n1", kind: .circuitOpened, subject: "p", detail: "d")
         let audit = AuditEntry(sequence: 1, time: 1, actor: "ops", action: "provider.drain", target: "provider:p", before: .null, after: .null,
                                reason: "r", revision: 1)
@@ -108,6 +109,8 @@ import Yams
         #expect(Self.differences(replace, Self.json(StateBody(state: document, reason: "r")), at: "state") == [])
         let strategy = Self.resolve(Self.document["paths"]!["/admin/v1/routes/{alias}/strategy"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
         #expect(Self.differences(strategy, Self.json(StrategyBody(strategy: "latency", reason: "r")), at: "strategy") == [])
+        let limits = Self.resolve(Self.document["paths"]!["/admin/v1/clients/{name}/limits"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
+        #expect(Self.differences(limits, Self.json(ClientLimitsBody(limits: .init(rpm: 1, tpm: 2, spendPerDay: 3, concurrency: 4), reason: "r")), at: "limits") == [])
     }
 
     @Test func theEnumsListTheSameWords() {

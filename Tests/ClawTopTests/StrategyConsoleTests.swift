@@ -36,3 +36,20 @@ import Testing
         #expect(screen.lines.first { $0.contains("slow") }?.contains("0.006667") == true)
     }
 }
+
+/// Client commands in the console: block, unblock and limits, against the clients the nodes report.
+@Suite struct ClientCommandTests {
+    @Test func blockUnblockAndLimitAreWritesToEveryNode() throws {
+        var state = sampleState(width: 120, height: 30)
+        state.fleet.nodes[0].snapshot?.clients = [ClientStatus(name: "web")]
+        let block = try Command.parse(":block web").get().plan(fleet: state.fleet, reason: "runaway", now: 0).get()
+        #expect(block.calls.map(\.path) == ["/admin/v1/clients/web/block"] && block.calls[0].body["reason"]?.stringValue == "runaway")
+        #expect(block.summary == "Block client web: its requests are refused with 403 on 1 node")
+        let limit = try Command.parse("limit web rpm=60 spend_per_day=2.5").get().plan(fleet: state.fleet, reason: nil, now: 0).get()
+        #expect(limit.calls[0].method == "PUT" && limit.calls[0].body["limits"] == ["rpm": 60, "spend_per_day": 2.5])
+        #expect(Command.parse("limit web rpm=0").failureText == "limit: '0' for rpm is not a whole number >= 1")
+        #expect(Command.parse("limit web burst=3").failureText?.hasPrefix("limit: 'burst=3' is not") == true)
+        #expect(Command.blockClient("nobody").plan(fleet: state.fleet, reason: nil, now: 0).failureText == "no client 'nobody'; known: web")
+        #expect(Command.parse("unblock web").map(\.text) == .success("unblock web"))
+    }
+}

@@ -85,6 +85,11 @@ extension Gateway {
             write("/routes/:alias/tiers/:tier/restore") { _, p throws(AdminError) in .restoreTier(route: alias(p), tier: try self.tier(p)) },
             write("/node/drain") { _, _ in .drainNode },
             write("/node/undrain") { _, _ in .undrainNode },
+            write("/clients/:name/block") { _, p in .blockClient(p.get("name") ?? "") },
+            write("/clients/:name/unblock") { _, p in .unblockClient(p.get("name") ?? "") },
+            write("/clients/:name/limits", method: .put, allowed: ["limits"]) { fields, p throws(AdminError) in
+                .setClientLimits(client: p.get("name") ?? "", limits: try Self.clientLimits(fields))
+            },
             write("/state", method: .put, allowed: ["state"]) { fields, _ throws(AdminError) in .replaceState(try Self.stateDocument(fields)) },
         ]
     }
@@ -169,6 +174,27 @@ extension Gateway {
         }
         guard document.revision >= 0 else { throw .invalid("state.revision", "must be a whole number >= 0") }
         return document
+    }
+
+    /// `limits`: {rpm, tpm, spend_per_day, concurrency}, each optional; at least one.
+    static func clientLimits(_ fields: [String: JSONValue]) throws(AdminError) -> GatewayConfig.ClientLimits {
+        guard let object = fields["limits"]?.objectValue, !object.isEmpty else {
+            throw .invalid("limits", "required: an object with rpm, tpm, spend_per_day or concurrency")
+        }
+        for key in object.keys.sorted() where !["rpm", "tpm", "spend_per_day", "concurrency"].contains(key) {
+            throw .invalid("limits.\(key)", "unknown limit; known: rpm, tpm, spend_per_day, concurrency")
+        }
+        func whole(_ key: String) throws(AdminError) -> Int? {
+            guard let value = object[key] else { return nil }
+            guard let n = value.intValue, (1...1_000_000_000).contains(n) else { throw .invalid("limits.\(key)", "must be a whole number 1..1000000000") }
+            return n
+        }
+        var spend: Double?
+        if let value = object["spend_per_day"] {
+            guard let d = value.doubleValue, d >= 0, d <= 10_000_000 else { throw .invalid("limits.spend_per_day", "must be dollars 0..10000000") }
+            spend = d
+        }
+        return .init(rpm: try whole("rpm"), tpm: try whole("tpm"), spendPerDay: spend, concurrency: try whole("concurrency"))
     }
 
     /// `strategy`: one of the routing strategies.

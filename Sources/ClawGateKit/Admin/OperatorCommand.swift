@@ -12,6 +12,10 @@ public enum OperatorCommand: Sendable, Equatable {
     case restoreProvider(String)
     case setWeights(route: String, weights: [String: Int])
     case setStrategy(route: String, strategy: RoutingStrategy)
+    case blockClient(String)
+    case unblockClient(String)
+    /// The given fields replace the client's limits in force.
+    case setClientLimits(client: String, limits: GatewayConfig.ClientLimits)
     case failoverTier(route: String, tier: Int, to: [String])
     case restoreTier(route: String, tier: Int)
     case drainNode
@@ -29,6 +33,9 @@ public enum OperatorCommand: Sendable, Equatable {
         case .restoreProvider: "provider.restore"
         case .setWeights: "route.weights"
         case .setStrategy: "route.strategy"
+        case .blockClient: "client.block"
+        case .unblockClient: "client.unblock"
+        case .setClientLimits: "client.limits"
         case .failoverTier: "tier.failover"
         case .restoreTier: "tier.restore"
         case .drainNode: "node.drain"
@@ -45,6 +52,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
         case .replaceState: "fleet"
+        case .blockClient(let name), .unblockClient(let name), .setClientLimits(let name, _): "client:\(name)"
         }
     }
 
@@ -109,6 +117,16 @@ public enum OperatorCommand: Sendable, Equatable {
             notes.append(Note(kind: .nodeServing, subject: config.nodeID, detail: "readiness answers 200 again"))
         case .replaceState(let document):
             try Self.replace(&next, with: document, config: config)
+        case .blockClient(let name):
+            try Self.client(name, config)
+            next.blockedClients.insert(name)
+        case .unblockClient(let name):
+            try Self.client(name, config)
+            next.blockedClients.remove(name)
+        case .setClientLimits(let name, let limits):
+            try Self.client(name, config)
+            let current = next.clientLimits[name] ?? GatewayConfig.ClientLimits()
+            next.clientLimits[name] = current.merged(limits)
         }
         return Change(next: next, events: notes)
     }
@@ -127,6 +145,10 @@ public enum OperatorCommand: Sendable, Equatable {
             return state.failovers.first { $0.subject == target }?.json ?? .null
         case .drainNode, .undrainNode:
             return ["drain": .bool(state.nodeDrain)]
+        case .blockClient(let name), .unblockClient(let name):
+            return ["blocked": .bool(state.blockedClients.contains(name))]
+        case .setClientLimits(let name, _):
+            return state.clientLimits[name]?.json ?? .null
         case .replaceState:
             return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),
                     "weights": .object(state.weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
@@ -144,6 +166,13 @@ public enum OperatorCommand: Sendable, Equatable {
     static func provider(_ id: String, _ config: GatewayConfig) throws(AdminError) {
         guard config.providers.contains(where: { $0.id == id }) else {
             throw .notFound("No provider '\(id)'; known: \(config.providers.map(\.id).joined(separator: ", ")).")
+        }
+    }
+
+    static func client(_ name: String, _ config: GatewayConfig) throws(AdminError) {
+        guard let clients = config.clients, clients.contains(where: { $0.name == name }) else {
+            throw .notFound(config.clients == nil ? "No clients are configured on this gateway (it is open); there is no client '\(name)'."
+                                                  : "No client '\(name)'; known: \(config.clients!.map(\.name).joined(separator: ", ")).")
         }
     }
 
@@ -257,5 +286,14 @@ public enum OperatorCommand: Sendable, Equatable {
             }
             if strategy != route.strategy { next.strategies[alias] = strategy }
         }
+        let clients = Set((config.clients ?? []).map(\.name))
+        for (index, name) in document.blockedClients.enumerated() where !clients.contains(name) {
+            throw .invalid("state.blocked_clients[\(index)]", "unknown client '\(name)'")
+        }
+        next.blockedClients = Set(document.blockedClients)
+        for name in document.clientLimits.keys.sorted() where !clients.contains(name) {
+            throw .invalid("state.client_limits.\(name)", "unknown client '\(name)'")
+        }
+        next.clientLimits = document.clientLimits.mapValues(GatewayConfig.ClientLimits.init)
     }
 }
