@@ -1,6 +1,6 @@
 /// The panes of the console, in Tab order; digits 0-6 jump to them.
 public enum Pane: Int, Sendable, CaseIterable {
-    case overview, providers, nodes, routes, cost, events, alerts
+    case overview, providers, nodes, routes, cost, events, alerts, clients
 
     public var title: String {
         switch self {
@@ -11,6 +11,7 @@ public enum Pane: Int, Sendable, CaseIterable {
         case .cost: "Cost"
         case .events: "Events"
         case .alerts: "Alerts"
+        case .clients: "Clients"
         }
     }
 }
@@ -42,6 +43,8 @@ public enum Action: Sendable, Equatable {
     case monitorHistory(latency: [String: [Double]], cost: [String: [Double]], fleet: FleetHistory? = nil)
     /// Action keys on the selected row.
     case drainSelected, undrainSelected, weightPrompt, weightStep(Int), failoverPrompt, restoreSelected
+    /// `b` / `B` on the Clients pane.
+    case blockSelected, unblockSelected
     /// `z` on an alert: the command line with a silence for just that alert.
     case silencePrompt
     case openCommandLine

@@ -32,6 +32,8 @@ public enum KeyMap {
         .init(keys: [.character("-")], label: "", help: "", action: .weightStep(-10), dangerous: true),
         .init(keys: [.character("f")], label: "f", help: "fail over provider", action: .failoverPrompt, dangerous: true),
         .init(keys: [.character("F")], label: "F", help: "restore provider", action: .restoreSelected, dangerous: true),
+        .init(keys: [.character("b")], label: "b", help: "block client (Clients pane)", action: .blockSelected, dangerous: true),
+        .init(keys: [.character("B")], label: "B", help: "unblock client", action: .unblockSelected, dangerous: true),
         .init(keys: [.character("z")], label: "z", help: "silence alert (Alerts pane)", action: .silencePrompt, dangerous: true),
     ] + Pane.allCases.map { pane in
         .init(keys: [.character(Character(String(pane.rawValue)))], label: String(pane.rawValue),

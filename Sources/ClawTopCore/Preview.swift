@@ -89,7 +89,15 @@ public struct Preview: Sendable, Equatable {
                 preview.guardReason = "it is the last serving node: nothing would serve clients"
             }
             return preview
-        case .undrainNode, .silence, .theme, .quit, .sync:
+        case .blockClient(let name):
+            let use = answering.compactMap { $0.snapshot?.clients?.first { $0.name == name } }
+            let requests = use.reduce(0) { $0 + $1.requests1m }
+            let tokens = use.reduce(0) { $0 + $1.tokens1m }
+            let spent = use.reduce(0) { $0 + $1.spendTodayDollars }
+            preview.notes.append("stops about \(Format.rate(Double(requests) / 60)) req/s (\(requests) in the last minute) and \(Format.count(tokens)) tokens/min; "
+                                 + "\(Format.dollars(spent)) spent today so far")
+            return preview
+        case .undrainNode, .silence, .theme, .quit, .sync, .unblockClient, .limit, .timeline:
             return nil
         default:
             break

@@ -62,6 +62,12 @@ public enum Reducer {
                 guard let id = selectedProvider(state) else { return fail(&state, "select a provider (pane 1) or a node (pane 2)") }
                 propose(&state, drain ? .drainProvider(id) : .undrainProvider(id), &effects)
             }
+        case .blockSelected, .unblockSelected:
+            guard state.pane == .clients else { return fail(&state, "b blocks a client: select one in the Clients pane (7)") }
+            let rows = Selectors.clientRows(state)
+            let index = state.selected(.clients)
+            guard rows.indices.contains(index) else { return fail(&state, "no client selected") }
+            propose(&state, action == .blockSelected ? .blockClient(rows[index].name) : .unblockClient(rows[index].name), &effects)
         case .restoreSelected:
             guard let id = selectedProvider(state) else { return fail(&state, "select a provider first") }
             propose(&state, .restore(id), &effects)
@@ -396,6 +402,7 @@ public enum Reducer {
         case .routes: Selectors.routeLines(state).count
         case .events: Selectors.allEvents(state).count
         case .alerts: Selectors.filteredAlerts(state).count
+        case .clients: Selectors.clientRows(state).count
         }
     }
 }

@@ -62,4 +62,47 @@ public enum Selectors {
         return alerts.filter { "\($0.selector) \($0.severity) \($0.summary)".localizedCaseInsensitiveContains(state.filter) }
     }
 
+
+    /// A client across the nodes that report it: use summed, limits and how close (the node
+    /// nearest a limit), blocked if any node says so.
+    public struct ClientRow: Sendable, Equatable {
+        public var name: String
+        public var blocked: Bool
+        public var requests1m: Int
+        public var tokens1m: Int
+        public var spendToday: Double
+        public var inFlight: Int
+        public var refused: Int
+        public var limits: ClientStatus.Limits
+        /// The highest share of a limit any node is at (0..1+), and which limit.
+        public var nearest: (share: Double, limit: String)?
+
+        public static func == (a: ClientRow, b: ClientRow) -> Bool { a.name == b.name && a.requests1m == b.requests1m && a.blocked == b.blocked }
+        public var rps: Double { Double(requests1m) / 60 }
+    }
+
+    /// Clients sorted by spend today, then requests in the last minute.
+    public static func clientRows(_ state: AppState) -> [ClientRow] {
+        var rows: [String: ClientRow] = [:]
+        for snapshot in state.fleet.nodes.compactMap(\.snapshot) {
+            for c in snapshot.clients ?? [] {
+                var row = rows[c.name] ?? ClientRow(name: c.name, blocked: false, requests1m: 0, tokens1m: 0, spendToday: 0, inFlight: 0, refused: 0, limits: c.limits)
+                row.blocked = row.blocked || c.blocked
+                row.requests1m += c.requests1m
+                row.tokens1m += c.tokens1m
+                row.spendToday += c.spendTodayDollars
+                row.inFlight += c.inFlight
+                row.refused += c.refused
+                for (name, used, limit) in [("rpm", Double(c.requests1m), c.limits.rpm.map(Double.init)), ("tpm", Double(c.tokens1m), c.limits.tpm.map(Double.init)),
+                                            ("spend/day", c.spendTodayDollars, c.limits.spendPerDay), ("concurrency", Double(c.inFlight), c.limits.concurrency.map(Double.init))] {
+                    guard let limit, limit > 0 else { continue }
+                    if used / limit > (row.nearest?.share ?? -1) { row.nearest = (used / limit, name) }
+                }
+                rows[c.name] = row
+            }
+        }
+        var list = Array(rows.values)
+        if !state.filter.isEmpty { list = list.filter { $0.name.localizedCaseInsensitiveContains(state.filter) } }
+        return list.sorted { ($0.spendToday, $0.requests1m, $1.name) > ($1.spendToday, $1.requests1m, $0.name) }
+    }
 }

@@ -56,7 +56,8 @@ extension View {
     static func tabs(_ state: AppState, _ b: inout ScreenBuffer) {
         var x = 0
         for pane in Pane.allCases {
-            let text = " \(pane.rawValue) \(pane.title)"
+            // Narrow screens name only the pane in view; the others keep their digit.
+            let text = b.width >= 100 || pane == state.pane ? " \(pane.rawValue) \(pane.title)" : " \(pane.rawValue)"
             x = b.put(text, x: x, y: 1, role: pane == state.pane ? .tabActive : .tab)
         }
         var info = state.pane == .providers || state.pane == .overview ? "sort: \(state.sort.rawValue)" : ""

@@ -28,6 +28,7 @@ public enum View {
         case .cost: cost(state, &buffer, area)
         case .events: events(state, &buffer, area)
         case .alerts: alerts(state, &buffer, area)
+        case .clients: clients(state, &buffer, area)
         }
         }
         footer(state, &buffer)

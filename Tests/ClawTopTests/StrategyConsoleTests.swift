@@ -53,3 +53,28 @@ import Testing
         #expect(Command.parse("unblock web").map(\.text) == .success("unblock web"))
     }
 }
+
+@Suite struct ClientsPaneTests {
+    @Test func theClientsPaneSortsBySpendMarksBlockedAndBBlocksWithAPreview() throws {
+        var state = sampleState(width: 120, height: 30)
+        state.fleet.nodes[0].snapshot?.clients = [
+            ClientStatus(name: "web", limits: .init(rpm: 100), requests1m: 90, tokens1m: 5000, spendTodayDollars: 1.5),
+            ClientStatus(name: "batch", blocked: true, limits: .init(spendPerDay: 10), requests1m: 600, tokens1m: 90000, spendTodayDollars: 9.5),
+        ]
+        Reducer.reduce(&state, .selectPane(.clients))
+        let screen = View.render(state)
+        let batch = try #require(screen.lines.first { $0.hasPrefix("batch") })
+        #expect(batch.contains("BLOCKED") && batch.contains("95% of spend/day"), "\(batch)")
+        #expect(screen.lines.firstIndex { $0.hasPrefix("batch") }! < screen.lines.firstIndex { $0.hasPrefix("web") }!, "the biggest spender first")
+        #expect(screen.lines.first { $0.hasPrefix("web") }?.contains("90% of rpm") == true)
+        Reducer.reduce(&state, .moveSelection(1))
+        Reducer.handle(&state, .character("b"))
+        guard case .confirm(let dialog) = state.mode else { Issue.record("no dialog"); return }
+        #expect(dialog.plan.command == .blockClient("web"))
+        #expect(View.render(state).text.contains("stops about 1.5 req/s (90 in the last minute)"), "\(View.render(state).text)")
+        Reducer.handle(&state, .escape)
+        Reducer.reduce(&state, .selectPane(.providers))
+        Reducer.handle(&state, .character("b"))
+        #expect(state.message?.text.hasPrefix("b blocks a client") == true)
+    }
+}

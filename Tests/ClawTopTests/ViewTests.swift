@@ -49,7 +49,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         let lines = screen.lines
         #expect(lines.allSatisfy { $0.count == 80 })
         #expect(lines[0].contains("nodes 1/2") && lines[0].contains("prov 1/2") && lines[0].contains("$2.00"))
-        #expect(lines[1].contains("1 Providers") && lines[1].contains("5 Events"))
+        #expect(lines[1].contains("1 Providers") && lines[1].contains(" 5 6 7"), "narrow: the other panes by digit")
         #expect(lines[2].hasPrefix("PROVIDER") && lines[2].contains("P99"))
         #expect(lines[3].hasPrefix("fast") && lines[3].contains("healthy") && lines[3].contains("450ms"))
         #expect(lines[4].hasPrefix("slow") && lines[4].contains("ejected") && lines[4].contains("100%"))
@@ -124,7 +124,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         Reducer.reduce(&state, .previousPane)
         #expect(state.pane == .overview)
         Reducer.reduce(&state, .previousPane)
-        #expect(state.pane == .alerts)
+        #expect(state.pane == .clients)
         Reducer.reduce(&state, .nextPane)
         Reducer.reduce(&state, .nextPane)
         #expect(state.pane == .providers)
