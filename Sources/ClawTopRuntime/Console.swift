@@ -140,6 +140,7 @@ public struct Console {
                     "prometheus": started.prometheus.map { .string($0) } ?? .null,
                     "alertmanager": started.alertmanager.map { .string($0) } ?? .null,
                     "etcd": .array(started.etcd.map { .string($0) }),
+                    "clients": .array(started.clients.map { ["name": .string($0.name), "key": .string($0.key)] }),
                 ]
                 FileHandle.standardOutput.write(Data(line.bytes(sorted: true) + [0x0A]))
                 while signals.received == nil { Thread.sleep(forTimeInterval: 0.1) }

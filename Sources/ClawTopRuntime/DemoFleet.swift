@@ -19,7 +19,17 @@ final class DemoFleet: @unchecked Sendable {
         var alertmanager: String?
         /// The etcd members' client URLs, when the nodes share a fleet store.
         var etcd: [String] = []
+        /// The demo's callers and their keys (the nodes require one).
+        var clients: [(name: String, key: String)] = []
     }
+
+    /// The demo's three callers: name, the routes each may use, and its limits (YAML).
+    static let clients: [(name: String, routes: [String], limits: String)] = [
+        ("web-app", ["chat", "reasoning", "batch"], "{rpm: 600, concurrency: 20}"),
+        ("batch-jobs", ["batch", "chat"], "{rpm: 120, spend_per_day: 5}"),
+        ("support-bot", ["chat", "reasoning"], "{rpm: 300, concurrency: 4}"),
+    ]
+    private let runaway = Mutex(false)
 
     private var children: [Process] = []
     private let directory: String
@@ -117,6 +127,10 @@ final class DemoFleet: @unchecked Sendable {
         let prices = ["fast": (0.15, 0.60), "premium": (2.50, 10.00), "cheap": (0.05, 0.20), "local": (0.0, 0.0)]
         let operatorToken = Self.token()
         let viewerToken = Self.token()
+        let keys = Self.clients.map { (name: $0.name, key: "sk-demo-" + Self.token()) }
+        let clientYAML = "clients:\n" + Self.clients.enumerated().map { i, c in
+            "  - {name: \(c.name), key_env: CLAWTOP_DEMO_KEY_\(i), routes: [\(c.routes.joined(separator: ", "))], limits: \(c.limits)}"
+        }.joined(separator: "\n")
         // Where etcd is installed the nodes share one operator state in a 3-member etcd cluster.
         let etcd = fleetStore ? try Self.onPath("etcd").map(startEtcd) ?? [] : []
         let store = etcd.isEmpty ? "" : "store: {kind: etcd, endpoints: [\(etcd.joined(separator: ", "))], fleet: demo, timeout: 2}"
@@ -146,6 +160,7 @@ final class DemoFleet: @unchecked Sendable {
                       - [{provider: fast, model: fast-chat, weight: 100}]
                 breaker: {consecutive_failures: 3, cooldown: 5, max_cooldown: 60}
                 health_check: {interval: 2, timeout: 1}
+                \(clientYAML)
                 \(store)
                 admin:
                   state_dir: \(directory)/state-\(n)
@@ -156,14 +171,17 @@ final class DemoFleet: @unchecked Sendable {
                 """
             let path = directory + "/node-\(n).yaml"
             try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-            let node = try spawn(try Self.binary("clawgate"), ["--config", path],
-                                 env: ["CLAWTOP_DEMO_OPERATOR": operatorToken, "CLAWTOP_DEMO_VIEWER": viewerToken])
+            var env = ["CLAWTOP_DEMO_OPERATOR": operatorToken, "CLAWTOP_DEMO_VIEWER": viewerToken]
+            for (i, k) in keys.enumerated() { env["CLAWTOP_DEMO_KEY_\(i)"] = k.key }
+            let node = try spawn(try Self.binary("clawgate"), ["--config", path], env: env)
             guard let url = node["url"]?.stringValue else { throw DemoError("clawgate did not start; see \(directory)") }
             nodes.append(url)
         }
-        startTraffic(nodes)
+        startTraffic(nodes, keys: keys.map(\.key))
         startIncidents(control)
+        startRunaway(nodes, key: keys[1].key)
         var started = Started(nodes: nodes, control: control, operatorToken: operatorToken, viewerToken: viewerToken, etcd: etcd)
+        started.clients = keys
         if monitors, let prometheus = Self.onPath("prometheus"),
            let alertmanager = Self.onPath("prometheus-alertmanager") ?? Self.onPath("alertmanager") {
             do {
@@ -254,21 +272,24 @@ final class DemoFleet: @unchecked Sendable {
 
     var stopping: Bool { stopFlag.withLock { $0 } }
 
-    /// A few requests per second, mixed routes, a third of them streaming: four clients, each
-    /// sending one request at a time (a slow provider slows its client, as with real users).
-    private func startTraffic(_ nodes: [String]) {
-        for client in 0..<4 {
+    /// A few requests per second, mixed routes, a third of them streaming: four senders, each
+    /// sending one request at a time as one of the demo's clients, on the routes it may use (a
+    /// slow provider slows its client, as with real users).
+    private func startTraffic(_ nodes: [String], keys: [String]) {
+        for sender in 0..<4 {
+        let client = sender % Self.clients.count
         let thread = Thread { [self] in
             guard let curl = try? CurlMulti() else { return }  // no traffic rather than a crash
-            var counter = client
+            var counter = sender
+            let routes = Self.clients[client].routes
             while !stopping {
                 counter += 1
-                let route = ["chat", "chat", "chat", "reasoning", "batch"][counter % 5]
+                let route = routes[counter % routes.count]
                 let stream = counter % 3 == 0
                 let body: JSONValue = ["model": .string(route), "stream": .bool(stream),
                                        "messages": [["role": "user", "content": "Summarise the incident timeline for the on-call engineer."]]]
                 let url = nodes[counter % nodes.count] + "/v1/chat/completions"
-                _ = curl.perform([HTTPRequestSpec(url: url, method: "POST", body: body.bytes(), timeout: 30)])
+                _ = curl.perform([HTTPRequestSpec(url: url, method: "POST", headers: ["Authorization: Bearer \(keys[client])"], body: body.bytes(), timeout: 30)])
                 for _ in 0..<4 where !stopping { Thread.sleep(forTimeInterval: 0.05) }
             }
         }
@@ -277,12 +298,36 @@ final class DemoFleet: @unchecked Sendable {
         }
     }
 
-    /// Every period a provider slows down, errors, goes down or gets rate limited, then recovers half a period later.
+    /// While the runaway incident lasts, batch-jobs sends 8 requests at once, again and again: a
+    /// retry loop gone wrong, which its rpm limit stops and the Clients pane shows.
+    private func startRunaway(_ nodes: [String], key: String) {
+        let thread = Thread { [self] in
+            guard let curl = try? CurlMulti() else { return }
+            while !stopping {
+                guard runaway.withLock({ $0 }) else {
+                    Thread.sleep(forTimeInterval: 0.1)
+                    continue
+                }
+                let body: JSONValue = ["model": "batch", "messages": [["role": "user", "content": "retry"]]]
+                _ = curl.perform((0..<8).map { i in
+                    HTTPRequestSpec(url: nodes[i % nodes.count] + "/v1/chat/completions", method: "POST", headers: ["Authorization: Bearer \(key)"],
+                                    body: body.bytes(), timeout: 30)
+                })
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        thread.start()
+        threads.append(thread)
+    }
+
+    /// Every period a provider slows down, errors, goes down or gets rate limited, or a client runs
+    /// away, then recovers half a period later.
     static let incidents: [(provider: String, patch: JSONValue, restore: JSONValue, what: String)] = [
         ("cheap", ["error_rate": 1], ["error_rate": 0], "cheap fails every request"),
         ("fast", ["latency_ms": 2500, "latency_p99_ms": 5000], ["latency_ms": 150, "latency_p99_ms": 400], "fast slows down"),
         ("premium", ["outage": true], ["outage": false], "premium goes down"),
         ("fast", ["rate_limit_rate": 0.8], ["rate_limit_rate": 0], "fast is rate limited"),
+        ("runaway", [:], [:], "the client batch-jobs runs away (a retry loop)"),
     ]
 
     private func startIncidents(_ control: String) {
@@ -301,6 +346,13 @@ final class DemoFleet: @unchecked Sendable {
             while !stopping {
                 let incident = Self.incidents[index % Self.incidents.count]
                 index += 1
+                if incident.provider == "runaway" {
+                    runaway.withLock { $0 = true }
+                    sleep(period / 2)
+                    runaway.withLock { $0 = false }
+                    sleep(period / 2)
+                    continue
+                }
                 _ = curl.perform([HTTPRequestSpec(url: control + "/sim/providers/" + incident.provider, method: "POST", body: incident.patch.bytes())])
                 sleep(period / 2)
                 _ = curl.perform([HTTPRequestSpec(url: control + "/sim/providers/" + incident.provider, method: "POST", body: incident.restore.bytes())])

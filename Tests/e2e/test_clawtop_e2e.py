@@ -495,3 +495,43 @@ def test_a_drain_under_the_demos_traffic_moves_the_shares_the_preview_predicted(
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=30)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_the_demos_clients_call_with_their_keys_and_the_console_blocks_one_by_keys():
+    import openai
+    p = subprocess.Popen([binary("clawtop"), "--demo", "--headless", "--no-monitors", "--file-store", "--incident-period", "3600"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    t = None
+    try:
+        info = json.loads(p.stdout.readline())
+        keys = {c["name"]: c["key"] for c in info["clients"]}
+        assert sorted(keys) == ["batch-jobs", "support-bot", "web-app"], info["clients"]
+        urls = [n["url"] for n in info["nodes"]]
+        web = openai.OpenAI(base_url=urls[0] + "/v1", api_key=keys["web-app"], max_retries=0, timeout=10)
+        assert web.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}]).choices
+        t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={info['operator_token']} {binary('clawtop')} --refresh 0.5 --node {','.join(urls)}", 120, 30)
+        t.keys("7")
+        screen = t.wait_for("web-app")
+        names = [line.split()[0] for line in screen.splitlines()[3:] if line.split() and line.split()[0] in keys]
+        t.keys(*(["j"] * names.index("web-app")))
+        t.keys("b")
+        t.wait_for("Block client web-app")
+        t.keys("y", "Enter")
+        t.wait_for("Block client web-app: its requests are refused with 403 on 3 nodes: ")
+        blocked_at = time.time()
+        for url in urls:
+            client = openai.OpenAI(base_url=url + "/v1", api_key=keys["web-app"], max_retries=0, timeout=10)
+            with pytest.raises(openai.PermissionDeniedError) as refused:
+                client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+            assert refused.value.code == "client_blocked"
+        assert time.time() - blocked_at < 1.0, "a node still served the blocked client a second after the block"
+        t.wait_for("BLOCKED")
+        # The others still call.
+        bot = openai.OpenAI(base_url=urls[1] + "/v1", api_key=keys["support-bot"], max_retries=0, timeout=10)
+        assert bot.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}]).choices
+    finally:
+        if t:
+            t.kill()
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
