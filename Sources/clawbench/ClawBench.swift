@@ -23,9 +23,10 @@ final class Child {
     let process = Process()
     let info: JSONValue
 
-    init(_ path: String, _ args: [String]) throws {
+    init(_ path: String, _ args: [String], env: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
+        if !env.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 } }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -57,8 +58,10 @@ final class BenchFleet {
 
     /// `provider` is clawsim's `--provider` value; its id is what comes before the first comma.
     /// `count` providers behave alike (ids ID, ID2, ...) in one tier of a route using `strategy`.
+    /// With `clientKey`, the node requires that key (`clients:` with one client, limits high
+    /// enough never to refuse) and counts its use.
     init(bin: String, provider: String, timeouts: String = "{connect: 2, first_byte: 30, total: 300}", count: Int = 1,
-         strategy: String = "weighted") throws {
+         strategy: String = "weighted", clientKey: String? = nil) throws {
         let id = String(provider.prefix { $0 != "," && $0 != ":" })
         let ids = (1...max(1, count)).map { $0 == 1 ? id : "\(id)\($0)" }
         let rest = provider.dropFirst(id.count)
@@ -81,11 +84,12 @@ final class BenchFleet {
                 strategy: \(strategy)
                 tiers: [[\(ids.map { "{provider: \($0), model: m, weight: 100}" }.joined(separator: ", "))]]
             health_check: {interval: 5}
+            \(clientKey == nil ? "" : "clients: [{name: bench, key_env: CLAWBENCH_KEY, limits: {rpm: 10000000, tpm: 1000000000, concurrency: 1000000}}]")
             """
-        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id).yaml"
+        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id)\(clientKey == nil ? "" : "-keys").yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         do {
-            gate = try Child(bin + "/clawgate", ["--config", configPath])
+            gate = try Child(bin + "/clawgate", ["--config", configPath], env: clientKey.map { ["CLAWBENCH_KEY": $0] } ?? [:])
         } catch {
             sim.stop()
             throw error
@@ -126,6 +130,9 @@ struct GatewayOverhead: AsyncParsableCommand {
     @Option(help: "Zero-latency providers behind the route (the direct path goes to the first).")
     var providers: Int = 1
 
+    @Flag(help: "Also through a second node that requires a client key (clients:), in the same run, to price key checks and per-client accounting.")
+    var clients = false
+
     struct Figures {
         var requests = 0
         var errors = 0
@@ -139,7 +146,7 @@ struct GatewayOverhead: AsyncParsableCommand {
         }
     }
 
-    func load(_ client: HTTPClient, url: String, body: ByteBuffer, concurrency: Int, seconds: Double) async -> Figures {
+    func load(_ client: HTTPClient, url: String, body: ByteBuffer, concurrency: Int, seconds: Double, key: String? = nil) async -> Figures {
         let start = Date()
         let deadline = start.addingTimeInterval(seconds)
         var total = Figures()
@@ -150,6 +157,7 @@ struct GatewayOverhead: AsyncParsableCommand {
                     while Date() < deadline {
                         var request = HTTPClientRequest(url: url)
                         request.method = .POST
+                        if let key { request.headers.add(name: "authorization", value: "Bearer \(key)") }
                         request.headers.add(name: "content-type", value: "application/json")
                         request.body = .bytes(body)
                         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -207,6 +215,20 @@ struct GatewayOverhead: AsyncParsableCommand {
         let g = latency[targets[1].0]!
         print("added latency (sequential): p50 \(ms(g.percentile(0.5) - d.percentile(0.5))), p99 \(ms(g.percentile(0.99) - d.percentile(0.99)))")
         print("throughput ratio through/direct: \(String(format: "%.2f", throughput[targets[1].0]!.rps / throughput[targets[0].0]!.rps))")
+        if clients {
+            // The same load through a node that checks a key and accounts per client.
+            let key = "sk-bench-0123456789abcdef"
+            let keyed = try BenchFleet(bin: bin, provider: "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16",
+                                       count: providers, strategy: strategy, clientKey: key)
+            defer { keyed.stop() }
+            let url = keyed.gateURL + "/v1/chat/completions"
+            _ = await load(client.http, url: url, body: body, concurrency: 4, seconds: 1, key: key)
+            let l = await load(client.http, url: url, body: body, concurrency: 1, seconds: seconds, key: key)
+            let t = await load(client.http, url: url, body: body, concurrency: concurrency, seconds: seconds, key: key)
+            print("\("with clients:".padding(toLength: 18, withPad: " ", startingAt: 0)) sequential: p50 \(ms(l.percentile(0.5))) p99 \(ms(l.percentile(0.99))) (\(l.requests) req, \(l.errors) errors) | concurrency \(concurrency): \(String(format: "%.0f", t.rps)) req/s (\(t.errors) errors)")
+            let plain = latency[targets[1].0]!.percentile(0.5)
+            print("key check + per-client accounting: p50 \(String(format: "%+.1f", (l.percentile(0.5) / plain - 1) * 100)) % latency, throughput \(String(format: "%.2f", t.rps / throughput[targets[1].0]!.rps))x the open node")
+        }
     }
 }
 
