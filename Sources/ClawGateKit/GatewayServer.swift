@@ -37,7 +37,8 @@ public final class GatewayServer: Sendable {
             router: gateway.router(),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
                                  backlog: 4096),
-            services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway), FleetMembership(gateway: gateway)],
+            services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway), FleetMembership(gateway: gateway),
+                       ClientSpendSync(gateway: gateway)],
             onServerRunning: port.onServerRunning,
             logger: logger
         )

@@ -89,6 +89,8 @@ public final class GatewayState: Sendable {
         var tokens = MinuteCounter()
         var spendToday = 0.0
         var spendDay = 0
+        /// What the other nodes of the fleet said this client spent today (through the fleet store).
+        var othersSpend = 0.0
         var served = 0
         var errors = 0
         var refused = 0
@@ -249,7 +251,7 @@ public final class GatewayState: Sendable {
                 if let limit = l.tpm, c.tokens.total(now: now) >= limit {
                     return .tokensPerMinute(limit: limit, retryAfter: c.tokens.secondsUntilOldestLeaves(now: now))
                 }
-                if let limit = l.spendPerDay, c.spendToday >= limit {
+                if let limit = l.spendPerDay, c.spendToday + c.othersSpend >= limit {
                     return .spendPerDay(limit: limit, retryAfter: max(1, Int((Double(day + 1) * 86400 - wallClock()).rounded(.up))))
                 }
                 return nil
@@ -261,6 +263,21 @@ public final class GatewayState: Sendable {
             c.inFlight += 1
             c.requests.add(now: now)
             return nil
+        }
+    }
+
+    /// What each client spent today on this node (for the fleet store).
+    public func clientSpendToday() -> [Double] {
+        inner.withLock { state in
+            let day = Int(wallClock() / 86400)
+            return state.clients.map { $0.spendDay == day ? $0.spendToday : 0 }
+        }
+    }
+
+    /// What the other nodes said each client spent today.
+    public func setOthersSpend(_ spend: [Double]) {
+        inner.withLock { state in
+            for i in state.clients.indices where spend.indices.contains(i) { state.clients[i].othersSpend = spend[i] }
         }
     }
 

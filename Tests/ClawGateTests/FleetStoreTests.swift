@@ -264,4 +264,35 @@ struct FleetStoreTests {
         await client.shutdown()
         etcd.stop()
     }
+
+    @Test func aClientsDailySpendHoldsAcrossTwoNodesWithinAboutASecond() async throws {
+        let etcd = try await EtcdServer.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a")])
+        var nodes: [GatewayServer] = []
+        for id in ["node-a", "node-b"] {
+            var config = TestFleet.config(simulator: sim, routes: ["chat": [[("a", 100)]]], prices: ["a": (1000, 1000)])
+            config.nodeID = id
+            config.store = .etcd(endpoints: [etcd.clientURL], fleet: "spend", timeout: 2)
+            config.clients = [.init(name: "bob", keyEnv: "CLAW_TEST_BOB_KEY", limits: .init(spendPerDay: 0.01))]
+            nodes.append(try await TestFleet.gateway(config))
+        }
+        let client = TestClient()
+        func chat(_ node: GatewayServer) async throws -> TestResponse {
+            try await client.request("POST", node.url + "/v1/chat/completions", body: Data(#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#.utf8),
+                                     headers: ["authorization": "Bearer \(TestFleet.bobKey)"])
+        }
+        // One request through node-a spends more than bob's day.
+        #expect(try await chat(nodes[0]).status == 200)
+        #expect(try await chat(nodes[0]).json?["error"]?["code"]?.stringValue == "client_spend_per_day")
+        // node-b learns it through the store within about a second (bob never called it), and
+        // then refuses bob's very first request there.
+        let learned = try await within(3) { nodes[1].gateway.state.inner.withLock { $0.clients[0].othersSpend } > 0.01 }
+        #expect(learned != nil && learned! < 2.5, "node-b learned bob's spend after \(learned.map { String($0) } ?? "never")")
+        let first = try await chat(nodes[1])
+        #expect(first.status == 429 && first.json?["error"]?["code"]?.stringValue == "client_spend_per_day", "\(first.text)")
+        await client.shutdown()
+        for node in nodes { await node.stop() }
+        await sim.stop()
+        etcd.stop()
+    }
 }
