@@ -63,6 +63,8 @@ public struct ClientStatus: Codable, Sendable, Equatable {
     /// Admitted requests, and tokens, in the last minute.
     public var requests1m: Int
     public var tokens1m: Int
+    /// The last minute's spend as a rate per hour.
+    public var spendPerHourDollars: Double
     public var spendTodayDollars: Double
     /// Admitted requests since start that ended well, or not; requests refused at its limits.
     public var served: Int
@@ -72,10 +74,11 @@ public struct ClientStatus: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case name, routes, limits, served, errors, refused, blocked
         case inFlight = "in_flight", requests1m = "requests_1m", tokens1m = "tokens_1m", spendTodayDollars = "spend_today_dollars"
+        case spendPerHourDollars = "spend_per_hour_dollars"
     }
 
     public init(name: String, routes: [String]? = nil, blocked: Bool = false, limits: Limits = Limits(), inFlight: Int = 0, requests1m: Int = 0, tokens1m: Int = 0,
-                spendTodayDollars: Double = 0, served: Int = 0, errors: Int = 0, refused: Int = 0) {
+                spendPerHourDollars: Double = 0, spendTodayDollars: Double = 0, served: Int = 0, errors: Int = 0, refused: Int = 0) {
         self.name = name
         self.routes = routes
         self.blocked = blocked
@@ -83,6 +86,7 @@ public struct ClientStatus: Codable, Sendable, Equatable {
         self.inFlight = inFlight
         self.requests1m = requests1m
         self.tokens1m = tokens1m
+        self.spendPerHourDollars = spendPerHourDollars
         self.spendTodayDollars = spendTodayDollars
         self.served = served
         self.errors = errors
@@ -98,6 +102,7 @@ public struct ClientStatus: Codable, Sendable, Equatable {
         try c.encode(inFlight, forKey: .inFlight)
         try c.encode(requests1m, forKey: .requests1m)
         try c.encode(tokens1m, forKey: .tokens1m)
+        try c.encode(spendPerHourDollars, forKey: .spendPerHourDollars)
         try c.encode(spendTodayDollars, forKey: .spendTodayDollars)
         try c.encode(served, forKey: .served)
         try c.encode(errors, forKey: .errors)

@@ -94,6 +94,7 @@ extension Gateway {
             return ClientStatus(name: c.name, routes: c.routes.map { $0.sorted() }, blocked: op.blockedClients.contains(c.name),
                                 limits: c.limits.merged(op.clientLimits[c.name]).wire,
                                 inFlight: use.inFlight, requests1m: use.requests1m, tokens1m: use.tokens1m,
+                                spendPerHourDollars: (use.spendPerHour * 1_000_000).rounded() / 1_000_000,
                                 spendTodayDollars: (use.spendToday * 1_000_000).rounded() / 1_000_000, served: use.served, errors: use.errors, refused: use.refused)
         }
         return Snapshot(node: node, providers: providers, routes: routes, failovers: op.failovers,

@@ -42,7 +42,7 @@ extension GatewayState {
         public var refusedMaxInFlight: Int
         public var refusedProviderFull: Int
         /// Per configured client: in flight, requests and tokens in the last minute, spend today, counts.
-        public var clients: [(inFlight: Int, requests1m: Int, tokens1m: Int, spendToday: Double, served: Int, errors: Int, refused: Int)]
+        public var clients: [(inFlight: Int, requests1m: Int, tokens1m: Int, spendPerHour: Double, spendToday: Double, served: Int, errors: Int, refused: Int)]
     }
 
     /// Everything the admin API and `/metrics` show. Only a copy of the raw state is taken under the
@@ -81,6 +81,7 @@ extension GatewayState {
         let day = Int(wallClock() / 86400)
         let clients = state.clients.map { c in
             (inFlight: c.inFlight, requests1m: c.requests.total(now: now), tokens1m: c.tokens.total(now: now),
+             spendPerHour: Double(c.spendMicros.total(now: now)) / 1_000_000 * 60,
              spendToday: c.spendDay == day ? c.spendToday : 0, served: c.served, errors: c.errors, refused: c.refused)
         }
         return Snapshot(providers: providers, routes: routes, effectiveRoutes: state.effectiveRoutes, inFlight: state.inFlight,

@@ -87,6 +87,8 @@ public final class GatewayState: Sendable {
         var inFlight = 0
         var requests = MinuteCounter()
         var tokens = MinuteCounter()
+        /// Spend in the last minute, in millionths of a dollar (times 60: the rate per hour).
+        var spendMicros = MinuteCounter()
         var spendToday = 0.0
         var spendDay = 0
         /// What the other nodes of the fleet said this client spent today (through the fleet store).
@@ -286,6 +288,7 @@ public final class GatewayState: Sendable {
         inner.withLock { state in
             state.clients[index].inFlight -= 1
             if tokens > 0 { state.clients[index].tokens.add(now: now, tokens) }
+            if cost > 0 { state.clients[index].spendMicros.add(now: now, Int((cost * 1_000_000).rounded())) }
             state.clients[index].spendToday += cost
             if ok { state.clients[index].served += 1 } else { state.clients[index].errors += 1 }
         }

@@ -94,8 +94,9 @@ public struct Preview: Sendable, Equatable {
             let requests = use.reduce(0) { $0 + $1.requests1m }
             let tokens = use.reduce(0) { $0 + $1.tokens1m }
             let spent = use.reduce(0) { $0 + $1.spendTodayDollars }
-            preview.notes.append("stops about \(Format.rate(Double(requests) / 60)) req/s (\(requests) in the last minute) and \(Format.count(tokens)) tokens/min; "
-                                 + "\(Format.dollars(spent)) spent today so far")
+            let perHour = use.reduce(0) { $0 + $1.spendPerHourDollars }
+            preview.notes.append("stops about \(Format.rate(Double(requests) / 60)) req/s and \(Format.dollars(perHour))/h "
+                                 + "(\(requests) requests and \(Format.count(tokens)) tokens in the last minute; \(Format.dollars(spent)) spent today so far)")
             return preview
         case .undrainNode, .silence, .theme, .quit, .sync, .unblockClient, .limit, .timeline:
             return nil

@@ -70,6 +70,7 @@ public enum Selectors {
         public var blocked: Bool
         public var requests1m: Int
         public var tokens1m: Int
+        public var spendPerHour: Double
         public var spendToday: Double
         public var inFlight: Int
         public var refused: Int
@@ -81,16 +82,17 @@ public enum Selectors {
         public var rps: Double { Double(requests1m) / 60 }
     }
 
-    /// Clients sorted by spend today, then requests in the last minute.
+    /// Clients sorted by spend per hour (the last minute's rate), then requests per second, then spend today.
     public static func clientRows(_ state: AppState) -> [ClientRow] {
         var rows: [String: ClientRow] = [:]
         for snapshot in state.fleet.nodes.compactMap(\.snapshot) {
             for c in snapshot.clients ?? [] {
-                var row = rows[c.name] ?? ClientRow(name: c.name, blocked: false, requests1m: 0, tokens1m: 0, spendToday: 0, inFlight: 0, refused: 0, limits: c.limits)
+                var row = rows[c.name] ?? ClientRow(name: c.name, blocked: false, requests1m: 0, tokens1m: 0, spendPerHour: 0, spendToday: 0, inFlight: 0, refused: 0, limits: c.limits)
                 row.blocked = row.blocked || c.blocked
                 row.requests1m += c.requests1m
                 row.tokens1m += c.tokens1m
                 row.spendToday += c.spendTodayDollars
+                row.spendPerHour += c.spendPerHourDollars
                 row.inFlight += c.inFlight
                 row.refused += c.refused
                 for (name, used, limit) in [("rpm", Double(c.requests1m), c.limits.rpm.map(Double.init)), ("tpm", Double(c.tokens1m), c.limits.tpm.map(Double.init)),
@@ -103,6 +105,6 @@ public enum Selectors {
         }
         var list = Array(rows.values)
         if !state.filter.isEmpty { list = list.filter { $0.name.localizedCaseInsensitiveContains(state.filter) } }
-        return list.sorted { ($0.spendToday, $0.requests1m, $1.name) > ($1.spendToday, $1.requests1m, $0.name) }
+        return list.sorted { ($0.spendPerHour, $0.requests1m, $0.spendToday, $1.name) > ($1.spendPerHour, $1.requests1m, $1.spendToday, $0.name) }
     }
 }

@@ -1,7 +1,7 @@
 import ClawAdminAPI
 import Foundation
 
-/// Pane 7: the gateway's callers (client keys), busiest spender first.
+/// Pane 7: the gateway's callers (client keys), the biggest spender per hour first.
 extension View {
     static func clients(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let rows = Selectors.clientRows(state)
@@ -17,7 +17,8 @@ extension View {
             Column(title: "STATE", width: 9, right: false, priority: 0),
             Column(title: "RPS", width: 6, right: true, priority: 1),
             Column(title: "TOK/MIN", width: 8, right: true, priority: 3),
-            Column(title: "TODAY", width: 8, right: true, priority: 1),
+            Column(title: "$/H", width: 8, right: true, priority: 1),
+            Column(title: "TODAY", width: 8, right: true, priority: 2),
             Column(title: "INFLIGHT", width: 8, right: true, priority: 4),
             Column(title: "REFUSED", width: 7, right: true, priority: 2),
             Column(title: "NEAREST LIMIT", width: 18, right: false, priority: 2),
@@ -35,7 +36,8 @@ extension View {
             return [
                 (marked(row.name, state, "client:\(row.name)"), .normal),
                 (row.blocked ? "BLOCKED" : "active", row.blocked ? .crit : .ok),
-                (Format.rate(row.rps), .normal), (Format.count(row.tokens1m), .normal), (Format.dollars(row.spendToday), .normal),
+                (Format.rate(row.rps), .normal), (Format.count(row.tokens1m), .normal), (Format.dollars(row.spendPerHour), .normal),
+                (Format.dollars(row.spendToday), .normal),
                 (String(row.inFlight), .normal), (String(row.refused), row.refused > 0 ? .warn : .normal),
                 (near, nearRole), (limits.isEmpty ? "none" : limits.joined(separator: ", "), .dim),
             ]

@@ -49,7 +49,7 @@ import Testing
             #expect(alice.requests1m == 3 && alice.served == 3 && alice.refused == 2 && alice.inFlight == 0 && alice.limits.rpm == 3, "\(alice)")
             #expect(alice.routes == ["chat"] && alice.tokens1m > 0)
             let bob = try #require(snapshot.clients?.first { $0.name == "bob" })
-            #expect(bob.spendTodayDollars > 0.000001 && bob.refused == 1)
+            #expect(bob.spendTodayDollars > 0.000001 && bob.refused == 1 && abs(bob.spendPerHourDollars - bob.spendTodayDollars * 60) < 1e-6)
             let raw = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.operatorToken)"]).text
             #expect(!raw.contains(TestFleet.aliceKey) && !raw.contains(TestFleet.bobKey))
             // /metrics: a client label from the configured names only (none for an unknown key).
@@ -112,6 +112,19 @@ import Testing
             #expect(actions == ["client.block", "client.unblock", "client.limits"], "\(actions)")
             #expect(audit.json?["entries"]?.arrayValue?.first?["reason"]?.stringValue == "runaway retry loop")
             #expect(!audit.text.contains(TestFleet.aliceKey))
+        }
+    }
+
+    @Test func tokensPerMinuteIsALimitToo() async throws {
+        try await TestFleet.withFleet([TestFleet.provider("a", ["completion_tokens": 50])], routes: ["chat": [[("a", 100)]]], configure: {
+            $0.clients = [.init(name: "alice", keyEnv: "CLAW_TEST_ALICE_KEY", limits: .init(tpm: 60))]
+        }) { sim, gate, client throws in
+            #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200)  // 50+ tokens
+            #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200)  // over 60 now
+            let limited = try await chat(client, gate, key: TestFleet.aliceKey)
+            #expect(limited.status == 429 && limited.json?["error"]?["code"]?.stringValue == "client_tpm" && Int(limited.header("retry-after") ?? "") != nil,
+                    "\(limited.text)")
+            #expect(gate.gateway.snapshot().providers[0].state == .healthy)
         }
     }
 }

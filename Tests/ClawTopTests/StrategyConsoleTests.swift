@@ -58,8 +58,8 @@ import Testing
     @Test func theClientsPaneSortsBySpendMarksBlockedAndBBlocksWithAPreview() throws {
         var state = sampleState(width: 120, height: 30)
         state.fleet.nodes[0].snapshot?.clients = [
-            ClientStatus(name: "web", limits: .init(rpm: 100), requests1m: 90, tokens1m: 5000, spendTodayDollars: 1.5),
-            ClientStatus(name: "batch", blocked: true, limits: .init(spendPerDay: 10), requests1m: 600, tokens1m: 90000, spendTodayDollars: 9.5),
+            ClientStatus(name: "web", limits: .init(rpm: 100), requests1m: 90, tokens1m: 5000, spendPerHourDollars: 3.1, spendTodayDollars: 1.5),
+            ClientStatus(name: "batch", blocked: true, limits: .init(spendPerDay: 10), requests1m: 600, tokens1m: 90000, spendPerHourDollars: 12, spendTodayDollars: 9.5),
         ]
         Reducer.reduce(&state, .selectPane(.clients))
         let screen = View.render(state)
@@ -71,7 +71,7 @@ import Testing
         Reducer.handle(&state, .character("b"))
         guard case .confirm(let dialog) = state.mode else { Issue.record("no dialog"); return }
         #expect(dialog.plan.command == .blockClient("web"))
-        #expect(View.render(state).text.contains("stops about 1.5 req/s (90 in the last minute)"), "\(View.render(state).text)")
+        #expect(View.render(state).text.contains("stops about 1.5 req/s and $3.10/h"), "\(View.render(state).text)")
         Reducer.handle(&state, .escape)
         Reducer.reduce(&state, .selectPane(.providers))
         Reducer.handle(&state, .character("b"))
