@@ -1,8 +1,5 @@
 import Crypto
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The gateway's callers (`clients:`): each key is read once from an env var or a 0600 file and
 /// only its SHA-256 is kept; an offered key is hashed and compared in constant time with every one.
@@ -30,23 +27,8 @@ public struct ClientAuth: Sendable {
         var problems: [ConfigProblem] = []
         for (index, source) in config.enumerated() {
             let path = "clients[\(index)]"
-            var key: String?
-            if let env = source.keyEnv {
-                if let value = environment[env], !value.isEmpty { key = value } else {
-                    problems.append(.init(path: "\(path).key_env", reason: "environment variable \(env) is not set or empty"))
-                }
-            } else if let file = source.keyFile {
-                var info = stat()
-                if stat(file, &info) != 0 {
-                    problems.append(.init(path: "\(path).key_file", reason: "cannot read \(file)"))
-                } else if info.st_mode & 0o077 != 0 {
-                    problems.append(.init(path: "\(path).key_file", reason: "\(file) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"))
-                } else if let text = try? String(contentsOfFile: file, encoding: .utf8), !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    key = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                } else {
-                    problems.append(.init(path: "\(path).key_file", reason: "\(file) is empty or unreadable"))
-                }
-            }
+            let key = AdminAuth.readSecret(env: source.keyEnv, file: source.keyFile, envField: "\(path).key_env", fileField: "\(path).key_file",
+                                           environment: environment, problems: &problems)
             if let key {
                 if key.utf8.count < 16 {
                     problems.append(.init(path: path, reason: "the key of client '\(source.name)' is shorter than 16 characters"))

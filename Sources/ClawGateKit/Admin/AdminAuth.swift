@@ -29,26 +29,8 @@ public struct AdminAuth: Sendable {
         var problems: [ConfigProblem] = []
         for (index, source) in sources.enumerated() {
             let path = "admin.tokens[\(index)]"
-            var secret: String?
-            if let env = source.env {
-                if let value = environment[env], !value.isEmpty {
-                    secret = value
-                } else {
-                    problems.append(.init(path: "\(path).env", reason: "environment variable \(env) is not set or empty"))
-                }
-            } else if let file = source.file {
-                var info = stat()
-                if stat(file, &info) != 0 {
-                    problems.append(.init(path: "\(path).file", reason: "cannot read \(file)"))
-                } else if info.st_mode & 0o077 != 0 {
-                    problems.append(.init(path: "\(path).file", reason: "\(file) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"))
-                } else if let text = try? String(contentsOfFile: file, encoding: .utf8) {
-                    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    if trimmed.isEmpty { problems.append(.init(path: "\(path).file", reason: "\(file) is empty")) } else { secret = trimmed }
-                } else {
-                    problems.append(.init(path: "\(path).file", reason: "cannot read \(file)"))
-                }
-            }
+            let secret = Self.readSecret(env: source.env, file: source.file, envField: "\(path).env", fileField: "\(path).file",
+                                         environment: environment, problems: &problems)
             if let secret {
                 if secret.utf8.count < 16 {
                     problems.append(.init(path: path, reason: "the token of '\(source.name)' is shorter than 16 characters"))
@@ -59,6 +41,30 @@ public struct AdminAuth: Sendable {
         }
         if !problems.isEmpty { throw ConfigError(file: "admin tokens", problems: problems) }
         return AdminAuth(tokens: tokens)
+    }
+
+    /// A secret from an environment variable or from a file only its owner may read (mode 0600),
+    /// trimmed; nil with the problem recorded, naming the field, when it cannot be had.
+    static func readSecret(env: String?, file: String?, envField: String, fileField: String, environment: [String: String],
+                           problems: inout [ConfigProblem]) -> String? {
+        if let env {
+            if let value = environment[env], !value.isEmpty { return value }
+            problems.append(.init(path: envField, reason: "environment variable \(env) is not set or empty"))
+        } else if let file {
+            var info = stat()
+            if stat(file, &info) != 0 {
+                problems.append(.init(path: fileField, reason: "cannot read \(file)"))
+            } else if info.st_mode & 0o077 != 0 {
+                problems.append(.init(path: fileField, reason: "\(file) is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"))
+            } else if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !trimmed.isEmpty { return trimmed }
+                problems.append(.init(path: fileField, reason: "\(file) is empty"))
+            } else {
+                problems.append(.init(path: fileField, reason: "cannot read \(file)"))
+            }
+        }
+        return nil
     }
 
     /// The token named by an `Authorization: Bearer ...` header, compared in constant time against
