@@ -154,7 +154,7 @@ public final class GatewayMetrics: Sendable {
                 for target in snapshot.effectiveRoutes[routeIndex].tiers[tierIndex] {
                     let p = snapshot.providers[target.provider]
                     let labels = [("route", route.alias), ("tier", String(tierIndex)), ("provider", p.id)]
-                    let available = p.health.healthy && p.breaker.isAvailable(now: now) && !(state.config.healthCheck.enabled && p.breaker.state == .open)
+                    let available = GatewayState.isAvailable(health: p.health, breaker: p.breaker, healthChecks: state.config.healthCheck.enabled, now: now)
                     registry.makeGauge(descriptor: Self.effective, labels: labels).set(available ? Double(target.weight) : 0)
                 }
             }

@@ -297,9 +297,13 @@ public final class GatewayState: Sendable {
     /// Whether a provider may take a request. With active health checks on, an open circuit stays
     /// out until a health probe closes it; without, the first request after the cooldown probes.
     func isAvailable(_ p: ProviderRuntime, now: Double) -> Bool {
-        guard p.health.healthy else { return false }
-        if config.healthCheck.enabled, p.breaker.state == .open { return false }
-        return p.breaker.isAvailable(now: now)
+        Self.isAvailable(health: p.health, breaker: p.breaker, healthChecks: config.healthCheck.enabled, now: now)
+    }
+
+    static func isAvailable(health: Health, breaker: CircuitBreaker, healthChecks: Bool, now: Double) -> Bool {
+        guard health.healthy else { return false }
+        if healthChecks, breaker.state == .open { return false }
+        return breaker.isAvailable(now: now)
     }
 
     /// Choose and take the provider for attempt number `attempt` (1-based) of a request on `route`.
@@ -311,6 +315,8 @@ public final class GatewayState: Sendable {
             var random = state.random
             let perProvider = limits.maxInFlightPerProvider
             var explained: Explained?
+            // The providers a power-of-two-choices decision compared, and the one that won.
+            var compared: (providers: [Int], winner: Int)?
             let chosen = RoutePlanner.pick(
                 plan, tried: tried,
                 available: { self.isAvailable(state.providers[$0], now: now) },
@@ -327,6 +333,7 @@ public final class GatewayState: Sendable {
                             return .init(provider: config.providers[c.provider].id, weight: c.weight, inFlight: c.inFlight, latency: c.latency,
                                          price: c.price, score: decision.scores[i], compared: decision.compared.contains(i))
                         }, time: wallClock())
+                    compared = (decision.compared.map { candidates[$0].provider }, candidates[decision.winner].provider)
                     return decision
                 }
             )
@@ -355,10 +362,9 @@ public final class GatewayState: Sendable {
             if let explained, !pick.panic {
                 state.lastDecision[route] = explained
                 state.chosen[route][pick.target.provider].add(now: now)
-                if explained.candidates.filter(\.compared).count == 2 {
-                    for c in explained.candidates where c.compared {
-                        guard let index = providerIndex[c.provider] else { continue }
-                        if c.provider == explained.winner { state.providers[index].routing.won += 1 } else { state.providers[index].routing.lost += 1 }
+                if let compared, compared.providers.count == 2 {
+                    for p in compared.providers {
+                        if p == compared.winner { state.providers[p].routing.won += 1 } else { state.providers[p].routing.lost += 1 }
                     }
                 }
             }
