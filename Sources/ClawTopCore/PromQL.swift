@@ -11,7 +11,7 @@ public enum PromQL {
 
     public enum Figure: String, Sendable, CaseIterable {
         case rps, errorRatio, p50, p95, p99, cost
-        case fleetRPS, fleetErrorRatio, fleetP99, fleetCost
+        case fleetRPS, fleetErrorRatio, fleetP99
 
         public var expression: String {
             let w = PromQL.window
@@ -33,7 +33,6 @@ public enum PromQL {
             case .fleetRPS: requests
             case .fleetErrorRatio: "(\(failedRequests) or \(requests) * 0) / \(requests)"
             case .fleetP99: "histogram_quantile(0.99, sum by (le) (rate(clawgate_request_duration_seconds_bucket[\(w)])))"
-            case .fleetCost: "sum(rate(clawgate_cost_dollars_total[\(w)])) * 3600"
             }
         }
     }

@@ -86,8 +86,9 @@ struct MonitorPoller: Sendable {
         guard let prometheus else { return nil }
         let end = (Date().timeIntervalSince1970 / step).rounded(.down) * step
         let start = end - Double(count - 1) * step
-        // Per provider for the sparklines; fleet-wide for the overview's graphs.
-        let figures: [PromQL.Figure] = [.p50, .cost, .fleetRPS, .fleetErrorRatio, .fleetP99, .fleetCost]
+        // Per provider for the sparklines; fleet-wide for the overview's graphs (its spend per hour
+        // is the providers' summed, as the live figures are).
+        let figures: [PromQL.Figure] = [.p50, .cost, .fleetRPS, .fleetErrorRatio, .fleetP99]
         let requests = figures.map { figure in
             HTTPRequestSpec(url: prometheus + "/api/v1/query_range?query=" + Self.encode(figure.expression)
                 + "&start=\(start)&end=\(end)&step=\(step)", timeout: max(timeout, 5))
@@ -99,9 +100,10 @@ struct MonitorPoller: Sendable {
             matrices.append(series)
         }
         func fleet(_ i: Int) -> [Double] { PromQL.fleetHistory(matrices[i], end: end, step: step, count: count) }
-        return .monitorHistory(latency: PromQL.history(matrices[0], end: end, step: step, count: count),
-                               cost: PromQL.history(matrices[1], end: end, step: step, count: count),
-                               fleet: FleetHistory(rps: fleet(2), errorRatio: fleet(3), p99: fleet(4), costPerHour: fleet(5)))
+        let cost = PromQL.history(matrices[1], end: end, step: step, count: count)
+        let fleetCost = cost.values.reduce([Double](repeating: 0, count: count)) { zip($0, $1).map(+) }
+        return .monitorHistory(latency: PromQL.history(matrices[0], end: end, step: step, count: count), cost: cost,
+                               fleet: FleetHistory(rps: fleet(2), errorRatio: fleet(3), p99: fleet(4), costPerHour: fleetCost))
     }
 
     /// When each alert fired and resolved since `since`, from Prometheus's `ALERTS` series (nil
