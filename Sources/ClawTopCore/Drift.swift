@@ -61,7 +61,17 @@ extension Fleet {
 
     /// With file stores: the nodes whose operator state differs from the most common one (on a tie,
     /// the one of the node with the highest revision), and the node that holds that reference.
+    /// Worked out when a poll lands (`refresh`), not every frame.
     public func drift() -> (reference: Int, drifted: [Int])? {
+        driftFound.map { ($0.reference, $0.drifted) }
+    }
+
+    struct Drift: Sendable, Equatable {
+        var reference: Int
+        var drifted: [Int]
+    }
+
+    func findDrift() -> Drift? {
         guard !usesStore else { return nil }
         let answering = nodes.indices.filter { nodes[$0].snapshot != nil && nodes[$0].incompatible == nil }
         guard answering.count > 1 else { return nil }
@@ -76,6 +86,6 @@ extension Fleet {
             a.members.count != b.members.count ? a.members.count < b.members.count : highest(a.members) < highest(b.members)
         }!
         let holder = reference.members.max { nodes[$0].snapshot!.node.revision < nodes[$1].snapshot!.node.revision }!
-        return (holder, answering.filter { !reference.members.contains($0) })
+        return Drift(reference: holder, drifted: answering.filter { !reference.members.contains($0) })
     }
 }

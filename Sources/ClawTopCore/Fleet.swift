@@ -8,6 +8,8 @@ public struct Fleet: Sendable, Equatable {
 
     /// The merged provider rows, recomputed when a poll lands (not every frame).
     public private(set) var rows: [ProviderRow] = []
+    /// With file stores, the nodes that drifted (see `drift()`), also recomputed when a poll lands.
+    private(set) var driftFound: Drift?
 
     /// Prometheus and Alertmanager, when given.
     public var monitor = Monitor()
@@ -21,6 +23,7 @@ public struct Fleet: Sendable, Equatable {
     /// figures replace the nodes' own for every provider it has series for.
     public mutating func refresh() {
         rows = mergeProviders()
+        driftFound = findDrift()
         guard let figures = monitor.shownFigures else { return }
         for index in rows.indices {
             guard let f = figures.providers[rows[index].id], let rps = f.rps else { continue }

@@ -113,6 +113,7 @@ import Testing
         // So does a route's strategy.
         var byStrategy = state(revisions: [4, 4], drained: [[], []])
         byStrategy.fleet.nodes[1].snapshot?.routes[0].strategy = "latency"
+        byStrategy.fleet.refresh()
         #expect(byStrategy.fleet.drift()?.drifted.count == 1)
         let same = state(revisions: [4, 9], drained: [["fast"], ["fast"]])
         #expect(same.fleet.drift() == nil && !same.fleet.status(now: 1000).reasons.contains { $0.contains("drifted") || $0.contains("revision") },
