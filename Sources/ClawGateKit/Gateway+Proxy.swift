@@ -112,14 +112,15 @@ extension Gateway {
             return Self.errorResponse(.notFound, "The model '\(alias)' does not exist on this gateway; known: \(config.routes.map(\.alias).joined(separator: ", ")).",
                                       type: "invalid_request_error", code: "model_not_found", param: "model")
         }
-        if let client, let refusal = state.admitClient(client, client: clientAuth.clients![client], route: alias, now: start) {
-            metrics.client(clientAuth.clients![client].name, outcome: refusal.limit)
-            return clientRefusal(refusal, name: clientAuth.clients![client].name, alias: alias)
+        let caller = client.map { clientAuth.clients![$0] }
+        if let client, let caller, let refusal = state.admitClient(client, client: caller, route: alias, now: start) {
+            metrics.client(caller.name, outcome: refusal.limit)
+            return clientRefusal(refusal, name: caller.name, alias: alias)
         }
         guard state.beginRequest(now: start) else {
-            if let client {
+            if let client, let caller {
                 state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock())
-                metrics.client(clientAuth.clients![client].name, outcome: "error")
+                metrics.client(caller.name, outcome: "error")
             }
             metrics.request(route: alias, provider: "none", outcome: "max_in_flight", fault: .limit, latency: clock() - start, ttft: nil,
                             tokensIn: 0, tokensOut: 0, cost: 0)
