@@ -236,6 +236,8 @@ public enum CircuitState: String, Codable, Sendable, CaseIterable {
 
 public struct Provider: Codable, Sendable, Equatable {
     public var id: String
+    /// The wire format it speaks: openai, anthropic, gemini, azure_openai (absent from older nodes).
+    public var kind: String?
     public var region: String
     public var state: ProviderState
     public var inFlight: Int
@@ -254,15 +256,16 @@ public struct Provider: Codable, Sendable, Equatable {
     public var routing: ProviderRouting?
 
     enum CodingKeys: String, CodingKey {
-        case id, region, state, drained, circuit, health, price, weights, stats, routing
+        case id, kind, region, state, drained, circuit, health, price, weights, stats, routing
         case inFlight = "in_flight", maxInFlight = "max_in_flight", failedOver = "failed_over", costTodayDollars = "cost_today_dollars"
     }
 
     public init(id: String, region: String = "", state: ProviderState = .healthy, inFlight: Int = 0, maxInFlight: Int = 0,
                 drained: Bool = false, failedOver: Bool = false, circuit: Circuit = Circuit(), health: Health = Health(),
                 price: Price = Price(), costTodayDollars: Double = 0, weights: [ProviderWeight] = [], stats: Stats = Stats(),
-                routing: ProviderRouting? = nil) {
+                routing: ProviderRouting? = nil, kind: String? = nil) {
         self.routing = routing
+        self.kind = kind
         self.id = id
         self.region = region
         self.state = state

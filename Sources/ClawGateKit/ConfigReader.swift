@@ -224,7 +224,27 @@ struct ConfigReader {
         var seen = Set<String>()
         for (index, item) in list.enumerated() {
             let path = "providers[\(index)]"
-            guard let fields = mapping(item, path, known: ["id", "base_url", "api_key_env", "region", "price", "timeouts"]) else { continue }
+            let common = ["id", "base_url", "api_key_env", "region", "price", "timeouts", "kind"]
+            var kind = ProviderKind.openai
+            if let object = item.objectValue, let value = object["kind"] {
+                if let name = value.stringValue, let parsed = ProviderKind(rawValue: name) {
+                    kind = parsed
+                } else {
+                    problem(join(path, "kind"), "must be one of \(ProviderKind.allCases.map(\.rawValue).joined(separator: ", ")), got \(value.stringValue.map { "'\($0)'" } ?? value.kindName)")
+                }
+            }
+            if let object = item.objectValue {
+                // A key another kind takes is named as such, so `api_version` on an anthropic provider says why.
+                for key in object.keys.sorted() where !common.contains(key) && !kind.ownKeys.contains(key) {
+                    let owners = ProviderKind.allCases.filter { $0.ownKeys.contains(key) }.map(\.rawValue)
+                    if !owners.isEmpty {
+                        problem(join(path, key), "only for kind \(owners.joined(separator: " or ")) (this provider is kind \(kind.rawValue))")
+                    }
+                }
+            }
+            let othersKeys = Set(ProviderKind.allCases.flatMap(\.ownKeys)).subtracting(kind.ownKeys)
+            let checked = item.objectValue.map { JSONValue.object($0.filter { !othersKeys.contains($0.key) }) } ?? item
+            guard let fields = mapping(checked, path, known: common + kind.ownKeys) else { continue }
             let id = string(fields, "id", path, required: true) ?? ""
             if !id.isEmpty {
                 if !Self.validID(id) { problem(join(path, "id"), "use letters, digits and - _ . : / only, at most 64") }
@@ -244,6 +264,22 @@ struct ConfigReader {
                 } else {
                     problem(join(path, "api_key_env"), "must be an environment variable name (letters, digits, _), not the key itself")
                 }
+            }
+            provider.kind = kind
+            if kind.ownKeys.contains("api_version") {
+                if let version = string(fields, "api_version", path, required: true) {
+                    if version.isEmpty || !version.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) {
+                        problem(join(path, "api_version"), "must be an Azure OpenAI API version such as 2024-10-21, got '\(version)'")
+                    } else {
+                        provider.apiVersion = version
+                    }
+                }
+            }
+            if kind.ownKeys.contains("max_tokens_default") {
+                provider.maxTokensDefault = integer(fields, "max_tokens_default", path, min: 1, max: 1_000_000)
+            }
+            if kind.ownKeys.contains("drop_unsupported"), let value = fields["drop_unsupported"] {
+                if let flag = value.boolValue { provider.dropUnsupported = flag } else { problem(join(path, "drop_unsupported"), "must be true or false") }
             }
             provider.region = string(fields, "region", path) ?? ""
             if let price = mapping(fields["price"], join(path, "price"), known: ["input_per_1m", "output_per_1m"]) {

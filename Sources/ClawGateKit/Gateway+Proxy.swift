@@ -131,6 +131,8 @@ extension Gateway {
         }
 
         var machine = RequestMachine(maxAttempts: config.retry.maxAttempts)
+        // The request read as a conversation, once, the first time a translated provider is tried.
+        var conversation: Result<ChatConversation, ChatRequestError>?
         var action = machine.start()
         // The routing decision of the latest attempt, for a client that asked how it was routed.
         var decision: GatewayState.Explained?
@@ -144,16 +146,46 @@ extension Gateway {
                 action = machine.chosen(result)
 
             case .send(let choice):
-                let providerID = config.providers[choice.provider].id
+                let provider = config.providers[choice.provider]
+                let providerID = provider.id
                 let attemptStart = clock()
-                let result = await attempt(provider: choice.provider, body: request.upstreamBody(model: choice.model), streaming: request.streaming,
-                                           firstByte: choice.firstByte)
+                let translator = ChatTranslator(provider.kind)
+                let body: ByteBuffer
+                if let translator {
+                    if conversation == nil { conversation = Self.readConversation(request) }
+                    switch Self.translate(conversation!, translator, model: choice.model, provider: provider) {
+                    case .success(let bytes):
+                        body = ByteBuffer(bytes: bytes)
+                    case .failure(let error):
+                        // The request cannot be put in this provider's format as written: the client's
+                        // fault, nothing sent, and the provider is neither blamed nor credited.
+                        let now = clock()
+                        let outcome = AttemptOutcome.clientError(status: 400)
+                        recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now,
+                                      streaming: request.streaming)
+                        action = machine.attemptEnded(providerID: providerID, outcome: outcome)
+                        record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client,
+                                             latency: now - start, attempts: machine.attempts), now: now)
+                        return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param,
+                                                  headers: explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision))
+                    }
+                } else {
+                    body = request.upstreamBody(model: choice.model)
+                }
+                let result = await attempt(provider: choice.provider, url: provider.endpoint.chatURL(model: choice.model, streaming: request.streaming),
+                                           body: body, streaming: request.streaming, firstByte: choice.firstByte, translator: translator,
+                                           clientWantsUsage: request.clientWantsUsage, model: choice.model)
                 let now = clock()
                 switch result {
                 case .failure(let outcome, let retryAfter):
                     recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
+                    if outcome == .status(429), let retryAfter, retryAfter > 0 {
+                        // The provider asked to be left alone: it takes no request until then.
+                        state.holdOff(provider: choice.provider, until: now + min(retryAfter, Self.longestHoldOff))
+                    }
                     logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label)])
-                    action = machine.attemptEnded(providerID: providerID, outcome: outcome, retryAfter: retryAfter)
+                    action = machine.attemptEnded(providerID: providerID, outcome: outcome,
+                                                  retryAfter: retryAfter.map { String(Int($0.rounded(.up))) })
                 case .passthrough(let status, let contentType, let bytes):
                     let outcome = AttemptOutcome.clientError(status: status)
                     recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
@@ -173,12 +205,12 @@ extension Gateway {
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
                     headers[.contentType] = "application/json"
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
-                case .stream(let first, let box, let firstAt):
+                case .stream(let first, let box, let firstAt, let translated):
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
                     return streamingResponse(
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
-                        attempts: machine.attempts, decision: decision, client: client
+                        attempts: machine.attempts, decision: decision, client: client, translated: translated
                     )
                 }
 
@@ -259,17 +291,61 @@ extension Gateway {
     }
 
     enum AttemptResult: Sendable {
-        case failure(AttemptOutcome, retryAfter: String?)
+        /// `retryAfter`: seconds the provider asked to be left alone, when it said.
+        case failure(AttemptOutcome, retryAfter: Double?)
         case passthrough(status: Int, contentType: String, body: ByteBuffer)
         case success(body: ByteBuffer, tokensIn: Int, tokensOut: Int, headAt: Double)
-        case stream(first: ByteBuffer, box: IteratorBox, firstAt: Double)
+        /// `translated`: the stream translator, past the events already in `first`.
+        case stream(first: ByteBuffer, box: IteratorBox, firstAt: Double, translated: ChatStreamTranslator?)
     }
 
+    /// The longest a provider's retry-after keeps it out (a provider asking for an hour is out for this).
+    static let longestHoldOff = 300.0
+
+    static func readConversation(_ request: ChatRequest) -> Result<ChatConversation, ChatRequestError> {
+        guard let body = try? JSONValue.parse(bytes: request.bytes) else {
+            return .failure(ChatRequestError(message: "The request body must be a JSON object.", code: "invalid_json"))
+        }
+        return ChatConversation.read(body)
+    }
+
+    static func translate(_ conversation: Result<ChatConversation, ChatRequestError>, _ translator: ChatTranslator, model: String,
+                          provider: GatewayConfig.Provider) -> Result<[UInt8], ChatRequestError> {
+        switch conversation {
+        case .failure(let error): return .failure(error)
+        case .success(let c):
+            do { return .success(try translator.request(c, model: model, provider: provider)) } catch { return .failure(error) }
+        }
+    }
+
+    /// An error event in a 200 stream, in the words of a failed attempt.
+    static func streamErrorOutcome(_ type: String) -> AttemptOutcome {
+        switch type {
+        case "overloaded_error": .status(529)
+        case "rate_limit_error", "RESOURCE_EXHAUSTED", "rate_limit_exceeded": .status(429)
+        case "UNAVAILABLE", "overloaded": .status(503)
+        case "api_error", "INTERNAL", "server_error": .status(500)
+        default: .badResponse("an error event in the stream (\(type))")
+        }
+    }
+
+    /// The type of an OpenAI-style error event that opens a stream (`data: {"error": ...}`), if it is one.
+    static func leadingErrorEvent(_ first: ByteBuffer) -> String? {
+        var scanner = SSEScanner()
+        guard let event = scanner.feed(first.readableBytesView).first, let data = SSEScanner.data(of: event),
+              data.starts(with: Array(#"{"error""#.utf8)), let json = try? JSONValue.parse(bytes: data), let error = json["error"]
+        else { return nil }
+        return error["code"]?.stringValue ?? error["type"]?.stringValue ?? "error"
+    }
+
+    static func wallClock() -> Double { Date().timeIntervalSince1970 }
+
     /// One upstream attempt, up to the point where it can still be retried.
-    func attempt(provider: Int, body: ByteBuffer, streaming: Bool, firstByte: Double) async -> AttemptResult {
+    func attempt(provider: Int, url: String, body: ByteBuffer, streaming: Bool, firstByte: Double, translator: ChatTranslator? = nil,
+                 clientWantsUsage: Bool = false, model: String = "") async -> AttemptResult {
         let timeouts = config.providers[provider].timeouts
         let attemptStart = clock()
-        let request = upstreamRequest(provider: provider, path: "/chat/completions", method: .POST, body: body)
+        let request = upstreamRequest(provider: provider, url: url, method: .POST, body: body)
         let headDeadline = NIODeadline.now() + .nanoseconds(Int64(min(firstByte, timeouts.total) * 1e9))
         let response: HTTPClientResponse
         do {
@@ -282,10 +358,19 @@ extension Gateway {
         let verdict = AttemptOutcome.classify(status: status)
         guard verdict == .ok else {
             let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
+            let headers = response.headers.map { ($0.name, $0.value) }
+            if let translator {
+                // The client always gets an OpenAI-shaped error that keeps the provider's words.
+                let error = translator.error(status: status, headers: headers, body: Array(bytes.readableBytesView), now: Self.wallClock())
+                if error.outcome.fault == .client {
+                    return .passthrough(status: status, contentType: "application/json", body: ByteBuffer(bytes: error.openAIBody))
+                }
+                return .failure(error.outcome, retryAfter: error.retryAfter)
+            }
             if verdict.fault == .client {
                 return .passthrough(status: status, contentType: response.headers.first(name: "content-type") ?? "application/json", body: bytes)
             }
-            return .failure(verdict, retryAfter: response.headers.first(name: "retry-after"))
+            return .failure(verdict, retryAfter: RetryHint.retryAfter(headers))
         }
         if !streaming {
             let bytes: ByteBuffer
@@ -295,6 +380,15 @@ extension Gateway {
                 return .failure(Self.classify(error) == .timeout ? .timeout : .reset, retryAfter: nil)
             }
             if clock() - attemptStart > timeouts.total { return .failure(.timeout, retryAfter: nil) }
+            if let translator {
+                switch translator.answer(Array(bytes.readableBytesView), created: Int(Self.wallClock()), model: model,
+                                         fallbackID: "chatcmpl-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))") {
+                case .success(let answer):
+                    return .success(body: ByteBuffer(bytes: answer.body), tokensIn: answer.usage.prompt, tokensOut: answer.usage.completion, headAt: headAt)
+                case .failure(let bad):
+                    return .failure(.badResponse(bad.why), retryAfter: nil)
+                }
+            }
             // Checked whole, but only `usage` is built into a value: the answer goes on as it came.
             let answer = Array(bytes.readableBytesView)
             guard let members = try? JSONSkimmer.topLevelObject(answer),
@@ -307,6 +401,30 @@ extension Gateway {
                             tokensOut: usage?["completion_tokens"]?.intValue ?? 0, headAt: headAt)
         }
         var iterator = response.body.makeAsyncIterator()
+        if let translator {
+            // A translated stream is the client's only once content came: an error event before that
+            // (Anthropic sends overloaded_error inside a 200 stream) fails over unseen.
+            var stream = translator.stream(includeUsage: clientWantsUsage, created: Int(Self.wallClock()), model: model,
+                                           fallbackID: "chatcmpl-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))")
+            var out: [UInt8] = []
+            do {
+                while true {
+                    guard let chunk = try await iterator.next() else {
+                        if stream.finished { return .stream(first: ByteBuffer(bytes: out), box: IteratorBox(iterator), firstAt: clock(), translated: stream) }
+                        return .failure(.badResponse("the event stream ended before any content"), retryAfter: nil)
+                    }
+                    let step = stream.feed(chunk.readableBytesView)
+                    if let error = step.error { return .failure(Self.streamErrorOutcome(error.type), retryAfter: nil) }
+                    out += step.out
+                    if stream.sawContent || stream.finished {
+                        return .stream(first: ByteBuffer(bytes: out), box: IteratorBox(iterator), firstAt: clock(), translated: stream)
+                    }
+                    if clock() - attemptStart > timeouts.total { return .failure(.timeout, retryAfter: nil) }
+                }
+            } catch {
+                return .failure(Self.classify(error), retryAfter: nil)
+            }
+        }
         do {
             guard let first = try await iterator.next() else {
                 return .failure(.badResponse("empty event stream"), retryAfter: nil)
@@ -316,7 +434,11 @@ extension Gateway {
             guard let lead, [UInt8(ascii: "d"), UInt8(ascii: "e"), UInt8(ascii: "i"), UInt8(ascii: "r"), UInt8(ascii: ":")].contains(lead) else {
                 return .failure(.badResponse("not an event stream"), retryAfter: nil)
             }
-            return .stream(first: first, box: IteratorBox(iterator), firstAt: clock())
+            // An error event before any content is the provider's failure, retried elsewhere unseen.
+            if lead == UInt8(ascii: "d"), let type = Self.leadingErrorEvent(first) {
+                return .failure(Self.streamErrorOutcome(type), retryAfter: nil)
+            }
+            return .stream(first: first, box: IteratorBox(iterator), firstAt: clock(), translated: nil)
         } catch {
             return .failure(Self.classify(error), retryAfter: nil)
         }
@@ -325,7 +447,7 @@ extension Gateway {
     /// Forward the committed stream event by event as it arrives, then account for it.
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
-                           decision: GatewayState.Explained?, client: Int?) -> Response {
+                           decision: GatewayState.Explained?, client: Int?, translated: ChatStreamTranslator? = nil) -> Response {
         let providerID = config.providers[provider].id
         var headers = explainHeaders(attempts, served: (providerID, model), decision: decision)
         headers[.contentType] = "text/event-stream"
@@ -336,7 +458,16 @@ extension Gateway {
             var tokensIn = 0
             var tokensOut = 0
             var outcome = AttemptOutcome.ok
+            var stream = translated
+            // An error event after content reached the client: the provider's words, and its fault.
+            var streamError: (type: String, message: String)?
             func process(_ buffer: ByteBuffer) -> ByteBuffer {
+                if stream != nil {
+                    guard streamError == nil else { return ByteBuffer() }
+                    let step = stream!.feed(buffer.readableBytesView)
+                    if let error = step.error { streamError = error }
+                    return ByteBuffer(bytes: step.out)
+                }
                 var out = ByteBuffer()
                 for event in scanner.feed(buffer.readableBytesView) {
                     if let data = SSEScanner.data(of: event), Self.contains(data, Self.usageKey),
@@ -369,17 +500,33 @@ extension Gateway {
                         break
                     }
                 }
+                var why = "ended early"
+                if outcome == .ok, stream != nil {
+                    if let error = streamError {
+                        outcome = Self.streamErrorOutcome(error.type)
+                        if outcome.fault != .provider { outcome = .badResponse("an error event in the stream (\(error.type))") }
+                        why = "sent an error event (\(error.type): \(error.message))"
+                    } else if let rest = stream!.end() {
+                        if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
+                    } else {
+                        outcome = .streamCut
+                    }
+                }
                 if outcome == .ok {
                     let rest = scanner.remainder
                     if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
                 } else {
-                    let error = OpenAIError.body(message: "The upstream stream from \(providerID) ended early (\(outcome.label)).",
+                    let error = OpenAIError.body(message: "The upstream stream from \(providerID) \(why) (\(outcome.label)).",
                                                  type: "upstream_error", code: outcome.label)
                     try await writer.write(ByteBuffer(string: "data: " + String(decoding: error, as: UTF8.self) + "\n\n"))
                 }
                 try await writer.finish(nil)
             } catch {
                 if outcome == .ok { outcome = .clientClosed }
+            }
+            if let stream {
+                tokensIn = stream.usage.prompt
+                tokensOut = stream.usage.completion
             }
             let now = self.clock()
             let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)

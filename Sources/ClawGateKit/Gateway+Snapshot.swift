@@ -51,7 +51,7 @@ extension Gateway {
                 price: Price(inputPer1M: config.price.inputPer1M, outputPer1M: config.price.outputPer1M),
                 costTodayDollars: p.costToday, weights: weights,
                 stats: Stats(oneMinute: Self.window(p.window1m), fiveMinutes: Self.window(p.window5m)),
-                routing: Self.routing(p, now: now)
+                routing: Self.routing(p, now: now), kind: config.kind.rawValue
             ))
         }
         let served = state.servedLastMinute(now: now)

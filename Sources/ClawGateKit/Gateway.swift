@@ -173,15 +173,19 @@ public final class Gateway: Sendable {
         return (Double(tokensIn) * price.inputPer1M + Double(tokensOut) * price.outputPer1M) / 1_000_000
     }
 
-    func upstreamRequest(provider: Int, path: String, method: HTTPMethod, body: ByteBuffer?) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: config.providers[provider].baseURL + path)
+    /// A request to `url` on a provider, with the headers of its kind carrying the gateway's key
+    /// (never the client's).
+    func upstreamRequest(provider: Int, url: String, method: HTTPMethod, body: ByteBuffer?) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
         request.method = method
         if let body {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(body)
         }
         request.headers.add(name: "accept", value: "application/json, text/event-stream")
-        if let key = apiKeys[provider] { request.headers.add(name: "authorization", value: "Bearer \(key)") }
+        for (name, value) in config.providers[provider].endpoint.headers(apiKey: apiKeys[provider]) {
+            request.headers.add(name: name, value: value)
+        }
         return request
     }
 

@@ -43,8 +43,21 @@ public struct GatewayConfig: Sendable, Equatable {
         /// Whether the config gives a price (the `cost` strategy never assumes an unpriced provider is cheap).
         public var priced = false
         public var timeouts = Timeouts()
+        /// The wire format it speaks (`kind:`); `base_url` is what that provider's own SDK takes.
+        public var kind = ProviderKind.openai
+        /// azure_openai: the `api-version` query every request carries.
+        public var apiVersion: String?
+        /// anthropic: `max_tokens` sent when the client set neither `max_tokens` nor `max_completion_tokens`.
+        public var maxTokensDefault: Int?
+        /// A parameter the provider cannot honour is dropped instead of refused with a 400.
+        public var dropUnsupported = false
 
-        public init(id: String, baseURL: String, apiKeyEnv: String? = nil, region: String = "", price: Price = Price(), timeouts: Timeouts = Timeouts()) {
+        /// Where its requests go and which headers carry the key.
+        public var endpoint: ProviderEndpoint { ProviderEndpoint(kind: kind, baseURL: baseURL, apiVersion: apiVersion) }
+
+        public init(id: String, baseURL: String, apiKeyEnv: String? = nil, region: String = "", price: Price = Price(), timeouts: Timeouts = Timeouts(),
+                    kind: ProviderKind = .openai) {
+            self.kind = kind
             self.id = id
             self.baseURL = baseURL
             self.apiKeyEnv = apiKeyEnv

@@ -23,6 +23,8 @@ public final class GatewayState: Sendable {
         var costToday = 0.0
         var costDay = 0
         var routing = ProviderRouting()
+        /// A 429's retry-after (or its provider's own reset hint) keeps the provider out until then.
+        var heldUntil: Double?
     }
 
     /// What the routing strategies know of a provider.
@@ -297,7 +299,15 @@ public final class GatewayState: Sendable {
     /// Whether a provider may take a request. With active health checks on, an open circuit stays
     /// out until a health probe closes it; without, the first request after the cooldown probes.
     func isAvailable(_ p: ProviderRuntime, now: Double) -> Bool {
-        Self.isAvailable(health: p.health, breaker: p.breaker, healthChecks: config.healthCheck.enabled, now: now)
+        if let until = p.heldUntil, now < until { return false }
+        return Self.isAvailable(health: p.health, breaker: p.breaker, healthChecks: config.healthCheck.enabled, now: now)
+    }
+
+    /// Keep a provider out of rotation until `until` (it answered 429 and said how long to wait).
+    public func holdOff(provider: Int, until: Double) {
+        inner.withLock { state in
+            state.providers[provider].heldUntil = max(state.providers[provider].heldUntil ?? 0, until)
+        }
     }
 
     static func isAvailable(health: Health, breaker: CircuitBreaker, healthChecks: Bool, now: Double) -> Bool {

@@ -41,27 +41,35 @@ extension Gateway {
         return config.routes.lazy.flatMap { $0.tiers.joined() }.first { $0.provider == id }?.model ?? id
     }
 
-    func probe(_ provider: Int) async {
+    func probe(_ index: Int) async {
         let settings = config.healthCheck
         let request: HTTPClientRequest
+        let provider = config.providers[index]
         switch settings.kind {
         case .models:
-            request = upstreamRequest(provider: provider, path: settings.path, method: .GET, body: nil)
+            request = upstreamRequest(provider: index, url: provider.endpoint.modelsURL(openAIPath: settings.path), method: .GET, body: nil)
         case .chat:
-            let body: JSONValue = ["model": .string(probeModel(provider)), "max_tokens": 1,
+            let body: JSONValue = ["model": .string(probeModel(index)), "max_tokens": 1,
                                    "messages": [["role": "user", "content": "health check: answer with one token"]]]
-            request = upstreamRequest(provider: provider, path: "/chat/completions", method: .POST, body: ByteBuffer(bytes: body.bytes()))
+            var bytes = body.bytes()
+            if let translator = ChatTranslator(provider.kind),
+               let conversation = try? ChatConversation.parse(body),
+               let translated = try? translator.request(conversation, model: probeModel(index), provider: provider) {
+                bytes = translated
+            }
+            request = upstreamRequest(provider: index, url: provider.endpoint.chatURL(model: probeModel(index), streaming: false), method: .POST,
+                                      body: ByteBuffer(bytes: bytes))
         }
         var ok = false
         var error: String?
         do {
-            let response = try await clients[provider].execute(request, deadline: .now() + .nanoseconds(Int64(settings.timeout * 1e9)))
+            let response = try await clients[index].execute(request, deadline: .now() + .nanoseconds(Int64(settings.timeout * 1e9)))
             _ = try? await response.body.collect(upTo: 1 << 20)
             ok = (200..<300).contains(Int(response.status.code))
             if !ok { error = "status_\(response.status.code)" }
         } catch let failure {
             error = Gateway.classify(failure).label
         }
-        state.recordProbe(provider: provider, ok: ok, error: error, now: clock())
+        state.recordProbe(provider: index, ok: ok, error: error, now: clock())
     }
 }

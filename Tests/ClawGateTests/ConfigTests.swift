@@ -77,6 +77,56 @@ import Testing
         }
     }
 
+    @Test func providerKindsTakeTheirOwnKeys() throws {
+        let yaml = """
+            providers:
+              - {id: o, base_url: http://127.0.0.1:1/v1}
+              - {id: a, kind: anthropic, base_url: http://127.0.0.1:2, max_tokens_default: 2048, drop_unsupported: true}
+              - {id: g, kind: gemini, base_url: http://127.0.0.1:3}
+              - {id: z, kind: azure_openai, base_url: http://127.0.0.1:4, api_version: 2024-10-21}
+            routes:
+              - alias: chat
+                tiers: [[{provider: o, model: m, weight: 1}], [{provider: a, model: m, weight: 1}, {provider: g, model: m, weight: 1}, {provider: z, model: m, weight: 1}]]
+            """
+        let config = try GatewayConfig.parse(yaml: yaml)
+        #expect(config.providers.map(\.kind) == [.openai, .anthropic, .gemini, .azureOpenAI])
+        #expect(config.providers[1].maxTokensDefault == 2048 && config.providers[1].dropUnsupported)
+        #expect(config.providers[3].apiVersion == "2024-10-21")
+        #expect(config.providers[3].endpoint.chatURL(model: "dep 1", streaming: true)
+            == "http://127.0.0.1:4/openai/deployments/dep%201/chat/completions?api-version=2024-10-21")
+        #expect(config.providers[2].endpoint.chatURL(model: "gemini-x", streaming: true)
+            == "http://127.0.0.1:3/v1beta/models/gemini-x:streamGenerateContent?alt=sse")
+        #expect(config.providers[1].endpoint.headers(apiKey: "k").map(\.0) == ["x-api-key", "anthropic-version"])
+    }
+
+    @Test func aKeyOfAnotherKindOrAnUnknownKindIsRefusedWithItsPath() {
+        let yaml = """
+            providers:
+              - {id: a, kind: anthropic, base_url: http://127.0.0.1:2, api_version: x, max_tokens_default: 0}
+              - {id: g, kind: palm, base_url: http://127.0.0.1:3}
+              - {id: z, kind: azure_openai, base_url: http://127.0.0.1:4}
+              - {id: o, base_url: http://127.0.0.1:1/v1, drop_unsupported: true, colour: red}
+            routes:
+              - alias: chat
+                tiers: [[{provider: a, model: m, weight: 1}]]
+            """
+        do {
+            _ = try GatewayConfig.parse(yaml: yaml)
+            Issue.record("accepted")
+        } catch {
+            let paths = error.problems.map(\.path)
+            #expect(paths.contains("providers[0].api_version"))
+            #expect(paths.contains("providers[0].max_tokens_default"))
+            #expect(paths.contains("providers[1].kind"))
+            #expect(paths.contains("providers[2].api_version"))  // required for azure
+            #expect(paths.contains("providers[3].drop_unsupported"))
+            #expect(paths.contains("providers[3].colour"))
+            #expect(error.description.contains("providers[0].api_version: only for kind azure_openai (this provider is kind anthropic)"))
+            #expect(error.description.contains("must be one of openai, anthropic, gemini, azure_openai, got 'palm'"))
+            #expect(paths.filter { $0 == "providers[3].drop_unsupported" }.count == 1)
+        }
+    }
+
     @Test func refusesTextThatIsNotAMapping() {
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "- just\n- a list\n") }
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "providers: [\n") }

@@ -56,7 +56,7 @@ import Yams
         node: Node(id: "n1", version: "0.1.0"),
         providers: [Provider(id: "p", circuit: Circuit(recentFailures: [.init(time: 1, reason: "timeout")]),
                              weights: [.init(route: "chat", tier: 0, configuredWeight: 1, overrideWeight: 2, effectiveWeight: 2)],
-                             routing: ProviderRouting(ttft: Measure(seconds: 0.1, samples: 3, ageSeconds: 1), completionTokens: 12, won: 1))],
+                             routing: ProviderRouting(ttft: Measure(seconds: 0.1, samples: 3, ageSeconds: 1), completionTokens: 12, won: 1), kind: "anthropic")],
         routes: [Route(alias: "chat", tiers: [[.init(provider: "p", model: "m", configuredWeight: 1, effectiveWeight: 1, wantedShare: 1)]],
                        strategy: "latency",
                        decision: Decision(strategy: "latency", tier: 0, winner: "p", reason: "r", time: 1, candidates: [
