@@ -21,6 +21,8 @@ public enum KeyEvent: Sendable, Hashable {
     case character(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case tab, backTab, enter, escape, backspace
+    /// Ctrl-C: cancels the `:` or `/` line being typed, quits everywhere else.
+    case interrupt
 }
 
 /// What the console does next; keys become actions through the key map.

@@ -73,7 +73,10 @@ public enum Reducer {
             propose(&state, .restore(id), &effects)
         case .failoverPrompt:
             guard let id = selectedProvider(state) else { return fail(&state, "select a provider first") }
-            state.mode = .commandLine("failover \(id) to ")
+            // As it stands it works: the tier's others take the traffic, then the next tier;
+            // " to ID..." names the receivers instead.
+            state.mode = .commandLine("failover \(id)")
+            state.historyIndex = nil
         case .weightPrompt:
             guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
             state.mode = .commandLine("weight \(route.route) \(id)=")
@@ -236,7 +239,10 @@ public enum Reducer {
     }
 
     static func propose(_ state: inout AppState, _ command: Command, _ effects: inout [Effect]) {
-        guard !state.readOnly || !command.changesFleet else { return fail(&state, "read-only: actions are disabled") }
+        guard !state.readOnly || !command.changesFleet else {
+            state.mode = .normal
+            return fail(&state, "read-only console (--read-only): '\(command.text)' would change the fleet and is not sent; only theme, timeline and q run here")
+        }
         switch command {
         case .quit:
             state.quit = true
@@ -276,7 +282,7 @@ public enum Reducer {
             if let action = KeyMap.action(for: key, readOnly: state.readOnly) { apply(&state, action, &effects) }
         case .commandLine(var text):
             switch key {
-            case .escape: state.mode = .normal
+            case .escape, .interrupt: state.mode = .normal
             case .enter:
                 let line = text.trimmingCharacters(in: .whitespaces)
                 state.mode = .normal
@@ -301,7 +307,7 @@ public enum Reducer {
             }
         case .filter(var text):
             switch key {
-            case .escape:
+            case .escape, .interrupt:
                 state.filter = ""
                 state.mode = .normal
             case .enter:
