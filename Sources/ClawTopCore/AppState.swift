@@ -119,9 +119,14 @@ public struct NodeResult: Sendable, Equatable {
     }
 }
 
-/// The confirmation dialog of a dangerous action; its default focus is Cancel.
+/// The confirmation dialog of a dangerous action; its default focus is Cancel, and the reason is
+/// one key away (`r` or Tab).
 public struct Confirmation: Sendable, Equatable {
-    public enum Focus: Sendable, Equatable { case reason, typedName, cancel, confirm }
+    public enum Focus: Sendable, Equatable {
+        case reason, typedName, cancel, confirm
+        /// A text field: every printable key typed there is text, never a command.
+        public var isText: Bool { self == .reason || self == .typedName }
+    }
     public var plan: ActionPlan
     public var reason = ""
     public var focus: Focus = .cancel
@@ -135,8 +140,8 @@ public struct Confirmation: Sendable, Equatable {
         self.preview = preview
     }
 
-    /// The Tab order: the name field only when the preview asks for one.
-    var order: [Focus] { preview?.guardName != nil ? [.reason, .typedName, .cancel, .confirm] : [.reason, .cancel, .confirm] }
+    /// The Tab order from Cancel: the reason first, the name field only when the preview asks for one.
+    var order: [Focus] { preview?.guardName != nil ? [.cancel, .reason, .typedName, .confirm] : [.cancel, .reason, .confirm] }
 }
 
 public enum Mode: Sendable, Equatable {

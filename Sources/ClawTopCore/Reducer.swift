@@ -324,62 +324,81 @@ public enum Reducer {
             default: break
             }
             for pane in Pane.allCases { state.selection[pane] = 0 }
-        case .confirm(var dialog):
+        case .confirm(let dialog):
+            handleDialog(&state, dialog, key, &effects)
+        }
+    }
+
+    /// Keys in a confirmation dialog. In a text field (the reason, the typed name) every printable
+    /// key is text and nothing else: Enter moves on to the next field, Esc cancels. On the buttons,
+    /// `y` confirms, `n` or Esc cancels, `r` goes to the reason; other letters do nothing.
+    static func handleDialog(_ state: inout AppState, _ initial: Confirmation, _ key: KeyEvent, _ effects: inout [Effect]) {
+        var dialog = initial
+        // Ctrl-C quits from a dialog as from everywhere but a line being typed; nothing is sent.
+        if key == .interrupt { state.quit = true; return }
+        func move(_ step: Int) {
+            let order = dialog.order
+            dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + step + order.count) % order.count]
+            state.mode = .confirm(dialog)
+        }
+        func cancel() {
+            state.mode = .normal
+            state.message = ("cancelled", .dim)
+        }
+        func confirm() {
+            if let name = dialog.preview?.guardName, dialog.typed != name {
+                // Leaving a route with nothing, or the fleet without a serving node, needs the name typed.
+                dialog.focus = .typedName
+                state.mode = .confirm(dialog)
+                state.message = ("type '\(name)' to confirm: \(dialog.preview?.guardReason ?? "")", .crit)
+                return
+            }
+            // Planned again as sent: with the reason, and a silence starting now, not when the dialog opened.
+            var plan = dialog.plan
+            if case .success(let again) = plan.command.plan(fleet: state.fleet, reason: dialog.reason, now: state.now) {
+                plan = again
+            }
+            effects.append(.send(plan))
+            state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
+            for change in dialog.preview?.routes ?? [] {
+                state.expected[change.route] = (Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), state.now + 60)
+            }
+            state.message = ("\(plan.summary): sent", .warn)
+            state.mode = .normal
+        }
+        if dialog.focus.isText {
             switch key {
-            case .escape: state.mode = .normal
-            case .tab, .right, .down:
-                let order = dialog.order
-                dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + 1) % order.count]
+            case .escape: cancel()
+            case .tab, .down: move(1)
+            case .backTab, .up: move(-1)
+            case .enter: move(1)
+            case .backspace:
+                if dialog.focus == .reason, !dialog.reason.isEmpty { dialog.reason.removeLast() }
+                if dialog.focus == .typedName, !dialog.typed.isEmpty { dialog.typed.removeLast() }
                 state.mode = .confirm(dialog)
-            case .backTab, .left, .up:
-                let order = dialog.order
-                dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + order.count - 1) % order.count]
+            case .character(let c):
+                if dialog.focus == .reason, dialog.reason.count < 200 { dialog.reason.append(c) }
+                if dialog.focus == .typedName, dialog.typed.count < 100 { dialog.typed.append(c) }
                 state.mode = .confirm(dialog)
-            case .enter:
-                if dialog.focus == .confirm, let name = dialog.preview?.guardName, dialog.typed != name {
-                    // Leaving a route with nothing, or the fleet without a serving node, needs the name typed.
-                    dialog.focus = .typedName
-                    state.mode = .confirm(dialog)
-                    state.message = ("type '\(name)' to confirm: \(dialog.preview?.guardReason ?? "")", .crit)
-                } else if dialog.focus == .confirm {
-                    // Planned again as sent: with the reason, and a silence starting now, not when the dialog opened.
-                    var plan = dialog.plan
-                    if case .success(let again) = plan.command.plan(fleet: state.fleet, reason: dialog.reason, now: state.now) {
-                        plan = again
-                    }
-                    effects.append(.send(plan))
-                    state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
-                    for change in dialog.preview?.routes ?? [] {
-                        state.expected[change.route] = (Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), state.now + 60)
-                    }
-                    state.message = ("\(plan.summary): sent", .warn)
-                    state.mode = .normal
-                } else if dialog.focus == .cancel {
-                    state.mode = .normal
-                    state.message = ("cancelled", .dim)
-                } else {
-                    dialog.focus = .confirm
-                    state.mode = .confirm(dialog)
-                }
-            case .backspace where dialog.focus == .reason:
-                if !dialog.reason.isEmpty { dialog.reason.removeLast() }
-                state.mode = .confirm(dialog)
-            case .backspace where dialog.focus == .typedName:
-                if !dialog.typed.isEmpty { dialog.typed.removeLast() }
-                state.mode = .confirm(dialog)
-            case .character(let c) where dialog.focus == .typedName:
-                if dialog.typed.count < 100 { dialog.typed.append(c) }
-                state.mode = .confirm(dialog)
-            case .character(let c) where dialog.focus == .reason:
-                if dialog.reason.count < 200 { dialog.reason.append(c) }
-                state.mode = .confirm(dialog)
-            case .character("y") where dialog.focus != .reason && dialog.focus != .typedName:
-                dialog.focus = .confirm
-                state.mode = .confirm(dialog)
-            case .character("n") where dialog.focus != .reason && dialog.focus != .typedName:
-                state.mode = .normal
             default: break
             }
+            return
+        }
+        switch key {
+        case .escape, .character("n"), .character("N"): cancel()
+        case .tab, .down: move(1)
+        case .backTab, .up: move(-1)
+        case .left, .right:
+            // Between the two buttons, as in a button row.
+            dialog.focus = dialog.focus == .cancel ? .confirm : .cancel
+            state.mode = .confirm(dialog)
+        case .character("r"), .character("R"):
+            dialog.focus = .reason
+            state.mode = .confirm(dialog)
+        case .character("y"), .character("Y"): confirm()
+        case .enter:
+            if dialog.focus == .confirm { confirm() } else { cancel() }
+        default: break
         }
     }
 
