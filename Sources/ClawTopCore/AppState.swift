@@ -65,14 +65,21 @@ public struct NodePoll: Sendable, Equatable {
     public var events: [Event]
     public var error: String?
     public var incompatible: DecodeFailure?
+    /// `GET /admin/v1/state`: the operator changes in force (nil: not read, or a node without it).
+    public var operatorState: StateDocument?
+    /// Audit entries after the last one seen: who changed what, when and why.
+    public var audit: [AuditEntry]
 
-    public init(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil) {
+    public init(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil,
+                operatorState: StateDocument? = nil, audit: [AuditEntry] = []) {
         self.index = index
         self.snapshot = snapshot
         self.raw = raw
         self.events = events
         self.error = error
         self.incompatible = incompatible
+        self.operatorState = operatorState
+        self.audit = audit
     }
 }
 

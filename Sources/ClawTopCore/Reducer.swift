@@ -9,6 +9,8 @@ public enum Effect: Sendable, Equatable {
     case setPolling(paused: Bool)
     /// The event sequence each node has been read up to, for the next poll.
     case eventCursors([Int])
+    /// The audit sequence each node has been read up to, for the next poll.
+    case auditCursors([Int])
 }
 
 /// The only place state changes: an action in, the new state out, and the effects to run.
@@ -144,7 +146,10 @@ public enum Reducer {
             if let poll = batch.monitor { applyMonitor(&state, poll) }
             for node in batch.nodes { applyNode(&state, node, at: batch.at) }
             merge(&state, at: batch.at)
-            if !batch.nodes.isEmpty { effects.append(.eventCursors(state.fleet.nodes.map(\.eventCursor))) }
+            if !batch.nodes.isEmpty {
+                effects.append(.eventCursors(state.fleet.nodes.map(\.eventCursor)))
+                effects.append(.auditCursors(state.fleet.nodes.map(\.auditCursor)))
+            }
         }
     }
 
@@ -176,7 +181,12 @@ public enum Reducer {
             node.error = nil
         } else if let snapshot = poll.snapshot {
             // A node that restarted numbers its events from 1 again: read them from the start.
-            if let before = node.snapshot, before.node.startedAt != snapshot.node.startedAt { node.eventCursor = 0 }
+            if let before = node.snapshot, before.node.startedAt != snapshot.node.startedAt {
+                node.eventCursor = 0
+                node.auditCursor = 0
+                node.audit = []
+            }
+            node.operatorState = poll.operatorState
             node.snapshot = snapshot
             node.raw = poll.raw?.value
             node.lastSuccess = at
@@ -188,6 +198,10 @@ public enum Reducer {
         if !poll.events.isEmpty {
             node.events = Array((node.events + poll.events).suffix(500))
             node.eventCursor = poll.events.last!.sequence
+        }
+        if let last = poll.audit.last {
+            node.audit = Array((node.audit + poll.audit).suffix(1000))
+            node.auditCursor = last.sequence
         }
         state.fleet.nodes[poll.index] = node
     }

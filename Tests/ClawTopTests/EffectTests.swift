@@ -30,7 +30,7 @@ import Testing
             NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [event], error: nil),
             NodePoll(index: 1, snapshot: nil, raw: nil, events: [], error: "refused"),
         ], at: 1000)))
-        #expect(effects == [.eventCursors([7, 0])])
+        #expect(effects == [.eventCursors([7, 0]), .auditCursors([0, 0])])
     }
 
     @Test func oneBatchIsOneMerge() {
