@@ -10,6 +10,7 @@
 #include <wchar.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <termios.h>
 
 /* The terminal's real size, for when a SIGWINCH went to another thread and ncurses missed it. */
 static inline int claw_tty_size(int *rows, int *cols) {
@@ -44,6 +45,17 @@ static inline int claw_put_cell(int y, int x, wchar_t ch, attr_t attrs, short pa
 
 /* Read one key: returns KEY_CODE_YES for function keys, OK for characters, ERR on timeout. */
 static inline int claw_get_key(wint_t *key) { return get_wch(key); }
+
+/* Ctrl-C as a key (byte 3) rather than SIGINT, so the console decides what it means; Ctrl-Z and
+   Ctrl-\ keep their signals. Saved as curses' program mode, so a resume after Ctrl-Z keeps it. */
+static inline int claw_ctrl_c_as_key(void) {
+    struct termios t;
+    if (tcgetattr(STDIN_FILENO, &t) != 0) return -1;
+    t.c_cc[VINTR] = _POSIX_VDISABLE;
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &t) != 0) return -1;
+    def_prog_mode();
+    return 0;
+}
 
 /* Whether the terminfo database has an entry for `name` (without starting curses). */
 #include <ncursesw/term.h>

@@ -59,6 +59,7 @@ public final class Terminal {
         keypad(claw_stdscr(), true)
         set_escdelay(25)
         curs_set(0)
+        _ = claw_ctrl_c_as_key()
         colors = color && has_colors() && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         if colors {
             start_color()
@@ -161,12 +162,14 @@ public final class Terminal {
             }
         }
         switch key {
+        case 3: return .key(.interrupt)
         case 9: return .key(.tab)
         case 10, 13: return .key(.enter)
         case 27: return .key(.escape)
         case 127, 8: return .key(.backspace)
         default:
-            guard let scalar = Unicode.Scalar(UInt32(key)) else { return nil }
+            // Other control characters are no text.
+            guard key >= 32, key != 127, let scalar = Unicode.Scalar(UInt32(key)) else { return nil }
             return .key(.character(Character(scalar)))
         }
     }

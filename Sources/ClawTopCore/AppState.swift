@@ -21,6 +21,8 @@ public enum KeyEvent: Sendable, Hashable {
     case character(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case tab, backTab, enter, escape, backspace
+    /// Ctrl-C: cancels the `:` or `/` line being typed, quits everywhere else.
+    case interrupt
 }
 
 /// What the console does next; keys become actions through the key map.
@@ -63,14 +65,21 @@ public struct NodePoll: Sendable, Equatable {
     public var events: [Event]
     public var error: String?
     public var incompatible: DecodeFailure?
+    /// `GET /admin/v1/state`: the operator changes in force (nil: not read, or a node without it).
+    public var operatorState: StateDocument?
+    /// Audit entries after the last one seen: who changed what, when and why.
+    public var audit: [AuditEntry]
 
-    public init(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil) {
+    public init(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil,
+                operatorState: StateDocument? = nil, audit: [AuditEntry] = []) {
         self.index = index
         self.snapshot = snapshot
         self.raw = raw
         self.events = events
         self.error = error
         self.incompatible = incompatible
+        self.operatorState = operatorState
+        self.audit = audit
     }
 }
 
@@ -117,9 +126,14 @@ public struct NodeResult: Sendable, Equatable {
     }
 }
 
-/// The confirmation dialog of a dangerous action; its default focus is Cancel.
+/// The confirmation dialog of a dangerous action; its default focus is Cancel, and the reason is
+/// one key away (`r` or Tab).
 public struct Confirmation: Sendable, Equatable {
-    public enum Focus: Sendable, Equatable { case reason, typedName, cancel, confirm }
+    public enum Focus: Sendable, Equatable {
+        case reason, typedName, cancel, confirm
+        /// A text field: every printable key typed there is text, never a command.
+        public var isText: Bool { self == .reason || self == .typedName }
+    }
     public var plan: ActionPlan
     public var reason = ""
     public var focus: Focus = .cancel
@@ -133,8 +147,8 @@ public struct Confirmation: Sendable, Equatable {
         self.preview = preview
     }
 
-    /// The Tab order: the name field only when the preview asks for one.
-    var order: [Focus] { preview?.guardName != nil ? [.reason, .typedName, .cancel, .confirm] : [.reason, .cancel, .confirm] }
+    /// The Tab order from Cancel: the reason first, the name field only when the preview asks for one.
+    var order: [Focus] { preview?.guardName != nil ? [.cancel, .reason, .typedName, .confirm] : [.cancel, .reason, .confirm] }
 }
 
 public enum Mode: Sendable, Equatable {

@@ -58,6 +58,48 @@ public struct Fleet: Sendable, Equatable {
         /// Answers over the last minute that were the clients' fault, summed over the nodes.
         public var clientErrors = 0
         public var nodes = 0
+        /// How many nodes report each state and each circuit state: one node's open circuit is
+        /// not the fleet's.
+        public var stateNodes: [String: Int] = [:]
+        public var circuitNodes: [String: Int] = [:]
+
+        /// The worst state, with how many nodes are in it when not all are: "ejected 1/3".
+        public var stateText: String { Self.counted(state, stateNodes[state] ?? 0, nodes) }
+        public var circuitText: String { Self.counted(circuit, circuitNodes[circuit] ?? 0, nodes) }
+
+        static func counted(_ word: String, _ count: Int, _ nodes: Int) -> String {
+            count < nodes ? "\(word) \(count)/\(nodes)" : word
+        }
+    }
+
+    /// What a route is left with on one node, when that is a problem: nothing (critical), only a
+    /// tier after its first (degraded), or one provider where it has several (degraded).
+    public enum RouteHealth: Sendable, Equatable {
+        case none
+        case belowFirstTier(Int, why: String)
+        case single(String)
+    }
+
+    /// A provider is available to a route when its effective weight there is above zero (not
+    /// drained, failed over or set to 0) and its circuit is not open.
+    public static func routeHealth(_ route: Route, providers: [Provider]) -> RouteHealth? {
+        let states = Dictionary(providers.map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a })
+        func available(_ t: Route.Target) -> Bool { t.effectiveWeight > 0 && states[t.provider] != .ejected }
+        let configured = route.tiers.map { $0.filter { $0.configuredWeight > 0 } }
+        let count = configured.joined().count
+        guard count > 0 else { return nil }
+        if route.panic { return RouteHealth.none }
+        guard let serving = route.tiers.firstIndex(where: { $0.contains(where: available) }) else { return RouteHealth.none }
+        let first = configured.firstIndex { !$0.isEmpty } ?? 0
+        if serving > first {
+            let why = configured[first].map { t in
+                "\(t.provider) \(states[t.provider].map { $0 == .healthy || $0 == .degraded ? "weight 0" : $0.rawValue } ?? "unknown")"
+            }.joined(separator: ", ")
+            return .belowFirstTier(serving, why: why)
+        }
+        let left = route.tiers.joined().filter(available).map(\.provider)
+        if count > 1, Set(left).count == 1 { return .single(left[0]) }
+        return nil
     }
 
     static let stateRank = ["healthy": 0, "degraded": 1, "probing": 2, "failed-over": 3, "drained": 3, "ejected": 4]
@@ -96,6 +138,8 @@ public struct Fleet: Sendable, Equatable {
                 row.p99 = Self.maxOptional(row.p99, m.latencyP99Seconds)
                 row.ttft = Self.maxOptional(row.ttft, m.ttftP50Seconds)
                 row.nodes += 1
+                row.stateNodes[p.state.rawValue, default: 0] += 1
+                row.circuitNodes[p.circuit.state.rawValue, default: 0] += 1
                 let (r, e) = requests[p.id] ?? (0, 0)
                 requests[p.id] = (r + m.requests, e + m.errors)
                 rows[p.id] = row
@@ -168,8 +212,18 @@ public struct Fleet: Sendable, Equatable {
         return s
     }
 
-    /// Monitoring-plugin status: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
-    public func status(now: Double) -> (code: Int32, word: String, reasons: [String]) {
+    /// Monitoring-plugin status: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable. `reasons`
+    /// are the problems, then one line per operator change in force (`changes`, the same in words):
+    /// a change alone leaves the fleet OK; what it does to a route (served below its first tier,
+    /// one provider left) makes it DEGRADED, and no provider left CRITICAL.
+    public func status(now: Double) -> (code: Int32, word: String, reasons: [String], changes: [OperatorChange]) {
+        let changes = OperatorChange.inForce(self, now: now)
+        let notes = changes.map { "in force: " + $0.text(now: now) }
+        let (code, word, reasons) = problems(now: now)
+        return (code, word, reasons + notes, changes)
+    }
+
+    func problems(now: Double) -> (code: Int32, word: String, reasons: [String]) {
         var reasons: [String] = []
         // A node or Alertmanager that does not answer makes the status unknown, unless what does
         // answer is critical: a critical fleet with a node down is still critical.
@@ -195,16 +249,29 @@ public struct Fleet: Sendable, Equatable {
             critical = true
             reasons.append("no node is serving")
         }
+        // What the routes are left with, the same finding on several nodes said once, naming them.
+        var routeFindings: [(text: String, critical: Bool, nodes: [String])] = []
+        func found(_ text: String, critical: Bool, node: String) {
+            if let i = routeFindings.firstIndex(where: { $0.text == text }) { routeFindings[i].nodes.append(node) } else { routeFindings.append((text, critical, [node])) }
+        }
         for snapshot in snapshots {
             for route in snapshot.routes {
-                // Every provider with weight ejected: nothing left to serve the route, traffic or not.
-                let weighted = route.tiers.joined().filter { $0.effectiveWeight > 0 }.map(\.provider)
-                let ejected = Set(snapshot.providers.filter { $0.state == .ejected }.map(\.id))
-                if route.panic || (!weighted.isEmpty && weighted.allSatisfy(ejected.contains)) {
-                    critical = true
-                    reasons.append("route \(route.alias) on \(snapshot.node.id) has no available provider\(route.panic ? " (panic routing)" : "")")
+                switch Self.routeHealth(route, providers: snapshot.providers) {
+                case .none?: found("route \(route.alias) has no available provider\(route.panic ? " (panic routing)" : "")", critical: true, node: snapshot.node.id)
+                case .belowFirstTier(let tier, let why)?:
+                    found("route \(route.alias) is served by its backup tier \(tier) (its first tier: \(why))", critical: false, node: snapshot.node.id)
+                case .single(let provider)?:
+                    found("route \(route.alias) is left with a single available provider (\(provider))", critical: false, node: snapshot.node.id)
+                case nil: break
                 }
             }
+        }
+        for finding in routeFindings {
+            if finding.critical { critical = true } else { degraded = true }
+            let on = snapshots.count > 1 ? " on \(finding.nodes.count)/\(snapshots.count) nodes (\(finding.nodes.joined(separator: ", ")))" : " on \(finding.nodes[0])"
+            reasons.append(finding.text + on)
+        }
+        for snapshot in snapshots {
             if snapshot.node.state != .serving {
                 degraded = true
                 reasons.append("node \(snapshot.node.id) is \(snapshot.node.state.rawValue)")
@@ -232,9 +299,12 @@ public struct Fleet: Sendable, Equatable {
             degraded = true
             reasons.append("node \(snapshot.node.id) cannot reach the fleet store\(snapshot.node.store.error.map { ": \($0)" } ?? "") (it serves its last state; writes are refused)")
         }
-        for row in providerRows(now: now) where row.state != "healthy" && row.state != "drained" {
+        // Drained and failed-over are operator changes, listed as such; what they do to a route is
+        // judged above. A provider in trouble on any node is degraded, with how many nodes say so.
+        for row in providerRows(now: now) where !["healthy", "drained", "failed-over"].contains(row.state) {
             degraded = true
-            reasons.append("provider \(row.id) is \(row.state)")
+            let count = row.stateNodes[row.state] ?? 0
+            reasons.append("provider \(row.id) is \(row.state)\(count < row.nodes ? " on \(count)/\(row.nodes) nodes" : "")")
         }
         if critical { return (2, "critical", unknown + reasons) }
         if !unknown.isEmpty { return (3, "unknown", unknown) }

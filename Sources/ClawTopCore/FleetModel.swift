@@ -16,6 +16,12 @@ public struct NodeStatus: Sendable, Equatable {
     public var lastSuccess: Double?
     public var events: [Event] = []
     public var eventCursor = 0
+    /// The operator state document the node reported last (nil: not read; the snapshot then tells
+    /// drains, failovers, weight overrides, blocks and the node drain).
+    public var operatorState: StateDocument?
+    /// The audit entries read so far (the latest 1000), and the last sequence read.
+    public var audit: [AuditEntry] = []
+    public var auditCursor = 0
 
     public init(url: String) { self.url = url }
 

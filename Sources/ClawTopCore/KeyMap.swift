@@ -11,7 +11,7 @@ public struct KeyBinding: Sendable {
 public enum KeyMap {
     public static let bindings: [KeyBinding] = [
         .init(keys: [.character("?")], label: "?", help: "help", action: .toggleHelp),
-        .init(keys: [.character("q")], label: "q", help: "quit", action: .quit),
+        .init(keys: [.character("q"), .interrupt], label: "q", help: "quit", action: .quit),
         .init(keys: [.tab], label: "Tab", help: "next pane", action: .nextPane),
         .init(keys: [.backTab], label: "S-Tab", help: "previous pane", action: .previousPane),
         .init(keys: [.down, .character("j")], label: "j/k", help: "move", action: .moveSelection(1)),
@@ -45,9 +45,16 @@ public enum KeyMap {
     }
 
     /// The wallboard's only keys: quit, pause, theme. Nothing else acts, whatever the token.
-    public static let wallKeys: [KeyEvent: Action] = [.character("q"): .quit, .character("p"): .togglePause, .character("t"): .cycleTheme]
+    public static let wallKeys: [KeyEvent: Action] = [.character("q"): .quit, .interrupt: .quit, .character("p"): .togglePause, .character("t"): .cycleTheme]
 
+    /// What the footer and the help list: with --read-only, no key that changes the fleet, and the
+    /// command line says it only views.
     public static func visible(readOnly: Bool) -> [KeyBinding] {
-        bindings.filter { !$0.label.isEmpty && !(readOnly && $0.dangerous) }
+        bindings.filter { !$0.label.isEmpty && !(readOnly && $0.dangerous) }.map { binding in
+            guard readOnly, binding.action == .openCommandLine else { return binding }
+            var viewOnly = binding
+            viewOnly.help = "command line (read-only)"
+            return viewOnly
+        }
     }
 }

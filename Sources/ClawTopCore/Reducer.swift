@@ -9,6 +9,8 @@ public enum Effect: Sendable, Equatable {
     case setPolling(paused: Bool)
     /// The event sequence each node has been read up to, for the next poll.
     case eventCursors([Int])
+    /// The audit sequence each node has been read up to, for the next poll.
+    case auditCursors([Int])
 }
 
 /// The only place state changes: an action in, the new state out, and the effects to run.
@@ -73,7 +75,10 @@ public enum Reducer {
             propose(&state, .restore(id), &effects)
         case .failoverPrompt:
             guard let id = selectedProvider(state) else { return fail(&state, "select a provider first") }
-            state.mode = .commandLine("failover \(id) to ")
+            // As it stands it works: the tier's others take the traffic, then the next tier;
+            // " to ID..." names the receivers instead.
+            state.mode = .commandLine("failover \(id)")
+            state.historyIndex = nil
         case .weightPrompt:
             guard let id = selectedProvider(state), let route = firstRoute(state, id) else { return fail(&state, "select a provider that serves a route") }
             state.mode = .commandLine("weight \(route.route) \(id)=")
@@ -141,7 +146,10 @@ public enum Reducer {
             if let poll = batch.monitor { applyMonitor(&state, poll) }
             for node in batch.nodes { applyNode(&state, node, at: batch.at) }
             merge(&state, at: batch.at)
-            if !batch.nodes.isEmpty { effects.append(.eventCursors(state.fleet.nodes.map(\.eventCursor))) }
+            if !batch.nodes.isEmpty {
+                effects.append(.eventCursors(state.fleet.nodes.map(\.eventCursor)))
+                effects.append(.auditCursors(state.fleet.nodes.map(\.auditCursor)))
+            }
         }
     }
 
@@ -173,7 +181,12 @@ public enum Reducer {
             node.error = nil
         } else if let snapshot = poll.snapshot {
             // A node that restarted numbers its events from 1 again: read them from the start.
-            if let before = node.snapshot, before.node.startedAt != snapshot.node.startedAt { node.eventCursor = 0 }
+            if let before = node.snapshot, before.node.startedAt != snapshot.node.startedAt {
+                node.eventCursor = 0
+                node.auditCursor = 0
+                node.audit = []
+            }
+            node.operatorState = poll.operatorState
             node.snapshot = snapshot
             node.raw = poll.raw?.value
             node.lastSuccess = at
@@ -185,6 +198,10 @@ public enum Reducer {
         if !poll.events.isEmpty {
             node.events = Array((node.events + poll.events).suffix(500))
             node.eventCursor = poll.events.last!.sequence
+        }
+        if let last = poll.audit.last {
+            node.audit = Array((node.audit + poll.audit).suffix(1000))
+            node.auditCursor = last.sequence
         }
         state.fleet.nodes[poll.index] = node
     }
@@ -236,7 +253,10 @@ public enum Reducer {
     }
 
     static func propose(_ state: inout AppState, _ command: Command, _ effects: inout [Effect]) {
-        guard !state.readOnly || !command.changesFleet else { return fail(&state, "read-only: actions are disabled") }
+        guard !state.readOnly || !command.changesFleet else {
+            state.mode = .normal
+            return fail(&state, "read-only console (--read-only): '\(command.text)' would change the fleet and is not sent; only theme, timeline and q run here")
+        }
         switch command {
         case .quit:
             state.quit = true
@@ -276,7 +296,7 @@ public enum Reducer {
             if let action = KeyMap.action(for: key, readOnly: state.readOnly) { apply(&state, action, &effects) }
         case .commandLine(var text):
             switch key {
-            case .escape: state.mode = .normal
+            case .escape, .interrupt: state.mode = .normal
             case .enter:
                 let line = text.trimmingCharacters(in: .whitespaces)
                 state.mode = .normal
@@ -301,7 +321,7 @@ public enum Reducer {
             }
         case .filter(var text):
             switch key {
-            case .escape:
+            case .escape, .interrupt:
                 state.filter = ""
                 state.mode = .normal
             case .enter:
@@ -318,62 +338,81 @@ public enum Reducer {
             default: break
             }
             for pane in Pane.allCases { state.selection[pane] = 0 }
-        case .confirm(var dialog):
+        case .confirm(let dialog):
+            handleDialog(&state, dialog, key, &effects)
+        }
+    }
+
+    /// Keys in a confirmation dialog. In a text field (the reason, the typed name) every printable
+    /// key is text and nothing else: Enter moves on to the next field, Esc cancels. On the buttons,
+    /// `y` confirms, `n` or Esc cancels, `r` goes to the reason; other letters do nothing.
+    static func handleDialog(_ state: inout AppState, _ initial: Confirmation, _ key: KeyEvent, _ effects: inout [Effect]) {
+        var dialog = initial
+        // Ctrl-C quits from a dialog as from everywhere but a line being typed; nothing is sent.
+        if key == .interrupt { state.quit = true; return }
+        func move(_ step: Int) {
+            let order = dialog.order
+            dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + step + order.count) % order.count]
+            state.mode = .confirm(dialog)
+        }
+        func cancel() {
+            state.mode = .normal
+            state.message = ("cancelled", .dim)
+        }
+        func confirm() {
+            if let name = dialog.preview?.guardName, dialog.typed != name {
+                // Leaving a route with nothing, or the fleet without a serving node, needs the name typed.
+                dialog.focus = .typedName
+                state.mode = .confirm(dialog)
+                state.message = ("type '\(name)' to confirm: \(dialog.preview?.guardReason ?? "")", .crit)
+                return
+            }
+            // Planned again as sent: with the reason, and a silence starting now, not when the dialog opened.
+            var plan = dialog.plan
+            if case .success(let again) = plan.command.plan(fleet: state.fleet, reason: dialog.reason, now: state.now) {
+                plan = again
+            }
+            effects.append(.send(plan))
+            state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
+            for change in dialog.preview?.routes ?? [] {
+                state.expected[change.route] = (Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), state.now + 60)
+            }
+            state.message = ("\(plan.summary): sent", .warn)
+            state.mode = .normal
+        }
+        if dialog.focus.isText {
             switch key {
-            case .escape: state.mode = .normal
-            case .tab, .right, .down:
-                let order = dialog.order
-                dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + 1) % order.count]
+            case .escape: cancel()
+            case .tab, .down: move(1)
+            case .backTab, .up: move(-1)
+            case .enter: move(1)
+            case .backspace:
+                if dialog.focus == .reason, !dialog.reason.isEmpty { dialog.reason.removeLast() }
+                if dialog.focus == .typedName, !dialog.typed.isEmpty { dialog.typed.removeLast() }
                 state.mode = .confirm(dialog)
-            case .backTab, .left, .up:
-                let order = dialog.order
-                dialog.focus = order[((order.firstIndex(of: dialog.focus) ?? 0) + order.count - 1) % order.count]
+            case .character(let c):
+                if dialog.focus == .reason, dialog.reason.count < 200 { dialog.reason.append(c) }
+                if dialog.focus == .typedName, dialog.typed.count < 100 { dialog.typed.append(c) }
                 state.mode = .confirm(dialog)
-            case .enter:
-                if dialog.focus == .confirm, let name = dialog.preview?.guardName, dialog.typed != name {
-                    // Leaving a route with nothing, or the fleet without a serving node, needs the name typed.
-                    dialog.focus = .typedName
-                    state.mode = .confirm(dialog)
-                    state.message = ("type '\(name)' to confirm: \(dialog.preview?.guardReason ?? "")", .crit)
-                } else if dialog.focus == .confirm {
-                    // Planned again as sent: with the reason, and a silence starting now, not when the dialog opened.
-                    var plan = dialog.plan
-                    if case .success(let again) = plan.command.plan(fleet: state.fleet, reason: dialog.reason, now: state.now) {
-                        plan = again
-                    }
-                    effects.append(.send(plan))
-                    state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
-                    for change in dialog.preview?.routes ?? [] {
-                        state.expected[change.route] = (Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), state.now + 60)
-                    }
-                    state.message = ("\(plan.summary): sent", .warn)
-                    state.mode = .normal
-                } else if dialog.focus == .cancel {
-                    state.mode = .normal
-                    state.message = ("cancelled", .dim)
-                } else {
-                    dialog.focus = .confirm
-                    state.mode = .confirm(dialog)
-                }
-            case .backspace where dialog.focus == .reason:
-                if !dialog.reason.isEmpty { dialog.reason.removeLast() }
-                state.mode = .confirm(dialog)
-            case .backspace where dialog.focus == .typedName:
-                if !dialog.typed.isEmpty { dialog.typed.removeLast() }
-                state.mode = .confirm(dialog)
-            case .character(let c) where dialog.focus == .typedName:
-                if dialog.typed.count < 100 { dialog.typed.append(c) }
-                state.mode = .confirm(dialog)
-            case .character(let c) where dialog.focus == .reason:
-                if dialog.reason.count < 200 { dialog.reason.append(c) }
-                state.mode = .confirm(dialog)
-            case .character("y") where dialog.focus != .reason && dialog.focus != .typedName:
-                dialog.focus = .confirm
-                state.mode = .confirm(dialog)
-            case .character("n") where dialog.focus != .reason && dialog.focus != .typedName:
-                state.mode = .normal
             default: break
             }
+            return
+        }
+        switch key {
+        case .escape, .character("n"), .character("N"): cancel()
+        case .tab, .down: move(1)
+        case .backTab, .up: move(-1)
+        case .left, .right:
+            // Between the two buttons, as in a button row.
+            dialog.focus = dialog.focus == .cancel ? .confirm : .cancel
+            state.mode = .confirm(dialog)
+        case .character("r"), .character("R"):
+            dialog.focus = .reason
+            state.mode = .confirm(dialog)
+        case .character("y"), .character("Y"): confirm()
+        case .enter:
+            if dialog.focus == .confirm { confirm() } else { cancel() }
+        default: break
         }
     }
 

@@ -18,6 +18,7 @@ public enum SnapshotReport {
                 "cost_per_hour_dollars": .number(p.costPerHour), "cost_today_dollars": .number(p.costToday),
                 "in_flight": JSONValue(p.inFlight), "max_in_flight": JSONValue(p.maxInFlight),
                 "client_errors_1m": JSONValue(p.clientErrors), "nodes": JSONValue(p.nodes),
+                "state_nodes": .object(p.stateNodes.mapValues { JSONValue($0) }), "circuit_nodes": .object(p.circuitNodes.mapValues { JSONValue($0) }),
             ]
         }
         let nodes: [JSONValue] = fleet.nodes.map { node in
@@ -33,6 +34,7 @@ public enum SnapshotReport {
         var report: [String: JSONValue] = [
             "schema": .string(schema), "generated_at": .number(now), "status": .string(status.word),
             "exit_code": JSONValue(Int(status.code)), "reasons": .array(status.reasons.map { .string($0) }),
+            "operator_changes": .array(status.changes.map { $0.json(now: now) }),
             "fleet": [
                 "nodes_serving": JSONValue(s.nodesServing), "nodes_total": JSONValue(s.nodesTotal),
                 "providers_healthy": JSONValue(s.providersHealthy), "providers_total": JSONValue(s.providersTotal),
@@ -90,13 +92,14 @@ public enum SnapshotReport {
             out += Format.pad(node.snapshot.map { String($0.node.revision) } ?? "-", 5, right: true) + " "
             out += Format.pad(node.age(now: now).map { Format.duration($0) } ?? "-", 6, right: true) + "  " + (node.error ?? "") + "\n"
         }
+        let widths = [16, 15, 10, 6, 7, 6, 7, 7, 8]
         out += "\n" + ["PROVIDER", "STATE", "CIRCUIT", "WEIGHT", "RPS", "ERR%", "P50", "P99", "$/H"].enumerated().map { i, t in
-            Format.pad(t, [16, 11, 9, 6, 7, 6, 7, 7, 8][i], right: i >= 3)
+            Format.pad(t, widths[i], right: i >= 3)
         }.joined(separator: " ") + "\n"
         for p in fleet.providerRows(now: now).sorted(by: { $0.id < $1.id }) {
-            let cells = [p.id, p.state, p.circuit, String(p.weight), Format.rate(p.rps), Format.percent(p.errorRatio),
+            let cells = [p.id, p.stateText, p.circuitText, String(p.weight), Format.rate(p.rps), Format.percent(p.errorRatio),
                          Format.seconds(p.p50), Format.seconds(p.p99), Format.dollars(p.costPerHour)]
-            out += cells.enumerated().map { i, t in Format.pad(t, [16, 11, 9, 6, 7, 6, 7, 7, 8][i], right: i >= 3, ascii: true) }
+            out += cells.enumerated().map { i, t in Format.pad(t, widths[i], right: i >= 3, ascii: true) }
                 .joined(separator: " ") + "\n"
         }
         if let url = monitor.alertmanagerURL {

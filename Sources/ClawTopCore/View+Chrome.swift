@@ -29,6 +29,9 @@ extension View {
                 : firing.contains { $0.severity == "critical" } ? .crit : firing.isEmpty ? .headerValue : .warn
             items.append(("alerts", monitor.alertmanagerError != nil && monitor.alertsAt == nil ? "?" : String(firing.count), role))
         }
+        // Operator changes in force (drains, failovers, overrides, blocks) are never out of sight.
+        let changes = OperatorChange.inForce(state.fleet, now: state.now).count
+        if changes > 0 { items.append(("in force", String(changes), .warn)) }
         items += [
             ("prov", "\(s.providersHealthy)/\(s.providersTotal)", s.providersHealthy == s.providersTotal ? .headerValue : .warn),
             ("rps", Format.rate(s.rps), .headerValue),

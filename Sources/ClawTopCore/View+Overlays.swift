@@ -39,7 +39,7 @@ extension View {
             second = String(first.dropFirst(cut)).trimmingCharacters(in: .whitespaces)
             first = String(first.prefix(cut))
         }
-        let fixed = 9 + (needsName ? 1 : 0)
+        let fixed = 10 + (needsName ? 1 : 0)
         let shown = Array(preview.prefix(max(0, b.height - 2 - fixed)))
         let height = min(b.height, fixed + shown.count)
         let left = max(0, (b.width - width) / 2)
@@ -73,7 +73,16 @@ extension View {
         let ok = dialog.focus == .confirm ? "[ Confirm ]" : "  Confirm  "
         b.put(cancel, x: left + 2, y: y, role: dialog.focus == .cancel ? .tabActive : .selected)
         b.put(ok, x: left + 16, y: y, role: dialog.focus == .confirm ? .crit : .selected)
-        b.put("Tab moves, Enter chooses, Esc cancels", x: left + 30, y: y, role: .selected, maxWidth: max(0, width - 32))
+        b.put(dialogHint(dialog.focus), x: left + 2, y: y + 1, role: .selected, maxWidth: room)
+    }
+
+    /// The dialog's keys for where the focus is: in a text field every letter is text.
+    static func dialogHint(_ focus: Confirmation.Focus) -> String {
+        switch focus {
+        case .reason: "typing goes to Reason; Enter next, Esc cancel"
+        case .typedName: "type the name; Enter next, Esc cancel"
+        case .cancel, .confirm: "r/Tab reason  y confirm  n/Esc cancel"
+        }
     }
 
     /// `:timeline`: the last hour's events of every node merged, actions and firing alerts, newest

@@ -17,8 +17,8 @@ extension View {
     static func overview(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let rows = area.bottom - area.top
         var y = area.top
-        statusLine(state, &b, y: y)
-        y += 1
+        // The status and every operator change in force, one per row, as the height allows.
+        y += statusLine(state, &b, y: y, rows: rows >= 36 ? 5 : rows >= 24 ? 3 : rows >= 14 ? 2 : 1)
         // Graphs: one at 80 columns, up to four side by side; taller on taller screens.
         if rows >= 14 {
             let count = min(4, max(1, b.width / 45))
@@ -52,12 +52,39 @@ extension View {
         }
     }
 
-    static func statusLine(_ state: AppState, _ b: inout ScreenBuffer, y: Int) {
+    /// The status word and the problems on the first row, then the operator changes in force one
+    /// per row (up to `rows` in all); the rows used.
+    @discardableResult
+    static func statusLine(_ state: AppState, _ b: inout ScreenBuffer, y: Int, rows: Int = 1) -> Int {
         let status = state.fleet.status(now: state.now)
         let (text, role) = statusWord(status.word, ascii: state.ascii)
-        var x = b.put(text, x: 0, y: y, role: role)
-        let reasons = status.reasons.isEmpty ? "every node serving, every provider healthy" : status.reasons.joined(separator: "; ")
-        x = b.put("  " + reasons, x: x, y: y, role: status.code == 0 ? .dim : role)
+        let x = b.put(text, x: 0, y: y, role: role)
+        let problems = Array(status.reasons.dropLast(status.changes.count))
+        let notes = status.changes.map { $0.text(now: state.now) }
+        let count = notes.count == 1 ? "1 operator change in force" : "\(notes.count) operator changes in force"
+        var summary: String
+        if problems.isEmpty, notes.isEmpty {
+            summary = "every node serving, every provider healthy"
+        } else if problems.isEmpty {
+            summary = rows > 1 ? count + ":" : "in force: " + notes.joined(separator: "; ")
+        } else {
+            summary = problems.joined(separator: "; ") + (notes.isEmpty ? "" : "; \(count)")
+        }
+        b.put("  " + summary, x: x, y: y, role: status.code == 0 ? (notes.isEmpty ? .dim : .warn) : role, maxWidth: b.width - x)
+        guard rows > 1, !notes.isEmpty else { return 1 }
+        // When they do not all fit, the last row says how many more; `--once` lists them all.
+        let room = rows - 1
+        let shown = notes.count > room ? room - 1 : notes.count
+        var line = y + 1
+        for note in notes.prefix(shown) {
+            b.put("  \(state.ascii ? "*" : "⚑") " + note, x: 0, y: line, role: .warn, maxWidth: b.width)
+            line += 1
+        }
+        if shown < notes.count {
+            b.put("  ... and \(notes.count - shown) more (clawtop --once lists them all)", x: 0, y: line, role: .warn, maxWidth: b.width)
+            line += 1
+        }
+        return line - y
     }
 
     // MARK: Graphs
@@ -140,7 +167,7 @@ extension View {
         let table: [[(String, Role)]] = rows.map { row in
             [
                 (marked(row.id, state, "provider:\(row.id)"), .normal),
-                ("\(stateGlyph(row.state, ascii: state.ascii)) \(row.state)", stateRole(row.state)),
+                ("\(stateGlyph(row.state, ascii: state.ascii)) \(row.stateText)", stateRole(row.state)),
                 (Format.rate(row.rps), .normal),
                 (Format.percent(row.errorRatio), row.errorRatio > 0.05 ? .crit : row.errorRatio > 0.01 ? .warn : .normal),
                 (Format.seconds(row.p99), .normal),

@@ -20,7 +20,7 @@ extension View {
         ]
         let rows: [[(String, Role)]] = Selectors.sortedProviders(state).map { p in
             [
-                (marked(p.id, state, "provider:\(p.id)"), .normal), (p.state, stateRole(p.state)), (p.circuit, stateRole(p.circuit)), (String(p.weight), .normal),
+                (marked(p.id, state, "provider:\(p.id)"), .normal), (p.stateText, stateRole(p.state)), (p.circuitText, stateRole(p.circuit)), (String(p.weight), .normal),
                 (Format.rate(p.rps), .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
                 (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
                 (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
@@ -44,7 +44,7 @@ extension View {
         b.put("Provider \(id)  (Esc back)", x: 0, y: y, role: .title)
         y += 1
         if let row = state.fleet.rows.first(where: { $0.id == id }) {
-            b.put("state \(row.state)  circuit \(row.circuit)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",
+            b.put("state \(row.stateText)  circuit \(row.circuitText)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",
                   x: 0, y: y, role: stateRole(row.state))
         }
         y += 2
@@ -55,7 +55,7 @@ extension View {
         b.put("cost $/h", x: 0, y: y, role: .dim)
         b.put(sparkline(state.costHistory[id] ?? [], width: width, ascii: state.ascii), x: 14, y: y, role: .bar)
         y += 2
-        b.put(Format.pad("NODE", 14) + " " + Format.pad("CIRCUIT", 9) + " " + Format.pad("FAILS", 5, right: true) + " "
+        b.put(Format.pad("NODE", 14) + " " + Format.pad("STATE", 11) + " " + Format.pad("CIRCUIT", 9) + " " + Format.pad("FAILS", 5, right: true) + " "
               + Format.pad("EJECT", 5, right: true) + "  " + "WHY / UNTIL", x: 0, y: y, role: .title)
         y += 1
         for node in state.fleet.nodes where y < area.bottom {
@@ -63,7 +63,7 @@ extension View {
             let c = p.circuit
             var why = c.reason ?? ""
             if let until = c.openUntil { why += "  until \(clock(until))" }
-            b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(c.state.rawValue, 9) + " " + Format.pad(String(c.consecutiveFailures), 5, right: true)
+            b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(p.state.rawValue, 11) + " " + Format.pad(c.state.rawValue, 9) + " " + Format.pad(String(c.consecutiveFailures), 5, right: true)
                   + " " + Format.pad(String(c.ejections), 5, right: true) + "  " + why, x: 0, y: y, role: stateRole(c.state.rawValue))
             y += 1
         }

@@ -282,14 +282,15 @@ public struct Console {
             throw fail(error.description, 2)
         }
         let inbox = Mutex<[Action]>([])
-        let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 }))
+        let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int], audit: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 },
+                                                                                    initial.fleet.nodes.map { _ in 0 }))
         let pollThread = Thread {
             var wantHistory = poller.monitor.prometheus != nil
             while true {
-                let (paused, stop, cursors) = control.withLock { ($0.paused, $0.stop, $0.cursors) }
+                let (paused, stop, cursors, audit) = control.withLock { ($0.paused, $0.stop, $0.cursors, $0.audit) }
                 if stop { return }
                 if !paused {
-                    let batch = poller.poll(cursors: cursors)
+                    let batch = poller.poll(cursors: cursors, auditCursors: audit)
                     inbox.withLock { $0.append(batch) }
                 }
                 // Right after the first poll (which a slow Prometheus must not delay), Prometheus's
@@ -350,6 +351,8 @@ public struct Console {
                     control.withLock { $0.paused = paused }
                 case .eventCursors(let cursors):
                     control.withLock { $0.cursors = cursors }
+                case .auditCursors(let cursors):
+                    control.withLock { $0.audit = cursors }
                 }
             }
         }

@@ -28,12 +28,15 @@ final class Poller: @unchecked Sendable {
 
     /// One poll of the whole fleet (and of Prometheus and Alertmanager), as one batch;
     /// `cursors` are the last event sequence seen per node.
-    func poll(cursors: [Int]) -> Action {
+    /// `auditCursors`: the last audit sequence seen per node (who changed what, for the status).
+    func poll(cursors: [Int], auditCursors: [Int]? = nil) -> Action {
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         var requests: [HTTPRequestSpec] = []
         for (index, url) in urls.enumerated() {
             requests.append(HTTPRequestSpec(url: url + "/admin/v1/snapshot", headers: headers, timeout: timeout))
             requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=\(cursors[index])&limit=200", headers: headers, timeout: timeout))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/state", headers: headers, timeout: timeout))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=\(auditCursors?[index] ?? 0)&limit=1000", headers: headers, timeout: timeout))
         }
         let nodeRequests = requests.count
         requests += monitor.requests
@@ -41,8 +44,11 @@ final class Poller: @unchecked Sendable {
         let now = Date().timeIntervalSince1970
         let monitorPoll = monitor.requests.isEmpty ? nil : monitor.read(results[nodeRequests...], at: now)
         let nodes = urls.indices.map { index -> NodePoll in
-            let snapshot = results[index * 2]
-            let events = results[index * 2 + 1]
+            let snapshot = results[index * 4]
+            let events = results[index * 4 + 1]
+            // The state and the audit only add who changed what: a node without them still counts.
+            let state = results[index * 4 + 2].ok ? try? AdminAPI.decode(StateDocument.self, from: results[index * 4 + 2].body) : nil
+            let audit = results[index * 4 + 3].ok ? (try? AdminAPI.decode(AuditPage.self, from: results[index * 4 + 3].body))?.items ?? [] : []
             guard snapshot.ok else { return NodePoll(index: index, snapshot: nil, raw: nil, events: [], error: Self.explain(snapshot)) }
             let raw = (try? JSONValue.parse(bytes: snapshot.body)).map(JSONValueBox.init)
             let parsed: Snapshot
@@ -60,7 +66,7 @@ final class Poller: @unchecked Sendable {
                     return NodePoll(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: failure)
                 }
             }
-            return NodePoll(index: index, snapshot: parsed, raw: raw, events: list, error: nil)
+            return NodePoll(index: index, snapshot: parsed, raw: raw, events: list, error: nil, operatorState: state, audit: audit)
         }
         return .pollBatch(PollBatch(nodes: nodes, monitor: monitorPoll, at: now))
     }

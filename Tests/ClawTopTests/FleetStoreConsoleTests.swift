@@ -43,10 +43,9 @@ import Testing
     @Test func aWriteStaysPendingUntilEveryNodeAppliedItsRevisionAndTheLagShows() throws {
         var state = state(revisions: [4, 4, 4], reachable: [true, true, true])
         Reducer.handle(&state, .character("d"))
-        Reducer.handle(&state, .up)  // the route's name: draining fast leaves chat with nothing
+        Reducer.handle(&state, .character("y"))  // asks for the route's name: draining fast leaves chat with nothing
         for c in "chat" { Reducer.handle(&state, .character(c)) }
-        Reducer.handle(&state, .tab)
-        Reducer.handle(&state, .tab)
+        Reducer.handle(&state, .enter)  // the name field's Enter moves to Confirm
         let effects = Reducer.handle(&state, .enter)
         guard case .send(let plan)? = effects.first else { Issue.record("no send"); return }
         let subject = plan.command.subject

@@ -253,8 +253,7 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         #expect(screen.lines.contains { $0.contains("Sent to: Alertmanager") })
         #expect(screen.lines.contains { $0.contains("Silence ClawgateProviderDown{provider=slow} for 1h") })
         state.now = 2000
-        Reducer.handle(&state, .character("y"))
-        let effects = Reducer.handle(&state, .enter)
+        let effects = Reducer.handle(&state, .character("y"))  // y confirms outside the reason field
         guard case .send(let plan)? = effects.first, effects.count == 1 else { Issue.record("not one send: \(effects)"); return }
         // Planned again as it is sent: the silence starts at the confirmation, not at the dialog.
         #expect(plan.calls.first?.body["startsAt"]?.stringValue == Format.iso8601(2000))

@@ -67,13 +67,11 @@ import Testing
         let screen = View.render(state).text
         #expect(screen.contains("route chat: b 100% -> 0.0%") && screen.contains("REFUSED unless you type 'chat'") && screen.contains("Type chat to confirm"))
         // Straight to Confirm: refused, and the focus goes to the name.
-        Reducer.handle(&state, .character("y"))
-        #expect(Reducer.handle(&state, .enter).isEmpty)
+        #expect(Reducer.handle(&state, .character("y")).isEmpty)
         guard case .confirm(let dialog) = state.mode else { Issue.record("the dialog closed"); return }
         #expect(dialog.focus == .typedName && state.message?.text.hasPrefix("type 'chat' to confirm") == true)
         for c in "chat" { Reducer.handle(&state, .character(c)) }
-        Reducer.handle(&state, .tab)
-        Reducer.handle(&state, .tab)
+        Reducer.handle(&state, .enter)  // to Confirm
         let effects = Reducer.handle(&state, .enter)
         guard case .send(let plan)? = effects.first else { Issue.record("not sent: \(state.mode)"); return }
         #expect(plan.command == .drainProvider("b"))

@@ -202,13 +202,11 @@ func sampleState(width: Int, height: Int) -> AppState {
         let cancelled = Reducer.handle(&state, .enter)  // Enter on Cancel sends nothing
         #expect(cancelled.isEmpty && state.mode == .normal)
         Reducer.handle(&state, .character("d"))
-        Reducer.handle(&state, .up)  // the route's name (slow is ejected: draining fast leaves chat with nothing)
-        for c in "chat" { Reducer.handle(&state, .character(c)) }
-        Reducer.handle(&state, .up)  // to the reason field
+        Reducer.handle(&state, .character("r"))  // to the reason field
         for c in "maint" { Reducer.handle(&state, .character(c)) }
-        Reducer.handle(&state, .tab)
-        Reducer.handle(&state, .tab)
-        Reducer.handle(&state, .tab)
+        Reducer.handle(&state, .enter)  // on to the route's name (slow is ejected: draining fast leaves chat with nothing)
+        for c in "chat" { Reducer.handle(&state, .character(c)) }
+        Reducer.handle(&state, .enter)  // on to Confirm
         let effects = Reducer.handle(&state, .enter)
         guard case .send(let plan)? = effects.first, effects.count == 1 else { Issue.record("not one send: \(effects)"); return }
         #expect(plan.calls.first?.body["reason"]?.stringValue == "maint")

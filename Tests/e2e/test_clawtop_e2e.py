@@ -56,8 +56,14 @@ def test_once_text_and_json_exit_codes(nodes):
     assert by_url[urls[0]]["snapshot"]["node"]["id"] == "node-0"
     assert {p["id"] for p in report["providers"]} == {"primary", "secondary", "backup"}
     assert report["fleet"]["nodes_total"] == 3 and report["fleet"]["nodes_serving"] == 2
-    # A drained provider makes the fleet degraded (1); every node drained is critical (2).
-    call(urls[0] + "/admin/v1/providers/primary/failover", "POST", {})
+    # A failover that leaves its tier with secondary is listed but OK (0); with the first tier
+    # empty the route runs on its backup tier: degraded (1); every node drained is critical (2).
+    for url in urls:
+        call(url + "/admin/v1/providers/primary/failover", "POST", {})
+    noted = clawtop("--once", "--node", ",".join(urls))
+    assert noted.returncode == 0 and "in force: provider primary failed over" in noted.stdout, noted.stdout
+    for url in urls:
+        call(url + "/admin/v1/providers/secondary/drain", "POST", {})
     assert clawtop("--once", "--node", ",".join(urls)).returncode == 1
     for url in urls:
         call(url + "/admin/v1/node/drain", "POST")
@@ -148,7 +154,7 @@ def test_actions_by_keys_and_command_line_reach_every_node(nodes):
         # Rows sort by name: backup, primary, secondary. Select primary, press d, give a reason, confirm.
         t.keys("j", "d")
         t.wait_for("Drain provider primary on 2 nodes")
-        t.keys("Up", "m", "a", "i", "n", "t", "Tab", "Tab", "Enter")
+        t.keys("r", "m", "a", "i", "n", "t", "Enter", "Enter")  # r: the reason; Enter: on to Confirm; Enter: send
         t.wait_for("Drain provider primary on 2 nodes: node-0 ok, node-1 ok")
         for url in urls:
             assert provider_state(url, "primary")["state"] == "drained"
