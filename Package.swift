@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "ClawShared", "ClawServerSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -29,13 +29,22 @@ public struct SimBehaviour: Sendable, Equatable {
     /// Every chat request is answered with this HTTP status and an OpenAI error body (0: off), to
     /// see how the gateway classifies each status.
     public var answerStatus: Int = 0
+    /// Share of requests answered "overloaded": Anthropic's 529 `overloaded_error`, Gemini's 503
+    /// `UNAVAILABLE`, a 503 for OpenAI and Azure.
+    public var overloadedRate: Double = 0
+    /// Share of streaming requests answered 200 `text/event-stream` whose first event is an error
+    /// event in the format's shape, after which the connection closes; a gateway that has already
+    /// committed to the answer must notice it. Requests that do not stream are answered normally.
+    public var midstreamErrorRate: Double = 0
+    /// A request that asks for a tool is answered with two tool calls instead of one.
+    public var parallelToolCalls: Bool = false
 
     public init() {}
 
     public static let keys: [String] = [
         "latency_ms", "latency_p99_ms", "tokens_per_second", "completion_tokens", "error_rate",
         "rate_limit_rate", "retry_after_seconds", "reset_rate", "hang_rate", "stream_cut_rate",
-        "malformed_rate", "outage", "answer_status",
+        "malformed_rate", "outage", "answer_status", "overloaded_rate", "midstream_error_rate", "parallel_tool_calls",
     ]
 
     /// Apply the known keys of `patch`; throws naming the first bad field and changes nothing then.
@@ -62,6 +71,11 @@ public struct SimBehaviour: Sendable, Equatable {
             case "outage":
                 guard let flag = value.boolValue else { throw SimBehaviourError(path: at, reason: "must be true or false") }
                 copy.outage = flag
+            case "overloaded_rate": copy.overloadedRate = try Self.number(value, at, min: 0, max: 1)
+            case "midstream_error_rate": copy.midstreamErrorRate = try Self.number(value, at, min: 0, max: 1)
+            case "parallel_tool_calls":
+                guard let flag = value.boolValue else { throw SimBehaviourError(path: at, reason: "must be true or false") }
+                copy.parallelToolCalls = flag
             default:
                 throw SimBehaviourError(path: at, reason: "unknown field; known: \(Self.keys.joined(separator: ", "))")
             }
@@ -84,7 +98,8 @@ public struct SimBehaviour: Sendable, Equatable {
             "rate_limit_rate": .number(rateLimitRate), "retry_after_seconds": JSONValue(retryAfterSeconds),
             "reset_rate": .number(resetRate), "hang_rate": .number(hangRate),
             "stream_cut_rate": .number(streamCutRate), "malformed_rate": .number(malformedRate), "outage": .bool(outage),
-            "answer_status": JSONValue(answerStatus),
+            "answer_status": JSONValue(answerStatus), "overloaded_rate": .number(overloadedRate),
+            "midstream_error_rate": .number(midstreamErrorRate), "parallel_tool_calls": .bool(parallelToolCalls),
         ]
     }
 

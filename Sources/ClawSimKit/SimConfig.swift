@@ -9,12 +9,15 @@ public struct SimConfig: Sendable {
         public var port: Int
         public var models: [String]
         public var behaviour: SimBehaviour
+        /// The wire format this provider speaks (`format` in YAML, flags and the control API).
+        public var format: SimFormat
 
-        public init(id: String, port: Int = 0, models: [String] = [], behaviour: SimBehaviour = SimBehaviour()) {
+        public init(id: String, port: Int = 0, models: [String] = [], behaviour: SimBehaviour = SimBehaviour(), format: SimFormat = .openai) {
             self.id = id
             self.port = port
             self.models = models
             self.behaviour = behaviour
+            self.format = format
         }
     }
 
@@ -68,6 +71,9 @@ public struct SimConfig: Sendable {
                             problems.append("\(at).models: must be a list of strings")
                         }
                     }
+                    if let format = fields.removeValue(forKey: "format") {
+                        do { provider.format = try SimFormat.parse(format, at: "\(at).format") } catch { problems.append(error.description) }
+                    }
                     do {
                         try provider.behaviour.apply(fields, path: at)
                     } catch {
@@ -85,7 +91,8 @@ public struct SimConfig: Sendable {
         return config
     }
 
-    /// Parse a `--provider` flag: `ID[:PORT][,key=value...]`, e.g. `fast:9001,latency_ms=5,error_rate=0.1`.
+    /// Parse a `--provider` flag: `ID[:PORT][,key=value...]`, e.g. `fast:9001,latency_ms=5,error_rate=0.1`
+    /// or `claude:9003,format=anthropic`.
     public static func provider(fromFlag spec: String) throws(SimConfigError) -> Provider {
         let parts = spec.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         let head = parts[0].split(separator: ":", maxSplits: 1).map(String.init)
@@ -101,6 +108,14 @@ public struct SimConfig: Sendable {
             guard kv.count == 2 else { throw SimConfigError(problems: ["--provider \(spec): '\(part)' is not key=value"]) }
             if kv[0] == "models" {
                 provider.models = kv[1].split(separator: "+").map(String.init)
+                continue
+            }
+            if kv[0] == "format" {
+                do {
+                    provider.format = try SimFormat.parse(.string(kv[1]), at: "--provider \(id) format")
+                } catch {
+                    throw SimConfigError(problems: [error.description])
+                }
                 continue
             }
             if let b = ["true": true, "false": false][kv[1]] { patch[kv[0]] = .bool(b) } else { patch[kv[0]] = .string(kv[1]) }

@@ -10,24 +10,56 @@ import Glibc
 struct SimAbort: Error {}
 
 extension SimProvider {
-    /// The OpenAI routes one provider serves on its own port.
+    /// The routes one provider serves on its own port: those of every format, each answering only
+    /// while the provider speaks that format (the format can change while running).
     func router(logger: Logger) -> Router<SimContext> {
         let router = Router(context: SimContext.self)
-        router.get("/v1/models") { _, _ -> Response in
-            if self.behaviour.outage {
-                return Self.error(.serviceUnavailable, "\(self.id) is down (simulated outage)", type: "server_error", code: "outage")
+        router.get("/v1/models") { request, _ -> Response in
+            switch self.format {
+            case .openai: return self.openAIModels()
+            case .anthropic: return self.anthropicModels(request: request)
+            case .gemini: return self.geminiModels(request: request)
+            case let format: return self.wrongRoute(format, request)
             }
-            let names = self.models.isEmpty ? ["sim-default"] : self.models
-            let data: JSONValue = [
-                "object": "list",
-                "data": .array(names.map { ["id": .string($0), "object": "model", "owned_by": .string(self.id)] }),
-            ]
-            return Self.json(data.encoded(), status: .ok)
         }
         router.post("/v1/chat/completions") { request, context -> Response in
             try await self.chatCompletion(request: request, context: context)
         }
+        router.post("/v1/messages") { request, context -> Response in
+            try await self.anthropicMessages(request: request, context: context)
+        }
+        router.post("/v1/messages/count_tokens") { request, _ -> Response in
+            try await self.anthropicCountTokens(request: request)
+        }
+        router.get("/v1beta/models") { request, _ -> Response in
+            self.geminiModels(request: request)
+        }
+        router.post("/v1beta/models/:call") { request, context -> Response in
+            try await self.geminiCall(request: request, context: context, call: context.parameters.get("call") ?? "")
+        }
+        // Gemini's stable version, which google-genai 3.x calls by default; the same answers.
+        router.post("/v1/models/:call") { request, context -> Response in
+            try await self.geminiCall(request: request, context: context, call: context.parameters.get("call") ?? "")
+        }
+        router.post("/openai/deployments/:deployment/chat/completions") { request, context -> Response in
+            try await self.chatCompletion(request: request, context: context, deployment: context.parameters.get("deployment") ?? "")
+        }
+        router.get("/openai/models") { request, _ -> Response in
+            self.azureModels(request: request)
+        }
         return router
+    }
+
+    func openAIModels() -> Response {
+        if behaviour.outage {
+            return Self.error(.serviceUnavailable, "\(id) is down (simulated outage)", type: "server_error", code: "outage")
+        }
+        let names = models.isEmpty ? ["sim-default"] : models
+        let data: JSONValue = [
+            "object": "list",
+            "data": .array(names.map { ["id": .string($0), "object": "model", "owned_by": .string(id)] }),
+        ]
+        return Self.json(data.encoded(), status: .ok)
     }
 
     static func json(_ data: Data, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
@@ -40,17 +72,25 @@ extension SimProvider {
         json(OpenAIError.body(message: message, type: type, code: code), status: status, headers: headers)
     }
 
-    func chatCompletion(request: Request, context: SimContext) async throws -> Response {
+    /// OpenAI's chat completions; with `deployment`, Azure OpenAI's, where the deployment in the path
+    /// plays the model's part.
+    func chatCompletion(request: Request, context: SimContext, deployment: String? = nil) async throws -> Response {
         var request = request
         let bytes = try await request.collectBody(upTo: 4 << 20)
-        keep(body: Array(bytes.readableBytesView))
+        let format = keep(body: Array(bytes.readableBytesView), head: request.head)
+        if format != (deployment == nil ? .openai : .azureOpenAI) { return wrongRoute(format, request) }
+        if deployment != nil, let refused = azureRefusal(request) { return refused }
         guard let body = try? JSONValue.parse(bytes.readableBytesView), let fields = body.objectValue else {
             return Self.error(.badRequest, "request body is not a JSON object", type: "invalid_request_error")
         }
-        guard let model = fields["model"]?.stringValue else {
+        guard let model = fields["model"]?.stringValue ?? deployment else {
             return Self.error(.badRequest, "'model' is required", type: "invalid_request_error", code: "missing_model")
         }
-        if !models.isEmpty, !models.contains(model) {
+        let listed = deployment ?? model
+        if !models.isEmpty, !models.contains(listed) {
+            if deployment != nil {
+                return Self.error(.notFound, "The API deployment '\(listed)' does not exist on \(id)", type: "invalid_request_error", code: "DeploymentNotFound")
+            }
             return Self.error(.notFound, "model '\(model)' does not exist on \(id)", type: "invalid_request_error", code: "model_not_found")
         }
         let streaming = fields["stream"]?.boolValue ?? false
@@ -65,84 +105,63 @@ extension SimProvider {
         }
         let answerID = "chatcmpl-\(id)-\(sequence)"
 
-        switch outcome {
-        case .outage:
-            return Self.error(.serviceUnavailable, "\(id) is down (simulated outage)", type: "server_error", code: "outage")
-        case .status(let status):
-            return Self.error(HTTPResponse.Status(code: status), "\(id) answers \(status) (simulated answer_status)",
-                              type: status < 500 ? "invalid_request_error" : "server_error", code: "simulated_\(status)")
-        case .reset:
-            Self.reset(context.channel)
-            throw SimAbort()
-        case .hang:
-            let deadline = ContinuousClock.now + .seconds(600)
-            while context.channel.isActive, !isStopping, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            throw SimAbort()
-        case .rateLimited(let retryAfter):
-            try await Task.sleep(for: .milliseconds(1))
-            return Self.error(.tooManyRequests, "rate limit reached for \(id) (simulated)", type: "rate_limit_error",
-                              code: "rate_limit_exceeded", headers: [.retryAfter: String(retryAfter)])
-        case .serverError(let status):
-            return Self.error(HTTPResponse.Status(code: status), "\(id) failed (simulated \(status))", type: "server_error")
-        case .malformed(let delay):
-            if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
-            var headers = HTTPFields()
-            headers[.contentType] = streaming ? "text/event-stream" : "application/json"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "<html>upstream proxy error: this is not JSON")))
-        case .ok(let delay, let cut):
-            if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
-            let words = Self.words(count: completionTokens, provider: id)
-            let usage: JSONValue = [
-                "prompt_tokens": JSONValue(promptTokens), "completion_tokens": JSONValue(completionTokens),
-                "total_tokens": JSONValue(promptTokens + completionTokens),
-            ]
-            let created = JSONValue(Int(Date().timeIntervalSince1970))
-            if !streaming {
-                let answer: JSONValue = [
-                    "id": .string(answerID), "object": "chat.completion", "created": created, "model": .string(model),
-                    "system_fingerprint": .string("clawsim-\(id)"),
-                    "choices": [[
-                        "index": 0, "message": ["role": "assistant", "content": .string(words.joined())],
-                        "finish_reason": "stop",
-                    ]],
-                    "usage": usage,
-                ]
-                return Self.json(answer.encoded(), status: .ok)
-            }
-            let interval = behaviour.tokensPerSecond > 0 ? 1 / behaviour.tokensPerSecond : 0
-            var headers = HTTPFields()
-            headers[.contentType] = "text/event-stream"
-            headers[.cacheControl] = "no-cache"
-            let providerID = id
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> ByteBuffer {
-                    let event: JSONValue = [
-                        "id": .string(answerID), "object": "chat.completion.chunk", "created": created, "model": .string(model),
-                        "system_fingerprint": .string("clawsim-\(providerID)"),
-                        "choices": [["index": 0, "delta": delta, "finish_reason": finish]],
-                    ]
-                    return ByteBuffer(string: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n")
-                }
-                try await writer.write(chunk(["role": "assistant", "content": ""]))
-                for (index, word) in words.enumerated() {
-                    if cut, index == words.count / 2 { throw SimAbort() }
-                    if interval > 0 { try await Task.sleep(for: .seconds(interval)) }
-                    try await writer.write(chunk(["content": .string(word)]))
-                }
-                try await writer.write(chunk([:], finish: "stop"))
-                if includeUsage {
-                    let event: JSONValue = [
-                        "id": .string(answerID), "object": "chat.completion.chunk", "created": created, "model": .string(model),
-                        "choices": [], "usage": usage,
-                    ]
-                    try await writer.write(ByteBuffer(string: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n"))
-                }
-                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                try await writer.finish(nil)
-            })
+        if let failure = try await failureAnswer(outcome, format: format, streaming: streaming, context: context) { return failure }
+        guard case .ok(let delay, let cut) = outcome else { return Self.error(.internalServerError, "unreachable", type: "server_error") }
+        if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
+        let toolCalls = fields["tools"] == nil ? [] : Self.openAIToolCalls(fields, parallel: behaviour.parallelToolCalls)
+        let words = Self.words(count: completionTokens, provider: id)
+        let usage: JSONValue = [
+            "prompt_tokens": JSONValue(promptTokens), "completion_tokens": JSONValue(completionTokens),
+            "total_tokens": JSONValue(promptTokens + completionTokens),
+        ]
+        let created = JSONValue(Int(Date().timeIntervalSince1970))
+        if !toolCalls.isEmpty {
+            return openAIToolAnswer(toolCalls, answerID: answerID, model: model, created: created, usage: usage, streaming: streaming,
+                                    includeUsage: includeUsage, interval: behaviour.tokensPerSecond > 0 ? 1 / behaviour.tokensPerSecond : 0, cut: cut)
         }
+        if !streaming {
+            let answer: JSONValue = [
+                "id": .string(answerID), "object": "chat.completion", "created": created, "model": .string(model),
+                "system_fingerprint": .string("clawsim-\(id)"),
+                "choices": [[
+                    "index": 0, "message": ["role": "assistant", "content": .string(words.joined())],
+                    "finish_reason": "stop",
+                ]],
+                "usage": usage,
+            ]
+            return Self.json(answer.encoded(), status: .ok)
+        }
+        let interval = behaviour.tokensPerSecond > 0 ? 1 / behaviour.tokensPerSecond : 0
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let providerID = id
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> ByteBuffer {
+                let event: JSONValue = [
+                    "id": .string(answerID), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                    "system_fingerprint": .string("clawsim-\(providerID)"),
+                    "choices": [["index": 0, "delta": delta, "finish_reason": finish]],
+                ]
+                return ByteBuffer(string: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n")
+            }
+            try await writer.write(chunk(["role": "assistant", "content": ""]))
+            for (index, word) in words.enumerated() {
+                if cut, index == words.count / 2 { throw SimAbort() }
+                if interval > 0 { try await Task.sleep(for: .seconds(interval)) }
+                try await writer.write(chunk(["content": .string(word)]))
+            }
+            try await writer.write(chunk([:], finish: "stop"))
+            if includeUsage {
+                let event: JSONValue = [
+                    "id": .string(answerID), "object": "chat.completion.chunk", "created": created, "model": .string(model),
+                    "choices": [], "usage": usage,
+                ]
+                try await writer.write(ByteBuffer(string: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n"))
+            }
+            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await writer.finish(nil)
+        })
     }
 
     static let vocabulary = ["The ", "gateway ", "routed ", "this ", "answer ", "through ", "a ", "simulated ", "provider ", "named "]

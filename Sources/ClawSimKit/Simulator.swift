@@ -27,7 +27,7 @@ public final class Simulator: Sendable {
         var logger = logger ?? Logger(label: "clawsim")
         if logger.logLevel > .warning || logger.logLevel == .info { logger.logLevel = .warning }
         OpenFileLimit.raiseToHard()  // thousands of concurrent streams, one socket each
-        let providers = config.providers.map { SimProvider(id: $0.id, models: $0.models, behaviour: $0.behaviour, seed: config.seed) }
+        let providers = config.providers.map { SimProvider(id: $0.id, models: $0.models, behaviour: $0.behaviour, format: $0.format, seed: config.seed) }
         let byID = Dictionary(uniqueKeysWithValues: providers.map { ($0.id, $0) })
         var services: [any Service] = []
         var ports: [BoundPort] = []
@@ -85,6 +85,7 @@ public final class Simulator: Sendable {
             "id": .string(provider.id),
             "url": url.map { .string($0) } ?? .null,
             "models": .array(provider.models.map { .string($0) }),
+            "format": .string(provider.format.rawValue),
             "behaviour": provider.behaviour.asJSON,
             "requests": JSONValue(counters.requests),
             "outcomes": .object(counters.outcomes.mapValues { JSONValue($0) }),
@@ -108,7 +109,7 @@ public final class Simulator: Sendable {
             var request = request
             let bytes = try await request.collectBody(upTo: 1 << 20)
             guard let patch = (try? JSONValue.parse(bytes.readableBytesView))?.objectValue else {
-                return SimProvider.error(.badRequest, "body must be a JSON object of behaviour fields", type: "invalid_request_error")
+                return SimProvider.error(.badRequest, "body must be a JSON object of behaviour fields (and format)", type: "invalid_request_error")
             }
             do {
                 _ = try provider.update(patch)
@@ -123,6 +124,12 @@ public final class Simulator: Sendable {
             guard let body = provider.lastBody() else { return SimProvider.error(.notFound, "\(id) has had no chat request", type: "not_found") }
             // The body exactly as it arrived, byte for byte.
             return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("/sim/providers/:id/last-request-info") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            guard let provider = byID[id] else { return SimProvider.error(.notFound, "no provider '\(id)'", type: "not_found") }
+            guard let info = provider.lastRequestInfo() else { return SimProvider.error(.notFound, "\(id) has had no request", type: "not_found") }
+            return SimProvider.json(info.encoded(sorted: true), status: .ok)
         }
         router.post("/sim/reset-counters") { _, _ -> Response in
             for provider in byID.values { provider.resetCounters() }

@@ -14,13 +14,15 @@ public enum TestFleet {
         try await Simulator.start(SimConfig(seed: seed, providers: providers))
     }
 
-    /// A provider whose behaviour is set from a few keys, e.g. `["latency_ms": 1, "error_rate": 0.1]`.
+    /// A provider whose behaviour is set from a few keys, e.g. `["latency_ms": 1, "error_rate": 0.1]`;
+    /// the key `format` (e.g. `"format": "anthropic"`) picks its wire format.
     public static func provider(_ id: String, _ patch: [String: JSONValue] = [:]) -> SimConfig.Provider {
         var behaviour = SimBehaviour()
         var base: [String: JSONValue] = ["latency_ms": 1, "latency_p99_ms": 2, "tokens_per_second": 0]
         for (key, value) in patch { base[key] = value }
+        let format = try! base.removeValue(forKey: "format").map { (value) throws(SimBehaviourError) in try SimFormat.parse(value, at: "format") }
         try! behaviour.apply(base)
-        return SimConfig.Provider(id: id, behaviour: behaviour)
+        return SimConfig.Provider(id: id, behaviour: behaviour, format: format ?? .openai)
     }
 
     /// A gateway config over the simulator's providers with routes given as tiers of (provider, weight).

@@ -4,26 +4,30 @@ import ClawServerSupport
 import ClawSimKit
 import Foundation
 
-/// clawsim: simulated OpenAI-compatible providers for the demo, the tests and the benchmarks.
+/// clawsim: simulated LLM providers (OpenAI, Anthropic, Gemini, Azure OpenAI wire formats) for the
+/// demo, the tests and the benchmarks.
 
 @main
 struct ClawSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clawsim",
-        abstract: "Serve simulated OpenAI-compatible providers on loopback ports.",
+        abstract: "Serve simulated LLM providers on loopback ports.",
         discussion: """
-        Each provider listens on its own port and answers /v1/chat/completions and /v1/models.
+        Each provider listens on its own port and speaks one format (format=openai, the default, \
+        anthropic, gemini or azure_openai): OpenAI answers /v1/chat/completions and /v1/models, \
+        Anthropic /v1/messages, Gemini /v1beta/models/MODEL:generateContent, Azure \
+        /openai/deployments/NAME/chat/completions?api-version=... .
         The first line printed is JSON with the control URL and each provider's URL.
         Change behaviour while running: POST /sim/providers/ID with a JSON object, e.g.
           curl -d '{"outage": true}' http://127.0.0.1:PORT/sim/providers/fast
-        Behaviour keys: \(SimBehaviour.keys.joined(separator: ", ")).
+        Behaviour keys: \(SimBehaviour.keys.joined(separator: ", ")); and format.
         """
     )
 
     @Option(name: .long, help: "YAML file describing the providers.")
     var config: String?
 
-    @Option(name: .long, help: "A provider: ID[:PORT][,key=value...], e.g. fast:9001,latency_ms=5,error_rate=0.1 (repeatable).")
+    @Option(name: .long, help: "A provider: ID[:PORT][,key=value...], e.g. fast:9001,latency_ms=5,error_rate=0.1 or claude:9003,format=anthropic (repeatable).")
     var provider: [String] = []
 
     @Option(name: .long, help: "Port of the control endpoint (0 picks a free one).")
