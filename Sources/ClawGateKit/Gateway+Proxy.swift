@@ -482,7 +482,8 @@ extension Gateway {
                 return out
             }
             do {
-                let out = process(first)
+                // A translated stream's first chunks are translated already (the attempt read them).
+                let out = stream != nil ? first : process(first)
                 if out.readableBytes > 0 { try await writer.write(out) }
                 while true {
                     let next: ByteBuffer?

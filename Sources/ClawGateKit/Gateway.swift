@@ -88,7 +88,7 @@ public final class Gateway: Sendable {
             logger.warning("client_auth off: no clients configured, so anyone who reaches this port can spend the providers' keys")
         }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
-                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth)
+                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file
@@ -116,7 +116,8 @@ public final class Gateway: Sendable {
 
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
          limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
-         clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil)) {
+         clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil),
+         environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.clientAuth = clientAuth
         self.openFileLimit = openFileLimit
         self.config = config
@@ -153,10 +154,10 @@ public final class Gateway: Sendable {
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
         self.apiKeys = config.providers.map { provider in
-            provider.apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
+            provider.apiKeyEnv.flatMap { environment[$0] }
         }
         for provider in config.providers {
-            if let env = provider.apiKeyEnv, ProcessInfo.processInfo.environment[env] == nil {
+            if let env = provider.apiKeyEnv, environment[env] == nil {
                 logger.warning("environment variable for the provider's API key is not set; sending no key",
                                metadata: ["provider": .string(provider.id), "env": .string(env)])
             }

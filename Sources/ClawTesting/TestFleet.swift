@@ -71,13 +71,29 @@ public enum TestFleet {
     public static let aliceKey = "sk-alice-0123456789abcdef"
     public static let bobKey = "sk-bob-0123456789abcdef"
     public static let viewerToken = "viewer-token-0123456789"
+    /// The providers' own key, for a config whose providers say `api_key_env: CLAW_TEST_UPSTREAM_KEY`.
+    public static let upstreamKey = "sk-upstream-0123456789"
+
+    /// Make the config's providers of the given kinds speak them: the base URL each kind's SDK takes
+    /// (clawsim serves every format at its root), the key clawsim's formats require, Azure's version.
+    public static func speak(_ kinds: [String: ProviderKind], in config: inout GatewayConfig) {
+        for i in config.providers.indices {
+            guard let kind = kinds[config.providers[i].id] else { continue }
+            var provider = config.providers[i]
+            provider.kind = kind
+            if kind != .openai, provider.baseURL.hasSuffix("/v1") { provider.baseURL = String(provider.baseURL.dropLast(3)) }
+            provider.apiKeyEnv = "CLAW_TEST_UPSTREAM_KEY"
+            if kind == .azureOpenAI { provider.apiVersion = "2024-10-21" }
+            config.providers[i] = provider
+        }
+    }
 
     public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7, clock: ManualClock? = nil) async throws -> GatewayServer {
         var logger = Logger(label: "clawgate-test")
         logger.logLevel = .warning
         return try await GatewayServer.start(config: config, logger: logger, seed: seed, clock: clock?.read ?? Gateway.monotonic, environment: [
             "CLAW_TEST_OPERATOR_TOKEN": operatorToken, "CLAW_TEST_VIEWER_TOKEN": viewerToken,
-            "CLAW_TEST_ALICE_KEY": aliceKey, "CLAW_TEST_BOB_KEY": bobKey,
+            "CLAW_TEST_ALICE_KEY": aliceKey, "CLAW_TEST_BOB_KEY": bobKey, "CLAW_TEST_UPSTREAM_KEY": upstreamKey,
         ])
     }
 }

@@ -62,6 +62,8 @@ public struct Fleet: Sendable, Equatable {
         /// not the fleet's.
         public var stateNodes: [String: Int] = [:]
         public var circuitNodes: [String: Int] = [:]
+        /// The wire format it speaks (openai, anthropic, gemini, azure_openai); nil from older nodes.
+        public var kind: String?
 
         /// The worst state, with how many nodes are in it when not all are: "ejected 1/3".
         public var stateText: String { Self.counted(state, stateNodes[state] ?? 0, nodes) }
@@ -124,6 +126,7 @@ public struct Fleet: Sendable, Equatable {
                                              weight: p.weights.first?.effectiveWeight ?? 0, configuredWeight: p.weights.first?.configuredWeight ?? 0)
                 }
                 var row = rows[p.id]!
+                if row.kind == nil { row.kind = p.kind }
                 if (Self.stateRank[p.state.rawValue] ?? 0) > (Self.stateRank[row.state] ?? 0) { row.state = p.state.rawValue }
                 if (Self.circuitRank[p.circuit.state.rawValue] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit.state.rawValue }
                 let m = p.stats.oneMinute

@@ -12,7 +12,7 @@ public enum SnapshotReport {
         func number(_ d: Double?) -> JSONValue { d.map { .number($0) } ?? .null }
         let providers: [JSONValue] = fleet.providerRows(now: now).map { p in
             [
-                "id": .string(p.id), "state": .string(p.state), "circuit": .string(p.circuit), "weight": JSONValue(p.weight),
+                "id": .string(p.id), "kind": p.kind.map { .string($0) } ?? .null, "state": .string(p.state), "circuit": .string(p.circuit), "weight": JSONValue(p.weight),
                 "requests_per_second": .number(p.rps), "error_ratio": .number(p.errorRatio), "latency_p50_seconds": number(p.p50),
                 "latency_p95_seconds": number(p.p95), "latency_p99_seconds": number(p.p99), "ttft_p50_seconds": number(p.ttft),
                 "cost_per_hour_dollars": .number(p.costPerHour), "cost_today_dollars": .number(p.costToday),

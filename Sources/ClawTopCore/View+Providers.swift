@@ -17,6 +17,7 @@ extension View {
             Column(title: "TTFT", width: 6, right: true, priority: 9),
             Column(title: "$/H", width: 7, right: true, priority: 7),
             Column(title: "INFLIGHT", width: 11, right: true, priority: 10),
+            Column(title: "KIND", width: 9, right: false, priority: 11),
         ]
         let rows: [[(String, Role)]] = Selectors.sortedProviders(state).map { p in
             [
@@ -24,10 +25,19 @@ extension View {
                 (Format.rate(p.rps), .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
                 (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
                 (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
-                saturation(p.inFlight, p.maxInFlight),
+                saturation(p.inFlight, p.maxInFlight), (Self.kindLabel(p.kind), .dim),
             ]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.providers), ascii: state.ascii)
+    }
+
+    /// A provider kind as the Providers pane shows it.
+    static func kindLabel(_ kind: String?) -> String {
+        switch kind {
+        case "azure_openai": "azure"
+        case let k?: k
+        case nil: "-"
+        }
     }
 
     /// In flight against its limit ("12/5000"), warn from 90 %: past the limit the node answers 429.
@@ -41,7 +51,8 @@ extension View {
     /// Enter on a provider: its breaker on every node, its recent history as sparklines.
     static func detail(_ state: AppState, _ id: String, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         var y = area.top
-        b.put("Provider \(id)  (Esc back)", x: 0, y: y, role: .title)
+        let kind = state.fleet.rows.first(where: { $0.id == id })?.kind.map { "  kind \($0)" } ?? ""
+        b.put("Provider \(id)\(kind)  (Esc back)", x: 0, y: y, role: .title)
         y += 1
         if let row = state.fleet.rows.first(where: { $0.id == id }) {
             b.put("state \(row.stateText)  circuit \(row.circuitText)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",

@@ -46,11 +46,12 @@ final class DemoFleet: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "clawtop-demo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     }
 
-    static let providers: [(id: String, flags: String)] = [
-        ("fast", "latency_ms=150,latency_p99_ms=400,tokens_per_second=80,completion_tokens=24"),
-        ("premium", "latency_ms=600,latency_p99_ms=1500,tokens_per_second=40,completion_tokens=48"),
-        ("cheap", "latency_ms=300,latency_p99_ms=900,tokens_per_second=60,completion_tokens=24"),
-        ("local", "latency_ms=1200,latency_p99_ms=3000,tokens_per_second=20,completion_tokens=16"),
+    /// The demo's providers speak mixed kinds, so failover across formats shows on screen.
+    static let providers: [(id: String, kind: String, flags: String)] = [
+        ("fast", "openai", "latency_ms=150,latency_p99_ms=400,tokens_per_second=80,completion_tokens=24"),
+        ("premium", "anthropic", "latency_ms=600,latency_p99_ms=1500,tokens_per_second=40,completion_tokens=48"),
+        ("cheap", "gemini", "latency_ms=300,latency_p99_ms=900,tokens_per_second=60,completion_tokens=24"),
+        ("local", "openai", "latency_ms=1200,latency_p99_ms=3000,tokens_per_second=20,completion_tokens=16"),
     ]
 
     /// Where clawsim and clawgate are: next to this binary.
@@ -122,7 +123,7 @@ final class DemoFleet: @unchecked Sendable {
     func start() throws -> Started {
         Self.removeStaleFolders()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let sim = try spawn(try Self.binary("clawsim"), Self.providers.flatMap { ["--provider", "\($0.id),\($0.flags)"] } + ["--seed", "7"])
+        let sim = try spawn(try Self.binary("clawsim"), Self.providers.flatMap { ["--provider", "\($0.id),format=\($0.kind),\($0.flags)"] } + ["--seed", "7"])
         guard let control = sim["control"]?.stringValue, let urls = sim["providers"]?.objectValue else { throw DemoError("clawsim said nothing useful") }
         let prices = ["fast": (0.15, 0.60), "premium": (2.50, 10.00), "cheap": (0.05, 0.20), "local": (0.0, 0.0)]
         let operatorToken = Self.token()
@@ -137,7 +138,7 @@ final class DemoFleet: @unchecked Sendable {
         var nodes: [String] = []
         for n in 1...3 {
             let providers = Self.providers.map { p in
-                "  - {id: \(p.id), base_url: \"\(urls[p.id]!.stringValue!)/v1\", region: local, price: {input_per_1m: \(prices[p.id]!.0), output_per_1m: \(prices[p.id]!.1)}, timeouts: {connect: 1, first_byte: 8, total: 60}}"
+                "  - {id: \(p.id), kind: \(p.kind), base_url: \"\(urls[p.id]!.stringValue!)\(p.kind == "openai" ? "/v1" : "")\", api_key_env: CLAWTOP_DEMO_UPSTREAM_KEY, region: local, price: {input_per_1m: \(prices[p.id]!.0), output_per_1m: \(prices[p.id]!.1)}, timeouts: {connect: 1, first_byte: 8, total: 60}}"
             }.joined(separator: "\n")
             let yaml = """
                 node_id: demo-\(n)
@@ -171,7 +172,7 @@ final class DemoFleet: @unchecked Sendable {
                 """
             let path = directory + "/node-\(n).yaml"
             try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-            var env = ["CLAWTOP_DEMO_OPERATOR": operatorToken, "CLAWTOP_DEMO_VIEWER": viewerToken]
+            var env = ["CLAWTOP_DEMO_OPERATOR": operatorToken, "CLAWTOP_DEMO_VIEWER": viewerToken, "CLAWTOP_DEMO_UPSTREAM_KEY": "sk-demo-upstream"]
             for (i, k) in keys.enumerated() { env["CLAWTOP_DEMO_KEY_\(i)"] = k.key }
             let node = try spawn(try Self.binary("clawgate"), ["--config", path], env: env)
             guard let url = node["url"]?.stringValue else { throw DemoError("clawgate did not start; see \(directory)") }
@@ -326,6 +327,8 @@ final class DemoFleet: @unchecked Sendable {
         ("cheap", ["error_rate": 1], ["error_rate": 0], "cheap fails every request"),
         ("fast", ["latency_ms": 2500, "latency_p99_ms": 5000], ["latency_ms": 150, "latency_p99_ms": 400], "fast slows down"),
         ("premium", ["outage": true], ["outage": false], "premium goes down"),
+        ("premium", ["midstream_error_rate": 0.9, "overloaded_rate": 0.5], ["midstream_error_rate": 0, "overloaded_rate": 0],
+         "premium (anthropic) is overloaded: overloaded_error, also inside 200 streams"),
         ("fast", ["rate_limit_rate": 0.8], ["rate_limit_rate": 0], "fast is rate limited"),
         ("runaway", [:], [:], "the client batch-jobs runs away (a retry loop)"),
     ]

@@ -60,11 +60,12 @@ final class BenchFleet {
     /// `count` providers behave alike (ids ID, ID2, ...) in one tier of a route using `strategy`.
     /// With `clientKey`, the node requires that key (`clients:` with one client, limits high
     /// enough never to refuse) and counts its use.
+    /// `kind` is the provider kind of the node's providers (clawsim speaks it with `format=`).
     init(bin: String, provider: String, timeouts: String = "{connect: 2, first_byte: 30, total: 300}", count: Int = 1,
-         strategy: String = "weighted", clientKey: String? = nil) throws {
+         strategy: String = "weighted", clientKey: String? = nil, kind: String = "openai") throws {
         let id = String(provider.prefix { $0 != "," && $0 != ":" })
         let ids = (1...max(1, count)).map { $0 == 1 ? id : "\(id)\($0)" }
-        let rest = provider.dropFirst(id.count)
+        let rest = provider.dropFirst(id.count) + (kind == "openai" ? "" : ",format=\(kind)")
         sim = try Child(bin + "/clawsim", ids.flatMap { ["--provider", $0 + rest] })
         let announced = sim.info
         let urls = ids.compactMap { announced["providers"]?[$0]?.stringValue }
@@ -73,7 +74,11 @@ final class BenchFleet {
             throw ValidationError("clawsim did not announce its ports")
         }
         providerURL = urls[0]
-        let providers = zip(ids, urls).map { "  - {id: \($0), base_url: \"\($1)/v1\", price: {input_per_1m: 1, output_per_1m: 2}, timeouts: \(timeouts)}" }
+        let base = kind == "openai" ? "/v1" : ""
+        let own = kind == "azure_openai" ? ", api_version: 2024-10-21" : ""
+        let providers = zip(ids, urls).map {
+            "  - {id: \($0), kind: \(kind), base_url: \"\($1)\(base)\", api_key_env: CLAWBENCH_UPSTREAM_KEY\(own), price: {input_per_1m: 1, output_per_1m: 2}, timeouts: \(timeouts)}"
+        }
         let yaml = """
             node_id: bench
             listen: 127.0.0.1:0
@@ -86,10 +91,12 @@ final class BenchFleet {
             health_check: {interval: 5}
             \(clientKey == nil ? "" : "clients: [{name: bench, key_env: CLAWBENCH_KEY, limits: {rpm: 10000000, tpm: 1000000000, concurrency: 1000000}}]")
             """
-        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id)\(clientKey == nil ? "" : "-keys").yaml"
+        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id)-\(kind)\(clientKey == nil ? "" : "-keys").yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         do {
-            gate = try Child(bin + "/clawgate", ["--config", configPath], env: clientKey.map { ["CLAWBENCH_KEY": $0] } ?? [:])
+            var env = ["CLAWBENCH_UPSTREAM_KEY": "sk-upstream-bench"]
+            if let clientKey { env["CLAWBENCH_KEY"] = clientKey }
+            gate = try Child(bin + "/clawgate", ["--config", configPath], env: env)
         } catch {
             sim.stop()
             throw error
@@ -132,6 +139,15 @@ struct GatewayOverhead: AsyncParsableCommand {
 
     @Flag(help: "Also through a second node that requires a client key (clients:), in the same run, to price key checks and per-client accounting.")
     var clients = false
+
+    @Option(help: "Also through a node whose provider is of this kind (anthropic, gemini, azure_openai), in the same run: added p50 and CPU per streamed chunk against the openai pass-through.")
+    var kind: String = "openai"
+
+    @Option(help: "Streams per node for the CPU-per-chunk figure (with --kind).")
+    var streams: Int = 200
+
+    @Option(help: "Tokens per stream for the CPU-per-chunk figure (with --kind).")
+    var tokens: Int = 200
 
     struct Figures {
         var requests = 0
@@ -229,6 +245,63 @@ struct GatewayOverhead: AsyncParsableCommand {
             let plain = latency[targets[1].0]!.percentile(0.5)
             print("key check + per-client accounting: p50 \(String(format: "%+.1f", (l.percentile(0.5) / plain - 1) * 100)) % latency, throughput \(String(format: "%.2f", t.rps / throughput[targets[1].0]!.rps))x the open node")
         }
+        if kind != "openai" { try await compareKind(client: client, openai: fleet, body: body) }
+    }
+
+    /// The same load through a node whose provider speaks `kind`, against the openai pass-through
+    /// node: added p50 of a whole answer, and the node's CPU per streamed chunk for each.
+    func compareKind(client: TestClient, openai: BenchFleet, body: ByteBuffer) async throws {
+        let spec = "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16"
+        let translated = try BenchFleet(bin: bin, provider: spec, count: providers, strategy: strategy, kind: kind)
+        defer { translated.stop() }
+        let streamSpec = "s,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=\(tokens)"
+        let streamOpenAI = try BenchFleet(bin: bin, provider: streamSpec, kind: "openai")
+        defer { streamOpenAI.stop() }
+        let streamKind = try BenchFleet(bin: bin, provider: streamSpec, kind: kind)
+        defer { streamKind.stop() }
+        func ms(_ s: Double) -> String { String(format: "%.3f ms", s * 1000) }
+        func us(_ s: Double) -> String { String(format: "%.1f µs", s * 1e6) }
+        let urls = [("openai", openai.gateURL), (kind, translated.gateURL)]
+        for (_, url) in urls { _ = await load(client.http, url: url + "/v1/chat/completions", body: body, concurrency: 4, seconds: 1) }
+        var p50: [String: Double] = [:]
+        // Interleaved rounds, so drift on a noisy machine hits both alike.
+        var samples: [String: [Double]] = [:]
+        for _ in 0..<3 {
+            for (name, url) in urls {
+                let l = await load(client.http, url: url + "/v1/chat/completions", body: body, concurrency: 1, seconds: seconds / 3)
+                samples[name, default: []] += l.latencies
+                if l.errors > 0 { print("  \(name): \(l.errors) errors") }
+            }
+        }
+        for (name, values) in samples {
+            var f = Figures()
+            f.latencies = values
+            p50[name] = f.percentile(0.5)
+        }
+        print("kind \(kind) vs openai pass-through, whole answers, sequential: p50 \(ms(p50[kind]!)) vs \(ms(p50["openai"]!)): translation adds \(us(p50[kind]! - p50["openai"]!)) (aim: at most 50 µs)")
+        let streamBody = ByteBuffer(string: #"{"model":"chat","stream":true,"messages":[{"role":"user","content":"Stream a little, please."}]}"#)
+        var perChunk: [String: Double] = [:]
+        for (name, fleet) in [("openai", streamOpenAI), (kind, streamKind)] {
+            let url = fleet.gateURL + "/v1/chat/completions"
+            for _ in 0..<4 { _ = await Streams.stream(client.http, url: url, body: streamBody, events: tokens + 3) }
+            let pid = fleet.gate.process.processIdentifier
+            let cpu0 = Streams.cpuSeconds(pid)
+            var failed = 0
+            await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<streams {
+                    group.addTask {
+                        if case .ok = await Streams.stream(client.http, url: url, body: streamBody, events: tokens + 3) { return true }
+                        return false
+                    }
+                }
+                for await ok in group where !ok { failed += 1 }
+            }
+            let cpu = Streams.cpuSeconds(pid) - cpu0
+            let chunks = Double(streams * (tokens + 3))
+            perChunk[name] = cpu / chunks
+            print("  \(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(streams) streams x \(tokens + 3) chunks: node CPU \(String(format: "%.2f", cpu)) s, \(us(cpu / chunks)) per chunk\(failed > 0 ? ", \(failed) failed" : "")")
+        }
+        print("kind \(kind) vs openai pass-through, CPU per streamed chunk: \(us(perChunk[kind]!)) vs \(us(perChunk["openai"]!)): translation adds \(us(perChunk[kind]! - perChunk["openai"]!)) (aim: at most 5 µs)")
     }
 }
 

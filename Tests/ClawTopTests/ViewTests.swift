@@ -282,6 +282,26 @@ extension Result where Failure == CommandError {
         #expect(state.filter.isEmpty && View.render(state).line(3).hasPrefix("fast"))
     }
 
+    @Test func eachProvidersKindShowsInThePaneTheDetailAndOnce() throws {
+        var snapshot = sampleSnapshot()
+        snapshot.providers[0].kind = "anthropic"
+        snapshot.providers[1].kind = "azure_openai"
+        var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1"], staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: 140, height: 30))
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)], at: 999)))
+        Reducer.reduce(&state, .selectPane(.providers))
+        let screen = View.render(state)
+        let header = try #require(screen.lines.firstIndex { $0.hasPrefix("PROVIDER") })
+        #expect(screen.line(header).contains("KIND"))
+        #expect(screen.line(header + 1).hasPrefix("fast") && screen.line(header + 1).contains("anthropic"))
+        #expect(screen.line(header + 2).hasPrefix("slow") && screen.line(header + 2).contains("azure"))
+        Reducer.handle(&state, .enter)
+        #expect(View.render(state).text.contains("Provider fast  kind anthropic"))
+        let json = SnapshotReport.json(state.fleet, now: 1000)
+        #expect(json["providers"]?.arrayValue?.map { $0["kind"] } == ["anthropic", "azure_openai"])
+    }
+
     @Test func enterOpensTheProviderDetailWithBreakerAndSparklines() {
         var state = sampleState(width: 100, height: 30)
         Reducer.handle(&state, .character("j"))
