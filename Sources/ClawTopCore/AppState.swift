@@ -51,6 +51,8 @@ public enum Action: Sendable, Equatable {
     case openFilter
     case openDetail
     case cycleTheme
+    /// Prometheus's answer about when each alert fired and resolved (nil runs: the error says why).
+    case alertHistory(runs: [PromQL.AlertRun]?, error: String?)
     /// The per-node results of a sent plan.
     case actionResults(subject: String, summary: String, results: [NodeResult], at: Double)
 }

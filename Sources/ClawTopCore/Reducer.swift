@@ -9,6 +9,8 @@ public enum Effect: Sendable, Equatable {
     case setPolling(paused: Bool)
     /// The event sequence each node has been read up to, for the next poll.
     case eventCursors([Int])
+    /// Ask Prometheus when each alert fired and resolved since then; it comes back as `.alertHistory`.
+    case loadAlertHistory(since: Double)
 }
 
 /// The only place state changes: an action in, the new state out, and the effects to run.
@@ -142,6 +144,10 @@ public enum Reducer {
             for node in batch.nodes { applyNode(&state, node, at: batch.at) }
             merge(&state, at: batch.at)
             if !batch.nodes.isEmpty { effects.append(.eventCursors(state.fleet.nodes.map(\.eventCursor))) }
+            if state.showTimeline { askAlertHistory(&state, &effects) }
+        case .alertHistory(let runs, let error):
+            if let runs { state.fleet.monitor.alertHistory = runs }
+            state.fleet.monitor.alertHistoryError = error
         }
     }
 
@@ -153,6 +159,7 @@ public enum Reducer {
         if state.fleet.monitor.alertmanagerURL != nil {
             if let alerts = poll.alerts {
                 state.fleet.monitor.alerts = alerts
+                state.fleet.monitor.note(alerts, at: poll.at)
                 state.fleet.monitor.alertmanagerError = nil
                 state.fleet.monitor.alertsAt = poll.at
             } else {
@@ -223,6 +230,13 @@ public enum Reducer {
         }
     }
 
+    /// The timeline's resolved alerts come from Prometheus when it is given: ask again while it shows.
+    static func askAlertHistory(_ state: inout AppState, _ effects: inout [Effect]) {
+        guard state.fleet.monitor.wantsAlertHistory(now: state.now) else { return }
+        state.fleet.monitor.alertHistoryAskedAt = state.now
+        effects.append(.loadAlertHistory(since: state.now - 3600))
+    }
+
     static func fail(_ state: inout AppState, _ text: String) {
         state.message = (text, .crit)
     }
@@ -246,6 +260,7 @@ public enum Reducer {
         case .timeline:
             state.mode = .normal
             state.showTimeline = true
+            askAlertHistory(&state, &effects)
         default:
             switch command.plan(fleet: state.fleet, reason: nil, now: state.now) {
             case .failure(let error):
