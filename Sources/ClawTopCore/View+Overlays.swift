@@ -56,9 +56,7 @@ extension View {
             b.put(line, x: left + 2, y: y, role: role, maxWidth: room)
             y += 1
         }
-        let nodes = dialog.plan.calls.filter { $0.node != nil }.count
-        let target = nodes > 0 ? "Nodes: \(nodes)" : "Sent to: Alertmanager"
-        b.put(target, x: left + 2, y: y, role: .selected, maxWidth: room)
+        b.put(dialog.plan.nodesLine, x: left + 2, y: y, role: dialog.plan.unreachable.isEmpty ? .selected : .warn, maxWidth: room)
         y += 1
         let reasonRole: Role = dialog.focus == .reason ? .tabActive : .selected
         b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: y, role: reasonRole, maxWidth: room)

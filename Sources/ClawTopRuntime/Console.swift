@@ -272,10 +272,11 @@ public struct Console {
         for result in results { print("  \(result.node): \(result.ok ? "ok" : result.message)") }
         // A silence goes to Alertmanager alone; a fleet action to every node that answered.
         let toNodes = plan.calls.contains { $0.node != nil }
-        for node in state.fleet.nodes where node.snapshot == nil && toNodes {
-            print("  \(node.url): not sent (\(node.error ?? "unreachable"))")
+        for name in plan.unreachable where toNodes {
+            let node = state.fleet.nodes.first { $0.name == name }
+            print("  \(name): not sent, will not apply it now (\(node?.error ?? "unreachable"))")
         }
-        let failed = results.contains { !$0.ok } || (toNodes && state.fleet.nodes.contains { $0.snapshot == nil })
+        let failed = results.contains { !$0.ok } || (toNodes && !plan.unreachable.isEmpty)
         throw ConsoleExit(failed ? 1 : 0)
     }
 
@@ -356,7 +357,6 @@ public struct Console {
                     control.withLock { $0.paused = paused }
                 case .eventCursors(let cursors):
                     control.withLock { $0.cursors = cursors }
-                }
                 case .loadAlertHistory(let since):
                     // Its own handle: the poll thread's is busy with polls.
                     let monitor = poller.monitor
@@ -369,6 +369,7 @@ public struct Console {
                         }
                         inbox.withLock { $0.append(action) }
                     }
+                }
             }
         }
 
