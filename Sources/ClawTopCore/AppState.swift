@@ -53,6 +53,8 @@ public enum Action: Sendable, Equatable {
     case openFilter
     case openDetail
     case cycleTheme
+    /// Prometheus's answer about when each alert fired and resolved (nil runs: the error says why).
+    case alertHistory(runs: [PromQL.AlertRun]?, error: String?)
     /// The per-node results of a sent plan.
     case actionResults(subject: String, summary: String, results: [NodeResult], at: Double)
 }
@@ -243,6 +245,10 @@ public struct PendingWrite: Sendable, Equatable {
     public var wanted: [String: Int] = [:]
     /// The nodes that answer but have not reached their revision yet (at the last poll).
     public var waiting: [String] = []
+    /// The per-node results as they came, and the nodes whose write timed out (an unknown outcome,
+    /// not a failure) with the revision they were at: a later poll past it says it was applied.
+    public var results: [NodeResult] = []
+    public var timedOut: [String: Int] = [:]
 
     public init(summary: String, resultsAt: Double? = nil, wanted: [String: Int] = [:]) {
         self.summary = summary

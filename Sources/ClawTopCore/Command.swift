@@ -178,6 +178,19 @@ public struct ActionPlan: Sendable, Equatable {
     public var command: Command
     public var calls: [AdminCall]
     public var summary: String
+    /// The nodes that will apply it (with a fleet store, every node that answers, though one write is sent).
+    public var appliers: [String] = []
+    /// Nodes that do not answer now: nothing is sent to them, and they will not apply it now.
+    public var unreachable: [String] = []
+
+    /// Who applies it, in one line for the dialog: one node count, and the nodes left out by name.
+    public var nodesLine: String {
+        guard calls.contains(where: { $0.node != nil }) else { return "Sent to: Alertmanager" }
+        var line = "Applied by \(appliers.count) node\(appliers.count == 1 ? "" : "s") (\(appliers.joined(separator: ", ")))"
+        if calls.count == 1, appliers.count > 1 { line += " from 1 write to the fleet store" }
+        if !unreachable.isEmpty { line += "; \(unreachable.joined(separator: ", ")) unreachable: will not apply it now" }
+        return line
+    }
 }
 
 extension Command {
@@ -185,8 +198,13 @@ extension Command {
     /// report; `now` (wall-clock seconds) is when a silence starts.
     public func plan(fleet: Fleet, reason: String?, now: Double) -> Result<ActionPlan, CommandError> {
         if case .silence(let silence) = self { return silence.plan(self, monitor: fleet.monitor, reason: reason, now: now) }
-        let reachable = fleet.nodes.indices.filter { fleet.nodes[$0].snapshot != nil }
-        guard !reachable.isEmpty else { return .failure(.init("no node has answered yet; nothing to act on")) }
+        // Only nodes that answer now: a write to one that does not would wait out its timeout, and
+        // the dialog says which nodes will not apply it.
+        let reachable = fleet.nodes.indices.filter { fleet.nodes[$0].snapshot != nil && fleet.nodes[$0].error == nil }
+        guard !reachable.isEmpty else {
+            return .failure(.init(fleet.nodes.contains { $0.snapshot != nil } ? "no node answers now; nothing to act on" : "no node has answered yet; nothing to act on"))
+        }
+        let unreachable = fleet.nodes.indices.filter { !reachable.contains($0) }.map { fleet.nodes[$0].name }
         let providers = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.providers.map(\.id) })
         let routes = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.routes.map(\.alias) })
         let why = reason.flatMap { $0.isEmpty ? nil : $0 }
@@ -206,8 +224,10 @@ extension Command {
         func provider(_ id: String) -> CommandError? {
             providers.contains(id) ? nil : CommandError("no provider '\(id)'; known: \(providers.sorted().joined(separator: ", "))")
         }
+        // The nodes left out are named once, in `nodesLine`.
         let count = viaStore.map { "the fleet (1 write to the fleet store through \(fleet.nodes[$0].name); \(reachable.count) node\(reachable.count == 1 ? "" : "s") apply it)" }
             ?? "\(reachable.count) node\(reachable.count == 1 ? "" : "s")"
+        let planned: Result<ActionPlan, CommandError> = { () -> Result<ActionPlan, CommandError> in
         switch self {
         case .drainProvider(let id), .undrainProvider(let id):
             if let e = provider(id) { return .failure(e) }
@@ -220,7 +240,7 @@ extension Command {
             }
             let verb = { if case .drainNode = self { return "drain" } else { return "undrain" } }()
             return .success(ActionPlan(command: self, calls: [AdminCall(target: .node(index), method: "POST", path: "/admin/v1/node/\(verb)", body: body())],
-                                       summary: "\(verb.capitalized) node \(fleet.nodes[index].name) (1 node)"))
+                                       summary: "\(verb.capitalized) node \(fleet.nodes[index].name) (1 node)", appliers: [fleet.nodes[index].name]))
         case .weight(let route, let weights):
             guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
             for (id, _) in weights { if let e = provider(id) { return .failure(e) } }
@@ -276,9 +296,19 @@ extension Command {
             return .success(ActionPlan(command: self,
                                        calls: targets.map { AdminCall(target: .node($0), method: "PUT", path: "/admin/v1/state", body: state) },
                                        summary: "Copy \(fleet.nodes[source].name)'s operator state (\(content.summary)) to "
-                                           + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are"))
+                                           + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are",
+                                       appliers: targets.map { fleet.nodes[$0].name }))
         case .theme, .quit, .silence, .timeline:
             return .failure(.init("'\(text)' does not change the fleet"))
+        }
+        }()
+        return planned.map { plan in
+            var plan = plan
+            // A node drain names its one node; every other write is applied by all that answer.
+            if case .drainNode = self { return plan } else if case .undrainNode = self { return plan }
+            if plan.appliers.isEmpty { plan.appliers = reachable.map { fleet.nodes[$0].name } }
+            plan.unreachable = unreachable
+            return plan
         }
     }
 }

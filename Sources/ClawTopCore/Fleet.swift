@@ -234,7 +234,7 @@ public struct Fleet: Sendable, Equatable {
         let unreachable = nodes.filter { ["unreachable", "stale", "incompatible"].contains($0.health(now: now, staleAfter: staleAfter)) }
         unknown += unreachable.map { node in
             let why = node.incompatible.map { "its snapshot does not decode at \($0)" } ?? node.error ?? ""
-            return "node \(node.url) is \(node.health(now: now, staleAfter: staleAfter))\(why.isEmpty ? "" : ": \(why)")"
+            return "node \(node.name) is \(node.health(now: now, staleAfter: staleAfter))\(why.isEmpty ? "" : ": \(why)")"
         }
         if monitor.alertmanagerURL != nil, let error = monitor.alertmanagerError {
             unknown.append("alertmanager \(monitor.alertmanagerURL!): \(error)")
@@ -246,7 +246,7 @@ public struct Fleet: Sendable, Equatable {
         // Critical alerts make the fleet critical, warnings (and errors) degraded; info does not count.
         for alert in monitor.firing where ["critical", "error", "warning"].contains(alert.severity) {
             if alert.severity == "critical" { critical = true } else { degraded = true }
-            reasons.append("alert \(alert.selector) (\(alert.severity)) is firing\(alert.summary.isEmpty ? "" : ": \(alert.summary)")")
+            reasons.append("alert \(naming(alert.selector)) (\(alert.severity)) is firing\(alert.summary.isEmpty ? "" : ": \(naming(alert.summary))")")
         }
         if !snapshots.isEmpty, snapshots.allSatisfy({ $0.node.state != .serving }) {
             critical = true

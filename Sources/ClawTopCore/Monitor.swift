@@ -95,10 +95,37 @@ public struct Monitor: Sendable, Equatable {
     public var alertsAt: Double?
     /// Who silences: Alertmanager's `createdBy`.
     public var actor = "clawtop"
+    /// When each alert fired and resolved over the last hour, from Prometheus's `ALERTS` series
+    /// (asked for while `:timeline` shows); nil until it answered.
+    public var alertHistory: [PromQL.AlertRun]?
+    public var alertHistoryError: String?
+    /// When the console last asked Prometheus for `alertHistory`.
+    public var alertHistoryAskedAt: Double?
+    /// The alerts as this console saw them come and go in Alertmanager's list: the timeline's
+    /// resolved alerts without Prometheus (Alertmanager lists the active ones only).
+    public var seenAlerts: [PromQL.AlertRun] = []
 
     public init(prometheusURL: String? = nil, alertmanagerURL: String? = nil) {
         self.prometheusURL = prometheusURL
         self.alertmanagerURL = alertmanagerURL
+    }
+
+    /// Note Alertmanager's list: a new alert starts a run, one no longer listed ended by now.
+    public mutating func note(_ alerts: [AlertInfo], at: Double) {
+        let listed = Set(alerts.map(\.selector))
+        for i in seenAlerts.indices where seenAlerts[i].end == nil && !listed.contains(seenAlerts[i].selector) { seenAlerts[i].end = at }
+        for alert in alerts where !seenAlerts.contains(where: { $0.selector == alert.selector && $0.end == nil }) {
+            seenAlerts.append(PromQL.AlertRun(name: alert.name, severity: alert.severity, selector: alert.selector, start: alert.since, end: nil))
+        }
+        if seenAlerts.count > 500 { seenAlerts.removeFirst(seenAlerts.count - 500) }
+    }
+
+    /// The alert runs the timeline shows: Prometheus's history when it answered, else those seen.
+    public var timelineRuns: [PromQL.AlertRun] { alertHistory ?? seenAlerts }
+
+    /// Whether to ask Prometheus for the alert history again (at most every 10 s).
+    public func wantsAlertHistory(now: Double) -> Bool {
+        prometheusURL != nil && (alertHistoryAskedAt.map { now - $0 >= 10 } ?? true)
     }
 
     /// Firing alerts that no silence or inhibition covers.

@@ -31,6 +31,28 @@ public struct Preview: Sendable, Equatable {
     public var guardName: String?
     public var guardReason: String?
     public var notes: [String] = []
+    /// Routes left with no provider, with the requests/s they get now: refused, not saved.
+    public var refused: [(route: String, rps: Double)] = []
+
+    public static func == (a: Preview, b: Preview) -> Bool {
+        a.routes == b.routes && a.spendBefore == b.spendBefore && a.spendAfter == b.spendAfter && a.warnings == b.warnings
+            && a.guardName == b.guardName && a.guardReason == b.guardReason && a.notes == b.notes
+            && a.refused.map(\.route) == b.refused.map(\.route) && a.refused.map(\.rps) == b.refused.map(\.rps)
+    }
+
+    /// `$0.09/h -> $0.08/h (-$0.01/h)`: the change worked out from the figures as shown, at the finer
+    /// of their two precisions, so the arithmetic on screen adds up.
+    public static func spendChange(_ before: Double, _ after: Double) -> String {
+        func decimals(_ v: Double) -> Int { v >= 1000 ? 0 : v >= 10 ? 1 : 2 }
+        func rounded(_ v: Double) -> Double {
+            let scale = pow(10, Double(decimals(v)))
+            return (v * scale).rounded() / scale
+        }
+        let (b, a) = (rounded(before), rounded(after))
+        let places = max(decimals(b), decimals(a))
+        let delta = a - b
+        return "\(Format.dollars(before))/h -> \(Format.dollars(after))/h (\(delta >= 0 ? "+" : "-")$\(String(format: "%.\(places)f", abs(delta)))/h)"
+    }
 
     /// The preview in lines, for the dialog and for `--exec`.
     public var lines: [String] {
@@ -49,10 +71,13 @@ public struct Preview: Sendable, Equatable {
             }
             out.append(line)
         }
+        for (route, rps) in refused {
+            out.append("route \(route): about \(Format.rate(rps)) req/s would be refused (nothing left to serve it)")
+        }
+        let served = refused.isEmpty ? "" : " on the routes still served"
         if let before = spendBefore, let after = spendAfter {
-            let delta = after - before
-            out.append("spend \(Format.dollars(before))/h -> \(Format.dollars(after))/h (\(delta >= 0 ? "+" : "-")\(Format.dollars(abs(delta)))/h)")
-        } else if !routes.isEmpty {
+            out.append("spend\(served) " + Self.spendChange(before, after))
+        } else if routes.contains(where: { route in !refused.contains { $0.route == route.route } }) {
             out.append("spend: not known yet (a receiving provider has no observed cost per request)")
         }
         out += notes
@@ -98,7 +123,10 @@ public struct Preview: Sendable, Equatable {
             preview.notes.append("stops about \(Format.rate(Double(requests) / 60)) req/s and \(Format.dollars(perHour))/h "
                                  + "(\(requests) requests and \(Format.count(tokens)) tokens in the last minute; \(Format.dollars(spent)) spent today so far)")
             return preview
-        case .undrainNode, .silence, .theme, .quit, .sync, .unblockClient, .limit, .timeline:
+        case .limit(let name, let limits):
+            preview.notes = limitEffect(client: name, limits, answering)
+            return preview
+        case .undrainNode, .silence, .theme, .quit, .sync, .unblockClient, .timeline:
             return nil
         default:
             break
@@ -172,14 +200,27 @@ public struct Preview: Sendable, Equatable {
             let change = RouteChange(route: route.alias, tierBefore: tierBefore, tierAfter: tierAfter, shares: providers.map { id in
                 Share(provider: id, before: sharesBefore[id] ?? 0, after: sharesAfter[id] ?? 0, p50: rows[id]?.p50, p95: rows[id]?.p95)
             })
+            // A route whose shares and tier stay as they are is not part of the effect.
+            guard tierBefore != tierAfter || change.shares.contains(where: { abs($0.after - $0.before) > 0.0005 }) else { continue }
             preview.routes.append(change)
             // Warnings and the guard.
             let receiving = change.shares.filter { $0.after > 0 }
+            // What would be left to serve the route, in every tier, not only the serving one.
+            func left(_ list: [Target]) -> [String] {
+                list.filter { $0.weight > 0 && available($0.provider) }.map(\.provider).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            }
+            let leftAfter = left(after)
             if tierAfter == nil, tierBefore != nil {
                 preview.guardName = route.alias
                 preview.guardReason = "route \(route.alias) would have no available provider"
-            } else if receiving.count == 1, change.shares.filter({ $0.before > 0 }).count > 1 {
-                preview.warnings.append("route \(route.alias) is left with a single available provider (\(receiving[0].provider))")
+                let rps = answering.compactMap { $0.snapshot?.routes.first { $0.alias == route.alias } }.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond }
+                preview.refused.append((route.alias, rps))
+            } else if leftAfter.count == 1, left(targets).count > 1 {
+                preview.warnings.append("route \(route.alias) is left with a single available provider (\(leftAfter[0]))")
+            } else if receiving.count == 1, change.shares.filter({ $0.before > 0 }).count > 1, let tier = tierAfter {
+                let behind = leftAfter.compactMap { id in after.first { $0.provider == id && $0.tier > tier }.map { "\(id) (tier \($0.tier))" } }
+                preview.warnings.append("route \(route.alias): tier \(tier) is left with a single provider (\(receiving[0].provider)), "
+                                        + "with \(behind.joined(separator: ", ")) behind it")
             }
             if let b = tierBefore, let a = tierAfter, a > b {
                 preview.warnings.append("route \(route.alias) moves to tier \(a) (lower priority than tier \(b))")
@@ -199,7 +240,7 @@ public struct Preview: Sendable, Equatable {
         var before = 0.0
         var after = 0.0
         var known = true
-        for change in preview.routes {
+        for change in preview.routes where !preview.refused.contains(where: { $0.route == change.route }) {
             let rps = answering.compactMap { $0.snapshot?.routes.first { $0.alias == change.route } }.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond }
             for s in change.shares {
                 let cost = rows[s.provider].flatMap { $0.rps > 0 ? $0.costPerHour / 3600 / $0.rps : nil }
@@ -208,11 +249,55 @@ public struct Preview: Sendable, Equatable {
                 after += rps * s.after * (cost ?? 0) * 3600
             }
         }
-        if known, !preview.routes.isEmpty {
+        if known, preview.routes.contains(where: { route in !preview.refused.contains { $0.route == route.route } }) {
             preview.spendBefore = before
             preview.spendAfter = after
         }
         return preview
+    }
+
+    /// `:limit`: per limit, the one in force and the new one, and what the client does now against
+    /// it: how many requests a minute the new rpm would refuse (per node, where the limits hold),
+    /// and likewise for tokens, requests at once and today's spend.
+    static func limitEffect(client name: String, _ limits: [(String, Double)], _ answering: [NodeStatus]) -> [String] {
+        let use = answering.compactMap { node in node.snapshot?.clients?.first { $0.name == name }.map { (node.name, $0) } }
+        guard !use.isEmpty else { return [] }
+        var out: [String] = []
+        func inForce(_ values: [String]) -> String {
+            let distinct = Set(values)
+            return distinct.count == 1 ? distinct.first! : values.joined(separator: "/")
+        }
+        for (key, value) in limits {
+            let perNode: [(String, Double, String)] = use.map { node, c in
+                switch key {
+                case "rpm": (node, Double(c.requests1m), c.limits.rpm.map(String.init) ?? "none")
+                case "tpm": (node, Double(c.tokens1m), c.limits.tpm.map(String.init) ?? "none")
+                case "concurrency": (node, Double(c.inFlight), c.limits.concurrency.map(String.init) ?? "none")
+                default: (node, c.spendTodayDollars, c.limits.spendPerDay.map { Format.dollars($0) } ?? "none")
+                }
+            }
+            let new = key == "spend_per_day" ? Format.dollars(value) : String(Int(value))
+            let current = inForce(perNode.map(\.2))
+            let now = perNode.map { "\($0.0) \(key == "spend_per_day" ? Format.dollars($0.1) : String(Int($0.1)))" }.joined(separator: ", ")
+            switch key {
+            case "rpm", "tpm":
+                let unit = key == "rpm" ? "requests" : "tokens"
+                let over = perNode.reduce(0.0) { $0 + max(0, $1.1 - value) }
+                let total = perNode.reduce(0.0) { $0 + $1.1 }
+                let effect = over > 0 ? "about \(Int(over.rounded())) \(unit)/min would be refused (more if the limit in force already holds it back)"
+                                      : "none refused at this pace"
+                out.append("\(key) per node: \(current) -> \(new); \(name) sent \(Int(total)) \(unit) in the last minute (\(now)): \(effect)")
+            case "concurrency":
+                let over = perNode.reduce(0.0) { $0 + max(0, $1.1 - value) }
+                out.append("concurrency per node: \(current) -> \(new); in flight now: \(now)"
+                           + (over > 0 ? ": \(Int(over)) more than it allows at once would be refused" : ": none over it"))
+            default:
+                let spent = perNode.map(\.1).max() ?? 0
+                out.append("spend_per_day: \(current) -> \(new); spent today: \(now)"
+                           + (spent >= value ? ": every request refused until 00:00 UTC" : ": \(Format.dollars(value - spent)) left today"))
+            }
+        }
+        return out
     }
 
     /// The shares a strategy would give the serving tier's providers now: by weight for

@@ -11,6 +11,8 @@ public enum Effect: Sendable, Equatable {
     case eventCursors([Int])
     /// The audit sequence each node has been read up to, for the next poll.
     case auditCursors([Int])
+    /// Ask Prometheus when each alert fired and resolved since then; it comes back as `.alertHistory`.
+    case loadAlertHistory(since: Double)
 }
 
 /// The only place state changes: an action in, the new state out, and the effects to run.
@@ -95,14 +97,20 @@ public enum Reducer {
             propose(&state, .weight(route: route.route, weights: [(id, next)]), &effects)
         case .actionResults(let subject, let summary, let results, let at):
             let failed = results.filter { !$0.ok }
-            let text = "\(summary): " + results.map { "\($0.node) \($0.ok ? "ok" : $0.message)" }.joined(separator: ", ")
-            state.message = (text, failed.isEmpty ? .ok : .crit)
+            state.message = (resultText(summary, results, applied: []), failed.isEmpty ? .ok : .crit)
+            // A write that timed out may still be applied when the node resumes: watch its revision.
+            var timedOut: [String: Int] = [:]
+            for result in failed where result.message.contains("timed out") {
+                if let revision = state.fleet.nodes.first(where: { $0.name == result.node })?.snapshot?.node.revision { timedOut[result.node] = revision }
+            }
             // The pending mark stays until a poll after the results shows the change on every node
             // (or goes at once on failure).
-            if failed.count == results.count {
+            if failed.count == results.count, timedOut.isEmpty {
                 state.pending[subject] = nil
             } else {
                 var pending = PendingWrite(summary: summary, resultsAt: at)
+                pending.results = results
+                pending.timedOut = timedOut
                 let storeFleet = state.fleet.nodes.contains { $0.snapshot?.node.store.kind == .etcd }
                 if storeFleet, let revision = results.compactMap(\.revision).max() {
                     for node in state.fleet.nodes { pending.wanted[node.name] = revision }
@@ -150,6 +158,10 @@ public enum Reducer {
                 effects.append(.eventCursors(state.fleet.nodes.map(\.eventCursor)))
                 effects.append(.auditCursors(state.fleet.nodes.map(\.auditCursor)))
             }
+            if state.showTimeline { askAlertHistory(&state, &effects) }
+        case .alertHistory(let runs, let error):
+            if let runs { state.fleet.monitor.alertHistory = runs }
+            state.fleet.monitor.alertHistoryError = error
         }
     }
 
@@ -161,6 +173,7 @@ public enum Reducer {
         if state.fleet.monitor.alertmanagerURL != nil {
             if let alerts = poll.alerts {
                 state.fleet.monitor.alerts = alerts
+                state.fleet.monitor.note(alerts, at: poll.at)
                 state.fleet.monitor.alertmanagerError = nil
                 state.fleet.monitor.alertsAt = poll.at
             } else {
@@ -220,6 +233,28 @@ public enum Reducer {
         // reached the revision it wants; until then the footer names the nodes still behind.
         for (subject, pending) in state.pending {
             guard let resultsAt = pending.resultsAt, at > resultsAt else { continue }
+            if !pending.timedOut.isEmpty {
+                // A node whose write timed out and that has moved past its revision since applied it.
+                let applied = state.fleet.nodes.filter { node in
+                    guard node.error == nil, let before = pending.timedOut[node.name], let revision = node.snapshot?.node.revision else { return false }
+                    return revision > before
+                }.map(\.name)
+                var left = pending
+                for name in applied { left.timedOut[name] = nil }
+                if !applied.isEmpty {
+                    let done = pending.results.filter { !$0.ok && !applied.contains($0.node) }.isEmpty
+                    state.message = (resultText(pending.summary, pending.results, applied: Set(applied)), done ? .ok : .crit)
+                    left.results = pending.results.map { r in applied.contains(r.node) ? NodeResult(node: r.node, ok: true, message: "applied (after timing out)") : r }
+                }
+                // Not waited for past five minutes: it stays as reported.
+                if at - resultsAt > 300 { left.timedOut = [:] }
+                state.pending[subject] = left
+                if !left.timedOut.isEmpty { continue }
+                if left.results.allSatisfy({ !$0.ok }) {
+                    state.pending[subject] = nil
+                    continue
+                }
+            }
             let waiting = state.fleet.nodes.filter { node in
                 guard node.error == nil, let revision = node.snapshot?.node.revision, let wanted = pending.wanted[node.name] else { return false }
                 return revision < wanted
@@ -238,6 +273,21 @@ public enum Reducer {
             let count = rowCount(state, pane)
             if state.selected(pane) >= count { state.selection[pane] = max(0, count - 1) }
         }
+    }
+
+    /// `Drain provider x on 3 nodes: demo-1 ok, demo-2 timed out`; a node in `applied` reads
+    /// `demo-2 applied (after timing out)`.
+    static func resultText(_ summary: String, _ results: [NodeResult], applied: Set<String>) -> String {
+        "\(summary): " + results.map { r in
+            "\(r.node) \(r.ok ? r.message == "ok" ? "ok" : r.message : applied.contains(r.node) ? "applied (after timing out)" : r.message)"
+        }.joined(separator: ", ")
+    }
+
+    /// The timeline's resolved alerts come from Prometheus when it is given: ask again while it shows.
+    static func askAlertHistory(_ state: inout AppState, _ effects: inout [Effect]) {
+        guard state.fleet.monitor.wantsAlertHistory(now: state.now) else { return }
+        state.fleet.monitor.alertHistoryAskedAt = state.now
+        effects.append(.loadAlertHistory(since: state.now - 3600))
     }
 
     static func fail(_ state: inout AppState, _ text: String) {
@@ -266,6 +316,7 @@ public enum Reducer {
         case .timeline:
             state.mode = .normal
             state.showTimeline = true
+            askAlertHistory(&state, &effects)
         default:
             switch command.plan(fleet: state.fleet, reason: nil, now: state.now) {
             case .failure(let error):

@@ -106,8 +106,8 @@ public enum SnapshotReport {
             out += "\nALERTS from \(url): "
             out += monitor.alertmanagerError.map { "unknown (\($0))\n" } ?? "\(monitor.firing.count) firing\n"
             for a in monitor.alerts {
-                out += Format.pad(a.severity, 9) + " " + Format.pad(a.selector, 48, ascii: true) + " " + Format.pad(a.silenced ? "silenced" : "firing", 8)
-                out += " " + Format.pad(a.since > 0 ? Format.duration(max(0, now - a.since)) : "-", 7, right: true) + "  " + a.summary + "\n"
+                out += Format.pad(a.severity, 9) + " " + Format.pad(fleet.naming(a.selector), 48, ascii: true) + " " + Format.pad(a.silenced ? "silenced" : "firing", 8)
+                out += " " + Format.pad(a.since > 0 ? Format.duration(max(0, now - a.since)) : "-", 7, right: true) + "  " + fleet.naming(a.summary) + "\n"
             }
         }
         return out

@@ -35,15 +35,16 @@ extension View {
         let shown = Selectors.filteredAlerts(state)
         let rows: [[(String, Role)]] = shown.map { a in
             let role: Role = a.silenced ? .dim : a.severity == "critical" ? .crit : a.severity == "warning" ? .warn : .normal
-            return [(a.severity, role), (marked(a.selector, state, "alert:\(a.name)"), a.silenced ? .dim : .normal),
+            // Nodes by name: Prometheus's `instance` (host:port) is the node's id here.
+            return [(a.severity, role), (marked(state.fleet.naming(a.selector), state, "alert:\(a.name)"), a.silenced ? .dim : .normal),
                     (a.silenced ? "silenced" : "firing", role), (a.since > 0 ? Format.duration(max(0, state.now - a.since)) : "-", .normal),
-                    (a.summary, a.silenced ? .dim : .normal)]
+                    (state.fleet.naming(a.summary), a.silenced ? .dim : .normal)]
         }
         // The selected alert in full (its labels and summary do not fit a narrow table).
         let index = state.selected(.alerts)
         if shown.indices.contains(index) {
             let a = shown[index]
-            statusLines.insert(("\(a.selector): \(a.summary)\(a.since > 0 ? "  (since \(clock(a.since)) UTC)" : "")", .title), at: 0)
+            statusLines.insert(("\(state.fleet.naming(a.selector)): \(state.fleet.naming(a.summary))\(a.since > 0 ? "  (since \(clock(a.since)) UTC)" : "")", .title), at: 0)
         }
         let bottom = max(area.top + 1, area.bottom - statusLines.count)
         table(&b, (area.top, bottom), columns: columns, rows: rows, selected: index, ascii: state.ascii)

@@ -37,7 +37,7 @@ extension View {
         let index = state.selected(.nodes)
         let shown = Selectors.filteredNodes(state)
         if shown.indices.contains(index), let error = shown[index].incompatible.map({ "snapshot does not decode at \($0)" }) ?? shown[index].error {
-            b.put("\(shown[index].url): \(error)", x: 0, y: area.bottom - 1, role: .crit)
+            b.put("\(shown[index].name): \(error)", x: 0, y: area.bottom - 1, role: .crit)
         }
     }
 }

@@ -56,9 +56,7 @@ extension View {
             b.put(line, x: left + 2, y: y, role: role, maxWidth: room)
             y += 1
         }
-        let nodes = dialog.plan.calls.filter { $0.node != nil }.count
-        let target = nodes > 0 ? "Nodes: \(nodes)" : "Sent to: Alertmanager"
-        b.put(target, x: left + 2, y: y, role: .selected, maxWidth: room)
+        b.put(dialog.plan.nodesLine, x: left + 2, y: y, role: dialog.plan.unreachable.isEmpty ? .selected : .warn, maxWidth: room)
         y += 1
         let reasonRole: Role = dialog.focus == .reason ? .tabActive : .selected
         b.put("Reason: " + dialog.reason + (dialog.focus == .reason ? "_" : ""), x: left + 2, y: y, role: reasonRole, maxWidth: room)
@@ -90,7 +88,11 @@ extension View {
     static func timeline(_ state: AppState, _ b: inout ScreenBuffer) {
         // Every node's events as polled so far (a node down now was read before).
         let inputs = state.fleet.nodes.map { Timeline.NodeInput(name: $0.name, events: $0.events, audit: []) }
-        let t = Timeline.build(nodes: inputs, alerts: state.fleet.monitor.firing, since: state.now - 3600)
+        // Resolved alerts too: Prometheus's history when given (asked for while this shows), else
+        // the alerts this console saw come and go.
+        let monitor = state.fleet.monitor
+        let t = Timeline.build(nodes: inputs, alerts: monitor.firing, since: state.now - 3600, alertRuns: monitor.timelineRuns,
+                               prometheusError: monitor.alertHistoryError, instances: state.fleet.instanceNames)
         let top = 2
         let bottom = b.height - 1
         for y in top..<bottom { b.fill(row: y, role: .normal); b.put(String(repeating: " ", count: b.width), x: 0, y: y) }
@@ -98,7 +100,8 @@ extension View {
         var lines = t.entries.map { ("\(clock($0.time))  \($0.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \($0.text)",
                                      $0.kind == .sign || $0.kind == .alert ? Role.crit : $0.kind == .recovery ? .ok : $0.kind == .action ? .warn : .normal) }
         if lines.isEmpty { lines.append(("nothing happened in the last hour", .dim)) }
-        let summary = t.summaryLines.map { ("\($0.0): \($0.1)", Role.dim) } + t.unread.map { ("NOT READ: \($0)", Role.crit) }
+        // The summary's times in the entries' format.
+        let summary = t.summaryText(stamp: clock).map { ($0, Role.dim) } + t.unread.map { ("NOT READ: \($0)", Role.crit) }
         let room = bottom - top - 2 - summary.count - 1
         var y = top + 2
         for (text, role) in lines.suffix(max(1, room)) {

@@ -193,7 +193,7 @@ extension View {
             y += 1
             for alert in firing.prefix(max(1, (rect.bottom - y) / 2)) where y < rect.bottom {
                 let role: Role = alert.severity == "critical" ? .crit : .warn
-                b.put("\(state.ascii ? "!" : "▲") \(alert.selector) (\(alert.severity)) \(alert.summary)", x: rect.x, y: y, role: role, maxWidth: rect.width)
+                b.put("\(state.ascii ? "!" : "▲") \(state.fleet.naming(alert.selector)) (\(alert.severity)) \(state.fleet.naming(alert.summary))", x: rect.x, y: y, role: role, maxWidth: rect.width)
                 y += 1
             }
         }

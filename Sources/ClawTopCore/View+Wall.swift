@@ -107,7 +107,7 @@ extension View {
             }
         }
         for alert in state.fleet.monitor.firing {
-            lines.append("alert \(alert.selector) firing (\(alert.severity)) for \(Format.duration(max(0, now - alert.since)))")
+            lines.append("alert \(state.fleet.naming(alert.selector)) firing (\(alert.severity)) for \(Format.duration(max(0, now - alert.since)))")
         }
         for node in state.fleet.nodes {
             let health = node.health(now: now, staleAfter: state.fleet.staleAfter)

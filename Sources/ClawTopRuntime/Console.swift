@@ -187,6 +187,11 @@ public struct Console {
             let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }
             let since = Date().timeIntervalSince1970 - o.timelineSince
             let (inputs, alerts, amError) = poller.timeline(names: names)
+            // The nodes by the id their events carry, for alerts that name them by `host:port`.
+            var instances: [String: String] = [:]
+            for (url, input) in zip(urls, inputs) {
+                if let id = input.events.first?.node, let instance = Fleet.instance(of: url) { instances[instance] = id }
+            }
             var runs: [PromQL.AlertRun] = []
             var promError: String?
             switch poller.alertHistory(since: since) {
@@ -194,7 +199,8 @@ public struct Console {
             case .failure(let error)?: promError = error.description
             case nil: break
             }
-            let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: since, alertmanagerError: amError, alertRuns: runs, prometheusError: promError)
+            let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: since, alertmanagerError: amError, alertRuns: runs, prometheusError: promError,
+                                          instances: instances)
             switch o.format {
             case "json":
                 var bytes = timeline.json.bytes(sorted: true)
@@ -266,10 +272,11 @@ public struct Console {
         for result in results { print("  \(result.node): \(result.ok ? "ok" : result.message)") }
         // A silence goes to Alertmanager alone; a fleet action to every node that answered.
         let toNodes = plan.calls.contains { $0.node != nil }
-        for node in state.fleet.nodes where node.snapshot == nil && toNodes {
-            print("  \(node.url): not sent (\(node.error ?? "unreachable"))")
+        for name in plan.unreachable where toNodes {
+            let node = state.fleet.nodes.first { $0.name == name }
+            print("  \(name): not sent, will not apply it now (\(node?.error ?? "unreachable"))")
         }
-        let failed = results.contains { !$0.ok } || (toNodes && state.fleet.nodes.contains { $0.snapshot == nil })
+        let failed = results.contains { !$0.ok } || (toNodes && !plan.unreachable.isEmpty)
         throw ConsoleExit(failed ? 1 : 0)
     }
 
@@ -353,6 +360,18 @@ public struct Console {
                     control.withLock { $0.cursors = cursors }
                 case .auditCursors(let cursors):
                     control.withLock { $0.audit = cursors }
+                case .loadAlertHistory(let since):
+                    // Its own handle: the poll thread's is busy with polls.
+                    let monitor = poller.monitor
+                    Thread.detachNewThread {
+                        let action: Action
+                        switch (try? CurlMulti()).flatMap({ monitor.alertHistory(since: since, curl: $0) }) {
+                        case .success(let runs)?: action = .alertHistory(runs: runs, error: nil)
+                        case .failure(let error)?: action = .alertHistory(runs: nil, error: error.description)
+                        case nil: action = .alertHistory(runs: nil, error: "no answer")
+                        }
+                        inbox.withLock { $0.append(action) }
+                    }
                 }
             }
         }

@@ -57,6 +57,25 @@ import Testing
     }
 }
 
+@Suite struct TimedOutWriteTests {
+    @Test func aWriteThatTimedOutSaysSoOnceTheNodeAppliesIt() {
+        var state = sampleState(width: 120, height: 40)
+        var snapshot = sampleSnapshot()
+        Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, at: 1000))
+        let name = state.fleet.nodes[0].name
+        Reducer.reduce(&state, .actionResults(subject: "provider:fast", summary: "Drain provider fast on 1 node",
+                                              results: [NodeResult(node: name, ok: false, message: "timed out")], at: 1001))
+        #expect(state.message?.text == "Drain provider fast on 1 node: \(name) timed out" && state.pending["provider:fast"] != nil)
+        // Still at its old revision: nothing to say yet.
+        Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, at: 1002))
+        #expect(state.message?.text == "Drain provider fast on 1 node: \(name) timed out")
+        snapshot.node.revision += 1
+        Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, at: 1004))
+        #expect(state.message?.text == "Drain provider fast on 1 node: \(name) applied (after timing out)" && state.message?.role == .ok)
+        #expect(state.pending["provider:fast"] == nil)
+    }
+}
+
 @Suite struct NodeRestartTests {
     @Test func aRestartedNodesEventsAreReadFromTheStartAgain() {
         var state = sampleState(width: 80, height: 24)

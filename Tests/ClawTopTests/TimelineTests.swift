@@ -40,11 +40,12 @@ import Testing
     @Test func theSameEventOnThreeNodesIsOneLineAndTheSummaryTimesTheIncident() {
         let t = Self.incident(alertFiring: true)
         #expect(t.entries.map(\.kind) == [.sign, .alert, .action, .recovery])
-        #expect(t.entries[0].text == "circuit opened for cheap on 3 of 3 nodes, within 1.2 s (5 consecutive failures, last: status_503)")
+        #expect(t.entries[0].text == "circuit opened for cheap on 3 of 3 nodes, within 1.2s (5 consecutive failures, last: status_503)")
         #expect(t.entries[2].text == "ops: provider.drain provider:cheap (reason: incident 42: cheap answers 503)")
-        #expect(t.summary.timeToDetect == 30 && t.summary.timeToMitigate == 60 && t.summary.healthyAgain == nil, "the alert still fires")
+        #expect(t.incidents.count == 1)
+        #expect(t.incidents[0].timeToDetect == 30 && t.incidents[0].timeToMitigate == 60 && t.incidents[0].healthyAgain == nil, "the alert still fires")
         let resolved = Self.incident(alertFiring: false)
-        #expect(resolved.summary.healthyAgain == 1_700_000_100.3 && abs(resolved.summary.timeToRecover! - 100.3) < 1e-6)
+        #expect(resolved.incidents[0].healthyAgain == 1_700_000_100.3 && abs(resolved.incidents[0].timeToRecover! - 100.3) < 1e-6)
         golden(t.text, "incident.txt")
         golden(t.markdown, "incident.md")
         golden(String(decoding: t.json.bytes(sorted: true), as: UTF8.self) + "\n", "incident.json")
@@ -85,8 +86,97 @@ import Testing
         let t = Timeline.build(nodes: [], alerts: [], since: 0, alertRuns: runs)
         #expect(t.entries.map(\.text) == ["alert ClawgateProviderDown{provider=cheap} firing (critical)", "alert ClawgateProviderDown{provider=cheap} resolved",
                                            "alert ClawgateProviderDown{provider=cheap} firing (critical)", "alert ClawgateProviderDown{provider=cheap} resolved"])
-        #expect(t.summary.firstAlert == 100 && t.summary.healthyAgain == 112 && t.summary.timeToRecover == 12)
+        // Two runs of the same alert 7 s apart are one incident.
+        #expect(t.incidents == [Timeline.Incident(subjects: ["cheap"], firstSign: 100, firstAlert: 100, healthyAgain: 112)])
+        #expect(t.incidents[0].timeToRecover == 12)
         // Prometheus not answering is named too.
         #expect(Timeline.build(nodes: [], alerts: [], since: 0, prometheusError: "connection refused").unread == ["prometheus: connection refused"])
+    }
+
+    /// Two alerts that fired and resolved (from Prometheus), three incidents (cheap, then fast, then
+    /// cheap again after a quiet gap), an action taken before any of them, one taken during the
+    /// fast incident before its alert, and an alert that names its node by `host:port`.
+    static func threeIncidents() -> Timeline {
+        let t0 = 1_700_000_000.0
+        func event(_ node: Int, _ time: Double, _ kind: EventKind, _ subject: String, _ detail: String) -> Event {
+            Event(sequence: Int(time - t0 + 1000) * 10 + node, time: time, node: "demo-\(node)", kind: kind, subject: subject, detail: detail)
+        }
+        func audit(_ time: Double, _ action: String, _ target: String, _ reason: String) -> AuditEntry {
+            AuditEntry(sequence: Int(time - t0 + 1000), time: time, actor: "ops", action: action, target: target, before: [:], after: [:], reason: reason, revision: 1)
+        }
+        let actions = [
+            audit(t0 - 50, "route.weights", "route:chat", "rebalance before the release"),
+            audit(t0 + 60, "provider.drain", "provider:cheap", "cheap answers 503"),
+            audit(t0 + 430, "provider.drain", "provider:fast", "fast times out"),
+        ]
+        let nodes = (1...3).map { n in
+            var events = [
+                event(n, t0 + Double(n - 1) / 10, .circuitOpened, "cheap", "5 consecutive failures, last: status_503"),
+                event(n, t0 + 100, .circuitClosed, "cheap", "request succeeded; back in rotation"),
+            ]
+            if n == 2 {
+                events += [
+                    event(n, t0 + 400, .circuitOpened, "fast", "5 consecutive failures, last: timeout"),
+                    event(n, t0 + 500, .circuitClosed, "fast", "request succeeded; back in rotation"),
+                    event(n, t0 + 900, .circuitOpened, "cheap", "5 consecutive failures, last: status_503"),
+                ]
+            }
+            return Timeline.NodeInput(name: "demo-\(n)", events: events.sorted { $0.time < $1.time }, audit: actions)
+        }
+        let runs = [
+            PromQL.AlertRun(name: "ClawgateProviderDown", severity: "critical", selector: "ClawgateProviderDown{provider=cheap}", start: t0 + 30, end: t0 + 130),
+            PromQL.AlertRun(name: "ClawgateCircuitOpen", severity: "warning", selector: "ClawgateCircuitOpen{instance=127.0.0.1:9101,provider=fast}",
+                            start: t0 + 445, end: t0 + 520),
+        ]
+        return Timeline.build(nodes: nodes, alerts: [], since: t0 - 100, alertRuns: runs,
+                              instances: ["127.0.0.1:9100": "demo-1", "127.0.0.1:9101": "demo-2", "127.0.0.1:9102": "demo-3"])
+    }
+
+    @Test func resolvedAlertsAndSeparateIncidentsEachGetTheirOwnTimes() {
+        let t = Self.threeIncidents()
+        let t0 = 1_700_000_000.0
+        #expect(t.incidents == [
+            Timeline.Incident(subjects: ["cheap"], firstSign: t0, firstAlert: t0 + 30, firstAction: t0 + 60, healthyAgain: t0 + 130),
+            Timeline.Incident(subjects: ["fast"], firstSign: t0 + 400, firstAlert: t0 + 445, firstAction: t0 + 430, healthyAgain: t0 + 520),
+            Timeline.Incident(subjects: ["cheap"], firstSign: t0 + 900),
+        ], "\(t.incidents)")
+        #expect(t.incidents.map(\.timeToDetect) == [30, 45, nil])
+        // The node by its name, not the address Prometheus scraped.
+        #expect(t.entries.contains { $0.text == "alert ClawgateCircuitOpen{instance=demo-2,provider=fast} firing (warning)" })
+        #expect(!t.text.contains("127.0.0.1"))
+        // One stamp format and one duration format throughout.
+        #expect(t.text.contains("  first alert: 2023-11-14T22:13:50.000Z") && t.text.contains("  time to detect: 45s") && t.text.contains("within 0.2s"))
+        golden(t.text, "three-incidents.txt")
+        golden(t.markdown, "three-incidents.md")
+        golden(String(decoding: t.json.bytes(sorted: true), as: UTF8.self) + "\n", "three-incidents.json")
+    }
+
+    @Test func colonTimelineAsksPrometheusForResolvedAlertsAndUsesThem() {
+        var state = WarRoom.state(.incident, width: 160, height: 50)
+        state.fleet.monitor.prometheusURL = "http://127.0.0.1:9090"
+        let effects = Reducer.propose(&state, .timeline)
+        #expect(effects == [.loadAlertHistory(since: state.now - 3600)])
+        Reducer.reduce(&state, .alertHistory(runs: [
+            PromQL.AlertRun(name: "ClawgateCircuitOpen", severity: "warning", selector: "ClawgateCircuitOpen{instance=127.0.0.1:9101,provider=cheap}",
+                            start: 10_050, end: 10_070),
+        ], error: nil))
+        let text = View.render(state).text
+        #expect(text.contains("alert ClawgateCircuitOpen{instance=demo-2,provider=cheap} resolved"), "\(text)")
+        #expect(text.contains("first alert: 02:47:30"), "the summary in the entries' clock format: \(text)")
+        #expect(!text.contains("first alert: none") && !text.contains("T02:"), "\(text)")
+        // Asked again while it shows, at most every 10 s.
+        let poll = PollBatch(nodes: [], monitor: nil, at: state.now)
+        #expect(!Reducer.reduce(&state, .pollBatch(poll)).contains(.loadAlertHistory(since: state.now - 3600)))
+        state.now += 11
+        #expect(Reducer.reduce(&state, .pollBatch(poll)).contains(.loadAlertHistory(since: state.now - 3600)))
+    }
+
+    @Test func withoutPrometheusTheAlertsTheConsoleSawComeAndGoAreOnTheTimeline() {
+        var state = WarRoom.state(.incident, width: 160, height: 50)
+        // The alert WarRoom fired at 10_090 is gone from Alertmanager's list at the next poll.
+        Reducer.reduce(&state, .monitorPolled(MonitorPoll(alerts: [], at: 10_125)))
+        #expect(Reducer.propose(&state, .timeline).isEmpty, "no Prometheus to ask")
+        let text = View.render(state).text
+        #expect(text.contains("alert ClawgateProviderDown{provider=cheap} resolved") && text.contains("first alert: 02:48:10"), "\(text)")
     }
 }
