@@ -13,6 +13,8 @@ struct ChatRequestError: Error, Sendable, Equatable {
 /// apart from the `model` value (and `stream_options.include_usage`, which a stream needs for
 /// accounting): integers, floats, unknown fields, key order, escapes and spacing stay as sent.
 struct ChatRequest: Sendable {
+    /// The format the client speaks: OpenAI chat (`/v1/chat/completions`) or Anthropic Messages (`/v1/messages`).
+    var format: ClientFormat = .chat
     let bytes: [UInt8]
     let alias: String
     let streaming: Bool
@@ -83,6 +85,45 @@ struct ChatRequest: Sendable {
         let limit = (member("max_completion_tokens") ?? member("max_tokens")).flatMap { Int(text($0)) }.flatMap { $0 > 0 ? $0 : nil }
         return .success(ChatRequest(bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: clientWantsUsage,
                                     modelValue: model.value, usageEdit: streaming ? usageEdit : nil, maxTokens: limit))
+    }
+
+    /// A client's Anthropic Messages request (`POST /v1/messages`), checked as Anthropic checks it:
+    /// `model` names a route, `messages` is a non-empty list, `max_tokens` a whole number, `stream` a
+    /// boolean. Anthropic always streams usage, so nothing is edited but `model`.
+    static func parseMessages(_ buffer: ByteBuffer) -> Result<ChatRequest, ChatRequestError> {
+        let bytes = Array(buffer.readableBytesView)
+        let members: [JSONMember]
+        do {
+            members = try JSONSkimmer.topLevelObject(bytes)
+        } catch {
+            return .failure(ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json"))
+        }
+        func member(_ key: String) -> JSONMember? { members.first { $0.key == key } }
+        func text(_ m: JSONMember) -> String { String(decoding: bytes[m.value], as: UTF8.self) }
+        guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
+              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue, !alias.isEmpty
+        else {
+            return .failure(ChatRequestError(message: "model: Field required (a string naming a route).", code: "missing_model", param: "model"))
+        }
+        guard let messages = member("messages"), bytes[messages.value.lowerBound] == UInt8(ascii: "["),
+              Self.firstNonSpace(bytes, after: messages.value.lowerBound) != UInt8(ascii: "]")
+        else {
+            return .failure(ChatRequestError(message: "messages: Field required (a non-empty list).", code: "invalid_messages", param: "messages"))
+        }
+        guard let limit = member("max_tokens").flatMap({ Int(text($0)) }), limit >= 1 else {
+            return .failure(ChatRequestError(message: "max_tokens: Field required (a whole number of at least 1).", code: "invalid_max_tokens",
+                                             param: "max_tokens"))
+        }
+        var streaming = false
+        if let stream = member("stream") {
+            switch text(stream) {
+            case "true": streaming = true
+            case "false", "null": streaming = false
+            default: return .failure(ChatRequestError(message: "stream: must be true or false.", code: "invalid_stream", param: "stream"))
+            }
+        }
+        return .success(ChatRequest(format: .messages, bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: true,
+                                    modelValue: model.value, usageEdit: nil, maxTokens: limit))
     }
 
     static func firstNonSpace(_ bytes: [UInt8], after index: Int) -> UInt8? {

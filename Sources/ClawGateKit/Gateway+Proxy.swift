@@ -21,11 +21,15 @@ extension Gateway {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// The format of the client being answered: errors take its shape (Anthropic's for `/v1/messages`).
+    @TaskLocal static var clientFormat = ClientFormat.chat
+
     static func errorResponse(_ status: HTTPResponse.Status, _ message: String, type: String, code: String? = nil,
                               param: String? = nil, extra: [String: JSONValue] = [:], headers: HTTPFields = [:]) -> Response {
         var extra = extra
         if let param { extra["param"] = .string(param) }
-        return jsonResponse(status, OpenAIError.body(message: message, type: type, code: code, extra: extra), headers: headers)
+        let body = clientFormat.errorBody(status: Int(status.code), message: message, openAIType: type, code: code, extra: extra)
+        return jsonResponse(status, Data(body), headers: headers)
     }
 
     static let providerHeader = HTTPField.Name("x-clawgate-provider")!
@@ -90,19 +94,43 @@ extension Gateway {
 
     /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
     public func chatCompletions(body: ByteBuffer, explain: Bool = false, authorization: String? = nil) async -> Response {
+        await proxy(format: .chat, body: body, explain: explain, authorization: authorization)
+    }
+
+    /// `POST /v1/messages`: Anthropic-format clients, through the same routes, limits and accounting;
+    /// every answer, the gateway's own refusals included, in Anthropic's shapes.
+    public func messages(body: ByteBuffer, explain: Bool = false, authorization: String? = nil) async -> Response {
+        await Self.$clientFormat.withValue(.messages) {
+            await proxy(format: .messages, body: body, explain: explain, authorization: authorization)
+        }
+    }
+
+    /// How an attempt's answer reaches a client of `format` from a provider of `kind`.
+    static func answerPath(format: ClientFormat, kind: ProviderKind) -> AnswerPath {
+        switch (format, kind) {
+        case (.chat, .openai), (.chat, .azureOpenAI): .openAIPass
+        case (.chat, _): .chat(ChatTranslator(kind)!)
+        case (.messages, .anthropic): .anthropicPass
+        case (.messages, _): .messages(ChatTranslator(kind))
+        }
+    }
+
+    /// Check, route, retry across providers, stream or return, account: every client format.
+    func proxy(format: ClientFormat, body: ByteBuffer, explain: Bool, authorization: String?) async -> Response {
         let start = clock()
         // With `clients:`, only a known key may call; checked before anything else.
         var client: Int?
         if clientAuth.clients != nil {
             guard let index = clientAuth.authenticate(authorization) else {
                 metrics.client("none", outcome: "unauthorized")
-                return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send Authorization: Bearer KEY with a key this gateway's operators gave you.",
+                let how = format == .messages ? "x-api-key: KEY (or Authorization: Bearer KEY)" : "Authorization: Bearer KEY"
+                return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send \(how) with a key this gateway's operators gave you.",
                                           type: "invalid_request_error", code: "invalid_api_key")
             }
             client = index
         }
         let request: ChatRequest
-        switch ChatRequest.parse(body) {
+        switch format == .messages ? ChatRequest.parseMessages(body) : ChatRequest.parse(body) {
         case .success(let parsed): request = parsed
         case .failure(let error):
             return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param)
@@ -149,11 +177,14 @@ extension Gateway {
                 let provider = config.providers[choice.provider]
                 let providerID = provider.id
                 let attemptStart = clock()
-                let translator = ChatTranslator(provider.kind)
+                let path = Self.answerPath(format: request.format, kind: provider.kind)
                 let body: ByteBuffer
-                if let translator {
+                switch path {
+                case .openAIPass, .anthropicPass:
+                    body = request.upstreamBody(model: choice.model)
+                case .chat, .messages:
                     if conversation == nil { conversation = Self.readConversation(request) }
-                    switch Self.translate(conversation!, translator, model: choice.model, provider: provider) {
+                    switch Self.translate(conversation!, path, model: choice.model, provider: provider) {
                     case .success(let bytes):
                         body = ByteBuffer(bytes: bytes)
                     case .failure(let error):
@@ -169,11 +200,9 @@ extension Gateway {
                         return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param,
                                                   headers: explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision))
                     }
-                } else {
-                    body = request.upstreamBody(model: choice.model)
                 }
                 let result = await attempt(provider: choice.provider, url: provider.endpoint.chatURL(model: choice.model, streaming: request.streaming),
-                                           body: body, streaming: request.streaming, firstByte: choice.firstByte, translator: translator,
+                                           body: body, streaming: request.streaming, firstByte: choice.firstByte, path: path, format: request.format,
                                            clientWantsUsage: request.clientWantsUsage, model: choice.model)
                 let now = clock()
                 switch result {
@@ -205,12 +234,12 @@ extension Gateway {
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
                     headers[.contentType] = "application/json"
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
-                case .stream(let first, let box, let firstAt, let translated):
+                case .stream(let first, let box, let firstAt, let pipeline):
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
                     return streamingResponse(
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
-                        attempts: machine.attempts, decision: decision, client: client, translated: translated
+                        attempts: machine.attempts, decision: decision, client: client, pipeline: pipeline, format: request.format
                     )
                 }
 
@@ -295,8 +324,8 @@ extension Gateway {
         case failure(AttemptOutcome, retryAfter: Double?)
         case passthrough(status: Int, contentType: String, body: ByteBuffer)
         case success(body: ByteBuffer, tokensIn: Int, tokensOut: Int, headAt: Double)
-        /// `translated`: the stream translator, past the events already in `first`.
-        case stream(first: ByteBuffer, box: IteratorBox, firstAt: Double, translated: ChatStreamTranslator?)
+        /// `pipeline`: the stream's translators, past the events already in `first` (nil: OpenAI pass-through).
+        case stream(first: ByteBuffer, box: IteratorBox, firstAt: Double, pipeline: StreamPipeline?)
     }
 
     /// The longest a provider's retry-after keeps it out (a provider asking for an hour is out for this).
@@ -306,16 +335,38 @@ extension Gateway {
         guard let body = try? JSONValue.parse(bytes: request.bytes) else {
             return .failure(ChatRequestError(message: "The request body must be a JSON object.", code: "invalid_json"))
         }
-        return ChatConversation.read(body)
+        switch request.format {
+        case .chat: return ChatConversation.read(body)
+        case .messages:
+            do { return .success(try AnthropicClientTranslator.conversation(body)) } catch { return .failure(error) }
+        }
     }
 
-    static func translate(_ conversation: Result<ChatConversation, ChatRequestError>, _ translator: ChatTranslator, model: String,
+    /// The provider's request body for a translated path.
+    static func translate(_ conversation: Result<ChatConversation, ChatRequestError>, _ path: AnswerPath, model: String,
                           provider: GatewayConfig.Provider) -> Result<[UInt8], ChatRequestError> {
         switch conversation {
         case .failure(let error): return .failure(error)
         case .success(let c):
-            do { return .success(try translator.request(c, model: model, provider: provider)) } catch { return .failure(error) }
+            do {
+                switch path {
+                case .chat(let t), .messages(let t?): return .success(try t.request(c, model: model, provider: provider))
+                case .messages(nil): return .success(try OpenAIRenderer.request(c, model: model, provider: provider))
+                case .openAIPass, .anthropicPass: preconditionFailure("a pass-through path is not translated")
+                }
+            } catch {
+                return .failure(error)
+            }
         }
+    }
+
+    /// An OpenAI-format provider's error answer: whose fault by status, its message kept.
+    static func openAIError(status: Int, headers: [(String, String)], body: [UInt8]) -> UpstreamError {
+        let parsed = try? JSONValue.parse(bytes: body)
+        return UpstreamError(outcome: AttemptOutcome.classify(status: status),
+                             message: parsed?["error"]?["message"]?.stringValue ?? "status \(status) from the provider",
+                             type: parsed?["error"]?["code"]?.stringValue ?? parsed?["error"]?["type"]?.stringValue,
+                             retryAfter: RetryHint.retryAfter(headers))
     }
 
     /// An error event in a 200 stream, in the words of a failed attempt.
@@ -340,9 +391,40 @@ extension Gateway {
 
     static func wallClock() -> Double { Date().timeIntervalSince1970 }
 
+    /// An id for an answer whose provider gave none.
+    static func answerID() -> String { "chatcmpl-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))" }
+
+    /// A 2xx whole answer on a path that is not the OpenAI pass-through: the client's answer (nil
+    /// body: the bytes as they came) and its tokens; nil for the OpenAI pass-through.
+    static func translateAnswer(_ raw: [UInt8], path: AnswerPath, model: String) -> Result<(body: [UInt8]?, usage: TokenUsage), NotAnAnswer>? {
+        let created = Int(wallClock())
+        switch path {
+        case .openAIPass:
+            return nil
+        case .anthropicPass:
+            guard let message = try? JSONValue.parse(bytes: raw), message["type"]?.stringValue == "message" else {
+                return .failure(NotAnAnswer(why: "not an Anthropic message"))
+            }
+            var usage = TokenUsage()
+            AnthropicTranslator.usage(message["usage"], into: &usage)
+            return .success((nil, usage))
+        case .chat(let t):
+            return t.answer(raw, created: created, model: model, fallbackID: answerID()).map { ($0.body, $0.usage) }
+        case .messages(let t):
+            var openAI = raw
+            if let t {
+                switch t.answer(raw, created: created, model: model, fallbackID: answerID()) {
+                case .success(let a): openAI = a.body
+                case .failure(let bad): return .failure(bad)
+                }
+            }
+            return AnthropicClientTranslator.answer(openAI: openAI).map { ($0.body, $0.usage) }
+        }
+    }
+
     /// One upstream attempt, up to the point where it can still be retried.
-    func attempt(provider: Int, url: String, body: ByteBuffer, streaming: Bool, firstByte: Double, translator: ChatTranslator? = nil,
-                 clientWantsUsage: Bool = false, model: String = "") async -> AttemptResult {
+    func attempt(provider: Int, url: String, body: ByteBuffer, streaming: Bool, firstByte: Double, path: AnswerPath = .openAIPass,
+                 format: ClientFormat = .chat, clientWantsUsage: Bool = false, model: String = "") async -> AttemptResult {
         let timeouts = config.providers[provider].timeouts
         let attemptStart = clock()
         let request = upstreamRequest(provider: provider, url: url, method: .POST, body: body)
@@ -359,18 +441,30 @@ extension Gateway {
         guard verdict == .ok else {
             let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
             let headers = response.headers.map { ($0.name, $0.value) }
-            if let translator {
-                // The client always gets an OpenAI-shaped error that keeps the provider's words.
-                let error = translator.error(status: status, headers: headers, body: Array(bytes.readableBytesView), now: Self.wallClock())
-                if error.outcome.fault == .client {
-                    return .passthrough(status: status, contentType: "application/json", body: ByteBuffer(bytes: error.openAIBody))
+            let raw = Array(bytes.readableBytesView)
+            let error: UpstreamError
+            switch path {
+            case .openAIPass:
+                if verdict.fault == .client {
+                    return .passthrough(status: status, contentType: response.headers.first(name: "content-type") ?? "application/json", body: bytes)
                 }
-                return .failure(error.outcome, retryAfter: error.retryAfter)
+                return .failure(verdict, retryAfter: RetryHint.retryAfter(headers))
+            case .anthropicPass:
+                error = AnthropicTranslator.error(status: status, headers: headers, body: raw, now: Self.wallClock())
+                // Same format both sides: the provider's own error body goes to the client as it came.
+                if error.outcome.fault == .client {
+                    return .passthrough(status: status, contentType: response.headers.first(name: "content-type") ?? "application/json", body: bytes)
+                }
+            case .chat(let t), .messages(let t?):
+                error = t.error(status: status, headers: headers, body: raw, now: Self.wallClock())
+            case .messages(nil):
+                error = Self.openAIError(status: status, headers: headers, body: raw)
             }
-            if verdict.fault == .client {
-                return .passthrough(status: status, contentType: response.headers.first(name: "content-type") ?? "application/json", body: bytes)
+            // The client gets an error in its own format that keeps the provider's words.
+            if error.outcome.fault == .client {
+                return .passthrough(status: status, contentType: "application/json", body: ByteBuffer(bytes: error.clientBody(format, status: status)))
             }
-            return .failure(verdict, retryAfter: RetryHint.retryAfter(headers))
+            return .failure(error.outcome, retryAfter: error.retryAfter)
         }
         if !streaming {
             let bytes: ByteBuffer
@@ -380,11 +474,11 @@ extension Gateway {
                 return .failure(Self.classify(error) == .timeout ? .timeout : .reset, retryAfter: nil)
             }
             if clock() - attemptStart > timeouts.total { return .failure(.timeout, retryAfter: nil) }
-            if let translator {
-                switch translator.answer(Array(bytes.readableBytesView), created: Int(Self.wallClock()), model: model,
-                                         fallbackID: "chatcmpl-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))") {
+            if let translated = Self.translateAnswer(Array(bytes.readableBytesView), path: path, model: model) {
+                switch translated {
                 case .success(let answer):
-                    return .success(body: ByteBuffer(bytes: answer.body), tokensIn: answer.usage.prompt, tokensOut: answer.usage.completion, headAt: headAt)
+                    return .success(body: answer.body.map { ByteBuffer(bytes: $0) } ?? bytes, tokensIn: answer.usage.prompt,
+                                    tokensOut: answer.usage.completion, headAt: headAt)
                 case .failure(let bad):
                     return .failure(.badResponse(bad.why), retryAfter: nil)
                 }
@@ -401,23 +495,22 @@ extension Gateway {
                             tokensOut: usage?["completion_tokens"]?.intValue ?? 0, headAt: headAt)
         }
         var iterator = response.body.makeAsyncIterator()
-        if let translator {
-            // A translated stream is the client's only once content came: an error event before that
-            // (Anthropic sends overloaded_error inside a 200 stream) fails over unseen.
-            var stream = translator.stream(includeUsage: clientWantsUsage, created: Int(Self.wallClock()), model: model,
-                                           fallbackID: "chatcmpl-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))")
+        if var stream = StreamPipeline(path, clientWantsUsage: clientWantsUsage, created: Int(Self.wallClock()), model: model,
+                                       fallbackID: Self.answerID()) {
+            // A translated or Anthropic stream is the client's only once content came: an error event
+            // before that (Anthropic sends overloaded_error inside a 200 stream) fails over unseen.
             var out: [UInt8] = []
             do {
                 while true {
                     guard let chunk = try await iterator.next() else {
-                        if stream.finished { return .stream(first: ByteBuffer(bytes: out), box: IteratorBox(iterator), firstAt: clock(), translated: stream) }
+                        if stream.finished { return .stream(first: ByteBuffer(bytes: out), box: IteratorBox(iterator), firstAt: clock(), pipeline: stream) }
                         return .failure(.badResponse("the event stream ended before any content"), retryAfter: nil)
                     }
                     let step = stream.feed(chunk.readableBytesView)
                     if let error = step.error { return .failure(Self.streamErrorOutcome(error.type), retryAfter: nil) }
                     out += step.out
                     if stream.sawContent || stream.finished {
-                        return .stream(first: ByteBuffer(bytes: out), box: IteratorBox(iterator), firstAt: clock(), translated: stream)
+                        return .stream(first: ByteBuffer(bytes: out), box: IteratorBox(iterator), firstAt: clock(), pipeline: stream)
                     }
                     if clock() - attemptStart > timeouts.total { return .failure(.timeout, retryAfter: nil) }
                 }
@@ -438,7 +531,7 @@ extension Gateway {
             if lead == UInt8(ascii: "d"), let type = Self.leadingErrorEvent(first) {
                 return .failure(Self.streamErrorOutcome(type), retryAfter: nil)
             }
-            return .stream(first: first, box: IteratorBox(iterator), firstAt: clock(), translated: nil)
+            return .stream(first: first, box: IteratorBox(iterator), firstAt: clock(), pipeline: nil)
         } catch {
             return .failure(Self.classify(error), retryAfter: nil)
         }
@@ -447,7 +540,7 @@ extension Gateway {
     /// Forward the committed stream event by event as it arrives, then account for it.
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
-                           decision: GatewayState.Explained?, client: Int?, translated: ChatStreamTranslator? = nil) -> Response {
+                           decision: GatewayState.Explained?, client: Int?, pipeline: StreamPipeline? = nil, format: ClientFormat = .chat) -> Response {
         let providerID = config.providers[provider].id
         var headers = explainHeaders(attempts, served: (providerID, model), decision: decision)
         headers[.contentType] = "text/event-stream"
@@ -458,7 +551,7 @@ extension Gateway {
             var tokensIn = 0
             var tokensOut = 0
             var outcome = AttemptOutcome.ok
-            var stream = translated
+            var stream = pipeline
             // An error event after content reached the client: the provider's words, and its fault.
             var streamError: (type: String, message: String)?
             func process(_ buffer: ByteBuffer) -> ByteBuffer {
@@ -517,9 +610,17 @@ extension Gateway {
                     let rest = scanner.remainder
                     if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
                 } else {
-                    let error = OpenAIError.body(message: "The upstream stream from \(providerID) \(why) (\(outcome.label)).",
-                                                 type: "upstream_error", code: outcome.label)
-                    try await writer.write(ByteBuffer(string: "data: " + String(decoding: error, as: UTF8.self) + "\n\n"))
+                    let message = "The upstream stream from \(providerID) \(why) (\(outcome.label))."
+                    switch format {
+                    case .chat:
+                        let error = OpenAIError.body(message: message, type: "upstream_error", code: outcome.label)
+                        try await writer.write(ByteBuffer(string: "data: " + String(decoding: error, as: UTF8.self) + "\n\n"))
+                    case .messages:
+                        let type = streamError?.type == "overloaded_error" ? "overloaded_error" : "api_error"
+                        var event: [UInt8] = []
+                        AnthropicEventWriter.event("error", ["type": "error", "error": ["type": .string(type), "message": .string(message)]], into: &event)
+                        try await writer.write(ByteBuffer(bytes: event))
+                    }
                 }
                 try await writer.finish(nil)
             } catch {
@@ -556,5 +657,46 @@ extension Gateway {
             i += 1
         }
         return false
+    }
+}
+
+extension Gateway {
+    /// `POST /v1/messages/count_tokens`: answered by the route's first anthropic provider (the
+    /// client's bytes with `model` rewritten, the answer as it came); refused where the route has none.
+    func countTokens(body: ByteBuffer, authorization: String?) async -> Response {
+        if clientAuth.clients != nil, clientAuth.authenticate(authorization) == nil {
+            return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send x-api-key: KEY (or Authorization: Bearer KEY).",
+                                      type: "invalid_request_error", code: "invalid_api_key")
+        }
+        let bytes = Array(body.readableBytesView)
+        guard let members = try? JSONSkimmer.topLevelObject(bytes), let model = members.first(where: { $0.key == "model" }),
+              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue
+        else {
+            return Self.errorResponse(.badRequest, "model: Field required (a string naming a route).", type: "invalid_request_error", code: "missing_model")
+        }
+        guard let route = state.routeIndex[alias] else {
+            return Self.errorResponse(.notFound, "The model '\(alias)' does not exist on this gateway.", type: "invalid_request_error", code: "model_not_found")
+        }
+        let targets = config.routes[route].tiers.joined().filter { target in config.providers.first { $0.id == target.provider }?.kind == .anthropic }
+        guard let target = targets.first, let index = config.providers.firstIndex(where: { $0.id == target.provider }) else {
+            return Self.errorResponse(.badRequest, "count_tokens is answered by anthropic providers only, and route '\(alias)' has none.",
+                                      type: "invalid_request_error", code: "unsupported_endpoint")
+        }
+        var out = ByteBuffer()
+        out.writeBytes(bytes[..<model.value.lowerBound])
+        out.writeBytes(JSONValue.string(target.model).bytes())
+        out.writeBytes(bytes[model.value.upperBound...])
+        let provider = config.providers[index]
+        let request = upstreamRequest(provider: index, url: provider.baseURL + "/v1/messages/count_tokens", method: .POST, body: out)
+        do {
+            let response = try await clients[index].execute(request, deadline: .now() + .nanoseconds(Int64(provider.timeouts.firstByte * 1e9)), logger: logger)
+            let answer = try await response.body.collect(upTo: 1 << 20)
+            return Response(status: HTTPResponse.Status(code: Int(response.status.code)),
+                            headers: [.contentType: response.headers.first(name: "content-type") ?? "application/json", Self.providerHeader: provider.id],
+                            body: .init(byteBuffer: answer))
+        } catch {
+            return Self.errorResponse(.badGateway, "count_tokens on \(provider.id) failed: \(Self.classify(error).label).", type: "upstream_error",
+                                      code: "upstream_failed")
+        }
     }
 }

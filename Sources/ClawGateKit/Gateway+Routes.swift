@@ -1,6 +1,7 @@
 import ClawShared
 import Foundation
 import Hummingbird
+import HTTPTypes
 import NIOCore
 
 extension Gateway {
@@ -17,6 +18,26 @@ extension Gateway {
             }
             return await self.chatCompletions(body: body, explain: request.headers[Self.decisionHeader] != nil,
                                               authorization: request.headers[.authorization])
+        }
+        router.post("/v1/messages") { request, _ -> Response in
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: 8 << 20)
+            } catch {
+                return Self.$clientFormat.withValue(.messages) {
+                    Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+                }
+            }
+            return await self.messages(body: body, explain: request.headers[Self.decisionHeader] != nil,
+                                       authorization: Self.anthropicAuthorization(request.headers))
+        }
+        router.post("/v1/messages/count_tokens") { request, _ -> Response in
+            var request = request
+            let body = (try? await request.collectBody(upTo: 8 << 20)) ?? ByteBuffer()
+            return await Self.$clientFormat.withValue(.messages) {
+                await self.countTokens(body: body, authorization: Self.anthropicAuthorization(request.headers))
+            }
         }
         router.get("/v1/models") { _, _ -> Response in
             let created = JSONValue(Int(self.startedAtWall))
@@ -41,6 +62,13 @@ extension Gateway {
         }
         addAdminRoutes(to: router)
         return router
+    }
+
+    static let apiKeyHeader = HTTPField.Name("x-api-key")!
+
+    /// Anthropic's clients send their key as `x-api-key` (some as a bearer token): either is the key.
+    static func anthropicAuthorization(_ headers: HTTPFields) -> String? {
+        headers[.authorization] ?? headers[apiKeyHeader].map { "Bearer \($0)" }
     }
 
     /// Ready to take traffic: not drained by an operator.

@@ -200,4 +200,49 @@ import Testing
             #expect(snap.providers[0].breaker.state == .closed && snap.providers[0].window1m.errors == 0)
         }
     }
+
+    /// `/v1/messages` to an anthropic provider: the client's bytes go through unchanged but `model`,
+    /// and the answer as it came; keys as `x-api-key`; refusals in Anthropic's error shape.
+    @Test func messagesPassThroughToAnthropicByteForByteAndRefuseInAnthropicsShape() async throws {
+        try await TestFleet.withFleet([provider("claude", .anthropic)], routes: ["chat": [[("claude", 100)]]],
+                                      configure: {
+                                          TestFleet.speak(["claude": .anthropic], in: &$0)
+                                          $0.clients = [.init(name: "alice", keyEnv: "CLAW_TEST_ALICE_KEY", limits: .init(rpm: 2))]
+                                      }) { sim, gate, client in
+            let body = #"{"model" : "chat","max_tokens":16, "messages":[{"role":"user","content":"caf\u00e9 \ud83d\ude00"}],"metadata":{"user_id":"u"},"top_k":3,"x_unknown":1.50}"#
+            let answer = try await client.request("POST", gate.url + "/v1/messages", body: Data(body.utf8), headers: ["x-api-key": TestFleet.aliceKey])
+            #expect(answer.status == 200 && answer.json?["type"] == "message", "\(answer.text)")
+            let sent = try await client.request("GET", sim.controlURL + "/sim/providers/claude/last-request")
+            #expect(sent.text == body.replacingOccurrences(of: #""model" : "chat""#, with: #""model" : "sim-model""#))
+            let info = try await client.request("GET", sim.controlURL + "/sim/providers/claude/last-request-info")
+            #expect(info.json?["headers"]?["x-api-key"]?.stringValue == TestFleet.upstreamKey, "the client's key never goes upstream")
+            let snap = gate.gateway.state.snapshot(now: Gateway.monotonic())
+            #expect(snap.providers[0].window1m.tokensOut == answer.json?["usage"]?["output_tokens"]?.intValue)
+
+            let noKey = try await client.request("POST", gate.url + "/v1/messages", body: Data(body.utf8))
+            #expect(noKey.status == 401 && noKey.json?["type"] == "error" && noKey.json?["error"]?["type"] == "authentication_error", "\(noKey.text)")
+            _ = try await client.request("POST", gate.url + "/v1/messages", body: Data(body.utf8), headers: ["authorization": "Bearer " + TestFleet.aliceKey])
+            let limited = try await client.request("POST", gate.url + "/v1/messages", body: Data(body.utf8), headers: ["x-api-key": TestFleet.aliceKey])
+            #expect(limited.status == 429 && limited.json?["error"]?["type"] == "rate_limit_error" && limited.header("retry-after") != nil, "\(limited.text)")
+            let noMax = try await client.request("POST", gate.url + "/v1/messages", body: Data(#"{"model":"chat","messages":[{"role":"user","content":"x"}]}"#.utf8),
+                                                 headers: ["x-api-key": TestFleet.aliceKey])
+            #expect(noMax.status == 400 && noMax.json?["error"]?["type"] == "invalid_request_error", "\(noMax.text)")
+        }
+    }
+
+    /// An Anthropic stream forwarded as it came; an overloaded_error inside its 200 stream before
+    /// content fails over to an openai provider, whose answer comes back as Anthropic events.
+    @Test func messagesStreamFailsOverFromAnthropicToOpenAIInAnthropicsEvents() async throws {
+        let providers = [provider("claude", .anthropic, ["midstream_error_rate": 1]), provider("gpt", .openai, ["completion_tokens": 5])]
+        try await TestFleet.withFleet(providers, routes: ["chat": [[("claude", 100)], [("gpt", 100)]]],
+                                      configure: { TestFleet.speak(["claude": .anthropic, "gpt": .openai], in: &$0) }) { sim, gate, client in
+            let body: JSONValue = ["model": "chat", "max_tokens": 50, "stream": true, "messages": [["role": "user", "content": "hi"]]]
+            let response = try await client.request("POST", gate.url + "/v1/messages", body: body.encoded())
+            #expect(response.status == 200 && response.header("x-clawgate-provider") == "gpt", "\(response.text)")
+            let names = response.text.split(separator: "\n").filter { $0.hasPrefix("event: ") }.map { String($0.dropFirst(7)) }
+            #expect(names.first == "message_start" && names.last == "message_stop" && !names.contains("error"), "\(names)")
+            #expect(response.text.contains(#""output_tokens":5"#), "\(response.text)")
+            #expect(response.header("x-clawgate-failed-attempts") == "claude=status_529")
+        }
+    }
 }

@@ -165,3 +165,100 @@ import Testing
         }
     }
 }
+
+/// Anthropic-format clients (`/v1/messages`) to other kinds and back: the golden corpus in
+/// Golden/messages.json.
+@Suite struct MessagesGoldenTests {
+    static let corpus = TranslatorGoldenTests.corpus("messages")
+
+    @Test func requests() throws {
+        for case_ in Self.corpus["requests"]!.arrayValue! {
+            let name = case_["name"]!.stringValue!
+            let kind = ProviderKind(rawValue: case_["kind"]!.stringValue!)!
+            let provider = GatewayConfig.Provider(id: "p", baseURL: "http://127.0.0.1:1", kind: kind)
+            let result = Result { () throws(ChatRequestError) -> [UInt8] in
+                let c = try AnthropicClientTranslator.conversation(case_["anthropic"]!)
+                return kind == .openai ? try OpenAIRenderer.request(c, model: "gpt-x", provider: provider)
+                    : try ChatTranslator(kind)!.request(c, model: "gemini-x", provider: provider)
+            }
+            if let expected = case_["error"] {
+                guard case .failure(let error) = result else {
+                    Issue.record("\(name): expected a 400")
+                    continue
+                }
+                #expect(error.param == expected["param"]?.stringValue && error.code == expected["code"]?.stringValue, "\(name): \(error)")
+                #expect(error.message.contains(expected["contains"]!.stringValue!), "\(name): \(error.message)")
+                continue
+            }
+            let got = try JSONValue.parse(bytes: try result.get())
+            #expect(got == case_["upstream"]!, "\(name): got \(String(decoding: got.bytes(sorted: true), as: UTF8.self))")
+        }
+    }
+
+    @Test func answers() throws {
+        for case_ in Self.corpus["answers"]!.arrayValue! {
+            let answer = try AnthropicClientTranslator.answer(openAI: case_["openai"]!.bytes()).get()
+            let got = try JSONValue.parse(bytes: answer.body)
+            #expect(got == case_["anthropic"]!, "\(case_["name"]!): got \(String(decoding: got.bytes(sorted: true), as: UTF8.self))")
+        }
+    }
+
+    static func events(_ bytes: [UInt8]) -> [JSONValue] {
+        var scanner = SSEScanner()
+        return scanner.feed(bytes).map { event in
+            let text = String(decoding: event, as: UTF8.self)
+            let name = text.split(separator: "\n").first { $0.hasPrefix("event: ") }.map { String($0.dropFirst(7)) } ?? ""
+            return [.string(name), try! JSONValue.parse(bytes: SSEScanner.data(of: event)!)]
+        }
+    }
+
+    @Test func streamsInAnyPieces() {
+        var random = SeededRandom(seed: 5)
+        for case_ in Self.corpus["streams"]!.arrayValue! {
+            let upstream = Array(case_["openai"]!.stringValue!.utf8)
+            for round in 0..<30 {
+                var pipeline = StreamPipeline(.messages(nil), clientWantsUsage: true, created: 1, model: "gpt-x", fallbackID: "f")!
+                var out: [UInt8] = []
+                var at = 0
+                while at < upstream.count {
+                    let n = round == 0 ? upstream.count : 1 + Int(random.unit() * 30)
+                    out += pipeline.feed(upstream[at..<min(upstream.count, at + n)]).out
+                    at += n
+                }
+                #expect(pipeline.sawContent && pipeline.finished)
+                out += pipeline.end() ?? []
+                #expect(Self.events(out) == case_["events"]!.arrayValue!, "\(case_["name"]!) round \(round)")
+                #expect(pipeline.usage.prompt == 11 && pipeline.usage.completion == 22)
+            }
+        }
+    }
+}
+
+/// The Anthropic pass-through reads the stream it forwards: an error event after message_start
+/// but before any content is still before content (the attempt fails over); usage and the end are seen.
+@Suite struct AnthropicPassScannerTests {
+    @Test func anErrorAfterMessageStartIsBeforeContentAndTheBytesGoOnAsTheyCame() {
+        for case_ in TranslatorGoldenTests.corpus("anthropic")["streams"]!.arrayValue! {
+            let upstream = Array(case_["upstream"]!.stringValue!.utf8)
+            var pipeline = StreamPipeline(.anthropicPass, clientWantsUsage: true, created: 1, model: "m", fallbackID: "f")!
+            var out: [UInt8] = []
+            var error: String?
+            var contentBeforeError = false
+            for byte in upstream {
+                let step = pipeline.feed([byte])
+                out += step.out
+                if let e = step.error, error == nil {
+                    error = e.type
+                    contentBeforeError = pipeline.sawContent
+                }
+            }
+            #expect(out == upstream, "the bytes go through as they came")
+            #expect(error == case_["error"]?.stringValue, "\(case_["name"]!)")
+            if let before = case_["error_before_content"]?.boolValue { #expect(contentBeforeError == !before, "\(case_["name"]!)") }
+            if case_["cut"]?.boolValue == true || error != nil { #expect(pipeline.end() == nil) } else { #expect(pipeline.end() == []) }
+            if let usage = case_["usage"] {
+                #expect(pipeline.usage.prompt == usage["prompt"]!.intValue! && pipeline.usage.completion == usage["completion"]!.intValue!)
+            }
+        }
+    }
+}

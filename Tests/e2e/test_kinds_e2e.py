@@ -43,6 +43,10 @@ routes:
     tiers:
       - [{{provider: claude529, model: claude-x, weight: 1}}]
       - [{{provider: gem-backup, model: gemini-x, weight: 1}}]
+  - alias: failover-openai
+    tiers:
+      - [{{provider: claude529, model: claude-x, weight: 1}}]
+      - [{{provider: openai, model: gpt-x, weight: 1}}]
 breaker: {{consecutive_failures: 3, cooldown: 1, max_cooldown: 5}}
 health_check: {{interval: 0.5, timeout: 1}}
 """

@@ -61,6 +61,11 @@ struct ChatConversation: Sendable, Equatable {
     var user: String?
     var streaming = false
     var includeUsage = false
+    /// Anthropic-format clients only: extended thinking and `top_k`, which only Anthropic honours.
+    var thinking: JSONValue?
+    var topK: Int?
+    /// `user` came from an Anthropic client's `metadata.user_id` (bookkeeping, not a request).
+    var userFromMetadata = false
     /// Top-level fields the conversation does not model; each kind refuses them (or drops them
     /// with `drop_unsupported: true`).
     var otherFields: [String] = []

@@ -33,9 +33,12 @@ struct UpstreamError: Sendable, Equatable {
     var retryAfter: Double?
 
     /// The OpenAI-shaped body a client gets for a request the provider said was wrong.
-    var openAIBody: [UInt8] {
-        Array(OpenAIError.body(message: message, type: outcome.fault == .client ? "invalid_request_error" : "upstream_error", code: type,
-                                   extra: ["param": .null]))
+    var openAIBody: [UInt8] { clientBody(.chat, status: 400) }
+
+    /// The body a client of `format` gets for a request the provider said was wrong.
+    func clientBody(_ format: ClientFormat, status: Int) -> [UInt8] {
+        format.errorBody(status: status, message: message, openAIType: outcome.fault == .client ? "invalid_request_error" : "upstream_error",
+                         code: type, extra: format == .chat ? ["param": .null] : [:])
     }
 }
 

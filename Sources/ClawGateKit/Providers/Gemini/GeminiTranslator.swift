@@ -4,7 +4,10 @@ import ClawShared
 enum GeminiTranslator {
     static func request(_ c: ChatConversation, provider: GatewayConfig.Provider) throws(ChatRequestError) -> [UInt8] {
         var unsupported = c.otherFields
-        if c.user != nil { unsupported.append("user") }
+        // An Anthropic client's metadata.user_id is bookkeeping Gemini has no field for; an OpenAI
+        // client's `user` was asked for explicitly.
+        if c.user != nil, !c.userFromMetadata { unsupported.append("user") }
+        if c.thinking != nil { unsupported.append("thinking") }
         if c.parallelToolCalls == false, !c.tools.isEmpty { unsupported.append("parallel_tool_calls") }
         if !unsupported.isEmpty, !provider.dropUnsupported {
             throw ChatConversation.fail(
@@ -42,6 +45,7 @@ enum GeminiTranslator {
         if let n = c.maxTokens { generation["maxOutputTokens"] = JSONValue(n) }
         if let t = c.temperature { generation["temperature"] = .number(t) }
         if let p = c.topP { generation["topP"] = .number(p) }
+        if let k = c.topK { generation["topK"] = JSONValue(k) }
         if !c.stop.isEmpty { generation["stopSequences"] = .array(c.stop.map { .string($0) }) }
         if let s = c.seed { generation["seed"] = JSONValue(s) }
         if let p = c.presencePenalty { generation["presencePenalty"] = .number(p) }
