@@ -93,15 +93,37 @@ extension Gateway {
     }
 
     /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
-    public func chatCompletions(body: ByteBuffer, explain: Bool = false, authorization: String? = nil) async -> Response {
-        await proxy(format: .chat, body: body, explain: explain, authorization: authorization)
+    public func chatCompletions(body: ByteBuffer, explain: Bool = false, authorization: String? = nil,
+                                connection: (any Channel)? = nil) async -> Response {
+        await proxy(format: .chat, body: body, explain: explain, authorization: authorization, connection: connection)
     }
 
     /// `POST /v1/messages`: Anthropic-format clients, through the same routes, limits and accounting;
     /// every answer, the gateway's own refusals included, in Anthropic's shapes.
-    public func messages(body: ByteBuffer, explain: Bool = false, authorization: String? = nil) async -> Response {
+    public func messages(body: ByteBuffer, explain: Bool = false, authorization: String? = nil, connection: (any Channel)? = nil) async -> Response {
         await Self.$clientFormat.withValue(.messages) {
-            await proxy(format: .messages, body: body, explain: explain, authorization: authorization)
+            await proxy(format: .messages, body: body, explain: explain, authorization: authorization, connection: connection)
+        }
+    }
+
+    /// How often an attempt looks whether its client is still connected.
+    static let clientWatchInterval = Duration.milliseconds(100)
+
+    /// Run an upstream attempt while the client stays connected: nil when it left first (the attempt
+    /// is cancelled, so neither its upstream call nor its in-flight slot outlives the client).
+    static func whileConnected(_ connection: (any Channel)?, _ attempt: @escaping @Sendable () async -> AttemptResult) async -> AttemptResult? {
+        guard let connection else { return await attempt() }
+        return await withTaskGroup(of: AttemptResult?.self) { group in
+            group.addTask { await attempt() }
+            group.addTask {
+                while connection.isActive, !Task.isCancelled {
+                    try? await Task.sleep(for: clientWatchInterval)
+                }
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
     }
 
@@ -116,7 +138,7 @@ extension Gateway {
     }
 
     /// Check, route, retry across providers, stream or return, account: every client format.
-    func proxy(format: ClientFormat, body: ByteBuffer, explain: Bool, authorization: String?) async -> Response {
+    func proxy(format: ClientFormat, body: ByteBuffer, explain: Bool, authorization: String?, connection: (any Channel)? = nil) async -> Response {
         let start = clock()
         // With `clients:`, only a known key may call; checked before anything else.
         var client: Int?
@@ -201,10 +223,21 @@ extension Gateway {
                                                   headers: explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision))
                     }
                 }
-                let result = await attempt(provider: choice.provider, url: provider.endpoint.chatURL(model: choice.model, streaming: request.streaming),
-                                           body: body, streaming: request.streaming, firstByte: choice.firstByte, path: path, format: request.format,
-                                           clientWantsUsage: request.clientWantsUsage, model: choice.model)
+                let url = provider.endpoint.chatURL(model: choice.model, streaming: request.streaming)
+                let attempted = await Self.whileConnected(connection) {
+                    await self.attempt(provider: choice.provider, url: url, body: body, streaming: request.streaming, firstByte: choice.firstByte,
+                                       path: path, format: request.format, clientWantsUsage: request.clientWantsUsage, model: choice.model)
+                }
                 let now = clock()
+                guard let result = attempted else {
+                    // The client left before the first byte: nothing more is asked of any provider.
+                    recordAttempt(provider: choice.provider, route: route, outcome: .clientClosed, latency: now - attemptStart, ttft: nil, now: now,
+                                  streaming: request.streaming)
+                    action = machine.attemptEnded(providerID: providerID, outcome: .clientClosed)
+                    record(RequestResult(route: route, client: client, served: choice.provider, outcome: AttemptOutcome.clientClosed.label, fault: .none,
+                                         latency: now - start, attempts: machine.attempts), now: now)
+                    return Response(status: .init(code: 499, reasonPhrase: "Client Closed Request"))
+                }
                 switch result {
                 case .failure(let outcome, let retryAfter):
                     recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
@@ -239,7 +272,8 @@ extension Gateway {
                     return streamingResponse(
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
-                        attempts: machine.attempts, decision: decision, client: client, pipeline: pipeline, format: request.format
+                        attempts: machine.attempts, decision: decision, client: client, pipeline: pipeline, format: request.format,
+                        promptEstimate: Int(request.routing.promptTokens.rounded(.up))
                     )
                 }
 
@@ -391,6 +425,14 @@ extension Gateway {
 
     static func wallClock() -> Double { Date().timeIntervalSince1970 }
 
+    /// What is wrong with the first complete event of an OpenAI stream, if anything: data that is
+    /// neither a JSON object nor [DONE] is not a stream of chat chunks (NUL and 0xFF bytes included).
+    static func firstEventProblem(_ first: ByteBuffer) -> String? {
+        var scanner = SSEScanner()
+        guard let event = scanner.feed(first.readableBytesView).first, let data = SSEScanner.data(of: event), data != doneData else { return nil }
+        return (try? JSONSkimmer.topLevelObject(data)) == nil ? "a data: line that is not a JSON object" : nil
+    }
+
     /// An id for an answer whose provider gave none.
     static func answerID() -> String { "chatcmpl-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))" }
 
@@ -531,6 +573,7 @@ extension Gateway {
             if lead == UInt8(ascii: "d"), let type = Self.leadingErrorEvent(first) {
                 return .failure(Self.streamErrorOutcome(type), retryAfter: nil)
             }
+            if let problem = Self.firstEventProblem(first) { return .failure(.badResponse(problem), retryAfter: nil) }
             return .stream(first: first, box: IteratorBox(iterator), firstAt: clock(), pipeline: nil)
         } catch {
             return .failure(Self.classify(error), retryAfter: nil)
@@ -540,7 +583,8 @@ extension Gateway {
     /// Forward the committed stream event by event as it arrives, then account for it.
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
-                           decision: GatewayState.Explained?, client: Int?, pipeline: StreamPipeline? = nil, format: ClientFormat = .chat) -> Response {
+                           decision: GatewayState.Explained?, client: Int?, pipeline: StreamPipeline? = nil, format: ClientFormat = .chat,
+                           promptEstimate: Int = 0) -> Response {
         let providerID = config.providers[provider].id
         var headers = explainHeaders(attempts, served: (providerID, model), decision: decision)
         headers[.contentType] = "text/event-stream"
@@ -554,6 +598,11 @@ extension Gateway {
             var stream = pipeline
             // An error event after content reached the client: the provider's words, and its fault.
             var streamError: (type: String, message: String)?
+            // The OpenAI pass-through's reading of what it forwards: content for metering a stream
+            // without usage, whether it said it was complete, and what was not an event at all.
+            var contentBytes = 0
+            var complete = false
+            var broken: String?
             func process(_ buffer: ByteBuffer) -> ByteBuffer {
                 if stream != nil {
                     guard streamError == nil else { return ByteBuffer() }
@@ -562,16 +611,36 @@ extension Gateway {
                     return ByteBuffer(bytes: step.out)
                 }
                 var out = ByteBuffer()
+                guard broken == nil else { return out }
                 for event in scanner.feed(buffer.readableBytesView) {
-                    if let data = SSEScanner.data(of: event), Self.contains(data, Self.usageKey),
-                       let json = try? JSONValue.parse(data), let usage = json["usage"]?.objectValue {
+                    guard let data = SSEScanner.data(of: event) else {
+                        out.writeBytes(event)  // a comment or a field without data
+                        continue
+                    }
+                    if data == Self.doneData {
+                        complete = true
+                        out.writeBytes(event)
+                        continue
+                    }
+                    guard let members = try? JSONSkimmer.topLevelObject(data) else {
+                        broken = "a data: line that is not a JSON object"
+                        return out
+                    }
+                    if let usageMember = members.first(where: { $0.key == "usage" }), data[usageMember.value.lowerBound] == UInt8(ascii: "{"),
+                       let usage = try? JSONValue.parse(bytes: data[usageMember.value]) {
                         tokensIn = usage["prompt_tokens"]?.intValue ?? tokensIn
                         tokensOut = usage["completion_tokens"]?.intValue ?? tokensOut
                         // The gateway asked for usage for its own accounting; drop it if the client did not.
-                        if !clientWantsUsage, json["choices"]?.arrayValue?.isEmpty ?? true { continue }
+                        let choices = members.first { $0.key == "choices" }
+                        if !clientWantsUsage, choices.map({ ChatRequest.firstNonSpace(data, after: $0.value.lowerBound) == UInt8(ascii: "]") }) ?? true {
+                            continue
+                        }
                     }
+                    contentBytes += Self.streamedContentBytes(data)
+                    if !complete, Self.contains(data, Self.finishKey) { complete = true }
                     out.writeBytes(event)
                 }
+                if scanner.pendingCount > Self.maxEventBytes { broken = "an event larger than \(Self.maxEventBytes >> 20) MiB" }
                 return out
             }
             do {
@@ -589,6 +658,10 @@ extension Gateway {
                     guard let next else { break }
                     let out = process(next)
                     if out.readableBytes > 0 { try await writer.write(out) }
+                    if let broken {
+                        outcome = .badResponse(broken)
+                        break
+                    }
                     if self.clock() - attemptStart > total {
                         outcome = .timeout
                         break
@@ -606,6 +679,12 @@ extension Gateway {
                         outcome = .streamCut
                     }
                 }
+                if outcome == .ok, stream == nil, !complete {
+                    // Neither [DONE] nor a finish_reason: the provider stopped without saying it was done.
+                    outcome = .badResponse("the stream ended without [DONE] or a finish_reason")
+                    why = "ended without [DONE] or a finish_reason"
+                }
+                if case .badResponse(let reason) = outcome, stream == nil, broken != nil { why = "sent \(reason)" }
                 if outcome == .ok {
                     let rest = scanner.remainder
                     if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
@@ -629,7 +708,11 @@ extension Gateway {
             if let stream {
                 tokensIn = stream.usage.prompt
                 tokensOut = stream.usage.completion
+                contentBytes = stream.contentBytes
             }
+            // A stream that brought no usage is metered from what it streamed, never as zero.
+            if tokensOut == 0, contentBytes > 0 { tokensOut = (contentBytes + 3) / 4 }
+            if tokensIn == 0, tokensOut > 0 { tokensIn = promptEstimate }
             let now = self.clock()
             let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)
             self.recordAttempt(provider: provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
@@ -642,6 +725,46 @@ extension Gateway {
     }
 
     static let usageKey = Array("\"usage\"".utf8)
+    static let finishKey = Array("\"finish_reason\":\"".utf8)
+    static let doneData = Array("[DONE]".utf8)
+    /// The largest event a stream may send (a provider's event past this is a broken stream).
+    static let maxEventBytes = 4 << 20
+
+    /// Bytes of `"content":"..."` and `"arguments":"..."` strings in an OpenAI chunk (escaped as sent).
+    static func streamedContentBytes(_ data: [UInt8]) -> Int {
+        var total = 0
+        for key in [contentKey, argumentsKey] {
+            var i = 0
+            while let at = firstIndex(of: key, in: data, from: i) {
+                var j = at + key.count
+                let start = j
+                while j < data.count, data[j] != UInt8(ascii: "\"") {
+                    j += data[j] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                total += j - start
+                i = j
+            }
+        }
+        return total
+    }
+
+    static let contentKey = Array("\"content\":\"".utf8)
+    static let argumentsKey = Array("\"arguments\":\"".utf8)
+
+    static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        guard haystack.count >= needle.count, from <= haystack.count - needle.count else { return nil }
+        var i = from
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == needle[0] {
+                var j = 1
+                while j < needle.count, haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard haystack.count >= needle.count else { return false }

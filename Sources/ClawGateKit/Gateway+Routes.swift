@@ -8,7 +8,7 @@ extension Gateway {
     /// Data plane (`/v1/...`) and the node's own endpoints (`/healthz`, `/readyz`, `/metrics`).
     func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
-        router.post("/v1/chat/completions") { request, _ -> Response in
+        router.post("/v1/chat/completions") { request, context -> Response in
             var request = request
             let body: ByteBuffer
             do {
@@ -17,9 +17,9 @@ extension Gateway {
                 return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
             }
             return await self.chatCompletions(body: body, explain: request.headers[Self.decisionHeader] != nil,
-                                              authorization: request.headers[.authorization])
+                                              authorization: request.headers[.authorization], connection: context.channel)
         }
-        router.post("/v1/messages") { request, _ -> Response in
+        router.post("/v1/messages") { request, context -> Response in
             var request = request
             let body: ByteBuffer
             do {
@@ -30,7 +30,7 @@ extension Gateway {
                 }
             }
             return await self.messages(body: body, explain: request.headers[Self.decisionHeader] != nil,
-                                       authorization: Self.anthropicAuthorization(request.headers))
+                                       authorization: Self.anthropicAuthorization(request.headers), connection: context.channel)
         }
         router.post("/v1/messages/count_tokens") { request, _ -> Response in
             var request = request

@@ -35,6 +35,7 @@ public final class GatewayServer: Sendable {
         let port = BoundPort()
         let app = Application(
             router: gateway.router(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()])),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
                                  backlog: 4096),
             services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway), FleetMembership(gateway: gateway),

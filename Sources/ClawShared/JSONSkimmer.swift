@@ -14,12 +14,15 @@ public struct JSONSkimmer: JSONCursor {
     var i = 0
     var depth = 0
     static let maxDepth = 512
+    /// The raw key ranges (between the quotes) of the objects being skimmed, innermost last: a
+    /// duplicate key at any depth is refused, since a provider may read the other one.
+    var keys: [Range<Int>] = []
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     /// Check `bytes` (UTF-8 and JSON grammar) and return the members of its top-level object, in
-    /// document order. A duplicate key is an error: a provider would read one of them and the
-    /// gateway might have rewritten the other.
+    /// document order. A duplicate key in any object of the document is an error: a provider would
+    /// read one of them and the gateway might have read or rewritten the other.
     public static func topLevelObject(_ bytes: [UInt8]) throws(JSONParseError) -> [JSONMember] {
         if let bad = firstInvalidUTF8(bytes) { throw JSONParseError(offset: bad, reason: "not valid UTF-8") }
         var skimmer = JSONSkimmer(bytes)
@@ -112,10 +115,27 @@ public struct JSONSkimmer: JSONCursor {
             i += 1
             return
         }
+        let base = keys.count
+        defer { keys.removeSubrange(base...) }
+        // Past a few keys, an object's keys are checked by hash (no quadratic work for a huge object).
+        var many: Set<String>?
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key string") }
+            let keyStart = i
             let key = try skipString(decode: members != nil)
+            let raw = (keyStart + 1)..<(i - 1)
+            if keys.count - base < 16 {
+                for k in base..<keys.count where sameKey(keys[k], raw) {
+                    throw JSONParseError(offset: keyStart, reason: "duplicate key '\(decodedKey(raw))'")
+                }
+            } else {
+                if many == nil { many = Set(keys[base...].map(decodedKey)) }
+                guard many!.insert(decodedKey(raw)).inserted else {
+                    throw JSONParseError(offset: keyStart, reason: "duplicate key '\(decodedKey(raw))'")
+                }
+            }
+            keys.append(raw)
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
@@ -130,6 +150,18 @@ public struct JSONSkimmer: JSONCursor {
             throw fail("expected ',' or '}'")
         }
         depth -= 1
+    }
+
+    /// Whether two raw keys name the same key (escapes decoded only where there are any).
+    func sameKey(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        if a.count == b.count, bytes[a].elementsEqual(bytes[b]) { return true }
+        guard bytes[a].contains(UInt8(ascii: "\\")) || bytes[b].contains(UInt8(ascii: "\\")) else { return false }
+        return decodedKey(a) == decodedKey(b)
+    }
+
+    func decodedKey(_ raw: Range<Int>) -> String {
+        guard bytes[raw].contains(UInt8(ascii: "\\")) else { return String(decoding: bytes[raw], as: UTF8.self) }
+        return (try? JSONValue.parse(bytes: bytes[(raw.lowerBound - 1)..<(raw.upperBound + 1)]).stringValue) ?? String(decoding: bytes[raw], as: UTF8.self)
     }
 
     mutating func skipArray() throws(JSONParseError) {

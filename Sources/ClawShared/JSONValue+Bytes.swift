@@ -54,7 +54,9 @@ struct JSONByteParser: JSONCursor {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             skipSpace()
-            object[key] = try parseValue()
+            let value = try parseValue()
+            // A duplicate key is refused: a reader of the other one would see another document.
+            guard object.updateValue(value, forKey: key) == nil else { throw fail("duplicate key '\(key)'") }
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end in object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }

@@ -2,6 +2,9 @@
 /// as soon as its blank line arrives and look inside the ones it cares about.
 public struct SSEScanner: Sendable {
     private var pending: [UInt8] = []
+    /// Where the search for the next event's end resumes (bytes before it hold no "\n\n"), so a
+    /// long event fed in many small reads is scanned once, not once per read.
+    private var searched = 0
 
     public init() {}
 
@@ -10,7 +13,7 @@ public struct SSEScanner: Sendable {
         pending.append(contentsOf: bytes)
         var events: [[UInt8]] = []
         var start = 0
-        var index = 0
+        var index = max(0, searched - 2)
         let count = pending.count
         while index < count {
             if pending[index] == 0x0A {
@@ -31,8 +34,12 @@ public struct SSEScanner: Sendable {
             index += 1
         }
         if start > 0 { pending.removeFirst(start) }
+        searched = pending.count
         return events
     }
+
+    /// Bytes held for an event not yet ended (a proxy bounds this).
+    public var pendingCount: Int { pending.count }
 
     /// Bytes that never ended in a blank line (an upstream that stopped mid-event).
     public var remainder: [UInt8] { pending }

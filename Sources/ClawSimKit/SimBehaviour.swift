@@ -38,6 +38,12 @@ public struct SimBehaviour: Sendable, Equatable {
     public var midstreamErrorRate: Double = 0
     /// A request that asks for a tool is answered with two tool calls instead of one.
     public var parallelToolCalls: Bool = false
+    /// A flaw in every OpenAI-format stream (what some OpenAI-compatible servers do): `none`,
+    /// `no_usage` (never sends usage, even when asked), `no_done` (stops after the content: no
+    /// finish_reason, no [DONE]), `bad_data` (the first event's data is NUL and 0xFF bytes),
+    /// `bad_data_late` (such an event half-way through).
+    public var streamFlaw: String = "none"
+    public static let streamFlaws = ["none", "no_usage", "no_done", "bad_data", "bad_data_late"]
 
     public init() {}
 
@@ -45,6 +51,7 @@ public struct SimBehaviour: Sendable, Equatable {
         "latency_ms", "latency_p99_ms", "tokens_per_second", "completion_tokens", "error_rate",
         "rate_limit_rate", "retry_after_seconds", "reset_rate", "hang_rate", "stream_cut_rate",
         "malformed_rate", "outage", "answer_status", "overloaded_rate", "midstream_error_rate", "parallel_tool_calls",
+        "stream_flaw",
     ]
 
     /// Apply the known keys of `patch`; throws naming the first bad field and changes nothing then.
@@ -76,6 +83,11 @@ public struct SimBehaviour: Sendable, Equatable {
             case "parallel_tool_calls":
                 guard let flag = value.boolValue else { throw SimBehaviourError(path: at, reason: "must be true or false") }
                 copy.parallelToolCalls = flag
+            case "stream_flaw":
+                guard let flaw = value.stringValue, Self.streamFlaws.contains(flaw) else {
+                    throw SimBehaviourError(path: at, reason: "must be one of \(Self.streamFlaws.joined(separator: ", "))")
+                }
+                copy.streamFlaw = flaw
             default:
                 throw SimBehaviourError(path: at, reason: "unknown field; known: \(Self.keys.joined(separator: ", "))")
             }
@@ -100,6 +112,7 @@ public struct SimBehaviour: Sendable, Equatable {
             "stream_cut_rate": .number(streamCutRate), "malformed_rate": .number(malformedRate), "outage": .bool(outage),
             "answer_status": JSONValue(answerStatus), "overloaded_rate": .number(overloadedRate),
             "midstream_error_rate": .number(midstreamErrorRate), "parallel_tool_calls": .bool(parallelToolCalls),
+            "stream_flaw": .string(streamFlaw),
         ]
     }
 

@@ -94,11 +94,12 @@ extension SimProvider {
             return Self.error(.notFound, "model '\(model)' does not exist on \(id)", type: "invalid_request_error", code: "model_not_found")
         }
         let streaming = fields["stream"]?.boolValue ?? false
-        let includeUsage = fields["stream_options"]?["include_usage"]?.boolValue ?? false
+        let (outcome, behaviour, sequence) = nextOutcome(streaming: fields["stream"]?.boolValue ?? false)
+        let includeUsage = (fields["stream_options"]?["include_usage"]?.boolValue ?? false) && behaviour.streamFlaw != "no_usage"
+        let flaw = behaviour.streamFlaw
         let promptChars = fields["messages"]?.arrayValue?.reduce(0) { $0 + ($1["content"]?.stringValue?.count ?? 0) } ?? 0
         let promptTokens = max(1, promptChars / 4)
 
-        let (outcome, behaviour, sequence) = nextOutcome(streaming: streaming)
         var completionTokens = behaviour.completionTokens
         if let maxTokens = fields["max_tokens"]?.intValue ?? fields["max_completion_tokens"]?.intValue, maxTokens > 0 {
             completionTokens = min(completionTokens, maxTokens)
@@ -127,7 +128,7 @@ extension SimProvider {
                     "index": 0, "message": ["role": "assistant", "content": .string(words.joined())],
                     "finish_reason": "stop",
                 ]],
-                "usage": usage,
+                "usage": flaw == "no_usage" ? nil : usage,
             ]
             return Self.json(answer.encoded(), status: .ok)
         }
@@ -145,11 +146,18 @@ extension SimProvider {
                 ]
                 return ByteBuffer(string: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n")
             }
+            let garbage = ByteBuffer(bytes: Array("data: ".utf8) + [0x00, 0xFF, 0xFE] + Array("not json\n\n".utf8))
+            if flaw == "bad_data" { try await writer.write(garbage) }
             try await writer.write(chunk(["role": "assistant", "content": ""]))
             for (index, word) in words.enumerated() {
                 if cut, index == words.count / 2 { throw SimAbort() }
+                if flaw == "bad_data_late", index == words.count / 2 { try await writer.write(garbage) }
                 if interval > 0 { try await Task.sleep(for: .seconds(interval)) }
                 try await writer.write(chunk(["content": .string(word)]))
+            }
+            if flaw == "no_done" {
+                try await writer.finish(nil)
+                return
             }
             try await writer.write(chunk([:], finish: "stop"))
             if includeUsage {

@@ -1,13 +1,17 @@
 import Hummingbird
+import NIOCore
 
 /// The request context of a node's router: the admin token, once the middleware has checked it.
 public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The caller's admin token (admin routes only; nil on the data plane).
     public var token: AdminAuth.Token?
+    /// The client's connection: a request whose client left is not worth an upstream call.
+    public let channel: any Channel
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 }
 

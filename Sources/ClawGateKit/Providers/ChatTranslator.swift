@@ -163,12 +163,21 @@ enum ChatStreamTranslator: Sendable {
         case .gemini(let s): s.usage
         }
     }
+
+    var contentBytes: Int {
+        switch self {
+        case .anthropic(let s): s.chunks.contentBytes
+        case .gemini(let s): s.chunks.contentBytes
+        }
+    }
 }
 
 /// Writes OpenAI stream chunks with the fixed part of each chunk encoded once.
 struct ChunkWriter: Sendable {
     private var prefix: [UInt8] = []
     private(set) var sawContent = false
+    /// Bytes of text and tool arguments written (escaped), to meter a stream that brings no usage.
+    private(set) var contentBytes = 0
     private var sentRole = false
     let includeUsage: Bool
     private var id = ""
@@ -209,6 +218,7 @@ struct ChunkWriter: Sendable {
     mutating func text(_ text: some Collection<UInt8>, into out: inout [UInt8]) {
         role(into: &out)
         sawContent = true
+        contentBytes += max(0, text.count - 2)
         out += prefix
         out += Array("{\"content\":".utf8)
         out += text
@@ -227,6 +237,7 @@ struct ChunkWriter: Sendable {
     mutating func toolStart(index: Int, id: String, name: String, arguments: String = "", into out: inout [UInt8]) {
         role(into: &out)
         sawContent = true
+        contentBytes += name.utf8.count + arguments.utf8.count
         let call: JSONValue = ["index": JSONValue(index), "id": .string(id), "type": "function",
                                "function": ["name": .string(name), "arguments": .string(arguments)]]
         out += prefix
@@ -238,6 +249,7 @@ struct ChunkWriter: Sendable {
 
     /// More of tool call number `index`'s arguments (`piece` already a JSON string literal).
     mutating func toolArguments(index: Int, piece: some Collection<UInt8>, into out: inout [UInt8]) {
+        contentBytes += max(0, piece.count - 2)
         out += prefix
         out += Array("{\"tool_calls\":[{\"index\":\(index),\"function\":{\"arguments\":".utf8)
         out += piece

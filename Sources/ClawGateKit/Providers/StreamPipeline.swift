@@ -20,6 +20,7 @@ struct AnthropicPassScanner: Sendable {
     private(set) var sawContent = false
     private(set) var finished = false
     private(set) var usage = TokenUsage()
+    private(set) var contentBytes = 0
 
     mutating func feed(_ bytes: some Collection<UInt8>) -> StreamStep {
         var step = StreamStep(out: Array(bytes))
@@ -27,7 +28,10 @@ struct AnthropicPassScanner: Sendable {
             guard let data = SSEScanner.data(of: event), let json = try? JSONValue.parse(bytes: data) else { continue }
             switch json["type"]?.stringValue {
             case "message_start": AnthropicTranslator.usage(json["message"]?["usage"], into: &usage)
-            case "content_block_start", "content_block_delta": sawContent = true
+            case "content_block_start", "content_block_delta":
+                sawContent = true
+                let delta = json["delta"]
+                contentBytes += (delta?["text"]?.stringValue ?? delta?["partial_json"]?.stringValue ?? json["content_block"]?["name"]?.stringValue ?? "").utf8.count
             case "message_delta": AnthropicTranslator.usage(json["usage"], into: &usage)
             case "message_stop": finished = true
             case "error":
@@ -93,4 +97,7 @@ struct StreamPipeline: Sendable {
     var finished: Bool { pass?.finished ?? provider?.finished ?? writer?.finished ?? false }
 
     var usage: TokenUsage { pass?.usage ?? provider?.usage ?? writer?.usage ?? TokenUsage() }
+
+    /// Bytes of content streamed, to meter a stream that brings no usage.
+    var contentBytes: Int { pass?.contentBytes ?? provider?.contentBytes ?? writer?.contentBytes ?? 0 }
 }

@@ -235,6 +235,7 @@ struct AnthropicEventWriter: Sendable {
     private(set) var sawContent = false
     private(set) var finished = false
     private(set) var usage = TokenUsage()
+    private(set) var contentBytes = 0
     private var started = false
     private var finish: String?
     private enum Open: Sendable, Equatable { case text(Int), tool(block: Int, call: Int) }
@@ -283,6 +284,7 @@ struct AnthropicEventWriter: Sendable {
             guard let choice = chunk["choices"]?.arrayValue?.first else { continue }
             let delta = choice["delta"]
             if let text = delta?["content"]?.stringValue, !text.isEmpty {
+                contentBytes += text.utf8.count
                 if case .text(let index)? = open {
                     Self.event("content_block_delta", ["type": "content_block_delta", "index": JSONValue(index),
                                                        "delta": ["type": "text_delta", "text": .string(text)]], into: &step.out)
@@ -313,6 +315,7 @@ struct AnthropicEventWriter: Sendable {
                     sawContent = true
                 }
                 if let piece = call["function"]?["arguments"]?.stringValue, !piece.isEmpty, let index = toolBlocks[callIndex] {
+                    contentBytes += piece.utf8.count
                     Self.event("content_block_delta", ["type": "content_block_delta", "index": JSONValue(index),
                                                        "delta": ["type": "input_json_delta", "partial_json": .string(piece)]], into: &step.out)
                 }
