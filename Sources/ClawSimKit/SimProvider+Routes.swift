@@ -47,6 +47,12 @@ extension SimProvider {
         router.get("/openai/models") { request, _ -> Response in
             self.azureModels(request: request)
         }
+        router.post("/v1/embeddings") { request, context -> Response in
+            try await self.openAIEmbeddings(request: request, context: context)
+        }
+        router.post("/openai/deployments/:deployment/embeddings") { request, context -> Response in
+            try await self.openAIEmbeddings(request: request, context: context, deployment: context.parameters.get("deployment") ?? "")
+        }
         return router
     }
 
