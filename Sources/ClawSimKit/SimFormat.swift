@@ -3,16 +3,17 @@ import ClawShared
 /// The wire format a simulated provider speaks: which routes it serves, which headers it demands,
 /// how it checks a request and how its answers and errors look.
 public enum SimFormat: String, Sendable, CaseIterable {
-    /// `POST /v1/chat/completions`, `GET /v1/models`; no auth check.
+    /// `POST /v1/chat/completions`, `POST /v1/embeddings`, `POST /v1/responses`, `GET /v1/models`; no auth check.
     case openai
-    /// `POST /v1/messages`, `POST /v1/messages/count_tokens`, `GET /v1/models`; `x-api-key` and
-    /// `anthropic-version` required.
+    /// `POST /v1/messages`, `POST /v1/messages/count_tokens`, `GET /v1/models` (no embeddings, no
+    /// Responses API, as Anthropic has none); `x-api-key` and `anthropic-version` required.
     case anthropic
-    /// `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`,
-    /// `GET /v1beta/models`; `x-goog-api-key` or `?key=` required.
+    /// `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens`,
+    /// `:embedContent`, `:batchEmbedContents`, `GET /v1beta/models`; `x-goog-api-key` or `?key=` required.
     case gemini
-    /// `POST /openai/deployments/{deployment}/chat/completions`, `GET /openai/models`, both with
-    /// `?api-version=`; `api-key` required.
+    /// `POST /openai/deployments/{deployment}/chat/completions` and `.../embeddings`,
+    /// `POST /openai/responses`, `GET /openai/models`, all with `?api-version=`; `api-key` required.
+    /// Also the v1 surface's `POST /openai/v1/responses`, without api-version.
     case azureOpenAI = "azure_openai"
 
     /// The names a config, flag or control call may use, for error messages.

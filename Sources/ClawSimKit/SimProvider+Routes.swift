@@ -47,6 +47,21 @@ extension SimProvider {
         router.get("/openai/models") { request, _ -> Response in
             self.azureModels(request: request)
         }
+        router.post("/v1/embeddings") { request, context -> Response in
+            try await self.openAIEmbeddings(request: request, context: context)
+        }
+        router.post("/openai/deployments/:deployment/embeddings") { request, context -> Response in
+            try await self.openAIEmbeddings(request: request, context: context, deployment: context.parameters.get("deployment") ?? "")
+        }
+        router.post("/v1/responses") { request, context -> Response in
+            try await self.responses(request: request, context: context, route: .openai)
+        }
+        router.post("/openai/responses") { request, context -> Response in
+            try await self.responses(request: request, context: context, route: .azure)
+        }
+        router.post("/openai/v1/responses") { request, context -> Response in
+            try await self.responses(request: request, context: context, route: .azureV1)
+        }
         return router
     }
 

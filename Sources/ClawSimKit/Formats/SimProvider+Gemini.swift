@@ -33,8 +33,10 @@ extension SimProvider {
         return Self.json(data.encoded(), status: .ok)
     }
 
+    static let geminiMethods = ["generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"]
+
     /// `POST /v1beta/models/{model}:{method}` for generateContent, streamGenerateContent (SSE with
-    /// `?alt=sse`, else one JSON list) and countTokens.
+    /// `?alt=sse`, else one JSON list), countTokens, embedContent and batchEmbedContents.
     func geminiCall(request: Request, context: SimContext, call: String) async throws -> Response {
         var request = request
         let bytes = try await request.collectBody(upTo: 4 << 20)
@@ -45,12 +47,15 @@ extension SimProvider {
         }
         let model = String(call[..<colon])
         let method = String(call[call.index(after: colon)...])
-        guard ["generateContent", "streamGenerateContent", "countTokens"].contains(method) else {
-            return Self.shapedError(.gemini, 404, "method '\(method)' is not served here; known: generateContent, streamGenerateContent, countTokens")
+        guard Self.geminiMethods.contains(method) else {
+            return Self.shapedError(.gemini, 404, "method '\(method)' is not served here; known: \(Self.geminiMethods.joined(separator: ", "))")
         }
         if let refused = geminiRefusal(request) { return refused }
         guard let fields = (try? JSONValue.parse(bytes.readableBytesView))?.objectValue else {
             return Self.shapedError(.gemini, 400, "Invalid JSON payload received: the body is not a JSON object")
+        }
+        if method == "embedContent" || method == "batchEmbedContents" {
+            return try await geminiEmbed(fields: fields, model: model, batch: method == "batchEmbedContents", context: context)
         }
         if let problem = GeminiRules.problem(in: fields) { return Self.shapedError(.gemini, 400, problem) }
         if !models.isEmpty, !models.contains(model) {
