@@ -126,6 +126,38 @@ struct ChatRequest: Sendable {
                                     modelValue: model.value, usageEdit: nil, maxTokens: limit))
     }
 
+    /// A client's embeddings (`format` .embeddings) or Responses API (.responses) request: `model`
+    /// names a route and `input` is given; only `model` is rewritten on the way up.
+    static func parseOther(_ buffer: ByteBuffer, format: ClientFormat) -> Result<ChatRequest, ChatRequestError> {
+        let bytes = Array(buffer.readableBytesView)
+        let members: [JSONMember]
+        do {
+            members = try JSONSkimmer.topLevelObject(bytes)
+        } catch {
+            return .failure(ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json"))
+        }
+        func member(_ key: String) -> JSONMember? { members.first { $0.key == key } }
+        guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
+              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue, !alias.isEmpty
+        else {
+            return .failure(ChatRequestError(message: "'model' is required and must be a string naming a route.", code: "missing_model", param: "model"))
+        }
+        guard let input = member("input"), String(decoding: bytes[input.value], as: UTF8.self) != "null" else {
+            return .failure(ChatRequestError(message: "'input' is required.", code: "missing_input", param: "input"))
+        }
+        var streaming = false
+        if format == .responses, let stream = member("stream") {
+            switch String(decoding: bytes[stream.value], as: UTF8.self) {
+            case "true": streaming = true
+            case "false", "null": streaming = false
+            default: return .failure(ChatRequestError(message: "'stream' must be true or false.", code: "invalid_stream", param: "stream"))
+            }
+        }
+        let limit = member("max_output_tokens").flatMap { Int(String(decoding: bytes[$0.value], as: UTF8.self)) }
+        return .success(ChatRequest(format: format, bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: true,
+                                    modelValue: model.value, usageEdit: nil, maxTokens: limit))
+    }
+
     static func firstNonSpace(_ bytes: [UInt8], after index: Int) -> UInt8? {
         var i = index + 1
         while i < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[i]) { i += 1 }

@@ -282,9 +282,10 @@ struct ConfigReader {
                 if let flag = value.boolValue { provider.dropUnsupported = flag } else { problem(join(path, "drop_unsupported"), "must be true or false") }
             }
             provider.region = string(fields, "region", path) ?? ""
-            if let price = mapping(fields["price"], join(path, "price"), known: ["input_per_1m", "output_per_1m"]) {
+            if let price = mapping(fields["price"], join(path, "price"), known: ["input_per_1m", "output_per_1m", "embedding_per_1m"]) {
                 provider.priced = true
                 provider.price.inputPer1M = number(price, "input_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
+                provider.price.embeddingPer1M = number(price, "embedding_per_1m", join(path, "price"), min: 0, max: 100_000)
                 provider.price.outputPer1M = number(price, "output_per_1m", join(path, "price"), min: 0, max: 100_000) ?? 0
             }
             if let timeouts = mapping(fields["timeouts"], join(path, "timeouts"), known: ["connect", "first_byte", "first_byte_floor", "total"]) {

@@ -39,8 +39,10 @@ extension Gateway {
     /// Asked for by a client (any value), answered with the routing decision of the last attempt as JSON.
     static let decisionHeader = HTTPField.Name("x-clawgate-decision")!
 
-    func explainHeaders(_ attempts: [AttemptRecord], served: (provider: String, model: String)?, decision: GatewayState.Explained? = nil) -> HTTPFields {
+    func explainHeaders(_ attempts: [AttemptRecord], served: (provider: String, model: String)?, decision: GatewayState.Explained? = nil,
+                        skipped: String = "") -> HTTPFields {
         var headers = HTTPFields()
+        if !skipped.isEmpty { headers[Self.skippedHeader] = skipped }
         if let decision { headers[Self.decisionHeader] = String(decoding: AdminAPI.encode(decision.wire), as: UTF8.self) }
         if let served {
             headers[Self.providerHeader] = served.provider
@@ -68,6 +70,8 @@ extension Gateway {
         var tokensOut = 0
         var cost = 0.0
         var attempts: [AttemptRecord]
+        /// The API the client called: chat, messages, embeddings, responses.
+        var endpoint = Gateway.clientFormat
     }
 
     /// The one place a client request is accounted: node state and metrics.
@@ -80,7 +84,7 @@ extension Gateway {
                             cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
                         outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
-                        tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost)
+                        tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue)
     }
 
     /// The one place an upstream attempt is accounted: the provider's breaker and stats, and metrics.
@@ -127,18 +131,41 @@ extension Gateway {
         }
     }
 
-    /// How an attempt's answer reaches a client of `format` from a provider of `kind`.
-    static func answerPath(format: ClientFormat, kind: ProviderKind) -> AnswerPath {
+    /// How an attempt's answer reaches a client of `format` from a provider of `kind` (a kind that
+    /// cannot serve the endpoint is never chosen: see `ClientFormat.served(by:)`).
+    static func answerPath(format: ClientFormat, kind: ProviderKind, request: ChatRequest) -> AnswerPath {
         switch (format, kind) {
         case (.chat, .openai), (.chat, .azureOpenAI): .openAIPass
         case (.chat, _): .chat(ChatTranslator(kind)!)
         case (.messages, .anthropic): .anthropicPass
         case (.messages, _): .messages(ChatTranslator(kind))
+        case (.embeddings, .gemini): .geminiEmbeddings(request: (try? JSONValue.parse(bytes: request.bytes)) ?? [:], alias: request.alias)
+        case (.embeddings, _), (.responses, _): .openAIPass
         }
     }
 
+    /// `POST /v1/embeddings`: the same routes, limits and accounting; providers of a kind without
+    /// embeddings (anthropic) are skipped, named.
+    public func embeddings(body: ByteBuffer, explain: Bool = false, authorization: String? = nil, connection: (any Channel)? = nil) async -> Response {
+        await proxy(format: .embeddings, body: body, explain: explain, authorization: authorization, connection: connection)
+    }
+
+    /// `POST /v1/responses`: OpenAI's Responses API through openai and azure_openai providers only.
+    public func responses(body: ByteBuffer, explain: Bool = false, authorization: String? = nil, connection: (any Channel)? = nil) async -> Response {
+        await proxy(format: .responses, body: body, explain: explain, authorization: authorization, connection: connection)
+    }
+
+    static let skippedHeader = HTTPField.Name("x-clawgate-skipped")!
+
     /// Check, route, retry across providers, stream or return, account: every client format.
     func proxy(format: ClientFormat, body: ByteBuffer, explain: Bool, authorization: String?, connection: (any Channel)? = nil) async -> Response {
+        // Errors take the client's format, and every record names the endpoint.
+        await Self.$clientFormat.withValue(format) {
+            await proxyInFormat(format: format, body: body, explain: explain, authorization: authorization, connection: connection)
+        }
+    }
+
+    func proxyInFormat(format: ClientFormat, body: ByteBuffer, explain: Bool, authorization: String?, connection: (any Channel)?) async -> Response {
         let start = clock()
         // With `clients:`, only a known key may call; checked before anything else.
         var client: Int?
@@ -152,7 +179,12 @@ extension Gateway {
             client = index
         }
         let request: ChatRequest
-        switch format == .messages ? ChatRequest.parseMessages(body) : ChatRequest.parse(body) {
+        let parsed = switch format {
+        case .chat: ChatRequest.parse(body)
+        case .messages: ChatRequest.parseMessages(body)
+        case .embeddings, .responses: ChatRequest.parseOther(body, format: format)
+        }
+        switch parsed {
         case .success(let parsed): request = parsed
         case .failure(let error):
             return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param)
@@ -173,14 +205,36 @@ extension Gateway {
                 metrics.client(caller.name, outcome: "error")
             }
             metrics.request(route: alias, provider: "none", outcome: "max_in_flight", fault: .limit, latency: clock() - start, ttft: nil,
-                            tokensIn: 0, tokensOut: 0, cost: 0)
+                            tokensIn: 0, tokensOut: 0, cost: 0, endpoint: format.rawValue)
             return Self.errorResponse(
                 .tooManyRequests,
                 "This gateway node is serving its limit of \(state.limits.maxInFlight) requests at once (limits.max_in_flight); retry shortly.",
                 type: "rate_limit_error", code: "max_in_flight", headers: [.retryAfter: "1"])
         }
 
-        var machine = RequestMachine(maxAttempts: config.retry.maxAttempts)
+        // Providers of a kind that cannot serve this endpoint are never chosen, and named.
+        var skipped: [(index: Int, why: String)] = []
+        var servable = 0
+        for target in Set(config.routes[route].tiers.joined().map(\.provider)).sorted() {
+            guard let index = config.providers.firstIndex(where: { $0.id == target }) else { continue }
+            if format.served(by: config.providers[index].kind) {
+                servable += 1
+            } else {
+                skipped.append((index, "\(target) (\(format.skipReason(config.providers[index].kind)))"))
+            }
+        }
+        let skippedText = skipped.map(\.why).joined(separator: ", ")
+        guard servable > 0 else {
+            state.finishRequest(route: route, fault: .client, latency: clock() - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: clock(),
+                                outcome: "unsupported_endpoint")
+            if let client, let caller {
+                state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock())
+                metrics.client(caller.name, outcome: "error")
+            }
+            return Self.errorResponse(.badRequest, "Route '\(alias)' has no provider that serves /v1/\(format.rawValue): \(skippedText).",
+                                      type: "invalid_request_error", code: "unsupported_endpoint", param: "model", headers: [Self.skippedHeader: skippedText])
+        }
+        var machine = RequestMachine(maxAttempts: config.retry.maxAttempts, excluded: Set(skipped.map(\.index)))
         // The request read as a conversation, once, the first time a translated provider is tried.
         var conversation: Result<ChatConversation, ChatRequestError>?
         var action = machine.start()
@@ -199,14 +253,14 @@ extension Gateway {
                 let provider = config.providers[choice.provider]
                 let providerID = provider.id
                 let attemptStart = clock()
-                let path = Self.answerPath(format: request.format, kind: provider.kind)
+                let path = Self.answerPath(format: request.format, kind: provider.kind, request: request)
                 let body: ByteBuffer
                 switch path {
                 case .openAIPass, .anthropicPass:
                     body = request.upstreamBody(model: choice.model)
-                case .chat, .messages:
-                    if conversation == nil { conversation = Self.readConversation(request) }
-                    switch Self.translate(conversation!, path, model: choice.model, provider: provider) {
+                case .chat, .messages, .geminiEmbeddings:
+                    if conversation == nil, case .geminiEmbeddings = path {} else if conversation == nil { conversation = Self.readConversation(request) }
+                    switch Self.translate(conversation ?? .success(ChatConversation()), path, model: choice.model, provider: provider) {
                     case .success(let bytes):
                         body = ByteBuffer(bytes: bytes)
                     case .failure(let error):
@@ -220,10 +274,14 @@ extension Gateway {
                         record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client,
                                              latency: now - start, attempts: machine.attempts), now: now)
                         return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param,
-                                                  headers: explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision))
+                                                  headers: explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText))
                     }
                 }
-                let url = provider.endpoint.chatURL(model: choice.model, streaming: request.streaming)
+                let url = switch request.format {
+                case .chat, .messages: provider.endpoint.chatURL(model: choice.model, streaming: request.streaming)
+                case .embeddings: provider.endpoint.embeddingsURL(model: choice.model)
+                case .responses: provider.endpoint.responsesURL()
+                }
                 let attempted = await Self.whileConnected(connection) {
                     await self.attempt(provider: choice.provider, url: url, body: body, streaming: request.streaming, firstByte: choice.firstByte,
                                        path: path, format: request.format, clientWantsUsage: request.clientWantsUsage, model: choice.model)
@@ -254,17 +312,17 @@ extension Gateway {
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
                                          attempts: machine.attempts), now: now)
-                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
+                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText)
                     headers[.contentType] = contentType
                     return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
                 case .success(let bytes, let tokensIn, let tokensOut, let headAt):
-                    let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut)
+                    let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut, embeddings: request.format == .embeddings)
                     recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
                                   tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: false)
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
                                          tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now)
-                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision)
+                    var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText)
                     headers[.contentType] = "application/json"
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
                 case .stream(let first, let box, let firstAt, let pipeline):
@@ -272,13 +330,13 @@ extension Gateway {
                     return streamingResponse(
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
-                        attempts: machine.attempts, decision: decision, client: client, pipeline: pipeline, format: request.format,
+                        attempts: machine.attempts, decision: decision, client: client, pipeline: pipeline, format: request.format, skipped: skippedText,
                         promptEstimate: Int(request.routing.promptTokens.rounded(.up))
                     )
                 }
 
             case .finish(let ending):
-                return refusal(ending, machine: machine, route: route, start: start, decision: decision, client: client)
+                return refusal(ending, machine: machine, route: route, start: start, decision: decision, client: client, skipped: skippedText)
             }
         }
     }
@@ -310,11 +368,11 @@ extension Gateway {
 
     /// The answer for a request that no provider served, accounted once.
     func refusal(_ ending: RequestMachine.Ending, machine: RequestMachine, route: Int, start: Double, decision: GatewayState.Explained?,
-                 client: Int?) -> Response {
+                 client: Int?, skipped: String = "") -> Response {
         let now = clock()
         let alias = config.routes[route].alias
         let attempts = machine.attempts
-        var headers = explainHeaders(attempts, served: nil, decision: decision)
+        var headers = explainHeaders(attempts, served: nil, decision: decision, skipped: skipped)
         let list = attempts.map { "\($0.provider): \($0.outcome.label)" }.joined(separator: "; ")
         switch ending {
         case .providersFull:
@@ -373,6 +431,8 @@ extension Gateway {
         case .chat: return ChatConversation.read(body)
         case .messages:
             do { return .success(try AnthropicClientTranslator.conversation(body)) } catch { return .failure(error) }
+        case .embeddings, .responses:
+            return .success(ChatConversation())
         }
     }
 
@@ -386,6 +446,7 @@ extension Gateway {
                 switch path {
                 case .chat(let t), .messages(let t?): return .success(try t.request(c, model: model, provider: provider))
                 case .messages(nil): return .success(try OpenAIRenderer.request(c, model: model, provider: provider))
+                case .geminiEmbeddings(let request, _): return .success(try GeminiEmbeddings.request(request, model: model, provider: provider))
                 case .openAIPass, .anthropicPass: preconditionFailure("a pass-through path is not translated")
                 }
             } catch {
@@ -418,9 +479,11 @@ extension Gateway {
     static func leadingErrorEvent(_ first: ByteBuffer) -> String? {
         var scanner = SSEScanner()
         guard let event = scanner.feed(first.readableBytesView).first, let data = SSEScanner.data(of: event),
-              data.starts(with: Array(#"{"error""#.utf8)), let json = try? JSONValue.parse(bytes: data), let error = json["error"]
+              data.starts(with: Array(#"{"error""#.utf8)) || data.starts(with: Array(#"{"type":"error""#.utf8)),
+              let json = try? JSONValue.parse(bytes: data)
         else { return nil }
-        return error["code"]?.stringValue ?? error["type"]?.stringValue ?? "error"
+        if let error = json["error"] { return error["code"]?.stringValue ?? error["type"]?.stringValue ?? "error" }
+        return json["type"] == "error" ? json["code"]?.stringValue ?? "error" : nil
     }
 
     static func wallClock() -> Double { Date().timeIntervalSince1970 }
@@ -443,6 +506,8 @@ extension Gateway {
         switch path {
         case .openAIPass:
             return nil
+        case .geminiEmbeddings(let request, let alias):
+            return GeminiEmbeddings.answer(raw, request: request, alias: alias).map { ($0.body, $0.usage) }
         case .anthropicPass:
             guard let message = try? JSONValue.parse(bytes: raw), message["type"]?.stringValue == "message" else {
                 return .failure(NotAnAnswer(why: "not an Anthropic message"))
@@ -499,6 +564,8 @@ extension Gateway {
                 }
             case .chat(let t), .messages(let t?):
                 error = t.error(status: status, headers: headers, body: raw, now: Self.wallClock())
+            case .geminiEmbeddings:
+                error = GeminiTranslator.error(status: status, headers: headers, body: raw)
             case .messages(nil):
                 error = Self.openAIError(status: status, headers: headers, body: raw)
             }
@@ -516,6 +583,19 @@ extension Gateway {
                 return .failure(Self.classify(error) == .timeout ? .timeout : .reset, retryAfter: nil)
             }
             if clock() - attemptStart > timeouts.total { return .failure(.timeout, retryAfter: nil) }
+            if case .openAIPass = path, format != .chat {
+                // Embeddings and Responses answers: checked whole; only their usage is read.
+                let answer = Array(bytes.readableBytesView)
+                let listKey = format == .embeddings ? "data" : "output"
+                guard let members = try? JSONSkimmer.topLevelObject(answer),
+                      let list = members.first(where: { $0.key == listKey }), answer[list.value.lowerBound] == UInt8(ascii: "[")
+                else {
+                    return .failure(.badResponse("not \(format == .embeddings ? "an embeddings" : "a Responses") JSON body"), retryAfter: nil)
+                }
+                let usage = members.first { $0.key == "usage" }.flatMap { try? JSONValue.parse(bytes: answer[$0.value]) }
+                let tokensIn = usage?["prompt_tokens"]?.intValue ?? usage?["input_tokens"]?.intValue ?? 0
+                return .success(body: bytes, tokensIn: tokensIn, tokensOut: usage?["output_tokens"]?.intValue ?? 0, headAt: headAt)
+            }
             if let translated = Self.translateAnswer(Array(bytes.readableBytesView), path: path, model: model) {
                 switch translated {
                 case .success(let answer):
@@ -583,10 +663,10 @@ extension Gateway {
     /// Forward the committed stream event by event as it arrives, then account for it.
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
-                           decision: GatewayState.Explained?, client: Int?, pipeline: StreamPipeline? = nil, format: ClientFormat = .chat,
+                           decision: GatewayState.Explained?, client: Int?, pipeline: StreamPipeline? = nil, format: ClientFormat = .chat, skipped: String = "",
                            promptEstimate: Int = 0) -> Response {
         let providerID = config.providers[provider].id
-        var headers = explainHeaders(attempts, served: (providerID, model), decision: decision)
+        var headers = explainHeaders(attempts, served: (providerID, model), decision: decision, skipped: skipped)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let total = config.providers[provider].timeouts.total
@@ -625,6 +705,22 @@ extension Gateway {
                     guard let members = try? JSONSkimmer.topLevelObject(data) else {
                         broken = "a data: line that is not a JSON object"
                         return out
+                    }
+                    if format == .responses {
+                        // The Responses API ends with response.completed (its usage inside) or incomplete.
+                        if Self.contains(data, Self.responseEndKey), let json = try? JSONValue.parse(bytes: data),
+                           let type = json["type"]?.stringValue, type == "response.completed" || type == "response.incomplete" {
+                            tokensIn = json["response"]?["usage"]?["input_tokens"]?.intValue ?? tokensIn
+                            tokensOut = json["response"]?["usage"]?["output_tokens"]?.intValue ?? tokensOut
+                            complete = true
+                        } else if Self.contains(data, Self.responseFailedKey) {
+                            broken = "response.failed"
+                            out.writeBytes(event)
+                            return out
+                        }
+                        contentBytes += Self.streamedContentBytes(data)
+                        out.writeBytes(event)
+                        continue
                     }
                     if let usageMember = members.first(where: { $0.key == "usage" }), data[usageMember.value.lowerBound] == UInt8(ascii: "{"),
                        let usage = try? JSONValue.parse(bytes: data[usageMember.value]) {
@@ -691,7 +787,12 @@ extension Gateway {
                 } else {
                     let message = "The upstream stream from \(providerID) \(why) (\(outcome.label))."
                     switch format {
-                    case .chat:
+                    case .responses:
+                        var event: [UInt8] = []
+                        AnthropicEventWriter.event("error", ["type": "error", "code": .string(outcome.label), "message": .string(message), "param": .null,
+                                                             "sequence_number": 0], into: &event)
+                        try await writer.write(ByteBuffer(bytes: event))
+                    case .chat, .embeddings:
                         let error = OpenAIError.body(message: message, type: "upstream_error", code: outcome.label)
                         try await writer.write(ByteBuffer(string: "data: " + String(decoding: error, as: UTF8.self) + "\n\n"))
                     case .messages:
@@ -720,12 +821,14 @@ extension Gateway {
             var final = attempts
             final[final.count - 1].outcome = outcome
             self.record(RequestResult(route: route, client: client, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
-                                      ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final), now: now)
+                                      ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final, endpoint: format), now: now)
         })
     }
 
     static let usageKey = Array("\"usage\"".utf8)
     static let finishKey = Array("\"finish_reason\":\"".utf8)
+    static let responseEndKey = Array("\"response.".utf8)
+    static let responseFailedKey = Array("\"response.failed\"".utf8)
     static let doneData = Array("[DONE]".utf8)
     /// The largest event a stream may send (a provider's event past this is a broken stream).
     static let maxEventBytes = 4 << 20
@@ -733,7 +836,7 @@ extension Gateway {
     /// Bytes of `"content":"..."` and `"arguments":"..."` strings in an OpenAI chunk (escaped as sent).
     static func streamedContentBytes(_ data: [UInt8]) -> Int {
         var total = 0
-        for key in [contentKey, argumentsKey] {
+        for key in [contentKey, argumentsKey, deltaKey] {
             var i = 0
             while let at = firstIndex(of: key, in: data, from: i) {
                 var j = at + key.count
@@ -750,6 +853,7 @@ extension Gateway {
 
     static let contentKey = Array("\"content\":\"".utf8)
     static let argumentsKey = Array("\"arguments\":\"".utf8)
+    static let deltaKey = Array("\"delta\":\"".utf8)
 
     static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
         guard haystack.count >= needle.count, from <= haystack.count - needle.count else { return nil }

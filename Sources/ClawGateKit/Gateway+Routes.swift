@@ -32,6 +32,19 @@ extension Gateway {
             return await self.messages(body: body, explain: request.headers[Self.decisionHeader] != nil,
                                        authorization: Self.anthropicAuthorization(request.headers), connection: context.channel)
         }
+        for (path, format) in [("/v1/embeddings", ClientFormat.embeddings), ("/v1/responses", .responses)] {
+            router.post(RouterPath(path)) { request, context -> Response in
+                var request = request
+                let body: ByteBuffer
+                do {
+                    body = try await request.collectBody(upTo: 8 << 20)
+                } catch {
+                    return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+                }
+                return await self.proxy(format: format, body: body, explain: request.headers[Self.decisionHeader] != nil,
+                                        authorization: request.headers[.authorization], connection: context.channel)
+            }
+        }
         router.post("/v1/messages/count_tokens") { request, _ -> Response in
             var request = request
             let body = (try? await request.collectBody(upTo: 8 << 20)) ?? ByteBuffer()

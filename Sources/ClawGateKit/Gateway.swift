@@ -169,8 +169,9 @@ public final class Gateway: Sendable {
         await fleetStore?.client.shutdown()
     }
 
-    func cost(provider: Int, tokensIn: Int, tokensOut: Int) -> Double {
+    func cost(provider: Int, tokensIn: Int, tokensOut: Int, embeddings: Bool = false) -> Double {
         let price = config.providers[provider].price
+        if embeddings { return Double(tokensIn) * (price.embeddingPer1M ?? price.inputPer1M) / 1_000_000 }
         return (Double(tokensIn) * price.inputPer1M + Double(tokensOut) * price.outputPer1M) / 1_000_000
     }
 

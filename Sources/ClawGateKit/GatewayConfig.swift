@@ -9,6 +9,8 @@ public struct GatewayConfig: Sendable, Equatable {
         public var inputPer1M: Double = 0
         /// Dollars per one million output (completion) tokens.
         public var outputPer1M: Double = 0
+        /// Dollars per one million embedded tokens (`embedding_per_1m`); unset: the input price.
+        public var embeddingPer1M: Double?
 
         public init(inputPer1M: Double = 0, outputPer1M: Double = 0) {
             self.inputPer1M = inputPer1M

@@ -11,7 +11,7 @@ public final class GatewayMetrics: Sendable {
         MetricNameDescriptor(namespace: "clawgate", metricName: metric, unitName: unit, helpText: help)
     }
 
-    nonisolated(unsafe) static let requests = name("requests", "total", "Client requests by route, serving provider (none when none served), outcome and fault (none, client, provider, limit).")
+    nonisolated(unsafe) static let requests = name("requests", "total", "Client requests by route, serving provider (none when none served), outcome, fault (none, client, provider, limit) and endpoint (chat, messages, embeddings, responses).")
     nonisolated(unsafe) static let attempts = name("upstream_attempts", "total", "Upstream attempts by provider, route, outcome and fault (none, client, provider).")
     nonisolated(unsafe) static let retries = name("retries", "total", "Retries sent to another provider, by route.")
     nonisolated(unsafe) static let budgetExhausted = name("retry_budget_exhausted", "total", "Retries refused by the retry budget, by route.")
@@ -51,6 +51,7 @@ public final class GatewayMetrics: Sendable {
         var b: String
         var c: String
         var d: String
+        var e = ""
     }
 
     private let counters = Mutex<[Key: Counter]>([:])
@@ -58,7 +59,7 @@ public final class GatewayMetrics: Sendable {
 
     private func counter(_ metric: Int, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
         let key = Key(metric: metric, a: labels[0].1, b: labels.count > 1 ? labels[1].1 : "", c: labels.count > 2 ? labels[2].1 : "",
-                      d: labels.count > 3 ? labels[3].1 : "")
+                      d: labels.count > 3 ? labels[3].1 : "", e: labels.count > 4 ? labels[4].1 : "")
         if let found = counters.withLock({ $0[key] }) { return found }
         let made = registry.makeCounter(descriptor: descriptor, labels: labels)
         counters.withLock { $0[key] = made }
@@ -81,8 +82,9 @@ public final class GatewayMetrics: Sendable {
     }
 
     public func request(route: String, provider: String, outcome: String, fault: Fault, latency: Double, ttft: Double?,
-                        tokensIn: Int, tokensOut: Int, cost: Double) {
-        counter(1, Self.requests, [("route", route), ("provider", provider), ("outcome", outcome), ("fault", fault.rawValue)]).increment()
+                        tokensIn: Int, tokensOut: Int, cost: Double, endpoint: String = "chat") {
+        counter(1, Self.requests, [("route", route), ("provider", provider), ("outcome", outcome), ("fault", fault.rawValue), ("endpoint", endpoint)])
+            .increment()
         histogram(2, Self.duration, [("route", route), ("provider", provider)]).record(latency)
         if let ttft {
             histogram(3, Self.ttft, [("route", route), ("provider", provider)]).record(ttft)

@@ -32,7 +32,11 @@ struct RequestMachine: Sendable {
     private(set) var retryAfter: String?
     private var current: GatewayState.Choice?
 
-    init(maxAttempts: Int) { self.maxAttempts = maxAttempts }
+    /// `excluded`: providers that cannot serve this request's endpoint, never chosen.
+    init(maxAttempts: Int, excluded: Set<Int> = []) {
+        self.maxAttempts = maxAttempts
+        self.tried = excluded
+    }
 
     func start() -> Action { .choose(attempt: 1) }
 

@@ -245,4 +245,64 @@ import Testing
             #expect(response.header("x-clawgate-failed-attempts") == "claude=status_529")
         }
     }
+
+    /// `/v1/embeddings` and `/v1/responses` through the same routes: passed through to openai and
+    /// azure_openai, embeddings translated for gemini, kinds without the endpoint skipped and named.
+    @Test func embeddingsAndResponsesGoWhereTheyCanAndSkipTheRest() async throws {
+        let providers = [provider("claude", .anthropic), provider("google", .gemini), provider("gpt", .openai), provider("az", .azureOpenAI)]
+        try await TestFleet.withFleet(providers, routes: ["embed": [[("claude", 100)], [("google", 100)]], "plain": [[("gpt", 100)]],
+                                                         "azure": [[("az", 100)]], "claude-only": [[("claude", 100)]], "mixed": [[("google", 100)], [("gpt", 100)]]],
+                                      prices: ["google": (1, 1), "gpt": (1, 2)],
+                                      configure: {
+                                          TestFleet.speak(["claude": .anthropic, "google": .gemini, "gpt": .openai, "az": .azureOpenAI], in: &$0)
+                                          $0.providers[1].price.embeddingPer1M = 1000
+                                      }) { sim, gate, client in
+            // Passed through byte for byte but `model`.
+            let raw = #"{"model":"plain", "input":["a b c","d"],"encoding_format":"float","dimensions":4}"#
+            let plain = try await client.request("POST", gate.url + "/v1/embeddings", body: Data(raw.utf8))
+            #expect(plain.status == 200 && plain.json?["data"]?.arrayValue?.count == 2, "\(plain.text)")
+            #expect(try await client.request("GET", sim.controlURL + "/sim/providers/gpt/last-request").text
+                    == raw.replacingOccurrences(of: #""model":"plain""#, with: #""model":"sim-model""#))
+            // Gemini: translated, in the encoding asked (the openai SDK asks for base64), anthropic skipped and named.
+            for encoding in ["float", "base64"] {
+                let body: JSONValue = ["model": "embed", "input": ["hello", "world"], "dimensions": 8, "encoding_format": .string(encoding)]
+                let r = try await client.request("POST", gate.url + "/v1/embeddings", body: body.encoded())
+                #expect(r.status == 200 && r.header("x-clawgate-provider") == "google", "\(r.text)")
+                #expect(r.header("x-clawgate-skipped") == "claude (anthropic has no embeddings)")
+                let first = r.json?["data"]?.arrayValue?.first?["embedding"]
+                if encoding == "float" {
+                    #expect(first?.arrayValue?.count == 8)
+                } else {
+                    #expect(first?.stringValue.flatMap { Data(base64Encoded: $0) }?.count == 32, "8 float32 values")
+                }
+                #expect((r.json?["usage"]?["prompt_tokens"]?.intValue ?? 0) > 0)
+            }
+            let sent = try await client.request("GET", sim.controlURL + "/sim/providers/google/last-request-info")
+            #expect(sent.json?["path"] == "/v1beta/models/sim-model:batchEmbedContents", "\(sent.text)")
+            #expect(sim.provider("claude")!.counters.requests == 0)
+            let snap = gate.gateway.state.snapshot(now: Gateway.monotonic())
+            #expect(snap.providers[1].window1m.cost > 0.000_001, "embedding_per_1m prices gemini's embeddings")
+            // A route with nothing that embeds: a 400 that says so.
+            let none = try await client.request("POST", gate.url + "/v1/embeddings", body: Data(#"{"model":"claude-only","input":"x"}"#.utf8))
+            #expect(none.status == 400 && none.json?["error"]?["code"] == "unsupported_endpoint", "\(none.text)")
+            #expect(none.json?["error"]?["message"]?.stringValue?.contains("claude (anthropic has no embeddings)") == true)
+
+            // Responses: JSON and streamed through openai and azure; gemini skipped.
+            for alias in ["plain", "azure", "mixed"] {
+                let body: JSONValue = ["model": .string(alias), "input": "Say hello"]
+                let r = try await client.request("POST", gate.url + "/v1/responses", body: body.encoded())
+                #expect(r.status == 200 && r.json?["status"] == "completed", "\(alias): \(r.text)")
+                var stream: JSONValue = body
+                if case .object(var o) = stream { o["stream"] = true; stream = .object(o) }
+                let s = try await client.request("POST", gate.url + "/v1/responses", body: stream.encoded())
+                #expect(s.status == 200 && s.text.contains("response.completed") && !s.text.contains(#""code":"bad_response""#), "\(alias): \(s.text)")
+            }
+            let gptStats = gate.gateway.state.snapshot(now: Gateway.monotonic()).providers[2].window1m
+            #expect(gptStats.tokensOut > 0 && gptStats.errors == 0, "usage read from response.completed")
+            let gemOnly = try await client.request("POST", gate.url + "/v1/responses", body: Data(#"{"model":"embed","input":"x"}"#.utf8))
+            #expect(gemOnly.status == 400 && gemOnly.header("x-clawgate-skipped")?.contains("google (gemini has no responses endpoint)") == true, "\(gemOnly.text)")
+            let metrics = try await client.request("GET", gate.url + "/metrics").text
+            #expect(metrics.contains(#"endpoint="embeddings""#) && metrics.contains(#"endpoint="responses""#))
+        }
+    }
 }

@@ -143,3 +143,30 @@ def test_a_provider_refusal_reaches_the_client_as_an_openai_error(kinds_fleet):
         c.chat.completions.create(model="via-gemini", messages=[{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}])
     assert image.value.body["param"] == "messages[0].content[0].image_url"
+
+
+@pytest.mark.parametrize("kind", ["openai", "gemini", "azure_openai"])
+def test_openai_client_embeddings_over_each_kind_that_has_them(kinds_fleet, kind):
+    c = client(kinds_fleet)
+    one = c.embeddings.create(model=f"via-{kind}", input="hello gateway")  # the SDK asks for base64 and decodes it
+    assert len(one.data) == 1 and len(one.data[0].embedding) > 0 and all(isinstance(x, float) for x in one.data[0].embedding)
+    many = c.embeddings.create(model=f"via-{kind}", input=["a", "b", "c"], dimensions=16, encoding_format="float")
+    assert [d.index for d in many.data] == [0, 1, 2] and all(len(d.embedding) == 16 for d in many.data)
+    assert many.usage.prompt_tokens > 0
+
+
+def test_embeddings_refused_where_the_route_cannot_embed(kinds_fleet):
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(kinds_fleet).embeddings.create(model="via-anthropic", input="x")
+    assert refused.value.body["code"] == "unsupported_endpoint"
+
+
+@pytest.mark.parametrize("kind", ["openai", "azure_openai"])
+def test_openai_client_responses_over_openai_kinds(kinds_fleet, kind):
+    c = client(kinds_fleet)
+    r = c.responses.create(model=f"via-{kind}", input="Say hello")
+    assert r.status == "completed" and r.output_text and r.usage.output_tokens == 6
+    events = [e.type for e in c.responses.create(model=f"via-{kind}", input="Say hello", stream=True)]
+    assert events[0] == "response.created" and events[-1] == "response.completed" and "response.output_text.delta" in events
+    with pytest.raises(openai.BadRequestError):
+        c.responses.create(model="via-gemini", input="x")

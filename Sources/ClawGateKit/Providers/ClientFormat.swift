@@ -7,19 +7,32 @@ enum ClientFormat: String, Sendable, Equatable {
     case chat
     /// Anthropic Messages (`/v1/messages`).
     case messages
+    /// OpenAI embeddings (`/v1/embeddings`).
+    case embeddings
+    /// OpenAI Responses (`/v1/responses`).
+    case responses
 
-    /// The provider kind whose format is this one (its requests pass through as bytes).
-    func sameFormat(_ kind: ProviderKind) -> Bool {
+    /// Whether a provider of `kind` can serve this endpoint at all (else it is skipped, named).
+    func served(by kind: ProviderKind) -> Bool {
         switch self {
-        case .chat: kind.passesThrough
-        case .messages: kind == .anthropic
+        case .chat, .messages: true
+        case .embeddings: kind != .anthropic
+        case .responses: kind.passesThrough
+        }
+    }
+
+    /// Why a provider of `kind` is skipped for this endpoint.
+    func skipReason(_ kind: ProviderKind) -> String {
+        switch self {
+        case .embeddings: "\(kind.rawValue) has no embeddings"
+        default: "\(kind.rawValue) has no \(rawValue) endpoint"
         }
     }
 
     /// An error body in this format's shape.
     func errorBody(status: Int, message: String, openAIType: String, code: String?, extra: [String: JSONValue] = [:]) -> [UInt8] {
         switch self {
-        case .chat:
+        case .chat, .embeddings, .responses:
             return Array(OpenAIError.body(message: message, type: openAIType, code: code, extra: extra))
         case .messages:
             let body: JSONValue = ["type": "error", "error": ["type": .string(Self.anthropicType(status: status, openAIType: openAIType)),

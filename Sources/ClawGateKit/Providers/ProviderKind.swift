@@ -51,6 +51,24 @@ public struct ProviderEndpoint: Sendable, Equatable {
         }
     }
 
+    /// The URL of an embeddings request (openai, azure_openai: passed through; gemini: translated).
+    public func embeddingsURL(model: String) -> String {
+        switch kind {
+        case .openai: baseURL + "/embeddings"
+        case .azureOpenAI: baseURL + "/openai/deployments/\(Self.pathSegment(model))/embeddings?api-version=\(apiVersion ?? "")"
+        case .gemini: baseURL + "/v1beta/models/\(Self.pathSegment(model)):batchEmbedContents"
+        case .anthropic: baseURL + "/v1/embeddings"  // never sent: anthropic providers are skipped
+        }
+    }
+
+    /// The URL of a Responses API request (openai and azure_openai only).
+    public func responsesURL() -> String {
+        switch kind {
+        case .azureOpenAI: baseURL + "/openai/responses?api-version=\(apiVersion ?? "")"
+        default: baseURL + "/responses"
+        }
+    }
+
     /// The URL of the cheap health probe (the provider's model list); `openAIPath` is health_check.path.
     public func modelsURL(openAIPath: String) -> String {
         switch kind {

@@ -11,6 +11,9 @@ enum AnswerPath: Sendable {
     /// Anthropic Messages to any other kind: the provider's answer (through its translator when it
     /// is not OpenAI's) turned into Anthropic's.
     case messages(ChatTranslator?)
+    /// OpenAI embeddings to a gemini provider: `batchEmbedContents` and back (the request kept to
+    /// answer in its encoding and estimate its tokens).
+    case geminiEmbeddings(request: JSONValue, alias: String)
 }
 
 /// An Anthropic Messages stream forwarded as it came, read for usage, content, its end and an
@@ -56,7 +59,7 @@ struct StreamPipeline: Sendable {
     /// The pipeline of a path, or nil for the OpenAI pass-through (which has its own byte path).
     init?(_ path: AnswerPath, clientWantsUsage: Bool, created: Int, model: String, fallbackID: String) {
         switch path {
-        case .openAIPass: return nil
+        case .openAIPass, .geminiEmbeddings: return nil
         case .anthropicPass: pass = AnthropicPassScanner()
         case .chat(let t): provider = t.stream(includeUsage: clientWantsUsage, created: created, model: model, fallbackID: fallbackID)
         case .messages(let t):
