@@ -539,12 +539,18 @@ public struct Route: Codable, Sendable, Equatable {
     public var strategy: String?
     /// The latest routing decision on this node (nil: none yet).
     public var decision: Decision?
+    /// Requests of the route in the last minute by the API called: chat, messages, embeddings,
+    /// responses (nil: a node older than these endpoints).
+    public var requestsByEndpoint1m: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
         case alias, panic, tiers, stats, strategy, decision
+        case requestsByEndpoint1m = "requests_by_endpoint_1m"
     }
 
-    public init(alias: String, panic: Bool = false, tiers: [[Target]] = [], stats: Stats = Stats(), strategy: String? = nil, decision: Decision? = nil) {
+    public init(alias: String, panic: Bool = false, tiers: [[Target]] = [], stats: Stats = Stats(), strategy: String? = nil, decision: Decision? = nil,
+                requestsByEndpoint1m: [String: Int]? = nil) {
+        self.requestsByEndpoint1m = requestsByEndpoint1m
         self.strategy = strategy
         self.decision = decision
         self.alias = alias
@@ -558,6 +564,7 @@ public struct Route: Codable, Sendable, Equatable {
         try c.encode(alias, forKey: .alias)
         try c.encode(panic, forKey: .panic)
         try c.encode(tiers, forKey: .tiers)
+        try c.encodeIfPresent(requestsByEndpoint1m, forKey: .requestsByEndpoint1m)
         try c.encode(stats, forKey: .stats)
         try c.encodeNullable(strategy, forKey: .strategy)
         try c.encodeNullable(decision, forKey: .decision)

@@ -81,7 +81,8 @@ extension Gateway {
             metrics.client(clientAuth.clients![client].name, outcome: r.fault == .none ? "ok" : "error", tokens: r.tokensIn + r.tokensOut, cost: r.cost)
         }
         state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
-                            cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome)
+                            cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome,
+                            endpoint: ClientFormat.allCases.firstIndex(of: r.endpoint) ?? 0)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
                         outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
                         tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue)
@@ -226,7 +227,7 @@ extension Gateway {
         let skippedText = skipped.map(\.why).joined(separator: ", ")
         guard servable > 0 else {
             state.finishRequest(route: route, fault: .client, latency: clock() - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: clock(),
-                                outcome: "unsupported_endpoint")
+                                outcome: "unsupported_endpoint", endpoint: ClientFormat.allCases.firstIndex(of: format) ?? 0)
             if let client, let caller {
                 state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock())
                 metrics.client(caller.name, outcome: "error")

@@ -55,6 +55,7 @@ extension Gateway {
             ))
         }
         let served = state.servedLastMinute(now: now)
+        let byEndpoint = state.endpointRequestsLastMinute(now: now)
         let routes: [Route] = self.config.routes.enumerated().map { routeIndex, route in
             let total = served[routeIndex].reduce(0, +)
             func share(_ provider: Int) -> (Int, Double?) {
@@ -80,9 +81,11 @@ extension Gateway {
                 }
                 return entries
             }
-            return Route(alias: route.alias, panic: snap.routes[routeIndex].panic, tiers: tiers,
-                         stats: Stats(oneMinute: Self.window(snap.routes[routeIndex].window1m), fiveMinutes: Self.window(snap.routes[routeIndex].window5m)),
-                         strategy: snap.routes[routeIndex].strategy.rawValue, decision: snap.routes[routeIndex].lastDecision.map(\.wire))
+            var route = Route(alias: route.alias, panic: snap.routes[routeIndex].panic, tiers: tiers,
+                              stats: Stats(oneMinute: Self.window(snap.routes[routeIndex].window1m), fiveMinutes: Self.window(snap.routes[routeIndex].window5m)),
+                              strategy: snap.routes[routeIndex].strategy.rawValue, decision: snap.routes[routeIndex].lastDecision.map(\.wire))
+            route.requestsByEndpoint1m = Dictionary(uniqueKeysWithValues: zip(GatewayState.endpoints, byEndpoint[routeIndex]))
+            return route
         }
         let node = Node(
             id: self.config.nodeID, version: Gateway.version, state: nodeState, ready: nodeState == .serving, revision: op.revision,

@@ -71,6 +71,9 @@ public final class GatewayState: Sendable {
         var effectiveRoutes: [ResolvedRoute]
         /// [route][provider]: requests each provider served for the route in the last minute.
         var served: [[MinuteCounter]]
+        /// [route][endpoint]: requests of the route in the last minute by the API called (chat,
+        /// messages, embeddings, responses).
+        var endpointRequests: [[MinuteCounter]]
         var requests: [RequestRecord] = []
         var nextRequestSequence = 1
         /// Client requests refused with 429 because a limit of this node was reached, since start.
@@ -164,6 +167,7 @@ public final class GatewayState: Sendable {
             operatorState: operatorState,
             effectiveRoutes: operatorState.effectiveRoutes(config: config, providerIndex: providerIndex),
             served: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } },
+            endpointRequests: config.routes.map { _ in Self.endpoints.map { _ in MinuteCounter() } },
             lastDecision: config.routes.map { _ in nil },
             chosen: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } },
             clients: (config.clients ?? []).map { _ in ClientRuntime() }
@@ -463,9 +467,10 @@ public final class GatewayState: Sendable {
     public static let requestLogCapacity = 500
 
     public func finishRequest(route: Int, fault: Fault, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double,
-                              served: Int? = nil, attempts: [AttemptRecord] = [], outcome: String = "ok") {
+                              served: Int? = nil, attempts: [AttemptRecord] = [], outcome: String = "ok", endpoint: Int = 0) {
         inner.withLock { state in
             state.inFlight -= 1
+            state.endpointRequests[route][endpoint].add(now: now)
             state.routeStats[route].record(now: now, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
             if let served { state.served[route][served].add(now: now) }
             if attempts.count > 1 || fault != .none {
@@ -480,6 +485,14 @@ public final class GatewayState: Sendable {
                                     detail: "the last in-flight request finished")
             }
         }
+    }
+
+    /// The client APIs, in the order of `endpointRequests`.
+    public static let endpoints = ["chat", "messages", "embeddings", "responses"]
+
+    /// [route][endpoint]: requests in the last minute by the API called.
+    public func endpointRequestsLastMinute(now: Double) -> [[Int]] {
+        inner.withLock { state in state.endpointRequests.map { $0.map { $0.total(now: now) } } }
     }
 
     // MARK: Operator state

@@ -143,6 +143,9 @@ struct GatewayOverhead: AsyncParsableCommand {
     @Option(help: "Also through a node whose provider is of this kind (anthropic, gemini, azure_openai), in the same run: added p50 and CPU per streamed chunk against the openai pass-through.")
     var kind: String = "openai"
 
+    @Option(help: "Also the same load on another endpoint, against chat in the same run: messages (an anthropic provider, bytes through) or embeddings (an openai provider).")
+    var endpoint: String = "chat"
+
     @Option(help: "Streams per node for the CPU-per-chunk figure (with --kind).")
     var streams: Int = 200
 
@@ -246,6 +249,36 @@ struct GatewayOverhead: AsyncParsableCommand {
             print("key check + per-client accounting: p50 \(String(format: "%+.1f", (l.percentile(0.5) / plain - 1) * 100)) % latency, throughput \(String(format: "%.2f", t.rps / throughput[targets[1].0]!.rps))x the open node")
         }
         if kind != "openai" { try await compareKind(client: client, openai: fleet, body: body) }
+        if endpoint != "chat" { try await compareEndpoint(client: client, openai: fleet, body: body) }
+    }
+
+    /// Added p50 of another endpoint against chat, sequential, interleaved rounds in one run.
+    func compareEndpoint(client: TestClient, openai: BenchFleet, body: ByteBuffer) async throws {
+        guard endpoint == "messages" || endpoint == "embeddings" else { throw ValidationError("--endpoint takes messages or embeddings") }
+        let spec = "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16"
+        let other = endpoint == "messages" ? try BenchFleet(bin: bin, provider: spec, kind: "anthropic") : openai
+        defer { if endpoint == "messages" { other.stop() } }
+        let otherBody = endpoint == "messages"
+            ? ByteBuffer(string: #"{"model":"chat","max_tokens":16,"messages":[{"role":"user","content":"Benchmark the gateway overhead, please."}]}"#)
+            : ByteBuffer(string: #"{"model":"chat","input":"Benchmark the gateway overhead, please.","encoding_format":"float"}"#)
+        let targets = [("chat", openai.gateURL + "/v1/chat/completions", body), (endpoint, other.gateURL + "/v1/\(endpoint)", otherBody)]
+        for (_, url, b) in targets { _ = await load(client.http, url: url, body: b, concurrency: 4, seconds: 1) }
+        var samples: [String: [Double]] = [:]
+        for _ in 0..<3 {
+            for (name, url, b) in targets {
+                let l = await load(client.http, url: url, body: b, concurrency: 1, seconds: seconds / 3)
+                samples[name, default: []] += l.latencies
+                if l.errors > 0 { print("  \(name): \(l.errors) errors") }
+            }
+        }
+        func p50(_ name: String) -> Double {
+            var f = Figures()
+            f.latencies = samples[name] ?? []
+            return f.percentile(0.5)
+        }
+        let (c, e) = (p50("chat"), p50(endpoint))
+        print(String(format: "endpoint %@ vs chat, sequential p50 through the node: %.3f ms vs %.3f ms (%+.1f %%; aim: within 10 %%)",
+                     endpoint, e * 1000, c * 1000, (e / c - 1) * 100))
     }
 
     /// The same load through a node whose provider speaks `kind`, against the openai pass-through

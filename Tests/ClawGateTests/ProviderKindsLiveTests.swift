@@ -303,6 +303,10 @@ import Testing
             #expect(gemOnly.status == 400 && gemOnly.header("x-clawgate-skipped")?.contains("google (gemini has no responses endpoint)") == true, "\(gemOnly.text)")
             let metrics = try await client.request("GET", gate.url + "/metrics").text
             #expect(metrics.contains(#"endpoint="embeddings""#) && metrics.contains(#"endpoint="responses""#))
+            // The snapshot counts each route's requests by the API called.
+            let routes = gate.gateway.snapshot().routes
+            #expect(routes.first { $0.alias == "embed" }?.requestsByEndpoint1m == ["chat": 0, "messages": 0, "embeddings": 2, "responses": 1])
+            #expect(routes.first { $0.alias == "plain" }?.requestsByEndpoint1m == ["chat": 0, "messages": 0, "embeddings": 1, "responses": 2])
         }
     }
 }

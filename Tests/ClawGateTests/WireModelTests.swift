@@ -61,7 +61,7 @@ import Yams
                        strategy: "latency",
                        decision: Decision(strategy: "latency", tier: 0, winner: "p", reason: "r", time: 1, candidates: [
                            .init(provider: "p", weight: 1, inFlight: 0, latencySeconds: 0.1, priceDollars: nil, score: 0.1, compared: true),
-                       ]))],
+                       ]), requestsByEndpoint1m: ["chat": 1, "messages": 2, "embeddings": 3, "responses": 4])],
         failovers: [Failover(subject: "provider:p", provider: "p", to: ["q"], since: 1)],
         clientAuth: "on", clients: [ClientStatus(name: "web", routes: ["chat"], limits: .init(rpm: 1, tpm: 2, spendPerDay: 3, concurrency: 4))])
 

@@ -2,7 +2,7 @@ import ClawShared
 
 /// The API format a client speaks to the gateway. Routing, limits and accounting are the same for
 /// each; only the request's reading and the answer's shape differ.
-enum ClientFormat: String, Sendable, Equatable {
+enum ClientFormat: String, Sendable, Equatable, CaseIterable {
     /// OpenAI chat completions (`/v1/chat/completions`).
     case chat
     /// Anthropic Messages (`/v1/messages`).
