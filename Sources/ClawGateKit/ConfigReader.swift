@@ -135,9 +135,13 @@ struct ConfigReader {
         if let fields = mapping(top["routing"], "routing", known: ["slow_start"]) {
             config.slowStart = number(fields, "slow_start", "routing", min: 0, max: 3600) ?? 0
         }
-        if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider"]) {
+        if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider", "max_connections",
+                                                                 "header_timeout", "idle_timeout"]) {
             config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
             config.limits.maxInFlightPerProvider = integer(fields, "max_in_flight_per_provider", "limits", min: 1, max: 1_000_000)
+            config.limits.maxConnections = integer(fields, "max_connections", "limits", min: 1, max: 1_000_000)
+            config.limits.headerTimeout = number(fields, "header_timeout", "limits", min: 0.1, max: 3600) ?? config.limits.headerTimeout
+            config.limits.idleTimeout = number(fields, "idle_timeout", "limits", min: 0.1, max: 86400) ?? config.limits.idleTimeout
         }
         if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache", "watch_silence"]) {
             switch string(fields, "without_cache", "store") {
@@ -172,8 +176,16 @@ struct ConfigReader {
                 break
             }
         }
-        if let fields = mapping(top["admin"], "admin", known: ["tokens", "state_dir"]) {
+        if let fields = mapping(top["admin"], "admin", known: ["listen", "tokens", "state_dir"]) {
             config.admin.stateDir = string(fields, "state_dir", "admin")
+            if let listen = string(fields, "listen", "admin") {
+                if let (host, port) = Self.hostPort(listen) {
+                    config.admin.listenHost = host
+                    config.admin.listenPort = port
+                } else {
+                    problem("admin.listen", "must be HOST:PORT with a port 0..65535, got '\(listen)'")
+                }
+            }
             if let value = fields["tokens"] {
                 if let list = value.arrayValue {
                     var names = Set<String>()
@@ -199,6 +211,12 @@ struct ConfigReader {
                     problem("admin.tokens", "must be a list of {name, role, env | file}")
                 }
             }
+        }
+        if config.admin.listenPort == nil, config.listenPort == 65535 {
+            problem("admin.listen", "required when listen's port is 65535 (the admin listener's default port is listen's + 1)")
+        }
+        if let port = config.admin.listenPort, port != 0, port == config.listenPort, config.admin.listenHost == config.listenHost {
+            problem("admin.listen", "must differ from listen (\(config.listen)): the admin API has its own listener")
         }
         return config
     }

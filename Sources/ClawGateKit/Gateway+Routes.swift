@@ -5,7 +5,8 @@ import HTTPTypes
 import NIOCore
 
 extension Gateway {
-    /// Data plane (`/v1/...`) and the node's own endpoints (`/healthz`, `/readyz`, `/metrics`).
+    /// The client port: the data plane (`/v1/...`) with `/healthz` and `/readyz` for load
+    /// balancers. `/admin/...` and `/metrics` are not here (404): they live on the admin listener.
     func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         router.post("/v1/chat/completions") { request, context -> Response in
@@ -60,15 +61,18 @@ extension Gateway {
             ]
             return Self.jsonResponse(.ok, list.encoded())
         }
-        router.get("/healthz") { _, _ -> Response in
-            Self.jsonResponse(.ok, JSONValue.object(["status": "ok"]).encoded())
-        }
-        router.get("/readyz") { _, _ -> Response in
-            let ready = self.isReady
-            return Self.jsonResponse(ready ? .ok : .serviceUnavailable, JSONValue.object(["status": ready ? "ready" : "not ready"]).encoded())
-        }
+        addProbes(to: router)
+        return router
+    }
+
+    /// The admin listener (`admin.listen`): `/admin/...`, `/metrics`, `/healthz` and `/readyz`, so
+    /// operators and Prometheus reach the node while the client port is saturated.
+    func adminRouter() -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        addProbes(to: router)
         router.get("/metrics") { _, _ -> Response in
             let now = self.clock()
+            self.metrics.renderListeners(self.listeners)
             let bytes = self.metrics.render(state: self.state, snapshot: self.state.snapshot(now: now), ready: self.isReady, now: now)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -83,6 +87,20 @@ extension Gateway {
     static func anthropicAuthorization(_ headers: HTTPFields) -> String? {
         headers[.authorization] ?? headers[apiKeyHeader].map { "Bearer \($0)" }
     }
+
+    /// `/healthz` and `/readyz`, on both listeners.
+    private func addProbes(to router: Router<GatewayContext>) {
+        router.get("/healthz") { _, _ -> Response in
+            Self.jsonResponse(.ok, JSONValue.object(["status": "ok"]).encoded())
+        }
+        router.get("/readyz") { _, _ -> Response in
+            let ready = self.isReady
+            return Self.jsonResponse(ready ? .ok : .serviceUnavailable, JSONValue.object(["status": ready ? "ready" : "not ready"]).encoded())
+        }
+    }
+
+    /// Every listener's limits, for `/metrics`.
+    var listeners: [ListenerLimits] { [dataListener, adminListener] }
 
     /// Ready to take traffic: not drained by an operator.
     public var isReady: Bool { !state.operatorState.nodeDrain }

@@ -17,7 +17,7 @@ public final class Gateway: Sendable {
 
     public let config: GatewayConfig
     public let state: GatewayState
-    public let metrics = GatewayMetrics()
+    public let metrics: GatewayMetrics
     public let logger: Logger
     let clients: [HTTPClient]
     let apiKeys: [String?]
@@ -37,6 +37,12 @@ public final class Gateway: Sendable {
     let fleetStore: FleetStore?
     /// The URL this node listens on, once it does (for the fleet store's member list).
     let advertisedURL = Mutex<String?>(nil)
+    /// The client port's connection cap and clocks.
+    public let dataListener: ListenerLimits
+    /// The admin listener's: the same clocks, and a small cap taken from the reserved descriptors.
+    public let adminListener: ListenerLimits
+    /// Connections the admin listener holds at once (from the descriptors kept in reserve).
+    public static let adminMaxConnections = 64
 
     /// Where the operator state lives and whether this node reaches it now.
     public var storeStatus: StoreStatus {
@@ -97,6 +103,9 @@ public final class Gateway: Sendable {
 
     /// The limits in force: the configured ones, checked against the open-file limit, or derived
     /// from it. A configured limit the process cannot hold is refused with what to do about it.
+    /// Every open client connection holds one descriptor and every request in flight one more (its
+    /// provider's socket), so `max_connections` + `max_in_flight` + the reserve fit in the limit:
+    /// a flood of idle sockets is refused before the process runs out of descriptors.
     static func resolveLimits(_ limits: GatewayConfig.Limits, openFiles: Int) throws(LimitsError) -> GatewayState.Limits {
         let affordable = max(0, (openFiles - reservedFiles) / 2)
         if let wanted = limits.maxInFlight, wanted > affordable {
@@ -111,7 +120,18 @@ public final class Gateway: Sendable {
             throw LimitsError(description: "the open-file limit is \(openFiles), too low to serve anything: raise it with `ulimit -n 4096`.")
         }
         let maxInFlight = limits.maxInFlight ?? min(10_000, affordable)
-        return GatewayState.Limits(maxInFlight: maxInFlight, maxInFlightPerProvider: limits.maxInFlightPerProvider ?? maxInFlight)
+        let connectionsAffordable = openFiles - reservedFiles - maxInFlight
+        if let wanted = limits.maxConnections, wanted > connectionsAffordable {
+            throw LimitsError(description: """
+                limits.max_connections is \(wanted), but the open-file limit is \(openFiles): with limits.max_in_flight \(maxInFlight) \
+                (one provider socket each) and \(reservedFiles) kept for the rest, at most \(connectionsAffordable) connections fit. \
+                Raise the limit (`ulimit -n \(wanted + maxInFlight + reservedFiles)`, or LimitNOFILE= in the systemd unit) or lower \
+                limits.max_connections.
+                """)
+        }
+        let maxConnections = limits.maxConnections ?? min(20_000, connectionsAffordable)
+        return GatewayState.Limits(maxInFlight: maxInFlight, maxInFlightPerProvider: limits.maxInFlightPerProvider ?? maxInFlight,
+                                   maxConnections: maxConnections)
     }
 
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
@@ -120,6 +140,12 @@ public final class Gateway: Sendable {
          environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.clientAuth = clientAuth
         self.openFileLimit = openFileLimit
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        self.dataListener = ListenerLimits(listener: "data", maxConnections: limits.maxConnections, headerTimeout: config.limits.headerTimeout,
+                                           idleTimeout: config.limits.idleTimeout, metrics: metrics)
+        self.adminListener = ListenerLimits(listener: "admin", maxConnections: Self.adminMaxConnections, headerTimeout: config.limits.headerTimeout,
+                                            idleTimeout: config.limits.idleTimeout, metrics: metrics)
         self.config = config
         self.logger = logger
         self.clock = clock

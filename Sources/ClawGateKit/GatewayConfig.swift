@@ -164,6 +164,9 @@ public struct GatewayConfig: Sendable, Equatable {
     }
 
     public struct Admin: Sendable, Equatable {
+        /// `admin.listen` as HOST and PORT; nil: 127.0.0.1 on the client port + 1 (port 0 when that is 0).
+        public var listenHost: String?
+        public var listenPort: Int?
         public var tokens: [TokenSource] = []
         /// Holds `state.json` (operator state) and `audit.jsonl`; nil keeps them in memory only.
         public var stateDir: String?
@@ -181,10 +184,22 @@ public struct GatewayConfig: Sendable, Equatable {
         /// Upstream requests per provider at once; a full provider is skipped, and when every
         /// candidate is full the client gets 429 `max_in_flight_per_provider`.
         public var maxInFlightPerProvider: Int?
+        /// Connections the client port holds open at once; the next is answered 503 and closed.
+        public var maxConnections: Int?
+        /// Seconds a request head may take to arrive from its first byte; then 408 and the
+        /// connection closes.
+        public var headerTimeout: Double = 10
+        /// Seconds a connection may wait for a request's first byte (a new one, or keep-alive
+        /// between requests); then it is closed.
+        public var idleTimeout: Double = 60
 
-        public init(maxInFlight: Int? = nil, maxInFlightPerProvider: Int? = nil) {
+        public init(maxInFlight: Int? = nil, maxInFlightPerProvider: Int? = nil, maxConnections: Int? = nil,
+                    headerTimeout: Double = 10, idleTimeout: Double = 60) {
             self.maxInFlight = maxInFlight
             self.maxInFlightPerProvider = maxInFlightPerProvider
+            self.maxConnections = maxConnections
+            self.headerTimeout = headerTimeout
+            self.idleTimeout = idleTimeout
         }
     }
 
@@ -264,6 +279,12 @@ public struct GatewayConfig: Sendable, Equatable {
 
     public var listen: String { "\(listenHost):\(listenPort)" }
 
+    /// Where the admin listener binds: `admin.listen`, or loopback on the client port + 1 (a free
+    /// port when the client port is 0), so the admin API is never reachable from outside by default.
+    public var adminListen: (host: String, port: Int) {
+        (admin.listenHost ?? "127.0.0.1", admin.listenPort ?? (listenPort == 0 ? 0 : listenPort + 1))
+    }
+
     /// Parse `HOST:PORT` (IPv6 hosts in brackets).
     public static func hostPort(_ text: String) -> (String, Int)? { ConfigReader.hostPort(text) }
 
@@ -292,7 +313,9 @@ public struct GatewayConfig: Sendable, Equatable {
         breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 120}
         health_check: {interval: 5, timeout: 2, path: /models}
         # Unset: derived from the open-file limit (each stream holds two sockets). More gets 429.
-        limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000}
+        limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000, header_timeout: 10, idle_timeout: 60}
+        # /admin/... and /metrics: loopback only (the default is 127.0.0.1 on listen's port + 1).
+        admin: {listen: 127.0.0.1:8081}
 
         """
 

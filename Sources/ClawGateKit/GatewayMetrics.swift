@@ -41,7 +41,32 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let maxInFlight = name("max_in_flight", "", "limits.max_in_flight: client requests this node serves at once.")
     nonisolated(unsafe) static let providerMaxInFlight = name("provider_max_in_flight", "", "limits.max_in_flight_per_provider: upstream requests per provider at once.")
 
+    nonisolated(unsafe) static let connectionsOpen = name("connections_open", "", "Client connections open now, by listener (data or admin).")
+    nonisolated(unsafe) static let maxConnections = name("max_connections", "", "The connection cap by listener (limits.max_connections on the data port).")
+    nonisolated(unsafe) static let connectionsRefused = name("connections_refused", "total", "Connections answered 503 and closed because the listener held its cap, by listener.")
+    nonisolated(unsafe) static let connectionsTimedOut = name("connections_timed_out", "total",
+                                                              "Connections closed by a clock, by listener and kind: header (the request head did not arrive within header_timeout) or idle (no request within idle_timeout).")
+
     public init() {}
+
+    public func connectionRefused(listener: String) {
+        counter(30, Self.connectionsRefused, [("listener", listener)]).increment()
+    }
+
+    public func connectionTimedOut(listener: String, kind: String) {
+        counter(31, Self.connectionsTimedOut, [("listener", listener), ("kind", kind)]).increment()
+    }
+
+    /// The listeners' gauges, and their counters at zero so a scrape always sees them.
+    func renderListeners(_ listeners: [ListenerLimits]) {
+        for listener in listeners {
+            let labels = [("listener", listener.listener)]
+            registry.makeGauge(descriptor: Self.connectionsOpen, labels: labels).set(Double(listener.openConnections))
+            registry.makeGauge(descriptor: Self.maxConnections, labels: labels).set(Double(listener.maxConnections))
+            _ = counter(30, Self.connectionsRefused, labels)
+            for kind in ["header", "idle"] { _ = counter(31, Self.connectionsTimedOut, [("listener", listener.listener), ("kind", kind)]) }
+        }
+    }
 
     /// Handles by metric and label values: the registry validates names on every lookup, which is
     /// too slow for the request path.

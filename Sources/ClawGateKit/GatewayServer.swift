@@ -8,12 +8,16 @@ import NIOCore
 /// A clawgate node listening on its socket: the routes, the health checker, and a way to stop.
 public final class GatewayServer: Sendable {
     public let gateway: Gateway
+    /// The client port: `/v1/...`, `/healthz`, `/readyz`.
     public let url: String
+    /// The admin listener: `/admin/...`, `/metrics`, `/healthz`, `/readyz`.
+    public let adminURL: String
     private let servers: ServerGroup
 
-    init(gateway: Gateway, url: String, servers: ServerGroup) {
+    init(gateway: Gateway, url: String, adminURL: String, servers: ServerGroup) {
         self.gateway = gateway
         self.url = url
+        self.adminURL = adminURL
         self.servers = servers
     }
 
@@ -33,9 +37,18 @@ public final class GatewayServer: Sendable {
             throw error
         }
         let port = BoundPort()
+        let adminPort = BoundPort()
+        let admin = config.adminListen
+        let adminApp = Application(
+            router: gateway.adminRouter(),
+            server: GuardedHTTP1Channel.builder(limits: gateway.adminListener),
+            configuration: .init(address: .hostname(admin.host, port: admin.port), serverName: "clawgate/\(Gateway.version)"),
+            onServerRunning: adminPort.onServerRunning,
+            logger: logger
+        )
         let app = Application(
             router: gateway.router(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()])),
+            server: GuardedHTTP1Channel.builder(limits: gateway.dataListener),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
                                  backlog: 4096),
             services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway), FleetMembership(gateway: gateway),
@@ -45,15 +58,17 @@ public final class GatewayServer: Sendable {
         )
         let servers: ServerGroup
         do {
-            servers = try await ServerGroup.start([app], ports: [port], logger: logger)
+            servers = try await ServerGroup.start([app, adminApp], ports: [port, adminPort], logger: logger)
         } catch {
             await gateway.shutdown()
             throw error
         }
-        let host = config.listenHost.contains(":") ? "[\(config.listenHost)]" : config.listenHost
-        let url = "http://\(host):\(try await port.value())"
-        gateway.advertisedURL.withLock { $0 = url }
-        return GatewayServer(gateway: gateway, url: url, servers: servers)
+        func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+        let url = "http://\(bracketed(config.listenHost)):\(try await port.value())"
+        let adminURL = "http://\(bracketed(admin.host)):\(try await adminPort.value())"
+        // The fleet's member list is read by clawtop, which talks to admin listeners.
+        gateway.advertisedURL.withLock { $0 = adminURL }
+        return GatewayServer(gateway: gateway, url: url, adminURL: adminURL, servers: servers)
     }
 
     public func stop() async {

@@ -129,10 +129,13 @@ public final class GatewayState: Sendable {
     public struct Limits: Sendable, Equatable {
         public var maxInFlight: Int
         public var maxInFlightPerProvider: Int
+        /// Connections the client port holds open at once.
+        public var maxConnections: Int
 
-        public init(maxInFlight: Int = 10_000, maxInFlightPerProvider: Int = 10_000) {
+        public init(maxInFlight: Int = 10_000, maxInFlightPerProvider: Int = 10_000, maxConnections: Int = 10_000) {
             self.maxInFlight = maxInFlight
             self.maxInFlightPerProvider = maxInFlightPerProvider
+            self.maxConnections = maxConnections
         }
     }
 

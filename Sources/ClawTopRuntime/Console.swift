@@ -134,7 +134,7 @@ public struct Console {
             }
             if o.headless {
                 let line: JSONValue = [
-                    "nodes": .array(started.nodes.map { ["url": .string($0), "admin": .string($0 + "/admin/v1")] }),
+                    "nodes": .array(zip(started.dataURLs, started.nodes).map { ["url": .string($0), "admin": .string($1)] }),
                     "clawsim_control": .string(started.control),
                     "operator_token": .string(started.operatorToken), "viewer_token": .string(started.viewerToken),
                     "prometheus": started.prometheus.map { .string($0) } ?? .null,

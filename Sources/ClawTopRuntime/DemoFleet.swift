@@ -11,7 +11,10 @@ import Glibc
 /// when Prometheus and Alertmanager are installed, those too, scraping the nodes with `clawgate rules`.
 final class DemoFleet: @unchecked Sendable {
     struct Started {
+        /// The nodes' admin listeners: what clawtop polls and Prometheus scrapes.
         var nodes: [String]
+        /// The nodes' client ports, where the demo's traffic goes.
+        var dataURLs: [String] = []
         var control: String
         var operatorToken: String
         var viewerToken: String
@@ -136,6 +139,7 @@ final class DemoFleet: @unchecked Sendable {
         let etcd = fleetStore ? try Self.onPath("etcd").map(startEtcd) ?? [] : []
         let store = etcd.isEmpty ? "" : "store: {kind: etcd, endpoints: [\(etcd.joined(separator: ", "))], fleet: demo, timeout: 2}"
         var nodes: [String] = []
+        var dataURLs: [String] = []
         for n in 1...3 {
             let providers = Self.providers.map { p in
                 "  - {id: \(p.id), kind: \(p.kind), base_url: \"\(urls[p.id]!.stringValue!)\(p.kind == "openai" ? "/v1" : "")\", api_key_env: CLAWTOP_DEMO_UPSTREAM_KEY, region: local, price: {input_per_1m: \(prices[p.id]!.0), output_per_1m: \(prices[p.id]!.1)}, timeouts: {connect: 1, first_byte: 8, total: 60}}"
@@ -175,13 +179,16 @@ final class DemoFleet: @unchecked Sendable {
             var env = ["CLAWTOP_DEMO_OPERATOR": operatorToken, "CLAWTOP_DEMO_VIEWER": viewerToken, "CLAWTOP_DEMO_UPSTREAM_KEY": "sk-demo-upstream"]
             for (i, k) in keys.enumerated() { env["CLAWTOP_DEMO_KEY_\(i)"] = k.key }
             let node = try spawn(try Self.binary("clawgate"), ["--config", path], env: env)
-            guard let url = node["url"]?.stringValue else { throw DemoError("clawgate did not start; see \(directory)") }
-            nodes.append(url)
+            guard let url = node["url"]?.stringValue, let admin = node["admin"]?.stringValue else {
+                throw DemoError("clawgate did not start; see \(directory)")
+            }
+            dataURLs.append(url)
+            nodes.append(admin)
         }
-        startTraffic(nodes, keys: keys.map(\.key))
+        startTraffic(dataURLs, keys: keys.map(\.key))
         startIncidents(control)
-        startRunaway(nodes, key: keys[1].key)
-        var started = Started(nodes: nodes, control: control, operatorToken: operatorToken, viewerToken: viewerToken, etcd: etcd)
+        startRunaway(dataURLs, key: keys[1].key)
+        var started = Started(nodes: nodes, dataURLs: dataURLs, control: control, operatorToken: operatorToken, viewerToken: viewerToken, etcd: etcd)
         started.clients = keys
         if monitors, let prometheus = Self.onPath("prometheus"),
            let alertmanager = Self.onPath("prometheus-alertmanager") ?? Self.onPath("alertmanager") {

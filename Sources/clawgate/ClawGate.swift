@@ -24,7 +24,7 @@ func fail(_ message: String, code: Int32) -> ExitCode {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a gateway node (the default command).",
-        discussion: "The first line on stdout is JSON with the node id and its URL."
+        discussion: "The first line on stdout is JSON with the node id, its URL and its admin listener's URL (`admin`)."
     )
 
     @Option(name: .long, help: "The YAML configuration file.")
@@ -32,6 +32,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .long, help: "Listen on HOST:PORT instead of the file's `listen` (port 0 picks a free one).")
     var listen: String?
+
+    @Option(name: .long, help: "The admin listener on HOST:PORT instead of the file's `admin.listen` (default: 127.0.0.1, the listen port + 1).")
+    var adminListen: String?
 
     @Option(name: .long, help: "Node id instead of the file's `node_id`.")
     var nodeId: String?
@@ -51,6 +54,16 @@ struct Serve: AsyncParsableCommand {
             gatewayConfig.listenHost = host
             gatewayConfig.listenPort = port
         }
+        if let adminListen {
+            guard let (host, port) = GatewayConfig.hostPort(adminListen) else {
+                throw fail("clawgate: --admin-listen must be HOST:PORT with a port 0..65535, got '\(adminListen)'", code: 2)
+            }
+            gatewayConfig.admin.listenHost = host
+            gatewayConfig.admin.listenPort = port
+        }
+        if gatewayConfig.admin.listenPort == nil, gatewayConfig.listenPort == 65535 {
+            throw fail("clawgate: the admin listener's default port is the listen port + 1: with port 65535 give --admin-listen", code: 2)
+        }
         if let nodeId { gatewayConfig.nodeID = nodeId }
         let signals = ShutdownSignals()
         let server: GatewayServer
@@ -65,9 +78,10 @@ struct Serve: AsyncParsableCommand {
         } catch let error as StateStoreError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
         } catch {
-            throw fail("clawgate: cannot listen on \(gatewayConfig.listen): \(error)", code: 1)
+            throw fail("clawgate: cannot listen on \(gatewayConfig.listen) (admin listener \(gatewayConfig.adminListen.host):\(gatewayConfig.adminListen.port)): \(error)", code: 1)
         }
-        let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "version": .string(Gateway.version)]
+        let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "admin": .string(server.adminURL),
+                               "version": .string(Gateway.version)]
         FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
         await signals.wait()
         await server.stop()

@@ -26,7 +26,7 @@ import Testing
 
     func post(_ client: TestClient, _ gate: GatewayServer, _ path: String, _ body: JSONValue? = nil,
               headers: [String: String], method: String = "POST") async throws -> TestResponse {
-        try await client.request(method, gate.url + "/admin/v1" + path, body: body?.encoded(), headers: headers)
+        try await client.request(method, gate.adminURL + "/admin/v1" + path, body: body?.encoded(), headers: headers)
     }
 
     /// Send n chat requests, return how many each provider served.
@@ -52,14 +52,14 @@ import Testing
                 ("PUT", "/state", ["state": ["revision": 1, "drained_providers": ["b"], "weights": [:], "failovers": [], "node_drain": false]]),
             ]
             for path in reads {
-                let none = try await client.request("GET", gate.url + "/admin/v1" + path)
+                let none = try await client.request("GET", gate.adminURL + "/admin/v1" + path)
                 #expect(none.status == 401, "\(path)")
                 #expect(none.json?["error"]?["code"]?.stringValue == "unauthorized")
                 #expect(none.header("www-authenticate") == "Bearer")
-                let wrong = try await client.request("GET", gate.url + "/admin/v1" + path, headers: ["authorization": "Bearer nope-nope-nope-nope"])
+                let wrong = try await client.request("GET", gate.adminURL + "/admin/v1" + path, headers: ["authorization": "Bearer nope-nope-nope-nope"])
                 #expect(wrong.status == 401)
-                #expect(try await client.request("GET", gate.url + "/admin/v1" + path, headers: viewer).status == 200, "\(path)")
-                #expect(try await client.request("GET", gate.url + "/admin/v1" + path, headers: op).status == 200, "\(path)")
+                #expect(try await client.request("GET", gate.adminURL + "/admin/v1" + path, headers: viewer).status == 200, "\(path)")
+                #expect(try await client.request("GET", gate.adminURL + "/admin/v1" + path, headers: op).status == 200, "\(path)")
             }
             for (method, path, body) in writes {
                 let none = try await post(client, gate, path, body, headers: [:], method: method)
@@ -72,7 +72,7 @@ import Testing
                 #expect(asOperator.status == 200, "\(path): \(asOperator.text)")
             }
             // Refused writes changed nothing: ten operator writes, ten revisions.
-            let state = try await client.request("GET", gate.url + "/admin/v1/state", headers: viewer)
+            let state = try await client.request("GET", gate.adminURL + "/admin/v1/state", headers: viewer)
             #expect(state.json?["revision"]?.intValue == 10)
         }
     }
@@ -106,9 +106,9 @@ import Testing
                     #expect(r.json?["error"]?["code"]?.stringValue == field)
                 }
             }
-            let notJSON = try await client.request("POST", gate.url + "/admin/v1/providers/a/drain", body: Data("{x".utf8), headers: op)
+            let notJSON = try await client.request("POST", gate.adminURL + "/admin/v1/providers/a/drain", body: Data("{x".utf8), headers: op)
             #expect(notJSON.status == 400)
-            let state = try await client.request("GET", gate.url + "/admin/v1/state", headers: op)
+            let state = try await client.request("GET", gate.adminURL + "/admin/v1/state", headers: op)
             #expect(state.json?["revision"]?.intValue == 0, "a refused write must change nothing")
         }
     }
@@ -129,19 +129,19 @@ import Testing
             let fresh = try await post(client, gate, "/providers/a/undrain", nil, headers: op.merging(["if-match": "1"]) { $1 })
             #expect(fresh.status == 200 && fresh.json?["revision"]?.intValue == 2)
             // The audit log has both writes, with actor, before -> after and reason; the repeat and the refusals are not there.
-            let audit = try await client.request("GET", gate.url + "/admin/v1/audit", headers: viewer)
+            let audit = try await client.request("GET", gate.adminURL + "/admin/v1/audit", headers: viewer)
             let entries = try #require(audit.json?["entries"]?.arrayValue)
             #expect(entries.count == 2)
             #expect(entries[0]["actor"]?.stringValue == "ops" && entries[0]["action"]?.stringValue == "provider.drain")
             #expect(entries[0]["target"]?.stringValue == "provider:a" && entries[0]["reason"]?.stringValue == "maintenance")
             #expect(entries[0]["before"]?["drained"]?.boolValue == false && entries[0]["after"]?["drained"]?.boolValue == true)
             #expect(entries[1]["revision"]?.intValue == 2)
-            let events = try await client.request("GET", gate.url + "/admin/v1/events?since=0", headers: viewer)
+            let events = try await client.request("GET", gate.adminURL + "/admin/v1/events?since=0", headers: viewer)
             let details = events.json?["events"]?.arrayValue?.compactMap { $0["detail"]?.stringValue } ?? []
             #expect(details.contains("provider.drain by ops: maintenance"))
-            let page = try await client.request("GET", gate.url + "/admin/v1/events?since=1&limit=1", headers: viewer)
+            let page = try await client.request("GET", gate.adminURL + "/admin/v1/events?since=1&limit=1", headers: viewer)
             #expect(page.json?["events"]?.arrayValue?.first?["sequence"]?.intValue == 2)
-            #expect(try await client.request("GET", gate.url + "/admin/v1/events?since=-4", headers: viewer).status == 400)
+            #expect(try await client.request("GET", gate.adminURL + "/admin/v1/events?since=-4", headers: viewer).status == 400)
         }
     }
 
@@ -151,11 +151,11 @@ import Testing
             let served = try await traffic(client, gate, 60)
             #expect(served["a", default: 0] == 0)
             #expect(served["b"] == 60)
-            let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer)
+            let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer)
             let a = snap.json?["providers"]?.arrayValue?.first { $0["id"]?.stringValue == "a" }
             #expect(a?["state"]?.stringValue == "drained")
             // The effective-weight gauge follows the drain; the configured one does not.
-            let metrics = try await client.request("GET", gate.url + "/metrics").text
+            let metrics = try await client.request("GET", gate.adminURL + "/metrics").text
             #expect(metrics.contains(#"clawgate_route_effective_weight{route="chat",tier="0",provider="a"} 0.0"#))
             #expect(metrics.contains(#"clawgate_route_weight{route="chat",tier="0",provider="a"} 50.0"#))
             _ = try await post(client, gate, "/providers/a/undrain", nil, headers: op)
@@ -171,7 +171,7 @@ import Testing
             let served = try await traffic(client, gate, 300)
             // Expected 270 of 300 on a; binomial sd 5.2, allow about 5 sd.
             #expect(abs(served["a", default: 0] - 270) <= 26, "\(served)")
-            let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer)
+            let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer)
             let tier = snap.json?["routes"]?.arrayValue?.first?["tiers"]?.arrayValue?.first?.arrayValue
             #expect(tier?.first { $0["provider"]?.stringValue == "a" }?["effective_weight"]?.intValue == 900)
             #expect(tier?.first { $0["provider"]?.stringValue == "a" }?["configured_weight"]?.intValue == 50)
@@ -185,7 +185,7 @@ import Testing
             let served = try await traffic(client, gate, 80)
             #expect(served["a", default: 0] == 0)
             #expect(served["c", default: 0] > 20 && served["b", default: 0] > 20, "\(served)")
-            let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer)
+            let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer)
             #expect(snap.json?["failovers"]?.arrayValue?.first?["subject"]?.stringValue == "provider:a")
             let a = snap.json?["providers"]?.arrayValue?.first { $0["id"]?.stringValue == "a" }
             #expect(a?["state"]?.stringValue == "failed-over")
@@ -195,7 +195,7 @@ import Testing
             let tierDown = try await traffic(client, gate, 40)
             #expect(tierDown["c"] == 40)
             _ = try await post(client, gate, "/routes/chat/tiers/0/restore", nil, headers: op)
-            let kinds = try await client.request("GET", gate.url + "/admin/v1/events", headers: viewer).json?["events"]?.arrayValue?
+            let kinds = try await client.request("GET", gate.adminURL + "/admin/v1/events", headers: viewer).json?["events"]?.arrayValue?
                 .map { ($0["kind"]?.stringValue ?? "", $0["subject"]?.stringValue ?? "") } ?? []
             #expect(kinds.contains { $0 == ("failover_started", "provider:a") } && kinds.contains { $0 == ("failover_restored", "tier:chat/0") })
             let restored = try await traffic(client, gate, 80)
@@ -208,7 +208,7 @@ import Testing
         try await withFleet { sim, gate, client in
             _ = try await post(client, gate, "/node/drain", headers: op)
             _ = try await post(client, gate, "/providers/c/drain", headers: op)
-            let before = try await client.request("GET", gate.url + "/admin/v1/state", headers: op).text
+            let before = try await client.request("GET", gate.adminURL + "/admin/v1/state", headers: op).text
             // Bad: an unknown provider, a failover of an unknown subject, a state that is not one.
             for (body, field) in [
                 (["state": ["revision": 0, "drained_providers": ["zzz"], "weights": [:], "failovers": [], "node_drain": false]] as JSONValue, "state.drained_providers[0]"),
@@ -221,7 +221,7 @@ import Testing
                 let refused = try await post(client, gate, "/state", body, headers: op, method: "PUT")
                 #expect(refused.status == 400 && refused.json?["error"]?["field"]?.stringValue == field, "\(field): \(refused.text)")
             }
-            #expect(try await client.request("GET", gate.url + "/admin/v1/state", headers: op).text == before, "a refused replace changed nothing")
+            #expect(try await client.request("GET", gate.adminURL + "/admin/v1/state", headers: op).text == before, "a refused replace changed nothing")
             // Good: drains, weights and a failover taken; this node's drain stays.
             let taken = try await post(client, gate, "/state", [
                 "state": ["revision": 12, "drained_providers": ["a"], "weights": ["chat": ["b": 90]], "node_drain": false,
@@ -232,7 +232,7 @@ import Testing
             let state = try #require(taken.json?["state"])
             #expect(state["revision"]?.intValue == 3 && state["drained_providers"] == ["a"] && state["weights"] == ["chat": ["b": 90]])
             #expect(state["node_drain"] == true && state["failovers"]?.arrayValue?.first?["subject"]?.stringValue == "tier:chat/0")
-            let audit = try await client.request("GET", gate.url + "/admin/v1/audit", headers: op)
+            let audit = try await client.request("GET", gate.adminURL + "/admin/v1/audit", headers: op)
             let last = audit.json?["entries"]?.arrayValue?.last
             #expect(last?["action"]?.stringValue == "state.replace" && last?["target"]?.stringValue == "fleet" && last?["reason"]?.stringValue == "sync from node-1")
             // The same again is no change.
@@ -248,9 +248,9 @@ import Testing
             #expect(r.status == 200)
             #expect(try await client.request("GET", gate.url + "/readyz").status == 503)
             #expect(try await client.chat(gate.url, model: "chat").status == 200)
-            let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer)
+            let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer)
             #expect(snap.json?["node"]?["state"]?.stringValue == "drained")
-            let kinds = try await client.request("GET", gate.url + "/admin/v1/events", headers: viewer).json?["events"]?.arrayValue?
+            let kinds = try await client.request("GET", gate.adminURL + "/admin/v1/events", headers: viewer).json?["events"]?.arrayValue?
                 .compactMap { $0["kind"]?.stringValue } ?? []
             #expect(kinds.contains("node_draining") && kinds.contains("node_drained"))
             _ = try await post(client, gate, "/node/undrain", nil, headers: op)
@@ -261,7 +261,7 @@ import Testing
     @Test func snapshotCarriesProvidersRoutesAndStats() async throws {
         try await withFleet { sim, gate, client in
             _ = try await traffic(client, gate, 10)
-            let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer)
+            let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer)
             let json = try #require(snap.json)
             #expect(json["node"]?["id"]?.stringValue == "test-node")
             #expect(json["node"]?["state"]?.stringValue == "serving")

@@ -50,10 +50,10 @@ import Testing
             #expect(alice.routes == ["chat"] && alice.tokens1m > 0)
             let bob = try #require(snapshot.clients?.first { $0.name == "bob" })
             #expect(bob.spendTodayDollars > 0.000001 && bob.refused == 1 && abs(bob.spendPerHourDollars - bob.spendTodayDollars * 60) < 1e-6)
-            let raw = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.operatorToken)"]).text
+            let raw = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.operatorToken)"]).text
             #expect(!raw.contains(TestFleet.aliceKey) && !raw.contains(TestFleet.bobKey))
             // /metrics: a client label from the configured names only (none for an unknown key).
-            let metrics = try await client.request("GET", gate.url + "/metrics").text
+            let metrics = try await client.request("GET", gate.adminURL + "/metrics").text
             #expect(metrics.contains(#"clawgate_client_requests_total{client="alice",outcome="ok"} 3"#), "\(metrics)")
             #expect(metrics.contains(#"clawgate_client_requests_total{client="alice",outcome="rpm"} 1"#))
             #expect(metrics.contains(#"clawgate_client_requests_total{client="alice",outcome="route"} 1"#))
@@ -91,23 +91,23 @@ import Testing
             $0.clients = [.init(name: "alice", keyEnv: "CLAW_TEST_ALICE_KEY")]
         }) { sim, gate, client throws in
             #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200)
-            let blocked = try await client.request("POST", gate.url + "/admin/v1/clients/alice/block", body: Data(#"{"reason":"runaway retry loop"}"#.utf8), headers: op)
+            let blocked = try await client.request("POST", gate.adminURL + "/admin/v1/clients/alice/block", body: Data(#"{"reason":"runaway retry loop"}"#.utf8), headers: op)
             #expect(blocked.status == 200, "\(blocked.text)")
             let refused = try await chat(client, gate, key: TestFleet.aliceKey)
             #expect(refused.status == 403 && refused.json?["error"]?["code"]?.stringValue == "client_blocked")
             #expect(gate.gateway.snapshot().clients?.first?.blocked == true)
-            #expect(try await client.request("POST", gate.url + "/admin/v1/clients/alice/unblock", headers: op).status == 200)
+            #expect(try await client.request("POST", gate.adminURL + "/admin/v1/clients/alice/unblock", headers: op).status == 200)
             #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200)
             // Limits at runtime: rpm 2 now (two requests already in this minute).
-            let limits = try await client.request("PUT", gate.url + "/admin/v1/clients/alice/limits", body: Data(#"{"limits":{"rpm":2}}"#.utf8), headers: op)
+            let limits = try await client.request("PUT", gate.adminURL + "/admin/v1/clients/alice/limits", body: Data(#"{"limits":{"rpm":2}}"#.utf8), headers: op)
             #expect(limits.status == 200 && limits.json?["state"]?["client_limits"]?["alice"]?["rpm"]?.intValue == 2, "\(limits.text)")
             #expect(try await chat(client, gate, key: TestFleet.aliceKey).json?["error"]?["code"]?.stringValue == "client_rpm")
             #expect(gate.gateway.snapshot().clients?.first?.limits.rpm == 2)
             // Wrong names and limits are refused, naming what is wrong; nothing changes.
-            #expect(try await client.request("POST", gate.url + "/admin/v1/clients/mallory/block", headers: op).status == 404)
-            let bad = try await client.request("PUT", gate.url + "/admin/v1/clients/alice/limits", body: Data(#"{"limits":{"rpm":0}}"#.utf8), headers: op)
+            #expect(try await client.request("POST", gate.adminURL + "/admin/v1/clients/mallory/block", headers: op).status == 404)
+            let bad = try await client.request("PUT", gate.adminURL + "/admin/v1/clients/alice/limits", body: Data(#"{"limits":{"rpm":0}}"#.utf8), headers: op)
             #expect(bad.status == 400 && bad.json?["error"]?["field"]?.stringValue == "limits.rpm")
-            let audit = try await client.request("GET", gate.url + "/admin/v1/audit", headers: op)
+            let audit = try await client.request("GET", gate.adminURL + "/admin/v1/audit", headers: op)
             let actions = audit.json?["entries"]?.arrayValue?.map { $0["action"]?.stringValue ?? "" } ?? []
             #expect(actions == ["client.block", "client.unblock", "client.limits"], "\(actions)")
             #expect(audit.json?["entries"]?.arrayValue?.first?["reason"]?.stringValue == "runaway retry loop")

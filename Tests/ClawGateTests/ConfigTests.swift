@@ -127,6 +127,30 @@ import Testing
         }
     }
 
+    @Test func listenerLimitsAndTheAdminListenerAreReadAndBadValuesRefusedWithTheirPaths() throws {
+        let config = try GatewayConfig.parse(yaml: Self.good + "\nlimits: {max_connections: 500, header_timeout: 2.5, idle_timeout: 30}\nadmin: {listen: 127.0.0.1:9100}\n")
+        #expect(config.limits.maxConnections == 500 && config.limits.headerTimeout == 2.5 && config.limits.idleTimeout == 30)
+        #expect(config.adminListen == ("127.0.0.1", 9100))
+        // Unset: loopback on the client port + 1, safe clocks.
+        let plain = try GatewayConfig.parse(yaml: Self.good.replacingOccurrences(of: "listen: 127.0.0.1:8080", with: "listen: 0.0.0.0:8080"))
+        #expect(plain.adminListen == ("127.0.0.1", 8081))
+        #expect(plain.limits.headerTimeout == 10 && plain.limits.idleTimeout == 60 && plain.limits.maxConnections == nil)
+        do {
+            _ = try GatewayConfig.parse(yaml: Self.good + "\nlimits: {max_connections: 0, header_timeout: -1, idle_timeout: soon}\nadmin: {listen: 127.0.0.1:8080}\n")
+            Issue.record("accepted")
+        } catch {
+            let paths = error.problems.map(\.path)
+            #expect(paths.contains("limits.max_connections") && paths.contains("limits.header_timeout") && paths.contains("limits.idle_timeout"))
+            #expect(error.description.contains("admin.listen: must differ from listen"))
+        }
+        do {
+            _ = try GatewayConfig.parse(yaml: Self.good + "\nadmin: {listen: nowhere}\n")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description.contains("admin.listen: must be HOST:PORT"))
+        }
+    }
+
     @Test func refusesTextThatIsNotAMapping() {
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "- just\n- a list\n") }
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml: "providers: [\n") }

@@ -159,10 +159,10 @@ import Testing
                 #expect(picky.breaker.state == .closed && picky.breaker.consecutiveFailures == 0)
                 #expect(picky.window1m.errors == 0 && picky.window1m.clientErrors == 8 && picky.window1m.errorRatio == 0)
                 #expect(snap.routes[0].window1m.errors == 0 && snap.routes[0].window1m.clientErrors == 8)
-                let metrics = try await client.request("GET", gate.url + "/metrics").text
+                let metrics = try await client.request("GET", gate.adminURL + "/metrics").text
                 #expect(metrics.contains(#"clawgate_upstream_attempts_total{provider="picky",route="chat",outcome="status_\#(status)",fault="client"} 8"#),
                         "\(metrics.split(separator: "\n").filter { $0.contains("attempts_total{") })")
-                let json = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.viewerToken)"]).json
+                let json = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.viewerToken)"]).json
                 #expect(json?["providers"]?.arrayValue?.first?["stats"]?["1m"]?["client_errors"]?.intValue == 8)
             }
         }
@@ -282,7 +282,17 @@ import Testing
         #expect(derived.maxInFlight == 9872 && derived.maxInFlightPerProvider == 9872)
         #expect(try Gateway.resolveLimits(.init(), openFiles: 1_048_576).maxInFlight == 10_000)
         let set = try Gateway.resolveLimits(.init(maxInFlight: 100, maxInFlightPerProvider: 30), openFiles: 1024)
-        #expect(set == .init(maxInFlight: 100, maxInFlightPerProvider: 30))
+        #expect(set == .init(maxInFlight: 100, maxInFlightPerProvider: 30, maxConnections: 668))
+        // Connections and provider sockets fit in the descriptors together, below the limit.
+        let low = try Gateway.resolveLimits(.init(), openFiles: 1024)
+        #expect(low.maxInFlight == 384 && low.maxConnections == 384)
+        #expect(try Gateway.resolveLimits(.init(), openFiles: 1_048_576).maxConnections == 20_000)
+        do {
+            _ = try Gateway.resolveLimits(.init(maxConnections: 900), openFiles: 1024)
+            Issue.record("900 connections cannot fit in 1024 descriptors")
+        } catch {
+            #expect(error.description.contains("limits.max_connections is 900") && error.description.contains("at most 384"))
+        }
     }
 }
 

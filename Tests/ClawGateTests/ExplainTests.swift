@@ -25,7 +25,7 @@ import Testing
                             routes: ["chat": [[("bad", 1000), ("good", 1)]]]) { sim, gate, client in
             for _ in 0..<4 { _ = try await client.chat(gate.url, model: "chat") }
             let before = Date().timeIntervalSince1970
-            let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer).json
+            let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer).json
             let bad = try #require(snap?["providers"]?.arrayValue?.first { $0["id"]?.stringValue == "bad" })
             let circuit = try #require(bad["circuit"])
             #expect(circuit["state"]?.stringValue == "open")
@@ -36,7 +36,7 @@ import Testing
             #expect(circuit["recent_failures"]?.arrayValue?.count == 3)
             #expect(circuit["recent_failures"]?.arrayValue?.first?["reason"]?.stringValue?.hasPrefix("status_50") == true)
             // The recent-requests log has every retried request with both attempts and why.
-            let log = try await client.request("GET", gate.url + "/admin/v1/requests", headers: viewer).json
+            let log = try await client.request("GET", gate.adminURL + "/admin/v1/requests", headers: viewer).json
             let first = try #require(log?["requests"]?.arrayValue?.first)
             #expect(first["route"]?.stringValue == "chat" && first["served"]?.stringValue == "good" && first["outcome"]?.stringValue == "ok")
             #expect(first["attempts"]?.arrayValue?.compactMap { $0["provider"]?.stringValue } == ["bad", "good"])
@@ -58,7 +58,7 @@ import Testing
         try await withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 80), ("b", 20)]]]) { sim, gate, client in
             for _ in 0..<200 { _ = try await client.chat(gate.url, model: "chat") }
             func share(_ provider: String) async throws -> Double? {
-                let snap = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: viewer).json
+                let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer).json
                 let tier = snap?["routes"]?.arrayValue?.first?["tiers"]?.arrayValue?.first?.arrayValue
                 return tier?.first { $0["provider"]?.stringValue == provider }?["actual_share"]?.doubleValue
             }

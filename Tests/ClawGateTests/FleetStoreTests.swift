@@ -37,7 +37,7 @@ struct FleetStoreTests {
         let a = try await node("node-a", sim: sim, etcd: etcd)
         let b = try await node("node-b", sim: sim, etcd: etcd)
         let client = TestClient()
-        let drained = try await client.request("POST", a.url + "/admin/v1/providers/a/drain",
+        let drained = try await client.request("POST", a.adminURL + "/admin/v1/providers/a/drain",
                                                body: AdminAPI.encode(ReasonBody(reason: "maintenance")), headers: op)
         #expect(drained.status == 200, "\(drained.text)")
         #expect(try AdminAPI.decode(Written.self, from: drained.body).revision == 1)
@@ -46,35 +46,35 @@ struct FleetStoreTests {
         // node-b now sends nothing to a.
         for _ in 0..<10 { #expect(try await client.chat(b.url, model: "chat").header("x-clawgate-provider") == "b") }
         // A stale If-Match is refused by the store's compare, on any node.
-        let stale = try await client.request("POST", b.url + "/admin/v1/providers/b/drain", headers: op.merging(["if-match": "0"]) { $1 })
+        let stale = try await client.request("POST", b.adminURL + "/admin/v1/providers/b/drain", headers: op.merging(["if-match": "0"]) { $1 })
         #expect(stale.status == 412 && (try? AdminAPI.decode(ErrorBody.self, from: stale.body).error.revision) == 1)
         // A write through b, based on what b applied, lands as revision 2 and reaches a.
-        let weights = try await client.request("PUT", b.url + "/admin/v1/routes/chat/weights",
+        let weights = try await client.request("PUT", b.adminURL + "/admin/v1/routes/chat/weights",
                                                body: AdminAPI.encode(WeightsBody(weights: ["b": 80])), headers: op)
         #expect(weights.status == 200 && (try? AdminAPI.decode(Written.self, from: weights.body).revision) == 2, "\(weights.text)")
         #expect(try await within(2) { state(a).weights == ["chat": ["b": 80]] && state(a).revision == 2 } != nil)
         // The audit lives in the store: either node lists both writes, with who and why.
-        let audit = try AdminAPI.decode(AuditPage.self, from: try await client.request("GET", a.url + "/admin/v1/audit", headers: op).body)
+        let audit = try AdminAPI.decode(AuditPage.self, from: try await client.request("GET", a.adminURL + "/admin/v1/audit", headers: op).body)
         #expect(audit.items.map(\.action) == ["provider.drain", "route.weights"])
         #expect(audit.items.first?.reason == "maintenance" && audit.items.first?.actor == "ops")
         // A node started now starts with the fleet's state.
         let c = try await node("node-c", sim: sim, etcd: etcd)
         #expect(state(c).drainedProviders == ["a"] && state(c).revision == 2)
         // Node drains are per node id: draining node-a leaves the others serving.
-        _ = try await client.request("POST", a.url + "/admin/v1/node/drain", headers: op)
+        _ = try await client.request("POST", a.adminURL + "/admin/v1/node/drain", headers: op)
         #expect(try await within(2) { state(b).revision == 3 } != nil)
         #expect(a.gateway.isReady == false && b.gateway.isReady && c.gateway.isReady)
         // Every node registered itself under a lease, with the revision it applied.
         var fleet = FleetMembers(store: StoreStatus(), revision: 0, members: [])
         let deadline = Date().addingTimeInterval(5)
         repeat {
-            fleet = try AdminAPI.decode(FleetMembers.self, from: try await client.request("GET", b.url + "/admin/v1/fleet", headers: op).body)
+            fleet = try AdminAPI.decode(FleetMembers.self, from: try await client.request("GET", b.adminURL + "/admin/v1/fleet", headers: op).body)
             if fleet.members.count == 3, fleet.members.allSatisfy({ $0.appliedRevision == 3 }) { break }
             try await Task.sleep(for: .milliseconds(50))
         } while Date() < deadline
         #expect(fleet.store == StoreStatus(kind: .etcd, reachable: true) && fleet.revision == 3)
         #expect(fleet.members.map(\.id) == ["node-a", "node-b", "node-c"] && fleet.members.allSatisfy { $0.appliedRevision == 3 }, "\(fleet)")
-        #expect(Set(fleet.members.map(\.url)) == [a.url, b.url, c.url])
+        #expect(Set(fleet.members.map(\.url)) == [a.adminURL, b.adminURL, c.adminURL])
         #expect(a.gateway.snapshot().node.store == StoreStatus(kind: .etcd, reachable: true))
         await client.shutdown()
         for g in [a, b, c] { await g.stop() }
@@ -88,15 +88,15 @@ struct FleetStoreTests {
         let a = try await node("node-a", sim: sim, etcd: etcd, timeout: 0.5)
         let client = TestClient()
         etcd.signal(SIGSTOP)
-        let refused = try await client.request("POST", a.url + "/admin/v1/providers/a/drain", headers: op)
+        let refused = try await client.request("POST", a.adminURL + "/admin/v1/providers/a/drain", headers: op)
         #expect(refused.status == 503, "\(refused.text)")
         #expect(try AdminAPI.decode(ErrorBody.self, from: refused.body).error.code == "store_unavailable")
         #expect(state(a).drainedProviders.isEmpty, "no local write without the store")
         #expect(a.gateway.snapshot().node.store.reachable == false)
         for _ in 0..<5 { #expect(try await client.chat(a.url, model: "chat").status == 200) }
-        #expect(try await client.request("GET", a.url + "/admin/v1/snapshot", headers: op).status == 200)
+        #expect(try await client.request("GET", a.adminURL + "/admin/v1/snapshot", headers: op).status == 200)
         etcd.signal(SIGCONT)
-        let again = try await client.request("POST", a.url + "/admin/v1/providers/a/drain", headers: op)
+        let again = try await client.request("POST", a.adminURL + "/admin/v1/providers/a/drain", headers: op)
         #expect(again.status == 200, "\(again.text)")
         await client.shutdown()
         await a.stop()
@@ -110,7 +110,7 @@ struct FleetStoreTests {
         let a = try await node("node-a", sim: sim, etcd: etcd)
         let client = TestClient()
         for verb in ["drain", "undrain", "drain"] {
-            #expect(try await client.request("POST", a.url + "/admin/v1/providers/a/\(verb)", headers: op).status == 200)
+            #expect(try await client.request("POST", a.adminURL + "/admin/v1/providers/a/\(verb)", headers: op).status == 200)
         }
         #expect(state(a).revision == 3 && state(a).drainedProviders == ["a"])
         func wipeEvents() -> Int { a.gateway.state.events(since: 0).0.filter { $0.detail.contains("went back") }.count }
@@ -124,7 +124,7 @@ struct FleetStoreTests {
         #expect(state(a).revision == 3 && state(a).drainedProviders == ["a"], "the node kept the newer state")
         #expect(wipeEvents() == 1, "the wipe is reported in the node's events")
         // A write now cannot silently build on the wiped store either.
-        let refused = try await client.request("POST", a.url + "/admin/v1/providers/b/drain", headers: op)
+        let refused = try await client.request("POST", a.adminURL + "/admin/v1/providers/b/drain", headers: op)
         #expect(refused.status == 409 || refused.status == 412, "\(refused.status) \(refused.text)")
         await client.shutdown()
         await a.stop()
@@ -154,7 +154,7 @@ struct FleetStoreTests {
         var acknowledged: [Int] = []
         for i in 0..<30 {
             if i == 5 { cluster.signal(leader, SIGKILL) }
-            let answer = try await client.request("PUT", nodes[i % 3].url + "/admin/v1/routes/chat/weights",
+            let answer = try await client.request("PUT", nodes[i % 3].adminURL + "/admin/v1/routes/chat/weights",
                                                   body: AdminAPI.encode(WeightsBody(weights: ["a": 10 + i])), headers: op)
             if answer.status == 200, let written = try? AdminAPI.decode(Written.self, from: answer.body) { acknowledged.append(written.revision) }
         }
@@ -173,7 +173,7 @@ struct FleetStoreTests {
         let survivors = cluster.members.filter { $0.name != leader.name }
         cluster.signal(survivors[0], SIGSTOP)
         let asked = Date()
-        let refused = try await client.request("POST", nodes[0].url + "/admin/v1/providers/b/drain", headers: op)
+        let refused = try await client.request("POST", nodes[0].adminURL + "/admin/v1/providers/b/drain", headers: op)
         let took = Date().timeIntervalSince(asked)
         #expect(refused.status == 503 && (try? AdminAPI.decode(ErrorBody.self, from: refused.body).error.code) == "store_unavailable")
         // Within the store's 2 s budget (etcd alone waits 7 s for a put without quorum): the dead
@@ -182,7 +182,7 @@ struct FleetStoreTests {
         #expect(took < 2.6, "the refusal took \(took) s")
         // The next write knows the frozen and dead members and asks the live one only: at once.
         let again = Date()
-        let refusedAgain = try await client.request("POST", nodes[0].url + "/admin/v1/providers/b/drain", headers: op)
+        let refusedAgain = try await client.request("POST", nodes[0].adminURL + "/admin/v1/providers/b/drain", headers: op)
         #expect(refusedAgain.status == 503 && Date().timeIntervalSince(again) < 0.5, "the second refusal took \(Date().timeIntervalSince(again)) s")
         for node in nodes { #expect(try await client.chat(node.url, model: "chat").status == 200) }
         await client.shutdown()
@@ -221,11 +221,11 @@ struct FleetStoreTests {
         config.admin.stateDir = NSTemporaryDirectory() + "clawgate-test-\(UUID().uuidString)"
         let b = try await TestFleet.gateway(config)
         let client = TestClient()
-        #expect(try await client.request("POST", b.url + "/admin/v1/providers/a/drain", headers: op).status == 200)
+        #expect(try await client.request("POST", b.adminURL + "/admin/v1/providers/a/drain", headers: op).status == 200)
         #expect(try await within(2) { state(a).revision == 1 } != nil, "the watch works while every member answers")
         // The member node a watches freezes: its connection stays open and says nothing.
         cluster.signal(followers[0], SIGSTOP)
-        #expect(try await client.request("POST", b.url + "/admin/v1/providers/b/drain", headers: op).status == 200)
+        #expect(try await client.request("POST", b.adminURL + "/admin/v1/providers/b/drain", headers: op).status == 200)
         let took = try await within(5) { state(a).revision == 2 }
         #expect(took != nil, "node a never gave up its silent watch")
         cluster.signal(followers[0], SIGCONT)

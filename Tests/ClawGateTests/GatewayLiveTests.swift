@@ -269,7 +269,7 @@ import Testing
             #expect(try await client.chat(gate.url, model: "chat").status == 200)
             #expect(try await client.request("GET", gate.url + "/healthz").status == 200)
             #expect(try await client.request("GET", gate.url + "/readyz").status == 200)
-            let metrics = try await client.request("GET", gate.url + "/metrics").text
+            let metrics = try await client.request("GET", gate.adminURL + "/metrics").text
             for name in ["clawgate_requests_total", "clawgate_request_duration_seconds_bucket", "clawgate_upstream_attempt_duration_seconds_bucket", "clawgate_tokens_total",
                          "clawgate_cost_dollars_total", "clawgate_requests_in_flight", "clawgate_circuit_state", "clawgate_route_weight"] {
                 #expect(metrics.contains(name), "missing \(name)")

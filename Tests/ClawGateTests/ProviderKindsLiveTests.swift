@@ -301,7 +301,7 @@ import Testing
             #expect(gptStats.tokensOut > 0 && gptStats.errors == 0, "usage read from response.completed")
             let gemOnly = try await client.request("POST", gate.url + "/v1/responses", body: Data(#"{"model":"embed","input":"x"}"#.utf8))
             #expect(gemOnly.status == 400 && gemOnly.header("x-clawgate-skipped")?.contains("google (gemini has no responses endpoint)") == true, "\(gemOnly.text)")
-            let metrics = try await client.request("GET", gate.url + "/metrics").text
+            let metrics = try await client.request("GET", gate.adminURL + "/metrics").text
             #expect(metrics.contains(#"endpoint="embeddings""#) && metrics.contains(#"endpoint="responses""#))
             // The snapshot counts each route's requests by the API called.
             let routes = gate.gateway.snapshot().routes

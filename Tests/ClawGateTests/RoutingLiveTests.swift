@@ -42,7 +42,7 @@ import Testing
         let decision = try #require(snapshot.routes[0].decision)
         #expect(decision.winner == "slow" && decision.candidates.count == 2 && decision.reason.contains("latency"), "\(decision)")
         // And /metrics: the strategy, the moving averages and the scores as gauges.
-        let metrics = try await client.request("GET", gate.url + "/metrics").text
+        let metrics = try await client.request("GET", gate.adminURL + "/metrics").text
         #expect(metrics.contains(#"clawgate_route_strategy{route="chat",strategy="latency"} 1"#), "\(metrics)")
         #expect(metrics.contains(#"clawgate_route_strategy{route="chat",strategy="weighted"} 0"#))
         #expect(metrics.contains(#"clawgate_routing_latency_seconds{provider="slow",kind="per_token"}"#))
@@ -63,7 +63,7 @@ import Testing
         let client = TestClient()
         // Weighted first, so that every provider has been measured; then cost, set at runtime.
         _ = try await served(client, gate, 15)
-        let set = try await client.request("PUT", gate.url + "/admin/v1/routes/chat/strategy", body: Data(#"{"strategy":"cost"}"#.utf8), headers: op)
+        let set = try await client.request("PUT", gate.adminURL + "/admin/v1/routes/chat/strategy", body: Data(#"{"strategy":"cost"}"#.utf8), headers: op)
         #expect(set.status == 200)
         let first = try await served(client, gate, 30)
         #expect(first["cheap", default: 0] >= 28 && first["free", default: 0] == 0, "the unpriced one is never assumed cheap: \(first)")
@@ -78,16 +78,16 @@ import Testing
 
     @Test func anOperatorChangesTheStrategyAtRuntimeAndItIsAudited() async throws {
         try await TestFleet.withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 50), ("b", 50)]]]) { sim, gate, client in
-            let path = gate.url + "/admin/v1/routes/chat/strategy"
+            let path = gate.adminURL + "/admin/v1/routes/chat/strategy"
             let bad = try await client.request("PUT", path, body: Data(#"{"strategy":"fastest"}"#.utf8), headers: op)
             #expect(bad.status == 400 && bad.json?["error"]?["field"]?.stringValue == "strategy", "\(bad.text)")
-            let unknown = try await client.request("PUT", gate.url + "/admin/v1/routes/nope/strategy", body: Data(#"{"strategy":"cost"}"#.utf8), headers: op)
+            let unknown = try await client.request("PUT", gate.adminURL + "/admin/v1/routes/nope/strategy", body: Data(#"{"strategy":"cost"}"#.utf8), headers: op)
             #expect(unknown.status == 404)
             #expect(gate.gateway.state.operatorState.revision == 0, "refusals change nothing")
             let ok = try await client.request("PUT", path, body: AdminAPI.encode(StrategyBody(strategy: "least_outstanding", reason: "herding")), headers: op)
             #expect(ok.status == 200 && ok.json?["state"]?["strategies"] == ["chat": "least_outstanding"], "\(ok.text)")
             #expect(gate.gateway.snapshot().routes[0].strategy == "least_outstanding")
-            let audit = try await client.request("GET", gate.url + "/admin/v1/audit", headers: op)
+            let audit = try await client.request("GET", gate.adminURL + "/admin/v1/audit", headers: op)
             let entry = audit.json?["entries"]?.arrayValue?.last
             #expect(entry?["action"]?.stringValue == "route.strategy" && entry?["after"]?["strategy"]?.stringValue == "least_outstanding")
             // Back to the configured one: the override goes.

@@ -13,10 +13,10 @@ import Testing
         let gate = try await TestFleet.gateway(TestFleet.config(simulator: sim, routes: ["chat": [[("bad", 500), ("good", 500)]]]))
         let client = TestClient()
         for _ in 0..<30 { _ = try await client.chat(gate.url, model: "chat") }
-        let answer = try await client.request("GET", gate.url + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.viewerToken)"])
+        let answer = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: ["authorization": "Bearer \(TestFleet.viewerToken)"])
         let json = try #require(answer.json)
         let snapshot = try AdminAPI.decode(Snapshot.self, from: answer.body)
-        var state = AppState(fleet: Fleet(urls: [gate.url]))
+        var state = AppState(fleet: Fleet(urls: [gate.adminURL]))
         state.now = Date().timeIntervalSince1970
         Reducer.reduce(&state, .resize(width: 120, height: 40))
         Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: JSONValueBox(json), events: [], error: nil, at: state.now))

@@ -54,7 +54,7 @@ admin:
   tokens: [{{name: bench, role: operator, env: BENCH_TOKEN}}]
 """)
     gates.append(start([f"{BIN}/clawgate", "--config", cfg], env=dict(os.environ, BENCH_TOKEN=TOKEN)))
-urls = ",".join(g[1]["url"] for g in gates)
+urls = ",".join(g[1]["admin"] for g in gates)  # clawtop polls admin listeners
 env = dict(os.environ, CLAWTOP_TOKEN=TOKEN)
 monitors = []
 
@@ -71,7 +71,7 @@ def start_monitors():
     if not (prom_bin and am_bin):
         return None
     prom_port, am_port = free_port(), free_port()
-    targets = ", ".join(f"'{g[1]['url'].split('//')[1]}'" for g in gates)
+    targets = ", ".join(f"'{g[1]['admin'].split('//')[1]}'" for g in gates)
     with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
         f.write(f"global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: clawgate\n    static_configs: [{{targets: [{targets}]}}]\n")
     with open(os.path.join(tmp, "alertmanager.yml"), "w") as f:

@@ -52,7 +52,7 @@ for n in range(3):
     cfg = os.path.join(tmp, f"node{n}.yaml")
     with open(cfg, "w") as f:
         f.write(f"""node_id: soak-{n}
-listen: 127.0.0.1:{48100 + n}
+listen: 127.0.0.1:{48100 + n * 2}
 providers:
 """ + "".join(f"  - {{id: {k}, base_url: '{v}/v1'}}\n" for k, v in info["providers"].items()) + f"""routes:
   - alias: chat
@@ -64,7 +64,7 @@ admin:
 """)
     configs.append(cfg)
     gates.append(start([f"{BIN}/clawgate", "--config", cfg], env=env)[0])
-urls = ",".join(f"http://127.0.0.1:{48100 + n}" for n in range(3))
+urls = ",".join(f"http://127.0.0.1:{48101 + n * 2}" for n in range(3))  # the admin listeners (listen port + 1)
 name = "soak-" + uuid.uuid4().hex[:6]
 subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "50",
                 f"env TERM=xterm-256color CLAWTOP_TOKEN={TOKEN} {BIN}/clawtop --refresh {args.refresh} --node {urls}"], check=True)
@@ -79,7 +79,7 @@ def traffic(seconds):
     while time.time() < end:
         for n in range(3):
             try:
-                urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{48100 + n}/v1/chat/completions",
+                urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{48100 + n * 2}/v1/chat/completions",
                                                               data=b'{"model":"chat","messages":[{"role":"user","content":"x"}]}',
                                                               headers={"content-type": "application/json"}), timeout=2).read()
             except Exception:

@@ -88,7 +88,8 @@ admin:
   tokens: [{{name: ops, role: operator, env: BENCH_TOKEN}}]
 """)
     nodes.append(start([f"{BIN}/clawgate", "--config", cfg], env=dict(os.environ, BENCH_TOKEN=TOKEN)))
-urls = [n[1]["url"] for n in nodes]
+urls = [n[1]["admin"] for n in nodes]  # admin listeners
+data_urls = [n[1]["url"] for n in nodes]  # client ports
 
 
 def revision(url):
@@ -131,7 +132,7 @@ try:
     def traffic():
         body = json.dumps({"model": "chat", "messages": [{"role": "user", "content": "x"}]}).encode()
         while not stop.is_set():
-            for u in urls:
+            for u in data_urls:
                 t0 = time.perf_counter()
                 try:
                     with urllib.request.urlopen(urllib.request.Request(u + "/v1/chat/completions", data=body,

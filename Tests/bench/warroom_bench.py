@@ -29,7 +29,7 @@ tmp = tempfile.mkdtemp(prefix="warroom-bench-")
 demo = subprocess.Popen([f"{BIN}/clawtop", "--demo", "--headless", "--no-monitors", "--file-store", "--incident-period", "30"],
                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 info = json.loads(demo.stdout.readline())
-urls = ",".join(n["url"] for n in info["nodes"])
+urls = ",".join(n["admin"] for n in info["nodes"])
 token = info["viewer_token"]
 sessions = []
 

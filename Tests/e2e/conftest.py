@@ -20,6 +20,16 @@ def binary(name):
     return path
 
 
+# clawgate's admin listener -> its client port, so a test that holds a node's admin URL (what
+# clawtop is given) can also send it traffic.
+DATA_URL = {}
+
+
+def data_url(url):
+    """The client port of the node whose admin listener (or client port) is `url`."""
+    return DATA_URL.get(url, url)
+
+
 class Proc:
     """A started program whose first stdout line is its JSON announcement."""
 
@@ -30,6 +40,8 @@ class Proc:
             err = self.proc.stderr.read()
             raise RuntimeError(f"{args[0]} did not start: {err}")
         self.info = json.loads(line)
+        if "admin" in self.info:
+            DATA_URL[self.info["admin"]] = self.info["url"]
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.proc.poll() is None:
@@ -70,7 +82,7 @@ def fleet():
         f.write(gateway_yaml(sim.info["providers"]))
         path = f.name
     gate = Proc([binary("clawgate"), "--config", path])
-    yield {"sim": sim, "gate": gate, "url": gate.info["url"], "control": sim.info["control"], "config": path}
+    yield {"sim": sim, "gate": gate, "url": gate.info["url"], "admin": gate.info["admin"], "control": sim.info["control"], "config": path}
     gate.stop()
     sim.stop()
     os.unlink(path)

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, Proc, binary
+from conftest import ROOT, Proc, binary, data_url
 
 OPERATOR = "operator-token-e2e-0123456789"
 VIEWER = "viewer-token-e2e-0123456789"
@@ -65,6 +65,7 @@ def start_gate(config_path, extra_env=None):
 
 
 def chat(url, n):
+    url = data_url(url)  # a node's admin URL or its client port
     served = {}
     for _ in range(n):
         req = urllib.request.Request(url + "/v1/chat/completions", method="POST",
@@ -81,10 +82,10 @@ def test_operator_state_survives_sigkill(sim, tmp_path):
     config = tmp_path / "gw.yaml"
     config.write_text(admin_yaml(sim.info["providers"], state_dir))
     gate = start_gate(config)
-    url = gate.info["url"]
-    status, body = call(url + "/admin/v1/providers/primary/drain", "POST", {"reason": "e2e"})
+    admin = gate.info["admin"]
+    status, body = call(admin + "/admin/v1/providers/primary/drain", "POST", {"reason": "e2e"})
     assert status == 200 and body["revision"] == 1
-    status, body = call(url + "/admin/v1/routes/chat/weights", "PUT", {"weights": {"secondary": 700}})
+    status, body = call(admin + "/admin/v1/routes/chat/weights", "PUT", {"weights": {"secondary": 700}})
     assert status == 200 and body["revision"] == 2
     # Killed right after the write returned: no chance to flush anything more.
     gate.proc.send_signal(signal.SIGKILL)
@@ -92,13 +93,13 @@ def test_operator_state_survives_sigkill(sim, tmp_path):
     assert oct(os.stat(state_dir).st_mode & 0o777) == "0o700"
     gate = start_gate(config)
     try:
-        url = gate.info["url"]
-        status, state = call(url + "/admin/v1/state", token=VIEWER)
+        url, admin = gate.info["url"], gate.info["admin"]
+        status, state = call(admin + "/admin/v1/state", token=VIEWER)
         assert status == 200
         assert state["revision"] == 2 and state["drained_providers"] == ["primary"]
         assert state["weights"] == {"chat": {"secondary": 700}}
         assert chat(url, 30).get("primary", 0) == 0
-        status, audit = call(url + "/admin/v1/audit", token=VIEWER)
+        status, audit = call(admin + "/admin/v1/audit", token=VIEWER)
         assert [e["action"] for e in audit["entries"]] == ["provider.drain", "route.weights"]
         assert audit["entries"][0]["actor"] == "ops" and audit["entries"][0]["reason"] == "e2e"
         # The audit log on disk is JSON lines, one per write, and holds no token.
@@ -121,7 +122,7 @@ def test_tokens_never_leak_and_bad_token_sources_refuse_start(sim, tmp_path):
     os.chmod(token_file, 0o600)
     gate = start_gate(config)
     try:
-        url = gate.info["url"]
+        url = gate.info["admin"]
         assert call(url + "/admin/v1/snapshot", token=VIEWER)[0] == 200
         status, body = call(url + "/admin/v1/node/drain", "POST", token=VIEWER)
         assert status == 403 and VIEWER not in json.dumps(body)
@@ -153,7 +154,7 @@ def test_schemathesis_conformance(sim, tmp_path):
     try:
         r = subprocess.run(
             ["schemathesis", "--config-file", os.path.join(ROOT, "Tests/e2e/schemathesis.toml"), "run",
-             os.path.join(ROOT, "Sources/ClawGateKit/openapi.yaml"), "--url", gate.info["url"],
+             os.path.join(ROOT, "Sources/ClawGateKit/openapi.yaml"), "--url", gate.info["admin"],
              "-H", f"Authorization: Bearer {OPERATOR}", "--checks", "all", "--max-examples", "40", "--seed", "1"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache stays out of the repository
         assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-2000:]

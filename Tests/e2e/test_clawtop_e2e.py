@@ -26,7 +26,7 @@ def nodes(tmp_path):
         gates.append(start_gate(config))
     for g in gates:
         chat(g.info["url"], 10)
-    yield sim, [g.info["url"] for g in gates]
+    yield sim, [g.info["admin"] for g in gates]
     for g in gates:
         g.stop()
     sim.stop()
@@ -332,10 +332,10 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
         assert len(kids) == 4 + 2 * MONITORS + ETCD
         assert len(info["etcd"]) == ETCD
         if ETCD:
-            status, fleet = call(info["nodes"][0]["url"] + "/admin/v1/fleet", token=info["viewer_token"])
+            status, fleet = call(info["nodes"][0]["admin"] + "/admin/v1/fleet", token=info["viewer_token"])
             assert fleet["store"]["kind"] == "etcd" and len(fleet["members"]) == 3, fleet
         assert (info["prometheus"] is not None) == MONITORS and (info["alertmanager"] is not None) == MONITORS
-        url = info["nodes"][0]["url"]
+        url = info["nodes"][0]["admin"]
         for g in info["nodes"]:
             assert urllib.request.urlopen(g["url"] + "/readyz", timeout=5).status == 200
         status, snap = call(url + "/admin/v1/snapshot", token=info["viewer_token"])
@@ -347,7 +347,7 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
         while time.time() < deadline and not kinds & {"circuit_opened", "health_failed"}:
             time.sleep(0.5)
             for g in info["nodes"]:
-                status, ev = call(g["url"] + "/admin/v1/events", token=info["viewer_token"])
+                status, ev = call(g["admin"] + "/admin/v1/events", token=info["viewer_token"])
                 kinds |= {e["kind"] for e in ev["events"]}
         assert kinds & {"circuit_opened", "health_failed"}, kinds
         if MONITORS:
@@ -358,7 +358,7 @@ def test_demo_headless_gives_urls_and_tokens_and_stops_everything_on_sighup():
                 if len(up) == len(info["nodes"]) and all(r["value"][1] == "1" for r in up) or time.time() > deadline:
                     break
                 time.sleep(0.5)
-            assert sorted(r["metric"]["instance"] for r in up) == sorted(g["url"].split("//")[1] for g in info["nodes"])
+            assert sorted(r["metric"]["instance"] for r in up) == sorted(g["admin"].split("//")[1] for g in info["nodes"])
             assert all(r["value"][1] == "1" for r in up), up
             deadline = time.time() + 45
             alerts = []
@@ -482,7 +482,7 @@ def test_a_drain_under_the_demos_traffic_moves_the_shares_the_preview_predicted(
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         info = json.loads(p.stdout.readline())
-        urls = [n["url"] for n in info["nodes"]]
+        urls = [n["admin"] for n in info["nodes"]]
         time.sleep(3)  # traffic under way
         r = clawtop("--exec", "drain provider cheap", "--yes", "--node", ",".join(urls), token=info["operator_token"])
         assert r.returncode == 0, r.stdout + r.stderr
@@ -515,9 +515,10 @@ def test_the_demos_clients_call_with_their_keys_and_the_console_blocks_one_by_ke
         keys = {c["name"]: c["key"] for c in info["clients"]}
         assert sorted(keys) == ["batch-jobs", "support-bot", "web-app"], info["clients"]
         urls = [n["url"] for n in info["nodes"]]
+        admins = [n["admin"] for n in info["nodes"]]
         web = openai.OpenAI(base_url=urls[0] + "/v1", api_key=keys["web-app"], max_retries=0, timeout=10)
         assert web.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}]).choices
-        t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={info['operator_token']} {binary('clawtop')} --refresh 0.5 --node {','.join(urls)}", 120, 30)
+        t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={info['operator_token']} {binary('clawtop')} --refresh 0.5 --node {','.join(admins)}", 120, 30)
         t.keys("7")
         screen = t.wait_for("web-app")
         names = [line.split()[0] for line in screen.splitlines()[3:] if line.split() and line.split()[0] in keys]

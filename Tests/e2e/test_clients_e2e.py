@@ -22,7 +22,7 @@ def gate(sim, tmp_path):  # noqa: F811
     p = subprocess.Popen([binary("clawgate"), "--config", str(config)], stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     import json
     info = json.loads(p.stdout.readline())
-    yield info["url"], tmp_path / "gate.log", p
+    yield info["url"], tmp_path / "gate.log", p, info["admin"]
     p.terminate()
     p.wait(timeout=10)
     log.close()
@@ -33,7 +33,7 @@ def client(url, key):
 
 
 def test_the_openai_client_with_a_valid_key_a_wrong_one_none_and_past_the_limit(gate):
-    url, log_path, _ = gate
+    url, log_path, _, admin = gate
     answer = client(url, KEY).chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content
     with pytest.raises(openai.AuthenticationError) as refused:
@@ -47,21 +47,21 @@ def test_the_openai_client_with_a_valid_key_a_wrong_one_none_and_past_the_limit(
     with pytest.raises(openai.RateLimitError) as limited:
         client(url, KEY).chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
     assert limited.value.code == "client_rpm" and 1 <= int(limited.value.response.headers["retry-after"]) <= 60
-    snap = call(url + "/admin/v1/snapshot", token=VIEWER)[1]
+    snap = call(admin + "/admin/v1/snapshot", token=VIEWER)[1]
     assert all(p["state"] == "healthy" for p in snap["providers"]), "a client's limit is not the provider's fault"
     web = next(c for c in snap["clients"] if c["name"] == "web")
     assert snap["client_auth"] == "on" and web["served"] == 5 and web["refused"] == 1
 
 
 def test_the_key_never_appears_in_logs_metrics_snapshot_or_audit(gate):
-    url, log_path, _ = gate
+    url, log_path, _, admin = gate
     client(url, KEY).chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.AuthenticationError):
         client(url, KEY + "x").chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
-    call(url + "/admin/v1/providers/backup/drain", "POST", {"reason": "e2e"})
+    call(admin + "/admin/v1/providers/backup/drain", "POST", {"reason": "e2e"})
     import urllib.request
-    texts = [urllib.request.urlopen(url + "/metrics", timeout=5).read().decode(),
-             str(call(url + "/admin/v1/snapshot", token=VIEWER)[1]), str(call(url + "/admin/v1/audit", token=VIEWER)[1]),
-             str(call(url + "/admin/v1/requests", token=VIEWER)[1]), open(log_path).read()]
+    texts = [urllib.request.urlopen(admin + "/metrics", timeout=5).read().decode(),
+             str(call(admin + "/admin/v1/snapshot", token=VIEWER)[1]), str(call(admin + "/admin/v1/audit", token=VIEWER)[1]),
+             str(call(admin + "/admin/v1/requests", token=VIEWER)[1]), open(log_path).read()]
     for text in texts:
         assert KEY not in text and KEY[:-4] not in text

@@ -79,7 +79,7 @@ def test_a_limit_the_open_file_limit_cannot_hold_refuses_the_start(tmp_path):
         gate = subprocess.Popen([binary("clawgate"), "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, preexec_fn=low_limit)
         try:
-            url = json.loads(gate.stdout.readline())["url"]
+            url = json.loads(gate.stdout.readline())["admin"]
             metrics = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
             assert "clawgate_max_in_flight 384" in metrics, [l for l in metrics.splitlines() if "max_in_flight" in l]
         finally:

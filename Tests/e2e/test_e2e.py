@@ -63,7 +63,7 @@ def test_metrics_pass_promtool(fleet):
         resp = c.chat.completions.create(model="chat", messages=[{"role": "user", "content": "x"}], stream=stream)
         if stream:
             list(resp)
-    text = urllib.request.urlopen(fleet["url"] + "/metrics", timeout=5).read()
+    text = urllib.request.urlopen(fleet["admin"] + "/metrics", timeout=5).read()
     assert b"clawgate_requests_total" in text and b"clawgate_cost_dollars_total" in text
     promtool = shutil.which("promtool")
     assert promtool, "promtool (Debian package prometheus) must be installed; .ci/run installs it"
@@ -87,7 +87,7 @@ def test_outage_through_the_control_endpoint_gives_no_client_errors(fleet):
     assert served == ["other"] * 30, served
     sims = json.loads(urllib.request.urlopen(fleet["control"] + "/sim/providers/fast", timeout=5).read())
     assert sims["requests"] < 10, sims
-    metrics = urllib.request.urlopen(fleet["url"] + "/metrics", timeout=5).read().decode()
+    metrics = urllib.request.urlopen(fleet["admin"] + "/metrics", timeout=5).read().decode()
     assert re.search(r'clawgate_provider_up\{provider="fast"\} 0', metrics), [l for l in metrics.splitlines() if "provider_up" in l]
     assert re.search(r'clawgate_provider_up\{provider="other"\} 1', metrics)
 

@@ -47,7 +47,7 @@ def fleet(etcd, tmp_path, sim):  # noqa: F811 (sim from test_admin_e2e via conft
         config.write_text(admin_yaml(sim.info["providers"], tmp_path / f"state{n}").replace("admin-e2e", f"node-{n + 1}")
                           + f"store: {{kind: etcd, endpoints: [{etcd}], fleet: e2e, timeout: 1}}\n")
         gates.append(start_gate(config))
-    yield [g.info["url"] for g in gates], gates
+    yield [g.info["admin"] for g in gates], gates
     for g in gates:
         if g.proc.poll() is None:
             g.proc.send_signal(signal.SIGCONT)
@@ -94,17 +94,17 @@ def test_a_node_started_while_the_store_is_down_serves_its_cache_and_refuses_wri
     config.write_text(admin_yaml(sim.info["providers"], tmp_path / "late").replace("admin-e2e", "late")
                       + f"store: {{kind: etcd, endpoints: [{etcd}], fleet: e2e2, timeout: 1}}\n")
     first = start_gate(config)
-    status, _ = call(first.info["url"] + "/admin/v1/providers/primary/drain", method="POST")
+    status, _ = call(first.info["admin"] + "/admin/v1/providers/primary/drain", method="POST")
     assert status == 200
     first.stop()
     dead = f"http://127.0.0.1:{free_port()}"
     config.write_text(config.read_text().replace(etcd, dead))
     cached = start_gate(config)
     try:
-        status, snap = call(cached.info["url"] + "/admin/v1/snapshot", token=VIEWER)
+        status, snap = call(cached.info["admin"] + "/admin/v1/snapshot", token=VIEWER)
         assert snap["node"]["store"]["kind"] == "etcd" and snap["node"]["store"]["reachable"] is False
         assert next(p for p in snap["providers"] if p["id"] == "primary")["drained"], "the cached state serves"
-        status, err = call(cached.info["url"] + "/admin/v1/providers/primary/undrain", method="POST")
+        status, err = call(cached.info["admin"] + "/admin/v1/providers/primary/undrain", method="POST")
         assert status == 503 and err["error"]["code"] == "store_unavailable"
     finally:
         cached.stop()
@@ -116,14 +116,14 @@ def test_state_export_and_import_for_both_stores(etcd, tmp_path, sim):  # noqa: 
         store = f"store: {{kind: etcd, endpoints: [{etcd}], fleet: backup, timeout: 1}}\n" if kind == "etcd" else ""
         config.write_text(admin_yaml(sim.info["providers"], tmp_path / f"state-{kind}").replace("admin-e2e", kind) + store)
         gate = start_gate(config)
-        assert call(gate.info["url"] + "/admin/v1/providers/primary/drain", method="POST")[0] == 200
+        assert call(gate.info["admin"] + "/admin/v1/providers/primary/drain", method="POST")[0] == 200
         if kind == "file":
             gate.stop()  # a file store's node reads its state at start
         out = subprocess.run([binary("clawgate"), "state", "export", "--config", str(config)], capture_output=True, text=True, check=True)
         saved = json.loads(out.stdout)
         assert saved["drained_providers"] == ["primary"] and saved["revision"] == 1, saved
         if kind == "etcd":
-            assert call(gate.info["url"] + "/admin/v1/providers/primary/undrain", method="POST")[0] == 200
+            assert call(gate.info["admin"] + "/admin/v1/providers/primary/undrain", method="POST")[0] == 200
         backup = tmp_path / f"{kind}.json"
         backup.write_text(out.stdout)
         stale = subprocess.run([binary("clawgate"), "state", "import", str(backup), "--config", str(config), "--if-match", "0"],
@@ -135,11 +135,11 @@ def test_state_export_and_import_for_both_stores(etcd, tmp_path, sim):  # noqa: 
         if kind == "file":
             gate = start_gate(config)
         deadline = time.time() + 2
-        while time.time() < deadline and not call(gate.info["url"] + "/admin/v1/state", token=VIEWER)[1]["drained_providers"]:
+        while time.time() < deadline and not call(gate.info["admin"] + "/admin/v1/state", token=VIEWER)[1]["drained_providers"]:
             time.sleep(0.05)
-        state = call(gate.info["url"] + "/admin/v1/state", token=VIEWER)[1]
+        state = call(gate.info["admin"] + "/admin/v1/state", token=VIEWER)[1]
         assert state["drained_providers"] == ["primary"] and state["revision"] == want, state
-        audit = call(gate.info["url"] + "/admin/v1/audit", token=VIEWER)[1]["entries"]
+        audit = call(gate.info["admin"] + "/admin/v1/audit", token=VIEWER)[1]["entries"]
         assert audit[-1]["action"] == "state.import" and audit[-1]["actor"].startswith("clawgate state import"), audit[-1]
         gate.stop()
 
@@ -152,7 +152,7 @@ def test_console_writes_once_and_names_the_node_that_has_not_applied_it(fleet, t
     config.write_text(admin_yaml(sim.info["providers"], tmp_path / "cut").replace("admin-e2e", "node-4")
                       + f"store: {{kind: etcd, endpoints: [http://127.0.0.1:{free_port()}], fleet: e2e, timeout: 0.3}}\n")
     cut = start_gate(config)
-    everyone = urls + [cut.info["url"]]
+    everyone = urls + [cut.info["admin"]]
     t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --node {','.join(everyone)}", 140, 30)
     try:
         screen = t.wait_for("primary")
@@ -161,7 +161,7 @@ def test_console_writes_once_and_names_the_node_that_has_not_applied_it(fleet, t
         t.wait_for("1 write to the fleet store through node-1; 4 nodes apply it")
         t.keys("Right", "Enter")
         screen = t.wait_for("waiting for node-4 (at 0, wants 1) to apply: Drain provider primary")
-        assert all(drained(u) for u in urls) and not drained(cut.info["url"])
+        assert all(drained(u) for u in urls) and not drained(cut.info["admin"])
         primary = next(line for line in screen.splitlines() if "primary" in line)
         assert "⧗" in primary, screen
         # --once: degraded, naming the node behind and the store it cannot reach.

@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Proc, binary, free_port, gateway_yaml
+from conftest import Proc, binary, data_url, free_port, gateway_yaml
 from test_admin_e2e import OPERATOR, call
 from test_clawtop_e2e import Tmux, clawtop
 
@@ -60,7 +60,7 @@ class Traffic:
 
         def worker(url):
             while not self.stop.is_set():
-                req = urllib.request.Request(url + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"})
+                req = urllib.request.Request(data_url(url) + "/v1/chat/completions", data=body, headers={"Content-Type": "application/json"})
                 try:
                     urllib.request.urlopen(req, timeout=10).read()
                 except Exception:
@@ -84,7 +84,7 @@ def stack():
         with open(path, "w") as f:
             f.write(gateway_yaml(sim.info["providers"], admin).replace("e2e-node", f"mon-{n}"))
         gates.append(Proc([binary("clawgate"), "--config", path], env=dict(os.environ, E2E_OPERATOR=OPERATOR)))
-    urls = [g.info["url"] for g in gates]
+    urls = [g.info["admin"] for g in gates]
     traffic = Traffic(urls)
     started = time.time()
 

@@ -22,6 +22,7 @@ def fleet(sim, tmp_path):  # noqa: F811
         config = tmp_path / f"node{n}.yaml"
         config.write_text(admin_yaml(sim.info["providers"], tmp_path / f"state{n}")
                           .replace("admin-e2e", f"room-{n + 1}").replace("listen: 127.0.0.1:0", f"listen: 127.0.0.1:{free_port()}")
+                          .replace("admin:\n", f"admin:\n  listen: 127.0.0.1:{free_port()}\n")
                           .replace("health_check: {enabled: false}", "health_check: {interval: 0.5, timeout: 0.5, unhealthy_threshold: 1}"))
         configs.append(config)
     gates = [start_gate(c) for c in configs]
@@ -37,7 +38,7 @@ def row(screen, prefix):
 
 def test_the_overview_shows_providers_nodes_and_events_together(fleet):
     sim, configs, state = fleet
-    urls = [g.info["url"] for g in state["gates"]]
+    urls = [g.info["admin"] for g in state["gates"]]
     for url in urls:
         chat(url, 5)
     call(urls[0] + "/admin/v1/providers/backup/drain", "POST", {"reason": "e2e"})
@@ -53,7 +54,7 @@ def test_the_overview_shows_providers_nodes_and_events_together(fleet):
 
 def test_the_wall_is_read_only_goes_critical_in_an_outage_stale_when_nodes_die_and_recovers(fleet):
     sim, configs, state = fleet
-    urls = [g.info["url"] for g in state["gates"]]
+    urls = [g.info["admin"] for g in state["gates"]]
     t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --wall --refresh 0.5 --node {','.join(urls)}", 120, 40)
     try:
         screen = t.wait_for("primary")

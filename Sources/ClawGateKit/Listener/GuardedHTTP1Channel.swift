@@ -1,0 +1,170 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// Hummingbird's HTTP/1 channel behind a listener's limits: a connection over `max_connections` is
+/// answered 503 and closed at once, and every admitted one carries a `ConnectionClock` in front of
+/// the HTTP decoder (it sees each byte) and a `RequestBoundaries` behind it (it sees heads and the
+/// ends of answers).
+struct GuardedHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let inner: HTTP1Channel
+    let limits: ListenerLimits
+
+    init(responder: @escaping HTTPChannelHandler.Responder, limits: ListenerLimits) {
+        self.inner = HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [RequestBoundaries(), ClientCloseHandler()]))
+        self.limits = limits
+    }
+
+    /// The server builder for `Application(server:)`.
+    static func builder(limits: ListenerLimits) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits) }
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let limits = self.limits
+        do {
+            if limits.admit() {
+                channel.closeFuture.whenComplete { _ in limits.release() }
+                try channel.pipeline.syncOperations.addHandler(ConnectionClock(limits: limits))
+            } else {
+                try channel.pipeline.syncOperations.addHandler(RefuseConnection(limits: limits))
+            }
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// Answers a connection over the listener's cap with a 503 and closes it.
+final class RefuseConnection: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    let limits: ListenerLimits
+
+    init(limits: ListenerLimits) { self.limits = limits }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let body = #"{"error":{"code":"max_connections","message":"This listener holds its maximum of \#(limits.maxConnections) connections (limits.max_connections); try again shortly.","type":"server_error"}}"#
+        let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + body
+        context.writeAndFlush(NIOAny(ByteBuffer(string: answer)), promise: nil)
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}  // whatever the client sends is not read
+}
+
+/// Closes a connection that holds its socket without using it: a request head that has not fully
+/// arrived `header_timeout` after the request's first byte (slowloris sending its headers a byte at a
+/// time) is answered 408 and closed; a connection with no request for `idle_timeout` (a silent new
+/// socket, or keep-alive between requests) is closed. The header clock starts at the first byte, not
+/// at the accept, so a client slow to write its request after connecting (a busy client process) is
+/// not mistaken for slowloris. While a request is being answered (a long stream included) no clock runs.
+final class ConnectionClock: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private enum Phase { case awaitingHead, answering, idle }
+    private var phase = Phase.idle
+    /// Request heads received whose answers have not ended (more than one when pipelined).
+    private var answering = 0
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    let limits: ListenerLimits
+
+    init(limits: ListenerLimits) { self.limits = limits }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { arm(.idle) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if timer == nil, phase == .idle { arm(.idle) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if phase == .idle { arm(.awaitingHead) }
+        context.fireChannelRead(data)
+    }
+
+    /// A request head was decoded: its answer may take as long as it takes.
+    func headReceived() {
+        answering += 1
+        phase = .answering
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// An answer ended: with nothing else in progress the idle clock starts.
+    func answerEnded() {
+        answering = max(0, answering - 1)
+        if answering == 0, phase == .answering { arm(.idle) }
+    }
+
+    private func arm(_ next: Phase) {
+        timer?.cancel()
+        phase = next
+        guard let context else { return }
+        let seconds = next == .idle ? limits.idleTimeout : limits.headerTimeout
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: ListenerLimits.amount(seconds)) { [self] in
+            self.expire(next)
+        }
+    }
+
+    private func expire(_ expired: Phase) {
+        guard let context, phase == expired, context.channel.isActive else { return }
+        timer = nil
+        if expired == .awaitingHead {
+            limits.metrics.connectionTimedOut(listener: limits.listener, kind: "header")
+            let answer = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            context.writeAndFlush(NIOAny(ByteBuffer(string: answer)), promise: nil)
+        } else {
+            limits.metrics.connectionTimedOut(listener: limits.listener, kind: "idle")
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// Tells the connection's `ConnectionClock` where requests begin and answers end.
+final class RequestBoundaries: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private var clock: ConnectionClock?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        clock = try? context.pipeline.syncOperations.handler(type: ConnectionClock.self)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { clock?.headReceived() }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { clock?.answerEnded() }
+        context.write(data, promise: promise)
+    }
+}
