@@ -153,14 +153,18 @@ extension View {
 
     static func providersCompact(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect) {
         let rows = Selectors.sortedProviders(state)
-        let trend = max(8, min(30, rect.width - 72))
+        let rpsWidth = figureWidth(6, rows.map(rpsText))
+        // The spend column stays narrow: the current figure ($0.00 for a provider no node sends
+        // traffic to); the RPS column carries the last minute's rate as history.
+        let costWidth = 7
+        let trend = max(8, min(30, rect.width - 72 - (rpsWidth - 6) - (costWidth - 7)))
         let columns = [
             Column(title: "PROVIDER", width: 14, right: false, priority: 0),
             Column(title: "STATE", width: 13, right: false, priority: 0),
-            Column(title: "RPS", width: 6, right: true, priority: 1),
+            Column(title: "RPS", width: rpsWidth, right: true, priority: 1),
             Column(title: "ERR", width: 6, right: true, priority: 1),
             Column(title: "P99", width: 7, right: true, priority: 2),
-            Column(title: "$/H", width: 7, right: true, priority: 3),
+            Column(title: "$/H", width: costWidth, right: true, priority: 3),
             Column(title: "LATENCY", width: trend, right: false, priority: 4),
             Column(title: "NODES", width: 5, right: true, priority: 5),
         ]
@@ -168,10 +172,10 @@ extension View {
             [
                 (marked(row.id, state, "provider:\(row.id)"), .normal),
                 ("\(stateGlyph(row.state, ascii: state.ascii)) \(row.stateText)", stateRole(row.state)),
-                (Format.rate(row.rps), .normal),
+                (rpsText(row), row.servingNodes == 0 ? .dim : .normal),
                 (Format.percent(row.errorRatio), row.errorRatio > 0.05 ? .crit : row.errorRatio > 0.01 ? .warn : .normal),
                 (Format.seconds(row.p99), .normal),
-                (Format.dollars(row.costPerHour), .normal),
+                (Format.dollars(row.costPerHour), row.servingNodes == 0 ? .dim : .normal),
                 (sparkline(state.latencyHistory[row.id] ?? [], width: trend, ascii: state.ascii), .bar),
                 (String(row.nodes), .dim),
             ]
@@ -221,9 +225,12 @@ extension View {
             for node in nodes {
                 let health = node.health(now: state.now, staleAfter: state.fleet.staleAfter)
                 let s = node.snapshot
-                let rps = s?.routes.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond } ?? 0
                 var line = "\(stateGlyph(health, ascii: state.ascii)) \(Format.pad(node.name, 16)) \(Format.pad(health, 11))"
-                if let s { line += " rev \(s.node.revision)  \(Format.rate(rps)) rps" }
+                // The same source as the header's rps: Prometheus's figure for this node when the
+                // header's come from Prometheus, else the node's own (labelled when they differ).
+                if let s, let (rps, fromNode) = state.fleet.nodeRPS(node) {
+                    line += " \(Format.rate(rps)) rps" + (fromNode && state.fleet.monitor.usingPrometheus ? " (node 1m)" : "") + "  rev \(s.node.revision)"
+                }
                 if let age = node.age(now: state.now) { line += "  age \(Format.duration(age))" }
                 b.put(line, x: rect.x, y: y, role: stateRole(health), maxWidth: rect.width)
                 y += 1
