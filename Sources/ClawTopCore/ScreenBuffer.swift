@@ -29,7 +29,8 @@ public struct ScreenBuffer: Sendable, Equatable {
         cells[y * width + x]
     }
 
-    /// Write text at (x, y), clipped to the row and the screen; returns the column after it.
+    /// Write text at (x, y), clipped to the row and the screen, control characters shown escaped
+    /// (`\e`, `\n`, `\x00`); returns the column after it.
     @discardableResult
     public mutating func put(_ text: String, x: Int, y: Int, role: Role = .normal, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < height else { return x }
@@ -37,6 +38,15 @@ public struct ScreenBuffer: Sendable, Equatable {
         let limit = min(width, maxWidth.map { x + $0 } ?? width)
         for character in text {
             if column >= limit { break }
+            // What the network sent is shown, never obeyed: a control character takes the cells of its escape.
+            guard TerminalText.isPlain(character) else {
+                for shown in TerminalText.safe(String(character)) {
+                    if column >= limit { break }
+                    if column >= 0 { cells[y * width + column] = Cell(shown, role) }
+                    column += 1
+                }
+                continue
+            }
             if column >= 0 { cells[y * width + column] = Cell(character, role) }
             column += 1
         }

@@ -126,7 +126,8 @@ struct ClawTop: ParsableCommand {
         o.confirmName = confirm
         o.wall = wall ? WallSettings(cycle: cycle, staleAfter: 0) : nil
         let end = Console.run(o)
-        if let message = end.message { FileHandle.standardError.write(Data("clawtop: \(message)\n".utf8)) }
+        // An error may quote what a node sent: its own lines kept, nothing a terminal obeys.
+        if let message = end.message { FileHandle.standardError.write(Data("clawtop: \(TerminalText.safeLines(message))\n".utf8)) }
         if end.code != 0 { throw ExitCode(end.code) }
     }
 }
