@@ -21,6 +21,8 @@ public enum KeyEvent: Sendable, Hashable {
     case character(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case tab, backTab, enter, escape, backspace
+    /// Ctrl and a letter (`.control("u")` is Ctrl-U): readline's line editing on the `:` line.
+    case control(Character)
     /// Ctrl-C: cancels the `:` or `/` line being typed, quits everywhere else.
     case interrupt
 }
@@ -182,6 +184,8 @@ public struct AppState: Sendable, Equatable {
     public var sort: ProviderSort = .name
     public var paused = false
     public var showHelp = false
+    /// The help overlay's page: 0 the keys, 1 the `:` commands with their arguments (Tab turns it).
+    public var helpPage = 0
     public var readOnly = false
     public var ascii = false
     public var quit = false
@@ -192,6 +196,8 @@ public struct AppState: Sendable, Equatable {
     public var mode: Mode = .normal
     public var history: [String] = []
     public var historyIndex: Int?
+    /// Where the `:` line's cursor is, in characters from its start (nil: at the end).
+    public var commandCursor: Int?
     /// The last result or error, shown above the footer.
     public var message: (text: String, role: Role)?
     /// Plans confirmed and waiting for the driver to send.

@@ -78,8 +78,13 @@ extension View {
         let y = b.height - 1
         b.fill(row: y, role: .footer)
         if case .commandLine(let text) = state.mode {
-            let x = b.put(":" + text, x: 0, y: y, role: .footer)
-            b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer)
+            // The end of a long line stays in sight; the cursor is a bar at the end, else the
+            // character under it is shown selected.
+            let shown = Array(text)
+            let cursor = min(shown.count, state.commandCursor ?? shown.count)
+            let skip = max(0, cursor + 3 - b.width)
+            let x = b.put(":" + String(shown.dropFirst(skip)), x: 0, y: y, role: .footer)
+            if cursor >= shown.count { b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer) } else { b.fill(row: y, role: .selected, from: cursor + 1 - skip, to: cursor + 2 - skip) }
             return
         }
         if case .filter(let text) = state.mode {

@@ -39,3 +39,31 @@ def test_q_gives_the_shell_back_within_a_second():
         assert took < 1.0, f"q took {took:.2f} s to give the shell back"
     finally:
         t.kill()
+
+
+@needs_tmux
+def test_tab_completes_a_drain_of_premium_and_ctrl_u_clears_the_line():
+    t = demo()
+    try:
+        t.wait_for("premium", timeout=40)
+        t.keys(":")
+        t.wait_for("▏")
+        send_text(t, "dr")
+        t.keys("Tab")
+        send_text(t, "pro")
+        t.keys("Tab")
+        send_text(t, "pr")
+        t.keys("Tab")
+        t.wait_for(":drain provider premium")
+        t.keys("C-u")
+        deadline = time.time() + 5
+        while time.time() < deadline and not last_line(t).startswith(":▏"):
+            time.sleep(0.05)
+        assert last_line(t).startswith(":▏"), t.screen()
+        assert "drain provider" not in last_line(t) and "^" not in last_line(t), last_line(t)
+        # A typo gets the nearest command.
+        send_text(t, "dran provider fast")
+        t.keys("Enter")
+        t.wait_for("did you mean 'drain'?")
+    finally:
+        t.kill()
