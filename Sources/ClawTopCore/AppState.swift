@@ -35,6 +35,8 @@ public enum Action: Sendable, Equatable {
     case selectPane(Pane)
     case moveSelection(Int)
     case cycleSort
+    /// `S`: the same sort column, the other way round.
+    case reverseSort
     case togglePause
     case escape
     case resize(width: Int, height: Int)
@@ -182,6 +184,8 @@ public struct AppState: Sendable, Equatable {
     public var pane: Pane = .providers
     public var selection: [Pane: Int] = [:]
     public var sort: ProviderSort = .name
+    /// `S` turned the sort round: names Z to A, figures smallest first.
+    public var sortReversed = false
     public var paused = false
     public var showHelp = false
     /// The help overlay's page: 0 the keys, 1 the `:` commands with their arguments (Tab turns it).

@@ -137,6 +137,9 @@ public enum Reducer {
         case .cycleSort:
             let all = ProviderSort.allCases
             state.sort = all[(all.firstIndex(of: state.sort)! + 1) % all.count]
+            state.sortReversed = false
+        case .reverseSort:
+            state.sortReversed.toggle()
         case .togglePause:
             state.paused.toggle()
             effects.append(.setPolling(paused: state.paused))

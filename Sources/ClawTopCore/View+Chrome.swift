@@ -67,7 +67,7 @@ extension View {
             let text = b.width >= 100 || pane == state.pane ? " \(pane.rawValue) \(pane.title)" : " \(pane.rawValue)"
             x = b.put(text, x: x, y: 1, role: pane == state.pane ? .tabActive : .tab)
         }
-        var info = state.pane == .providers || state.pane == .overview ? "sort: \(state.sort.rawValue)" : ""
+        var info = state.pane == .providers || state.pane == .overview ? "sort: \(state.sort.rawValue)\(state.sortReversed ? " (reversed)" : "")" : ""
         // The source is always on screen: in the header where it fits, else here.
         if !b.line(0).contains(" src ") { info = "src \(sourceName(state))" + (info.isEmpty ? "" : "  ") + info }
         if !state.filter.isEmpty { info = "filter: \(state.filter)  " + info }

@@ -180,7 +180,7 @@ extension View {
                 (String(row.nodes), .dim),
             ]
         }
-        self.table(&b, (rect.y, rect.bottom), columns: columns, rows: table, selected: state.selected(.overview), ascii: state.ascii,
+        self.table(&b, (rect.y, rect.bottom), columns: markSort(columns, state), rows: table, selected: state.selected(.overview), ascii: state.ascii,
                    left: rect.x, width: rect.width)
     }
 
@@ -247,7 +247,7 @@ extension View {
                 x = rect.x
                 if y >= rect.bottom { break }
             }
-            x = b.put(chip, x: x, y: y, role: stateRole(health))
+            x = b.put(chip, x: x, y: y, role: stateRole(health), maxWidth: rect.x + rect.width - x)
         }
         return min(y + 1, rect.bottom)
     }

@@ -29,7 +29,7 @@ extension View {
                 saturation(p.inFlight, p.maxInFlight), (Self.kindLabel(p.kind), .dim),
             ]
         }
-        table(&b, area, columns: columns, rows: rows, selected: state.selected(.providers), ascii: state.ascii)
+        table(&b, area, columns: markSort(columns, state), rows: rows, selected: state.selected(.providers), ascii: state.ascii)
     }
 
     /// A provider's requests per second as the tables show it: once no node sends it traffic, 0

@@ -100,10 +100,10 @@ import Testing
         let screen = View.render(state)
         #expect(screen.line(0).contains("rps 1.3"), "\(screen.line(0))")
         let lines = screen.lines
-        #expect(lines.first { $0.contains("demo-1") && $0.contains("rev") }?.contains("0.6 rps") == true, "\(screen.text)")
-        #expect(lines.first { $0.contains("demo-2") && $0.contains("rev") }?.contains("0.7 rps") == true)
+        #expect(lines.first { $0.contains("demo-1") && $0.contains(" rps") }?.contains("0.6 rps") == true, "\(screen.text)")
+        #expect(lines.first { $0.contains("demo-2") && $0.contains(" rps") }?.contains("0.7 rps") == true)
         // demo-3 has no series in Prometheus: its own figure, labelled as such.
-        #expect(lines.first { $0.contains("demo-3") && $0.contains("rev") }?.contains("3.0 rps (node 1m)") == true, "\(screen.text)")
+        #expect(lines.first { $0.contains("demo-3") && $0.contains(" rps") }?.contains("3.0 rps (node 1m)") == true, "\(screen.text)")
         #expect(Fleet.instance(of: "https://10.0.0.1:8443/base") == "10.0.0.1:8443")
     }
 
