@@ -22,7 +22,10 @@ extension View {
         // Graphs: one at 80 columns, up to four side by side; taller on taller screens.
         if rows >= 14 {
             let count = min(4, max(1, b.width / 45))
-            let height = rows >= 70 ? 12 : rows >= 50 ? 9 : rows >= 30 ? 7 : 5
+            let least = rows >= 70 ? 12 : rows >= 50 ? 9 : rows >= 30 ? 7 : 5
+            // The screen is a budget of rows: what the tables and lists below need first, the rest
+            // to the graphs (at least `least`; below 36 rows the graphs keep that height).
+            let height = rows >= 36 ? max(least, area.bottom - y - 1 - belowNeeds(state, width: b.width)) : least
             graphs(state, &b, Rect(x: 0, y: y, width: b.width, height: height), count: count)
             y += height + 1
         }
@@ -39,6 +42,16 @@ extension View {
             let below = Rect(x: 0, y: rest.y + providerRows + 1, width: rest.width, height: rest.bottom - rest.y - providerRows - 1)
             if below.height >= 3 { sidePanels(state, &b, below) }
         }
+    }
+
+    /// The rows the providers, nodes, alerts and events want under the graphs: beside each other
+    /// from 120 columns, one under the other below that; events up to 10.
+    static func belowNeeds(_ state: AppState, width: Int) -> Int {
+        let providers = Selectors.sortedProviders(state).count + 1
+        let firing = state.fleet.monitor.firing.count
+        let events = min(10, max(1, Selectors.allEvents(state).count))
+        let side = state.fleet.nodes.count + 1 + (firing > 0 ? 2 + firing : 0) + 2 + events
+        return width >= 120 ? max(providers, side) : providers + 1 + side
     }
 
     /// The fleet's word, with a glyph so that it reads without colour, and why.
@@ -188,7 +201,9 @@ extension View {
     static func sidePanels(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect) {
         var y = rect.y
         let nodes = state.fleet.nodes
-        let nodeRoom = max(2, min(nodes.count + 1, rect.height / 2))
+        // On a tall screen the nodes' lines first (the events' heading and one event kept), chips
+        // when they do not fit; below 36 rows half the room, as it always was.
+        let nodeRoom = max(2, min(nodes.count + 1, b.height >= 36 ? max(rect.height / 2, rect.height - 3) : rect.height / 2))
         y = nodeLines(state, &b, Rect(x: rect.x, y: y, width: rect.width, height: nodeRoom))
         let firing = state.fleet.monitor.firing
         if !firing.isEmpty, rect.bottom - y >= 3 {
