@@ -167,6 +167,8 @@ public final class Terminal {
         case 10, 13: return .key(.enter)
         case 27: return .key(.escape)
         case 127, 8: return .key(.backspace)
+        // Ctrl-A, E, K, U, W (readline's line editing); Ctrl-H, I, J, M are taken above.
+        case 1, 5, 11, 21, 23: return .key(.control(Character(Unicode.Scalar(UInt8(key) + 96))))
         default:
             // Other control characters are no text.
             guard key >= 32, key != 127, let scalar = Unicode.Scalar(UInt32(key)) else { return nil }

@@ -21,6 +21,8 @@ public enum KeyEvent: Sendable, Hashable {
     case character(Character)
     case up, down, left, right, pageUp, pageDown, home, end
     case tab, backTab, enter, escape, backspace
+    /// Ctrl and a letter (`.control("u")` is Ctrl-U): readline's line editing on the `:` line.
+    case control(Character)
     /// Ctrl-C: cancels the `:` or `/` line being typed, quits everywhere else.
     case interrupt
 }
@@ -33,6 +35,8 @@ public enum Action: Sendable, Equatable {
     case selectPane(Pane)
     case moveSelection(Int)
     case cycleSort
+    /// `S`: the same sort column, the other way round.
+    case reverseSort
     case togglePause
     case escape
     case resize(width: Int, height: Int)
@@ -180,8 +184,12 @@ public struct AppState: Sendable, Equatable {
     public var pane: Pane = .providers
     public var selection: [Pane: Int] = [:]
     public var sort: ProviderSort = .name
+    /// `S` turned the sort round: names Z to A, figures smallest first.
+    public var sortReversed = false
     public var paused = false
     public var showHelp = false
+    /// The help overlay's page: 0 the keys, 1 the `:` commands with their arguments (Tab turns it).
+    public var helpPage = 0
     public var readOnly = false
     public var ascii = false
     public var quit = false
@@ -192,6 +200,8 @@ public struct AppState: Sendable, Equatable {
     public var mode: Mode = .normal
     public var history: [String] = []
     public var historyIndex: Int?
+    /// Where the `:` line's cursor is, in characters from its start (nil: at the end).
+    public var commandCursor: Int?
     /// The last result or error, shown above the footer.
     public var message: (text: String, role: Role)?
     /// Plans confirmed and waiting for the driver to send.

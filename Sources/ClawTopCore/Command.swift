@@ -104,6 +104,7 @@ public enum Command: Sendable, Equatable {
             guard words.count == 2 else { return .failure(.init("usage: theme NAME")) }
             return .success(.theme(words[1]))
         default:
+            if let near = Completion.nearest(verb) { return .failure(.init("unknown command '\(verb)'; did you mean '\(near)'? (? lists the commands)")) }
             return .failure(.init("unknown command '\(verb)'; try: \(usage)"))
         }
     }

@@ -27,13 +27,40 @@ public struct Fleet: Sendable, Equatable {
         guard let figures = monitor.shownFigures else { return }
         for index in rows.indices {
             guard let f = figures.providers[rows[index].id], let rps = f.rps else { continue }
-            rows[index].rps = rps
             rows[index].errorRatio = f.errorRatio ?? 0
             rows[index].p50 = f.p50
             rows[index].p95 = f.p95
             rows[index].p99 = f.p99
-            rows[index].costPerHour = f.costPerHour ?? 0
+            // Prometheus's rate over the last minute of a provider no node sends traffic to any
+            // more is what it was, not what it is (Prometheus cannot tell the nodes apart here).
+            if rows[index].servingNodes == 0 {
+                (rows[index].rps, rows[index].idleRPS) = (0, rps)
+                (rows[index].costPerHour, rows[index].idleCostPerHour) = (0, f.costPerHour ?? 0)
+            } else {
+                (rows[index].rps, rows[index].idleRPS) = (rps, 0)
+                (rows[index].costPerHour, rows[index].idleCostPerHour) = (f.costPerHour ?? 0, 0)
+            }
         }
+    }
+
+    /// Whether a provider in this state receives traffic on its node: not drained, ejected or
+    /// failed over there. Its last minute's rate on a node where it does not is history.
+    public static func receivesTraffic(_ state: String) -> Bool { !["drained", "ejected", "failed-over"].contains(state) }
+
+    /// A node's requests per second and where the figure comes from: Prometheus's rate for the
+    /// node's scrape target when the header's figures come from Prometheus and it has that
+    /// series, else the node's own last minute (`fromNode` true: label it where Prometheus is the source).
+    public func nodeRPS(_ node: NodeStatus) -> (rps: Double, fromNode: Bool)? {
+        if let figures = monitor.shownFigures, let rps = figures.nodes[Self.instance(of: node.url)] { return (rps, false) }
+        guard let s = node.snapshot else { return nil }
+        return (s.routes.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond }, true)
+    }
+
+    /// `http://127.0.0.1:8080/` -> `127.0.0.1:8080`: Prometheus's `instance` label for a node scraped at its URL.
+    public static func instance(of url: String) -> String {
+        var rest = Substring(url)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        return String(rest.prefix { $0 != "/" })
     }
 
     /// A provider across the nodes that report it.
@@ -64,6 +91,13 @@ public struct Fleet: Sendable, Equatable {
         public var circuitNodes: [String: Int] = [:]
         /// The wire format it speaks (openai, anthropic, gemini, azure_openai); nil from older nodes.
         public var kind: String?
+        /// How many nodes send it traffic (it is not drained, ejected or failed over there): `rps`
+        /// and `costPerHour` are summed over those nodes only.
+        public var servingNodes = 0
+        /// The last minute's requests per second and spend per hour on the nodes that no longer
+        /// send it traffic: what it was, shown as `0 (1.1/1m)`, never as a current rate.
+        public var idleRPS = 0.0
+        public var idleCostPerHour = 0.0
 
         /// The worst state, with how many nodes are in it when not all are: "ejected 1/3".
         public var stateText: String { Self.counted(state, stateNodes[state] ?? 0, nodes) }
@@ -130,8 +164,14 @@ public struct Fleet: Sendable, Equatable {
                 if (Self.stateRank[p.state.rawValue] ?? 0) > (Self.stateRank[row.state] ?? 0) { row.state = p.state.rawValue }
                 if (Self.circuitRank[p.circuit.state.rawValue] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit.state.rawValue }
                 let m = p.stats.oneMinute
-                row.rps += m.requestsPerSecond
-                row.costPerHour += m.costPerHourDollars
+                if Self.receivesTraffic(p.state.rawValue) {
+                    row.servingNodes += 1
+                    row.rps += m.requestsPerSecond
+                    row.costPerHour += m.costPerHourDollars
+                } else {
+                    row.idleRPS += m.requestsPerSecond
+                    row.idleCostPerHour += m.costPerHourDollars
+                }
                 row.costToday += p.costTodayDollars
                 row.inFlight += p.inFlight
                 row.maxInFlight += p.maxInFlight

@@ -42,8 +42,10 @@ public enum Format {
     }
 
     /// Left- or right-align text in a column of `width`, cutting with an ellipsis mark.
+    /// Control characters are escaped first, so that the column holds what is shown.
     public static func pad(_ text: String, _ width: Int, right: Bool = false, ascii: Bool = false) -> String {
         guard width > 0 else { return "" }
+        let text = TerminalText.safe(text)
         if text.count > width {
             return String(text.prefix(max(0, width - 1))) + (ascii ? "~" : "…")
         }

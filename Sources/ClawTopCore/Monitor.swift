@@ -14,6 +14,8 @@ public struct PrometheusFigures: Sendable, Equatable {
     }
 
     public var providers: [String: Provider] = [:]
+    /// Client requests per second by scrape target (`instance`, the node's `host:port`).
+    public var nodes: [String: Double] = [:]
     public var rps: Double?
     public var errorRatio: Double?
     public var p99: Double?

@@ -74,9 +74,9 @@ public struct Preview: Sendable, Equatable {
         for (route, rps) in refused {
             out.append("route \(route): about \(Format.rate(rps)) req/s would be refused (nothing left to serve it)")
         }
-        let served = refused.isEmpty ? "" : " on the routes still served"
+        let served = refused.isEmpty ? "" : ", refused traffic aside"
         if let before = spendBefore, let after = spendAfter {
-            out.append("spend\(served) " + Self.spendChange(before, after))
+            out.append("fleet spend\(served) " + Self.spendChange(before, after))
         } else if routes.contains(where: { route in !refused.contains { $0.route == route.route } }) {
             out.append("spend: not known yet (a receiving provider has no observed cost per request)")
         }
@@ -249,9 +249,12 @@ public struct Preview: Sendable, Equatable {
                 after += rps * s.after * (cost ?? 0) * 3600
             }
         }
+        // Before is the header's $/h (the same rows, the same source); after moves it by what the
+        // changed routes' predicted spend moves, so the dialog and the header agree to the cent.
         if known, preview.routes.contains(where: { route in !preview.refused.contains { $0.route == route.route } }) {
-            preview.spendBefore = before
-            preview.spendAfter = after
+            let now = fleet.summary(now: now).costPerHour
+            preview.spendBefore = now
+            preview.spendAfter = max(0, now + after - before)
         }
         return preview
     }

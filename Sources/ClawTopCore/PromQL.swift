@@ -12,6 +12,8 @@ public enum PromQL {
     public enum Figure: String, Sendable, CaseIterable {
         case rps, errorRatio, p50, p95, p99, cost
         case fleetRPS, fleetErrorRatio, fleetP99
+        /// Client requests per second per node, so that the node lines add up to the header's figure.
+        case nodeRPS
 
         public var expression: String {
             let w = PromQL.window
@@ -32,6 +34,7 @@ public enum PromQL {
             case .cost: "sum by (provider) (rate(clawgate_cost_dollars_total[\(w)])) * 3600"
             case .fleetRPS: requests
             case .fleetErrorRatio: "(\(failedRequests) or \(requests) * 0) / \(requests)"
+            case .nodeRPS: "sum by (instance) (rate(clawgate_requests_total[\(w)]))"
             case .fleetP99: "histogram_quantile(0.99, sum by (le) (rate(clawgate_request_duration_seconds_bucket[\(w)])))"
             }
         }
@@ -127,6 +130,10 @@ public enum PromQL {
         perProvider(.p99) { $0.p99 = $1 }
         perProvider(.cost) { $0.costPerHour = $1 }
         figures.rps = answers[.fleetRPS]?.first?.value
+        for sample in answers[.nodeRPS] ?? [] {
+            guard let instance = sample.labels["instance"], let value = sample.value else { continue }
+            figures.nodes[instance] = value
+        }
         figures.errorRatio = answers[.fleetErrorRatio]?.first?.value
         figures.p99 = answers[.fleetP99]?.first?.value
         figures.costPerHour = figures.providers.values.compactMap(\.costPerHour).reduce(0, +)

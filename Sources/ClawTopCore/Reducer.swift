@@ -31,6 +31,7 @@ public enum Reducer {
             state.quit = true
         case .toggleHelp:
             state.showHelp.toggle()
+            state.helpPage = 0
         case .escape:
             if state.showTimeline {
                 state.showTimeline = false
@@ -57,6 +58,7 @@ public enum Reducer {
         case .openCommandLine:
             state.mode = .commandLine("")
             state.historyIndex = nil
+            state.commandCursor = nil
         case .drainSelected, .undrainSelected:
             let drain = action == .drainSelected
             if state.pane == .nodes {
@@ -135,6 +137,9 @@ public enum Reducer {
         case .cycleSort:
             let all = ProviderSort.allCases
             state.sort = all[(all.firstIndex(of: state.sort)! + 1) % all.count]
+            state.sortReversed = false
+        case .reverseSort:
+            state.sortReversed.toggle()
         case .togglePause:
             state.paused.toggle()
             effects.append(.setPolling(paused: state.paused))
@@ -336,6 +341,66 @@ public enum Reducer {
         return effects
     }
 
+    /// The `:` line: typing at the cursor, readline's Ctrl-A/E (start, end), Ctrl-U (clear to the
+    /// start), Ctrl-W (the word before the cursor), Ctrl-K (to the end), Left/Right, Up/Down
+    /// through the history, Tab to complete names; Enter runs it, Esc and Ctrl-C cancel it.
+    static func editCommandLine(_ state: inout AppState, _ text: String, _ key: KeyEvent, _ effects: inout [Effect]) {
+        var chars = Array(text)
+        var cursor = min(chars.count, max(0, state.commandCursor ?? chars.count))
+        func set(_ new: [Character], _ at: Int) {
+            state.mode = .commandLine(String(new))
+            state.commandCursor = at >= new.count ? nil : max(0, at)
+        }
+        switch key {
+        case .escape, .interrupt:
+            state.mode = .normal
+            state.commandCursor = nil
+        case .enter:
+            let line = text.trimmingCharacters(in: .whitespaces)
+            state.mode = .normal
+            state.commandCursor = nil
+            guard !line.isEmpty else { return }
+            if state.history.last != line { state.history.append(line) }
+            if state.history.count > 100 { state.history.removeFirst() }
+            switch Command.parse(line) {
+            case .failure(let error): fail(&state, error.description)
+            case .success(let command): propose(&state, command, &effects)
+            }
+        case .backspace:
+            if chars.isEmpty { state.mode = .normal; state.commandCursor = nil; return }
+            guard cursor > 0 else { return }
+            chars.remove(at: cursor - 1)
+            set(chars, cursor - 1)
+        case .left: state.commandCursor = max(0, cursor - 1)
+        case .right: state.commandCursor = cursor + 1 >= chars.count ? nil : cursor + 1
+        case .home, .control("a"): state.commandCursor = 0
+        case .end, .control("e"): state.commandCursor = nil
+        case .control("u"): set(Array(chars[cursor...]), 0)
+        case .control("k"): set(Array(chars[..<cursor]), cursor)
+        case .control("w"):
+            var start = cursor
+            while start > 0, chars[start - 1] == " " { start -= 1 }
+            while start > 0, chars[start - 1] != " " { start -= 1 }
+            set(Array(chars[..<start] + chars[cursor...]), start)
+        case .tab:
+            let head = String(chars[..<cursor])
+            let (done, choices) = Completion.complete(head, fleet: state.fleet)
+            set(Array(done) + chars[cursor...], done.count)
+            if choices.count > 1 { state.message = (TerminalText.safe(choices.joined(separator: "  ")), .dim) }
+        case .up, .down:
+            guard !state.history.isEmpty else { return }
+            var index = state.historyIndex ?? state.history.count
+            index = key == .up ? max(0, index - 1) : min(state.history.count, index + 1)
+            state.historyIndex = index
+            set(Array(index < state.history.count ? state.history[index] : ""), .max)
+        case .character(let c):
+            guard chars.count < 200 else { return }
+            chars.insert(c, at: cursor)
+            set(chars, cursor + 1)
+        default: break
+        }
+    }
+
     static func handle(_ state: inout AppState, _ key: KeyEvent, _ effects: inout [Effect]) {
         // The wallboard is read-only whatever the token: quit, pause and theme, nothing else.
         if state.wall != nil {
@@ -344,32 +409,14 @@ public enum Reducer {
         }
         switch state.mode {
         case .normal:
-            if let action = KeyMap.action(for: key, readOnly: state.readOnly) { apply(&state, action, &effects) }
-        case .commandLine(var text):
-            switch key {
-            case .escape, .interrupt: state.mode = .normal
-            case .enter:
-                let line = text.trimmingCharacters(in: .whitespaces)
-                state.mode = .normal
-                guard !line.isEmpty else { return }
-                if state.history.last != line { state.history.append(line) }
-                if state.history.count > 100 { state.history.removeFirst() }
-                switch Command.parse(line) {
-                case .failure(let error): fail(&state, error.description)
-                case .success(let command): propose(&state, command, &effects)
-                }
-            case .backspace:
-                if text.isEmpty { state.mode = .normal } else { text.removeLast(); state.mode = .commandLine(text) }
-            case .up, .down:
-                guard !state.history.isEmpty else { return }
-                var index = state.historyIndex ?? state.history.count
-                index = key == .up ? max(0, index - 1) : min(state.history.count, index + 1)
-                state.historyIndex = index
-                state.mode = .commandLine(index < state.history.count ? state.history[index] : "")
-            case .character(let c):
-                if text.count < 200 { state.mode = .commandLine(text + String(c)) }
-            default: break
+            // Tab turns the help's page between the keys and the `:` commands.
+            if state.showHelp, key == .tab || key == .backTab {
+                state.helpPage = 1 - state.helpPage
+                return
             }
+            if let action = KeyMap.action(for: key, readOnly: state.readOnly) { apply(&state, action, &effects) }
+        case .commandLine(let text):
+            editCommandLine(&state, text, key, &effects)
         case .filter(var text):
             switch key {
             case .escape, .interrupt:

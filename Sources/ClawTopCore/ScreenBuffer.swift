@@ -18,6 +18,8 @@ public struct ScreenBuffer: Sendable, Equatable {
     public let width: Int
     public let height: Int
     public private(set) var cells: [Cell]
+    /// What ends text cut at its `maxWidth`: `…`, or `~` where the console draws ASCII only.
+    public var cutMark: Character = "…"
 
     public init(width: Int, height: Int) {
         self.width = max(0, width)
@@ -29,16 +31,31 @@ public struct ScreenBuffer: Sendable, Equatable {
         cells[y * width + x]
     }
 
-    /// Write text at (x, y), clipped to the row and the screen; returns the column after it.
+    /// Write text at (x, y), clipped to the row and the screen, control characters shown escaped
+    /// (`\e`, `\n`, `\x00`); text cut at its `maxWidth` ends in `cutMark`, so nothing is cut
+    /// without a mark. Returns the column after it.
     @discardableResult
     public mutating func put(_ text: String, x: Int, y: Int, role: Role = .normal, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < height else { return x }
         var column = x
         let limit = min(width, maxWidth.map { x + $0 } ?? width)
+        var cut = false
         for character in text {
-            if column >= limit { break }
+            if column >= limit { cut = true; break }
+            // What the network sent is shown, never obeyed: a control character takes the cells of its escape.
+            guard TerminalText.isPlain(character) else {
+                for shown in TerminalText.safe(String(character)) {
+                    if column >= limit { cut = true; break }
+                    if column >= 0 { cells[y * width + column] = Cell(shown, role) }
+                    column += 1
+                }
+                continue
+            }
             if column >= 0 { cells[y * width + column] = Cell(character, role) }
             column += 1
+        }
+        if cut, maxWidth != nil, limit > max(0, x), limit - 1 < width {
+            cells[y * width + limit - 1] = Cell(cutMark, role)
         }
         return column
     }

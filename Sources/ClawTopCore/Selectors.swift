@@ -11,13 +11,26 @@ public enum Selectors {
     public static func sortedProviders(_ state: AppState) -> [Fleet.ProviderRow] {
         var rows = state.fleet.providerRows(now: state.now)
         if !state.filter.isEmpty { rows = rows.filter { $0.id.localizedCaseInsensitiveContains(state.filter) } }
-        switch state.sort {
-        case .name: return rows.sorted { $0.id < $1.id }
-        case .state: return rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
-        case .rps: return rows.sorted { $0.rps > $1.rps }
-        case .errors: return rows.sorted { $0.errorRatio > $1.errorRatio }
-        case .p99: return rows.sorted { ($0.p99 ?? 0) > ($1.p99 ?? 0) }
-        case .cost: return rows.sorted { $0.costPerHour > $1.costPerHour }
+        let sorted: [Fleet.ProviderRow] = switch state.sort {
+        case .name: rows.sorted { $0.id < $1.id }
+        case .state: rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
+        case .rps: rows.sorted { $0.rps > $1.rps }
+        case .errors: rows.sorted { $0.errorRatio > $1.errorRatio }
+        case .p99: rows.sorted { ($0.p99 ?? 0) > ($1.p99 ?? 0) }
+        case .cost: rows.sorted { $0.costPerHour > $1.costPerHour }
+        }
+        return state.sortReversed ? sorted.reversed() : sorted
+    }
+
+    /// The title of the column a sort orders by, in the provider tables.
+    public static func sortTitle(_ sort: ProviderSort) -> [String] {
+        switch sort {
+        case .name: ["PROVIDER"]
+        case .state: ["STATE"]
+        case .rps: ["RPS"]
+        case .errors: ["ERR%", "ERR"]
+        case .p99: ["P99"]
+        case .cost: ["$/H"]
         }
     }
 

@@ -80,17 +80,19 @@ public enum SnapshotReport {
         let status = fleet.status(now: now)
         var out = "status \(status.word.uppercased()): nodes \(s.nodesServing)/\(s.nodesTotal) serving, providers \(s.providersHealthy)/\(s.providersTotal) healthy, "
         out += "\(Format.rate(s.rps)) req/s, err \(Format.percent(s.errorRatio)), p99 \(Format.seconds(s.p99)), \(Format.dollars(s.costPerHour))/h\n"
-        for reason in status.reasons { out += "  - \(reason)\n" }
+        // Names, reasons and errors come from the network: each on its one line, nothing a terminal obeys.
+        let safe = TerminalText.safe
+        for reason in status.reasons { out += "  - \(safe(reason))\n" }
         let monitor = fleet.monitor
         if let url = monitor.prometheusURL {
             out += monitor.figures != nil ? "figures: PromQL from \(url) over the last \(PromQL.window)\n"
-                : "figures: the nodes' own stats (prometheus \(url): \(monitor.prometheusError ?? "no answer"))\n"
+                : "figures: the nodes' own stats (prometheus \(url): \(safe(monitor.prometheusError ?? "no answer")))\n"
         }
         out += "\n" + Format.pad("NODE", 28) + " " + Format.pad("STATE", 11) + " " + Format.pad("REV", 5, right: true) + " " + Format.pad("AGE", 6, right: true) + "  ERROR\n"
         for node in fleet.nodes {
             out += Format.pad(node.name, 28, ascii: true) + " " + Format.pad(node.health(now: now, staleAfter: fleet.staleAfter), 11) + " "
             out += Format.pad(node.snapshot.map { String($0.node.revision) } ?? "-", 5, right: true) + " "
-            out += Format.pad(node.age(now: now).map { Format.duration($0) } ?? "-", 6, right: true) + "  " + (node.error ?? "") + "\n"
+            out += Format.pad(node.age(now: now).map { Format.duration($0) } ?? "-", 6, right: true) + "  " + safe(node.error ?? "") + "\n"
         }
         let widths = [16, 15, 10, 6, 7, 6, 7, 7, 8]
         out += "\n" + ["PROVIDER", "STATE", "CIRCUIT", "WEIGHT", "RPS", "ERR%", "P50", "P99", "$/H"].enumerated().map { i, t in
@@ -104,10 +106,10 @@ public enum SnapshotReport {
         }
         if let url = monitor.alertmanagerURL {
             out += "\nALERTS from \(url): "
-            out += monitor.alertmanagerError.map { "unknown (\($0))\n" } ?? "\(monitor.firing.count) firing\n"
+            out += monitor.alertmanagerError.map { "unknown (\(safe($0)))\n" } ?? "\(monitor.firing.count) firing\n"
             for a in monitor.alerts {
                 out += Format.pad(a.severity, 9) + " " + Format.pad(fleet.naming(a.selector), 48, ascii: true) + " " + Format.pad(a.silenced ? "silenced" : "firing", 8)
-                out += " " + Format.pad(a.since > 0 ? Format.duration(max(0, now - a.since)) : "-", 7, right: true) + "  " + fleet.naming(a.summary) + "\n"
+                out += " " + Format.pad(a.since > 0 ? Format.duration(max(0, now - a.since)) : "-", 7, right: true) + "  " + safe(fleet.naming(a.summary)) + "\n"
             }
         }
         return out

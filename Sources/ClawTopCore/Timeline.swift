@@ -320,25 +320,27 @@ public struct Timeline: Sendable, Equatable {
     }
 
     public var text: String {
-        var out = entries.map { "\(Self.stamp($0.time))  \($0.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \($0.text)" }
+        // Reasons, details and names come from the nodes: one line each, nothing a terminal obeys.
+        var out = entries.map { "\(Self.stamp($0.time))  \($0.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(TerminalText.safe($0.text))" }
         if entries.isEmpty { out.append("nothing happened in this period") }
         out.append("")
-        out += summaryText(stamp: Self.stamp)
-        out += unread.map { "NOT READ: \($0)" }
+        out += summaryText(stamp: Self.stamp).map(TerminalText.safe)
+        out += unread.map { "NOT READ: \(TerminalText.safe($0))" }
         return out.joined(separator: "\n") + "\n"
     }
 
     public var markdown: String {
         var out = ["# Incident timeline", "", "| time (UTC) | kind | what |", "| --- | --- | --- |"]
-        out += entries.map { "| \(Self.stamp($0.time)) | \($0.kind.rawValue) | \($0.text.replacingOccurrences(of: "|", with: "\\\\|")) |" }
+        out += entries.map { "| \(Self.stamp($0.time)) | \($0.kind.rawValue) | \(TerminalText.safe($0.text).replacingOccurrences(of: "|", with: "\\\\|")) |" }
         out += ["", "## Incidents", ""]
         let summaries = incidentSummaries(stamp: Self.stamp)
         if summaries.isEmpty { out.append("No incident in this period.") }
         for (i, summary) in summaries.enumerated() {
             if i > 0 { out.append("") }
-            out += ["### \(summary.title.prefix(1).uppercased() + summary.title.dropFirst())", ""] + summary.lines.map { "- **\($0.0)**: \($0.1)" }
+            let title = TerminalText.safe(summary.title)
+            out += ["### \(title.prefix(1).uppercased() + title.dropFirst())", ""] + summary.lines.map { "- **\($0.0)**: \(TerminalText.safe($0.1))" }
         }
-        if !unread.isEmpty { out += ["", "## Not read", ""] + unread.map { "- \($0)" } }
+        if !unread.isEmpty { out += ["", "## Not read", ""] + unread.map { "- \(TerminalText.safe($0))" } }
         return out.joined(separator: "\n") + "\n"
     }
 

@@ -40,7 +40,8 @@ extension View {
             ("$/h", Format.dollars(s.costPerHour), .headerValue),
             ("age", s.dataAge.map { Format.duration($0) } ?? "-", (s.dataAge ?? 0) > state.fleet.staleAfter ? .warn : .headerValue),
         ]
-        if monitor.usingPrometheus { items.append(("src", "prom", .headerValue)) }
+        // Every figure on the screen comes from this one source, over the last minute.
+        items.insert(("src", sourceName(state), .headerValue), at: items.count - 1)
         // A store that is down is news and goes first; one that works is said last, where room allows.
         if let reachable = s.storeReachable {
             if reachable { items.append(("store", "ok", .headerValue)) } else { items.insert(("store", "down", .crit), at: 1) }
@@ -56,6 +57,9 @@ extension View {
         }
     }
 
+    /// Where the header's, rows' and previews' figures come from: `prom 1m` or `nodes 1m`.
+    static func sourceName(_ state: AppState) -> String { (state.fleet.monitor.usingPrometheus ? "prom " : "nodes ") + PromQL.window }
+
     static func tabs(_ state: AppState, _ b: inout ScreenBuffer) {
         var x = 0
         for pane in Pane.allCases {
@@ -63,7 +67,9 @@ extension View {
             let text = b.width >= 100 || pane == state.pane ? " \(pane.rawValue) \(pane.title)" : " \(pane.rawValue)"
             x = b.put(text, x: x, y: 1, role: pane == state.pane ? .tabActive : .tab)
         }
-        var info = state.pane == .providers || state.pane == .overview ? "sort: \(state.sort.rawValue)" : ""
+        var info = state.pane == .providers || state.pane == .overview ? "sort: \(state.sort.rawValue)\(state.sortReversed ? " (reversed)" : "")" : ""
+        // The source is always on screen: in the header where it fits, else here.
+        if !b.line(0).contains(" src ") { info = "src \(sourceName(state))" + (info.isEmpty ? "" : "  ") + info }
         if !state.filter.isEmpty { info = "filter: \(state.filter)  " + info }
         if !info.isEmpty { b.put(info, x: max(x + 1, b.width - info.count - 1), y: 1, role: .dim) }
     }
@@ -72,8 +78,13 @@ extension View {
         let y = b.height - 1
         b.fill(row: y, role: .footer)
         if case .commandLine(let text) = state.mode {
-            let x = b.put(":" + text, x: 0, y: y, role: .footer)
-            b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer)
+            // The end of a long line stays in sight; the cursor is a bar at the end, else the
+            // character under it is shown selected.
+            let shown = Array(text)
+            let cursor = min(shown.count, state.commandCursor ?? shown.count)
+            let skip = max(0, cursor + 3 - b.width)
+            let x = b.put(":" + String(shown.dropFirst(skip)), x: 0, y: y, role: .footer)
+            if cursor >= shown.count { b.put(state.ascii ? "_" : "▏", x: x, y: y, role: .footer) } else { b.fill(row: y, role: .selected, from: cursor + 1 - skip, to: cursor + 2 - skip) }
             return
         }
         if case .filter(let text) = state.mode {

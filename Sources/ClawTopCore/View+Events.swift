@@ -18,7 +18,7 @@ extension View {
             Column(title: "NODE", width: 10, right: false, priority: 3),
             Column(title: "EVENT", width: 18, right: false, priority: 1),
             Column(title: "SUBJECT", width: 14, right: false, priority: 2),
-            Column(title: "DETAIL", width: max(10, b.width - 54), right: false, priority: 4),
+            Column(title: "DETAIL", width: max(10, b.width - 55), right: false, priority: 4),
         ]
         let rows: [[(String, Role)]] = Selectors.allEvents(state).map { e in
             [(clock(e.time), .dim), (e.node, .normal), (e.kind.rawValue, role(e.kind)), (e.subject, .normal), (e.detail, .normal)]

@@ -3,7 +3,25 @@ import Foundation
 
 /// What opens over a pane: the help and the confirmation dialog.
 extension View {
+    /// The `:` commands with their arguments (read-only: only those that change nothing).
+    static func commandHelp(_ state: AppState) -> [(String, String)] {
+        Completion.commands.filter { !state.readOnly || ["theme", "timeline", "quit"].contains($0.verb) }.map { (":" + $0.verb, $0.arguments) }
+    }
+
     static func help(_ state: AppState, _ b: inout ScreenBuffer) {
+        if state.helpPage == 1 {
+            let rows = commandHelp(state)
+            let width = min(b.width - 4, max(50, (rows.map { $0.0.count + $0.1.count }.max() ?? 0) + 16))
+            let height = min(b.height - 4, rows.count + 4)
+            let left = (b.width - width) / 2
+            let top = (b.height - height) / 2
+            for y in top..<(top + height) { b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected) }
+            b.put(" Commands after : (Tab completes names; Tab here: keys) ", x: left + 1, y: top, role: .selected, maxWidth: width - 2)
+            for (i, row) in rows.enumerated() where top + 2 + i < top + height - 1 {
+                b.put(Format.pad(row.0, 11) + row.1, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 4)
+            }
+            return
+        }
         let rows = KeyMap.visible(readOnly: state.readOnly)
         // Two columns when one does not fit the height (80x24 has room for 17 lines).
         let columns = rows.count + 3 > b.height - 4 && b.width >= 70 ? 2 : 1
@@ -16,6 +34,7 @@ extension View {
             b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected)
         }
         b.put(" Keys (Esc or ? closes) ", x: left + 1, y: top, role: .selected)
+        b.put("Tab: the : commands ", x: left + width - 20, y: top, role: .selected)
         let columnWidth = width / columns
         for (i, binding) in rows.enumerated() {
             let y = top + 2 + i % perColumn

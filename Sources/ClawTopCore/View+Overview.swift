@@ -22,7 +22,10 @@ extension View {
         // Graphs: one at 80 columns, up to four side by side; taller on taller screens.
         if rows >= 14 {
             let count = min(4, max(1, b.width / 45))
-            let height = rows >= 70 ? 12 : rows >= 50 ? 9 : rows >= 30 ? 7 : 5
+            let least = rows >= 70 ? 12 : rows >= 50 ? 9 : rows >= 30 ? 7 : 5
+            // The screen is a budget of rows: what the tables and lists below need first, the rest
+            // to the graphs (at least `least`; below 36 rows the graphs keep that height).
+            let height = rows >= 36 ? max(least, area.bottom - y - 1 - belowNeeds(state, width: b.width)) : least
             graphs(state, &b, Rect(x: 0, y: y, width: b.width, height: height), count: count)
             y += height + 1
         }
@@ -39,6 +42,16 @@ extension View {
             let below = Rect(x: 0, y: rest.y + providerRows + 1, width: rest.width, height: rest.bottom - rest.y - providerRows - 1)
             if below.height >= 3 { sidePanels(state, &b, below) }
         }
+    }
+
+    /// The rows the providers, nodes, alerts and events want under the graphs: beside each other
+    /// from 120 columns, one under the other below that; events up to 10.
+    static func belowNeeds(_ state: AppState, width: Int) -> Int {
+        let providers = Selectors.sortedProviders(state).count + 1
+        let firing = state.fleet.monitor.firing.count
+        let events = min(10, max(1, Selectors.allEvents(state).count))
+        let side = state.fleet.nodes.count + 1 + (firing > 0 ? 2 + firing : 0) + 2 + events
+        return width >= 120 ? max(providers, side) : providers + 1 + side
     }
 
     /// The fleet's word, with a glyph so that it reads without colour, and why.
@@ -153,14 +166,18 @@ extension View {
 
     static func providersCompact(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect) {
         let rows = Selectors.sortedProviders(state)
-        let trend = max(8, min(30, rect.width - 72))
+        let rpsWidth = figureWidth(6, rows.map(rpsText))
+        // The spend column stays narrow: the current figure ($0.00 for a provider no node sends
+        // traffic to); the RPS column carries the last minute's rate as history.
+        let costWidth = 7
+        let trend = max(8, min(30, rect.width - 72 - (rpsWidth - 6) - (costWidth - 7)))
         let columns = [
             Column(title: "PROVIDER", width: 14, right: false, priority: 0),
             Column(title: "STATE", width: 13, right: false, priority: 0),
-            Column(title: "RPS", width: 6, right: true, priority: 1),
+            Column(title: "RPS", width: rpsWidth, right: true, priority: 1),
             Column(title: "ERR", width: 6, right: true, priority: 1),
             Column(title: "P99", width: 7, right: true, priority: 2),
-            Column(title: "$/H", width: 7, right: true, priority: 3),
+            Column(title: "$/H", width: costWidth, right: true, priority: 3),
             Column(title: "LATENCY", width: trend, right: false, priority: 4),
             Column(title: "NODES", width: 5, right: true, priority: 5),
         ]
@@ -168,15 +185,15 @@ extension View {
             [
                 (marked(row.id, state, "provider:\(row.id)"), .normal),
                 ("\(stateGlyph(row.state, ascii: state.ascii)) \(row.stateText)", stateRole(row.state)),
-                (Format.rate(row.rps), .normal),
+                (rpsText(row), row.servingNodes == 0 ? .dim : .normal),
                 (Format.percent(row.errorRatio), row.errorRatio > 0.05 ? .crit : row.errorRatio > 0.01 ? .warn : .normal),
                 (Format.seconds(row.p99), .normal),
-                (Format.dollars(row.costPerHour), .normal),
+                (Format.dollars(row.costPerHour), row.servingNodes == 0 ? .dim : .normal),
                 (sparkline(state.latencyHistory[row.id] ?? [], width: trend, ascii: state.ascii), .bar),
                 (String(row.nodes), .dim),
             ]
         }
-        self.table(&b, (rect.y, rect.bottom), columns: columns, rows: table, selected: state.selected(.overview), ascii: state.ascii,
+        self.table(&b, (rect.y, rect.bottom), columns: markSort(columns, state), rows: table, selected: state.selected(.overview), ascii: state.ascii,
                    left: rect.x, width: rect.width)
     }
 
@@ -184,7 +201,9 @@ extension View {
     static func sidePanels(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect) {
         var y = rect.y
         let nodes = state.fleet.nodes
-        let nodeRoom = max(2, min(nodes.count + 1, rect.height / 2))
+        // On a tall screen the nodes' lines first (the events' heading and one event kept), chips
+        // when they do not fit; below 36 rows half the room, as it always was.
+        let nodeRoom = max(2, min(nodes.count + 1, b.height >= 36 ? max(rect.height / 2, rect.height - 3) : rect.height / 2))
         y = nodeLines(state, &b, Rect(x: rect.x, y: y, width: rect.width, height: nodeRoom))
         let firing = state.fleet.monitor.firing
         if !firing.isEmpty, rect.bottom - y >= 3 {
@@ -221,9 +240,12 @@ extension View {
             for node in nodes {
                 let health = node.health(now: state.now, staleAfter: state.fleet.staleAfter)
                 let s = node.snapshot
-                let rps = s?.routes.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond } ?? 0
                 var line = "\(stateGlyph(health, ascii: state.ascii)) \(Format.pad(node.name, 16)) \(Format.pad(health, 11))"
-                if let s { line += " rev \(s.node.revision)  \(Format.rate(rps)) rps" }
+                // The same source as the header's rps: Prometheus's figure for this node when the
+                // header's come from Prometheus, else the node's own (labelled when they differ).
+                if let s, let (rps, fromNode) = state.fleet.nodeRPS(node) {
+                    line += " \(Format.rate(rps)) rps" + (fromNode && state.fleet.monitor.usingPrometheus ? " (node 1m)" : "") + "  rev \(s.node.revision)"
+                }
                 if let age = node.age(now: state.now) { line += "  age \(Format.duration(age))" }
                 b.put(line, x: rect.x, y: y, role: stateRole(health), maxWidth: rect.width)
                 y += 1
@@ -240,7 +262,7 @@ extension View {
                 x = rect.x
                 if y >= rect.bottom { break }
             }
-            x = b.put(chip, x: x, y: y, role: stateRole(health))
+            x = b.put(chip, x: x, y: y, role: stateRole(health), maxWidth: rect.x + rect.width - x)
         }
         return min(y + 1, rect.bottom)
     }

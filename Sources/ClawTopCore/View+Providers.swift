@@ -4,32 +4,48 @@ import Foundation
 /// Pane 1: providers, merged across nodes; Enter opens the detail.
 extension View {
     static func providers(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
+        let sorted = Selectors.sortedProviders(state)
         let columns = [
             Column(title: "PROVIDER", width: 14, right: false, priority: 0),
             Column(title: "STATE", width: 11, right: false, priority: 1),
             Column(title: "CIRCUIT", width: 9, right: false, priority: 5),
             Column(title: "WEIGHT", width: 6, right: true, priority: 4),
-            Column(title: "RPS", width: 6, right: true, priority: 2),
+            Column(title: "RPS", width: figureWidth(6, sorted.map(rpsText)), right: true, priority: 2),
             Column(title: "ERR%", width: 6, right: true, priority: 3),
-            Column(title: "P50", width: 6, right: true, priority: 6),
+            Column(title: "P50", width: 6, right: true, priority: 7),
             Column(title: "P95", width: 6, right: true, priority: 8),
             Column(title: "P99", width: 6, right: true, priority: 3),
             Column(title: "TTFT", width: 6, right: true, priority: 9),
-            Column(title: "$/H", width: 7, right: true, priority: 7),
+            Column(title: "$/H", width: 7, right: true, priority: 6),
             Column(title: "INFLIGHT", width: 11, right: true, priority: 10),
             Column(title: "KIND", width: 9, right: false, priority: 11),
         ]
-        let rows: [[(String, Role)]] = Selectors.sortedProviders(state).map { p in
+        let rows: [[(String, Role)]] = sorted.map { p in
             [
                 (marked(p.id, state, "provider:\(p.id)"), .normal), (p.stateText, stateRole(p.state)), (p.circuitText, stateRole(p.circuit)), (String(p.weight), .normal),
-                (Format.rate(p.rps), .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
+                (rpsText(p), p.servingNodes == 0 ? .dim : .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
                 (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
-                (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), .normal),
+                (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), p.servingNodes == 0 ? .dim : .normal),
                 saturation(p.inFlight, p.maxInFlight), (Self.kindLabel(p.kind), .dim),
             ]
         }
-        table(&b, area, columns: columns, rows: rows, selected: state.selected(.providers), ascii: state.ascii)
+        table(&b, area, columns: markSort(columns, state), rows: rows, selected: state.selected(.providers), ascii: state.ascii)
     }
+
+    /// A provider's requests per second as the tables show it: once no node sends it traffic, 0
+    /// with the last minute's rate beside it as history (`0 (1.1/1m)`), never that rate as current.
+    static func rpsText(_ row: Fleet.ProviderRow) -> String {
+        row.servingNodes == 0 && row.idleRPS > 0 ? "0 (\(Format.rate(row.idleRPS))/1m)" : Format.rate(row.rps)
+    }
+
+    /// Spend per hour, the same way: `0 ($1.98/1m)` for a provider that no longer receives traffic
+    /// (the detail view; the tables show the current $0.00 and keep the history in the RPS column).
+    static func costText(_ row: Fleet.ProviderRow) -> String {
+        row.servingNodes == 0 && row.idleCostPerHour > 0 ? "0 (\(Format.dollars(row.idleCostPerHour))/1m)" : Format.dollars(row.costPerHour)
+    }
+
+    /// A figure column as wide as its widest cell, at least `width`.
+    static func figureWidth(_ width: Int, _ cells: [String]) -> Int { max(width, cells.map(\.count).max() ?? 0) }
 
     /// A provider kind as the Providers pane shows it.
     static func kindLabel(_ kind: String?) -> String {
@@ -55,8 +71,14 @@ extension View {
         b.put("Provider \(id)\(kind)  (Esc back)", x: 0, y: y, role: .title)
         y += 1
         if let row = state.fleet.rows.first(where: { $0.id == id }) {
-            b.put("state \(row.stateText)  circuit \(row.circuitText)  \(Format.rate(row.rps)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(Format.dollars(row.costPerHour))/h",
-                  x: 0, y: y, role: stateRole(row.state))
+            b.put("state \(row.stateText)  circuit \(row.circuitText)  \(rpsText(row)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(costText(row))/h",
+                  x: 0, y: y, role: stateRole(row.state), maxWidth: b.width)
+            if row.idleRPS > 0 || row.idleCostPerHour > 0 {
+                y += 1
+                let idle = row.nodes - row.servingNodes
+                b.put("not serving on \(idle)/\(row.nodes) nodes: \(Format.rate(row.idleRPS)) req/s, \(Format.dollars(row.idleCostPerHour))/h over the last minute there, not counted as current",
+                      x: 0, y: y, role: .dim, maxWidth: b.width)
+            }
         }
         y += 2
         let width = max(10, b.width - 16)

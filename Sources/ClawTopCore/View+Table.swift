@@ -26,6 +26,19 @@ extension View {
         return columns.indices.filter { chosen.contains($0) }
     }
 
+    /// The provider tables' columns with the sort column marked: `▲` (names A to Z, figures
+    /// smallest first) or `▼` (the other way), `^`/`v` with --ascii.
+    static func markSort(_ columns: [Column], _ state: AppState) -> [Column] {
+        let ascending = (state.sort == .name) != state.sortReversed
+        let mark = state.ascii ? (ascending ? "^" : "v") : (ascending ? "▲" : "▼")
+        let titles = Selectors.sortTitle(state.sort)
+        return columns.map { c in
+            var c = c
+            if titles.contains(c.title) { c.title += mark }
+            return c
+        }
+    }
+
     /// A table in the rows of `area`, from column `left` over `width` columns (the whole row by default).
     static func table(_ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int), columns: [Column], rows: [[(String, Role)]],
                       selected: Int, ascii: Bool, left: Int = 0, width: Int? = nil) {

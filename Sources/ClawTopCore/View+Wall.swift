@@ -16,6 +16,7 @@ extension View {
 
     static func renderWall(_ state: AppState, _ settings: WallSettings) -> ScreenBuffer {
         var b = ScreenBuffer(width: state.width, height: state.height)
+        b.cutMark = state.ascii ? "~" : "…"
         guard state.width >= minimumWidth, state.height >= minimumHeight else {
             let lines = ["Terminal too small:", "need \(minimumWidth)x\(minimumHeight),", "have \(state.width)x\(state.height).", "q quits."]
             for (y, line) in lines.enumerated() { b.put(line, x: 0, y: y, role: .warn) }

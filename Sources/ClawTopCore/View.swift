@@ -9,6 +9,7 @@ public enum View {
     public static func render(_ state: AppState) -> ScreenBuffer {
         if let wall = state.wall { return renderWall(state, wall) }
         var buffer = ScreenBuffer(width: state.width, height: state.height)
+        buffer.cutMark = state.ascii ? "~" : "…"
         guard state.width >= minimumWidth, state.height >= minimumHeight else {
             let lines = ["Terminal too small:", "need \(minimumWidth)x\(minimumHeight),", "have \(state.width)x\(state.height).", "q quits."]
             for (y, line) in lines.enumerated() { buffer.put(line, x: 0, y: y, role: .warn) }
@@ -33,7 +34,7 @@ public enum View {
         }
         footer(state, &buffer)
         if let message = state.message {
-            buffer.put(message.text, x: 0, y: state.height - 2, role: message.role)
+            buffer.put(message.text, x: 0, y: state.height - 2, role: message.role, maxWidth: state.width)
         }
         if case .confirm(let dialog) = state.mode { confirm(dialog, &buffer) }
         if state.showHelp { help(state, &buffer) }

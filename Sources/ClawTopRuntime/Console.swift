@@ -206,8 +206,8 @@ public struct Console {
                 var bytes = timeline.json.bytes(sorted: true)
                 bytes.append(0x0A)
                 FileHandle.standardOutput.write(Data(bytes))
-            case "markdown": FileHandle.standardOutput.write(Data(timeline.markdown.utf8))
-            default: FileHandle.standardOutput.write(Data(timeline.text.utf8))
+            case "markdown": FileHandle.standardOutput.write(Data(TerminalText.safeLines(timeline.markdown).utf8))
+            default: FileHandle.standardOutput.write(Data(TerminalText.safeLines(timeline.text).utf8))
             }
             // A node that could not be read is named in the output, and the exit says it is partial.
             throw ConsoleExit(timeline.unread.isEmpty ? 0 : 1)
@@ -228,7 +228,7 @@ public struct Console {
                 bytes.append(0x0A)
                 FileHandle.standardOutput.write(Data(bytes))
             } else {
-                FileHandle.standardOutput.write(Data(SnapshotReport.text(state.fleet, now: now).utf8))
+                FileHandle.standardOutput.write(Data(TerminalText.safeLines(SnapshotReport.text(state.fleet, now: now)).utf8))
             }
             throw ConsoleExit(state.fleet.status(now: now).code)
         }
@@ -237,6 +237,9 @@ public struct Console {
         // Said again at exit, where it stays on screen after the console's own screen is gone.
         if let note = choice.note { throw ConsoleExit(0, note) }
     }
+
+    /// One line of `--exec` output: node ids, messages and errors come from the network, shown escaped.
+    func say(_ line: String) { print(TerminalText.safe(line)) }
 
     /// `--exec`: one command, no screen; per-node results on stdout; non-zero when any node refused.
     func runExec(_ line: String, poller: Poller, state: inout AppState, token: String?, urls: [String]) throws {
@@ -257,24 +260,24 @@ public struct Console {
         // The effect first, as the dialog shows it; with --dry-run, nothing more.
         let preview = Preview.of(command, fleet: state.fleet, now: Date().timeIntervalSince1970)
         if options.dryRun {
-            print("dry run: \(plan.summary)")
-            for line in preview?.lines ?? [] { print("  \(line)") }
+            say("dry run: \(plan.summary)")
+            for line in preview?.lines ?? [] { say("  \(line)") }
             print("nothing was changed")
             throw ConsoleExit(0)
         }
-        for line in preview?.lines ?? [] { print("  \(line)") }
+        for line in preview?.lines ?? [] { say("  \(line)") }
         if let name = preview?.guardName, options.confirmName != name {
             throw fail("'\(command.text)' is refused: \(preview?.guardReason ?? ""). Add --confirm \(name) to do it anyway.", 1)
         }
         let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name),
                                         alertmanager: state.fleet.monitor.alertmanagerURL, token: token)
-        print(plan.summary)
-        for result in results { print("  \(result.node): \(result.ok ? "ok" : result.message)") }
+        say(plan.summary)
+        for result in results { say("  \(result.node): \(result.ok ? "ok" : result.message)") }
         // A silence goes to Alertmanager alone; a fleet action to every node that answered.
         let toNodes = plan.calls.contains { $0.node != nil }
         for name in plan.unreachable where toNodes {
             let node = state.fleet.nodes.first { $0.name == name }
-            print("  \(name): not sent, will not apply it now (\(node?.error ?? "unreachable"))")
+            say("  \(name): not sent, will not apply it now (\(node?.error ?? "unreachable"))")
         }
         let failed = results.contains { !$0.ok } || (toNodes && !plan.unreachable.isEmpty)
         throw ConsoleExit(failed ? 1 : 0)

@@ -373,18 +373,33 @@ final class DemoFleet: @unchecked Sendable {
         threads.append(thread)
     }
 
-    /// Stop the traffic, the incidents and every child; remove the demo's folder.
+    /// How long the demo's children get to stop on SIGTERM, all at once, before the console says
+    /// which are still stopping and ends them: the shell prompt comes back within this.
+    static let stopGrace = 0.5
+
+    /// Stop the traffic, the incidents and every child (SIGTERM to all at once, SIGKILL to those
+    /// still running after `stopGrace`, named on stderr); remove the demo's folder.
     func stop() {
         stopFlag.withLock { $0 = true }
         for child in children where child.isRunning { child.terminate() }
-        let deadline = Date().addingTimeInterval(5)
-        for child in children {
-            while child.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if child.isRunning { kill(child.processIdentifier, SIGKILL) }
-            child.waitUntilExit()
+        let deadline = Date().addingTimeInterval(Self.stopGrace)
+        while children.contains(where: \.isRunning), Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        let left = children.filter(\.isRunning)
+        if !left.isEmpty {
+            let names = left.map { "\(Self.name(of: $0)) (pid \($0.processIdentifier))" }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("clawtop: still stopping after \(Self.stopGrace) s: \(names); ending them now\n".utf8))
+            for child in left { kill(child.processIdentifier, SIGKILL) }
         }
+        for child in children { child.waitUntilExit() }
         children = []
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The program a child runs (through setpriv or not): `clawgate`, `prometheus`, `etcd`.
+    static func name(of process: Process) -> String {
+        let args = process.arguments ?? []
+        let program = args.firstIndex(of: "--").map { $0 + 1 < args.count ? args[$0 + 1] : "" } ?? process.executableURL?.path ?? "?"
+        return URL(fileURLWithPath: program).lastPathComponent
     }
 }
 

@@ -9,7 +9,8 @@ struct ClawTop: ParsableCommand {
         commandName: "clawtop",
         abstract: "The live operations console for a fleet of clawgate nodes.",
         discussion: """
-        Keys: ? help, q quit, Tab/Shift-Tab or 1-6 panes, j/k or arrows move, s sort, p pause, z silence, Esc back.
+        Keys: ? help, q quit, Tab/Shift-Tab or 0-7 panes (0 Overview, 1 Providers, 2 Nodes, 3 Routes, 4 Cost, 5 Events, 6 Alerts, 7 Clients), j/k or arrows move, s sort, p pause, z silence, Esc back.
+        The : line: Tab completes commands and provider, node, route, client and alert names; Ctrl-A/Ctrl-E start/end, Ctrl-U/Ctrl-W/Ctrl-K delete, Up/Down history. ? then Tab lists the commands.
         --once exit codes: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
         """
     )
@@ -126,7 +127,8 @@ struct ClawTop: ParsableCommand {
         o.confirmName = confirm
         o.wall = wall ? WallSettings(cycle: cycle, staleAfter: 0) : nil
         let end = Console.run(o)
-        if let message = end.message { FileHandle.standardError.write(Data("clawtop: \(message)\n".utf8)) }
+        // An error may quote what a node sent: its own lines kept, nothing a terminal obeys.
+        if let message = end.message { FileHandle.standardError.write(Data("clawtop: \(TerminalText.safeLines(message))\n".utf8)) }
         if end.code != 0 { throw ExitCode(end.code) }
     }
 }

@@ -42,7 +42,7 @@ import Testing
         #expect(p.warnings == ["route chat: tier 0 is left with a single provider (b), with c (tier 1) behind it"])
         #expect(p.guardName == nil)
         #expect(p.lines.contains("route chat: a 50% -> 0.0%, b 50% -> 100% (p50 100ms, p95 300ms)"), "\(p.lines)")
-        #expect(p.lines.contains("spend $39.6/h -> $72.0/h (+$32.4/h)"), "\(p.lines)")
+        #expect(p.lines.contains("fleet spend $39.6/h -> $72.0/h (+$32.4/h)"), "\(p.lines)")
     }
 
     @Test func theLastProviderOfATierMovesTheRouteDownAndTheLastOfARouteNeedsItsName() throws {

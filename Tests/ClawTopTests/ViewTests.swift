@@ -48,7 +48,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         #expect(screen.width == 80 && screen.height == 24)
         let lines = screen.lines
         #expect(lines.allSatisfy { $0.count == 80 })
-        #expect(lines[0].contains("nodes 1/2") && lines[0].contains("prov 1/2") && lines[0].contains("$2.00"))
+        #expect(lines[0].contains("nodes 1/2") && lines[0].contains("prov 1/2") && lines[0].contains("$1.50"))
         #expect(lines[1].contains("1 Providers") && lines[1].contains(" 5 6 7"), "narrow: the other panes by digit")
         #expect(lines[2].hasPrefix("PROVIDER") && lines[2].contains("P99"))
         #expect(lines[3].hasPrefix("fast") && lines[3].contains("healthy") && lines[3].contains("450ms"))

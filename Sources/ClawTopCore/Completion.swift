@@ -1,0 +1,89 @@
+import ClawAdminAPI
+
+/// The `:` line's Tab completion and its nearest-command suggestion: the words the command
+/// language takes next, from the fleet's own names (providers, nodes, routes, clients, alerts).
+public enum Completion {
+    /// Each command with its arguments, as `?` lists them.
+    public static let commands: [(verb: String, arguments: String)] = [
+        ("drain", "provider ID | node ID"), ("undrain", "provider ID | node ID"),
+        ("weight", "ROUTE PROVIDER=N ..."), ("strategy", "ROUTE " + routingStrategies.joined(separator: "|")),
+        ("failover", "PROVIDER [to PROVIDER ...]"), ("restore", "PROVIDER"), ("sync", "NODE"),
+        ("block", "CLIENT"), ("unblock", "CLIENT"), ("limit", "CLIENT rpm=N tpm=N spend_per_day=D concurrency=N"),
+        ("silence", "ALERT[{label=value,...}] DURATION REASON"), ("theme", "NAME"), ("timeline", ""), ("quit", ""),
+    ]
+
+    public static let themes = ["dark", "light", "high-contrast", "mono"]
+
+    /// The words that may come after `before` (the words already typed, the verb first).
+    public static func candidates(after before: [String], fleet: Fleet) -> [String] {
+        let providers = fleet.rows.map(\.id)
+        let nodes = fleet.nodes.map(\.name)
+        let routes = unique(fleet.nodes.compactMap(\.snapshot).flatMap { $0.routes.map(\.alias) })
+        let clients = unique(fleet.nodes.compactMap(\.snapshot).flatMap { ($0.clients ?? []).map(\.name) })
+        guard let verb = before.first else { return commands.map(\.verb) }
+        switch (verb, before.count) {
+        case ("drain", 1), ("undrain", 1): return ["provider", "node"]
+        case ("drain", 2), ("undrain", 2): return before[1] == "provider" ? providers : before[1] == "node" ? nodes : []
+        case ("weight", 1), ("strategy", 1): return routes
+        case ("weight", _): return providers.map { $0 + "=" }
+        case ("strategy", 2): return routingStrategies
+        case ("failover", 1), ("restore", 1): return providers
+        case ("failover", 2): return ["to"]
+        case ("failover", _): return before[2] == "to" ? providers.filter { !before.contains($0) } : []
+        case ("sync", 1): return nodes
+        case ("block", 1), ("unblock", 1), ("limit", 1): return clients
+        case ("limit", _): return ["rpm=", "tpm=", "spend_per_day=", "concurrency="]
+        case ("silence", 1): return fleet.monitor.alerts.map(\.selector)
+        case ("theme", 1): return themes
+        default: return []
+        }
+    }
+
+    /// Complete the last word of `text`: the one match and a space, or as far as every match
+    /// agrees; `choices` lists them when there are several.
+    public static func complete(_ text: String, fleet: Fleet) -> (text: String, choices: [String]) {
+        var words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let current = text.isEmpty || text.hasSuffix(" ") ? "" : words.removeLast()
+        let matches = unique(candidates(after: words, fleet: fleet).filter { $0.hasPrefix(current) })
+        guard !matches.isEmpty else { return (text, []) }
+        let head = words.isEmpty ? "" : words.joined(separator: " ") + " "
+        if matches.count == 1 {
+            let word = matches[0]
+            return (head + word + (word.hasSuffix("=") ? "" : " "), [])
+        }
+        var common = matches[0]
+        for m in matches.dropFirst() {
+            while !m.hasPrefix(common) { common.removeLast() }
+        }
+        return (head + (common.count > current.count ? common : current), matches)
+    }
+
+    /// The command nearest a mistyped verb (at most two edits away), for "did you mean".
+    public static func nearest(_ verb: String) -> String? {
+        let verbs = commands.map(\.verb)
+        if let prefixed = verbs.first(where: { $0.hasPrefix(verb) }), verb.count >= 2 { return prefixed }
+        let scored = verbs.map { ($0, distance(verb, $0)) }.min { $0.1 < $1.1 }
+        return scored.flatMap { $0.1 <= 2 ? $0.0 : nil }
+    }
+
+    /// Levenshtein distance.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                let old = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = old
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+
+    static func unique(_ list: [String]) -> [String] {
+        var seen = Set<String>()
+        return list.filter { seen.insert($0).inserted }
+    }
+}
