@@ -17,7 +17,7 @@ extension Gateway {
             } catch {
                 return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
             }
-            return await self.chatCompletions(body: body, explain: request.headers[Self.decisionHeader] != nil,
+            return await self.chatCompletions(body: body, explain: self.mayExplain(request.headers),
                                               authorization: request.headers[.authorization], connection: context.channel)
         }
         router.post("/v1/messages") { request, context -> Response in
@@ -30,7 +30,7 @@ extension Gateway {
                     Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
                 }
             }
-            return await self.messages(body: body, explain: request.headers[Self.decisionHeader] != nil,
+            return await self.messages(body: body, explain: self.mayExplain(request.headers),
                                        authorization: Self.anthropicAuthorization(request.headers), connection: context.channel)
         }
         for (path, format) in [("/v1/embeddings", ClientFormat.embeddings), ("/v1/responses", .responses)] {
@@ -42,7 +42,7 @@ extension Gateway {
                 } catch {
                     return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
                 }
-                return await self.proxy(format: format, body: body, explain: request.headers[Self.decisionHeader] != nil,
+                return await self.proxy(format: format, body: body, explain: self.mayExplain(request.headers),
                                         authorization: request.headers[.authorization], connection: context.channel)
             }
         }
@@ -53,7 +53,12 @@ extension Gateway {
                 await self.countTokens(body: body, authorization: Self.anthropicAuthorization(request.headers))
             }
         }
-        router.get("/v1/models") { _, _ -> Response in
+        router.get("/v1/models") { request, _ -> Response in
+            // With client keys, the routes are the callers' business only.
+            if self.clientAuth.clients != nil, self.clientAuth.authenticate(request.headers[.authorization]) == nil {
+                return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send Authorization: Bearer KEY with a key this gateway's operators gave you.",
+                                          type: "invalid_request_error", code: "invalid_api_key")
+            }
             let created = JSONValue(Int(self.startedAtWall))
             let list: JSONValue = [
                 "object": "list",
@@ -82,6 +87,13 @@ extension Gateway {
     }
 
     static let apiKeyHeader = HTTPField.Name("x-api-key")!
+
+    /// The routing decision shows prices, weights and in-flight counts: it answers only a request
+    /// whose `x-clawgate-decision` header carries an operator token (`Bearer TOKEN`).
+    func mayExplain(_ headers: HTTPFields) -> Bool {
+        guard let value = headers[Self.decisionHeader] else { return false }
+        return auth.authenticate(value.lowercased().hasPrefix("bearer ") ? value : "Bearer " + value)?.role == .operator
+    }
 
     /// Anthropic's clients send their key as `x-api-key` (some as a bearer token): either is the key.
     static func anthropicAuthorization(_ headers: HTTPFields) -> String? {

@@ -28,6 +28,10 @@ import Testing
                 #expect(r.status == 401 && r.json?["error"]?["code"]?.stringValue == "invalid_api_key", "\(r.text)")
             }
             #expect(sim.provider("a")?.counters.requests == 0, "a refused request never reaches a provider")
+            // The route list is the callers' business too.
+            #expect(try await client.request("GET", gate.url + "/v1/models").status == 401)
+            let models = try await client.request("GET", gate.url + "/v1/models", headers: ["authorization": "Bearer \(TestFleet.aliceKey)"])
+            #expect(models.status == 200 && models.json?["data"]?.arrayValue?.count == 2)
             let denied = try await chat(client, gate, key: TestFleet.aliceKey, model: "other")
             #expect(denied.status == 403 && denied.json?["error"]?["code"]?.stringValue == "model_not_allowed")
             for _ in 0..<3 { #expect(try await chat(client, gate, key: TestFleet.aliceKey).status == 200) }

@@ -102,7 +102,12 @@ import Testing
             let body = Data(#"{"model":"chat","messages":[{"role":"user","content":"hi"}]}"#.utf8)
             let plain = try await client.request("POST", gate.url + "/v1/chat/completions", body: body)
             #expect(plain.status == 200 && plain.header("x-clawgate-decision") == nil, "only when asked")
-            let asked = try await client.request("POST", gate.url + "/v1/chat/completions", body: body, headers: ["x-clawgate-decision": "1"])
+            // Prices, weights and in-flight counts answer an operator only: any value, a viewer token, nothing.
+            for value in ["1", "Bearer \(TestFleet.viewerToken)"] {
+                let refused = try await client.request("POST", gate.url + "/v1/chat/completions", body: body, headers: ["x-clawgate-decision": value])
+                #expect(refused.status == 200 && refused.header("x-clawgate-decision") == nil, "\(value)")
+            }
+            let asked = try await client.request("POST", gate.url + "/v1/chat/completions", body: body, headers: ["x-clawgate-decision": "Bearer \(TestFleet.operatorToken)"])
             let header = try #require(asked.header("x-clawgate-decision"))
             let decision = try AdminAPI.decode(Decision.self, from: Array(header.utf8))
             #expect(decision.strategy == "least_outstanding" && decision.winner == asked.header("x-clawgate-provider"))
@@ -111,7 +116,7 @@ import Testing
             // A stream says the same in its head.
             let stream = try await client.request("POST", gate.url + "/v1/chat/completions",
                                                   body: Data(#"{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}"#.utf8),
-                                                  headers: ["x-clawgate-decision": "yes"])
+                                                  headers: ["x-clawgate-decision": TestFleet.operatorToken])
             #expect(stream.header("x-clawgate-decision")?.contains("\"strategy\":\"least_outstanding\"") == true)
         }
     }
