@@ -44,6 +44,9 @@ public enum SnapshotReport {
                 "store_reachable": s.storeReachable.map { .bool($0) } ?? .null,
             ],
             "providers": .array(providers),
+            "routes": .array(fleet.requestsByEndpoint().sorted { $0.key < $1.key }.map { alias, counts in
+                ["alias": .string(alias), "requests_by_endpoint_1m": .object(counts.mapValues { JSONValue($0) })]
+            }),
             "nodes": .array(nodes),
             "figures_source": .string(fleet.monitor.usingPrometheus ? "prometheus" : "nodes"),
         ]

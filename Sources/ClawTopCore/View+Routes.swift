@@ -21,7 +21,10 @@ extension View {
             Column(title: "SCORE", width: 8, right: true, priority: 4),
             Column(title: "WANT", width: 6, right: true, priority: 2),
             Column(title: "GOT 1M", width: 7, right: true, priority: 1),
+            Column(title: "BY API 1M", width: 36, right: false, priority: 6),
         ]
+        let byEndpoint = state.fleet.requestsByEndpoint()
+        var firstLine = Set<String>()
         // The share each provider should get: by weight, its effective weight over its tier's (the
         // first tier with weight serves); with another strategy, its share of the strategy's choices
         // in the last minute. What it got comes from the node's count of the last minute.
@@ -47,6 +50,8 @@ extension View {
                 (line.score.map(Self.score) ?? "-", .dim),
                 (want.map { Format.percent($0) + (expected != nil ? "*" : "") } ?? "-", expected != nil ? .normal : .dim),
                 (got.map { Format.percent($0) } ?? "-", skewed && got != nil ? .warn : .normal),
+                // The route's requests by the API called, on its first line.
+                (firstLine.insert(line.alias).inserted ? Fleet.endpointText(byEndpoint[line.alias]) : "", .dim),
             ]
         }
         table(&b, area, columns: columns, rows: rows, selected: state.selected(.routes), ascii: state.ascii)

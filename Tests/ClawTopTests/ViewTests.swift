@@ -359,3 +359,27 @@ extension Result where Failure == CommandError {
         #expect(first?["max_in_flight"]?.intValue == 50 && first?["client_errors_1m"]?.intValue == 7)
     }
 }
+
+/// Requests by the API called (chat, messages, embeddings, responses), summed over the nodes, in
+/// the Routes pane and `--once` JSON.
+@Suite struct EndpointViewTests {
+    @Test func theRoutesPaneAndOnceShowRequestsByEndpoint() throws {
+        var a = sampleSnapshot()
+        a.routes[0].requestsByEndpoint1m = ["chat": 5, "messages": 2, "embeddings": 0, "responses": 0]
+        var b = sampleSnapshot()
+        b.node.id = "node-2"
+        b.routes[0].requestsByEndpoint1m = ["chat": 1, "messages": 0, "embeddings": 3, "responses": 0]
+        var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1", "http://127.0.0.1:2"], staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: 160, height: 30))
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [
+            NodePoll(index: 0, snapshot: a, raw: raw(a), events: [], error: nil),
+            NodePoll(index: 1, snapshot: b, raw: raw(b), events: [], error: nil),
+        ], at: 999)))
+        Reducer.reduce(&state, .selectPane(.routes))
+        let text = View.render(state).text
+        #expect(text.contains("BY API 1M") && text.contains("chat 6  messages 2  embeddings 3"), "\(text)")
+        let json = SnapshotReport.json(state.fleet, now: 1000)
+        #expect(json["routes"]?.arrayValue?.first?["requests_by_endpoint_1m"] == ["chat": 6, "messages": 2, "embeddings": 3, "responses": 0])
+    }
+}
