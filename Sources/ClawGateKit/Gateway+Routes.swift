@@ -9,41 +9,22 @@ extension Gateway {
     /// balancers. `/admin/...` and `/metrics` are not here (404): they live on the admin listener.
     func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
-        router.post("/v1/chat/completions") { request, context -> Response in
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: 8 << 20)
-            } catch {
-                return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
-            }
-            return await self.chatCompletions(body: body, explain: self.mayExplain(request.headers),
-                                              authorization: request.headers[.authorization], connection: context.channel)
-        }
-        router.post("/v1/messages") { request, context -> Response in
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: 8 << 20)
-            } catch {
-                return Self.$clientFormat.withValue(.messages) {
-                    Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
-                }
-            }
-            return await self.messages(body: body, explain: self.mayExplain(request.headers),
-                                       authorization: Self.anthropicAuthorization(request.headers), connection: context.channel)
-        }
-        for (path, format) in [("/v1/embeddings", ClientFormat.embeddings), ("/v1/responses", .responses)] {
+        // One handler for every client API: the body (at most 8 MiB), the caller's key, the proxy.
+        for (path, format) in [("/v1/chat/completions", ClientFormat.chat), ("/v1/messages", .messages), ("/v1/embeddings", .embeddings),
+                               ("/v1/responses", .responses)] {
             router.post(RouterPath(path)) { request, context -> Response in
                 var request = request
                 let body: ByteBuffer
                 do {
                     body = try await request.collectBody(upTo: 8 << 20)
                 } catch {
-                    return Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+                    return Self.$clientFormat.withValue(format) {
+                        Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+                    }
                 }
-                return await self.proxy(format: format, body: body, explain: self.mayExplain(request.headers),
-                                        authorization: request.headers[.authorization], connection: context.channel)
+                let authorization = format == .messages ? Self.anthropicAuthorization(request.headers) : request.headers[.authorization]
+                return await self.proxy(format: format, body: body, explain: self.mayExplain(request.headers), authorization: authorization,
+                                        connection: context.channel)
             }
         }
         router.post("/v1/messages/count_tokens") { request, _ -> Response in

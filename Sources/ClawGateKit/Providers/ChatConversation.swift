@@ -81,6 +81,14 @@ struct ChatConversation: Sendable, Equatable {
         ChatRequestError(message: message, code: code, param: param)
     }
 
+    /// Refuse what `provider` cannot honour (a 400 naming each), unless it says `drop_unsupported`.
+    static func refuse(_ unsupported: [String], for provider: GatewayConfig.Provider) throws(ChatRequestError) {
+        guard !unsupported.isEmpty, !provider.dropUnsupported else { return }
+        throw fail(
+            "Provider '\(provider.id)' (\(provider.kind.rawValue)) cannot honour \(unsupported.map { "'\($0)'" }.joined(separator: ", ")); remove \(unsupported.count == 1 ? "it" : "them") or set drop_unsupported: true on the provider.",
+            param: unsupported[0], code: "unsupported_parameter")
+    }
+
     /// Read a request already checked by `ChatRequest.parse` (a JSON object with `messages`).
     static func read(_ body: JSONValue) -> Result<ChatConversation, ChatRequestError> {
         do {

@@ -5,11 +5,7 @@ import ClawShared
 enum OpenAIRenderer {
     static func request(_ c: ChatConversation, model: String, provider: GatewayConfig.Provider) throws(ChatRequestError) -> [UInt8] {
         let unsupported = AnthropicClientTranslator.unsupported(c, kind: provider.kind)
-        if !unsupported.isEmpty, !provider.dropUnsupported {
-            throw ChatConversation.fail(
-                "Provider '\(provider.id)' (\(provider.kind.rawValue)) cannot honour \(unsupported.map { "'\($0)'" }.joined(separator: ", ")); remove \(unsupported.count == 1 ? "it" : "them") or set drop_unsupported: true on the provider.",
-                param: unsupported[0], code: "unsupported_parameter")
-        }
+        try ChatConversation.refuse(unsupported, for: provider)
         var messages: [JSONValue] = c.system.map { ["role": "system", "content": .string($0)] }
         for turn in c.turns {
             switch turn {

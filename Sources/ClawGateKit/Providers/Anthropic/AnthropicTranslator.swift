@@ -16,11 +16,7 @@ enum AnthropicTranslator {
         default: break
         }
         if c.tools.contains(where: \.strict) { unsupported.append("tools[].function.strict") }
-        if !unsupported.isEmpty, !provider.dropUnsupported {
-            throw ChatConversation.fail(
-                "Provider '\(provider.id)' (anthropic) cannot honour \(unsupported.map { "'\($0)'" }.joined(separator: ", ")); remove \(unsupported.count == 1 ? "it" : "them") or set drop_unsupported: true on the provider.",
-                param: unsupported[0], code: "unsupported_parameter")
-        }
+        try ChatConversation.refuse(unsupported, for: provider)
         var body: [String: JSONValue] = [
             "model": .string(model),
             "max_tokens": JSONValue(c.maxTokens ?? provider.maxTokensDefault ?? ProviderKind.anthropicDefaultMaxTokens),

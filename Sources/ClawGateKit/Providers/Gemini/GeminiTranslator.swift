@@ -9,11 +9,7 @@ enum GeminiTranslator {
         if c.user != nil, !c.userFromMetadata { unsupported.append("user") }
         if c.thinking != nil { unsupported.append("thinking") }
         if c.parallelToolCalls == false, !c.tools.isEmpty { unsupported.append("parallel_tool_calls") }
-        if !unsupported.isEmpty, !provider.dropUnsupported {
-            throw ChatConversation.fail(
-                "Provider '\(provider.id)' (gemini) cannot honour \(unsupported.map { "'\($0)'" }.joined(separator: ", ")); remove \(unsupported.count == 1 ? "it" : "them") or set drop_unsupported: true on the provider.",
-                param: unsupported[0], code: "unsupported_parameter")
-        }
+        try ChatConversation.refuse(unsupported, for: provider)
         var body: [String: JSONValue] = [:]
         if !c.system.isEmpty {
             body["systemInstruction"] = ["parts": .array(c.system.map { ["text": .string($0)] })]
