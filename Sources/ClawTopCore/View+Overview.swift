@@ -233,8 +233,14 @@ extension View {
     /// One line per node, or compact chips when they do not fit; the row after the last one drawn.
     static func nodeLines(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect) -> Int {
         let nodes = state.fleet.nodes
-        b.put("NODES (\(nodes.filter { $0.health(now: state.now, staleAfter: state.fleet.staleAfter) == "serving" }.count)/\(nodes.count) serving)",
-              x: rect.x, y: rect.y, role: .title)
+        let titleEnd = b.put("NODES (\(nodes.filter { $0.health(now: state.now, staleAfter: state.fleet.staleAfter) == "serving" }.count)/\(nodes.count) serving)",
+                             x: rect.x, y: rect.y, role: .title)
+        // The fleet's requests by the API called, when any came.
+        var totals: [String: Int] = [:]
+        for counts in state.fleet.requestsByEndpoint().values { for (e, n) in counts { totals[e, default: 0] += n } }
+        if totals.values.contains(where: { $0 > 0 }), titleEnd + 4 < rect.x + rect.width {
+            b.put("  by API 1m: " + Fleet.endpointText(totals), x: titleEnd, y: rect.y, role: .dim, maxWidth: rect.x + rect.width - titleEnd)
+        }
         var y = rect.y + 1
         if nodes.count <= rect.height - 1 {
             for node in nodes {

@@ -381,5 +381,8 @@ extension Result where Failure == CommandError {
         #expect(text.contains("BY API 1M") && text.contains("chat 6  messages 2  embeddings 3"), "\(text)")
         let json = SnapshotReport.json(state.fleet, now: 1000)
         #expect(json["routes"]?.arrayValue?.first?["requests_by_endpoint_1m"] == ["chat": 6, "messages": 2, "embeddings": 3, "responses": 0])
+        Reducer.reduce(&state, .selectPane(.overview))
+        let overview = View.render(state).text
+        #expect(overview.contains("by API 1m: chat 6  messages 2  embeddings 3"), "\(overview)")
     }
 }
