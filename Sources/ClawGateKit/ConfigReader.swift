@@ -76,9 +76,13 @@ struct ConfigReader {
 
     func show(_ d: Double) -> String { d.rounded() == d && abs(d) < 1e15 ? String(Int(d)) : String(d) }
 
+    /// A name the admin API can address in a path and a terminal can show as it is: letters, digits
+    /// and `. _ -`, at most 64 (provider ids, route aliases, client names, node_id, the fleet).
     static func validID(_ id: String) -> Bool {
-        id.count <= 64 && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:/".contains($0)) }
+        !id.isEmpty && id.count <= 64 && id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
     }
+
+    static let idRule = "use letters, digits and . _ - only, at most 64"
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
@@ -86,7 +90,12 @@ struct ConfigReader {
             problem("", "the file must be a YAML mapping")
             return config
         }
-        config.nodeID = string(top, "node_id", "") ?? ProcessInfo.processInfo.hostName
+        if let id = string(top, "node_id", "") {
+            if !Self.validID(id) { problem("node_id", Self.idRule + ", got \(String(reflecting: id))") }
+            config.nodeID = id
+        } else {
+            config.nodeID = ProcessInfo.processInfo.hostName
+        }
         if let listen = string(top, "listen", "") {
             if let (host, port) = Self.hostPort(listen) {
                 config.listenHost = host
@@ -166,7 +175,7 @@ struct ConfigReader {
                     problem("store.endpoints", "required: a list of etcd client URLs, e.g. [http://127.0.0.1:2379]")
                 }
                 let fleet = string(fields, "fleet", "store", required: true) ?? ""
-                if !fleet.isEmpty, !Self.validID(fleet) || fleet.contains("/") { problem("store.fleet", "use letters, digits and - _ . : only") }
+                if !fleet.isEmpty, !Self.validID(fleet) { problem("store.fleet", Self.idRule) }
                 let timeout = number(fields, "timeout", "store", min: 0.1, max: 60) ?? 2
                 config.storeWatchSilence = number(fields, "watch_silence", "store", min: 0.5, max: 3600) ?? 30
                 config.store = .etcd(endpoints: endpoints, fleet: fleet, timeout: timeout)
@@ -265,7 +274,7 @@ struct ConfigReader {
             guard let fields = mapping(checked, path, known: common + kind.ownKeys) else { continue }
             let id = string(fields, "id", path, required: true) ?? ""
             if !id.isEmpty {
-                if !Self.validID(id) { problem(join(path, "id"), "use letters, digits and - _ . : / only, at most 64") }
+                if !Self.validID(id) { problem(join(path, "id"), Self.idRule + ", got \(String(reflecting: id))") }
                 if !seen.insert(id).inserted { problem(join(path, "id"), "duplicate provider id '\(id)'") }
             }
             var provider = GatewayConfig.Provider(id: id, baseURL: "")
@@ -332,7 +341,7 @@ struct ConfigReader {
             let path = "clients[\(index)]"
             guard let fields = mapping(item, path, known: ["name", "key_env", "key_file", "routes", "limits"]) else { continue }
             let name = string(fields, "name", path, required: true) ?? ""
-            if !name.isEmpty, !Self.validID(name) { problem(join(path, "name"), "use letters, digits and - _ . : only") }
+            if !name.isEmpty, !Self.validID(name) { problem(join(path, "name"), Self.idRule + ", got \(String(reflecting: name))") }
             if !name.isEmpty, !names.insert(name).inserted { problem(join(path, "name"), "duplicate client '\(name)'") }
             var client = GatewayConfig.Client(name: name, keyEnv: string(fields, "key_env", path), keyFile: string(fields, "key_file", path))
             if (client.keyEnv == nil) == (client.keyFile == nil) { problem(path, "give exactly one of key_env (an env var's name) or key_file (a file of mode 0600)") }
@@ -374,6 +383,7 @@ struct ConfigReader {
             let path = "routes[\(index)]"
             guard let fields = mapping(item, path, known: ["alias", "tiers", "strategy"]) else { continue }
             let alias = string(fields, "alias", path, required: true) ?? ""
+            if !alias.isEmpty, !Self.validID(alias) { problem(join(path, "alias"), Self.idRule + ", got \(String(reflecting: alias))") }
             if !alias.isEmpty, !seen.insert(alias).inserted { problem(join(path, "alias"), "duplicate route alias '\(alias)'") }
             var route = GatewayConfig.Route(alias: alias, tiers: [])
             if let name = string(fields, "strategy", path) {

@@ -277,3 +277,30 @@ import Testing
         try? FileManager.default.removeItem(atPath: file)
     }
 }
+
+/// Names the admin API addresses in a path and the console prints (issue 25, point 6).
+@Suite struct NameConfigTests {
+    @Test func idsAliasesClientNamesAndTheNodeIDTakeASafeSetOnly() {
+        let yaml = """
+            node_id: "node 1\\u001b[31m"
+            providers:
+              - {id: "a/b", base_url: http://127.0.0.1:1/v1}
+              - {id: "ok-1.x_y", base_url: http://127.0.0.1:2/v1}
+            routes:
+              - alias: "chat:v2"
+                tiers: [[{provider: ok-1.x_y, model: m, weight: 1}]]
+            clients:
+              - {name: "web app", key_env: K}
+            """
+        do {
+            _ = try GatewayConfig.parse(yaml: yaml)
+            Issue.record("accepted")
+        } catch {
+            let paths = error.problems.map(\.path)
+            #expect(paths.contains("node_id") && paths.contains("providers[0].id") && paths.contains("routes[0].alias") && paths.contains("clients[0].name"))
+            #expect(!paths.contains("providers[1].id"))
+            #expect(!error.description.contains("\u{1b}"), "the bad name is shown escaped, not sent to the terminal")
+            #expect(error.description.contains("use letters, digits and . _ - only"))
+        }
+    }
+}
