@@ -82,6 +82,18 @@ public final class Gateway: Sendable {
         let store = StateStore(directory: config.admin.stateDir ?? StateStore.defaultDirectory(nodeID: config.nodeID, environment: environment))
         try store.prepare()
         var operatorState = try store.load() ?? OperatorState()
+        let (lastAudit, unreadable) = store.loadAuditReporting(limit: AuditLog.kept)
+        if unreadable > 0 {
+            logger.warning("audit.jsonl holds lines that cannot be read (a record cut short by a crash); they are left out",
+                           metadata: ["lines": .stringConvertible(unreadable)])
+        }
+        // A state file lost or older than the audit (a crash between the record and the save): the
+        // revisions go on from the audit's last, so no two records share a revision.
+        if case .file = config.store, let last = lastAudit.last?.revision, last > operatorState.revision {
+            logger.warning("the saved operator state is older than the audit; revisions continue from the audit's",
+                           metadata: ["state_revision": .stringConvertible(operatorState.revision), "audit_revision": .stringConvertible(last)])
+            operatorState.revision = last
+        }
         for dropped in operatorState.prune(config: config) {
             logger.warning("saved operator state no longer matches the configuration; dropped", metadata: ["what": .string(dropped)])
         }

@@ -102,3 +102,36 @@ import Testing
         }
     }
 }
+
+/// The audit loses no write (issue 25, point 8): the record goes first, a torn last line is
+/// recovered, and a lost state file does not restart revisions at 1.
+@Suite(.serialized) struct AuditOrderTests {
+    @Test func aTornAuditLineAndALostStateFileKeepEveryRevisionAuditedOnce() async throws {
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        let config = TestFleet.config(simulator: sim, routes: ["chat": [[("a", 50), ("b", 50)]]])
+        let op = ["authorization": "Bearer \(TestFleet.operatorToken)"]
+        let client = TestClient()
+        var gate = try await TestFleet.gateway(config)
+        for path in ["a/drain", "a/undrain", "b/drain"] {
+            let r = try await client.request("POST", gate.adminURL + "/admin/v1/providers/\(path)", body: Data(#"{"reason":"test"}"#.utf8), headers: op)
+            #expect(r.status == 200, "\(r.text)")
+        }
+        await gate.stop()
+        let dir = try #require(config.admin.stateDir)
+        // A crash: the state file lost, and a record cut short at the end of the audit.
+        try FileManager.default.removeItem(atPath: dir + "/state.json")
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/audit.jsonl"))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"sequence":99,"time":1,"act"#.utf8))
+        try handle.close()
+        gate = try await TestFleet.gateway(config)
+        let r = try await client.request("POST", gate.adminURL + "/admin/v1/providers/a/drain", body: Data(#"{"reason":"after"}"#.utf8), headers: op)
+        #expect(r.status == 200 && r.json?["revision"]?.intValue == 4, "revisions go on from the audit's: \(r.text)")
+        await gate.stop()
+        let entries = StateStore(directory: dir).loadAudit(limit: 100)
+        #expect(entries.map(\.revision) == [1, 2, 3, 4], "the new record is not glued to the torn line: \(entries.map(\.revision))")
+        await client.shutdown()
+        await sim.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}

@@ -33,22 +33,26 @@ extension Gateway {
             var next = change.next
             if next == current { return .success(Written(revision: current.revision, changed: false, state: current.document)) }
             next.revision = current.revision + 1
+            // The audit record goes first: a crash between the two leaves a record of a change not
+            // in force (said so at the next start), never a change in force with no record.
+            let entry = auditEntry(command, sequence: audit.nextSequence, before: current, after: next, token: token, reason: reason)
+            do {
+                try store.append(entry)
+            } catch {
+                logger.error("cannot append to the audit log; the write is refused", metadata: ["error": .string("\(error)")])
+                return .failure(AdminError(status: .internalServerError, code: "audit_failed",
+                                           message: "The change could not be audited, so it was not made: \(error)"))
+            }
             do {
                 try store.save(next)
             } catch {
                 logger.error("cannot persist operator state; the write is refused", metadata: ["error": .string("\(error)")])
                 return .failure(AdminError(status: .internalServerError, code: "persist_failed",
-                                           message: "The change could not be saved, so it was not made: \(error)"))
+                                           message: "The change could not be saved, so it was not made (its audit record says so): \(error)"))
             }
             state.apply(next, now: clock())
-            let entry = auditEntry(command, sequence: audit.nextSequence, before: current, after: next, token: token, reason: reason)
             audit.nextSequence += 1
             audit.keep(entry)
-            do {
-                try store.append(entry)
-            } catch {
-                logger.error("cannot append to the audit log", metadata: ["error": .string("\(error)")])
-            }
             announce(entry, change: change, token: token)
             return .success(Written(revision: next.revision, changed: true, state: next.document))
         }

@@ -79,14 +79,31 @@ public struct StateStore: Sendable {
         guard let path = auditPath else { return }
         var bytes = Array(AdminAPI.encode(entry))
         bytes.append(0x0A)
+        // A torn last line (a crash mid-write) would glue this record onto it: start a line first.
+        if Self.endsMidLine(path) { bytes.insert(0x0A, at: 0) }
         try Self.writeAll(path, bytes, flags: O_WRONLY | O_CREAT | O_APPEND)
     }
 
-    /// The most recent `limit` audit entries on disk.
-    public func loadAudit(limit: Int) -> [AuditEntry] {
-        guard let path = auditPath, let data = FileManager.default.contents(atPath: path) else { return [] }
-        let lines = data.split(separator: 0x0A)
-        return lines.suffix(limit).compactMap { line in try? AdminAPI.decode(AuditEntry.self, from: line) }
+    /// Whether the file's last byte is not a newline (a record was cut short).
+    static func endsMidLine(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0 else { return false }
+        var last: UInt8 = 0
+        return pread(fd, &last, 1, size - 1) == 1 && last != 0x0A
+    }
+
+    /// The most recent `limit` audit entries on disk, and how many lines could not be read (a torn
+    /// record from a crash: left out, and the caller says so).
+    public func loadAudit(limit: Int) -> [AuditEntry] { loadAuditReporting(limit: limit).entries }
+
+    public func loadAuditReporting(limit: Int) -> (entries: [AuditEntry], unreadable: Int) {
+        guard let path = auditPath, let data = FileManager.default.contents(atPath: path) else { return ([], 0) }
+        let lines = data.split(separator: 0x0A).suffix(limit)
+        let entries = lines.compactMap { line in try? AdminAPI.decode(AuditEntry.self, from: line) }
+        return (entries, lines.count - entries.count)
     }
 
     static func writeAll(_ path: String, _ bytes: [UInt8], flags: Int32) throws(StateStoreError) {
