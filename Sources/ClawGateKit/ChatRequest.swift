@@ -32,35 +32,62 @@ struct ChatRequest: Sendable {
         .init(streaming: streaming, promptTokens: Double(bytes.count) / RoutingConstants.bytesPerToken, maxTokens: maxTokens)
     }
 
-    static func parse(_ buffer: ByteBuffer) -> Result<ChatRequest, ChatRequestError> {
-        let bytes = Array(buffer.readableBytesView)
+    /// A body checked whole (UTF-8, strict JSON, no duplicate key) and its top-level members: what
+    /// every client format's reading starts from. The checks' words are each format's own.
+    struct Skim {
+        let bytes: [UInt8]
         let members: [JSONMember]
-        do {
-            members = try JSONSkimmer.topLevelObject(bytes)
-        } catch {
-            return .failure(ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json"))
+
+        init(_ buffer: ByteBuffer) throws(ChatRequestError) {
+            bytes = Array(buffer.readableBytesView)
+            do {
+                members = try JSONSkimmer.topLevelObject(bytes)
+            } catch {
+                throw ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json")
+            }
         }
+
         func member(_ key: String) -> JSONMember? { members.first { $0.key == key } }
         func text(_ m: JSONMember) -> String { String(decoding: bytes[m.value], as: UTF8.self) }
 
-        guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
-              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue, !alias.isEmpty
-        else {
-            return .failure(ChatRequestError(message: "'model' is required and must be a string naming a route.", code: "missing_model", param: "model"))
+        /// `model`, a non-empty string naming a route, and where its value sits.
+        func model(_ message: String) throws(ChatRequestError) -> (alias: String, member: JSONMember) {
+            guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
+                  let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue, !alias.isEmpty
+            else { throw ChatRequestError(message: message, code: "missing_model", param: "model") }
+            return (alias, model)
         }
-        guard let messages = member("messages"), bytes[messages.value.lowerBound] == UInt8(ascii: "["),
-              Self.firstNonSpace(bytes, after: messages.value.lowerBound) != UInt8(ascii: "]")
-        else {
-            return .failure(ChatRequestError(message: "'messages' is required and must be a non-empty list.", code: "invalid_messages", param: "messages"))
+
+        /// `messages`, a non-empty list.
+        func messages(_ message: String) throws(ChatRequestError) {
+            guard let messages = member("messages"), bytes[messages.value.lowerBound] == UInt8(ascii: "["),
+                  ChatRequest.firstNonSpace(bytes, after: messages.value.lowerBound) != UInt8(ascii: "]")
+            else { throw ChatRequestError(message: message, code: "invalid_messages", param: "messages") }
         }
-        var streaming = false
-        if let stream = member("stream") {
+
+        /// `stream`: true, or false when absent or null.
+        func stream(_ message: String) throws(ChatRequestError) -> Bool {
+            guard let stream = member("stream") else { return false }
             switch text(stream) {
-            case "true": streaming = true
-            case "false", "null": streaming = false
-            default: return .failure(ChatRequestError(message: "'stream' must be true or false.", code: "invalid_stream", param: "stream"))
+            case "true": return true
+            case "false", "null": return false
+            default: throw ChatRequestError(message: message, code: "invalid_stream", param: "stream")
             }
         }
+    }
+
+    static func parse(_ buffer: ByteBuffer) -> Result<ChatRequest, ChatRequestError> {
+        Result { () throws(ChatRequestError) in try read(buffer) }
+    }
+
+    static func read(_ buffer: ByteBuffer) throws(ChatRequestError) -> ChatRequest {
+        let skim = try Skim(buffer)
+        let (bytes, members) = (skim.bytes, skim.members)
+        func member(_ key: String) -> JSONMember? { skim.member(key) }
+        func text(_ m: JSONMember) -> String { skim.text(m) }
+        let (alias, model) = try skim.model("'model' is required and must be a string naming a route.")
+        try skim.messages("'messages' is required and must be a non-empty list.")
+        let streaming = try skim.stream("'stream' must be true or false.")
         var clientWantsUsage = false
         var usageEdit: (Range<Int>, [UInt8])?
         let ask = Array(#""include_usage":true"#.utf8)
@@ -76,86 +103,48 @@ struct ChatRequest: Sendable {
             } else if text(options) == "null" {
                 usageEdit = (options.value, [UInt8(ascii: "{")] + ask + [UInt8(ascii: "}")])
             } else {
-                return .failure(ChatRequestError(message: "'stream_options' must be an object.", code: "invalid_stream_options", param: "stream_options"))
+                throw ChatRequestError(message: "'stream_options' must be an object.", code: "invalid_stream_options", param: "stream_options")
             }
         } else {
             let at = members.last!.value.upperBound
             usageEdit = (at..<at, Array(#","stream_options":{"#.utf8) + ask + [UInt8(ascii: "}")])
         }
         let limit = (member("max_completion_tokens") ?? member("max_tokens")).flatMap { Int(text($0)) }.flatMap { $0 > 0 ? $0 : nil }
-        return .success(ChatRequest(bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: clientWantsUsage,
-                                    modelValue: model.value, usageEdit: streaming ? usageEdit : nil, maxTokens: limit))
+        return ChatRequest(bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: clientWantsUsage,
+                           modelValue: model.value, usageEdit: streaming ? usageEdit : nil, maxTokens: limit)
     }
 
     /// A client's Anthropic Messages request (`POST /v1/messages`), checked as Anthropic checks it:
     /// `model` names a route, `messages` is a non-empty list, `max_tokens` a whole number, `stream` a
     /// boolean. Anthropic always streams usage, so nothing is edited but `model`.
     static func parseMessages(_ buffer: ByteBuffer) -> Result<ChatRequest, ChatRequestError> {
-        let bytes = Array(buffer.readableBytesView)
-        let members: [JSONMember]
-        do {
-            members = try JSONSkimmer.topLevelObject(bytes)
-        } catch {
-            return .failure(ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json"))
-        }
-        func member(_ key: String) -> JSONMember? { members.first { $0.key == key } }
-        func text(_ m: JSONMember) -> String { String(decoding: bytes[m.value], as: UTF8.self) }
-        guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
-              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue, !alias.isEmpty
-        else {
-            return .failure(ChatRequestError(message: "model: Field required (a string naming a route).", code: "missing_model", param: "model"))
-        }
-        guard let messages = member("messages"), bytes[messages.value.lowerBound] == UInt8(ascii: "["),
-              Self.firstNonSpace(bytes, after: messages.value.lowerBound) != UInt8(ascii: "]")
-        else {
-            return .failure(ChatRequestError(message: "messages: Field required (a non-empty list).", code: "invalid_messages", param: "messages"))
-        }
-        guard let limit = member("max_tokens").flatMap({ Int(text($0)) }), limit >= 1 else {
-            return .failure(ChatRequestError(message: "max_tokens: Field required (a whole number of at least 1).", code: "invalid_max_tokens",
-                                             param: "max_tokens"))
-        }
-        var streaming = false
-        if let stream = member("stream") {
-            switch text(stream) {
-            case "true": streaming = true
-            case "false", "null": streaming = false
-            default: return .failure(ChatRequestError(message: "stream: must be true or false.", code: "invalid_stream", param: "stream"))
+        Result { () throws(ChatRequestError) in
+            let skim = try Skim(buffer)
+            let (alias, model) = try skim.model("model: Field required (a string naming a route).")
+            try skim.messages("messages: Field required (a non-empty list).")
+            guard let limit = skim.member("max_tokens").flatMap({ Int(skim.text($0)) }), limit >= 1 else {
+                throw ChatRequestError(message: "max_tokens: Field required (a whole number of at least 1).", code: "invalid_max_tokens", param: "max_tokens")
             }
+            let streaming = try skim.stream("stream: must be true or false.")
+            return ChatRequest(format: .messages, bytes: skim.bytes, alias: alias, streaming: streaming, clientWantsUsage: true,
+                               modelValue: model.value, usageEdit: nil, maxTokens: limit)
         }
-        return .success(ChatRequest(format: .messages, bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: true,
-                                    modelValue: model.value, usageEdit: nil, maxTokens: limit))
     }
 
     /// A client's embeddings (`format` .embeddings) or Responses API (.responses) request: `model`
     /// names a route and `input` is given; only `model` is rewritten on the way up.
     static func parseOther(_ buffer: ByteBuffer, format: ClientFormat) -> Result<ChatRequest, ChatRequestError> {
-        let bytes = Array(buffer.readableBytesView)
-        let members: [JSONMember]
-        do {
-            members = try JSONSkimmer.topLevelObject(bytes)
-        } catch {
-            return .failure(ChatRequestError(message: "The request body must be a JSON object (\(error.description)).", code: "invalid_json"))
-        }
-        func member(_ key: String) -> JSONMember? { members.first { $0.key == key } }
-        guard let model = member("model"), bytes[model.value.lowerBound] == UInt8(ascii: "\""),
-              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue, !alias.isEmpty
-        else {
-            return .failure(ChatRequestError(message: "'model' is required and must be a string naming a route.", code: "missing_model", param: "model"))
-        }
-        guard let input = member("input"), String(decoding: bytes[input.value], as: UTF8.self) != "null" else {
-            return .failure(ChatRequestError(message: "'input' is required.", code: "missing_input", param: "input"))
-        }
-        var streaming = false
-        if format == .responses, let stream = member("stream") {
-            switch String(decoding: bytes[stream.value], as: UTF8.self) {
-            case "true": streaming = true
-            case "false", "null": streaming = false
-            default: return .failure(ChatRequestError(message: "'stream' must be true or false.", code: "invalid_stream", param: "stream"))
+        Result { () throws(ChatRequestError) in
+            let skim = try Skim(buffer)
+            let (alias, model) = try skim.model("'model' is required and must be a string naming a route.")
+            guard let input = skim.member("input"), skim.text(input) != "null" else {
+                throw ChatRequestError(message: "'input' is required.", code: "missing_input", param: "input")
             }
+            let streaming = format == .responses ? try skim.stream("'stream' must be true or false.") : false
+            let limit = skim.member("max_output_tokens").flatMap { Int(skim.text($0)) }
+            return ChatRequest(format: format, bytes: skim.bytes, alias: alias, streaming: streaming, clientWantsUsage: true,
+                               modelValue: model.value, usageEdit: nil, maxTokens: limit)
         }
-        let limit = member("max_output_tokens").flatMap { Int(String(decoding: bytes[$0.value], as: UTF8.self)) }
-        return .success(ChatRequest(format: format, bytes: bytes, alias: alias, streaming: streaming, clientWantsUsage: true,
-                                    modelValue: model.value, usageEdit: nil, maxTokens: limit))
     }
 
     static func firstNonSpace(_ bytes: [UInt8], after index: Int) -> UInt8? {

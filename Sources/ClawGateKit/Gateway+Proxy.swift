@@ -82,7 +82,7 @@ extension Gateway {
         }
         state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
                             cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome,
-                            endpoint: ClientFormat.allCases.firstIndex(of: r.endpoint) ?? 0)
+                            endpoint: r.endpoint.index)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
                         outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
                         tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue)
@@ -101,14 +101,6 @@ extension Gateway {
     public func chatCompletions(body: ByteBuffer, explain: Bool = false, authorization: String? = nil,
                                 connection: (any Channel)? = nil) async -> Response {
         await proxy(format: .chat, body: body, explain: explain, authorization: authorization, connection: connection)
-    }
-
-    /// `POST /v1/messages`: Anthropic-format clients, through the same routes, limits and accounting;
-    /// every answer, the gateway's own refusals included, in Anthropic's shapes.
-    public func messages(body: ByteBuffer, explain: Bool = false, authorization: String? = nil, connection: (any Channel)? = nil) async -> Response {
-        await Self.$clientFormat.withValue(.messages) {
-            await proxy(format: .messages, body: body, explain: explain, authorization: authorization, connection: connection)
-        }
     }
 
     /// How often an attempt looks whether its client is still connected.
@@ -134,26 +126,25 @@ extension Gateway {
 
     /// How an attempt's answer reaches a client of `format` from a provider of `kind` (a kind that
     /// cannot serve the endpoint is never chosen: see `ClientFormat.served(by:)`).
-    static func answerPath(format: ClientFormat, kind: ProviderKind, request: ChatRequest) -> AnswerPath {
+    /// `read` is the request as read once for the translated paths (nil until a translated
+    /// provider is tried).
+    static func answerPath(format: ClientFormat, kind: ProviderKind, read: ReadRequest?, alias: String) -> AnswerPath {
         switch (format, kind) {
         case (.chat, .openai), (.chat, .azureOpenAI): .openAIPass
         case (.chat, _): .chat(ChatTranslator(kind)!)
         case (.messages, .anthropic): .anthropicPass
         case (.messages, _): .messages(ChatTranslator(kind))
-        case (.embeddings, .gemini): .geminiEmbeddings(request: (try? JSONValue.parse(bytes: request.bytes)) ?? [:], alias: request.alias)
+        case (.embeddings, .gemini): .geminiEmbeddings(request: read?.body ?? [:], alias: alias)
         case (.embeddings, _), (.responses, _): .openAIPass
         }
     }
 
-    /// `POST /v1/embeddings`: the same routes, limits and accounting; providers of a kind without
-    /// embeddings (anthropic) are skipped, named.
-    public func embeddings(body: ByteBuffer, explain: Bool = false, authorization: String? = nil, connection: (any Channel)? = nil) async -> Response {
-        await proxy(format: .embeddings, body: body, explain: explain, authorization: authorization, connection: connection)
-    }
-
-    /// `POST /v1/responses`: OpenAI's Responses API through openai and azure_openai providers only.
-    public func responses(body: ByteBuffer, explain: Bool = false, authorization: String? = nil, connection: (any Channel)? = nil) async -> Response {
-        await proxy(format: .responses, body: body, explain: explain, authorization: authorization, connection: connection)
+    /// Whether requests of `format` reach a provider of `kind` as the client's bytes (nothing read).
+    static func passesThrough(format: ClientFormat, kind: ProviderKind) -> Bool {
+        switch (format, kind) {
+        case (.chat, .openai), (.chat, .azureOpenAI), (.messages, .anthropic), (.embeddings, .openai), (.embeddings, .azureOpenAI), (.responses, _): true
+        default: false
+        }
     }
 
     static let skippedHeader = HTTPField.Name("x-clawgate-skipped")!
@@ -217,7 +208,7 @@ extension Gateway {
         var skipped: [(index: Int, why: String)] = []
         var servable = 0
         for target in Set(config.routes[route].tiers.joined().map(\.provider)).sorted() {
-            guard let index = config.providers.firstIndex(where: { $0.id == target }) else { continue }
+            guard let index = state.providerIndex[target] else { continue }
             if format.served(by: config.providers[index].kind) {
                 servable += 1
             } else {
@@ -227,7 +218,7 @@ extension Gateway {
         let skippedText = skipped.map(\.why).joined(separator: ", ")
         guard servable > 0 else {
             state.finishRequest(route: route, fault: .client, latency: clock() - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: clock(),
-                                outcome: "unsupported_endpoint", endpoint: ClientFormat.allCases.firstIndex(of: format) ?? 0)
+                                outcome: "unsupported_endpoint", endpoint: format.index)
             if let client, let caller {
                 state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock())
                 metrics.client(caller.name, outcome: "error")
@@ -236,8 +227,8 @@ extension Gateway {
                                       type: "invalid_request_error", code: "unsupported_endpoint", param: "model", headers: [Self.skippedHeader: skippedText])
         }
         var machine = RequestMachine(maxAttempts: config.retry.maxAttempts, excluded: Set(skipped.map(\.index)))
-        // The request read as a conversation, once, the first time a translated provider is tried.
-        var conversation: Result<ChatConversation, ChatRequestError>?
+        // The request read (its JSON, and as a conversation), once, the first time a translated provider is tried.
+        var read: Result<ReadRequest, ChatRequestError>?
         var action = machine.start()
         // The routing decision of the latest attempt, for a client that asked how it was routed.
         var decision: GatewayState.Explained?
@@ -254,14 +245,14 @@ extension Gateway {
                 let provider = config.providers[choice.provider]
                 let providerID = provider.id
                 let attemptStart = clock()
-                let path = Self.answerPath(format: request.format, kind: provider.kind, request: request)
+                let through = Self.passesThrough(format: request.format, kind: provider.kind)
+                if !through, read == nil { read = Self.readRequest(request) }
+                let path = Self.answerPath(format: request.format, kind: provider.kind, read: try? read?.get(), alias: alias)
                 let body: ByteBuffer
-                switch path {
-                case .openAIPass, .anthropicPass:
+                if through {
                     body = request.upstreamBody(model: choice.model)
-                case .chat, .messages, .geminiEmbeddings:
-                    if conversation == nil, case .geminiEmbeddings = path {} else if conversation == nil { conversation = Self.readConversation(request) }
-                    switch Self.translate(conversation ?? .success(ChatConversation()), path, model: choice.model, provider: provider) {
+                } else {
+                    switch read!.flatMap({ Self.translate($0, path, model: choice.model, provider: provider) }) {
                     case .success(let bytes):
                         body = ByteBuffer(bytes: bytes)
                     case .failure(let error):
@@ -424,35 +415,38 @@ extension Gateway {
     /// The longest a provider's retry-after keeps it out (a provider asking for an hour is out for this).
     static let longestHoldOff = 300.0
 
-    static func readConversation(_ request: ChatRequest) -> Result<ChatConversation, ChatRequestError> {
+    /// A request read for translation: its JSON, and (chat and messages) as a conversation.
+    struct ReadRequest: Sendable {
+        var body: JSONValue
+        var conversation: ChatConversation
+    }
+
+    static func readRequest(_ request: ChatRequest) -> Result<ReadRequest, ChatRequestError> {
         guard let body = try? JSONValue.parse(bytes: request.bytes) else {
             return .failure(ChatRequestError(message: "The request body must be a JSON object.", code: "invalid_json"))
         }
-        switch request.format {
-        case .chat: return ChatConversation.read(body)
-        case .messages:
-            do { return .success(try AnthropicClientTranslator.conversation(body)) } catch { return .failure(error) }
-        case .embeddings, .responses:
-            return .success(ChatConversation())
+        do {
+            switch request.format {
+            case .chat: return .success(ReadRequest(body: body, conversation: try ChatConversation.parse(body)))
+            case .messages: return .success(ReadRequest(body: body, conversation: try AnthropicClientTranslator.conversation(body)))
+            case .embeddings, .responses: return .success(ReadRequest(body: body, conversation: ChatConversation()))
+            }
+        } catch {
+            return .failure(error)
         }
     }
 
     /// The provider's request body for a translated path.
-    static func translate(_ conversation: Result<ChatConversation, ChatRequestError>, _ path: AnswerPath, model: String,
-                          provider: GatewayConfig.Provider) -> Result<[UInt8], ChatRequestError> {
-        switch conversation {
-        case .failure(let error): return .failure(error)
-        case .success(let c):
-            do {
-                switch path {
-                case .chat(let t), .messages(let t?): return .success(try t.request(c, model: model, provider: provider))
-                case .messages(nil): return .success(try OpenAIRenderer.request(c, model: model, provider: provider))
-                case .geminiEmbeddings(let request, _): return .success(try GeminiEmbeddings.request(request, model: model, provider: provider))
-                case .openAIPass, .anthropicPass: preconditionFailure("a pass-through path is not translated")
-                }
-            } catch {
-                return .failure(error)
+    static func translate(_ read: ReadRequest, _ path: AnswerPath, model: String, provider: GatewayConfig.Provider) -> Result<[UInt8], ChatRequestError> {
+        do {
+            switch path {
+            case .chat(let t), .messages(let t?): return .success(try t.request(read.conversation, model: model, provider: provider))
+            case .messages(nil): return .success(try OpenAIRenderer.request(read.conversation, model: model, provider: provider))
+            case .geminiEmbeddings: return .success(try GeminiEmbeddings.request(read.body, model: model, provider: provider))
+            case .openAIPass, .anthropicPass: preconditionFailure("a pass-through path is not translated")
             }
+        } catch {
+            return .failure(error)
         }
     }
 
@@ -476,25 +470,21 @@ extension Gateway {
         }
     }
 
-    /// The type of an OpenAI-style error event that opens a stream (`data: {"error": ...}`), if it is one.
-    static func leadingErrorEvent(_ first: ByteBuffer) -> String? {
-        var scanner = SSEScanner()
-        guard let event = scanner.feed(first.readableBytesView).first, let data = SSEScanner.data(of: event),
-              data.starts(with: Array(#"{"error""#.utf8)) || data.starts(with: Array(#"{"type":"error""#.utf8)),
-              let json = try? JSONValue.parse(bytes: data)
-        else { return nil }
-        if let error = json["error"] { return error["code"]?.stringValue ?? error["type"]?.stringValue ?? "error" }
-        return json["type"] == "error" ? json["code"]?.stringValue ?? "error" : nil
-    }
-
     static func wallClock() -> Double { Date().timeIntervalSince1970 }
 
-    /// What is wrong with the first complete event of an OpenAI stream, if anything: data that is
-    /// neither a JSON object nor [DONE] is not a stream of chat chunks (NUL and 0xFF bytes included).
-    static func firstEventProblem(_ first: ByteBuffer) -> String? {
+    /// Why the first complete event of an OpenAI-format stream fails the attempt, if it does, read
+    /// once: an error event (`data: {"error": ...}`, or the Responses API's `{"type": "error"}`) is
+    /// the provider's failure; data that is neither a JSON object nor [DONE] (NUL and 0xFF bytes
+    /// included) is not a stream of chunks. Either fails over before anything reached the client.
+    static func firstEventFailure(_ first: ByteBuffer) -> AttemptOutcome? {
         var scanner = SSEScanner()
         guard let event = scanner.feed(first.readableBytesView).first, let data = SSEScanner.data(of: event), data != doneData else { return nil }
-        return (try? JSONSkimmer.topLevelObject(data)) == nil ? "a data: line that is not a JSON object" : nil
+        guard (try? JSONSkimmer.topLevelObject(data)) != nil else { return .badResponse("a data: line that is not a JSON object") }
+        guard data.starts(with: Array(#"{"error""#.utf8)) || data.starts(with: Array(#"{"type":"error""#.utf8)),
+              let json = try? JSONValue.parse(bytes: data)
+        else { return nil }
+        if let error = json["error"] { return streamErrorOutcome(error["code"]?.stringValue ?? error["type"]?.stringValue ?? "error") }
+        return json["type"] == "error" ? streamErrorOutcome(json["code"]?.stringValue ?? "error") : nil
     }
 
     /// An id for an answer whose provider gave none.
@@ -650,11 +640,8 @@ extension Gateway {
             guard let lead, [UInt8(ascii: "d"), UInt8(ascii: "e"), UInt8(ascii: "i"), UInt8(ascii: "r"), UInt8(ascii: ":")].contains(lead) else {
                 return .failure(.badResponse("not an event stream"), retryAfter: nil)
             }
-            // An error event before any content is the provider's failure, retried elsewhere unseen.
-            if lead == UInt8(ascii: "d"), let type = Self.leadingErrorEvent(first) {
-                return .failure(Self.streamErrorOutcome(type), retryAfter: nil)
-            }
-            if let problem = Self.firstEventProblem(first) { return .failure(.badResponse(problem), retryAfter: nil) }
+            // An error event or a broken one before any content: the provider's failure, retried elsewhere unseen.
+            if let failure = Self.firstEventFailure(first) { return .failure(failure, retryAfter: nil) }
             return .stream(first: first, box: IteratorBox(iterator), firstAt: clock(), pipeline: nil)
         } catch {
             return .failure(Self.classify(error), retryAfter: nil)
@@ -896,11 +883,14 @@ extension Gateway {
             return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send x-api-key: KEY (or Authorization: Bearer KEY).",
                                       type: "invalid_request_error", code: "invalid_api_key")
         }
-        let bytes = Array(body.readableBytesView)
-        guard let members = try? JSONSkimmer.topLevelObject(bytes), let model = members.first(where: { $0.key == "model" }),
-              let alias = try? JSONValue.parse(bytes: bytes[model.value]).stringValue
-        else {
-            return Self.errorResponse(.badRequest, "model: Field required (a string naming a route).", type: "invalid_request_error", code: "missing_model")
+        let skim: ChatRequest.Skim
+        let alias: String
+        let model: JSONMember
+        do {
+            skim = try ChatRequest.Skim(body)
+            (alias, model) = try skim.model("model: Field required (a string naming a route).")
+        } catch {
+            return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code)
         }
         guard let route = state.routeIndex[alias] else {
             return Self.errorResponse(.notFound, "The model '\(alias)' does not exist on this gateway.", type: "invalid_request_error", code: "model_not_found")
@@ -910,10 +900,9 @@ extension Gateway {
             return Self.errorResponse(.badRequest, "count_tokens is answered by anthropic providers only, and route '\(alias)' has none.",
                                       type: "invalid_request_error", code: "unsupported_endpoint")
         }
-        var out = ByteBuffer()
-        out.writeBytes(bytes[..<model.value.lowerBound])
-        out.writeBytes(JSONValue.string(target.model).bytes())
-        out.writeBytes(bytes[model.value.upperBound...])
+        // The client's bytes but `model`, as for a message.
+        let out = ChatRequest(format: .messages, bytes: skim.bytes, alias: alias, streaming: false, clientWantsUsage: true, modelValue: model.value,
+                              usageEdit: nil).upstreamBody(model: target.model)
         let provider = config.providers[index]
         let request = upstreamRequest(provider: index, url: provider.baseURL + "/v1/messages/count_tokens", method: .POST, body: out)
         do {

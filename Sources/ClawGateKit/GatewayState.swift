@@ -491,7 +491,7 @@ public final class GatewayState: Sendable {
     }
 
     /// The client APIs, in the order of `endpointRequests`.
-    public static let endpoints = ["chat", "messages", "embeddings", "responses"]
+    public static let endpoints = ClientFormat.allCases.map(\.rawValue)
 
     /// [route][endpoint]: requests in the last minute by the API called.
     public func endpointRequestsLastMinute(now: Double) -> [[Int]] {

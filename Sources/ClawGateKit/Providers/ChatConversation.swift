@@ -317,3 +317,19 @@ struct ChatConversation: Sendable, Equatable {
         return .imageURL(url, path: at)
     }
 }
+
+/// Turns in the order they came, consecutive ones of one role merged: Anthropic requires roles
+/// to alternate, and both translated kinds take a run of tool results as one user turn.
+struct MergedTurns: Sendable {
+    private(set) var turns: [(role: String, items: [JSONValue])] = []
+
+    /// Add a turn's items (none: nothing is added).
+    mutating func add(_ role: String, _ items: [JSONValue]) {
+        guard !items.isEmpty else { return }
+        if let last = turns.last, last.role == role {
+            turns[turns.count - 1].items += items
+        } else {
+            turns.append((role, items))
+        }
+    }
+}

@@ -12,6 +12,9 @@ enum ClientFormat: String, Sendable, Equatable, CaseIterable {
     /// OpenAI Responses (`/v1/responses`).
     case responses
 
+    /// Its place in `GatewayState.endpoints` (the per-endpoint counters).
+    var index: Int { Self.allCases.firstIndex(of: self)! }
+
     /// Whether a provider of `kind` can serve this endpoint at all (else it is skipped, named).
     func served(by kind: ProviderKind) -> Bool {
         switch self {

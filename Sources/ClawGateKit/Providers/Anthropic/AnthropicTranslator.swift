@@ -24,15 +24,8 @@ enum AnthropicTranslator {
         if !c.system.isEmpty {
             body["system"] = .array(c.system.map { ["type": "text", "text": .string($0)] })
         }
-        var messages: [(role: String, blocks: [JSONValue])] = []
-        func add(_ role: String, _ blocks: [JSONValue]) {
-            guard !blocks.isEmpty else { return }
-            if let last = messages.last, last.role == role {
-                messages[messages.count - 1].blocks += blocks
-            } else {
-                messages.append((role, blocks))
-            }
-        }
+        var messages = MergedTurns()
+        func add(_ role: String, _ blocks: [JSONValue]) { messages.add(role, blocks) }
         for turn in c.turns {
             switch turn {
             case .user(let parts):
@@ -45,7 +38,7 @@ enum AnthropicTranslator {
                 add("user", [["type": "tool_result", "tool_use_id": .string(id), "content": .string(content)]])
             }
         }
-        body["messages"] = .array(messages.map { ["role": .string($0.role), "content": .array($0.blocks)] })
+        body["messages"] = .array(messages.turns.map { ["role": .string($0.role), "content": .array($0.items)] })
         if let t = c.temperature { body["temperature"] = .number(t) }
         if let p = c.topP { body["top_p"] = .number(p) }
         if !c.stop.isEmpty { body["stop_sequences"] = .array(c.stop.map { .string($0) }) }

@@ -14,15 +14,8 @@ enum GeminiTranslator {
         if !c.system.isEmpty {
             body["systemInstruction"] = ["parts": .array(c.system.map { ["text": .string($0)] })]
         }
-        var contents: [(role: String, parts: [JSONValue])] = []
-        func add(_ role: String, _ parts: [JSONValue]) {
-            guard !parts.isEmpty else { return }
-            if let last = contents.last, last.role == role {
-                contents[contents.count - 1].parts += parts
-            } else {
-                contents.append((role, parts))
-            }
-        }
+        var contents = MergedTurns()
+        func add(_ role: String, _ parts: [JSONValue]) { contents.add(role, parts) }
         for turn in c.turns {
             switch turn {
             case .user(let parts):
@@ -36,7 +29,7 @@ enum GeminiTranslator {
                 add("user", [["functionResponse": ["name": .string(name), "response": response]]])
             }
         }
-        body["contents"] = .array(contents.map { ["role": .string($0.role), "parts": .array($0.parts)] })
+        body["contents"] = .array(contents.turns.map { ["role": .string($0.role), "parts": .array($0.items)] })
         var generation: [String: JSONValue] = [:]
         if let n = c.maxTokens { generation["maxOutputTokens"] = JSONValue(n) }
         if let t = c.temperature { generation["temperature"] = .number(t) }
