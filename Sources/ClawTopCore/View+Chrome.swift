@@ -93,10 +93,15 @@ extension View {
             return
         }
         let keys = KeyMap.visible(readOnly: state.readOnly).filter { ["?", "q", "Tab", "j/k", ":", "d", "w", "f", "s"].contains($0.label) }
+        // Whole hints only; when some do not fit, the last column says so (`?` lists them all).
         var x = 0
         for binding in keys {
-            x = b.put(" \(binding.label)", x: x, y: y, role: .footer)
-            x = b.put(" \(binding.help) ", x: x, y: y, role: .footer)
+            let hint = " \(binding.label) \(binding.help) "
+            guard x + hint.count <= b.width - 1 else {
+                b.put(String(b.cutMark), x: b.width - 1, y: y, role: .footer)
+                return
+            }
+            x = b.put(hint, x: x, y: y, role: .footer)
         }
     }
 
