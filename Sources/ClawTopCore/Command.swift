@@ -292,11 +292,17 @@ extension Command {
             }
             let targets = reachable.filter { $0 != source }
             guard !targets.isEmpty else { return .failure(.init("no other node answers: nothing to copy \(name)'s state to")) }
-            let content = OperatorContent(snapshot)
-            let state = wire(StateBody(state: content.document(revision: snapshot.node.revision), reason: why))
+            // The whole state as the node keeps it (`GET /admin/v1/state`): `PUT /admin/v1/state`
+            // replaces every part, client blocks and limits included, so a copy built from the
+            // snapshot alone would unblock the target's blocked clients.
+            guard var document = fleet.nodes[source].operatorState else {
+                return .failure(.init("\(fleet.nodes[source].name)'s operator state (GET /admin/v1/state) has not been read yet: nothing copied"))
+            }
+            document.nodeDrain = false
+            let state = wire(StateBody(state: document, reason: why))
             return .success(ActionPlan(command: self,
                                        calls: targets.map { AdminCall(target: .node($0), method: "PUT", path: "/admin/v1/state", body: state) },
-                                       summary: "Copy \(fleet.nodes[source].name)'s operator state (\(content.summary)) to "
+                                       summary: "Copy \(fleet.nodes[source].name)'s operator state (\(OperatorContent(snapshot).summary(with: document))) to "
                                            + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are",
                                        appliers: targets.map { fleet.nodes[$0].name }))
         case .theme, .quit, .silence, .timeline:

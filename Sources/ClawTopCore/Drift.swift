@@ -11,8 +11,6 @@ public struct OperatorContent: Sendable, Equatable {
     public var failovers: [String: [String]]
     /// route -> routing strategy in force (as the node reports it).
     public var strategies: [String: String]
-    /// The snapshot's failovers, whole, for a copy.
-    var failoverRecords: [Failover]
 
     public init(_ snapshot: Snapshot) {
         drained = snapshot.providers.filter(\.drained).map(\.id).sorted()
@@ -24,7 +22,6 @@ public struct OperatorContent: Sendable, Equatable {
         }
         self.weights = weights
         failovers = Dictionary(snapshot.failovers.map { ($0.subject, $0.to) }, uniquingKeysWith: { $1 })
-        failoverRecords = snapshot.failovers
         strategies = Dictionary(snapshot.routes.compactMap { r in r.strategy.map { (r.alias, $0) } }, uniquingKeysWith: { $1 })
     }
 
@@ -48,9 +45,16 @@ public struct OperatorContent: Sendable, Equatable {
         return parts.joined(separator: "; ")
     }
 
-    /// The state document `PUT /admin/v1/state` takes.
-    func document(revision: Int) -> StateDocument {
-        StateDocument(revision: revision, drainedProviders: drained, weights: weights, failovers: failoverRecords, strategies: strategies, nodeDrain: false)
+    /// `summary` and the client blocks and limits of `document` (the node's whole state).
+    func summary(with document: StateDocument) -> String {
+        var parts = [summary]
+        if !document.blockedClients.isEmpty { parts.append("blocked " + document.blockedClients.sorted().joined(separator: ", ")) }
+        for (client, limits) in document.clientLimits.sorted(by: { $0.key < $1.key }) {
+            let given = [limits.rpm.map { "rpm=\($0)" }, limits.tpm.map { "tpm=\($0)" },
+                         limits.spendPerDay.map { "spend_per_day=\($0)" }, limits.concurrency.map { "concurrency=\($0)" }].compactMap { $0 }
+            parts.append("limits \(client): " + (given.isEmpty ? "as configured" : given.joined(separator: " ")))
+        }
+        return parts.joined(separator: "; ")
     }
 }
 

@@ -91,7 +91,11 @@ import Testing
             snapshot.node.revision = revisions[i]
             for p in snapshot.providers.indices { snapshot.providers[p].drained = drained[i].contains(snapshot.providers[p].id) }
             if weights.indices.contains(i), let w = weights[i] { snapshot.providers[0].weights[0].overrideWeight = w }
-            return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
+            // The node's whole state, as GET /admin/v1/state gives it; node 1 also blocked a client and set a limit.
+            let overrides = weights.indices.contains(i) && weights[i] != nil ? ["chat": ["fast": weights[i]!]] : [:]
+            let document = StateDocument(revision: revisions[i], drainedProviders: drained[i], weights: overrides, failovers: [],
+                                         blockedClients: i == 0 ? ["batch"] : [], clientLimits: i == 0 ? ["web": .init(rpm: 3)] : [:], nodeDrain: i == 0)
+            return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, operatorState: document)
         }
         Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: at)))
     }
@@ -125,7 +129,13 @@ import Testing
         #expect(plan.calls.map(\.node) == [1, 2] && plan.calls.allSatisfy { $0.method == "PUT" && $0.path == "/admin/v1/state" })
         let body = try AdminAPI.decode(StateBody.self, from: plan.calls[0].body.bytes())
         #expect(body.state.drainedProviders == ["fast"] && body.state.weights == ["chat": ["fast": 80]] && body.reason == "node-2 restarted from an old file")
-        #expect(plan.summary == "Copy node-1's operator state (drained fast; weights chat: fast=80) to node-2, node-3; node drains stay as they are")
+        #expect(plan.summary == "Copy node-1's operator state (drained fast; weights chat: fast=80; blocked batch; limits web: rpm=3) to node-2, node-3; node drains stay as they are")
+        // The whole state goes: client blocks and limits too (PUT /admin/v1/state replaces them).
+        #expect(body.state.blockedClients == ["batch"] && body.state.clientLimits == ["web": ClientStatus.Limits(rpm: 3)] && !body.state.nodeDrain)
+        // A node whose state document was not read is not copied from.
+        var unread = fleet
+        unread.nodes[0].operatorState = nil
+        #expect(Command.sync("node-1").plan(fleet: unread, reason: nil, now: 0).failureText?.contains("has not been read yet: nothing copied") == true)
         #expect(Command.parse("sync").failureText?.hasPrefix("usage: sync NODE") == true)
         #expect(Command.sync("nope").plan(fleet: fleet, reason: nil, now: 0).failureText?.hasPrefix("no node 'nope'") == true)
         // With a fleet store there is one copy: nothing to sync.
