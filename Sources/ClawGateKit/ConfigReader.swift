@@ -30,7 +30,7 @@ struct ConfigReader {
             return nil
         }
         guard let s = value.stringValue, !s.isEmpty else {
-            problem(join(path, key), "must be a non-empty string, got \(value.kindName)")
+            problem(join(path, key), "must be a non-empty string, got \(value.stringValue == "" ? "an empty string" : value.kindName)")
             return nil
         }
         return s

@@ -17,9 +17,14 @@ extension Gateway {
                 let body: ByteBuffer
                 do {
                     body = try await request.collectBody(upTo: 8 << 20)
-                } catch {
+                } catch let error where Self.isTooLarge(error) {
                     return Self.$clientFormat.withValue(format) {
                         Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+                    }
+                } catch {
+                    // A malformed chunked body (a bad chunk size, say), or the client left mid-body.
+                    return Self.$clientFormat.withValue(format) {
+                        Self.errorResponse(.badRequest, "The request body could not be read: \(error).", type: "invalid_request_error", code: "bad_body")
                     }
                 }
                 let authorization = format == .messages ? Self.anthropicAuthorization(request.headers) : request.headers[.authorization]
@@ -49,6 +54,13 @@ extension Gateway {
         }
         addProbes(to: router)
         return router
+    }
+
+    /// Whether collecting a body failed because it passed the limit (Hummingbird says so with a
+    /// 413 when the length was announced, NIO with `NIOTooManyBytesError` when it was not).
+    static func isTooLarge(_ error: any Error) -> Bool {
+        if let error = error as? HTTPError { return error.status == .contentTooLarge }
+        return error is NIOTooManyBytesError
     }
 
     /// The admin listener (`admin.listen`): `/admin/...`, `/metrics`, `/healthz` and `/readyz`, so

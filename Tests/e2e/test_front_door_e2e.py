@@ -178,3 +178,63 @@ def test_the_admin_api_and_metrics_live_on_their_own_listener(sim):
     finally:
         gate.stop()
         os.unlink(path)
+
+
+OPERATOR_TOKEN = "front-door-operator-0123456789"
+
+
+def raw_exchange(url, data, timeout=3):
+    """Send raw bytes, read what comes back until the peer closes or goes quiet."""
+    sock = socket.create_connection(host_port(url))
+    try:
+        sock.sendall(data)
+        return closed_within(sock, timeout)[1]
+    finally:
+        sock.close()
+
+
+def test_minor_errors_are_each_clear_and_json(sim, tmp_path):
+    """Issue 25, point 13: each of these got a wrong or empty answer."""
+    extra = ("admin:\n  state_dir: " + str(tmp_path / "state") + "\n  tokens:\n"
+             "    - {name: ops, role: operator, env: E2E_OPERATOR_TOKEN}\n")
+    gate, path = start_node(sim, extra, token=OPERATOR_TOKEN)
+    auth = {"authorization": "Bearer " + OPERATOR_TOKEN}
+    try:
+        data, admin = gate.info["url"], gate.info["admin"]
+        # A bad chunk size is a bad body (400), not "larger than 8 MiB" (413).
+        answer = raw_exchange(data, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                    b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), answer
+        assert json.loads(body)["error"]["code"] == "bad_body" and b"chunk size" in body, body
+        # A too-large admin body gets the JSON error shape, with or without a content length.
+        big = json.dumps({"reason": "x" * 100_000}).encode()
+        status, body = post(admin + "/admin/v1/providers/fast/drain", big, headers=auth)
+        assert status == 413 and json.loads(body)["error"]["code"] == "body_too_large", body
+        chunked = (b"POST /admin/v1/providers/fast/drain HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + OPERATOR_TOKEN.encode()
+                   + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   + b"".join(b"%x\r\n%s\r\n" % (len(big[i:i + 8192]), big[i:i + 8192]) for i in range(0, len(big), 8192)) + b"0\r\n\r\n")
+        head, _, body = raw_exchange(admin, chunked).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413") and json.loads(body)["error"]["code"] == "body_too_large", head + body
+        # A deeply nested body says so.
+        status, body = post(admin + "/admin/v1/providers/fast/drain", b"[" * 5000 + b"]" * 5000, headers=auth)
+        assert status == 400 and "nested too deeply" in json.loads(body)["error"]["message"], body
+        # HEAD on a read answers its headers and no body.
+        request = urllib.request.Request(admin + "/admin/v1/snapshot", method="HEAD", headers=auth)
+        with urllib.request.urlopen(request, timeout=5) as r:
+            assert r.status == 200 and int(r.headers["content-length"]) > 100 and r.headers["etag"] and r.read() == b""
+        # Nothing was drained by any of it.
+        status, body = get(admin + "/admin/v1/state", headers=auth)
+        assert status == 200 and json.loads(body)["drained_providers"] == []
+    finally:
+        gate.stop()
+        os.unlink(path)
+
+
+def test_an_empty_id_in_the_config_is_named_as_empty(tmp_path):
+    config = tmp_path / "gw.yaml"
+    config.write_text("node_id: x\nlisten: 127.0.0.1:0\nproviders:\n  - {id: '', base_url: 'http://127.0.0.1:1/v1'}\n"
+                      "routes:\n  - alias: chat\n    tiers: [[{provider: a, weight: 1}]]\n")
+    import subprocess
+    done = subprocess.run([binary("clawgate"), "--config", str(config)], capture_output=True, text=True, timeout=20)
+    assert done.returncode != 0 and "providers[0].id: must be a non-empty string, got an empty string" in done.stderr, done.stderr

@@ -100,6 +100,14 @@ extension Gateway {
         let endpoints = adminEndpoints()
         for endpoint in endpoints {
             admin.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handle)
+            // HEAD answers what GET would, headers and length, without the body.
+            if endpoint.method == .get {
+                admin.on(RouterPath(endpoint.path), method: .head) { request, context -> Response in
+                    var response = try await endpoint.handle(request, context)
+                    response.body = ResponseBody(contentLength: response.body.contentLength) { writer in try await writer.finish(nil) }
+                    return response
+                }
+            }
         }
         let all: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options, .trace, .connect, HTTPRequest.Method("QUERY")!]
         for path in Set(endpoints.map(\.path)) {
@@ -127,17 +135,31 @@ extension Gateway {
         return revision
     }
 
-    static func body(_ request: Request) async throws -> ByteBuffer {
+    static func body(_ request: Request) async throws(AdminError) -> ByteBuffer {
         var request = request
-        return try await request.collectBody(upTo: 64 << 10)
+        do {
+            return try await request.collectBody(upTo: adminBodyLimit)
+        } catch let error where Gateway.isTooLarge(error) {
+            throw AdminError(status: .contentTooLarge, code: "body_too_large", message: "body: larger than \(adminBodyLimit >> 10) KiB; an admin write is a small JSON object",
+                             field: "body")
+        } catch {
+            throw .invalid("body", "could not be read: \(error)")
+        }
     }
+
+    /// The largest admin write body.
+    static let adminBodyLimit = 64 << 10
 
     /// A write's JSON body: an object with only the allowed keys; `reason` is always allowed.
     static func writeBody(_ buffer: ByteBuffer, allowed: [String]) throws(AdminError) -> [String: JSONValue] {
         if buffer.readableBytes == 0 { return [:] }
-        guard let value = try? JSONValue.parse(bytes: buffer.readableBytesView), let object = value.objectValue else {
-            throw .invalid("body", "must be a JSON object")
+        let value: JSONValue
+        do throws(JSONParseError) {
+            value = try JSONValue.parse(bytes: buffer.readableBytesView)
+        } catch {
+            throw .invalid("body", "must be a JSON object; \(error)")
         }
+        guard let object = value.objectValue else { throw .invalid("body", "must be a JSON object, got \(value.kindName)") }
         for key in object.keys.sorted() where key != "reason" && !allowed.contains(key) {
             throw .invalid(key, "unknown field; allowed: \((allowed + ["reason"]).joined(separator: ", "))")
         }
