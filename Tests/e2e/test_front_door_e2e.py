@@ -238,3 +238,40 @@ def test_an_empty_id_in_the_config_is_named_as_empty(tmp_path):
     import subprocess
     done = subprocess.run([binary("clawgate"), "--config", str(config)], capture_output=True, text=True, timeout=20)
     assert done.returncode != 0 and "providers[0].id: must be a non-empty string, got an empty string" in done.stderr, done.stderr
+
+
+def test_http_1_0_gets_a_close_delimited_stream_and_a_closed_connection(sim):
+    gate, path = start_node(sim, "")
+    try:
+        data = gate.info["url"]
+        body = b'{"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+        ask = b"POST /v1/chat/completions HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+        sock = socket.create_connection(host_port(data))
+        sock.sendall(ask % (len(body), body))
+        closed, answer = closed_within(sock, 5)
+        sock.close()
+        head, _, stream = answer.partition(b"\r\n\r\n")
+        assert closed, "the connection delimits the body, so it must close"
+        assert head.startswith(b"HTTP/1.0 200") and b"transfer-encoding" not in head.lower() and b"connection: close" in head.lower(), head
+        assert stream.startswith(b"data: {") and stream.endswith(b"data: [DONE]\n\n"), stream[-80:]
+        # A plain answer keeps its length; the connection closes unless the client asked to keep it.
+        plain = CHAT
+        sock = socket.create_connection(host_port(data))
+        sock.sendall(ask % (len(plain), plain))
+        closed, answer = closed_within(sock, 5)
+        sock.close()
+        assert closed and answer.startswith(b"HTTP/1.0 200") and b"content-length" in answer.lower(), answer[:300]
+        sock = socket.create_connection(host_port(data))
+        sock.sendall((ask.replace(b"Host: x\r\n", b"Host: x\r\nConnection: keep-alive\r\n")) % (len(plain), plain))
+        closed, answer = closed_within(sock, 1.5)
+        sock.close()
+        assert not closed and b"connection: keep-alive" in answer.lower(), answer[:300]
+        # HTTP/1.1 is as before: chunked, kept open.
+        sock = socket.create_connection(host_port(data))
+        sock.sendall((ask % (len(body), body)).replace(b"HTTP/1.0", b"HTTP/1.1"))
+        closed, answer = closed_within(sock, 1.5)
+        sock.close()
+        assert not closed and answer.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in answer.lower(), answer[:300]
+    finally:
+        gate.stop()
+        os.unlink(path)
