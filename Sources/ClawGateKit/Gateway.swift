@@ -48,7 +48,10 @@ public final class Gateway: Sendable {
     public var storeStatus: StoreStatus {
         guard let fleetStore else { return StoreStatus(kind: .file, reachable: true) }
         let health = fleetStore.health.withLock { $0 }
-        return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError)
+        let emptied = health.emptied && health.reachable
+            ? "the fleet store holds no operator state, but this node applied revision \(state.operatorState.revision): wiped? Restore it with clawgate state import"
+            : nil
+        return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError ?? emptied)
     }
     /// Serialises admin writes: check revision, validate, persist, apply, audit.
     let writes: Mutex<AuditLog>

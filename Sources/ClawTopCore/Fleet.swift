@@ -338,9 +338,15 @@ public struct Fleet: Sendable, Equatable {
                                + "`:sync \(ref.name)` copies \(ref.name)'s to the others")
             }
         }
-        for snapshot in snapshots where snapshot.node.store.kind == .etcd && !snapshot.node.store.reachable {
-            degraded = true
-            reasons.append("node \(snapshot.node.id) cannot reach the fleet store\(snapshot.node.store.error.map { ": \($0)" } ?? "") (it serves its last state; writes are refused)")
+        for snapshot in snapshots where snapshot.node.store.kind == .etcd {
+            if !snapshot.node.store.reachable {
+                degraded = true
+                reasons.append("node \(snapshot.node.id) cannot reach the fleet store\(snapshot.node.store.error.map { ": \($0)" } ?? "") (it serves its last state; writes are refused)")
+            } else if let error = snapshot.node.store.error {
+                // It answers, but something is wrong with what it holds (wiped, say).
+                degraded = true
+                reasons.append("node \(snapshot.node.id): \(error)")
+            }
         }
         // Drained and failed-over are operator changes, listed as such; what they do to a route is
         // judged above. A provider in trouble on any node is degraded, with how many nodes say so.

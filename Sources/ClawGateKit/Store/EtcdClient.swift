@@ -27,7 +27,7 @@ final class EtcdClient: Sendable {
     struct KeyValue: Sendable, Equatable {
         var key: String
         var value: [UInt8]
-        /// 1, 2, 3... per key: the fleet state's revision.
+        /// 1, 2, 3... per key (0: the key was deleted); with the state's `revision_base`, its revision.
         var version: Int
         var modRevision: Int
         /// The store revision that created the key: a key deleted and written again has a new one.
@@ -270,7 +270,12 @@ final class EtcdClient: Sendable {
         if result?["canceled"]?.boolValue == true {
             throw EtcdError("watch cancelled (compacted at \(Self.int(result?["compact_revision"])))")
         }
-        return (result?["events"]?.arrayValue ?? []).filter { $0["type"]?.stringValue != "DELETE" }.compactMap { $0["kv"].map(Self.keyValue) }
+        // A deleted key comes as its key with version 0 and no value.
+        return (result?["events"]?.arrayValue ?? []).compactMap { event in
+            guard var kv = event["kv"].map(Self.keyValue) else { return nil }
+            if event["type"]?.stringValue == "DELETE" { (kv.version, kv.value) = (0, []) }
+            return kv
+        }
     }
 }
 

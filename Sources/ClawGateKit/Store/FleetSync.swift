@@ -23,11 +23,15 @@ struct FleetSync: Service {
                     let (stored, revision) = try await store.read()
                     store.noteReachable(true)
                     backoff = 0.1
-                    if let stored { gateway.applyFromStore(stored) }
+                    if let stored { gateway.applyFromStore(stored) } else { gateway.noteStoreEmpty() }
                     do {
                         let silence = Duration.milliseconds(Int(gateway.config.storeWatchSilence * 1000))
                         for try await kv in store.client.watch(store.stateKey, from: revision + 1, silence: silence) {
-                            guard let next = FleetStore.decode(kv, cluster: store.cluster) else {
+                            if kv.version == 0 {
+                                gateway.noteStoreEmpty()
+                                continue
+                            }
+                            guard let next = store.decode(kv, cluster: store.cluster) else {
                                 gateway.logger.error("the fleet store holds a state this node cannot read; ignored",
                                                      metadata: ["key": .string(kv.key), "version": .stringConvertible(kv.version)])
                                 continue
@@ -57,7 +61,7 @@ extension Gateway {
         do throws(EtcdError) {
             let (stored, _) = try await fleetStore.read()
             fleetStore.noteReachable(true)
-            if let stored { applyFromStore(stored) }
+            if let stored { applyFromStore(stored) } else { noteStoreEmpty() }
         } catch {
             fleetStore.noteReachable(false, error: error.description)
             let cached = (try? store.load()) ?? nil
@@ -71,10 +75,28 @@ extension Gateway {
         }
     }
 
+    /// The fleet store holds no operator state. Before any write that is a new fleet; after this
+    /// node applied one it is a wiped store (or a deleted key): said in the store's status and in
+    /// one event, until a state is there again (`clawgate state import` restores it).
+    func noteStoreEmpty() {
+        guard let fleetStore else { return }
+        let applied = state.operatorState.revision
+        guard applied > 0 else { return }
+        let first = fleetStore.health.withLock { health in
+            defer { health.emptied = true }
+            return !health.emptied
+        }
+        guard first else { return }
+        logger.error("the fleet store holds no operator state, but this node applied revision \(applied): was it wiped?")
+        state.appendEvent(kind: .operatorAction, subject: "fleet",
+                          detail: "the fleet store holds no operator state (this node applied revision \(applied)): wiped? Restore it with clawgate state import; the node keeps its state")
+    }
+
     /// Put a state from the fleet store in effect, unless this node has seen it or a later one
     /// already (its own write coming back through the watch, say). A version that goes backwards in
     /// a new history (a wiped or restored store) is reported loudly and not obeyed.
     func applyFromStore(_ fromStore: FleetStore.Stored) {
+        fleetStore?.health.withLock { $0.emptied = false }
         fleetStore?.ifNews(fromStore.place) {
             let stored = fromStore.state
             let current = state.operatorState

@@ -55,7 +55,10 @@ public enum StateBackup {
         }
         if case .etcd(let endpoints, let fleet, let timeout) = config.store {
             let store = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout)
-            let result = await importToStore(store, &next, ifMatch: ifMatch, audit: audit)
+            // This host's cached copy counts among the revisions to move past (a node stopped now
+            // is not among the store's members).
+            let cached = ((try? localStore(config, environment: environment).load()) ?? nil)?.revision ?? 0
+            let result = await importToStore(store, &next, ifMatch: ifMatch, atLeast: cached, audit: audit)
             await store.client.shutdown()
             return try result.get()
         }
@@ -77,15 +80,22 @@ public enum StateBackup {
         }
     }
 
-    static func importToStore(_ store: FleetStore, _ next: inout OperatorState, ifMatch: Int?,
+    /// An import into the fleet store. Its revision moves past the store's and past every
+    /// revision a node applied (the members' records, and `atLeast`), so after a wipe the nodes
+    /// take it at once instead of refusing a store that went backwards.
+    static func importToStore(_ store: FleetStore, _ next: inout OperatorState, ifMatch: Int?, atLeast: Int = 0,
                               audit: (OperatorState, OperatorState) -> AuditEntry) async -> Result<Int, Failure> {
             do {
-                let current = try await store.read().stored?.state ?? OperatorState()
-                let version = ifMatch ?? current.revision
-                next.revision = version + 1
+                let stored = try await store.read().stored
+                let current = stored?.state ?? OperatorState()
+                if let ifMatch, ifMatch != current.revision {
+                    throw Failure("--if-match \(ifMatch) is stale: the fleet store is at revision \(current.revision)", stale: true)
+                }
+                let applied = (try? await store.members().map(\.appliedRevision).max()) ?? nil
+                next.revision = max(current.revision, applied ?? 0, atLeast) + 1
                 next.operation = UUID().uuidString
-                let (ok, now) = try await store.swap(next: next, version: version, audit: audit(current, next))
-                guard ok else { throw Failure("--if-match \(version) is stale: the fleet store is at revision \(now?.state.revision ?? 0)", stale: true) }
+                let (ok, now) = try await store.swap(next: next, keyVersion: stored?.keyVersion ?? 0, audit: audit(current, next))
+                guard ok else { throw Failure("the fleet store changed under the import: it is at revision \(now?.state.revision ?? 0); run it again", stale: true) }
                 return .success(next.revision)
             } catch let failure as Failure {
                 return .failure(failure)
