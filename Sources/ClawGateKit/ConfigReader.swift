@@ -145,12 +145,13 @@ struct ConfigReader {
             config.slowStart = number(fields, "slow_start", "routing", min: 0, max: 3600) ?? 0
         }
         if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider", "max_connections",
-                                                                 "header_timeout", "idle_timeout"]) {
+                                                                 "header_timeout", "idle_timeout", "body_timeout"]) {
             config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
             config.limits.maxInFlightPerProvider = integer(fields, "max_in_flight_per_provider", "limits", min: 1, max: 1_000_000)
             config.limits.maxConnections = integer(fields, "max_connections", "limits", min: 1, max: 1_000_000)
             config.limits.headerTimeout = number(fields, "header_timeout", "limits", min: 0.1, max: 3600) ?? config.limits.headerTimeout
             config.limits.idleTimeout = number(fields, "idle_timeout", "limits", min: 0.1, max: 86400) ?? config.limits.idleTimeout
+            config.limits.bodyTimeout = number(fields, "body_timeout", "limits", min: 0.1, max: 3600) ?? config.limits.bodyTimeout
         }
         if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache", "watch_silence"]) {
             switch string(fields, "without_cache", "store") {

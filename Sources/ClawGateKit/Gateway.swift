@@ -158,9 +158,9 @@ public final class Gateway: Sendable {
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.dataListener = ListenerLimits(listener: "data", maxConnections: limits.maxConnections, headerTimeout: config.limits.headerTimeout,
-                                           idleTimeout: config.limits.idleTimeout, metrics: metrics)
+                                           idleTimeout: config.limits.idleTimeout, bodyTimeout: config.limits.bodyTimeout, metrics: metrics)
         self.adminListener = ListenerLimits(listener: "admin", maxConnections: Self.adminMaxConnections, headerTimeout: config.limits.headerTimeout,
-                                            idleTimeout: config.limits.idleTimeout, metrics: metrics)
+                                            idleTimeout: config.limits.idleTimeout, bodyTimeout: config.limits.bodyTimeout, metrics: metrics)
         self.config = config
         self.logger = logger
         self.clock = clock

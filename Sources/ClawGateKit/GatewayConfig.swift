@@ -192,9 +192,13 @@ public struct GatewayConfig: Sendable, Equatable {
         /// Seconds a connection may wait for a request's first byte (a new one, or keep-alive
         /// between requests); then it is closed.
         public var idleTimeout: Double = 60
+        /// Seconds a request body may take to arrive, from the end of its head; then 408 and the
+        /// connection closes (a client trickling its body cannot hold the socket).
+        public var bodyTimeout: Double = 60
 
         public init(maxInFlight: Int? = nil, maxInFlightPerProvider: Int? = nil, maxConnections: Int? = nil,
-                    headerTimeout: Double = 10, idleTimeout: Double = 60) {
+                    headerTimeout: Double = 10, idleTimeout: Double = 60, bodyTimeout: Double = 60) {
+            self.bodyTimeout = bodyTimeout
             self.maxInFlight = maxInFlight
             self.maxInFlightPerProvider = maxInFlightPerProvider
             self.maxConnections = maxConnections
@@ -313,7 +317,7 @@ public struct GatewayConfig: Sendable, Equatable {
         breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 120}
         health_check: {interval: 5, timeout: 2, path: /models}
         # Unset: derived from the open-file limit (each stream holds two sockets). More gets 429.
-        limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000, header_timeout: 10, idle_timeout: 60}
+        limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000, header_timeout: 10, idle_timeout: 60, body_timeout: 60}
         # /admin/... and /metrics: loopback only (the default is 127.0.0.1 on listen's port + 1).
         admin: {listen: 127.0.0.1:8081}
 

@@ -45,7 +45,7 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let maxConnections = name("max_connections", "", "The connection cap by listener (limits.max_connections on the data port).")
     nonisolated(unsafe) static let connectionsRefused = name("connections_refused", "total", "Connections answered 503 and closed because the listener held its cap, by listener.")
     nonisolated(unsafe) static let connectionsTimedOut = name("connections_timed_out", "total",
-                                                              "Connections closed by a clock, by listener and kind: header (the request head did not arrive within header_timeout) or idle (no request within idle_timeout).")
+                                                              "Connections closed by a clock, by listener and kind: header (the request head did not arrive within header_timeout), body (the request body did not arrive within body_timeout) or idle (no request within idle_timeout).")
 
     public init() {}
 

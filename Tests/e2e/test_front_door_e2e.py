@@ -275,3 +275,40 @@ def test_http_1_0_gets_a_close_delimited_stream_and_a_closed_connection(sim):
     finally:
         gate.stop()
         os.unlink(path)
+
+
+def test_a_body_trickled_a_byte_at_a_time_is_cut_at_the_body_timeout(sim):
+    gate, path = start_node(sim, "limits: {header_timeout: 1, body_timeout: 1.5, idle_timeout: 30}")
+    try:
+        addr = host_port(gate.info["url"])
+        slow = [socket.create_connection(addr) for _ in range(20)]
+        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(CHAT)
+        for s in slow:
+            s.sendall(head)
+        started = time.monotonic()
+        for index in range(10):  # a byte each 0.3 s: 3 s for 10 bytes, past the 1.5 s allowed
+            for s in slow:
+                try:
+                    s.sendall(CHAT[index:index + 1])
+                except OSError:
+                    pass
+            time.sleep(0.3)
+        for s in slow:
+            closed, answer = closed_within(s, 3)
+            assert closed, "a connection trickling its body was still open"
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer
+        assert time.monotonic() - started < 6
+        metrics = get(gate.info["admin"] + "/metrics")[1].decode()
+        assert metric(metrics, "clawgate_connections_timed_out_total", listener="data", kind="body") >= 20
+        # A body that arrives in time, even slowly, is answered.
+        ok = socket.create_connection(addr)
+        ok.sendall(head)
+        for index in range(0, len(CHAT), len(CHAT) // 3 + 1):
+            ok.sendall(CHAT[index:index + len(CHAT) // 3 + 1])
+            time.sleep(0.3)
+        ok.settimeout(5)
+        assert ok.recv(100).startswith(b"HTTP/1.1 200")
+        ok.close()
+    finally:
+        gate.stop()
+        os.unlink(path)

@@ -71,12 +71,14 @@ final class RefuseConnection: ChannelInboundHandler, RemovableChannelHandler {
 /// time) is answered 408 and closed; a connection with no request for `idle_timeout` (a silent new
 /// socket, or keep-alive between requests) is closed. The header clock starts at the first byte, not
 /// at the accept, so a client slow to write its request after connecting (a busy client process) is
-/// not mistaken for slowloris. While a request is being answered (a long stream included) no clock runs.
+/// not mistaken for slowloris. A request body must arrive within `body_timeout` of its head (a client
+/// trickling its body is answered 408 and closed too). While a request is being answered (a long
+/// stream included) no clock runs.
 final class ConnectionClock: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private enum Phase { case awaitingHead, answering, idle }
+    private enum Phase { case awaitingHead, awaitingBody, answering, idle }
     private var phase = Phase.idle
     /// Request heads received whose answers have not ended (more than one when pipelined).
     private var answering = 0
@@ -112,9 +114,15 @@ final class ConnectionClock: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
-    /// A request head was decoded: its answer may take as long as it takes.
+    /// A request head was decoded: its body has `body_timeout` to arrive.
     func headReceived() {
         answering += 1
+        arm(.awaitingBody)
+    }
+
+    /// The request's body (and the request) ended: its answer may take as long as it takes.
+    func bodyReceived() {
+        guard phase == .awaitingBody else { return }
         phase = .answering
         timer?.cancel()
         timer = nil
@@ -123,14 +131,18 @@ final class ConnectionClock: ChannelInboundHandler, RemovableChannelHandler {
     /// An answer ended: with nothing else in progress the idle clock starts.
     func answerEnded() {
         answering = max(0, answering - 1)
-        if answering == 0, phase == .answering { arm(.idle) }
+        if answering == 0, phase == .answering || phase == .awaitingBody { arm(.idle) }
     }
 
     private func arm(_ next: Phase) {
         timer?.cancel()
         phase = next
         guard let context else { return }
-        let seconds = next == .idle ? limits.idleTimeout : limits.headerTimeout
+        let seconds = switch next {
+        case .idle: limits.idleTimeout
+        case .awaitingBody: limits.bodyTimeout
+        default: limits.headerTimeout
+        }
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: ListenerLimits.amount(seconds)) { [self] in
             self.expire(next)
         }
@@ -139,8 +151,8 @@ final class ConnectionClock: ChannelInboundHandler, RemovableChannelHandler {
     private func expire(_ expired: Phase) {
         guard let context, phase == expired, context.channel.isActive else { return }
         timer = nil
-        if expired == .awaitingHead {
-            limits.metrics.connectionTimedOut(listener: limits.listener, kind: "header")
+        if expired == .awaitingHead || expired == .awaitingBody {
+            limits.metrics.connectionTimedOut(listener: limits.listener, kind: expired == .awaitingHead ? "header" : "body")
             let answer = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             context.writeAndFlush(NIOAny(ByteBuffer(string: answer)), promise: nil)
         } else {
@@ -164,7 +176,11 @@ final class RequestBoundaries: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { clock?.headReceived() }
+        switch unwrapInboundIn(data) {
+        case .head: clock?.headReceived()
+        case .end: clock?.bodyReceived()
+        case .body: break
+        }
         context.fireChannelRead(data)
     }
 
