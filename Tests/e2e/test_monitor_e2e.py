@@ -279,7 +279,9 @@ def test_prometheus_stopped_mid_run_falls_back_to_the_nodes_and_says_so(stack):
     report = json.loads(once.stdout)
     assert report["figures_source"] == "nodes" and report["prometheus"]["ok"] is False
     assert report["prometheus"]["error"] == "connection refused"
+    # The figures now come from the nodes' own stats: the steady traffic shows in them.
     assert report["providers"] and all(p["requests_per_second"] >= 0 for p in report["providers"])
+    assert any(p["requests_per_second"] > 0 for p in report["providers"]), report["providers"]
     assert once.returncode in (0, 1, 2), once.stderr  # Prometheus down is a note, not an unknown fleet
 
 
