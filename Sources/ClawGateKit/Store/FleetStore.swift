@@ -17,6 +17,12 @@ final class FleetStore: Sendable {
         var lastError: String?
         /// The store's state version this node has applied.
         var applied = 0
+        /// Revisions of the fleet state written straight into etcd (with no audit record of a
+        /// node's admin API beside them), not acknowledged yet.
+        var unaudited: [Int] = []
+        /// The place of the state `unaudited` was last worked out for (a slower, older check does
+        /// not overwrite a newer one).
+        var auditChecked: Place?
     }
 
     let health = Mutex(Health())
@@ -62,8 +68,8 @@ final class FleetStore: Sendable {
         }
     }
 
-    init(endpoints: [String], fleet: String, timeout: Double) {
-        client = EtcdClient(endpoints: endpoints, timeout: timeout)
+    init(endpoints: [String], fleet: String, timeout: Double, access: EtcdAccess = EtcdAccess()) {
+        client = EtcdClient(endpoints: endpoints, timeout: timeout, access: access)
         self.fleet = fleet
     }
 
@@ -105,6 +111,26 @@ final class FleetStore: Sendable {
                                                            puts: [(stateKey, bytes), (auditKey(next.revision), Array(AdminAPI.encode(audit)))],
                                                            deleteRange: cleanup)
         return (ok, current.flatMap { Self.decode($0, cluster: cluster) })
+    }
+
+    /// The revisions of `stored`'s history since the last acknowledged one that no node's admin
+    /// API wrote: every write through a node (or `clawgate state import`) puts its audit record in
+    /// the same transaction as the state, so the record of revision N was modified at the same
+    /// store revision as the state at N, and the records of earlier revisions during the key's
+    /// life. A revision without such a record was put into etcd some other way (etcdctl, a script).
+    /// Only the last `auditLimit` revisions are looked at (older records are deleted).
+    func unaudited(_ stored: Stored) async throws(EtcdError) -> [Int] {
+        let current = stored.state.revision
+        let from = max(stored.state.storeAcknowledged, current - Self.auditLimit, 0) + 1
+        guard from <= current else { return [] }
+        var audited = Set<Int>()
+        for kv in try await client.keys(from: auditKey(from), to: auditKey(current + 1)) {
+            guard let revision = Int(kv.key.dropFirst(auditPrefix.count)) else { continue }
+            let sameWrite = revision == current ? kv.modRevision == stored.place.modified
+                                                : kv.modRevision >= stored.place.created && kv.modRevision < stored.place.modified
+            if sameWrite { audited.insert(revision) }
+        }
+        return (from...current).filter { !audited.contains($0) }
     }
 
     /// The newest audit records in the store, oldest first.
