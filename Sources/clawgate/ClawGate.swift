@@ -84,12 +84,13 @@ struct Serve: AsyncParsableCommand {
         }
         let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "admin": .string(server.adminURL),
                                "version": .string(Gateway.version)]
-        FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
+        // Before the announcement: a SIGHUP sent right after it reloads.
         reload.onSignal {
             if server.reloadTLS().isEmpty {
                 server.gateway.logger.info("SIGHUP: no listener has TLS (tls:, admin.tls:), so there is nothing to reload")
             }
         }
+        FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
         await signals.wait()
         await server.stop()
     }
