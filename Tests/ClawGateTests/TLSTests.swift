@@ -134,6 +134,29 @@ import Testing
         }
     }
 
+    @Test func aConnectionOverTheCapIsClosedAtOnceWithoutAHandshake() async throws {
+        let s = try certificates()
+        defer { s.certs.remove() }
+        let start = Date()
+        try await TestFleet.withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 100)]]], configure: { config in
+            config.tls = .init(certFile: s.server.cert, keyFile: s.server.key)
+            config.limits.maxConnections = 1
+        }) { _, gate, _ in
+            let holder = TestClient(tls: try s.certs.clientConfiguration())
+            #expect(try await holder.request("GET", gate.url + "/healthz").status == 200)  // its connection stays open
+            let late = TestClient(tls: try s.certs.clientConfiguration())
+            await #expect(throws: (any Error).self) { _ = try await late.request("GET", gate.url + "/healthz") }
+            await late.shutdown()
+            let metrics = try await holder.request("GET", gate.adminURL.replacingOccurrences(of: "https", with: "http") + "/metrics")
+            // Counted (the HTTP client tries again a few times).
+            #expect(metrics.text.contains(#"clawgate_connections_refused_total{listener="data"} "#)
+                    && !metrics.text.contains(#"clawgate_connections_refused_total{listener="data"} 0"#))
+            await holder.shutdown()
+        }
+        // Nothing lingers: the node stops at once (a TLS shutdown waits up to 5 s for its peer).
+        #expect(Date().timeIntervalSince(start) < 3)
+    }
+
     @Test func filesThatDoNotLoadRefuseTheStartNamingTheKey() async throws {
         let s = try certificates()
         defer { s.certs.remove() }

@@ -4,7 +4,6 @@ import Logging
 import NIOCore
 import NIOHTTPTypes
 import NIOSSL
-import NIOTLS
 
 /// Hummingbird's HTTP/1 channel behind a listener's limits: a connection over `max_connections` is
 /// answered 503 and closed at once, and every admitted one carries a `ConnectionClock` in front of
@@ -32,13 +31,13 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let limits = self.limits
         do {
-            // Each connection takes the context in force when it opens: a reload changes new ones only.
-            if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context)) }
             if limits.admit() {
                 channel.closeFuture.whenComplete { _ in limits.release() }
+                // Each connection takes the context in force when it opens: a reload changes new ones only.
+                if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context)) }
                 try channel.pipeline.syncOperations.addHandler(ConnectionClock(limits: limits))
             } else {
-                try channel.pipeline.syncOperations.addHandler(RefuseConnection(limits: limits, afterHandshake: tls != nil))
+                try channel.pipeline.syncOperations.addHandler(RefuseConnection(limits: limits, silent: tls != nil))
             }
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
@@ -51,27 +50,22 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     }
 }
 
-/// Answers a connection over the listener's cap with a 503 and closes it. Behind TLS the answer
-/// waits for the handshake (a client that never finishes it is closed after `header_timeout`).
+/// Answers a connection over the listener's cap with a 503 and closes it. A TLS listener closes it
+/// at once instead, with no handshake: a 503 would cost a handshake and a TLS shutdown first, and
+/// holding descriptors is what the cap is there to stop.
 final class RefuseConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     let limits: ListenerLimits
-    let afterHandshake: Bool
+    let silent: Bool
 
-    init(limits: ListenerLimits, afterHandshake: Bool = false) {
+    init(limits: ListenerLimits, silent: Bool = false) {
         self.limits = limits
-        self.afterHandshake = afterHandshake
+        self.silent = silent
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        guard afterHandshake else { return refuse(context) }
-        let channel = context.channel
-        context.eventLoop.assumeIsolated().scheduleTask(in: ListenerLimits.amount(limits.headerTimeout)) { channel.close(promise: nil) }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if afterHandshake, case .handshakeCompleted? = event as? TLSUserEvent { refuse(context) }
-        context.fireUserInboundEventTriggered(event)
+        if silent { return context.close(promise: nil) }
+        refuse(context)
     }
 
     private func refuse(_ context: ChannelHandlerContext) {
