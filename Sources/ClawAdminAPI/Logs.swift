@@ -49,9 +49,15 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var after: JSONValue
     public var reason: String?
     public var revision: Int
+    /// The address the write came from (`IP:PORT`); nil for writes not made over the admin API.
+    public var address: String?
+    /// The subject of the caller's TLS client certificate (`CN=alice,O=ops`); nil without one.
+    public var certificate: String?
 
     public init(sequence: Int, time: Double, actor: String, action: String, target: String, before: JSONValue, after: JSONValue,
-                reason: String?, revision: Int) {
+                reason: String?, revision: Int, address: String? = nil, certificate: String? = nil) {
+        self.address = address
+        self.certificate = certificate
         self.sequence = sequence
         self.time = time
         self.actor = actor
@@ -64,7 +70,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case sequence, time, actor, action, target, before, after, reason, revision
+        case sequence, time, actor, action, target, before, after, reason, revision, address, certificate
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,6 +85,9 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         after = try c.decodeIfPresent(JSONValue.self, forKey: .after) ?? .null
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
         revision = try c.decode(Int.self, forKey: .revision)
+        // Absent from records written before they were kept.
+        address = try c.decodeIfPresent(String.self, forKey: .address)
+        certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -92,6 +101,8 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         try c.encode(after, forKey: .after)
         try c.encodeNullable(reason, forKey: .reason)
         try c.encode(revision, forKey: .revision)
+        try c.encodeNullable(address, forKey: .address)
+        try c.encodeNullable(certificate, forKey: .certificate)
     }
 }
 

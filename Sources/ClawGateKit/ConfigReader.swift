@@ -86,7 +86,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients", "tls"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -104,6 +104,7 @@ struct ConfigReader {
                 problem("listen", "must be HOST:PORT with a port 0..65535, got '\(listen)'")
             }
         }
+        config.tls = listenerTLS(top["tls"], "tls")
         providers(top["providers"], into: &config)
         routes(top["routes"], into: &config)
         if let fields = mapping(top["retry"], "retry", known: ["max_attempts", "budget_ratio", "min_retries_per_second", "window"]) {
@@ -153,7 +154,8 @@ struct ConfigReader {
             config.limits.idleTimeout = number(fields, "idle_timeout", "limits", min: 0.1, max: 86400) ?? config.limits.idleTimeout
             config.limits.bodyTimeout = number(fields, "body_timeout", "limits", min: 0.1, max: 3600) ?? config.limits.bodyTimeout
         }
-        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache", "watch_silence"]) {
+        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache", "watch_silence",
+                                                               "tls", "username", "password_env"]) {
             switch string(fields, "without_cache", "store") {
             case nil, "serve": break
             case "refuse": config.refuseStartWithoutStore = true
@@ -161,7 +163,9 @@ struct ConfigReader {
             }
             switch string(fields, "kind", "store", required: true) {
             case "file":
-                for key in ["endpoints", "fleet", "timeout", "without_cache", "watch_silence"] where fields[key] != nil { problem("store.\(key)", "only with kind: etcd") }
+                for key in ["endpoints", "fleet", "timeout", "without_cache", "watch_silence", "tls", "username", "password_env"] where fields[key] != nil {
+                    problem("store.\(key)", "only with kind: etcd")
+                }
             case "etcd":
                 var endpoints: [String] = []
                 if let list = fields["endpoints"]?.arrayValue, !list.isEmpty {
@@ -179,6 +183,7 @@ struct ConfigReader {
                 if !fleet.isEmpty, !Self.validID(fleet) { problem("store.fleet", Self.idRule) }
                 let timeout = number(fields, "timeout", "store", min: 0.1, max: 60) ?? 2
                 config.storeWatchSilence = number(fields, "watch_silence", "store", min: 0.5, max: 3600) ?? 30
+                config.storeAccess = storeAccess(fields, endpoints: endpoints)
                 config.store = .etcd(endpoints: endpoints, fleet: fleet, timeout: timeout)
             case let other?:
                 problem("store.kind", "must be file or etcd, got '\(other)'")
@@ -186,8 +191,9 @@ struct ConfigReader {
                 break
             }
         }
-        if let fields = mapping(top["admin"], "admin", known: ["listen", "tokens", "state_dir"]) {
+        if let fields = mapping(top["admin"], "admin", known: ["listen", "tokens", "state_dir", "tls"]) {
             config.admin.stateDir = string(fields, "state_dir", "admin")
+            config.admin.tls = listenerTLS(fields["tls"], "admin.tls")
             if let listen = string(fields, "listen", "admin") {
                 if let (host, port) = Self.hostPort(listen) {
                     config.admin.listenHost = host
@@ -201,7 +207,7 @@ struct ConfigReader {
                     var names = Set<String>()
                     for (index, item) in list.enumerated() {
                         let path = "admin.tokens[\(index)]"
-                        guard let t = mapping(item, path, known: ["name", "role", "env", "file"]) else { continue }
+                        guard let t = mapping(item, path, known: ["name", "role", "env", "file", "sha256"]) else { continue }
                         let name = string(t, "name", path, required: true) ?? ""
                         if !name.isEmpty, !names.insert(name).inserted { problem(join(path, "name"), "duplicate token name '\(name)'") }
                         let roleText = string(t, "role", path, required: true) ?? ""
@@ -209,16 +215,28 @@ struct ConfigReader {
                         if role == nil, !roleText.isEmpty { problem(join(path, "role"), "must be viewer or operator, got '\(roleText)'") }
                         let env = string(t, "env", path)
                         let file = string(t, "file", path)
-                        if (env == nil) == (file == nil) { problem(path, "give exactly one of env (a variable name) or file (mode 0600)") }
+                        var sha256 = string(t, "sha256", path)
+                        if [env, file, sha256].compactMap({ $0 }).count != 1 {
+                            problem(path, "give exactly one of env (a variable name), file (mode 0600) or sha256 (the token's SHA-256 in hex)")
+                        }
+                        if let hex = sha256 {
+                            let digits = hex.lowercased()
+                            if digits.count == 64, digits.allSatisfy({ $0.isHexDigit }) {
+                                sha256 = digits
+                            } else {
+                                problem(join(path, "sha256"), "must be the token's SHA-256 as 64 hex digits (printf %s \"$TOKEN\" | sha256sum), got \(hex.count) characters")
+                                sha256 = nil
+                            }
+                        }
                         if let env, !env.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
                             problem(join(path, "env"), "must be an environment variable name, not the token itself")
                         }
                         if let role, !name.isEmpty {
-                            config.admin.tokens.append(.init(name: name, role: role, env: env, file: file))
+                            config.admin.tokens.append(.init(name: name, role: role, env: env, file: file, sha256: sha256))
                         }
                     }
                 } else {
-                    problem("admin.tokens", "must be a list of {name, role, env | file}")
+                    problem("admin.tokens", "must be a list of {name, role, env | file | sha256}")
                 }
             }
         }
@@ -229,6 +247,46 @@ struct ConfigReader {
             problem("admin.listen", "must differ from listen (\(config.listen)): the admin API has its own listener")
         }
         return config
+    }
+
+    /// `tls: {cert_file, key_file, client_ca_file}` of a listener; the files are read at start (and
+    /// on SIGHUP), where a file that does not load is refused naming this key path.
+    mutating func listenerTLS(_ value: JSONValue?, _ path: String) -> GatewayConfig.ListenerTLS? {
+        guard let fields = mapping(value, path, known: ["cert_file", "key_file", "client_ca_file"]) else { return nil }
+        let cert = string(fields, "cert_file", path, required: true)
+        let key = string(fields, "key_file", path, required: true)
+        let ca = string(fields, "client_ca_file", path)
+        guard let cert, let key else { return nil }
+        return .init(certFile: cert, keyFile: key, clientCAFile: ca)
+    }
+
+    /// `store.tls: {ca_file, cert_file, key_file}`, `store.username` and `store.password_env`.
+    mutating func storeAccess(_ fields: [String: JSONValue], endpoints: [String]) -> GatewayConfig.StoreAccess {
+        var access = GatewayConfig.StoreAccess()
+        if let tls = mapping(fields["tls"], "store.tls", known: ["ca_file", "cert_file", "key_file"]) {
+            access.caFile = string(tls, "ca_file", "store.tls")
+            access.certFile = string(tls, "cert_file", "store.tls")
+            access.keyFile = string(tls, "key_file", "store.tls")
+            if (access.certFile == nil) != (access.keyFile == nil) {
+                problem("store.tls", "give cert_file and key_file together (a client certificate and its key), or neither")
+            }
+            if access.caFile == nil, access.certFile == nil, access.keyFile == nil { problem("store.tls", "give ca_file, or cert_file and key_file, or all three") }
+            for (index, url) in endpoints.enumerated() where url.hasPrefix("http://") {
+                problem("store.endpoints[\(index)]", "must be https:// with store.tls, got '\(url)'")
+            }
+        }
+        access.username = string(fields, "username", "store")
+        if let env = string(fields, "password_env", "store") {
+            if env.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                access.passwordEnv = env
+            } else {
+                problem("store.password_env", "must be an environment variable name (letters, digits, _), not the password itself")
+            }
+        }
+        if (access.username == nil) != (fields["password_env"] == nil) {
+            problem(access.username == nil ? "store.username" : "store.password_env", "etcd's user needs both store.username and store.password_env")
+        }
+        return access
     }
 
     static func hostPort(_ text: String) -> (String, Int)? {

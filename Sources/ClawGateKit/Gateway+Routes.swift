@@ -71,6 +71,7 @@ extension Gateway {
         router.get("/metrics") { _, _ -> Response in
             let now = self.clock()
             self.metrics.renderListeners(self.listeners)
+            self.metrics.renderTLS([self.dataTLS, self.adminTLS].compactMap { $0 })
             let bytes = self.metrics.render(state: self.state, snapshot: self.state.snapshot(now: now), ready: self.isReady, now: now)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

@@ -43,6 +43,10 @@ public final class Gateway: Sendable {
     public let adminListener: ListenerLimits
     /// Connections the admin listener holds at once (from the descriptors kept in reserve).
     public static let adminMaxConnections = 64
+    /// The client port's TLS (`tls:`), nil for plain HTTP.
+    public let dataTLS: ServerTLS?
+    /// The admin listener's TLS (`admin.tls:`), nil for plain HTTP.
+    public let adminTLS: ServerTLS?
 
     /// Where the operator state lives and whether this node reaches it now.
     public var storeStatus: StoreStatus {
@@ -51,7 +55,7 @@ public final class Gateway: Sendable {
         let emptied = health.emptied && health.reachable
             ? "the fleet store holds no operator state, but this node applied revision \(state.operatorState.revision): wiped? Restore it with clawgate state import"
             : nil
-        return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError ?? emptied)
+        return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError ?? emptied, unaudited: health.unaudited)
     }
     /// Serialises admin writes: check revision, validate, persist, apply, audit.
     let writes: Mutex<AuditLog>
@@ -82,6 +86,9 @@ public final class Gateway: Sendable {
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let auth = try AdminAuth.load(config.admin.tokens, environment: environment)
         let clientAuth = try ClientAuth.load(config.clients, environment: environment)
+        let dataTLS = try config.tls.map { files throws(ConfigError) in try ServerTLS(listener: "data", files: files, path: "tls") }
+        let adminTLS = try config.admin.tls.map { files throws(ConfigError) in try ServerTLS(listener: "admin", files: files, path: "admin.tls") }
+        let etcdAccess = try EtcdAccess.load(config.storeAccess, environment: environment)
         let store = StateStore(directory: config.admin.stateDir ?? StateStore.defaultDirectory(nodeID: config.nodeID, environment: environment))
         try store.prepare()
         var operatorState = try store.load() ?? OperatorState()
@@ -108,8 +115,15 @@ public final class Gateway: Sendable {
         if config.clients == nil {
             logger.warning("client_auth off: no clients configured, so anyone who reaches this port can spend the providers' keys")
         }
+        for tls in [dataTLS, adminTLS].compactMap({ $0 }) {
+            let loaded = tls.loaded
+            logger.info("TLS on", metadata: ["listener": .string(tls.listener), "subject": .string(loaded.subject),
+                                             "not_after": .string(Date(timeIntervalSince1970: loaded.notAfter).ISO8601Format()),
+                                             "client_certificates": .string(loaded.mutual ? "required" : "not asked")])
+        }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
-                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment)
+                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment, dataTLS: dataTLS, adminTLS: adminTLS,
+                  etcdAccess: etcdAccess)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file
@@ -152,8 +166,11 @@ public final class Gateway: Sendable {
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
          limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
          clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil),
-         environment: [String: String] = ProcessInfo.processInfo.environment) {
+         environment: [String: String] = ProcessInfo.processInfo.environment, dataTLS: ServerTLS? = nil, adminTLS: ServerTLS? = nil,
+         etcdAccess: EtcdAccess = EtcdAccess()) {
         self.clientAuth = clientAuth
+        self.dataTLS = dataTLS
+        self.adminTLS = adminTLS
         self.openFileLimit = openFileLimit
         let metrics = GatewayMetrics()
         self.metrics = metrics
@@ -167,7 +184,7 @@ public final class Gateway: Sendable {
         self.auth = auth
         self.store = store
         if case .etcd(let endpoints, let fleet, let timeout) = config.store {
-            fleetStore = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout)
+            fleetStore = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout, access: etcdAccess)
         } else {
             fleetStore = nil
         }

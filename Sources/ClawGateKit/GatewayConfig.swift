@@ -148,19 +148,62 @@ public struct GatewayConfig: Sendable, Equatable {
         public init() {}
     }
 
-    /// Where an admin token comes from: an environment variable or a file of mode 0600.
+    /// Where an admin token comes from: an environment variable, a file of mode 0600, or (the
+    /// token itself kept elsewhere) its SHA-256 in hex, which is no secret and may sit in the YAML.
     public struct TokenSource: Sendable, Equatable {
         public var name: String
         public var role: AdminAuth.Role
         public var env: String?
         public var file: String?
+        /// `sha256:` 64 hex digits, the SHA-256 of the token's bytes (`printf %s "$TOKEN" | sha256sum`).
+        public var sha256: String?
 
-        public init(name: String, role: AdminAuth.Role, env: String? = nil, file: String? = nil) {
+        public init(name: String, role: AdminAuth.Role, env: String? = nil, file: String? = nil, sha256: String? = nil) {
             self.name = name
             self.role = role
             self.env = env
             self.file = file
+            self.sha256 = sha256
         }
+    }
+
+    /// A listener's TLS (`tls:` for the client port, `admin.tls:` for the admin listener): its
+    /// certificate chain and key (PEM files, read again on SIGHUP), and with `clientCAFile` the CA a
+    /// client's certificate must chain to: mutual TLS, a client without one is refused.
+    public struct ListenerTLS: Sendable, Equatable {
+        public var certFile: String
+        public var keyFile: String
+        public var clientCAFile: String?
+
+        public init(certFile: String, keyFile: String, clientCAFile: String? = nil) {
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.clientCAFile = clientCAFile
+        }
+    }
+
+    /// How a node reaches etcd beyond its URLs: TLS (`store.tls`: the CA that signed etcd's
+    /// certificate, and a client certificate and key for etcd's `--client-cert-auth`) and etcd's
+    /// own user and password (`store.username`, `store.password_env`).
+    public struct StoreAccess: Sendable, Equatable {
+        /// PEM of the CA etcd's certificate chains to; nil: the system's trust roots.
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        public var username: String?
+        /// The environment variable holding the password (never the password itself).
+        public var passwordEnv: String?
+
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, username: String? = nil, passwordEnv: String? = nil) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.username = username
+            self.passwordEnv = passwordEnv
+        }
+
+        /// Whether `store.tls` was given.
+        public var tls: Bool { caFile != nil || certFile != nil }
     }
 
     public struct Admin: Sendable, Equatable {
@@ -170,6 +213,8 @@ public struct GatewayConfig: Sendable, Equatable {
         public var tokens: [TokenSource] = []
         /// Holds `state.json` (operator state) and `audit.jsonl`; nil keeps them in memory only.
         public var stateDir: String?
+        /// `admin.tls`: the admin listener speaks HTTPS (and with a client CA, asks for client certificates).
+        public var tls: ListenerTLS?
 
         public init(tokens: [TokenSource] = [], stateDir: String? = nil) {
             self.tokens = tokens
@@ -217,6 +262,8 @@ public struct GatewayConfig: Sendable, Equatable {
     public var nodeID: String
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
+    /// `tls:`: the client port speaks HTTPS (and with a client CA, asks for client certificates).
+    public var tls: ListenerTLS?
     public var providers: [Provider] = []
     public var routes: [Route] = []
     public var retry = Retry()
@@ -270,6 +317,8 @@ public struct GatewayConfig: Sendable, Equatable {
     /// store.watch_silence: a watch that says nothing for this long is closed and the state read
     /// again (a frozen member keeps its connection open and sends nothing).
     public var storeWatchSilence = 30.0
+    /// store.tls, store.username and store.password_env (kind etcd).
+    public var storeAccess = StoreAccess()
     /// With `kind: etcd`, a node that starts while etcd does not answer and has no cached state:
     /// false (`without_cache: serve`, the default) starts with the configured routing; true
     /// (`refuse`) refuses to start.

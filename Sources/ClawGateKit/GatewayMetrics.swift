@@ -47,7 +47,23 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let connectionsTimedOut = name("connections_timed_out", "total",
                                                               "Connections closed by a clock, by listener and kind: header (the request head did not arrive within header_timeout), body (the request body did not arrive within body_timeout) or idle (no request within idle_timeout).")
 
+    nonisolated(unsafe) static let tlsExpiry = name("tls_certificate_expiry_timestamp", "seconds",
+                                                    "When the certificate a TLS listener serves now expires (seconds since 1970), by listener.")
+    nonisolated(unsafe) static let tlsReloads = name("tls_reloads", "total", "TLS reloads (SIGHUP) by listener and outcome: ok, or failed (the certificate in force stays).")
+
     public init() {}
+
+    func tlsReloaded(listener: String, ok: Bool) {
+        counter(32, Self.tlsReloads, [("listener", listener), ("outcome", ok ? "ok" : "failed")]).increment()
+    }
+
+    /// Each TLS listener's certificate expiry, and its reload counters at zero.
+    func renderTLS(_ listeners: [ServerTLS]) {
+        for tls in listeners {
+            registry.makeGauge(descriptor: Self.tlsExpiry, labels: [("listener", tls.listener)]).set(tls.loaded.notAfter)
+            for outcome in ["ok", "failed"] { _ = counter(32, Self.tlsReloads, [("listener", tls.listener), ("outcome", outcome)]) }
+        }
+    }
 
     public func connectionRefused(listener: String) {
         counter(30, Self.connectionsRefused, [("listener", listener)]).increment()

@@ -26,6 +26,10 @@ public struct OperatorState: Sendable, Equatable {
     /// The id of the write that made this state, so a writer whose answer was lost can tell
     /// whether its write took effect.
     public var operation: String?
+    /// With a fleet store: the revision up to which an operator acknowledged states written
+    /// straight into etcd (`POST /admin/v1/store/acknowledge`); later ones without an audit
+    /// record are flagged.
+    public var storeAcknowledged = 0
 
     public init() {}
 
@@ -54,6 +58,7 @@ public struct OperatorState: Sendable, Equatable {
             "node_drain": .bool(nodeDrain),
             "drained_nodes": .array(drainedNodes.sorted().map { .string($0) }),
             "operation": operation.map { .string($0) } ?? .null,
+            "store_acknowledged": JSONValue(storeAcknowledged),
         ]
     }
 
@@ -122,6 +127,11 @@ public struct OperatorState: Sendable, Equatable {
             drainedNodes.insert(id)
         }
         operation = o["operation"]?.stringValue
+        // Absent in states written before acknowledgements existed.
+        if let acknowledged = o["store_acknowledged"] {
+            guard let value = acknowledged.intValue, value >= 0 else { throw OperatorStateError("store_acknowledged: must be a whole number >= 0") }
+            storeAcknowledged = value
+        }
     }
 
     // MARK: Routing

@@ -17,6 +17,8 @@ public enum Command: Sendable, Equatable {
     case restore(String)
     /// Copy one node's drains, weights and failovers to the other nodes (file stores).
     case sync(String)
+    /// With a fleet store: acknowledge the state's revisions written straight into etcd.
+    case acknowledge
     case silence(Silence)
     case theme(String)
     /// The incident timeline over the screen (Esc closes it).
@@ -25,7 +27,7 @@ public enum Command: Sendable, Equatable {
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -98,6 +100,9 @@ public enum Command: Sendable, Equatable {
         case "sync":
             guard words.count == 2 else { return .failure(.init("usage: sync NODE (copies that node's operator state to the others)")) }
             return .success(.sync(words[1]))
+        case "acknowledge":
+            guard words.count == 1 else { return .failure(.init("usage: acknowledge (the fleet state's revisions written straight into etcd)")) }
+            return .success(.acknowledge)
         case "silence":
             return Silence.parse(Array(words.dropFirst())).map { .silence($0) }
         case "theme":
@@ -123,6 +128,7 @@ public enum Command: Sendable, Equatable {
         case .failover(let id, let to): to.isEmpty ? "failover \(id)" : "failover \(id) to \(to.joined(separator: " "))"
         case .restore(let id): "restore \(id)"
         case .sync(let node): "sync \(node)"
+        case .acknowledge: "acknowledge"
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
         case .theme(let name): "theme \(name)"
         case .timeline: "timeline"
@@ -145,7 +151,7 @@ public enum Command: Sendable, Equatable {
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
         case .weight(let route, _), .strategy(let route, _): "route:\(route)"
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _): "client:\(name)"
-        case .sync: "fleet"
+        case .sync, .acknowledge: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
         case .theme, .quit, .timeline: ""
         }
@@ -305,6 +311,12 @@ extension Command {
                                        summary: "Copy \(fleet.nodes[source].name)'s operator state (\(OperatorContent(snapshot).summary(with: document))) to "
                                            + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are",
                                        appliers: targets.map { fleet.nodes[$0].name }))
+        case .acknowledge:
+            guard storeFleet else { return .failure(.init("acknowledge is for a fleet store (etcd): these nodes keep their own state files")) }
+            let flagged = Set(fleet.nodes.compactMap(\.snapshot).flatMap(\.node.store.unaudited)).sorted()
+            guard !flagged.isEmpty else { return .failure(.init("no revision of the fleet state is flagged as written straight into etcd: nothing to acknowledge")) }
+            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/store/acknowledge", body()),
+                                       summary: "Acknowledge the fleet state's revision\(flagged.count == 1 ? "" : "s") \(flagged.map(String.init).joined(separator: ", ")) written straight into etcd (in effect as they are) on \(count)"))
         case .theme, .quit, .silence, .timeline:
             return .failure(.init("'\(text)' does not change the fleet"))
         }

@@ -7,7 +7,7 @@ public enum Completion {
     public static let commands: [(verb: String, arguments: String)] = [
         ("drain", "provider ID | node ID"), ("undrain", "provider ID | node ID"),
         ("weight", "ROUTE PROVIDER=N ..."), ("strategy", "ROUTE " + routingStrategies.joined(separator: "|")),
-        ("failover", "PROVIDER [to PROVIDER ...]"), ("restore", "PROVIDER"), ("sync", "NODE"),
+        ("failover", "PROVIDER [to PROVIDER ...]"), ("restore", "PROVIDER"), ("sync", "NODE"), ("acknowledge", ""),
         ("block", "CLIENT"), ("unblock", "CLIENT"), ("limit", "CLIENT rpm=N tpm=N spend_per_day=D concurrency=N"),
         ("silence", "ALERT[{label=value,...}] DURATION REASON"), ("theme", "NAME"), ("timeline", ""), ("quit", ""),
     ]

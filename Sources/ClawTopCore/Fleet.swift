@@ -348,6 +348,15 @@ public struct Fleet: Sendable, Equatable {
                 reasons.append("node \(snapshot.node.id): \(error)")
             }
         }
+        // The fleet's state changed in etcd without any node's admin API: in effect, but no audit
+        // record says who or why, until an operator acknowledges it. Said once for the fleet.
+        let unaudited = Set(snapshots.filter { $0.node.store.kind == .etcd }.flatMap(\.node.store.unaudited)).sorted()
+        if !unaudited.isEmpty {
+            degraded = true
+            let which = unaudited.count == 1 ? "revision \(unaudited[0]) was" : "revisions \(unaudited.map(String.init).joined(separator: ", ")) were"
+            reasons.append("the fleet state's \(which) written straight into etcd, not through a node's admin API (no audit record says who or why); "
+                           + "it is in effect: acknowledge it with `:acknowledge` (POST /admin/v1/store/acknowledge)")
+        }
         // Drained and failed-over are operator changes, listed as such; what they do to a route is
         // judged above. A provider in trouble on any node is degraded, with how many nodes say so.
         for row in providerRows(now: now) where !["healthy", "drained", "failed-over"].contains(row.state) {

@@ -17,8 +17,10 @@ extension View {
             let top = (b.height - height) / 2
             for y in top..<(top + height) { b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected) }
             b.put(" Commands after : (Tab completes names; Tab here: keys) ", x: left + 1, y: top, role: .selected, maxWidth: width - 2)
+            // The verbs' column as wide as the longest (`:acknowledge`) and a space.
+            let verbs = max(11, (rows.map { $0.0.count }.max() ?? 0) + 1)
             for (i, row) in rows.enumerated() where top + 2 + i < top + height - 1 {
-                b.put(Format.pad(row.0, 11) + row.1, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 4)
+                b.put(Format.pad(row.0, verbs) + row.1, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 4)
             }
             return
         }

@@ -10,14 +10,17 @@ final class Poller: @unchecked Sendable {
     let urls: [String]
     let token: String?
     let timeout: Double
+    /// `--cacert`, `--cert`, `--key`: for the nodes only (Prometheus and Alertmanager keep the system's trust).
+    let tls: ClientTLS?
     let monitor: MonitorPoller
     private let curl: CurlMulti
 
-    init(urls: [String], token: String?, timeout: Double, prometheus: String? = nil, alertmanager: String? = nil) throws(CurlError) {
+    init(urls: [String], token: String?, timeout: Double, prometheus: String? = nil, alertmanager: String? = nil, tls: ClientTLS? = nil) throws(CurlError) {
         curl = try CurlMulti()
         self.urls = urls
         self.token = token
         self.timeout = timeout
+        self.tls = tls
         monitor = MonitorPoller(prometheus: prometheus, alertmanager: alertmanager, timeout: timeout)
     }
 
@@ -33,10 +36,10 @@ final class Poller: @unchecked Sendable {
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         var requests: [HTTPRequestSpec] = []
         for (index, url) in urls.enumerated() {
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/snapshot", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=\(cursors[index])&limit=200", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/state", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=\(auditCursors?[index] ?? 0)&limit=1000", headers: headers, timeout: timeout))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/snapshot", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=\(cursors[index])&limit=200", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/state", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=\(auditCursors?[index] ?? 0)&limit=1000", headers: headers, timeout: timeout, tls: tls))
         }
         let nodeRequests = requests.count
         requests += monitor.requests
@@ -82,8 +85,8 @@ final class Poller: @unchecked Sendable {
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         var requests: [HTTPRequestSpec] = []
         for url in urls {
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=0&limit=1000", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=0&limit=1000", headers: headers, timeout: timeout))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=0&limit=1000", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=0&limit=1000", headers: headers, timeout: timeout, tls: tls))
         }
         let nodeRequests = requests.count
         requests += monitor.requests
@@ -117,13 +120,13 @@ final class Poller: @unchecked Sendable {
 /// Sends a confirmed plan's calls to their nodes (or Alertmanager), all at once, and says how each went.
 enum ActionSender {
     static func send(_ plan: ActionPlan, urls: [String], names: [String], alertmanager: String?, token: String?,
-                     timeout: Double = 5) -> [NodeResult] {
+                     timeout: Double = 5, tls: ClientTLS? = nil) -> [NodeResult] {
         // The admin token goes to the nodes only, never to Alertmanager.
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         let requests = plan.calls.map { call in
             switch call.target {
             case .node(let index):
-                HTTPRequestSpec(url: urls[index] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout)
+                HTTPRequestSpec(url: urls[index] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout, tls: tls)
             case .alertmanager:
                 HTTPRequestSpec(url: (alertmanager ?? "") + call.path, method: call.method, body: call.body.bytes(), timeout: timeout)
             }

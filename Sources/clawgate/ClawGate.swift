@@ -24,7 +24,7 @@ func fail(_ message: String, code: Int32) -> ExitCode {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a gateway node (the default command).",
-        discussion: "The first line on stdout is JSON with the node id, its URL and its admin listener's URL (`admin`)."
+        discussion: "The first line on stdout is JSON with the node id, its URL and its admin listener's URL (`admin`). SIGINT and SIGTERM stop the node gracefully; SIGHUP reloads the listeners' TLS certificates (open connections keep theirs)."
     )
 
     @Option(name: .long, help: "The YAML configuration file.")
@@ -65,7 +65,9 @@ struct Serve: AsyncParsableCommand {
             throw fail("clawgate: the admin listener's default port is the listen port + 1: with port 65535 give --admin-listen", code: 2)
         }
         if let nodeId { gatewayConfig.nodeID = nodeId }
-        let signals = ShutdownSignals()
+        // SIGINT and SIGTERM stop the node; SIGHUP reloads its TLS certificates.
+        let signals = ShutdownSignals([SIGINT, SIGTERM])
+        let reload = ReloadSignal()
         let server: GatewayServer
         do {
             server = try await GatewayServer.start(config: gatewayConfig)
@@ -82,6 +84,12 @@ struct Serve: AsyncParsableCommand {
         }
         let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "admin": .string(server.adminURL),
                                "version": .string(Gateway.version)]
+        // Before the announcement: a SIGHUP sent right after it reloads.
+        reload.onSignal {
+            if server.reloadTLS().isEmpty {
+                server.gateway.logger.info("SIGHUP: no listener has TLS (tls:, admin.tls:), so there is nothing to reload")
+            }
+        }
         FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
         await signals.wait()
         await server.stop()

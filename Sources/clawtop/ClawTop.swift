@@ -27,6 +27,15 @@ struct ClawTop: ParsableCommand {
     @Option(name: .long, help: "File holding the admin token (else CLAWTOP_TOKEN).")
     var tokenFile: String?
 
+    @Option(name: .long, help: "PEM file of the CA that signed the https:// nodes' certificates (instead of the system's bundle).")
+    var cacert: String?
+
+    @Option(name: .long, help: "PEM client certificate for https:// nodes that ask for one (mutual TLS); with --key.")
+    var cert: String?
+
+    @Option(name: .long, help: "PEM private key of --cert.")
+    var key: String?
+
     @Option(name: .long, help: "Seconds between polls (default 2).")
     var refresh: Double?
 
@@ -108,6 +117,9 @@ struct ClawTop: ParsableCommand {
         o.prometheus = prometheus
         o.alertmanager = alertmanager
         o.tokenFile = tokenFile
+        o.caFile = cacert
+        o.certFile = cert
+        o.keyFile = key
         o.refresh = refresh
         o.once = once
         o.format = format

@@ -5,7 +5,7 @@ import Testing
 
 /// The console over a fleet whose operator state lives in etcd.
 @Suite struct FleetStoreConsoleTests {
-    func state(revisions: [Int], reachable: [Bool]) -> AppState {
+    func state(revisions: [Int], reachable: [Bool], unaudited: [Int] = []) -> AppState {
         var state = AppState(fleet: Fleet(urls: revisions.indices.map { "http://127.0.0.1:\(9000 + $0)" }, staleAfter: 6))
         state.now = 1000
         Reducer.reduce(&state, .resize(width: 140, height: 30))
@@ -13,11 +13,32 @@ import Testing
             var snapshot = sampleSnapshot()
             snapshot.node.id = "node-\(i + 1)"
             snapshot.node.revision = revisions[i]
-            snapshot.node.store = StoreStatus(kind: .etcd, reachable: reachable[i], error: reachable[i] ? nil : "connection refused")
+            snapshot.node.store = StoreStatus(kind: .etcd, reachable: reachable[i], error: reachable[i] ? nil : "connection refused", unaudited: unaudited)
             return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
         }
         Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: 999)))
         return state
+    }
+
+    @Test func aStateWrittenStraightIntoEtcdIsDegradedUntilAcknowledgedOnce() throws {
+        let flagged = state(revisions: [7, 7], reachable: [true, true], unaudited: [7])
+        let status = flagged.fleet.status(now: 1000)
+        #expect(status.code == 1, "\(status.reasons)")
+        let said = status.reasons.filter { $0.contains("written straight into etcd") }
+        #expect(said == ["the fleet state's revision 7 was written straight into etcd, not through a node's admin API (no audit record says who or why); "
+                         + "it is in effect: acknowledge it with `:acknowledge` (POST /admin/v1/store/acknowledge)"], "said once for the fleet: \(said)")
+        let plan = try Command.parse(":acknowledge").get().plan(fleet: flagged.fleet, reason: "etcdctl hotfix", now: 0).get()
+        #expect(plan.calls.count == 1 && plan.calls[0].path == "/admin/v1/store/acknowledge" && plan.calls[0].method == "POST")
+        #expect(plan.calls[0].body["reason"]?.stringValue == "etcdctl hotfix")
+        #expect(plan.summary.hasPrefix("Acknowledge the fleet state's revision 7 written straight into etcd"))
+        // Nothing flagged, or no fleet store: refused with why, nothing sent.
+        let clean = state(revisions: [7, 7], reachable: [true, true])
+        #expect(!clean.fleet.status(now: 1000).reasons.contains { $0.contains("written straight") })
+        #expect(Command.acknowledge.plan(fleet: clean.fleet, reason: nil, now: 0).failureText?.contains("nothing to acknowledge") == true)
+        var files = AppState(fleet: Fleet(urls: ["http://127.0.0.1:9000"], staleAfter: 6))
+        Reducer.reduce(&files, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: sampleSnapshot(), raw: raw(sampleSnapshot()), events: [], error: nil)], at: 999)))
+        #expect(Command.acknowledge.plan(fleet: files.fleet, reason: nil, now: 0).failureText?.contains("is for a fleet store") == true)
+        #expect(Command.parse("acknowledge now").failureText?.hasPrefix("usage: acknowledge") == true)
     }
 
     @Test func anActionIsOneWriteThroughANodeThatReachesTheStore() throws {

@@ -27,8 +27,8 @@ extension Gateway {
                 let expected = try Self.ifMatch(request)
                 let reason = fields["reason"]?.stringValue
                 let parsed = try command(fields, context.parameters)
-                guard let token = context.token else { throw AdminError.unauthorized }
-                let written = try await self.commit(parsed, token: token, expected: expected, reason: reason)
+                guard let caller = context.caller else { throw AdminError.unauthorized }
+                let written = try await self.commit(parsed, caller: caller, expected: expected, reason: reason)
                 return AdminAnswer.response(.ok, written, revision: written.revision)
             }
         }
@@ -91,6 +91,23 @@ extension Gateway {
                 .setClientLimits(client: p.get("name") ?? "", limits: try Self.clientLimits(fields))
             },
             write("/state", method: .put, allowed: ["state"]) { fields, _ throws(AdminError) in .replaceState(try Self.stateDocument(fields)) },
+            AdminEndpoint(method: .post, path: "/store/acknowledge") { request, context in
+                let fields = try Self.writeBody(try await Self.body(request), allowed: [])
+                let expected = try Self.ifMatch(request)
+                guard let caller = context.caller else { throw AdminError.unauthorized }
+                guard let fleetStore = self.fleetStore else {
+                    throw AdminError(status: .conflict, code: "no_fleet_store",
+                                     message: "This node keeps its own state file (store: {kind: file}); only a fleet store's state can be written straight into etcd, so there is nothing to acknowledge.")
+                }
+                // Nothing flagged: nothing to write (repeating an acknowledgement is a no-op).
+                if fleetStore.health.withLock({ $0.unaudited.isEmpty }) {
+                    let current = self.state.operatorState
+                    if let expected, expected != current.revision { throw AdminError.stale(expected: expected, current: current.revision) }
+                    return AdminAnswer.response(.ok, Written(revision: current.revision, changed: false, state: current.document), revision: current.revision)
+                }
+                let written = try await self.commit(.acknowledgeStore, caller: caller, expected: expected, reason: fields["reason"]?.stringValue)
+                return AdminAnswer.response(.ok, written, revision: written.revision)
+            },
         ]
     }
 

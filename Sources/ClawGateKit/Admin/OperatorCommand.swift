@@ -23,6 +23,9 @@ public enum OperatorCommand: Sendable, Equatable {
     /// Replace the fleet-wide part of the state (drains, weight overrides, failovers) with another
     /// node's, as `:sync` does; this node's own drain stays as it is.
     case replaceState(StateDocument)
+    /// With a fleet store: the revisions written straight into etcd up to the one this applies
+    /// to are known to an operator, and no longer flagged.
+    case acknowledgeStore
 
     /// The audit's action word.
     public var action: String {
@@ -41,6 +44,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .drainNode: "node.drain"
         case .undrainNode: "node.undrain"
         case .replaceState: "state.replace"
+        case .acknowledgeStore: "store.acknowledge"
         }
     }
 
@@ -51,7 +55,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .setWeights(let route, _), .setStrategy(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
-        case .replaceState: "fleet"
+        case .replaceState, .acknowledgeStore: "fleet"
         case .blockClient(let name), .unblockClient(let name), .setClientLimits(let name, _): "client:\(name)"
         }
     }
@@ -117,6 +121,8 @@ public enum OperatorCommand: Sendable, Equatable {
             notes.append(Note(kind: .nodeServing, subject: config.nodeID, detail: "readiness answers 200 again"))
         case .replaceState(let document):
             try Self.replace(&next, with: document, config: config)
+        case .acknowledgeStore:
+            next.storeAcknowledged = max(state.storeAcknowledged, state.revision)
         case .blockClient(let name):
             try Self.client(name, config)
             next.blockedClients.insert(name)
@@ -149,6 +155,8 @@ public enum OperatorCommand: Sendable, Equatable {
             return ["blocked": .bool(state.blockedClients.contains(name))]
         case .setClientLimits(let name, _):
             return state.clientLimits[name]?.json ?? .null
+        case .acknowledgeStore:
+            return ["acknowledged_through": JSONValue(state.storeAcknowledged)]
         case .replaceState:
             return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),
                     "weights": .object(state.weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),

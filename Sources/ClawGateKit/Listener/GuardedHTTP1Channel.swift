@@ -4,25 +4,29 @@ import Logging
 import NIOCore
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import NIOSSL
 
 /// Hummingbird's HTTP/1 channel behind a listener's limits: a connection over `max_connections` is
 /// answered 503 and closed at once, and every admitted one carries a `ConnectionClock` in front of
 /// the HTTP decoder (it sees each byte) and a `RequestBoundaries` behind it (it sees heads and the
-/// ends of answers).
+/// ends of answers). With TLS, the listener's current context wraps the connection first, so the
+/// clocks see the decrypted bytes: a TLS handshake that never ends is an idle connection.
 struct GuardedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     let inner: HTTP1Channel
     let limits: ListenerLimits
+    let tls: ServerTLS?
 
-    init(responder: @escaping HTTPChannelHandler.Responder, limits: ListenerLimits) {
+    init(responder: @escaping HTTPChannelHandler.Responder, limits: ListenerLimits, tls: ServerTLS?) {
         self.inner = HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [RequestBoundaries(), ClientCloseHandler()]))
         self.limits = limits
+        self.tls = tls
     }
 
     /// The server builder for `Application(server:)`.
-    static func builder(limits: ListenerLimits) -> HTTPServerBuilder {
-        HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits) }
+    static func builder(limits: ListenerLimits, tls: ServerTLS? = nil) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits, tls: tls) }
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -30,9 +34,11 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         do {
             if limits.admit() {
                 channel.closeFuture.whenComplete { _ in limits.release() }
+                // Each connection takes the context in force when it opens: a reload changes new ones only.
+                if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context)) }
                 try channel.pipeline.syncOperations.addHandler(ConnectionClock(limits: limits))
             } else {
-                try channel.pipeline.syncOperations.addHandler(RefuseConnection(limits: limits))
+                try channel.pipeline.syncOperations.addHandler(RefuseConnection(limits: limits, silent: tls != nil))
             }
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
@@ -49,18 +55,29 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     }
 }
 
-/// Answers a connection over the listener's cap with a 503 and closes it.
+/// Answers a connection over the listener's cap with a 503 and closes it. A TLS listener closes it
+/// at once instead, with no handshake: a 503 would cost a handshake and a TLS shutdown first, and
+/// holding descriptors is what the cap is there to stop.
 final class RefuseConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     let limits: ListenerLimits
+    let silent: Bool
 
-    init(limits: ListenerLimits) { self.limits = limits }
+    init(limits: ListenerLimits, silent: Bool = false) {
+        self.limits = limits
+        self.silent = silent
+    }
 
     func channelActive(context: ChannelHandlerContext) {
+        if silent { return context.close(promise: nil) }
+        refuse(context)
+    }
+
+    private func refuse(_ context: ChannelHandlerContext) {
         let body = #"{"error":{"code":"max_connections","message":"This listener holds its maximum of \#(limits.maxConnections) connections (limits.max_connections); try again shortly.","type":"server_error"}}"#
         let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" + body
-        context.writeAndFlush(NIOAny(ByteBuffer(string: answer)), promise: nil)
-        context.close(promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(ByteBuffer(string: answer))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}  // whatever the client sends is not read

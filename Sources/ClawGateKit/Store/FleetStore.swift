@@ -20,6 +20,12 @@ final class FleetStore: Sendable {
         /// The store holds no operator state although this node applied one: wiped (or the key
         /// deleted). Reported in the snapshot's store error until a state is there again.
         var emptied = false
+        /// Revisions of the fleet state written straight into etcd (with no audit record of a
+        /// node's admin API beside them), not acknowledged yet.
+        var unaudited: [Int] = []
+        /// The place of the state `unaudited` was last worked out for (a slower, older check does
+        /// not overwrite a newer one).
+        var auditChecked: Place?
     }
 
     let health = Mutex(Health())
@@ -73,8 +79,8 @@ final class FleetStore: Sendable {
         }
     }
 
-    init(endpoints: [String], fleet: String, timeout: Double) {
-        client = EtcdClient(endpoints: endpoints, timeout: timeout)
+    init(endpoints: [String], fleet: String, timeout: Double, access: EtcdAccess = EtcdAccess()) {
+        client = EtcdClient(endpoints: endpoints, timeout: timeout, access: access)
         self.fleet = fleet
     }
 
@@ -131,6 +137,28 @@ final class FleetStore: Sendable {
                                                            puts: [(stateKey, bytes), (auditKey(next.revision), Array(AdminAPI.encode(audit)))],
                                                            deleteRange: cleanup)
         return (ok, current.flatMap { decode($0, cluster: cluster) })
+    }
+
+    /// The revisions of `stored`'s history since the last acknowledged one that no node's admin
+    /// API wrote: every write through a node (or `clawgate state import`) puts its audit record in
+    /// the same transaction as the state, so the record of revision N was modified at the same
+    /// store revision as the state at N, and the records of earlier revisions during the key's
+    /// life. A revision without such a record was put into etcd some other way (etcdctl, a script).
+    /// Only the last `auditLimit` revisions are looked at (older records are deleted).
+    func unaudited(_ stored: Stored) async throws(EtcdError) -> [Int] {
+        let current = stored.state.revision
+        // Revisions below the state's `revision_base` were before the key's life (a wiped store
+        // restored by an import): there is nothing to check them against.
+        let from = max(stored.state.storeAcknowledged, current - Self.auditLimit, stored.revisionBase, 0) + 1
+        guard from <= current else { return [] }
+        var audited = Set<Int>()
+        for kv in try await client.keys(from: auditKey(from), to: auditKey(current + 1)) {
+            guard let revision = Int(kv.key.dropFirst(auditPrefix.count)) else { continue }
+            let sameWrite = revision == current ? kv.modRevision == stored.place.modified
+                                                : kv.modRevision >= stored.place.created && kv.modRevision < stored.place.modified
+            if sameWrite { audited.insert(revision) }
+        }
+        return (from...current).filter { !audited.contains($0) }
     }
 
     /// The newest audit records in the store, oldest first.
