@@ -369,6 +369,9 @@ public struct GatewayConfig: Sendable, Equatable {
         limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000, header_timeout: 10, idle_timeout: 60, body_timeout: 60}
         # /admin/... and /metrics: loopback only (the default is 127.0.0.1 on listen's port + 1).
         admin: {listen: 127.0.0.1:8081}
+        # HTTPS, per listener (SIGHUP reads the files again); client_ca_file asks for client certificates:
+        # tls: {cert_file: /etc/clawgate/tls.pem, key_file: /etc/clawgate/tls.key}
+        # admin: {listen: 0.0.0.0:8081, tls: {cert_file: /etc/clawgate/admin.pem, key_file: /etc/clawgate/admin.key, client_ca_file: /etc/clawgate/ops-ca.pem}}
 
         """
 

@@ -5,6 +5,8 @@ import ClawShared
 import ClawSimKit
 import ClawTesting
 import Foundation
+import NIOCore
+import NIOPosix
 import NIOSSL
 import Testing
 
@@ -155,6 +157,30 @@ import Testing
         }
         // Nothing lingers: the node stops at once (a TLS shutdown waits up to 5 s for its peer).
         #expect(Date().timeIntervalSince(start) < 3)
+    }
+
+    @Test func aHandshakeThatNeverEndsIsAnIdleConnection() async throws {
+        let s = try certificates()
+        defer { s.certs.remove() }
+        try await TestFleet.withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 100)]]], configure: { config in
+            config.tls = .init(certFile: s.server.cert, keyFile: s.server.key)
+            config.limits.idleTimeout = 0.5
+            config.limits.headerTimeout = 30
+        }) { _, gate, _ in
+            // The first bytes of a ClientHello, then nothing: the socket is closed by the idle clock.
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port(gate.url)).get()
+            try await channel.writeAndFlush(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00, 0x80, 0x01])).get()
+            let start = Date()
+            let closed = Task { try await channel.closeFuture.get() }
+            let timeout = Task { try await Task.sleep(for: .seconds(5)); try await channel.close() }
+            try await closed.value
+            timeout.cancel()
+            let took = Date().timeIntervalSince(start)
+            #expect(took < 3, "closed after \(took) s")
+            // Its slot is free again (the node's side of the close lands a moment later).
+            for _ in 0..<100 where gate.gateway.dataListener.openConnections != 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(gate.gateway.dataListener.openConnections == 0)
+        }
     }
 
     @Test func filesThatDoNotLoadRefuseTheStartNamingTheKey() async throws {

@@ -260,6 +260,12 @@ def test_the_fleet_store_over_tls_with_a_user_and_a_write_straight_into_etcd_fla
         assert final.returncode == 0, final.stdout
         again = clawtop("--exec", "acknowledge", "--yes", "--node", urls)
         assert again.returncode == 1 and "nothing to acknowledge" in again.stderr, again.stdout + again.stderr
+        # clawgate state export reaches the store the same way (TLS, etcd's user).
+        env = dict(os.environ, E2E_ETCD_PW="gate-pw-e2e")
+        export = subprocess.run([binary("clawgate"), "state", "export", "--config", str(tmp_path / "node0.yaml")],
+                                capture_output=True, text=True, env=env, timeout=20)
+        assert export.returncode == 0 and json.loads(export.stdout)["weights"] == {"chat": {"primary": 90}}, export.stdout + export.stderr
+        assert json.loads(export.stdout)["store_acknowledged"] == 2
     finally:
         for g in gates:
             g.stop()
