@@ -18,6 +18,8 @@ public enum Command: Sendable, Equatable {
     /// Copy one node's drains, weights and failovers to the other nodes (file stores).
     case sync(String)
     case silence(Silence)
+    /// Expire the silences that cover an alert (Alertmanager).
+    case unsilence(Unsilence)
     case theme(String)
     /// The incident timeline over the screen (Esc closes it).
     case timeline
@@ -25,7 +27,7 @@ public enum Command: Sendable, Equatable {
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | unsilence ALERT[{label=value,...}] | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -100,6 +102,8 @@ public enum Command: Sendable, Equatable {
             return .success(.sync(words[1]))
         case "silence":
             return Silence.parse(Array(words.dropFirst())).map { .silence($0) }
+        case "unsilence":
+            return Unsilence.parse(Array(words.dropFirst())).map { .unsilence($0) }
         case "theme":
             guard words.count == 2 else { return .failure(.init("usage: theme NAME")) }
             return .success(.theme(words[1]))
@@ -124,6 +128,7 @@ public enum Command: Sendable, Equatable {
         case .restore(let id): "restore \(id)"
         case .sync(let node): "sync \(node)"
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
+        case .unsilence(let unsilence): "unsilence \(unsilence.selector)"
         case .theme(let name): "theme \(name)"
         case .timeline: "timeline"
         case .quit: "q"
@@ -147,6 +152,7 @@ public enum Command: Sendable, Equatable {
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _): "client:\(name)"
         case .sync: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
+        case .unsilence(let unsilence): "alert:\(unsilence.name)"
         case .theme, .quit, .timeline: ""
         }
     }
@@ -199,6 +205,7 @@ extension Command {
     /// report; `now` (wall-clock seconds) is when a silence starts.
     public func plan(fleet: Fleet, reason: String?, now: Double) -> Result<ActionPlan, CommandError> {
         if case .silence(let silence) = self { return silence.plan(self, monitor: fleet.monitor, reason: reason, now: now) }
+        if case .unsilence(let unsilence) = self { return unsilence.plan(self, monitor: fleet.monitor) }
         // Only nodes that answer now: a write to one that does not would wait out its timeout, and
         // the dialog says which nodes will not apply it.
         let reachable = fleet.nodes.indices.filter { fleet.nodes[$0].snapshot != nil && fleet.nodes[$0].error == nil }
@@ -299,7 +306,7 @@ extension Command {
                                        summary: "Copy \(fleet.nodes[source].name)'s operator state (\(content.summary)) to "
                                            + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are",
                                        appliers: targets.map { fleet.nodes[$0].name }))
-        case .theme, .quit, .silence, .timeline:
+        case .theme, .quit, .silence, .unsilence, .timeline:
             return .failure(.init("'\(text)' does not change the fleet"))
         }
         }()
