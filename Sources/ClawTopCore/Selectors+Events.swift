@@ -12,7 +12,8 @@ extension Selectors {
         public var kind: EventKind
         public var subject: String
         public var detail: String
-        /// The events merged into this line, one per node, in time order.
+        /// The events merged into this line, in time order: one per node (a write through the
+        /// fleet store: each node's applying it, and the writer's own record of it).
         public var events: [Event]
         /// The operator who made the change, and their reason (operator actions with an audit record).
         public var actor: String?
@@ -24,7 +25,11 @@ extension Selectors {
         /// What picks this line again after the list moved on: the first event's node and sequence.
         public var key: String
 
-        public var nodes: [String] { events.map(\.node) }
+        /// The nodes that reported it, each once, in time order.
+        public var nodes: [String] {
+            var seen = Set<String>()
+            return events.map(\.node).filter { seen.insert($0).inserted }
+        }
     }
 
     /// Same kind and subject on several nodes within this many seconds: one line (as in the timeline).
@@ -68,7 +73,9 @@ extension Selectors {
             let window = keys[i].hasPrefix("revision|") ? storeWindow : eventWindow
             for j in (i + 1)..<events.count where !used[j] {
                 guard events[j].time - events[i].time <= window else { break }
-                if keys[j] == keys[i], !group.contains(where: { $0.node == events[j].node }) {
+                // A node reports a write once or twice (a writer may see its own write come back
+                // through the store): all of it is the one write. Other events once per node.
+                if keys[j] == keys[i], window == storeWindow || !group.contains(where: { $0.node == events[j].node }) {
                     group.append(events[j])
                     used[j] = true
                 }
@@ -103,6 +110,6 @@ extension Selectors {
 
     /// Where the line happened: the node, or how many reported it (`3 nodes`).
     public static func nodesText(_ line: EventLine) -> String {
-        line.events.count == 1 ? line.events[0].node : "\(line.events.count) nodes"
+        line.nodes.count == 1 ? line.nodes[0] : "\(line.nodes.count) nodes"
     }
 }

@@ -29,7 +29,7 @@ extension View {
             Column(title: "DETAIL", width: max(10, b.width - 92), right: false, priority: 4),
         ]
         let rows: [[(String, Role)]] = lines.map { e in
-            [(clock(e.time), .dim), (Selectors.nodesText(e), e.events.count > 1 ? .normal : .dim), (e.kind.rawValue, role(e.kind)), (e.subject, .normal),
+            [(clock(e.time), .dim), (Selectors.nodesText(e), e.nodes.count > 1 ? .normal : .dim), (e.kind.rawValue, role(e.kind)), (e.subject, .normal),
              (actorText(e), e.actor == nil ? .dim : .normal), (e.reason ?? "-", e.reason == nil ? .dim : .normal), (e.detail, .normal)]
         }
         // The table takes the rows it needs; the rows left under it show the selected event in full.
@@ -63,7 +63,7 @@ extension View {
         if let audit = line.audit {
             add("change", "\(audit.action) \(audit.target): \(String(decoding: audit.before.bytes(sorted: true), as: UTF8.self)) -> \(String(decoding: audit.after.bytes(sorted: true), as: UTF8.self))")
         }
-        add("nodes", "\(line.events.count) of \(state.fleet.nodes.count)")
+        add("nodes", "\(line.nodes.count) of \(state.fleet.nodes.count)")
         for e in line.events {
             add("  " + e.node, "\(clock(e.time)) #\(e.sequence) \(e.kind.rawValue) \(e.subject): \(e.detail)")
         }

@@ -11,7 +11,8 @@ import Testing
         let lines = Selectors.eventLines(state)
         #expect(lines.count == 1, "\(lines.map(\.detail))")
         let write = try #require(lines.first)
-        #expect(write.nodes == ["demo-1", "demo-2", "demo-3"] && write.actor == "alice" && write.reason == "batch prefers cheap")
+        // The writer applied it too (its write came back through the store): 4 reports, 3 nodes.
+        #expect(write.nodes == ["demo-1", "demo-2", "demo-3"] && write.events.count == 4 && write.actor == "alice" && write.reason == "batch prefers cheap")
         #expect(write.subject == "route:batch" && write.revision == 4 && write.detail == "route.weights (revision 4)")
         // The Events pane: NODES, ACTOR and REASON columns.
         var pane = state
@@ -38,7 +39,7 @@ import Testing
         for i in state.fleet.nodes.indices { state.fleet.nodes[i].audit = [] }
         let bare = Selectors.eventLines(state).filter { $0.kind == .operatorAction }
         #expect(bare.count == 2, "\(bare.map(\.detail))")
-        #expect(bare.contains { $0.detail == "applied revision 4 from the fleet store" && $0.events.count == 2 && $0.revision == 4 })
+        #expect(bare.contains { $0.detail == "applied revision 4 from the fleet store" && $0.nodes.count == 3 && $0.revision == 4 })
         // Events further apart than the window stay apart.
         var far = state
         far.fleet.nodes[2].events = far.fleet.nodes[2].events.map { e in var e = e; if e.kind == .healthFailed { e.time += 30 }; return e }
@@ -54,6 +55,7 @@ import Testing
         #expect(state.eventDetail == key && key != nil)
         let text = View.render(state).text
         #expect(text.contains("Event (Esc closes)") && text.contains("route.weights route:batch") && text.contains("demo-2") && text.contains("#1"), "\(text)")
+        #expect(text.contains("#2 operator_action route:batch: route.weights by alice") && text.contains("3 of 3"), "\(text)")
         #expect(text.contains("alice") && text.contains("batch prefers cheap"))
         // Newer events do not move it to another one.
         var later = state

@@ -68,16 +68,20 @@ enum WarRoom {
                 var snap = snapshot(node: n, cheapOut: incident, since: start + 80)
                 for i in snap.providers.indices { snap.providers[i].stats.oneMinute.requestsPerSecond += sin(Double(t) / 9) * 3 }
                 snap.routes[0].stats.oneMinute.requestsPerSecond += sin(Double(t) / 9) * 12
-                let write = n == 0 ? Event(sequence: 1, time: at, node: "demo-1", kind: .operatorAction, subject: "route:batch", detail: "route.weights by alice: batch prefers cheap")
-                    : Event(sequence: 1, time: at + 0.01 * Double(n), node: "demo-\(n + 1)", kind: .operatorAction, subject: "fleet", detail: "applied revision 4 from the fleet store")
+                // As the real nodes do: each applies it from the store, the writer too (its own
+                // write comes back through the watch), and the writer records who and why.
+                let applied = Event(sequence: 1, time: at + 0.01 * Double(n), node: "demo-\(n + 1)", kind: .operatorAction, subject: "fleet",
+                                    detail: "applied revision 4 from the fleet store")
+                let write = n == 0 ? [applied, Event(sequence: 2, time: at + 0.02, node: "demo-1", kind: .operatorAction, subject: "route:batch",
+                                                      detail: "route.weights by alice: batch prefers cheap")] : [applied]
                 // The incident: cheap's circuit opens on every node, its health check fails, and
                 // every 10 s a probe fails and opens it again.
                 let node = "demo-\(n + 1)"
-                var events: [Event] = t == 5 ? [write] : []
+                var events: [Event] = t == 5 ? write : []
                 if incident, t == 80 {
-                    events.append(Event(sequence: 2, time: at + 0.2 * Double(n), node: node, kind: .circuitOpened, subject: "cheap", detail: "5 consecutive failures, last: status_503"))
+                    events.append(Event(sequence: 4, time: at + 0.2 * Double(n), node: node, kind: .circuitOpened, subject: "cheap", detail: "5 consecutive failures, last: status_503"))
                 }
-                if incident, t == 82 { events.append(Event(sequence: 3, time: at, node: node, kind: .healthFailed, subject: "cheap", detail: "probe: status_503")) }
+                if incident, t == 82 { events.append(Event(sequence: 5, time: at, node: node, kind: .healthFailed, subject: "cheap", detail: "probe: status_503")) }
                 if incident, t > 80, t % 10 == 0 {
                     events.append(Event(sequence: t, time: at, node: node, kind: .circuitProbing, subject: "cheap", detail: "cooldown over, one probe let through"))
                     events.append(Event(sequence: t + 1, time: at + 0.5, node: node, kind: .circuitOpened, subject: "cheap", detail: "probe failed: status_503"))
