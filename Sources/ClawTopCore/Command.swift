@@ -20,6 +20,8 @@ public enum Command: Sendable, Equatable {
     /// With a fleet store: acknowledge the state's revisions written straight into etcd.
     case acknowledge
     case silence(Silence)
+    /// Expire the silences that cover an alert (Alertmanager).
+    case unsilence(Unsilence)
     case theme(String)
     /// The incident timeline over the screen (Esc closes it).
     case timeline
@@ -27,7 +29,7 @@ public enum Command: Sendable, Equatable {
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | unsilence ALERT[{label=value,...}] | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -105,6 +107,8 @@ public enum Command: Sendable, Equatable {
             return .success(.acknowledge)
         case "silence":
             return Silence.parse(Array(words.dropFirst())).map { .silence($0) }
+        case "unsilence":
+            return Unsilence.parse(Array(words.dropFirst())).map { .unsilence($0) }
         case "theme":
             guard words.count == 2 else { return .failure(.init("usage: theme NAME")) }
             return .success(.theme(words[1]))
@@ -130,6 +134,7 @@ public enum Command: Sendable, Equatable {
         case .sync(let node): "sync \(node)"
         case .acknowledge: "acknowledge"
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
+        case .unsilence(let unsilence): "unsilence \(unsilence.selector)"
         case .theme(let name): "theme \(name)"
         case .timeline: "timeline"
         case .quit: "q"
@@ -153,6 +158,7 @@ public enum Command: Sendable, Equatable {
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _): "client:\(name)"
         case .sync, .acknowledge: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
+        case .unsilence(let unsilence): "alert:\(unsilence.name)"
         case .theme, .quit, .timeline: ""
         }
     }
@@ -205,6 +211,7 @@ extension Command {
     /// report; `now` (wall-clock seconds) is when a silence starts.
     public func plan(fleet: Fleet, reason: String?, now: Double) -> Result<ActionPlan, CommandError> {
         if case .silence(let silence) = self { return silence.plan(self, monitor: fleet.monitor, reason: reason, now: now) }
+        if case .unsilence(let unsilence) = self { return unsilence.plan(self, monitor: fleet.monitor) }
         // Only nodes that answer now: a write to one that does not would wait out its timeout, and
         // the dialog says which nodes will not apply it.
         let reachable = fleet.nodes.indices.filter { fleet.nodes[$0].snapshot != nil && fleet.nodes[$0].error == nil }
@@ -317,7 +324,7 @@ extension Command {
             guard !flagged.isEmpty else { return .failure(.init("no revision of the fleet state is flagged as written straight into etcd: nothing to acknowledge")) }
             return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/store/acknowledge", body()),
                                        summary: "Acknowledge the fleet state's revision\(flagged.count == 1 ? "" : "s") \(flagged.map(String.init).joined(separator: ", ")) written straight into etcd (in effect as they are) on \(count)"))
-        case .theme, .quit, .silence, .timeline:
+        case .theme, .quit, .silence, .unsilence, .timeline:
             return .failure(.init("'\(text)' does not change the fleet"))
         }
         }()

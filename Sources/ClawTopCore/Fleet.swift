@@ -71,6 +71,8 @@ public struct Fleet: Sendable, Equatable {
         public var circuit: String
         public var weight: Int
         public var configuredWeight: Int
+        /// Its weight in every route and tier that has it (the first node's report): `weight` is the first of them.
+        public var weights: [ProviderWeight] = []
         public var rps = 0.0
         public var errorRatio = 0.0
         public var p50: Double?
@@ -157,7 +159,8 @@ public struct Fleet: Sendable, Equatable {
                 if rows[p.id] == nil {
                     order.append(p.id)
                     rows[p.id] = ProviderRow(id: p.id, state: p.state.rawValue, circuit: p.circuit.state.rawValue,
-                                             weight: p.weights.first?.effectiveWeight ?? 0, configuredWeight: p.weights.first?.configuredWeight ?? 0)
+                                             weight: p.weights.first?.effectiveWeight ?? 0, configuredWeight: p.weights.first?.configuredWeight ?? 0,
+                                             weights: p.weights)
                 }
                 var row = rows[p.id]!
                 if row.kind == nil { row.kind = p.kind }
@@ -210,6 +213,9 @@ public struct Fleet: Sendable, Equatable {
         public var providersTotal = 0
         public var rps = 0.0
         public var errorRatio = 0.0
+        /// Upstream attempts that failed by the provider's fault over all attempts: errors the
+        /// providers gave, those that failover hid from the clients included.
+        public var providerFaultRatio = 0.0
         public var p99: Double?
         public var costPerHour = 0.0
         /// The oldest data among reachable nodes, in seconds.
@@ -217,6 +223,8 @@ public struct Fleet: Sendable, Equatable {
         public var revisionDrift = false
         /// The fleet store, when the nodes use one: nil with file stores, else whether every node reaches it.
         public var storeReachable: Bool?
+
+        public init() {}
     }
 
     public func summary(now: Double) -> Summary {
@@ -224,6 +232,8 @@ public struct Fleet: Sendable, Equatable {
         s.nodesTotal = nodes.count
         var requests = 0
         var errors = 0
+        var attempts = 0
+        var faults = 0
         var revisions = Set<Int>()
         for node in nodes {
             if node.health(now: now, staleAfter: staleAfter) == "serving" { s.nodesServing += 1 }
@@ -237,12 +247,17 @@ public struct Fleet: Sendable, Equatable {
                 errors += m.errors
                 s.p99 = Self.maxOptional(s.p99, m.latencyP99Seconds)
             }
+            for provider in snapshot.providers {
+                attempts += provider.stats.oneMinute.requests
+                faults += provider.stats.oneMinute.errors
+            }
         }
         let rows = providerRows(now: now)
         s.providersTotal = rows.count
         s.providersHealthy = rows.filter { $0.state == "healthy" }.count
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
         s.errorRatio = requests > 0 ? Double(errors) / Double(requests) : 0
+        s.providerFaultRatio = attempts > 0 ? Double(faults) / Double(attempts) : 0
         // With a fleet store, a node behind it; with file stores, a node whose state differs.
         s.revisionDrift = usesStore ? revisions.count > 1 : drift() != nil
         let stores = nodes.compactMap { $0.snapshot?.node.store }.filter { $0.kind == .etcd }
@@ -251,6 +266,7 @@ public struct Fleet: Sendable, Equatable {
             s.rps = rps
             s.errorRatio = figures.errorRatio ?? 0
             s.p99 = figures.p99
+            if let ratio = figures.providerFaultRatio { s.providerFaultRatio = ratio }
         }
         return s
     }

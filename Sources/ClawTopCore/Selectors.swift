@@ -61,14 +61,6 @@ public enum Selectors {
         return lines
     }
 
-    public static func allEvents(_ state: AppState) -> [Event] {
-        var events = state.fleet.nodes.flatMap(\.events)
-        if !state.filter.isEmpty {
-            events = events.filter { "\($0.node) \($0.kind.rawValue) \($0.subject) \($0.detail)".localizedCaseInsensitiveContains(state.filter) }
-        }
-        return events.sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
-    }
-
     public static func filteredAlerts(_ state: AppState) -> [AlertInfo] {
         let alerts = state.fleet.monitor.alerts
         guard !state.filter.isEmpty else { return alerts }

@@ -26,10 +26,10 @@ extension View {
         }
         let rows = KeyMap.visible(readOnly: state.readOnly)
         // Two columns when one does not fit the height (80x24 has room for 17 lines).
-        let columns = rows.count + 3 > b.height - 4 && b.width >= 70 ? 2 : 1
+        let columns = rows.count + 4 > b.height - 4 && b.width >= 70 ? 2 : 1
         let perColumn = (rows.count + columns - 1) / columns
         let width = min(b.width - 4, 44 * columns)
-        let height = min(b.height - 4, perColumn + 3)
+        let height = min(b.height - 4, perColumn + 4)
         let left = (b.width - width) / 2
         let top = (b.height - height) / 2
         for y in top..<(top + height) {
@@ -44,6 +44,14 @@ extension View {
             b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2 + (i / perColumn) * columnWidth, y: y, role: .selected,
                   maxWidth: columnWidth - 3)
         }
+        // The marks the tables put on rows and cells, in the last line.
+        b.put(marks(state.ascii), x: left + 2, y: top + height - 1, role: .selected, maxWidth: width - 4)
+    }
+
+    /// What the screen's marks mean, for the help's last line.
+    static func marks(_ ascii: Bool) -> String {
+        ascii ? "Marks: ~ sent, not applied yet  * predicted (Routes)  ^/v sort"
+            : "Marks: ⧗ sent, not applied yet  * predicted (Routes)  ▲/▼ sort"
     }
 
     static func confirm(_ dialog: Confirmation, _ b: inout ScreenBuffer) {
@@ -107,8 +115,9 @@ extension View {
     /// `:timeline`: the last hour's events of every node merged, actions and firing alerts, newest
     /// at the bottom, with the summary; Esc closes it.
     static func timeline(_ state: AppState, _ b: inout ScreenBuffer) {
-        // Every node's events as polled so far (a node down now was read before).
-        let inputs = state.fleet.nodes.map { Timeline.NodeInput(name: $0.name, events: $0.events, audit: []) }
+        // Every node's events and audit as polled so far (a node down now was read before): a
+        // write through the fleet store is one line, with who made it and why.
+        let inputs = state.fleet.nodes.map { Timeline.NodeInput(name: $0.name, events: $0.events, audit: $0.audit) }
         // Resolved alerts too: Prometheus's history when given (asked for while this shows), else
         // the alerts this console saw come and go.
         let monitor = state.fleet.monitor

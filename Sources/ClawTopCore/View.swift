@@ -36,6 +36,7 @@ public enum View {
         if let message = state.message {
             buffer.put(message.text, x: 0, y: state.height - 2, role: message.role, maxWidth: state.width)
         }
+        if let key = state.eventDetail, state.pane == .events { eventOverlay(state, key, &buffer) }
         if case .confirm(let dialog) = state.mode { confirm(dialog, &buffer) }
         if state.showHelp { help(state, &buffer) }
         if state.showTimeline { timeline(state, &buffer) }

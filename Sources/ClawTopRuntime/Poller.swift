@@ -128,7 +128,7 @@ enum ActionSender {
             case .node(let index):
                 HTTPRequestSpec(url: urls[index] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout, tls: tls)
             case .alertmanager:
-                HTTPRequestSpec(url: (alertmanager ?? "") + call.path, method: call.method, body: call.body.bytes(), timeout: timeout)
+                HTTPRequestSpec(url: (alertmanager ?? "") + call.path, method: call.method, body: call.body == .null ? nil : call.body.bytes(), timeout: timeout)
             }
         }
         let results: [HTTPResult]

@@ -423,7 +423,7 @@ struct ConsoleFrame: ParsableCommand {
         for frame in 0..<frames {
             state.now = 1000.5 + Double(frame)  // ages tick: a steady-state frame
             state.pane = pane == "overview" ? .overview : Pane.allCases[1 + frame % 3]
-            if pane == "overview" { state.fleetHistory.append(state.fleet.summary(now: state.now)) }
+            if pane == "overview" { state.fleetHistory.append(state.fleet.summary(now: state.now), at: state.now) }
             let buffer = View.render(state)
             for i in 0..<buffer.cells.count where buffer.cells[i] != previous.cells[i] { changed += 1 }
             previous = buffer

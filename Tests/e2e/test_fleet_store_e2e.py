@@ -1,6 +1,7 @@
 """The fleet store with the real binaries and a real etcd (Debian's etcd-server): issue 14's story.
 A node that was stopped while an operator drained a provider applies the drain when it resumes."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -230,3 +231,38 @@ def test_a_wiped_store_is_reported_then_import_moves_past_the_nodes_and_writes_w
         assert status == 200 and written["revision"] == 5, written
     finally:
         gate.stop()
+
+
+def test_a_fleet_store_write_is_one_event_line_with_who_and_why(fleet):
+    """Issue 30: one write through the fleet store was four lines on the Events pane, three of
+    them `applied revision N from the fleet store`; it is one line with the node count, the
+    operator and the reason, and Enter shows it whole."""
+    urls, gates = fleet
+    env = dict(os.environ, CLAWTOP_TOKEN=OPERATOR, CLAWTOP_REASON="e2e merge check")
+    r = subprocess.run([binary("clawtop"), "--exec", "drain provider primary", "--yes", "--node", ",".join(urls)],
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.time() + 10
+    while time.time() < deadline and not all(drained(u) for u in urls):
+        time.sleep(0.1)
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --node {','.join(urls)}", 160, 30)
+    try:
+        t.wait_for("primary")
+        t.keys("5")
+        screen = t.wait_for("e2e merge check")
+        rows = [line for line in screen.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]  # the table's rows
+        lines = [line for line in rows if "operator_action" in line]
+        assert len(lines) == 1, screen
+        assert "3 nodes" in lines[0] and "provider:primary" in lines[0] and "ops" in lines[0] and "provider.drain (revision" in lines[0], lines[0]
+        assert not any("applied revision" in line for line in rows), screen
+        t.keys("Enter")
+        screen = t.wait_for("Event (Esc closes)")
+        assert all(f"node-{n}" in screen for n in (1, 2, 3)) and "applied revision" in screen, screen  # each node's own report
+        t.keys("Escape")
+        deadline = time.time() + 5
+        while time.time() < deadline and "Event (Esc closes)" in t.screen():
+            time.sleep(0.1)
+        assert "Event (Esc closes)" not in t.screen()
+        t.keys("q")
+    finally:
+        t.kill()
