@@ -254,16 +254,39 @@ public struct Provider: Codable, Sendable, Equatable {
     public var stats: Stats
     /// What the routing strategies know of it (absent from nodes older than strategies).
     public var routing: ProviderRouting?
+    /// The fault injected on it for a drill, in force now (null: none; absent from nodes older than drills).
+    public var fault: InjectedFault?
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, region, state, drained, circuit, health, price, weights, stats, routing
+        case id, kind, region, state, drained, circuit, health, price, weights, stats, routing, fault
         case inFlight = "in_flight", maxInFlight = "max_in_flight", failedOver = "failed_over", costTodayDollars = "cost_today_dollars"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encodeIfPresent(kind, forKey: .kind)
+        try c.encode(region, forKey: .region)
+        try c.encode(state, forKey: .state)
+        try c.encode(inFlight, forKey: .inFlight)
+        try c.encode(maxInFlight, forKey: .maxInFlight)
+        try c.encode(drained, forKey: .drained)
+        try c.encode(failedOver, forKey: .failedOver)
+        try c.encode(circuit, forKey: .circuit)
+        try c.encode(health, forKey: .health)
+        try c.encode(price, forKey: .price)
+        try c.encode(costTodayDollars, forKey: .costTodayDollars)
+        try c.encode(weights, forKey: .weights)
+        try c.encode(stats, forKey: .stats)
+        try c.encodeIfPresent(routing, forKey: .routing)
+        try c.encodeNullable(fault, forKey: .fault)
     }
 
     public init(id: String, region: String = "", state: ProviderState = .healthy, inFlight: Int = 0, maxInFlight: Int = 0,
                 drained: Bool = false, failedOver: Bool = false, circuit: Circuit = Circuit(), health: Health = Health(),
                 price: Price = Price(), costTodayDollars: Double = 0, weights: [ProviderWeight] = [], stats: Stats = Stats(),
-                routing: ProviderRouting? = nil, kind: String? = nil) {
+                routing: ProviderRouting? = nil, kind: String? = nil, fault: InjectedFault? = nil) {
+        self.fault = fault
         self.routing = routing
         self.kind = kind
         self.id = id

@@ -51,7 +51,7 @@ extension Gateway {
                 price: Price(inputPer1M: config.price.inputPer1M, outputPer1M: config.price.outputPer1M),
                 costTodayDollars: p.costToday, weights: weights,
                 stats: Stats(oneMinute: Self.window(p.window1m), fiveMinutes: Self.window(p.window5m)),
-                routing: Self.routing(p, now: now), kind: config.kind.rawValue
+                routing: Self.routing(p, now: now), kind: config.kind.rawValue, fault: op.fault(provider: p.id, now: state.wallClock())
             ))
         }
         let served = state.servedLastMinute(now: now)
