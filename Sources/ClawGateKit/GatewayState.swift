@@ -25,6 +25,8 @@ public final class GatewayState: Sendable {
         var routing = ProviderRouting()
         /// A 429's retry-after (or its provider's own reset hint) keeps the provider out until then.
         var heldUntil: Double?
+        /// Attempts on it since start (a drill's injected ones included).
+        var attemptsTotal = 0
     }
 
     /// What the routing strategies know of a provider.
@@ -85,6 +87,10 @@ public final class GatewayState: Sendable {
         var chosen: [[MinuteCounter]]
         /// Per configured client: what its limits and accounting need.
         var clients: [ClientRuntime]
+        /// [route]: the route's requests and those that failed for the client (a provider's fault or
+        /// a limit), since start: counters a drill takes differences of.
+        var routeRequestsTotal: [Int]
+        var routeErrorsTotal: [Int]
         /// provider id -> the fault this node has said is in force (its start event raised, its end not yet).
         var announcedFaults: [String: InjectedFault] = [:]
     }
@@ -175,7 +181,9 @@ public final class GatewayState: Sendable {
             endpointRequests: config.routes.map { _ in Self.endpoints.map { _ in MinuteCounter() } },
             lastDecision: config.routes.map { _ in nil },
             chosen: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } },
-            clients: (config.clients ?? []).map { _ in ClientRuntime() }
+            clients: (config.clients ?? []).map { _ in ClientRuntime() },
+            routeRequestsTotal: config.routes.map { _ in 0 },
+            routeErrorsTotal: config.routes.map { _ in 0 }
         ))
         // A node restarted during a drill says the fault is in force here too.
         _ = refreshFaults()
@@ -422,6 +430,7 @@ public final class GatewayState: Sendable {
                               tokensIn: Int, tokensOut: Int, cost: Double, now: Double, streaming: Bool = false, drill: Bool = false) {
         inner.withLock { state in
             state.providers[provider].inFlight -= 1
+            state.providers[provider].attemptsTotal += 1
             // What the latency strategies learn: time to first token of a stream, time per token of a
             // whole answer; a provider's failure or refusal counts as a long wait.
             switch outcome.fault {
@@ -480,7 +489,11 @@ public final class GatewayState: Sendable {
             state.inFlight -= 1
             state.endpointRequests[route][endpoint].add(now: now)
             state.routeStats[route].record(now: now, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
-            if let served { state.served[route][served].add(now: now) }
+            if let served {
+                state.served[route][served].add(now: now)
+            }
+            state.routeRequestsTotal[route] += 1
+            if fault == .provider || fault == .limit { state.routeErrorsTotal[route] += 1 }
             if attempts.count > 1 || fault != .none {
                 state.requests.append(RequestRecord(
                     sequence: state.nextRequestSequence, time: wallClock(), route: routes[route].alias, attempts: attempts, outcome: outcome,

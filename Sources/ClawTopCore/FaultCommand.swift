@@ -13,6 +13,9 @@ public struct FaultCommand: Sendable, Equatable {
     public var ratio: Double?
     public var status: Int?
     public var extraMs: Int?
+    /// `:drill`'s objective (`rto=30s`); `--drill` takes it as `--rto`.
+    public var rto: Double?
+    public var rtoText: String?
 
     public init(kind: FaultKind, provider: String, duration: Double, durationText: String? = nil, ratio: Double? = nil, status: Int? = nil,
                 extraMs: Int? = nil) {
@@ -62,8 +65,12 @@ public struct FaultCommand: Sendable, Equatable {
                 guard kind == .latency else { return fail("extra_ms is for kind latency only") }
                 guard let ms = Int(parts[1]), (1...600_000).contains(ms) else { return fail("extra_ms '\(parts[1])' is not 1..600000") }
                 command.extraMs = ms
+            case "rto" where verb == "drill":
+                guard let seconds = DurationText.seconds(parts[1]), seconds > 0 else { return fail("rto '\(parts[1])' is not a duration like 30s or 500ms") }
+                command.rto = seconds
+                command.rtoText = parts[1]
             default:
-                return fail("'\(parts[0])' is not ratio, status or extra_ms")
+                return fail("'\(parts[0])' is not ratio, status or extra_ms\(verb == "drill" ? " or rto" : "")")
             }
         }
         if kind == .latency, command.extraMs == nil { return fail("kind latency needs extra_ms=N (the milliseconds to add)") }
@@ -76,6 +83,7 @@ public struct FaultCommand: Sendable, Equatable {
         if let ratio { out += " ratio=\(ratio)" }
         if let status { out += " status=\(status)" }
         if let extraMs { out += " extra_ms=\(extraMs)" }
+        if let rtoText { out += " rto=\(rtoText)" }
         return out
     }
 

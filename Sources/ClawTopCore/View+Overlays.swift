@@ -133,4 +133,19 @@ extension View {
             y += 1
         }
     }
+
+    /// The last drill's report over the screen: its phases, then its timeline (Esc closes it).
+    static func drillReport(_ report: DrillReport, _ b: inout ScreenBuffer) {
+        let top = 2
+        let bottom = b.height - 1
+        for y in top..<bottom { b.fill(row: y, role: .normal); b.put(String(repeating: " ", count: b.width), x: 0, y: y) }
+        b.put(" Drill report (Esc closes; clawtop --drill prints it, --format markdown or json)", x: 0, y: top, role: .title)
+        var y = top + 2
+        for line in report.text.split(separator: "\n", omittingEmptySubsequences: false) where y < bottom {
+            let text = String(line)
+            let role: Role = text.contains("result: PASS") ? .ok : text.contains("result: FAIL") ? .crit : text.hasPrefix("drill:") ? .title : .normal
+            b.put(text, x: 1, y: y, role: role, maxWidth: b.width - 2)
+            y += 1
+        }
+    }
 }

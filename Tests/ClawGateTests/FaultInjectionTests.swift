@@ -118,6 +118,10 @@ import Testing
             }
             #expect((8...32).contains(byA), "about half: \(byA) of 40")
             #expect(sim.provider("a")!.counters.requests == byA, "each attempt the fault hit stayed inside the gateway")
+            // The counters a drill report takes differences of: every attempt on a, injected or not.
+            let snapshot = gate.gateway.snapshot()
+            #expect(snapshot.providers[0].attemptsTotal == 40 && snapshot.providers[1].attemptsTotal == 40 - byA)
+            #expect(snapshot.routes[0].requestsTotal == 40 && snapshot.routes[0].errorsTotal == 0)
         }
     }
 

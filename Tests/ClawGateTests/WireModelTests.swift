@@ -57,12 +57,12 @@ import Yams
         providers: [Provider(id: "p", circuit: Circuit(recentFailures: [.init(time: 1, reason: "timeout")]),
                              weights: [.init(route: "chat", tier: 0, configuredWeight: 1, overrideWeight: 2, effectiveWeight: 2)],
                              routing: ProviderRouting(ttft: Measure(seconds: 0.1, samples: 3, ageSeconds: 1), completionTokens: 12, won: 1), kind: "anthropic",
-                             fault: Self.fault)],
+                             fault: Self.fault, attemptsTotal: 7)],
         routes: [Route(alias: "chat", tiers: [[.init(provider: "p", model: "m", configuredWeight: 1, effectiveWeight: 1, wantedShare: 1)]],
                        strategy: "latency",
                        decision: Decision(strategy: "latency", tier: 0, winner: "p", reason: "r", time: 1, candidates: [
                            .init(provider: "p", weight: 1, inFlight: 0, latencySeconds: 0.1, priceDollars: nil, score: 0.1, compared: true),
-                       ]), requestsByEndpoint1m: ["chat": 1, "messages": 2, "embeddings": 3, "responses": 4])],
+                       ]), requestsByEndpoint1m: ["chat": 1, "messages": 2, "embeddings": 3, "responses": 4], requestsTotal: 10, errorsTotal: 1)],
         failovers: [Failover(subject: "provider:p", provider: "p", to: ["q"], since: 1)],
         clientAuth: "on", clients: [ClientStatus(name: "web", routes: ["chat"], limits: .init(rpm: 1, tpm: 2, spendPerDay: 3, concurrency: 4))])
 

@@ -167,6 +167,54 @@ import Testing
         #expect(text.contains("a DRILL"))
     }
 
+    /// One node's look at a (faulted or not, ejected or not) with a's and b's attempts and the route's totals.
+    @discardableResult
+    func poll(_ state: inout AppState, at: Double, fault: InjectedFault?, ejected: Bool, attemptsA: Int, attemptsB: Int, requests: Int, errors: Int = 0) -> [Effect] {
+        let providers = [("a", attemptsA), ("b", attemptsB)].map { id, attempts in
+            Provider(id: id, state: id == "a" && ejected ? .ejected : .healthy, maxInFlight: 100,
+                     circuit: Circuit(state: id == "a" && ejected ? .open : .closed),
+                     weights: [.init(route: "chat", tier: 0, configuredWeight: 50, effectiveWeight: 50)],
+                     stats: Stats(oneMinute: Window(requests: 60, requestsPerSecond: 1)), fault: id == "a" ? fault : nil, attemptsTotal: attempts)
+        }
+        let snapshot = Snapshot(node: Node(id: "node-1", version: "0.1.0", state: .serving, revision: 1), providers: providers,
+                                routes: [Route(alias: "chat", tiers: [["a", "b"].map { .init(provider: $0, model: "m", configuredWeight: 50, effectiveWeight: 50) }],
+                                               stats: Stats(oneMinute: Window(requests: 120, requestsPerSecond: 2)), requestsTotal: requests, errorsTotal: errors)],
+                                failovers: [])
+        state.now = at
+        return Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)], at: at)))
+    }
+
+    @Test func aDrillOnTheScreenEndsItsFaultOnTimeAndShowsItsReport() throws {
+        var state = fleet()
+        poll(&state, at: 1000, fault: nil, ejected: false, attemptsA: 100, attemptsB: 100, requests: 200)
+        Reducer.handle(&state, .character(":"))
+        for c in "drill outage provider a 3s rto=30s" { Reducer.handle(&state, .character(c)) }
+        Reducer.handle(&state, .enter)
+        guard case .confirm = state.mode else { Issue.record("no dialog: \(state.mode)"); return }
+        let sent = Reducer.handle(&state, .character("y"))
+        #expect(sent.contains { if case .send(let plan) = $0 { plan.calls.first?.path == "/admin/v1/providers/a/fault" } else { false } })
+        #expect(state.drill?.fault.provider == "a" && state.drill?.rto == 30)
+        let fault = InjectedFault(provider: "a", kind: .outage, since: 1000, until: 1003)
+        // The fault in force: a is tried 3 times more, then its circuit opens; b takes it all.
+        poll(&state, at: 1001, fault: fault, ejected: false, attemptsA: 103, attemptsB: 110, requests: 210)
+        poll(&state, at: 1002, fault: fault, ejected: true, attemptsA: 103, attemptsB: 120, requests: 220)
+        #expect(state.drill != nil && state.drill?.endedAt == nil && state.drillReport == nil)
+        // Its time: the drill ends it, one DELETE.
+        let ending = poll(&state, at: 1003, fault: nil, ejected: true, attemptsA: 103, attemptsB: 130, requests: 230)
+        #expect(ending.contains { if case .send(let plan) = $0 { plan.calls.first?.method == "DELETE" } else { false } }, "\(ending)")
+        #expect(state.drill?.endedAt == 1003)
+        // a healthy again: the report shows.
+        poll(&state, at: 1005, fault: nil, ejected: false, attemptsA: 110, attemptsB: 140, requests: 247)
+        let report = try #require(state.drillReport)
+        #expect(state.drill == nil)
+        #expect(report.passed && report.timeToMitigate == 1 && report.timeToRecover == 2, "\(report.text)")
+        #expect(report.requests == 47 && report.errors == 0)
+        let screen = View.render(state).text
+        #expect(screen.contains("Drill report") && screen.contains("result: PASS: mitigated in 1.0s, within the RTO of 30s"), "\(screen)")
+        Reducer.reduce(&state, .escape)
+        #expect(state.drillReport == nil)
+    }
+
     @Test func tabCompletesTheFaultCommand() {
         let state = fleet()
         #expect(Completion.complete("fault ou", fleet: state.fleet).text == "fault outage ")
