@@ -142,3 +142,18 @@ def test_drill_refuses_what_it_cannot_run_and_says_when_the_fleet_cannot_be_read
     assert dry.returncode == 0 and "nothing was changed" in dry.stderr
     for url in urls:
         assert fault_of(url, "primary") is None, "nothing was injected"
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None or (shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")) is None,
+                    reason="Debian's prometheus and prometheus-alertmanager are installed by .ci/run")
+def test_a_drill_of_the_demo_with_prometheus_times_its_first_alert():
+    import subprocess
+    # The demo's own Prometheus and Alertmanager (each alert's for: 15 s with this incident period).
+    r = subprocess.run([binary("clawtop"), "--demo", "--incident-period", "7200", "--drill", "outage provider fast 25s", "--rto", "60s",
+                        "--yes", "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    detect = report["phases"]["detect"]
+    assert detect["alert_seconds"] is not None and 0 < detect["alert_seconds"] < 25, detect
+    assert "provider=fast" in detect["first_alert"], detect
+    assert any(e["kind"] == "alert" and e["subject"] == "fast" for e in report["timeline"]["entries"]), report["timeline"]["entries"]
