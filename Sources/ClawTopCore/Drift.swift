@@ -13,6 +13,9 @@ public struct OperatorContent: Sendable, Equatable {
     public var strategies: [String: String]
     /// The snapshot's failovers, whole, for a copy.
     var failoverRecords: [Failover]
+    /// The drills' faults in force, for a copy (not compared: each node's `until` differs by the
+    /// moment its write came).
+    var faults: [InjectedFault]
 
     public init(_ snapshot: Snapshot) {
         drained = snapshot.providers.filter(\.drained).map(\.id).sorted()
@@ -25,6 +28,7 @@ public struct OperatorContent: Sendable, Equatable {
         self.weights = weights
         failovers = Dictionary(snapshot.failovers.map { ($0.subject, $0.to) }, uniquingKeysWith: { $1 })
         failoverRecords = snapshot.failovers
+        faults = snapshot.providers.compactMap(\.fault)
         strategies = Dictionary(snapshot.routes.compactMap { r in r.strategy.map { (r.alias, $0) } }, uniquingKeysWith: { $1 })
     }
 
@@ -50,7 +54,8 @@ public struct OperatorContent: Sendable, Equatable {
 
     /// The state document `PUT /admin/v1/state` takes.
     func document(revision: Int) -> StateDocument {
-        StateDocument(revision: revision, drainedProviders: drained, weights: weights, failovers: failoverRecords, strategies: strategies, nodeDrain: false)
+        StateDocument(revision: revision, drainedProviders: drained, weights: weights, failovers: failoverRecords, strategies: strategies, nodeDrain: false,
+                      faults: faults)
     }
 }
 

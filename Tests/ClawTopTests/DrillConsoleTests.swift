@@ -215,6 +215,13 @@ import Testing
         #expect(state.drillReport == nil)
     }
 
+    @Test func syncCopiesTheSourcesFaultWithItsState() throws {
+        let state = fleet(fault: Self.outage, nodes: 2)
+        let plan = try Command.sync("node-1").plan(fleet: state.fleet, reason: nil, now: 1000).get()
+        #expect(plan.calls.count == 1 && plan.calls[0].path == "/admin/v1/state")
+        #expect(plan.calls[0].body["state"]?["faults"]?.arrayValue?.first?["provider"]?.stringValue == "a", "\(plan.calls[0].body)")
+    }
+
     @Test func tabCompletesTheFaultCommand() {
         let state = fleet()
         #expect(Completion.complete("fault ou", fleet: state.fleet).text == "fault outage ")
