@@ -15,6 +15,10 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case nodeDraining = "node_draining"
     case nodeDrained = "node_drained"
     case nodeServing = "node_serving"
+    /// A fault injected for a drill is in force on this node (subject: the provider).
+    case faultStarted = "fault_started"
+    /// It ended: expired, or ended by an operator.
+    case faultEnded = "fault_ended"
 }
 
 /// Something that changed on a node: a circuit, a health probe, a failover, an operator action.

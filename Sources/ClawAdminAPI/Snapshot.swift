@@ -269,16 +269,44 @@ public struct Provider: Codable, Sendable, Equatable {
     public var stats: Stats
     /// What the routing strategies know of it (absent from nodes older than strategies).
     public var routing: ProviderRouting?
+    /// The fault injected on it for a drill, in force now (null: none; absent from nodes older than drills).
+    public var fault: InjectedFault?
+    /// Attempts sent to it (a drill's injected ones included) since the node started (nil: older nodes).
+    public var attemptsTotal: Int?
 
     enum CodingKeys: String, CodingKey {
-        case id, kind, region, state, drained, circuit, health, price, weights, stats, routing
+        case id, kind, region, state, drained, circuit, health, price, weights, stats, routing, fault
+        case attemptsTotal = "attempts_total"
         case inFlight = "in_flight", maxInFlight = "max_in_flight", failedOver = "failed_over", costTodayDollars = "cost_today_dollars"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encodeIfPresent(kind, forKey: .kind)
+        try c.encode(region, forKey: .region)
+        try c.encode(state, forKey: .state)
+        try c.encode(inFlight, forKey: .inFlight)
+        try c.encode(maxInFlight, forKey: .maxInFlight)
+        try c.encode(drained, forKey: .drained)
+        try c.encode(failedOver, forKey: .failedOver)
+        try c.encode(circuit, forKey: .circuit)
+        try c.encode(health, forKey: .health)
+        try c.encode(price, forKey: .price)
+        try c.encode(costTodayDollars, forKey: .costTodayDollars)
+        try c.encode(weights, forKey: .weights)
+        try c.encode(stats, forKey: .stats)
+        try c.encodeIfPresent(routing, forKey: .routing)
+        try c.encodeNullable(fault, forKey: .fault)
+        try c.encodeIfPresent(attemptsTotal, forKey: .attemptsTotal)
     }
 
     public init(id: String, region: String = "", state: ProviderState = .healthy, inFlight: Int = 0, maxInFlight: Int = 0,
                 drained: Bool = false, failedOver: Bool = false, circuit: Circuit = Circuit(), health: Health = Health(),
                 price: Price = Price(), costTodayDollars: Double = 0, weights: [ProviderWeight] = [], stats: Stats = Stats(),
-                routing: ProviderRouting? = nil, kind: String? = nil) {
+                routing: ProviderRouting? = nil, kind: String? = nil, fault: InjectedFault? = nil, attemptsTotal: Int? = nil) {
+        self.fault = fault
+        self.attemptsTotal = attemptsTotal
         self.routing = routing
         self.kind = kind
         self.id = id
@@ -557,14 +585,20 @@ public struct Route: Codable, Sendable, Equatable {
     /// Requests of the route in the last minute by the API called: chat, messages, embeddings,
     /// responses (nil: a node older than these endpoints).
     public var requestsByEndpoint1m: [String: Int]?
+    /// Since the node started: the route's requests, and those that failed for the client (a
+    /// provider's fault or a limit of the node). Nil from nodes older than drills.
+    public var requestsTotal: Int?
+    public var errorsTotal: Int?
 
     enum CodingKeys: String, CodingKey {
         case alias, panic, tiers, stats, strategy, decision
-        case requestsByEndpoint1m = "requests_by_endpoint_1m"
+        case requestsByEndpoint1m = "requests_by_endpoint_1m", requestsTotal = "requests_total", errorsTotal = "errors_total"
     }
 
     public init(alias: String, panic: Bool = false, tiers: [[Target]] = [], stats: Stats = Stats(), strategy: String? = nil, decision: Decision? = nil,
-                requestsByEndpoint1m: [String: Int]? = nil) {
+                requestsByEndpoint1m: [String: Int]? = nil, requestsTotal: Int? = nil, errorsTotal: Int? = nil) {
+        self.requestsTotal = requestsTotal
+        self.errorsTotal = errorsTotal
         self.requestsByEndpoint1m = requestsByEndpoint1m
         self.strategy = strategy
         self.decision = decision
@@ -580,6 +614,8 @@ public struct Route: Codable, Sendable, Equatable {
         try c.encode(panic, forKey: .panic)
         try c.encode(tiers, forKey: .tiers)
         try c.encodeIfPresent(requestsByEndpoint1m, forKey: .requestsByEndpoint1m)
+        try c.encodeIfPresent(requestsTotal, forKey: .requestsTotal)
+        try c.encodeIfPresent(errorsTotal, forKey: .errorsTotal)
         try c.encode(stats, forKey: .stats)
         try c.encodeNullable(strategy, forKey: .strategy)
         try c.encodeNullable(decision, forKey: .decision)

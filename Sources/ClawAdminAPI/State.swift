@@ -12,14 +12,18 @@ public struct StateDocument: Codable, Sendable, Equatable {
     /// client name -> limits set by an operator (each given field replaces the configured one).
     public var clientLimits: [String: ClientStatus.Limits]
     public var nodeDrain: Bool
+    /// Faults injected for drills, one per provider at most (one past its `until` is no longer applied).
+    public var faults: [InjectedFault]
 
     enum CodingKeys: String, CodingKey {
-        case revision, weights, failovers, strategies
+        case revision, weights, failovers, strategies, faults
         case drainedProviders = "drained_providers", nodeDrain = "node_drain", blockedClients = "blocked_clients", clientLimits = "client_limits"
     }
 
     public init(revision: Int, drainedProviders: [String], weights: [String: [String: Int]], failovers: [Failover],
-                strategies: [String: String] = [:], blockedClients: [String] = [], clientLimits: [String: ClientStatus.Limits] = [:], nodeDrain: Bool) {
+                strategies: [String: String] = [:], blockedClients: [String] = [], clientLimits: [String: ClientStatus.Limits] = [:], nodeDrain: Bool,
+                faults: [InjectedFault] = []) {
+        self.faults = faults
         self.revision = revision
         self.drainedProviders = drainedProviders
         self.weights = weights
@@ -41,6 +45,8 @@ public struct StateDocument: Codable, Sendable, Equatable {
         blockedClients = c.contains(.blockedClients) ? try c.decode([String].self, forKey: .blockedClients) : []
         clientLimits = c.contains(.clientLimits) ? try c.decode([String: ClientStatus.Limits].self, forKey: .clientLimits) : [:]
         nodeDrain = try c.decode(Bool.self, forKey: .nodeDrain)
+        // Absent from nodes older than drills.
+        faults = c.contains(.faults) ? try c.decode([InjectedFault].self, forKey: .faults) : []
     }
 }
 

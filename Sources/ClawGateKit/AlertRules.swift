@@ -33,7 +33,7 @@ public enum AlertRules {
                 expr: sum by (route, provider, outcome) (rate(clawgate_requests_total[1m]))
               - record: clawgate:provider_error_ratio:rate5m
                 expr: |
-                  sum by (provider) (rate(clawgate_upstream_attempts_total{fault="provider"}[5m]))
+                  sum by (provider) (rate(clawgate_upstream_attempts_total{fault=~"provider|drill"}[5m]))
                     / sum by (provider) (rate(clawgate_upstream_attempts_total[5m]))
               - record: clawgate:provider_latency_seconds:p99_5m
                 expr: histogram_quantile(0.99, sum by (provider, le) (rate(clawgate_upstream_attempt_duration_seconds_bucket[5m])))

@@ -72,6 +72,8 @@ extension Gateway {
         var attempts: [AttemptRecord]
         /// The API the client called: chat, messages, embeddings, responses.
         var endpoint = Gateway.clientFormat
+        /// It failed only because of faults injected for a drill (its metrics say `fault="drill"`).
+        var drill = false
     }
 
     /// The one place a client request is accounted: node state and metrics.
@@ -85,16 +87,18 @@ extension Gateway {
                             endpoint: r.endpoint.index)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
                         outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
-                        tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue)
+                        tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue, drill: r.drill)
     }
 
     /// The one place an upstream attempt is accounted: the provider's breaker and stats, and metrics.
+    /// `drill`: a fault injected for a drill decided it; it counts as the failure it stands for,
+    /// labelled `fault="drill"` in the metrics.
     func recordAttempt(provider: Int, route: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
-                       tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double, streaming: Bool) {
+                       tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double, streaming: Bool, drill: Bool = false) {
         state.finishAttempt(provider: provider, outcome: outcome, latency: latency, ttft: ttft,
-                            tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: streaming)
+                            tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: streaming, drill: drill)
         metrics.attempt(provider: config.providers[provider].id, route: config.routes[route].alias, outcome: outcome.label,
-                        fault: outcome.fault, latency: latency)
+                        fault: outcome.fault, latency: latency, drill: drill)
     }
 
     /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
@@ -232,6 +236,9 @@ extension Gateway {
         var action = machine.start()
         // The routing decision of the latest attempt, for a client that asked how it was routed.
         var decision: GatewayState.Explained?
+        // Failed attempts decided by a drill's injected fault, and the others.
+        var drilledFailures = 0
+        var realFailures = 0
         while true {
             switch action {
             case .choose(let number):
@@ -274,9 +281,18 @@ extension Gateway {
                 case .embeddings: provider.endpoint.embeddingsURL(model: choice.model)
                 case .responses: provider.endpoint.responsesURL()
                 }
+                // A drill's fault is decided here, before anything is sent: when it fires, no request
+                // leaves for this provider, and what it stands for goes the way of a real failure.
+                let injected = state.drawFault(provider: choice.provider)
+                let drilled = injected?.decides(deadline: choice.firstByte) ?? false
                 let attempted = await Self.whileConnected(connection) {
-                    await self.attempt(provider: choice.provider, url: url, body: body, streaming: request.streaming, firstByte: choice.firstByte,
-                                       path: path, format: request.format, clientWantsUsage: request.clientWantsUsage, model: choice.model)
+                    var firstByte = choice.firstByte
+                    if let injected {
+                        if let outcome = await self.inject(injected, deadline: firstByte) { return .failure(outcome, retryAfter: nil) }
+                        firstByte -= injected.delay
+                    }
+                    return await self.attempt(provider: choice.provider, url: url, body: body, streaming: request.streaming, firstByte: firstByte,
+                                              path: path, format: request.format, clientWantsUsage: request.clientWantsUsage, model: choice.model)
                 }
                 let now = clock()
                 guard let result = attempted else {
@@ -290,7 +306,9 @@ extension Gateway {
                 }
                 switch result {
                 case .failure(let outcome, let retryAfter):
-                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
+                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now,
+                                  streaming: request.streaming, drill: drilled)
+                    if drilled { drilledFailures += 1 } else { realFailures += 1 }
                     if outcome == .status(429), let retryAfter, retryAfter > 0 {
                         // The provider asked to be left alone: it takes no request until then.
                         state.holdOff(provider: choice.provider, until: now + min(retryAfter, Self.longestHoldOff))
@@ -328,7 +346,8 @@ extension Gateway {
                 }
 
             case .finish(let ending):
-                return refusal(ending, machine: machine, route: route, start: start, decision: decision, client: client, skipped: skippedText)
+                return refusal(ending, machine: machine, route: route, start: start, decision: decision, client: client, skipped: skippedText,
+                               drill: drilledFailures > 0 && realFailures == 0)
             }
         }
     }
@@ -360,7 +379,7 @@ extension Gateway {
 
     /// The answer for a request that no provider served, accounted once.
     func refusal(_ ending: RequestMachine.Ending, machine: RequestMachine, route: Int, start: Double, decision: GatewayState.Explained?,
-                 client: Int?, skipped: String = "") -> Response {
+                 client: Int?, skipped: String = "", drill: Bool = false) -> Response {
         let now = clock()
         let alias = config.routes[route].alias
         let attempts = machine.attempts
@@ -379,7 +398,7 @@ extension Gateway {
         case .noProvider, .allFailed:
             break
         }
-        record(RequestResult(route: route, client: client, outcome: "failed", fault: .provider, latency: now - start, attempts: attempts), now: now)
+        record(RequestResult(route: route, client: client, outcome: "failed", fault: .provider, latency: now - start, attempts: attempts, drill: drill), now: now)
         var message: String
         let status: HTTPResponse.Status
         switch ending {

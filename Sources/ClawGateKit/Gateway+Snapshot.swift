@@ -51,11 +51,13 @@ extension Gateway {
                 price: Price(inputPer1M: config.price.inputPer1M, outputPer1M: config.price.outputPer1M),
                 costTodayDollars: p.costToday, weights: weights,
                 stats: Stats(oneMinute: Self.window(p.window1m), fiveMinutes: Self.window(p.window5m)),
-                routing: Self.routing(p, now: now), kind: config.kind.rawValue
+                routing: Self.routing(p, now: now), kind: config.kind.rawValue, fault: op.fault(provider: p.id, now: state.wallClock()),
+                attemptsTotal: p.attemptsTotal
             ))
         }
         let served = state.servedLastMinute(now: now)
         let byEndpoint = state.endpointRequestsLastMinute(now: now)
+        let totals = state.totals()
         let routes: [Route] = self.config.routes.enumerated().map { routeIndex, route in
             let total = served[routeIndex].reduce(0, +)
             func share(_ provider: Int) -> (Int, Double?) {
@@ -85,6 +87,8 @@ extension Gateway {
                               stats: Stats(oneMinute: Self.window(snap.routes[routeIndex].window1m), fiveMinutes: Self.window(snap.routes[routeIndex].window5m)),
                               strategy: snap.routes[routeIndex].strategy.rawValue, decision: snap.routes[routeIndex].lastDecision.map(\.wire))
             route.requestsByEndpoint1m = Dictionary(uniqueKeysWithValues: zip(GatewayState.endpoints, byEndpoint[routeIndex]))
+            route.requestsTotal = totals.requests[routeIndex]
+            route.errorsTotal = totals.errors[routeIndex]
             return route
         }
         let node = Node(

@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import Prometheus
 import Synchronization
 
@@ -11,8 +12,8 @@ public final class GatewayMetrics: Sendable {
         MetricNameDescriptor(namespace: "clawgate", metricName: metric, unitName: unit, helpText: help)
     }
 
-    nonisolated(unsafe) static let requests = name("requests", "total", "Client requests by route, serving provider (none when none served), outcome, fault (none, client, provider, limit) and endpoint (chat, messages, embeddings, responses).")
-    nonisolated(unsafe) static let attempts = name("upstream_attempts", "total", "Upstream attempts by provider, route, outcome and fault (none, client, provider).")
+    nonisolated(unsafe) static let requests = name("requests", "total", "Client requests by route, serving provider (none when none served), outcome, fault (none, client, provider, limit; drill when only faults injected for a drill failed it) and endpoint (chat, messages, embeddings, responses).")
+    nonisolated(unsafe) static let attempts = name("upstream_attempts", "total", "Upstream attempts by provider, route, outcome and fault (none, client, provider; drill for a failure injected for a drill).")
     nonisolated(unsafe) static let retries = name("retries", "total", "Retries sent to another provider, by route.")
     nonisolated(unsafe) static let budgetExhausted = name("retry_budget_exhausted", "total", "Retries refused by the retry budget, by route.")
     nonisolated(unsafe) static let duration = name("request_duration", "seconds", "Client request latency by route and provider.")
@@ -38,6 +39,7 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let clientSpend = name("client_spend_dollars", "total", "Spend in US dollars from the price table, by client.")
     nonisolated(unsafe) static let clientInFlight = name("client_requests_in_flight", "", "Requests in flight by client.")
     nonisolated(unsafe) static let ready = name("node_ready", "", "1 when the node answers /readyz with 200.")
+    nonisolated(unsafe) static let faultActive = name("fault_active", "", "1 while a fault injected for a drill is in force on the provider, by provider and kind (outage, hang, error, latency).")
     nonisolated(unsafe) static let maxInFlight = name("max_in_flight", "", "limits.max_in_flight: client requests this node serves at once.")
     nonisolated(unsafe) static let providerMaxInFlight = name("provider_max_in_flight", "", "limits.max_in_flight_per_provider: upstream requests per provider at once.")
 
@@ -117,14 +119,19 @@ public final class GatewayMetrics: Sendable {
 
     /// One upstream attempt: counted by outcome, its latency in the provider's histogram (the
     /// provider's own latency, which a client request's retries elsewhere do not blur).
-    public func attempt(provider: String, route: String, outcome: String, fault: Fault, latency: Double) {
-        counter(0, Self.attempts, [("provider", provider), ("route", route), ("outcome", outcome), ("fault", fault.rawValue)]).increment()
+    public func attempt(provider: String, route: String, outcome: String, fault: Fault, latency: Double, drill: Bool = false) {
+        counter(0, Self.attempts, [("provider", provider), ("route", route), ("outcome", outcome), ("fault", Self.faultLabel(fault, drill: drill))]).increment()
         histogram(8, Self.attemptDuration, [("provider", provider), ("route", route)]).record(latency)
     }
 
+    /// The `fault` label: a provider's fault injected for a drill is `drill`, so dashboards and
+    /// alerts can tell it from a real one.
+    static func faultLabel(_ fault: Fault, drill: Bool) -> String { drill && fault == .provider ? "drill" : fault.rawValue }
+
     public func request(route: String, provider: String, outcome: String, fault: Fault, latency: Double, ttft: Double?,
-                        tokensIn: Int, tokensOut: Int, cost: Double, endpoint: String = "chat") {
-        counter(1, Self.requests, [("route", route), ("provider", provider), ("outcome", outcome), ("fault", fault.rawValue), ("endpoint", endpoint)])
+                        tokensIn: Int, tokensOut: Int, cost: Double, endpoint: String = "chat", drill: Bool = false) {
+        counter(1, Self.requests, [("route", route), ("provider", provider), ("outcome", outcome), ("fault", Self.faultLabel(fault, drill: drill)),
+                                   ("endpoint", endpoint)])
             .increment()
         histogram(2, Self.duration, [("route", route), ("provider", provider)]).record(latency)
         if let ttft {
@@ -158,8 +165,13 @@ public final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Self.ready).set(ready ? 1.0 : 0.0)
         registry.makeGauge(descriptor: Self.maxInFlight).set(Double(state.limits.maxInFlight))
         registry.makeGauge(descriptor: Self.providerMaxInFlight).set(Double(state.limits.maxInFlightPerProvider))
+        let wallNow = state.wallClock()
         for p in snapshot.providers {
             let labels = [("provider", p.id)]
+            let fault = snapshot.operatorState.fault(provider: p.id, now: wallNow)
+            for kind in FaultKind.allCases {
+                registry.makeGauge(descriptor: Self.faultActive, labels: [("provider", p.id), ("kind", kind.rawValue)]).set(fault?.kind == kind ? 1.0 : 0.0)
+            }
             registry.makeGauge(descriptor: Self.providerInFlight, labels: labels).set(Double(p.inFlight))
             let circuit: Double = switch p.breaker.state { case .closed: 0; case .probing: 1; case .open: 2 }
             registry.makeGauge(descriptor: Self.circuit, labels: labels).set(circuit)

@@ -18,6 +18,11 @@ extension GatewayState {
         inner.withLock { state in state.served.map { $0.map { $0.total(now: now) } } }
     }
 
+    /// Since the node started: per route, requests and those that failed for the client.
+    public func totals() -> (requests: [Int], errors: [Int]) {
+        inner.withLock { ($0.routeRequestsTotal, $0.routeErrorsTotal) }
+    }
+
     public func events(since sequence: Int) -> (events: [Event], truncated: Bool) {
         inner.withLock { $0.events.since(sequence) }
     }

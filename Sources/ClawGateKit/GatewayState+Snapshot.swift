@@ -20,6 +20,8 @@ extension GatewayState {
         public var routing: ProviderRouting
         /// The share of its weight it gets now (below 1 during slow start).
         public var slowStartFactor: Double
+        /// Attempts on it since the node started.
+        public var attemptsTotal = 0
     }
 
     public struct RouteStatus: Sendable {
@@ -69,7 +71,8 @@ extension GatewayState {
                 window1m: w1, window5m: p.stats.summary(window: 300, now: now),
                 costToday: p.costDay == today ? p.costToday : 0,
                 routing: p.routing,
-                slowStartFactor: RoutingChooser.slowStartFactor(elapsed: p.routing.backSince.map { now - $0 }, window: config.slowStart)
+                slowStartFactor: RoutingChooser.slowStartFactor(elapsed: p.routing.backSince.map { now - $0 }, window: config.slowStart),
+                attemptsTotal: p.attemptsTotal
             )
         }
         let routes = state.routeStats.enumerated().map { index, stats in

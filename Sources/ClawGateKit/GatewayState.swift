@@ -25,6 +25,8 @@ public final class GatewayState: Sendable {
         var routing = ProviderRouting()
         /// A 429's retry-after (or its provider's own reset hint) keeps the provider out until then.
         var heldUntil: Double?
+        /// Attempts on it since start (a drill's injected ones included).
+        var attemptsTotal = 0
     }
 
     /// What the routing strategies know of a provider.
@@ -85,6 +87,12 @@ public final class GatewayState: Sendable {
         var chosen: [[MinuteCounter]]
         /// Per configured client: what its limits and accounting need.
         var clients: [ClientRuntime]
+        /// [route]: the route's requests and those that failed for the client (a provider's fault or
+        /// a limit), since start: counters a drill takes differences of.
+        var routeRequestsTotal: [Int]
+        var routeErrorsTotal: [Int]
+        /// provider id -> the fault this node has said is in force (its start event raised, its end not yet).
+        var announcedFaults: [String: InjectedFault] = [:]
     }
 
     /// A client's requests in flight and last minute, tokens, spend and counts.
@@ -173,8 +181,12 @@ public final class GatewayState: Sendable {
             endpointRequests: config.routes.map { _ in Self.endpoints.map { _ in MinuteCounter() } },
             lastDecision: config.routes.map { _ in nil },
             chosen: config.routes.map { _ in config.providers.map { _ in MinuteCounter() } },
-            clients: (config.clients ?? []).map { _ in ClientRuntime() }
+            clients: (config.clients ?? []).map { _ in ClientRuntime() },
+            routeRequestsTotal: config.routes.map { _ in 0 },
+            routeErrorsTotal: config.routes.map { _ in 0 }
         ))
+        // A node restarted during a drill says the fault is in force here too.
+        _ = refreshFaults()
     }
 
     /// One attempt's permission: which provider, which upstream model, and whether in panic.
@@ -412,11 +424,13 @@ public final class GatewayState: Sendable {
         }
     }
 
-    /// Record how an attempt on `provider` ended.
+    /// Record how an attempt on `provider` ended. `drill`: an injected fault decided it (the
+    /// breaker's reason says so; everything else sees it as the failure it stands for).
     public func finishAttempt(provider: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
-                              tokensIn: Int, tokensOut: Int, cost: Double, now: Double, streaming: Bool = false) {
+                              tokensIn: Int, tokensOut: Int, cost: Double, now: Double, streaming: Bool = false, drill: Bool = false) {
         inner.withLock { state in
             state.providers[provider].inFlight -= 1
+            state.providers[provider].attemptsTotal += 1
             // What the latency strategies learn: time to first token of a stream, time per token of a
             // whole answer; a provider's failure or refusal counts as a long wait.
             switch outcome.fault {
@@ -441,7 +455,7 @@ public final class GatewayState: Sendable {
             let transition: CircuitBreaker.Transition?
             switch outcome.fault {
             case .provider, .limit:
-                transition = state.providers[provider].breaker.recordFailure(reason: outcome.reason, now: now)
+                transition = state.providers[provider].breaker.recordFailure(reason: drill ? "\(outcome.reason) (drill)" : outcome.reason, now: now)
             case .client:
                 // The provider answered correctly; the request was wrong. Neither good nor bad news.
                 state.providers[provider].breaker.release()
@@ -475,7 +489,11 @@ public final class GatewayState: Sendable {
             state.inFlight -= 1
             state.endpointRequests[route][endpoint].add(now: now)
             state.routeStats[route].record(now: now, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
-            if let served { state.served[route][served].add(now: now) }
+            if let served {
+                state.served[route][served].add(now: now)
+            }
+            state.routeRequestsTotal[route] += 1
+            if fault == .provider || fault == .limit { state.routeErrorsTotal[route] += 1 }
             if attempts.count > 1 || fault != .none {
                 state.requests.append(RequestRecord(
                     sequence: state.nextRequestSequence, time: wallClock(), route: routes[route].alias, attempts: attempts, outcome: outcome,
@@ -509,6 +527,7 @@ public final class GatewayState: Sendable {
             let before = Self.routedWeight(state.effectiveRoutes, providers: state.providers.count)
             state.operatorState = next
             state.effectiveRoutes = next.effectiveRoutes(config: config, providerIndex: providerIndex)
+            noteFaults(&state, now: wallClock())
             // A provider that had no weight anywhere and has some now (undrained, restored, weighted
             // up from 0) ramps up from here (slow start).
             let after = Self.routedWeight(state.effectiveRoutes, providers: state.providers.count)
@@ -518,6 +537,54 @@ public final class GatewayState: Sendable {
                                     detail: "no request was in flight")
             }
         }
+    }
+
+    // MARK: Faults (drills)
+
+    /// The fault that hits this attempt on `provider`, if one is in force and the draw (its ratio)
+    /// picks this attempt. Decided before anything is sent.
+    public func drawFault(provider: Int) -> InjectedFault? {
+        inner.withLock { state -> InjectedFault? in
+            guard let fault = state.operatorState.fault(provider: config.providers[provider].id, now: wallClock()) else { return nil }
+            if fault.ratio >= 1 { return fault }
+            return state.random.unit() < fault.ratio ? fault : nil
+        }
+    }
+
+    /// Raise the start and end events of faults as they come into force and end (by their time or by
+    /// an operator), once each on this node, and say which faults in the state are over: those the
+    /// node drops with a write of its own.
+    public func refreshFaults() -> [String] {
+        inner.withLock { state -> [String] in
+            let now = wallClock()
+            noteFaults(&state, now: now)
+            return state.operatorState.faults.values.filter { !$0.active(now: now) }.map(\.provider).sorted()
+        }
+    }
+
+    func noteFaults(_ state: inout Inner, now: Double) {
+        var active: [String: InjectedFault] = [:]
+        for (id, fault) in state.operatorState.faults where fault.active(now: now) { active[id] = fault }
+        for (id, fault) in state.announcedFaults.sorted(by: { $0.key < $1.key }) where active[id] != fault {
+            let detail = !fault.active(now: now) ? "\(fault.summary) ended: its time was over (set for \(Self.span(fault.until - fault.since)))"
+                                 : "\(fault.summary) ended by an operator after \(Self.span(now - fault.since))"
+            state.events.append(time: now, node: config.nodeID, kind: .faultEnded, subject: id, detail: detail)
+        }
+        for (id, fault) in active.sorted(by: { $0.key < $1.key }) where state.announcedFaults[id] != fault {
+            var detail = "drill: \(fault.summary)\(fault.ratio < 1 ? " of attempts" : " on every attempt") for \(Self.span(fault.until - now))"
+            if let actor = fault.actor { detail += ", set by \(actor)" }
+            if let reason = fault.reason, !reason.isEmpty { detail += ": \(reason)" }
+            state.events.append(time: now, node: config.nodeID, kind: .faultStarted, subject: id, detail: detail)
+        }
+        state.announcedFaults = active
+    }
+
+    /// `45s`, `2m0s`, `1h0m`: how long, in event details.
+    static func span(_ seconds: Double) -> String {
+        let s = Int(min(max(0, seconds), 1e9).rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(s % 60)s" }
+        return "\(s / 3600)h\(s % 3600 / 60)m"
     }
 
     /// Each provider's summed weight over every route and tier in effect.

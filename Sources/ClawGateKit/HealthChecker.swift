@@ -67,8 +67,18 @@ extension Gateway {
         }
         var ok = false
         var error: String?
+        // A drill's fault hits probes as it hits requests: a provider "down" for the drill stays
+        // out of rotation as a really dead one would.
+        var timeout = settings.timeout
+        if let fault = state.drawFault(provider: index) {
+            if let outcome = await inject(fault, deadline: timeout) {
+                state.recordProbe(provider: index, ok: false, error: "\(outcome.label) (drill)", now: clock())
+                return
+            }
+            timeout -= fault.delay
+        }
         do {
-            let response = try await clients[index].execute(request, deadline: .now() + .nanoseconds(Int64(settings.timeout * 1e9)))
+            let response = try await clients[index].execute(request, deadline: .now() + .nanoseconds(Int64(timeout * 1e9)))
             _ = try? await response.body.collect(upTo: 1 << 20)
             ok = (200..<300).contains(Int(response.status.code))
             if !ok { error = "status_\(response.status.code)" }

@@ -7,6 +7,7 @@ import Foundation
 public struct OperatorState: Sendable, Equatable {
     /// The admin API's failover: providers in `to` take the traffic; empty means the tier's others, then the next tier.
     public typealias Failover = ClawAdminAPI.Failover
+    public typealias Fault = ClawAdminAPI.InjectedFault
 
     public var revision = 0
     public var drainedProviders: Set<String> = []
@@ -23,6 +24,9 @@ public struct OperatorState: Sendable, Equatable {
     /// Node ids drained by an operator: the fleet store's record of node drains (each node takes
     /// its own `nodeDrain` from it).
     public var drainedNodes: Set<String> = []
+    /// provider id -> the fault injected on it for a drill (at most one each). One whose `until`
+    /// has passed is no longer applied, and is dropped by the next write (the node makes one).
+    public var faults: [String: Fault] = [:]
     /// The id of the write that made this state, so a writer whose answer was lost can tell
     /// whether its write took effect.
     public var operation: String?
@@ -37,13 +41,19 @@ public struct OperatorState: Sendable, Equatable {
         failovers.first { $0.provider == provider }
     }
 
+    /// The fault in force on `provider` at `now` (wall-clock seconds), if any.
+    public func fault(provider: String, now: Double) -> Fault? {
+        faults[provider].flatMap { $0.active(now: now) ? $0 : nil }
+    }
+
     // MARK: JSON
 
     /// The admin API's form of this state (`GET /admin/v1/state`, and in every write's answer).
     public var document: StateDocument {
         StateDocument(revision: revision, drainedProviders: drainedProviders.sorted(), weights: weights, failovers: failovers,
                       strategies: strategies.mapValues(\.rawValue), blockedClients: blockedClients.sorted(),
-                      clientLimits: clientLimits.mapValues(\.wire), nodeDrain: nodeDrain)
+                      clientLimits: clientLimits.mapValues(\.wire), nodeDrain: nodeDrain,
+                      faults: faults.keys.sorted().map { faults[$0]! })
     }
 
     public var json: JSONValue {
@@ -57,6 +67,7 @@ public struct OperatorState: Sendable, Equatable {
             "client_limits": .object(clientLimits.mapValues(\.json)),
             "node_drain": .bool(nodeDrain),
             "drained_nodes": .array(drainedNodes.sorted().map { .string($0) }),
+            "faults": .array(faults.keys.sorted().map { faults[$0]!.json }),
             "operation": operation.map { .string($0) } ?? .null,
             "store_acknowledged": JSONValue(storeAcknowledged),
         ]
@@ -125,6 +136,13 @@ public struct OperatorState: Sendable, Equatable {
         for item in o["drained_nodes"]?.arrayValue ?? [] {
             guard let id = item.stringValue else { throw OperatorStateError("drained_nodes: must hold strings") }
             drainedNodes.insert(id)
+        }
+        // Absent in states written before drills existed.
+        for (index, item) in (o["faults"]?.arrayValue ?? []).enumerated() {
+            guard let fault = try? AdminAPI.decode(Fault.self, from: item.bytes()) else {
+                throw OperatorStateError("faults[\(index)]: must be {provider, kind, ratio, status, extra_ms, since, until, reason, actor}")
+            }
+            faults[fault.provider] = fault
         }
         operation = o["operation"]?.stringValue
         // Absent in states written before acknowledgements existed.
@@ -206,6 +224,10 @@ public struct OperatorState: Sendable, Equatable {
             clientLimits[name] = nil
             dropped.append("limits of unknown client \(name)")
         }
+        for id in faults.keys where !providers.contains(id) {
+            faults[id] = nil
+            dropped.append("fault of unknown provider \(id)")
+        }
         for route in strategies.keys where routes[route] == nil {
             strategies[route] = nil
             dropped.append("strategy of unknown route \(route)")
@@ -221,6 +243,11 @@ public struct OperatorState: Sendable, Equatable {
 }
 
 extension ClawAdminAPI.Failover {
+    /// As a JSON value, for the state file and the audit's before -> after.
+    var json: JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(self))) ?? .null }
+}
+
+extension ClawAdminAPI.InjectedFault {
     /// As a JSON value, for the state file and the audit's before -> after.
     var json: JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(self))) ?? .null }
 }

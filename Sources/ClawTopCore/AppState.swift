@@ -164,6 +164,23 @@ public enum Mode: Sendable, Equatable {
     case confirm(Confirmation)
 }
 
+/// A drill on the screen: the fault, when it was sent and ended, and each poll's look at the fleet.
+public struct DrillRun: Sendable, Equatable {
+    public var fault: FaultCommand
+    /// The objective it is judged against (`rto=`; 60 s unless given).
+    public var rto: Double
+    public var injectedAt: Double
+    public var endedAt: Double?
+    public var samples: [DrillReport.Sample]
+
+    public init(fault: FaultCommand, rto: Double, injectedAt: Double, samples: [DrillReport.Sample]) {
+        self.fault = fault
+        self.rto = rto
+        self.injectedAt = injectedAt
+        self.samples = samples
+    }
+}
+
 /// Wraps the raw snapshot JSON so actions stay Equatable without comparing whole documents.
 public struct JSONValueBox: Sendable, Equatable {
     public let value: JSONValue
@@ -228,6 +245,10 @@ public struct AppState: Sendable, Equatable {
     public var paneChosen = false
     /// `:timeline`: the incident timeline over the screen.
     public var showTimeline = false
+    /// `:drill` under way: the fault, when it went in, and the looks at the fleet since.
+    public var drill: DrillRun?
+    /// The last drill's report over the screen (Esc closes it).
+    public var drillReport: DrillReport?
     /// `--wall`: the read-only wallboard.
     public var wall: WallSettings?
     /// After an action with a preview, for a minute: route -> provider -> the share it should get,

@@ -23,13 +23,19 @@ public enum Command: Sendable, Equatable {
     /// Expire the silences that cover an alert (Alertmanager).
     case unsilence(Unsilence)
     case theme(String)
+    /// Inject a fault on a provider for a drill (ends by itself).
+    case fault(FaultCommand)
+    /// End a provider's fault now.
+    case unfault(String)
+    /// A drill: the fault injected, the fleet watched, the fault ended and the report shown.
+    case drill(FaultCommand)
     /// The incident timeline over the screen (Esc closes it).
     case timeline
     case quit
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | silence ALERT[{label=value,...}] DURATION REASON | unsilence ALERT[{label=value,...}] | theme NAME | timeline | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | fault KIND provider ID DURATION [ratio=R status=N extra_ms=N] | unfault provider ID | drill KIND provider ID DURATION | silence ALERT[{label=value,...}] DURATION REASON | unsilence ALERT[{label=value,...}] | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -99,6 +105,12 @@ public enum Command: Sendable, Equatable {
                 limits.append((parts[0], value))
             }
             return .success(.limit(client: words[1], limits: limits))
+        case "fault", "drill":
+            return FaultCommand.parse(Array(words.dropFirst()), verb: verb).map { verb == "fault" ? .fault($0) : .drill($0) }
+        case "unfault":
+            let rest = words.dropFirst().filter { $0 != "provider" }
+            guard rest.count == 1 else { return .failure(.init("usage: unfault provider ID (ends the provider's fault now)")) }
+            return .success(.unfault(rest[0]))
         case "sync":
             guard words.count == 2 else { return .failure(.init("usage: sync NODE (copies that node's operator state to the others)")) }
             return .success(.sync(words[1]))
@@ -133,6 +145,9 @@ public enum Command: Sendable, Equatable {
         case .restore(let id): "restore \(id)"
         case .sync(let node): "sync \(node)"
         case .acknowledge: "acknowledge"
+        case .fault(let fault): "fault \(fault.text)"
+        case .unfault(let id): "unfault provider \(id)"
+        case .drill(let fault): "drill \(fault.text)"
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
         case .unsilence(let unsilence): "unsilence \(unsilence.selector)"
         case .theme(let name): "theme \(name)"
@@ -140,6 +155,9 @@ public enum Command: Sendable, Equatable {
         case .quit: "q"
         }
     }
+
+    /// A drill (the report follows the fault), rather than a bare fault.
+    public var isDrill: Bool { if case .drill = self { true } else { false } }
 
     /// Whether it changes the fleet (and so needs a confirmation, and is refused read-only).
     public var changesFleet: Bool {
@@ -152,7 +170,8 @@ public enum Command: Sendable, Equatable {
     /// The subject a pending mark goes on: a provider or a node.
     public var subject: String {
         switch self {
-        case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id): "provider:\(id)"
+        case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id), .unfault(let id): "provider:\(id)"
+        case .fault(let f), .drill(let f): "provider:\(f.provider)"
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
         case .weight(let route, _), .strategy(let route, _): "route:\(route)"
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _): "client:\(name)"
@@ -275,6 +294,18 @@ extension Command {
             if let e = provider(id) { return .failure(e) }
             return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/restore", body()),
                                        summary: "Restore provider \(id) to the configured routing on \(count)"))
+        case .fault(let f), .drill(let f):
+            if let e = provider(f.provider) { return .failure(e) }
+            let active = fleet.nodes.compactMap(\.snapshot).compactMap { $0.providers.first { $0.id == f.provider }?.fault }.first
+            if let active, active.active(now: now) {
+                return .failure(.init("provider \(f.provider) already has a fault in force (\(active.summary), until \(Format.iso8601(active.until))); `unfault provider \(f.provider)` first"))
+            }
+            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(f.provider)/fault", wire(f.body(reason: why))),
+                                       summary: "\(isDrill ? "Drill" : "Inject a fault"): provider \(f.provider) \(f.summary) for \(Format.duration(f.duration)), ending by itself, on \(count)"))
+        case .unfault(let id):
+            if let e = provider(id) { return .failure(e) }
+            return .success(ActionPlan(command: self, calls: everyNode("DELETE", "/admin/v1/providers/\(id)/fault", body()),
+                                       summary: "End the fault on provider \(id) now on \(count)"))
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _):
             let clients = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.clients ?? [] }.map(\.name))
             guard clients.contains(name) else {

@@ -9,6 +9,8 @@ public enum Completion {
         ("weight", "ROUTE PROVIDER=N ..."), ("strategy", "ROUTE " + routingStrategies.joined(separator: "|")),
         ("failover", "PROVIDER [to PROVIDER ...]"), ("restore", "PROVIDER"), ("sync", "NODE"), ("acknowledge", ""),
         ("block", "CLIENT"), ("unblock", "CLIENT"), ("limit", "CLIENT rpm=N tpm=N spend_per_day=D concurrency=N"),
+        ("fault", "KIND provider ID DURATION [ratio=R] [status=N] [extra_ms=N]"), ("unfault", "provider ID"),
+        ("drill", "KIND provider ID DURATION [ratio=R] [status=N] [extra_ms=N]"),
         ("silence", "ALERT[{label=value,...}] DURATION REASON"), ("unsilence", "ALERT[{label=value,...}]"), ("theme", "NAME"), ("timeline", ""), ("quit", ""),
     ]
 
@@ -33,6 +35,19 @@ public enum Completion {
         case ("sync", 1): return nodes
         case ("block", 1), ("unblock", 1), ("limit", 1): return clients
         case ("limit", _): return ["rpm=", "tpm=", "spend_per_day=", "concurrency="]
+        case ("fault", 1), ("drill", 1): return FaultKind.allCases.map(\.rawValue)
+        case ("fault", 2), ("drill", 2), ("unfault", 1): return ["provider"]
+        case ("fault", 3), ("drill", 3): return providers
+        case ("unfault", 2):
+            let faulted = fleet.rows.filter { $0.fault != nil }.map(\.id)
+            return faulted.isEmpty ? providers : faulted
+        case ("fault", 4), ("drill", 4): return ["30s", "1m", "2m", "5m"]
+        case ("fault", _), ("drill", _):
+            switch before[1] {
+            case "error": return ["ratio=", "status="]
+            case "latency": return ["extra_ms=", "ratio="]
+            default: return ["ratio="]
+            }
         case ("silence", 1): return fleet.monitor.alerts.map(\.selector)
         case ("unsilence", 1): return fleet.monitor.alerts.filter { !$0.silencedBy.isEmpty }.map(\.selector)
         case ("theme", 1): return themes

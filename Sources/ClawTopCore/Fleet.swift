@@ -100,6 +100,9 @@ public struct Fleet: Sendable, Equatable {
         /// send it traffic: what it was, shown as `0 (1.1/1m)`, never as a current rate.
         public var idleRPS = 0.0
         public var idleCostPerHour = 0.0
+        /// A drill's fault in force on it (as the first node that reports one has it), and on how many nodes.
+        public var fault: InjectedFault?
+        public var faultNodes = 0
 
         /// The worst state, with how many nodes are in it when not all are: "ejected 1/3".
         public var stateText: String { Self.counted(state, stateNodes[state] ?? 0, nodes) }
@@ -164,6 +167,10 @@ public struct Fleet: Sendable, Equatable {
                 }
                 var row = rows[p.id]!
                 if row.kind == nil { row.kind = p.kind }
+                if let fault = p.fault {
+                    if row.fault == nil { row.fault = fault }
+                    row.faultNodes += 1
+                }
                 if (Self.stateRank[p.state.rawValue] ?? 0) > (Self.stateRank[row.state] ?? 0) { row.state = p.state.rawValue }
                 if (Self.circuitRank[p.circuit.state.rawValue] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit.state.rawValue }
                 let m = p.stats.oneMinute

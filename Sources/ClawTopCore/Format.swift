@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import Foundation
 
 /// Short, fixed-width figures for tables.
@@ -54,6 +55,9 @@ public enum Format {
         let space = String(repeating: " ", count: width - text.count)
         return right ? space + text : text + space
     }
+
+    /// A duration as the drill's options take it (`30s`, `2m`, `500ms`, `1m30s`, or plain seconds).
+    public static func parseDrillDuration(_ text: String) -> Double? { DurationText.seconds(text) }
 
     /// Parse a duration such as `90s`, `30m`, `2h`, `1h30m` or `7d` into seconds; nil if it is not one.
     public static func parseDuration(_ text: String) -> Double? {

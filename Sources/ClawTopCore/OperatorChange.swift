@@ -6,7 +6,7 @@ import ClawShared
 /// who made it, when and why. The status lists every one, so a change left in force at handover is
 /// never invisible.
 public struct OperatorChange: Sendable, Equatable {
-    /// `drain`, `failover`, `weights`, `strategy`, `block`, `limits` or `node_drain`.
+    /// `drain`, `failover`, `weights`, `strategy`, `block`, `limits`, `node_drain` or `fault` (a drill's).
     public var kind: String
     /// What it acts on, as the audit names it: `provider:ID`, `tier:ALIAS/N`, `route:ALIAS`, `client:NAME`, `node:ID`.
     public var target: String
@@ -49,6 +49,7 @@ public struct OperatorChange: Sendable, Equatable {
         var order: [String] = []
         var found: [String: OperatorChange] = [:]
         var failoverRecords: [String: Failover] = [:]
+        var faultRecords: [String: InjectedFault] = [:]
         func add(_ kind: String, _ target: String, _ what: String, node: String) {
             let key = kind + "|" + target + "|" + what
             if found[key] == nil {
@@ -94,6 +95,12 @@ public struct OperatorChange: Sendable, Equatable {
                 guard !parts.isEmpty else { continue }
                 add("limits", "client:\(client)", "client \(client) limits " + parts.joined(separator: " "), node: name)
             }
+            // A drill's fault in force: from the snapshot, which gives only those not yet ended.
+            for p in snapshot.providers {
+                guard let fault = p.fault, fault.active(now: now) else { continue }
+                add("fault", "provider:\(p.id)", "provider \(p.id) drill fault \(fault.summary)", node: name)
+                faultRecords["provider:\(p.id)"] = fault
+            }
             if doc?.nodeDrain ?? (snapshot.node.state != .serving) {
                 add("node_drain", "node:\(snapshot.node.id)", "node \(name) drained by an operator", node: name)
             }
@@ -101,13 +108,18 @@ public struct OperatorChange: Sendable, Equatable {
         // Who, when and why: the latest audit entry of that action on that target, on any node.
         let audit = live.flatMap(\.audit)
         let actions = ["drain": ["provider.drain"], "failover": ["provider.failover", "tier.failover"], "weights": ["route.weights"],
-                       "strategy": ["route.strategy"], "block": ["client.block"], "limits": ["client.limits"], "node_drain": ["node.drain"]]
+                       "strategy": ["route.strategy"], "block": ["client.block"], "limits": ["client.limits"], "node_drain": ["node.drain"],
+                       "fault": ["provider.fault"]]
         return order.map { key in
             var change = found[key]!
             if let entry = audit.filter({ $0.target == change.target && actions[change.kind]?.contains($0.action) == true }).max(by: { $0.time < $1.time }) {
                 change.actor = entry.actor
                 change.time = entry.time
                 change.reason = entry.reason
+            } else if change.kind == "fault", let record = faultRecords[change.target] {
+                change.actor = record.actor
+                change.time = record.since
+                change.reason = record.reason
             } else if let record = failoverRecords[change.target] {
                 change.time = record.since > 0 ? record.since : nil
                 change.reason = record.reason

@@ -126,6 +126,11 @@ public struct Preview: Sendable, Equatable {
         case .limit(let name, let limits):
             preview.notes = limitEffect(client: name, limits, answering)
             return preview
+        case .unfault(let id):
+            preview.notes.append("\(id) takes traffic again as its circuit closes (after the breaker's cooldown, a request or health probe that passes)")
+            return preview
+        case .fault(let f), .drill(let f):
+            preview.notes = faultNotes(f, row: rows[f.provider], now: now)
         case .undrainNode, .silence, .theme, .quit, .sync, .unblockClient, .timeline:
             return nil
         default:
@@ -149,6 +154,14 @@ public struct Preview: Sendable, Equatable {
                 for i in after.indices where after[i].provider == id { after[i].weight = 0; touched = true }
             case .undrainProvider(let id), .restore(let id):
                 for i in after.indices where after[i].provider == id { after[i].weight = after[i].restored; touched = true }
+            case .fault(let f), .drill(let f):
+                // Every attempt failing takes the provider out once its breaker opens, as a drain
+                // would; a share of them failing moves that share to the others.
+                guard f.kind != .latency else { break }
+                for i in after.indices where after[i].provider == f.provider {
+                    after[i].weight = f.takesProviderOut ? 0 : Int((Double(after[i].weight) * (1 - (f.ratio ?? 1))).rounded())
+                    touched = true
+                }
             case .weight(let alias, let pairs) where alias == route.alias:
                 for (id, weight) in pairs {
                     for i in after.indices where after[i].provider == id { after[i].weight = after[i].weight == 0 && after[i].restored > 0 && weight > 0 ? 0 : weight; touched = true }
@@ -257,6 +270,30 @@ public struct Preview: Sendable, Equatable {
             preview.spendAfter = max(0, now + after - before)
         }
         return preview
+    }
+
+    /// What a drill's fault does to the attempts it hits, and when it ends.
+    static func faultNotes(_ f: FaultCommand, row: Fleet.ProviderRow?, now: Double) -> [String] {
+        let id = f.provider
+        let share = (f.ratio ?? 1) >= 1 ? "every attempt" : "\(InjectedFault.percent(f.ratio ?? 1)) of the attempts"
+        var out: [String] = []
+        switch f.kind {
+        case .outage:
+            out.append("drill: \(share) on \(id) fail at once as a connect failure, inside the gateway: nothing is sent to \(id) for them")
+        case .hang:
+            out.append("drill: \(share) on \(id) wait out the first-byte deadline, then time out: clients wait that much longer until the breaker opens")
+        case .error:
+            out.append("drill: \(share) on \(id) are answered \(f.status ?? 503) inside the gateway: nothing is sent to \(id) for them")
+        case .latency:
+            let ms = Double(f.extraMs ?? 0) / 1000
+            let p50 = row?.p50.map { "p50 \(Format.seconds($0)) -> about \(Format.seconds($0 + ms))" } ?? "p50 not measured yet"
+            out.append("drill: \(share) on \(id) wait \(f.extraMs ?? 0)ms before they go out (\(p50)); past the first-byte deadline they time out")
+        }
+        if f.kind != .latency {
+            out.append("the breaker, retries, error figures and alerts see them as real failures; the metrics label them fault=\"drill\"")
+        }
+        out.append("it ends by itself at \(Format.iso8601(now + f.duration)) (in \(Format.duration(f.duration))), whether or not this console is still running")
+        return out
     }
 
     /// `:limit`: per limit, the one in force and the new one, and what the client does now against

@@ -20,9 +20,9 @@ public enum PromQL {
         public var expression: String {
             let w = PromQL.window
             let attempts = "sum by (provider) (rate(clawgate_upstream_attempts_total[\(w)]))"
-            let failed = #"sum by (provider) (rate(clawgate_upstream_attempts_total{fault="provider"}[\#(w)]))"#
+            let failed = #"sum by (provider) (rate(clawgate_upstream_attempts_total{fault=~"provider|drill"}[\#(w)]))"#
             let requests = "sum(rate(clawgate_requests_total[\(w)]))"
-            let failedRequests = #"sum(rate(clawgate_requests_total{fault="provider"}[\#(w)]))"#
+            let failedRequests = #"sum(rate(clawgate_requests_total{fault=~"provider|drill"}[\#(w)]))"#
             func quantile(_ q: String) -> String {
                 "histogram_quantile(\(q), sum by (provider, le) (rate(clawgate_upstream_attempt_duration_seconds_bucket[\(w)])))"
             }

@@ -33,7 +33,9 @@ public enum Reducer {
             state.showHelp.toggle()
             state.helpPage = 0
         case .escape:
-            if state.showTimeline {
+            if state.drillReport != nil {
+                state.drillReport = nil
+            } else if state.showTimeline {
                 state.showTimeline = false
             } else if state.eventDetail != nil {
                 state.eventDetail = nil
@@ -172,6 +174,7 @@ public enum Reducer {
                 effects.append(.auditCursors(state.fleet.nodes.map(\.auditCursor)))
             }
             if state.showTimeline { askAlertHistory(&state, &effects) }
+            advanceDrill(&state, at: batch.at, &effects)
         case .alertHistory(let runs, let error):
             if let runs { state.fleet.monitor.alertHistory = runs }
             state.fleet.monitor.alertHistoryError = error
@@ -499,6 +502,12 @@ public enum Reducer {
                 plan = again
             }
             effects.append(.send(plan))
+            if case .drill(let fault) = plan.command {
+                // The look before the fault: what the report's deltas start from.
+                state.drill = DrillRun(fault: fault, rto: fault.rto ?? Self.drillRTO, injectedAt: state.now,
+                                       samples: [DrillReport.sample(state.fleet, provider: fault.provider, at: state.now - 0.001)])
+                state.drillReport = nil
+            }
             state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
             for change in dialog.preview?.routes ?? [] {
                 state.expected[change.route] = (Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), state.now + 60)
@@ -569,5 +578,44 @@ public enum Reducer {
         case .alerts: Selectors.filteredAlerts(state).count
         case .clients: Selectors.clientRows(state).count
         }
+    }
+}
+
+extension Reducer {
+    /// `:drill`'s objective when it names none.
+    static let drillRTO = 60.0
+    /// How long a drill on the screen watches the recovery after the fault ended.
+    static let drillRecoveryWatch = 120.0
+
+    /// A drill on the screen, at each poll: a look at the fleet; at the fault's end, the write that
+    /// ends it; once the provider is back in rotation on every node (or the watch is over), the report
+    /// over the screen, built from the nodes' events and audit as the timeline is.
+    static func advanceDrill(_ state: inout AppState, at: Double, _ effects: inout [Effect]) {
+        guard var run = state.drill else { return }
+        let provider = run.fault.provider
+        run.samples.append(DrillReport.sample(state.fleet, provider: provider, at: at))
+        if run.samples.count > 2000 { run.samples.removeFirst(run.samples.count - 2000) }
+        if run.endedAt == nil, at >= run.injectedAt + run.fault.duration {
+            if case .success(let stop) = Command.unfault(provider).plan(fleet: state.fleet, reason: "drill over: \(run.fault.text)", now: at) {
+                effects.append(.send(stop))
+            }
+            run.endedAt = at
+            state.message = ("drill: the fault on \(provider) ended; watching the recovery", .warn)
+        }
+        if let ended = run.endedAt, let last = run.samples.last, last.time > ended {
+            if last.recovered || at >= ended + drillRecoveryWatch {
+                let inputs = state.fleet.nodes.map { Timeline.NodeInput(name: $0.name, events: $0.events, audit: $0.audit, error: nil) }
+                let monitor = state.fleet.monitor
+                let timeline = Timeline.build(nodes: inputs, alerts: monitor.firing, since: run.injectedAt - 1, alertRuns: monitor.timelineRuns,
+                                              prometheusError: monitor.alertHistoryError, instances: state.fleet.instanceNames)
+                let report = DrillReport.build(spec: run.fault, rto: run.rto, injectedAt: run.injectedAt, endedAt: ended, samples: run.samples,
+                                               events: inputs.flatMap(\.events), timeline: timeline)
+                state.drillReport = report
+                state.drill = nil
+                state.message = ("drill on \(provider): \(report.verdict)", report.passed ? .ok : .crit)
+                return
+            }
+        }
+        state.drill = run
     }
 }

@@ -19,6 +19,13 @@ public enum SnapshotReport {
                 "in_flight": JSONValue(p.inFlight), "max_in_flight": JSONValue(p.maxInFlight),
                 "client_errors_1m": JSONValue(p.clientErrors), "nodes": JSONValue(p.nodes),
                 "state_nodes": .object(p.stateNodes.mapValues { JSONValue($0) }), "circuit_nodes": .object(p.circuitNodes.mapValues { JSONValue($0) }),
+                // A drill's fault in force (the admin API's own encoding, with on how many nodes), or null.
+                "fault": p.fault.map { fault -> JSONValue in
+                    guard case .object(var o) = (try? JSONValue.parse(bytes: AdminAPI.encode(fault))) ?? .null else { return .null }
+                    o["nodes"] = JSONValue(p.faultNodes)
+                    o["seconds_left"] = .number(max(0, fault.until - now))
+                    return .object(o)
+                } ?? .null,
             ]
         }
         let nodes: [JSONValue] = fleet.nodes.map { node in
@@ -87,6 +94,12 @@ public enum SnapshotReport {
         let safe = TerminalText.safe
         for reason in status.reasons { out += "  - \(safe(reason))\n" }
         let monitor = fleet.monitor
+        // A drill in force: said on its own lines, whatever the status (it changes no exit code).
+        for p in fleet.providerRows(now: now).sorted(by: { $0.id < $1.id }) {
+            guard let fault = p.fault else { continue }
+            out += "DRILL provider \(safe(p.id)): \(fault.summary) until \(Format.iso8601(fault.until)) (\(Format.duration(max(0, fault.until - now))) left) "
+            out += "on \(p.faultNodes)/\(p.nodes) nodes" + (fault.actor.map { ", set by \(safe($0))" } ?? "") + (fault.reason.map { ": \(safe($0))" } ?? "") + "\n"
+        }
         if let url = monitor.prometheusURL {
             out += monitor.figures != nil ? "figures: PromQL from \(url) over the last \(PromQL.window)\n"
                 : "figures: the nodes' own stats (prometheus \(url): \(safe(monitor.prometheusError ?? "no answer")))\n"
@@ -102,7 +115,7 @@ public enum SnapshotReport {
             Format.pad(t, widths[i], right: i >= 3)
         }.joined(separator: " ") + "\n"
         for p in fleet.providerRows(now: now).sorted(by: { $0.id < $1.id }) {
-            let cells = [p.id, p.stateText, p.circuitText, String(p.weight), Format.rate(p.rps), Format.percent(p.errorRatio),
+            let cells = [p.fault != nil ? p.id + " DRILL" : p.id, p.stateText, p.circuitText, String(p.weight), Format.rate(p.rps), Format.percent(p.errorRatio),
                          Format.seconds(p.p50), Format.seconds(p.p99), Format.dollars(p.costPerHour)]
             out += cells.enumerated().map { i, t in Format.pad(t, widths[i], right: i >= 3, ascii: true) }
                 .joined(separator: " ") + "\n"

@@ -13,6 +13,8 @@ public struct Timeline: Sendable, Equatable {
         case recovery
         case alert
         case action
+        /// A drill's fault started or ended (on purpose: what follows it is a drill, not an outage).
+        case drill
         case note
     }
 
@@ -48,6 +50,8 @@ public struct Timeline: Sendable, Equatable {
         public var firstAlert: Double?
         public var firstAction: Double?
         public var healthyAgain: Double?
+        /// It began while a drill's fault was in force on one of its subjects: a drill, not an outage.
+        public var drill = false
         public var timeToDetect: Double? { firstAlert.map { $0 - firstSign } }
         public var timeToMitigate: Double? { firstAction.map { $0 - firstSign } }
         public var timeToRecover: Double? { healthyAgain.map { $0 - firstSign } }
@@ -66,7 +70,7 @@ public struct Timeline: Sendable, Equatable {
 
         public static func == (a: Incident, b: Incident) -> Bool {
             a.subjects == b.subjects && a.firstSign == b.firstSign && a.firstAlert == b.firstAlert && a.firstAction == b.firstAction
-                && a.healthyAgain == b.healthyAgain
+                && a.healthyAgain == b.healthyAgain && a.drill == b.drill
         }
     }
 
@@ -125,6 +129,8 @@ public struct Timeline: Sendable, Equatable {
             var entry = Entry(time: event.time, kind: kind(event.kind), text: "\(phrase(event))\(nodesText)\(within) (\(event.detail))", nodes: group.count,
                               subject: event.subject)
             if let family = family(event.kind) { entry.keys = group.map { "\(family)|\(event.subject)|\($0.node)" } }
+            if event.kind == .faultStarted { entry.keys = ["drill-start"] }
+            if event.kind == .faultEnded { entry.keys = ["drill-end"] }
             entry.end = event.time + spread
             entries.append(entry)
         }
@@ -204,8 +210,18 @@ public struct Timeline: Sendable, Equatable {
                 let end = max(entry.time, entry.end)
                 list[index].lastChange = end
                 if list[index].open.isEmpty { list[index].healthyAgain = end }
-            case .action, .note:
+            case .action, .drill, .note:
                 continue
+            }
+        }
+        // An incident that began while a drill's fault was in force on one of its subjects is a drill.
+        for index in list.indices {
+            let start = list[index].firstSign
+            for subject in list[index].subjects {
+                let starts = entries.filter { $0.kind == .drill && $0.subject == subject && $0.keys == ["drill-start"] && $0.time <= start + window }
+                guard let began = starts.last?.time else { continue }
+                let ended = entries.first { $0.kind == .drill && $0.subject == subject && $0.keys == ["drill-end"] && $0.time >= began }?.end
+                if (ended ?? .infinity) >= start - window { list[index].drill = true }
             }
         }
         for action in entries where action.kind == .action {
@@ -264,6 +280,7 @@ public struct Timeline: Sendable, Equatable {
         case .circuitOpened, .healthFailed, .panicStarted, .nodeDraining, .nodeDrained: .sign
         case .circuitClosed, .healthRecovered, .panicEnded, .nodeServing: .recovery
         case .circuitProbing: .note
+        case .faultStarted, .faultEnded: .drill
         default: .note
         }
     }
@@ -280,6 +297,8 @@ public struct Timeline: Sendable, Equatable {
         case .nodeDraining: "node \(e.subject) draining"
         case .nodeDrained: "node \(e.subject) drained"
         case .nodeServing: "node \(e.subject) serving again"
+        case .faultStarted: "drill fault started on \(e.subject)"
+        case .faultEnded: "drill fault ended on \(e.subject)"
         default: "\(e.kind.rawValue) \(e.subject)"
         }
     }
@@ -299,7 +318,7 @@ public struct Timeline: Sendable, Equatable {
     /// Each incident's title and its figures, times written by `stamp` (the entries' own format).
     public func incidentSummaries(stamp: (Double) -> String) -> [(title: String, lines: [(String, String)])] {
         incidents.enumerated().map { i, incident in
-            (title: "incident \(i + 1): \(incident.subjects.isEmpty ? "the fleet" : incident.subjects.joined(separator: ", "))",
+            (title: "incident \(i + 1): \(incident.subjects.isEmpty ? "the fleet" : incident.subjects.joined(separator: ", "))\(incident.drill ? " (drill)" : "")",
              lines: [
                 ("first sign", stamp(incident.firstSign)),
                 ("first alert", incident.firstAlert.map(stamp) ?? "none"),
@@ -356,6 +375,7 @@ public struct Timeline: Sendable, Equatable {
                     "first_sign": JSONValue(incident.firstSign), "first_alert": time(incident.firstAlert), "first_action": time(incident.firstAction),
                     "healthy_again": time(incident.healthyAgain), "time_to_detect_seconds": time(incident.timeToDetect),
                     "time_to_mitigate_seconds": time(incident.timeToMitigate), "time_to_recover_seconds": time(incident.timeToRecover),
+                    "drill": .bool(incident.drill),
                 ]
             }),
             "unread": .array(unread.map { .string($0) }),

@@ -14,6 +14,9 @@ extension View {
         // Prometheus given but not answering: the figures are the nodes' own, and the header says so.
         if monitor.prometheusURL != nil, monitor.figures == nil, monitor.prometheusError != nil { flags.append(("prom down: node stats", .warn)) }
         if state.paused { flags.append(("PAUSED", .lock)) }
+        // A drill in force is never out of sight: on every pane, the wall included.
+        let drilled = state.fleet.rows.filter { $0.fault != nil }.map(\.id)
+        if !drilled.isEmpty { flags.insert((drilled.count == 1 ? "DRILL \(drilled[0])" : "DRILL \(drilled.count)", .warn), at: 0) }
         // One cell per character: a double-width emoji would push the rest of the row off by one.
         if state.readOnly { flags.append(("[RO]", .lock)) }
         let flagWidth = flags.reduce(0) { $0 + $1.0.count + 1 } + (flags.isEmpty ? 0 : 1)

@@ -7,7 +7,8 @@ extension View {
     static func role(_ kind: EventKind) -> Role {
         switch kind {
         case .circuitOpened, .healthFailed, .panicStarted: .crit
-        case .circuitClosed, .healthRecovered, .failoverRestored, .panicEnded, .nodeServing: .ok
+        case .circuitClosed, .healthRecovered, .failoverRestored, .panicEnded, .nodeServing, .faultEnded: .ok
+        case .faultStarted: .warn
         case .circuitProbing, .operatorAction, .failoverStarted, .nodeDraining, .nodeDrained: .normal
         }
     }

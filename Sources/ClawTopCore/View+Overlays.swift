@@ -12,15 +12,19 @@ extension View {
         if state.helpPage == 1 {
             let rows = commandHelp(state)
             let width = min(b.width - 4, max(50, (rows.map { $0.0.count + $0.1.count }.max() ?? 0) + 16))
-            let height = min(b.height - 4, rows.count + 4)
+            // Tight (no blank line under the title, two rows of margin) when the roomy form does not
+            // fit: at 80x24 every command still shows.
+            let tight = rows.count + 4 > b.height - 4
+            let height = tight ? min(b.height - 2, rows.count + 2) : min(b.height - 4, rows.count + 4)
+            let first = tight ? 1 : 2
             let left = (b.width - width) / 2
             let top = (b.height - height) / 2
             for y in top..<(top + height) { b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected) }
             b.put(" Commands after : (Tab completes names; Tab here: keys) ", x: left + 1, y: top, role: .selected, maxWidth: width - 2)
             // The verbs' column as wide as the longest (`:acknowledge`) and a space.
             let verbs = max(11, (rows.map { $0.0.count }.max() ?? 0) + 1)
-            for (i, row) in rows.enumerated() where top + 2 + i < top + height - 1 {
-                b.put(Format.pad(row.0, verbs) + row.1, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 4)
+            for (i, row) in rows.enumerated() where top + first + i < top + height - 1 {
+                b.put(Format.pad(row.0, verbs) + row.1, x: left + 2, y: top + first + i, role: .selected, maxWidth: width - 4)
             }
             return
         }
@@ -140,6 +144,21 @@ extension View {
         }
         y += 1
         for (text, role) in summary where y < bottom {
+            b.put(text, x: 1, y: y, role: role, maxWidth: b.width - 2)
+            y += 1
+        }
+    }
+
+    /// The last drill's report over the screen: its phases, then its timeline (Esc closes it).
+    static func drillReport(_ report: DrillReport, _ b: inout ScreenBuffer) {
+        let top = 2
+        let bottom = b.height - 1
+        for y in top..<bottom { b.fill(row: y, role: .normal); b.put(String(repeating: " ", count: b.width), x: 0, y: y) }
+        b.put(" Drill report (Esc closes; clawtop --drill prints it, --format markdown or json)", x: 0, y: top, role: .title)
+        var y = top + 2
+        for line in report.text.split(separator: "\n", omittingEmptySubsequences: false) where y < bottom {
+            let text = String(line)
+            let role: Role = text.contains("result: PASS") ? .ok : text.contains("result: FAIL") ? .crit : text.hasPrefix("drill:") ? .title : .normal
             b.put(text, x: 1, y: y, role: role, maxWidth: b.width - 2)
             y += 1
         }

@@ -277,9 +277,11 @@ extension View {
         // The spend column stays narrow: the current figure ($0.00 for a provider no node sends
         // traffic to); the RPS column carries the last minute's rate as history.
         let costWidth = 7
-        let trend = max(8, min(30, rect.width - 72 - (rpsWidth - 6) - (costWidth - 7)))
+        let names = rows.map { providerName($0, state) }
+        let nameWidth = figureWidth(14, names)
+        let trend = max(8, min(30, rect.width - 72 - (rpsWidth - 6) - (costWidth - 7) - (nameWidth - 14)))
         let columns = [
-            Column(title: "PROVIDER", width: 14, right: false, priority: 0),
+            Column(title: "PROVIDER", width: nameWidth, right: false, priority: 0),
             Column(title: "STATE", width: 13, right: false, priority: 0),
             Column(title: "RPS", width: rpsWidth, right: true, priority: 1),
             Column(title: "ERR", width: 6, right: true, priority: 1),
@@ -288,9 +290,9 @@ extension View {
             Column(title: "LATENCY", width: trend, right: false, priority: 4),
             Column(title: "NODES", width: 5, right: true, priority: 5),
         ]
-        let table: [[(String, Role)]] = rows.map { row in
+        let table: [[(String, Role)]] = zip(rows, names).map { row, name in
             [
-                (marked(row.id, state, "provider:\(row.id)"), .normal),
+                (name, row.fault != nil ? .warn : .normal),
                 ("\(stateGlyph(row.state, ascii: state.ascii)) \(row.stateText)", stateRole(row.state)),
                 (rpsText(row), row.servingNodes == 0 ? .dim : .normal),
                 (Format.percent(row.errorRatio), row.errorRatio > 0.05 ? .crit : row.errorRatio > 0.01 ? .warn : .normal),

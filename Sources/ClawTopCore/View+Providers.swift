@@ -6,8 +6,9 @@ extension View {
     static func providers(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let sorted = Selectors.sortedProviders(state)
         let weights = sorted.map(weightsText)
+        let names = sorted.map { providerName($0, state) }
         let columns = [
-            Column(title: "PROVIDER", width: 14, right: false, priority: 0),
+            Column(title: "PROVIDER", width: figureWidth(14, names), right: false, priority: 0),
             Column(title: "STATE", width: 11, right: false, priority: 1),
             Column(title: "CIRCUIT", width: 9, right: false, priority: 5),
             // Each route's weight, named: one route's alone would hide what the others give it.
@@ -22,9 +23,9 @@ extension View {
             Column(title: "INFLIGHT", width: 11, right: true, priority: 10),
             Column(title: "KIND", width: 9, right: false, priority: 11),
         ]
-        let rows: [[(String, Role)]] = zip(sorted, weights).map { p, weights in
+        let rows: [[(String, Role)]] = zip(sorted, zip(names, weights)).map { p, text in
             [
-                (marked(p.id, state, "provider:\(p.id)"), .normal), (p.stateText, stateRole(p.state)), (p.circuitText, stateRole(p.circuit)), (weights, .normal),
+                (text.0, p.fault != nil ? .warn : .normal), (p.stateText, stateRole(p.state)), (p.circuitText, stateRole(p.circuit)), (text.1, .normal),
                 (rpsText(p), p.servingNodes == 0 ? .dim : .normal), (Format.percent(p.errorRatio), p.errorRatio > 0.05 ? .crit : .normal),
                 (Format.seconds(p.p50), .normal), (Format.seconds(p.p95), .normal), (Format.seconds(p.p99), .normal),
                 (Format.seconds(p.ttft), .normal), (Format.dollars(p.costPerHour), p.servingNodes == 0 ? .dim : .normal),
@@ -51,6 +52,14 @@ extension View {
     /// A provider's weight in each route that has it: `chat 30 batch 80` (`reasoning/1 50` for tier 1).
     static func weightsText(_ row: Fleet.ProviderRow) -> String {
         row.weights.isEmpty ? String(row.weight) : row.weights.map { "\($0.route)\($0.tier > 0 ? "/\($0.tier)" : "") \($0.effectiveWeight)" }.joined(separator: " ")
+    }
+
+    /// A provider's name on its row: the pending mark, and `DRILL` while a drill's fault is in force
+    /// on it (on some nodes: `DRILL 1/3`).
+    static func providerName(_ row: Fleet.ProviderRow, _ state: AppState) -> String {
+        let name = marked(row.id, state, "provider:\(row.id)")
+        guard row.fault != nil else { return name }
+        return name + (row.faultNodes < row.nodes ? " DRILL \(row.faultNodes)/\(row.nodes)" : " DRILL")
     }
 
     /// A provider's requests per second as the tables show it: once no node sends it traffic, 0
@@ -105,6 +114,11 @@ extension View {
         var y = area.top
         b.put(title, x: 0, y: y, role: .title, maxWidth: b.width)
         y += 1
+        if let row = state.fleet.rows.first(where: { $0.id == id }), let fault = row.fault {
+            b.put("DRILL: \(fault.summary) until \(clock(fault.until)) UTC (\(Format.duration(max(0, fault.until - state.now))) left) on \(row.faultNodes)/\(row.nodes) nodes"
+                  + (fault.actor.map { ", set by \($0)" } ?? "") + (fault.reason.map { ": \($0)" } ?? ""), x: 0, y: y, role: .warn, maxWidth: b.width)
+            y += 1
+        }
         if let row = state.fleet.rows.first(where: { $0.id == id }) {
             b.put("state \(row.stateText)  circuit \(row.circuitText)  \(rpsText(row)) req/s  err \(Format.percent(row.errorRatio))  p50 \(Format.seconds(row.p50))  p99 \(Format.seconds(row.p99))  \(costText(row))/h  weights \(weightsText(row))",
                   x: 0, y: y, role: stateRole(row.state), maxWidth: b.width)

@@ -66,6 +66,12 @@ extension View {
         let why = status.reasons.first.map { "  " + $0 } ?? "  every node serving, every provider healthy"
         b.put(label + why, x: 0, y: y, role: role, maxWidth: b.width)
         y += 1
+        // A drill first, in its own colour: what is failing is failing on purpose, and until when.
+        for line in drills(state).prefix(3) {
+            b.fill(row: y, role: .warn)
+            b.put(" " + line, x: 0, y: y, role: .warn, maxWidth: b.width)
+            y += 1
+        }
         // The incident banner: what is wrong and for how long.
         for line in incidents(state).prefix(max(1, (b.height - y) / 4)) {
             b.fill(row: y, role: .crit)
@@ -90,6 +96,16 @@ extension View {
         if views > 1 { text += "  cycling every \(Format.duration(settings.cycle)): \(showing.map { "provider \($0)" } ?? "overview") of \(views)" }
         if state.paused { text += "  PAUSED" }
         b.put(text, x: 0, y: y, role: .footer)
+    }
+
+    /// The drills in force, one line each: "DRILL provider fast: outage on every attempt on 3 of 3
+    /// nodes, 1m12s left (set by ops: DR test)".
+    public static func drills(_ state: AppState) -> [String] {
+        state.fleet.rows.compactMap { row in
+            guard let fault = row.fault else { return nil }
+            return "DRILL provider \(row.id): \(fault.summary)\(fault.ratio < 1 ? " of attempts" : " on every attempt") on \(row.faultNodes) of \(row.nodes) node\(row.nodes == 1 ? "" : "s"), "
+                + "\(Format.duration(max(0, fault.until - state.now))) left" + (fault.actor.map { " (set by \($0)\(fault.reason.map { ": \($0)" } ?? ""))" } ?? "")
+        }
     }
 
     /// What is wrong, in words, with how long it has been so: for the wall's banner, the worst

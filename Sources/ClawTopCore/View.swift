@@ -40,6 +40,7 @@ public enum View {
         if case .confirm(let dialog) = state.mode { confirm(dialog, &buffer) }
         if state.showHelp { help(state, &buffer) }
         if state.showTimeline { timeline(state, &buffer) }
+        if let report = state.drillReport { drillReport(report, &buffer) }
         return buffer
     }
 

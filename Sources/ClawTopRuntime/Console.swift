@@ -40,6 +40,9 @@ public struct ConsoleOptions: Sendable {
     /// `--cert` and `--key`: a client certificate for nodes that ask for one (mutual TLS).
     public var certFile: String?
     public var keyFile: String?
+    /// `--drill SPEC`: inject the fault, watch, end it, report; judged against `rto` seconds.
+    public var drill: String?
+    public var rto: Double?
 
     public init() {}
 }
@@ -123,7 +126,7 @@ public struct Console {
         // The terminal is checked before anything starts, so a console that cannot draw leaves no
         // demo process behind.
         var terminalChoice: TerminalChoice?
-        if !o.once, !o.headless, o.exec == nil, !o.timeline {
+        if !o.once, !o.headless, o.exec == nil, !o.timeline, o.drill == nil {
             switch TerminalChoice.choose() {
             case .success(let choice): terminalChoice = choice
             case .failure(let error): throw fail("the console needs a terminal: \(error.description)", 2)
@@ -190,6 +193,11 @@ public struct Console {
         }
         if let exec = o.exec {
             try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
+        }
+        if let drill = o.drill {
+            // A demo fleet that just started needs some traffic before its shares mean anything.
+            if o.demo { Thread.sleep(forTimeInterval: 5) }
+            try runDrill(drill, poller: poller, state: &state, token: token, urls: urls)
         }
         if o.timeline {
             let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }

@@ -12,6 +12,7 @@ struct ClawTop: ParsableCommand {
         Keys: ? help, q quit, Tab/Shift-Tab or 0-7 panes (0 Overview, 1 Providers, 2 Nodes, 3 Routes, 4 Cost, 5 Events, 6 Alerts, 7 Clients), j/k or arrows move, s sort, p pause, z silence, Esc back.
         The : line: Tab completes commands and provider, node, route, client and alert names; Ctrl-A/Ctrl-E start/end, Ctrl-U/Ctrl-W/Ctrl-K delete, Up/Down history. ? then Tab lists the commands.
         --once exit codes: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
+        --drill exit codes: 0 PASS, 1 FAIL, 2 not run (bad spec or option, no --yes), 3 the fleet could not be read.
         """
     )
 
@@ -57,8 +58,14 @@ struct ClawTop: ParsableCommand {
     @Option(name: .long, help: "Run one command of the ':' language against the fleet and exit (needs --yes).")
     var exec: String?
 
-    @Flag(name: .long, help: "With --exec: confirm the action (there is no dialog).")
+    @Flag(name: .long, help: "With --exec or --drill: confirm the action (there is no dialog).")
     var yes = false
+
+    @Option(name: .long, help: "A drill: inject the fault ('outage provider fast 2m'; KIND provider ID DURATION [ratio=R status=N extra_ms=N]), watch, end it, report; needs --rto and --yes.")
+    var drill: String?
+
+    @Option(name: .long, help: "With --drill: the recovery time objective it is judged against, e.g. 30s (exit 0 PASS, 1 FAIL, 3 fleet not read).")
+    var rto: String?
 
     @Flag(name: .long, help: "With --exec: print the plan and its effect (shares, spend, warnings) and change nothing.")
     var dryRun = false
@@ -96,7 +103,14 @@ struct ClawTop: ParsableCommand {
     func validate() throws {
         if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json", "markdown"].contains(format) else { throw ValidationError("--format must be text, json or markdown") }
-        if format == "markdown", !timeline { throw ValidationError("--format markdown goes with --timeline") }
+        if format == "markdown", !timeline, drill == nil { throw ValidationError("--format markdown goes with --timeline or --drill") }
+        if rto != nil, drill == nil { throw ValidationError("--rto goes with --drill") }
+        if let rto, Format.parseDrillDuration(rto).map({ $0 > 0 }) != true {
+            throw ValidationError("--rto '\(rto)' is not a duration: e.g. 30s, 2m, 500ms")
+        }
+        if drill != nil, once || exec != nil || wall || timeline || headless {
+            throw ValidationError("--drill runs one drill and exits; it does not go with --once, --exec, --wall, --timeline or --headless")
+        }
         if since != nil, !timeline { throw ValidationError("--since goes with --timeline") }
         if let since, Format.parseDuration(since) == nil {
             throw ValidationError("--since '\(since)' is not a duration: use a number with s, m, h or d, e.g. 30m, 2h, 1h30m, 1d")
@@ -106,7 +120,7 @@ struct ClawTop: ParsableCommand {
         if headless, !demo { throw ValidationError("--headless goes with --demo") }
         if noMonitors, !demo { throw ValidationError("--no-monitors goes with --demo") }
         if fileStore, !demo { throw ValidationError("--file-store goes with --demo") }
-        if dryRun || confirm != nil, exec == nil { throw ValidationError("--dry-run and --confirm go with --exec") }
+        if dryRun || confirm != nil, exec == nil, drill == nil { throw ValidationError("--dry-run and --confirm go with --exec or --drill") }
         guard cycle == 0 || (cycle >= 1 && cycle <= 3600) else { throw ValidationError("--cycle must be 0 or 1..3600 seconds") }
         if wall, once || exec != nil { throw ValidationError("--wall is a screen; it does not go with --once or --exec") }
     }
@@ -137,6 +151,8 @@ struct ClawTop: ParsableCommand {
         o.timeline = timeline
         if let since, let seconds = Format.parseDuration(since) { o.timelineSince = seconds }
         o.confirmName = confirm
+        o.drill = drill
+        o.rto = rto.flatMap(Format.parseDrillDuration)
         o.wall = wall ? WallSettings(cycle: cycle, staleAfter: 0) : nil
         let end = Console.run(o)
         // An error may quote what a node sent: its own lines kept, nothing a terminal obeys.

@@ -337,4 +337,41 @@ struct FleetStoreTests {
         await sim.stop()
         etcd.stop()
     }
+
+    @Test func aFaultSetThroughOneNodeAppliesOnAllThreeAndIsDroppedOnceWhenItEnds() async throws {
+        let etcd = try await EtcdServer.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        var nodes: [GatewayServer] = []
+        for id in ["node-a", "node-b", "node-c"] { nodes.append(try await node(id, sim: sim, etcd: etcd)) }
+        let client = TestClient()
+        let set = try await client.request("POST", nodes[0].adminURL + "/admin/v1/providers/a/fault",
+                                           body: (["kind": "outage", "duration": 3, "reason": "fleet drill"] as JSONValue).encoded(), headers: op)
+        #expect(set.status == 200, "\(set.text)")
+        let everywhere = try await within(2) { nodes.allSatisfy { state($0).faults["a"]?.kind == .outage } }
+        #expect(everywhere != nil, "every node applies the fault from the one write")
+        // Through any node, a gets nothing and the client sees no error.
+        for node in nodes {
+            for _ in 0..<4 {
+                let response = try await client.chat(node.url, model: "chat")
+                #expect(response.status == 200 && response.header("x-clawgate-provider") == "b")
+            }
+        }
+        #expect(sim.provider("a")!.counters.requests == 0)
+        for node in nodes { #expect(node.gateway.state.events(since: 0).events.contains { $0.kind == .faultStarted && $0.subject == "a" }) }
+        // It ends by itself on every node; the store holds one expiry, whichever node wrote it.
+        let gone = try await within(4) { nodes.allSatisfy { state($0).faults.isEmpty } }
+        #expect(gone != nil, "the fault did not end by itself on every node")
+        try await Task.sleep(for: .milliseconds(600))
+        let audit = try AdminAPI.decode(AuditPage.self, from: try await client.request("GET", nodes[2].adminURL + "/admin/v1/audit", headers: op).body)
+        #expect(audit.items.map(\.action) == ["provider.fault", "provider.fault_expired"], "\(audit.items.map(\.action))")
+        #expect(audit.items.last?.actor == "clawgate")
+        for node in nodes {
+            let ended = node.gateway.state.events(since: 0).events.filter { $0.kind == .faultEnded && $0.subject == "a" }
+            #expect(ended.count == 1 && ended[0].detail.contains("its time was over"), "\(ended)")
+        }
+        await client.shutdown()
+        for node in nodes { await node.stop() }
+        await sim.stop()
+        etcd.stop()
+    }
 }

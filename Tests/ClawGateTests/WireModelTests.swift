@@ -56,14 +56,17 @@ import Yams
         node: Node(id: "n1", version: "0.1.0"),
         providers: [Provider(id: "p", circuit: Circuit(recentFailures: [.init(time: 1, reason: "timeout")]),
                              weights: [.init(route: "chat", tier: 0, configuredWeight: 1, overrideWeight: 2, effectiveWeight: 2)],
-                             routing: ProviderRouting(ttft: Measure(seconds: 0.1, samples: 3, ageSeconds: 1), completionTokens: 12, won: 1), kind: "anthropic")],
+                             routing: ProviderRouting(ttft: Measure(seconds: 0.1, samples: 3, ageSeconds: 1), completionTokens: 12, won: 1), kind: "anthropic",
+                             fault: Self.fault, attemptsTotal: 7)],
         routes: [Route(alias: "chat", tiers: [[.init(provider: "p", model: "m", configuredWeight: 1, effectiveWeight: 1, wantedShare: 1)]],
                        strategy: "latency",
                        decision: Decision(strategy: "latency", tier: 0, winner: "p", reason: "r", time: 1, candidates: [
                            .init(provider: "p", weight: 1, inFlight: 0, latencySeconds: 0.1, priceDollars: nil, score: 0.1, compared: true),
-                       ]), requestsByEndpoint1m: ["chat": 1, "messages": 2, "embeddings": 3, "responses": 4])],
+                       ]), requestsByEndpoint1m: ["chat": 1, "messages": 2, "embeddings": 3, "responses": 4], requestsTotal: 10, errorsTotal: 1)],
         failovers: [Failover(subject: "provider:p", provider: "p", to: ["q"], since: 1)],
         clientAuth: "on", clients: [ClientStatus(name: "web", routes: ["chat"], limits: .init(rpm: 1, tpm: 2, spendPerDay: 3, concurrency: 4))])
+
+    static let fault = InjectedFault(provider: "p", kind: .error, ratio: 0.5, status: 503, since: 1, until: 61, reason: "drill", actor: "ops")
 
     static func schema(_ name: String) -> JSONValue { document["components"]!["schemas"]![name]! }
 
@@ -73,7 +76,8 @@ import Yams
 
     @Test func everyAnswerMatchesItsSchema() {
         let state = StateDocument(revision: 1, drainedProviders: ["p"], weights: ["chat": ["p": 1]], failovers: Self.fullSnapshot.failovers,
-                                  strategies: ["chat": "cost"], blockedClients: ["web"], clientLimits: ["web": .init(rpm: 1)], nodeDrain: false)
+                                  strategies: ["chat": "cost"], blockedClients: ["web"], clientLimits: ["web": .init(rpm: 1)], nodeDrain: false,
+                                  faults: [Self.fault])
         let event = Event(sequence: 1, time: 1, node: "n1", kind: .circuitOpened, subject: "p", detail: "d")
         let audit = AuditEntry(sequence: 1, time: 1, actor: "ops", action: "provider.drain", target: "provider:p", before: .null, after: .null,
                                reason: "r", revision: 1)
@@ -109,6 +113,8 @@ import Yams
         #expect(Self.differences(replace, Self.json(StateBody(state: document, reason: "r")), at: "state") == [])
         let strategy = Self.resolve(Self.document["paths"]!["/admin/v1/routes/{alias}/strategy"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
         #expect(Self.differences(strategy, Self.json(StrategyBody(strategy: "latency", reason: "r")), at: "strategy") == [])
+        let fault = Self.resolve(Self.document["paths"]!["/admin/v1/providers/{id}/fault"]!["post"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
+        #expect(Self.differences(fault, Self.json(FaultBody(kind: "latency", ratio: 1, status: nil, extraMs: 300, duration: 60, reason: "r")), at: "fault") == [])
         let limits = Self.resolve(Self.document["paths"]!["/admin/v1/clients/{name}/limits"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
         #expect(Self.differences(limits, Self.json(ClientLimitsBody(limits: .init(rpm: 1, tpm: 2, spendPerDay: 3, concurrency: 4), reason: "r")), at: "limits") == [])
     }
@@ -121,6 +127,7 @@ import Yams
         #expect(words(Self.schema("Snapshot")["properties"]!["node"]!["properties"]!["state"]!) == Set(NodeState.allCases.map(\.rawValue)))
         #expect(words(Self.schema("StoreStatus")["properties"]!["kind"]!) == Set(StoreKind.allCases.map(\.rawValue)))
         #expect(words(Self.schema("Strategy")) == Set(RoutingStrategy.allCases.map(\.rawValue)))
+        #expect(words(Self.schema("FaultKind")) == Set(FaultKind.allCases.map(\.rawValue)))
         #expect(routingStrategies == RoutingStrategy.allCases.map(\.rawValue))
     }
 

@@ -20,8 +20,10 @@ import Testing
     @Test func tabCompletesCommandsWordsAndTheFleetsNames() {
         var state = Truth.state()
         Reducer.handle(&state, .character(":"))
-        Self.typing(Self.text("dr") + [.tab] + Self.text("pro") + [.tab] + Self.text("pr") + [.tab], into: &state)
+        Self.typing(Self.text("dra") + [.tab] + Self.text("pro") + [.tab] + Self.text("pr") + [.tab], into: &state)
         #expect(Self.line(state) == "drain provider premium ")
+        // `dr` is drain or drill: as far as they agree, with both named.
+        #expect(Completion.complete("dr", fleet: state.fleet) == (text: "dr", choices: ["drain", "drill"]))
         // Several matches: as far as they agree, and the choices in the message line.
         state.mode = .commandLine("")
         state.commandCursor = nil

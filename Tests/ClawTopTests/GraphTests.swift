@@ -88,7 +88,8 @@ import Testing
         // Wider graphs name them in full.
         #expect(View.render(WarRoom.state(.incident, width: 200, height: 60)).text.contains("░ provider faults 5.0%"))
         // From Prometheus: the fleet's share of attempts that failed by the provider's fault.
-        #expect(PromQL.Figure.fleetProviderFaults.expression.contains(#"clawgate_upstream_attempts_total{fault="provider"}"#))
+        // (drills' injected faults count as the provider's, as they do on the nodes)
+        #expect(PromQL.Figure.fleetProviderFaults.expression.contains(#"clawgate_upstream_attempts_total{fault=~"provider|drill"}"#))
         var figures = PrometheusFigures(at: 0)
         figures = PromQL.figures([.fleetProviderFaults: [PromQL.Sample(labels: [:], value: 0.17)]], at: 0)
         #expect(figures.providerFaultRatio == 0.17)

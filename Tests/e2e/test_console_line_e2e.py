@@ -48,7 +48,7 @@ def test_tab_completes_a_drain_of_premium_and_ctrl_u_clears_the_line():
         t.wait_for("premium", timeout=40)
         t.keys(":")
         t.wait_for("▏")
-        send_text(t, "dr")
+        send_text(t, "dra")  # `dr` is drain or drill
         t.keys("Tab")
         send_text(t, "pro")
         t.keys("Tab")

@@ -158,7 +158,8 @@ def test_rules_pass_promtool_and_fire_as_meant(tmp_path):
     assert check.returncode == 0 and "SUCCESS: 11 rules found" in check.stdout, check.stdout + check.stderr
     # promtool's own rule unit tests: a provider out everywhere fires ProviderDown; out on one node does not;
     # spending 36 dollars an hour over a 10 dollar budget fires CostOverBudget; a provider answering
-    # every request 400 (the clients' fault) does not fire ErrorRatioHigh, one failing half of them does.
+    # every request 400 (the clients' fault) does not fire ErrorRatioHigh, one failing half of them does, and
+    # so does one failing half of them in a drill (fault="drill": the alert must fire, the label tells it apart).
     (tmp_path / "test.yml").write_text(f"""rule_files: [{rules}]
 evaluation_interval: 1m
 tests:
@@ -180,6 +181,10 @@ tests:
         values: '0+300x30'
       - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="flaky", route="chat", outcome="status_503", fault="provider"}}'
         values: '0+300x30'
+      - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="drilled", route="chat", outcome="ok", fault="none"}}'
+        values: '0+300x30'
+      - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="drilled", route="chat", outcome="connect_error", fault="drill"}}'
+        values: '0+300x30'
     alert_rule_test:
       - eval_time: 5m
         alertname: ClawgateProviderDown
@@ -194,6 +199,8 @@ tests:
       - eval_time: 20m
         alertname: ClawgateProviderErrorRatioHigh
         exp_alerts:
+          - exp_labels: {{severity: warning, provider: drilled}}
+            exp_annotations: {{summary: "Provider drilled fails 50% of attempts"}}
           - exp_labels: {{severity: warning, provider: flaky}}
             exp_annotations: {{summary: "Provider flaky fails 50% of attempts"}}
 """)

@@ -73,6 +73,10 @@ extension Gateway {
             write("/providers/:id/undrain") { _, p in .undrainProvider(id(p)) },
             write("/providers/:id/failover", allowed: ["to"]) { fields, p throws(AdminError) in .failoverProvider(id(p), to: try Self.targets(fields)) },
             write("/providers/:id/restore") { _, p in .restoreProvider(id(p)) },
+            write("/providers/:id/fault", allowed: ["kind", "ratio", "status", "extra_ms", "duration"]) { fields, p throws(AdminError) in
+                .setFault(provider: id(p), spec: try Self.faultSpec(fields))
+            },
+            write("/providers/:id/fault", method: .delete) { _, p in .endFault(id(p)) },
             write("/routes/:alias/weights", method: .put, allowed: ["weights"]) { fields, p throws(AdminError) in
                 .setWeights(route: alias(p), weights: try Self.weights(fields))
             },
@@ -234,6 +238,36 @@ extension Gateway {
             spend = d
         }
         return .init(rpm: try whole("rpm"), tpm: try whole("tpm"), spendPerDay: spend, concurrency: try whole("concurrency"))
+    }
+
+    /// A fault to inject: `kind`, `ratio` (0..1, default 1), `status` (error), `extra_ms` (latency)
+    /// and `duration` (seconds, or a text like `2m`), each checked and named when wrong.
+    static func faultSpec(_ fields: [String: JSONValue]) throws(AdminError) -> OperatorCommand.FaultSpec {
+        let kinds = FaultKind.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let name = fields["kind"]?.stringValue else { throw .invalid("kind", "required: one of \(kinds)") }
+        guard let kind = FaultKind(rawValue: name) else { throw .invalid("kind", "must be one of \(kinds), got '\(name)'") }
+        var ratio: Double?
+        if let value = fields["ratio"], value != .null {
+            guard let r = value.doubleValue else { throw .invalid("ratio", "must be a number 0..1") }
+            ratio = r
+        }
+        func whole(_ key: String) throws(AdminError) -> Int? {
+            guard let value = fields[key], value != .null else { return nil }
+            guard let n = value.intValue else { throw .invalid(key, "must be a whole number") }
+            return n
+        }
+        let duration: Double
+        switch fields["duration"] {
+        case nil, .null?:
+            throw .invalid("duration", "required: seconds (at most 3600), or a text like 90s, 2m, 1h")
+        case .string(let text)?:
+            guard let seconds = DurationText.seconds(text) else { throw .invalid("duration", "'\(text)' is not a duration like 90s, 2m, 1h or 1m30s") }
+            duration = seconds
+        case let value?:
+            guard let seconds = value.doubleValue else { throw .invalid("duration", "must be seconds (a number) or a text like 2m") }
+            duration = seconds
+        }
+        return try OperatorCommand.checkFault(kind: kind, ratio: ratio, status: try whole("status"), extraMs: try whole("extra_ms"), duration: duration)
     }
 
     /// `strategy`: one of the routing strategies.

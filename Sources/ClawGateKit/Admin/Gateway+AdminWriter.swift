@@ -26,7 +26,7 @@ extension Gateway {
             // A request that is wrong in itself is refused as such (400/404) before its precondition (412).
             let change: OperatorCommand.Change
             do throws(AdminError) {
-                change = try command.apply(to: current, config: config, now: Date().timeIntervalSince1970, reason: reason)
+                change = try command.apply(to: current, config: config, now: state.wallClock(), reason: reason, actor: caller.name)
             } catch {
                 return .failure(error)
             }
@@ -68,7 +68,7 @@ extension Gateway {
         let operation = UUID().uuidString
         var base = state.operatorState
         for _ in 0..<5 {
-            let change = try command.apply(to: base, config: config, now: Date().timeIntervalSince1970, reason: reason)
+            let change = try command.apply(to: base, config: config, now: state.wallClock(), reason: reason, actor: caller.name)
             if let expected, expected != base.revision { throw AdminError.stale(expected: expected, current: base.revision) }
             if change.next.sameContent(as: base) {
                 return Written(revision: base.revision, changed: false, state: base.seen(by: config.nodeID).document)

@@ -1,5 +1,6 @@
 import ClawAdminAPI
 import ClawShared
+import Foundation
 
 /// An operator's change to a node, as a value: parsed from an admin write, applied by a pure
 /// function that returns the new state and the events it implies. The fleet store will commit
@@ -26,6 +27,33 @@ public enum OperatorCommand: Sendable, Equatable {
     /// With a fleet store: the revisions written straight into etcd up to the one this applies
     /// to are known to an operator, and no longer flagged.
     case acknowledgeStore
+    /// Inject a fault on a provider for a drill, for `duration` seconds from now.
+    case setFault(provider: String, spec: FaultSpec)
+    /// End a provider's fault early (idempotent: no fault, no change).
+    case endFault(String)
+    /// Drop a provider's fault once its time is over: the node's own write, so the state says what
+    /// is in force even when no operator or console is left.
+    case expireFault(String)
+
+    /// What `POST /providers/ID/fault` asks for, checked field by field as it is parsed.
+    public struct FaultSpec: Sendable, Equatable {
+        public var kind: FaultKind
+        public var ratio: Double
+        public var status: Int?
+        public var extraMs: Int?
+        public var duration: Double
+
+        public init(kind: FaultKind, ratio: Double = 1, status: Int? = nil, extraMs: Int? = nil, duration: Double) {
+            self.kind = kind
+            self.ratio = ratio
+            self.status = status
+            self.extraMs = extraMs
+            self.duration = duration
+        }
+
+        /// The longest a fault may be set for: a drill that outlives its operator ends within the hour.
+        public static let longest = 3600.0
+    }
 
     /// The audit's action word.
     public var action: String {
@@ -45,6 +73,9 @@ public enum OperatorCommand: Sendable, Equatable {
         case .undrainNode: "node.undrain"
         case .replaceState: "state.replace"
         case .acknowledgeStore: "store.acknowledge"
+        case .setFault: "provider.fault"
+        case .endFault: "provider.unfault"
+        case .expireFault: "provider.fault_expired"
         }
     }
 
@@ -52,6 +83,7 @@ public enum OperatorCommand: Sendable, Equatable {
     public func target(node: String) -> String {
         switch self {
         case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id): "provider:\(id)"
+        case .setFault(let id, _), .endFault(let id), .expireFault(let id): "provider:\(id)"
         case .setWeights(let route, _), .setStrategy(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
@@ -73,9 +105,9 @@ public enum OperatorCommand: Sendable, Equatable {
         public var detail: String
     }
 
-    /// Check the command against the configuration and apply it to `state`. Pure: the time and
-    /// reason come in, nothing is written. A command that is wrong in itself throws (400/404).
-    func apply(to state: OperatorState, config: GatewayConfig, now: Double, reason: String?) throws(AdminError) -> Change {
+    /// Check the command against the configuration and apply it to `state`. Pure: the time,
+    /// reason and actor come in, nothing is written. A command that is wrong in itself throws (400/404).
+    func apply(to state: OperatorState, config: GatewayConfig, now: Double, reason: String?, actor: String? = nil) throws(AdminError) -> Change {
         var next = state
         var notes: [Note] = []
         let target = target(node: config.nodeID)
@@ -133,6 +165,19 @@ public enum OperatorCommand: Sendable, Equatable {
             try Self.client(name, config)
             let current = next.clientLimits[name] ?? GatewayConfig.ClientLimits()
             next.clientLimits[name] = current.merged(limits)
+        case .setFault(let id, let spec):
+            try Self.provider(id, config)
+            if let active = state.fault(provider: id, now: now) {
+                throw AdminError(status: .conflict, code: "fault_active",
+                                 message: "Provider '\(id)' already has a fault in force (\(active.summary), until \(Self.stamp(active.until))); at most one per provider: end it first (DELETE /admin/v1/providers/\(id)/fault).")
+            }
+            next.faults[id] = InjectedFault(provider: id, kind: spec.kind, ratio: spec.ratio, status: spec.status, extraMs: spec.extraMs,
+                                            since: now, until: now + spec.duration, reason: reason, actor: actor)
+        case .endFault(let id):
+            try Self.provider(id, config)
+            next.faults[id] = nil
+        case .expireFault(let id):
+            if let fault = next.faults[id], !fault.active(now: now) { next.faults[id] = nil }
         }
         return Change(next: next, events: notes)
     }
@@ -157,12 +202,22 @@ public enum OperatorCommand: Sendable, Equatable {
             return state.clientLimits[name]?.json ?? .null
         case .acknowledgeStore:
             return ["acknowledged_through": JSONValue(state.storeAcknowledged)]
+        case .setFault(let id, _), .endFault(let id), .expireFault(let id):
+            return ["fault": state.faults[id]?.json ?? .null]
         case .replaceState:
             return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),
                     "weights": .object(state.weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
                     "failovers": .array(state.failovers.map(\.json)),
-                    "strategies": .object(state.strategies.mapValues { .string($0.rawValue) })]
+                    "strategies": .object(state.strategies.mapValues { .string($0.rawValue) }),
+                    "faults": .array(state.faults.keys.sorted().map { state.faults[$0]!.json })]
         }
+    }
+
+    /// A UTC time stamp for messages: `2025-05-01T02:58:10Z`.
+    static func stamp(_ time: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: time))
     }
 
     // MARK: Checks
@@ -303,5 +358,47 @@ public enum OperatorCommand: Sendable, Equatable {
             throw .invalid("state.client_limits.\(name)", "unknown client '\(name)'")
         }
         next.clientLimits = document.clientLimits.mapValues(GatewayConfig.ClientLimits.init)
+        var faults: [String: InjectedFault] = [:]
+        for (index, fault) in document.faults.enumerated() {
+            let field = "state.faults[\(index)]"
+            guard config.providers.contains(where: { $0.id == fault.provider }) else { throw .invalid(field, "unknown provider '\(fault.provider)'") }
+            guard faults[fault.provider] == nil else { throw .invalid(field, "a second fault on \(fault.provider); at most one per provider") }
+            do throws(AdminError) {
+                _ = try checkFault(kind: fault.kind, ratio: fault.ratio, status: fault.status, extraMs: fault.extraMs, duration: fault.until - fault.since)
+            } catch {
+                throw .invalid(field, error.message)
+            }
+            faults[fault.provider] = fault
+        }
+        next.faults = faults
+    }
+
+    /// A fault's fields as the API allows them (`error` takes a status, `latency` its extra_ms,
+    /// the others neither; at most an hour), each refusal naming its field.
+    static func checkFault(kind: FaultKind, ratio: Double?, status: Int?, extraMs: Int?, duration: Double) throws(AdminError) -> FaultSpec {
+        let ratio = ratio ?? 1
+        guard ratio.isFinite, (0...1).contains(ratio) else { throw .invalid("ratio", "must be a share of requests 0..1, got \(ratio)") }
+        guard duration.isFinite, duration >= 1 else { throw .invalid("duration", "must be at least 1 second") }
+        guard duration <= FaultSpec.longest else {
+            throw .invalid("duration", "at most 1h (3600 seconds), got \(duration < 1e9 ? String(Int(duration.rounded())) : String(duration)) seconds: a drill ends within the hour")
+        }
+        var spec = FaultSpec(kind: kind, ratio: ratio, duration: duration)
+        switch kind {
+        case .error:
+            let code = status ?? 503
+            guard code == 408 || code == 429 || (500...599).contains(code) else {
+                throw .invalid("status", "must be 408, 429 or 500..599 (a provider's failure the gateway retries elsewhere), got \(code)")
+            }
+            spec.status = code
+        case .latency:
+            guard let extraMs else { throw .invalid("extra_ms", "required for kind latency: the milliseconds to add, 1..600000") }
+            guard (1...600_000).contains(extraMs) else { throw .invalid("extra_ms", "must be 1..600000 milliseconds, got \(extraMs)") }
+            spec.extraMs = extraMs
+        case .outage, .hang:
+            break
+        }
+        if kind != .error, status != nil { throw .invalid("status", "only for kind error") }
+        if kind != .latency, extraMs != nil { throw .invalid("extra_ms", "only for kind latency") }
+        return spec
     }
 }
