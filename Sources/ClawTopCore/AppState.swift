@@ -229,6 +229,9 @@ public struct AppState: Sendable, Equatable {
     public var filter = ""
     /// The provider whose detail view is open (Enter), if any.
     public var detail: String?
+    /// Every node's events merged into lines at the last poll (`Selectors.eventLines`), with what
+    /// they were made from: a frame filters them and does not merge again.
+    public var mergedEvents: (lines: [Selectors.EventLine], source: [Int]) = ([], [])
     /// The event line shown whole over the Events pane (Enter there): its key, so that it stays
     /// the same event while newer ones arrive.
     public var eventDetail: String?

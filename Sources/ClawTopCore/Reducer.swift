@@ -238,6 +238,7 @@ public enum Reducer {
     /// After a poll: the merged rows, histories, pending marks and selections, brought up to date once.
     static func merge(_ state: inout AppState, at: Double) {
         state.fleet.refresh()
+        state.mergedEvents = Selectors.merged(state.fleet)
         state.fleetHistory.append(state.fleet.summary(now: at), at: at)
         // Requests per second per node (0 while it does not answer), route and client.
         var trends: [String: Double] = [:]

@@ -43,21 +43,43 @@ extension Selectors {
         return Int(e.detail.dropFirst("applied revision ".count).prefix { $0.isNumber })
     }
 
-    /// Every node's events merged into lines, newest first, filtered by `/`.
+    /// What the merged lines were made from: per node, how many events and audit records, and
+    /// the last of each (both only grow between polls).
+    static func eventSource(_ fleet: Fleet) -> [Int] {
+        fleet.nodes.flatMap { [$0.events.count, $0.events.last?.sequence ?? -1, $0.audit.count, $0.audit.last?.sequence ?? -1] }
+    }
+
+    /// Every node's events merged into lines, newest first, filtered by `/`. The merge is made
+    /// once per poll (the reducer keeps it in `mergedEvents`); a frame only filters it.
     public static func eventLines(_ state: AppState) -> [EventLine] {
-        let nodes = state.fleet.nodes
+        var lines = state.mergedEvents.source == eventSource(state.fleet) ? state.mergedEvents.lines : mergeEvents(state.fleet)
+        if !state.filter.isEmpty {
+            lines = lines.filter { line in
+                ([line.kind.rawValue, line.subject, line.detail, line.actor ?? "", line.reason ?? ""] + line.nodes).contains {
+                    $0.localizedCaseInsensitiveContains(state.filter)
+                }
+            }
+        }
+        return lines
+    }
+
+    /// The merge itself, newest first.
+    static func mergeEvents(_ fleet: Fleet) -> [EventLine] {
+        let nodes = fleet.nodes
         let events = nodes.flatMap(\.events).sorted { ($0.time, $0.node, $0.sequence) < ($1.time, $1.node, $1.sequence) }
         // The audit records of every node, once each (with a fleet store every node has the same ones).
         var byRevision: [Int: AuditEntry] = [:]
-        var audits: [AuditEntry] = []
-        for entry in nodes.flatMap(\.audit) where byRevision[entry.revision] == nil {
-            byRevision[entry.revision] = entry
-            audits.append(entry)
+        var byTarget: [String: [AuditEntry]] = [:]
+        for node in nodes {
+            for entry in node.audit where byRevision[entry.revision] == nil {
+                byRevision[entry.revision] = entry
+                byTarget[entry.target, default: []].append(entry)
+            }
         }
         /// The audit record of a writer's own event: `provider.drain by alice: slow answers` about `provider:premium`.
         func record(_ e: Event) -> AuditEntry? {
-            guard e.kind == .operatorAction else { return nil }
-            return audits.first { $0.target == e.subject && abs($0.time - e.time) <= eventWindow && e.detail.hasPrefix("\($0.action) by \($0.actor)") }
+            guard e.kind == .operatorAction, let candidates = byTarget[e.subject] else { return nil }
+            return candidates.first { abs($0.time - e.time) <= eventWindow && e.detail.hasPrefix("\($0.action) by \($0.actor)") }
         }
         // What joins events into one line: a revision for writes, else kind and subject.
         let keys: [String] = events.map { e in
@@ -98,15 +120,11 @@ extension Selectors {
             }
             lines.append(line)
         }
-        if !state.filter.isEmpty {
-            lines = lines.filter { line in
-                ([line.kind.rawValue, line.subject, line.detail, line.actor ?? "", line.reason ?? ""] + line.nodes).contains {
-                    $0.localizedCaseInsensitiveContains(state.filter)
-                }
-            }
-        }
         return lines.reversed()
     }
+
+    /// The merged lines and what they were made from, for `AppState.mergedEvents`.
+    public static func merged(_ fleet: Fleet) -> (lines: [EventLine], source: [Int]) { (mergeEvents(fleet), eventSource(fleet)) }
 
     /// Where the line happened: the node, or how many reported it (`3 nodes`).
     public static func nodesText(_ line: EventLine) -> String {

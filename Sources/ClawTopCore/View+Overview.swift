@@ -142,8 +142,7 @@ extension View {
 
     /// Which polls each column of a graph `width` wide takes, oldest first: about the last five
     /// minutes (at least `width` polls when there are), several polls a column when they do not
-    /// fit; and
-    /// how far back the first column goes (nil when the polls' times are not known).
+    /// fit; and how far back the first column goes (nil when the polls' times are not known).
     public static func graphColumns(count n: Int, times: [Double], now: Double, width: Int) -> (ranges: [Range<Int>], span: Double?) {
         guard n > 0, width > 0 else { return ([], nil) }
         let timed = times.count == n
