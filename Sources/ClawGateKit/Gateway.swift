@@ -21,6 +21,8 @@ public final class Gateway: Sendable {
     public let logger: Logger
     let clients: [HTTPClient]
     let apiKeys: [String?]
+    /// Each provider's host:port (`server.address` of its attempts).
+    let serverAddresses: [String]
     /// Seconds on the node's clock (monotonic; a test may pass its own and move it).
     public let clock: @Sendable () -> Double
     public let startedAt: Double
@@ -194,6 +196,10 @@ public final class Gateway: Sendable {
             configuration.connectionPool.retryConnectionEstablishment = false
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
+        self.serverAddresses = config.providers.map { provider in
+            guard let url = URL(string: provider.baseURL), let host = url.host else { return provider.baseURL }
+            return url.port.map { "\(host):\($0)" } ?? host
+        }
         self.apiKeys = config.providers.map { provider in
             provider.apiKeyEnv.flatMap { environment[$0] }
         }
@@ -217,8 +223,9 @@ public final class Gateway: Sendable {
     }
 
     /// A request to `url` on a provider, with the headers of its kind carrying the gateway's key
-    /// (never the client's).
-    func upstreamRequest(provider: Int, url: String, method: HTTPMethod, body: ByteBuffer?) -> HTTPClientRequest {
+    /// (never the client's) and, for a client's request, its trace context (`traceparent` naming
+    /// the attempt's span, the client's `tracestate`) and request id.
+    func upstreamRequest(provider: Int, url: String, method: HTTPMethod, body: ByteBuffer?, trace: UpstreamTrace? = nil) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let body {
@@ -228,6 +235,11 @@ public final class Gateway: Sendable {
         request.headers.add(name: "accept", value: "application/json, text/event-stream")
         for (name, value) in config.providers[provider].endpoint.headers(apiKey: apiKeys[provider]) {
             request.headers.add(name: name, value: value)
+        }
+        if let trace {
+            request.headers.add(name: "traceparent", value: trace.traceParent)
+            if let state = trace.traceState { request.headers.add(name: "tracestate", value: state) }
+            request.headers.add(name: "x-request-id", value: trace.requestID)
         }
         return request
     }
