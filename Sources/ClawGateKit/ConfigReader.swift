@@ -86,7 +86,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients", "access_log"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -184,6 +184,16 @@ struct ConfigReader {
                 problem("store.kind", "must be file or etcd, got '\(other)'")
             case nil:
                 break
+            }
+        }
+        if let value = top["access_log"] {
+            if let fields = mapping(value, "access_log", known: ["path"]) {
+                switch string(fields, "path", "access_log", required: true) {
+                case "stdout"?: config.accessLog = .stdout
+                case let path? where !path.isEmpty: config.accessLog = .file(path)
+                case _?: problem("access_log.path", "must be a file to append to, or stdout")
+                case nil: break
+                }
             }
         }
         if let fields = mapping(top["admin"], "admin", known: ["listen", "tokens", "state_dir"]) {

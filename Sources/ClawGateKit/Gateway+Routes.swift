@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import Synchronization
 
 extension Gateway {
     /// The client port: the data plane (`/v1/...`) with `/healthz` and `/readyz` for load
@@ -73,6 +74,7 @@ extension Gateway {
         router.get("/metrics") { _, _ -> Response in
             let now = self.clock()
             self.metrics.renderListeners(self.listeners)
+            self.metrics.renderDrops(accessLog: self.accessLog?.dropped.load(ordering: .relaxed) ?? 0, spans: 0)
             let bytes = self.metrics.render(state: self.state, snapshot: self.state.snapshot(now: now), ready: self.isReady, now: now)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

@@ -23,6 +23,8 @@ public final class Gateway: Sendable {
     let apiKeys: [String?]
     /// Each provider's host:port (`server.address` of its attempts).
     let serverAddresses: [String]
+    /// The JSON access log, when `access_log:` is configured.
+    public let accessLog: AccessLog?
     /// Seconds on the node's clock (monotonic; a test may pass its own and move it).
     public let clock: @Sendable () -> Double
     public let startedAt: Double
@@ -110,8 +112,9 @@ public final class Gateway: Sendable {
         if config.clients == nil {
             logger.warning("client_auth off: no clients configured, so anyone who reaches this port can spend the providers' keys")
         }
+        let accessLog = try config.accessLog.map { (target) throws(AccessLogError) in try AccessLog(target: target) }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
-                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment)
+                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment, accessLog: accessLog)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file
@@ -154,8 +157,9 @@ public final class Gateway: Sendable {
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
          limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
          clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil),
-         environment: [String: String] = ProcessInfo.processInfo.environment) {
+         environment: [String: String] = ProcessInfo.processInfo.environment, accessLog: AccessLog? = nil) {
         self.clientAuth = clientAuth
+        self.accessLog = accessLog
         self.openFileLimit = openFileLimit
         let metrics = GatewayMetrics()
         self.metrics = metrics

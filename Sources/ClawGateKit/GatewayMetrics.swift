@@ -47,7 +47,26 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let connectionsTimedOut = name("connections_timed_out", "total",
                                                               "Connections closed by a clock, by listener and kind: header (the request head did not arrive within header_timeout), body (the request body did not arrive within body_timeout) or idle (no request within idle_timeout).")
 
+    nonisolated(unsafe) static let accessLogDropped = name("access_log_dropped", "total",
+                                                           "Access-log lines dropped because the writer fell more than 8 MiB behind (a stalled disk).")
+    nonisolated(unsafe) static let spansDropped = name("spans_dropped", "total",
+                                                       "Spans not exported: the export queue was full (the collector slow or down) or a batch failed to export.")
+
     public init() {}
+
+    private let reportedDrops = Mutex<(accessLog: Int, spans: Int)>((0, 0))
+
+    /// The access log's and the span exporter's drop counts (kept as plain counts off the request
+    /// path), as counters that a scrape always sees.
+    func renderDrops(accessLog: Int, spans: Int) {
+        reportedDrops.withLock { seen in
+            let log = registry.makeCounter(descriptor: Self.accessLogDropped)
+            if accessLog > seen.accessLog { log.increment(by: Int64(accessLog - seen.accessLog)) }
+            let span = registry.makeCounter(descriptor: Self.spansDropped)
+            if spans > seen.spans { span.increment(by: Int64(spans - seen.spans)) }
+            seen = (max(seen.accessLog, accessLog), max(seen.spans, spans))
+        }
+    }
 
     public func connectionRefused(listener: String) {
         counter(30, Self.connectionsRefused, [("listener", listener)]).increment()

@@ -3,6 +3,7 @@ import ClawGateKit
 import ClawShared
 import ClawServerSupport
 import Foundation
+import Synchronization
 
 /// clawgate: the OpenAI-compatible HA gateway node.
 
@@ -65,13 +66,23 @@ struct Serve: AsyncParsableCommand {
             throw fail("clawgate: the admin listener's default port is the listen port + 1: with port 65535 give --admin-listen", code: 2)
         }
         if let nodeId { gatewayConfig.nodeID = nodeId }
-        let signals = ShutdownSignals()
+        // With an access log in a file, SIGHUP reopens it (logrotate's postrotate) instead of stopping the node.
+        let reopenLog = Mutex<AccessLog?>(nil)
+        let hangup: HangupSignal?
+        if case .file = gatewayConfig.accessLog {
+            hangup = HangupSignal { reopenLog.withLock { $0?.reopen() } }
+        } else {
+            hangup = nil
+        }
+        let signals = hangup == nil ? ShutdownSignals() : ShutdownSignals([SIGINT, SIGTERM])
         let server: GatewayServer
         do {
             server = try await GatewayServer.start(config: gatewayConfig)
         } catch let error as ConfigError {
             throw fail("clawgate: refusing to start:\n" + error.description, code: 2)
         } catch let error as StoreStartError {
+            throw fail("clawgate: refusing to start: \(error.description)", code: 2)
+        } catch let error as AccessLogError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
         } catch let error as LimitsError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
@@ -83,7 +94,9 @@ struct Serve: AsyncParsableCommand {
         let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "admin": .string(server.adminURL),
                                "version": .string(Gateway.version)]
         FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
+        reopenLog.withLock { $0 = server.gateway.accessLog }
         await signals.wait()
+        _ = hangup
         await server.stop()
     }
 }

@@ -25,6 +25,7 @@ extension Gateway {
     func finish(_ ledger: RequestLedger) {
         guard ledger.finish() else { return }
         if ledger.route != nil { state.logRequest(ledger) }
+        accessLog?.append(ledger)
     }
 }
 
