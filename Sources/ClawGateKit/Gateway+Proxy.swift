@@ -348,6 +348,7 @@ extension Gateway {
                     headers[.contentType] = contentType
                     return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
                 case .success(let bytes, let tokensIn, let tokensOut, let headAt):
+                    if ledger?.readsAnswers == true { ledger?.answered(Array(bytes.readableBytesView)) }
                     let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut, embeddings: request.format == .embeddings)
                     recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
                                   tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: false)
@@ -769,9 +770,12 @@ extension Gateway {
                 if scanner.pendingCount > Self.maxEventBytes { broken = "an event larger than \(Self.maxEventBytes >> 20) MiB" }
                 return out
             }
+            // With spans exported, what the stream says of itself (id, model, finish reasons) is read as it goes.
+            let reads = ledger?.readsAnswers == true
             do {
                 // A translated stream's first chunks are translated already (the attempt read them).
                 let out = stream != nil ? first : process(first)
+                if reads { ledger?.answered(Array(out.readableBytesView)) }
                 if out.readableBytes > 0 { try await writer.write(out) }
                 while true {
                     let next: ByteBuffer?
@@ -783,6 +787,7 @@ extension Gateway {
                     }
                     guard let next else { break }
                     let out = process(next)
+                    if reads { ledger?.answered(Array(out.readableBytesView)) }
                     if out.readableBytes > 0 { try await writer.write(out) }
                     if let broken {
                         outcome = .badResponse(broken)

@@ -74,7 +74,7 @@ extension Gateway {
         router.get("/metrics") { _, _ -> Response in
             let now = self.clock()
             self.metrics.renderListeners(self.listeners)
-            self.metrics.renderDrops(accessLog: self.accessLog?.dropped.load(ordering: .relaxed) ?? 0, spans: 0)
+            self.metrics.renderDrops(accessLog: self.accessLog?.dropped.load(ordering: .relaxed) ?? 0, spans: self.traceExport?.droppedSpans ?? 0)
             let bytes = self.metrics.render(state: self.state, snapshot: self.state.snapshot(now: now), ready: self.isReady, now: now)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

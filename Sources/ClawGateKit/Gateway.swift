@@ -25,6 +25,8 @@ public final class Gateway: Sendable {
     let serverAddresses: [String]
     /// The JSON access log, when `access_log:` is configured.
     public let accessLog: AccessLog?
+    /// The span exporter, when `telemetry:` or `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` names a collector.
+    public let traceExport: TraceExport?
     /// Seconds on the node's clock (monotonic; a test may pass its own and move it).
     public let clock: @Sendable () -> Double
     public let startedAt: Double
@@ -113,8 +115,14 @@ public final class Gateway: Sendable {
             logger.warning("client_auth off: no clients configured, so anyone who reaches this port can spend the providers' keys")
         }
         let accessLog = try config.accessLog.map { (target) throws(AccessLogError) in try AccessLog(target: target) }
+        let traceExport = try TraceExport.make(config.telemetry, environment: environment, logger: logger)
+        if let traceExport {
+            logger.info("exporting spans over OTLP/HTTP", metadata: ["endpoint": .string(traceExport.settings.endpoint),
+                                                                     "service": .string(traceExport.settings.serviceName)])
+        }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
-                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment, accessLog: accessLog)
+                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment, accessLog: accessLog,
+                  traceExport: traceExport)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file
@@ -157,9 +165,10 @@ public final class Gateway: Sendable {
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
          limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
          clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil),
-         environment: [String: String] = ProcessInfo.processInfo.environment, accessLog: AccessLog? = nil) {
+         environment: [String: String] = ProcessInfo.processInfo.environment, accessLog: AccessLog? = nil, traceExport: TraceExport? = nil) {
         self.clientAuth = clientAuth
         self.accessLog = accessLog
+        self.traceExport = traceExport
         self.openFileLimit = openFileLimit
         let metrics = GatewayMetrics()
         self.metrics = metrics

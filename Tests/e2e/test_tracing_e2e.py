@@ -131,3 +131,185 @@ def test_an_access_log_that_cannot_be_opened_refuses_the_start(tmp_path):
         assert r.returncode == 2 and "access_log.path: cannot open '/nonexistent-dir/access.log'" in r.stderr
     finally:
         sim.stop()
+
+
+# --- OpenTelemetry spans, received by a real OTLP/HTTP receiver -------------------------------
+
+import gzip  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
+from opentelemetry.proto.trace.v1 import trace_pb2  # noqa: E402
+
+
+class Receiver:
+    """An OTLP/HTTP traces receiver: decodes every ExportTraceServiceRequest it is sent."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = trace_service_pb2.ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                with outer.lock:
+                    outer.requests.append((self.path, self.headers.get("content-type"), request))
+                answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def spans(self):
+        """(resource attributes, span) for every span received."""
+        out = []
+        with self.lock:
+            for _, _, request in self.requests:
+                for rs in request.resource_spans:
+                    resource = {a.key: a.value.string_value for a in rs.resource.attributes}
+                    for ss in rs.scope_spans:
+                        for span in ss.spans:
+                            out.append((resource, span))
+        return out
+
+    def wait_for(self, predicate, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = predicate(self.spans())
+            if found:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"spans never arrived; got {[(s.name, s.kind) for _, s in self.spans()]}")
+
+
+def attrs(span):
+    out = {}
+    for a in span.attributes:
+        v = a.value
+        kind = v.WhichOneof("value")
+        out[a.key] = list(x.string_value for x in v.array_value.values) if kind == "array_value" else getattr(v, kind)
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_traced(tmp_path, endpoint):
+    sim = Proc([binary("clawsim"), "--provider", "bad,answer_status=503", "--provider", "good,latency_ms=1,latency_p99_ms=2"])
+    config = tmp_path / "gw.yaml"
+    config.write_text(gate_yaml(sim.info["providers"]))
+    env = dict(os.environ, E2E_CLIENT_KEY=CLIENT_KEY, E2E_PROVIDER_KEY=PROVIDER_KEY, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+               OTEL_SERVICE_NAME="clawgate-e2e", OTEL_TRACES_SAMPLER="always_on", OTEL_BSP_SCHEDULE_DELAY="200",
+               OTEL_RESOURCE_ATTRIBUTES="deployment.environment=e2e")
+    gate = Proc([binary("clawgate"), "--config", str(config)], env=env)
+    return sim, gate
+
+
+def test_spans_reach_a_real_otlp_receiver_as_a_tree_with_the_genai_attributes(tmp_path):
+    receiver = Receiver()
+    sim, gate = start_traced(tmp_path, f"http://127.0.0.1:{receiver.port}")
+    try:
+        headers = chat(gate.info["url"], "span-1")
+        assert headers["x-clawgate-provider"] == "good"
+        control = sim.info["control"]
+        seen = json.load(urllib.request.urlopen(control + "/sim/providers/good/last-request-info", timeout=5))["headers"]
+
+        def tree(spans):
+            mine = [s for _, s in spans if s.trace_id.hex() == TRACE]
+            servers = [s for s in mine if s.kind == trace_pb2.Span.SPAN_KIND_SERVER]
+            clients = [s for s in mine if s.kind == trace_pb2.Span.SPAN_KIND_CLIENT]
+            return (servers, clients) if len(servers) == 1 and len(clients) == 2 else None
+
+        servers, clients = receiver.wait_for(tree)
+        server = servers[0]
+        # One server span whose parent is the client's span; one client span per attempt under it.
+        assert server.name == "chat chat" and server.parent_span_id.hex() == "00f067aa0ba902b7"
+        assert all(c.parent_span_id == server.span_id for c in clients)
+        clients.sort(key=lambda c: attrs(c)["clawgate.attempt"])
+        bad, good = clients
+        # The provider saw the client's trace id, with the gateway's attempt span as its parent.
+        assert seen["traceparent"] == f"00-{TRACE}-{good.span_id.hex()}-01"
+        a = attrs(server)
+        assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.request.model"] == "chat" and a["gen_ai.provider.name"] == "openai"
+        assert a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.usage.output_tokens"] > 0 and a["clawgate.cost_dollars"] > 0
+        assert a["clawgate.route"] == "chat" and a["clawgate.client"] == "support-bot" and a["clawgate.request_id"] == "span-1"
+        assert a["clawgate.attempts"] == 2 and a["clawgate.fault"] == "none" and a["http.response.status_code"] == 200
+        b, g = attrs(bad), attrs(good)
+        assert bad.name == "chat sim-model" and b["gen_ai.request.model"] == "sim-model" and b["clawgate.attempt"] == 1
+        assert b["error.type"] == "status_503" and b["clawgate.fault"] == "provider" and b["http.response.status_code"] == 503
+        assert bad.status.code == trace_pb2.Status.STATUS_CODE_ERROR
+        assert b["server.address"] == "127.0.0.1" and b["server.port"] == int(sim.info["providers"]["bad"].rsplit(":", 1)[1])
+        assert g["clawgate.attempt"] == 2 and "error.type" not in g and g["gen_ai.response.model"] == "sim-model"
+        assert g["gen_ai.response.id"].startswith("chatcmpl") and g["gen_ai.response.finish_reasons"] == ["stop"]
+        assert g["gen_ai.usage.output_tokens"] > 0 and g["clawgate.fault"] == "none" and "clawgate.ttft_seconds" in g
+        resource = next(r for r, s in receiver.spans() if s.span_id == server.span_id)
+        assert resource["service.name"] == "clawgate-e2e" and resource["deployment.environment"] == "e2e"
+        # No message content and no key in anything exported.
+        raw = b"".join(r.SerializeToString() for _, _, r in receiver.requests)
+        for secret in (b"private question", CLIENT_KEY.encode(), PROVIDER_KEY.encode()):
+            assert secret not in raw
+        assert all(path == "/v1/traces" for path, _, _ in receiver.requests)
+
+        # A stream: its server span ends with the stream, and carries what the stream said.
+        chat(gate.info["url"], "span-2", stream=True)
+        streamed = receiver.wait_for(lambda spans: [s for _, s in spans if s.kind == trace_pb2.Span.SPAN_KIND_SERVER
+                                                    and attrs(s).get("clawgate.request_id") == "span-2"])
+        assert attrs(streamed[0])["clawgate.stream"] is True and attrs(streamed[0])["gen_ai.usage.output_tokens"] > 0
+    finally:
+        gate.stop()
+        sim.stop()
+        receiver.stop()
+
+
+def latencies(url, n):
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        chat(url, f"lat-{i}")
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def test_with_the_receiver_stopped_requests_keep_their_latency_and_dropped_spans_are_counted(tmp_path):
+    receiver = Receiver()
+    sim, gate = start_traced(tmp_path, f"http://127.0.0.1:{receiver.port}")
+    try:
+        up = statistics.median(latencies(gate.info["url"], 40))
+        receiver.wait_for(lambda spans: len(spans) >= 40)
+        receiver.stop()
+        down = statistics.median(latencies(gate.info["url"], 40))
+        assert down < up * 2 + 0.005, f"median {down * 1000:.1f} ms with the collector down against {up * 1000:.1f} ms up"
+        deadline = time.time() + 20
+        dropped = 0
+        while time.time() < deadline and dropped == 0:
+            metrics = urllib.request.urlopen(gate.info["admin"] + "/metrics", timeout=5).read().decode()
+            dropped = float(next(l.split()[-1] for l in metrics.splitlines() if l.startswith("clawgate_spans_dropped_total")))
+            time.sleep(0.2)
+        assert dropped > 0, "spans that could not be exported were not counted"
+    finally:
+        gate.stop()
+        sim.stop()

@@ -26,6 +26,7 @@ extension Gateway {
         guard ledger.finish() else { return }
         if ledger.route != nil { state.logRequest(ledger) }
         accessLog?.append(ledger)
+        if ledger.tracing != nil { ledger.endServerSpan() }
     }
 }
 
@@ -37,7 +38,14 @@ struct RequestTelemetryMiddleware: RouterMiddleware {
     let gateway: Gateway
 
     func handle(_ request: Request, context: GatewayContext, next: (Request, GatewayContext) async throws -> Response) async throws -> Response {
-        let ledger = RequestLedger(trace: RequestTrace.from(request.headers), endpoint: Gateway.endpointName(request.uri.path), start: gateway.clock())
+        let endpoint = Gateway.endpointName(request.uri.path)
+        let ledger: RequestLedger
+        if let tracing = gateway.traceExport {
+            let (span, trace) = tracing.startRequest(request.headers, endpoint: endpoint)
+            ledger = RequestLedger(tracing: tracing, span: span, trace: trace, endpoint: endpoint, start: gateway.clock())
+        } else {
+            ledger = RequestLedger(trace: RequestTrace.from(request.headers), endpoint: endpoint, start: gateway.clock())
+        }
         var response: Response
         do {
             response = try await Gateway.$ledger.withValue(ledger) { try await next(request, context) }

@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 
 /// One upstream attempt as the ledger keeps it: who, what it came to, and how long it took.
 public struct AttemptLedger: Sendable, Equatable {
@@ -61,27 +62,65 @@ public final class RequestLedger: @unchecked Sendable {
     /// A stream: the answer goes on after the handler returned, and its end finishes the ledger.
     public var deferred = false
     private(set) var finished = false
+    /// The span exporter, when spans are exported; then the request's server span and each
+    /// attempt's client span (nil once ended).
+    let tracing: TraceExport?
+    var serverSpan: (any Span)?
+    var attemptSpans: [(any Span)?] = []
 
     public init(trace: RequestTrace, endpoint: String, start: Double, startedAt: Double = Date().timeIntervalSince1970) {
         self.trace = trace
         self.endpoint = endpoint
         self.start = start
         self.startedAt = startedAt
+        tracing = nil
     }
 
-    /// An attempt is about to be sent: its span id (the provider's parent) is made here.
+    /// A request with spans: the ids come from its server span.
+    init(tracing: TraceExport, span: any Span, trace: RequestTrace, endpoint: String, start: Double) {
+        self.trace = trace
+        self.endpoint = endpoint
+        self.start = start
+        self.startedAt = Date().timeIntervalSince1970
+        self.tracing = tracing
+        self.serverSpan = span
+    }
+
+    /// An attempt is about to be sent: its span (the provider's parent) starts here.
     func beginAttempt(provider: String, kind: String, model: String, tier: Int, decision: String?, server: String) -> AttemptLedger {
-        let attempt = AttemptLedger(provider: provider, kind: kind, model: model, tier: tier, decision: decision, spanID: RequestTrace.newSpanID(),
+        var spanID = RequestTrace.newSpanID()
+        if let tracing, let serverSpan {
+            let started = tracing.startAttempt("\(GenAI.operation(endpoint)) \(model)", parent: serverSpan)
+            spanID = started.spanID
+            attemptSpans.append(started.span)
+        } else if tracing != nil {
+            attemptSpans.append(nil)
+        }
+        let attempt = AttemptLedger(provider: provider, kind: kind, model: model, tier: tier, decision: decision, spanID: spanID,
                                     server: server, startedAt: Date().timeIntervalSince1970)
         attempts.append(attempt)
         return attempt
     }
 
-    /// How the latest attempt ended.
+    /// How the latest attempt ended (its span ends with it).
     func endAttempt(_ update: (inout AttemptLedger) -> Void) {
         guard !attempts.isEmpty else { return }
         update(&attempts[attempts.count - 1])
+        if tracing != nil { endAttemptSpan(attempts.count - 1) }
     }
+
+    /// What the latest attempt's answer said of itself (only read while spans are exported).
+    func answered(_ bytes: [UInt8]) {
+        guard tracing != nil, !attempts.isEmpty else { return }
+        let facts = AnswerFacts.read(bytes)
+        let i = attempts.count - 1
+        attempts[i].responseID = attempts[i].responseID ?? facts.id
+        attempts[i].responseModel = attempts[i].responseModel ?? facts.model
+        for reason in facts.finishReasons where !attempts[i].finishReasons.contains(reason) { attempts[i].finishReasons.append(reason) }
+    }
+
+    /// Whether the answer is worth reading for spans.
+    var readsAnswers: Bool { tracing != nil }
 
     /// Mark finished; true the first time only (a request is logged and its span ended once).
     func finish() -> Bool {
