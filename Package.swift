@@ -130,9 +130,10 @@ let package = Package(
         .executableTarget(
             name: "clawbench",
             dependencies: [
-                "ClawTesting", "ClawTopCore", "ClawAdminAPI",
+                "ClawTesting", "ClawTopCore", "ClawAdminAPI", "ClawServerSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(
