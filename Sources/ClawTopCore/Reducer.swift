@@ -35,10 +35,11 @@ public enum Reducer {
         case .escape:
             if state.showTimeline {
                 state.showTimeline = false
-            } else if state.showHelp || state.message != nil || state.detail != nil {
+            } else if state.showHelp || state.message != nil || state.detail != nil || state.requestDetail != nil {
                 state.showHelp = false
                 state.message = nil
                 state.detail = nil
+                state.requestDetail = nil
             } else {
                 state.filter = ""
             }
@@ -46,7 +47,13 @@ public enum Reducer {
         case .openFilter:
             state.mode = .filter(state.filter)
         case .openDetail:
-            if let id = selectedProvider(state) { state.detail = id }
+            if state.pane == .requests {
+                let rows = Selectors.requestRows(state)
+                let index = state.selected(.requests)
+                if rows.indices.contains(index) { state.requestDetail = rows[index].key }
+            } else if let id = selectedProvider(state) {
+                state.detail = id
+            }
         case .cycleTheme:
             let all = Theme.shipped
             effects.append(.loadTheme(all[((all.firstIndex(of: state.theme) ?? -1) + 1) % all.count]))
@@ -203,6 +210,7 @@ public enum Reducer {
                 node.eventCursor = 0
                 node.auditCursor = 0
                 node.audit = []
+                node.requests = []
             }
             node.operatorState = poll.operatorState
             node.snapshot = snapshot
@@ -216,6 +224,9 @@ public enum Reducer {
         if !poll.events.isEmpty {
             node.events = Array((node.events + poll.events).suffix(500))
             node.eventCursor = poll.events.last!.sequence
+        }
+        if !poll.requests.isEmpty {
+            node.requests = Array((node.requests + poll.requests).suffix(NodeStatus.keptRequests))
         }
         if let last = poll.audit.last {
             node.audit = Array((node.audit + poll.audit).suffix(1000))
@@ -540,6 +551,7 @@ public enum Reducer {
         case .events: Selectors.allEvents(state).count
         case .alerts: Selectors.filteredAlerts(state).count
         case .clients: Selectors.clientRows(state).count
+        case .requests: Selectors.requestRows(state).count
         }
     }
 }

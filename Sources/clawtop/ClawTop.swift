@@ -75,8 +75,14 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "Print the incident timeline (events of every node, operator actions, alerts, merged) and exit.")
     var timeline = false
 
-    @Option(name: .long, help: "With --timeline: how far back, e.g. 30m, 2h, 1d (default 1h).")
+    @Option(name: .long, help: "With --timeline or --requests: how far back, e.g. 30m, 2h, 1d (default 1h).")
     var since: String?
+
+    @Flag(name: .long, help: "Print every node's recent requests (the Requests pane), merged by time, newest first, and exit.")
+    var requests = false
+
+    @Option(name: .long, help: "With --requests: only this client's requests.")
+    var client: String?
 
     @Flag(name: .long, help: "The wallboard: read-only, a large status word, the incident banner, loud STALE; q, p and t only.")
     var wall = false
@@ -88,7 +94,12 @@ struct ClawTop: ParsableCommand {
         if let refresh, refresh < 0.2 || refresh > 3600 { throw ValidationError("--refresh must be between 0.2 and 3600 seconds") }
         guard ["text", "json", "markdown"].contains(format) else { throw ValidationError("--format must be text, json or markdown") }
         if format == "markdown", !timeline { throw ValidationError("--format markdown goes with --timeline") }
-        if since != nil, !timeline { throw ValidationError("--since goes with --timeline") }
+        if since != nil, !timeline, !requests { throw ValidationError("--since goes with --timeline or --requests") }
+        if client != nil, !requests { throw ValidationError("--client goes with --requests") }
+        if requests, format == "markdown" { throw ValidationError("--requests prints text or json") }
+        if requests, timeline || once || exec != nil || wall || demo {
+            throw ValidationError("--requests prints and exits; it does not go with --timeline, --once, --exec, --wall or --demo")
+        }
         if let since, Format.parseDuration(since) == nil {
             throw ValidationError("--since '\(since)' is not a duration: use a number with s, m, h or d, e.g. 30m, 2h, 1h30m, 1d")
         }
@@ -123,6 +134,8 @@ struct ClawTop: ParsableCommand {
         o.fileStore = fileStore
         o.dryRun = dryRun
         o.timeline = timeline
+        o.requests = requests
+        o.client = client
         if let since, let seconds = Format.parseDuration(since) { o.timelineSince = seconds }
         o.confirmName = confirm
         o.wall = wall ? WallSettings(cycle: cycle, staleAfter: 0) : nil

@@ -14,12 +14,13 @@ from conftest import Proc, binary
 CLIENT_KEY = "sk-support-bot-e2e-0123456789"
 PROVIDER_KEY = "sk-provider-secret-e2e-9876543210"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+VIEWER = "viewer-token-tracing-e2e-0123456789"
 
 
 def gate_yaml(sim_urls, extra=""):
     return f"""node_id: trace-node
 listen: 127.0.0.1:0
-admin: {{listen: '127.0.0.1:0'}}
+admin: {{listen: '127.0.0.1:0', tokens: [{{name: wall, role: viewer, env: E2E_VIEWER}}]}}
 providers:
   - {{id: bad, base_url: '{sim_urls["bad"]}/v1', api_key_env: E2E_PROVIDER_KEY, price: {{input_per_1m: 1.0, output_per_1m: 2.0}}}}
   - {{id: good, base_url: '{sim_urls["good"]}/v1', api_key_env: E2E_PROVIDER_KEY, price: {{input_per_1m: 1.0, output_per_1m: 2.0}}}}
@@ -40,7 +41,7 @@ def start(tmp_path, extra):
     sim = Proc([binary("clawsim"), "--provider", "bad,answer_status=503", "--provider", "good,latency_ms=1,latency_p99_ms=2"])
     config = tmp_path / "gw.yaml"
     config.write_text(gate_yaml(sim.info["providers"], extra))
-    env = dict(os.environ, E2E_CLIENT_KEY=CLIENT_KEY, E2E_PROVIDER_KEY=PROVIDER_KEY)
+    env = dict(os.environ, E2E_CLIENT_KEY=CLIENT_KEY, E2E_PROVIDER_KEY=PROVIDER_KEY, E2E_VIEWER=VIEWER)
     gate = Proc([binary("clawgate"), "--config", str(config)], env=env)
     return sim, gate
 
@@ -127,7 +128,7 @@ def test_an_access_log_that_cannot_be_opened_refuses_the_start(tmp_path):
         config = tmp_path / "gw.yaml"
         config.write_text(gate_yaml(sim.info["providers"], "access_log: {path: /nonexistent-dir/access.log}"))
         r = subprocess.run([binary("clawgate"), "--config", str(config)], capture_output=True, text=True, timeout=20,
-                           env=dict(os.environ, E2E_CLIENT_KEY=CLIENT_KEY, E2E_PROVIDER_KEY=PROVIDER_KEY))
+                           env=dict(os.environ, E2E_CLIENT_KEY=CLIENT_KEY, E2E_PROVIDER_KEY=PROVIDER_KEY, E2E_VIEWER=VIEWER))
         assert r.returncode == 2 and "access_log.path: cannot open '/nonexistent-dir/access.log'" in r.stderr
     finally:
         sim.stop()
@@ -222,7 +223,7 @@ def start_traced(tmp_path, endpoint):
     sim = Proc([binary("clawsim"), "--provider", "bad,answer_status=503", "--provider", "good,latency_ms=1,latency_p99_ms=2"])
     config = tmp_path / "gw.yaml"
     config.write_text(gate_yaml(sim.info["providers"]))
-    env = dict(os.environ, E2E_CLIENT_KEY=CLIENT_KEY, E2E_PROVIDER_KEY=PROVIDER_KEY, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+    env = dict(os.environ, E2E_CLIENT_KEY=CLIENT_KEY, E2E_PROVIDER_KEY=PROVIDER_KEY, E2E_VIEWER=VIEWER, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
                OTEL_SERVICE_NAME="clawgate-e2e", OTEL_TRACES_SAMPLER="always_on", OTEL_BSP_SCHEDULE_DELAY="200",
                OTEL_RESOURCE_ATTRIBUTES="deployment.environment=e2e")
     gate = Proc([binary("clawgate"), "--config", str(config)], env=env)
@@ -310,6 +311,76 @@ def test_with_the_receiver_stopped_requests_keep_their_latency_and_dropped_spans
             dropped = float(next(l.split()[-1] for l in metrics.splitlines() if l.startswith("clawgate_spans_dropped_total")))
             time.sleep(0.2)
         assert dropped > 0, "spans that could not be exported were not counted"
+    finally:
+        gate.stop()
+        sim.stop()
+
+
+# --- The console: the Requests pane in tmux, and clawtop --requests --------------------------
+
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+from test_clawtop_e2e import Tmux  # noqa: E402
+
+
+def clawtop(*args):
+    env = {k: v for k, v in os.environ.items() if k != "TERM"}
+    env["CLAWTOP_TOKEN"] = VIEWER
+    return subprocess.run([binary("clawtop"), *args], capture_output=True, text=True, timeout=30, env=env)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is installed by .ci/run")
+def test_the_requests_pane_shows_a_failed_over_request_and_enter_names_both_providers(tmp_path):
+    sim, gate = start(tmp_path, "")
+    t = None
+    try:
+        chat(gate.info["url"], "pane-0312")
+        t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={VIEWER} {binary('clawtop')} --refresh 0.5 --node {gate.info['admin']}",
+                 width=140, height=30)
+        t.wait_for("bad")
+        t.keys("8")
+        screen = t.wait_for("support-bot")
+        row = next(line for line in screen.splitlines() if "support-bot" in line)
+        assert "200" in row and "good" in row and "2: bad status_503 > good ok" in row, screen
+        t.keys("/")
+        t.keys(*"pane-0312")
+        t.keys("Enter")
+        t.keys("Enter")
+        screen = t.wait_for("Request pane-0312")
+        attempts = [line for line in screen.splitlines() if "sim-model" in line]
+        assert len(attempts) == 2 and "bad" in attempts[0] and "503" in attempts[0] and "good" in attempts[1], screen
+        assert f"trace id {TRACE}" in screen and "served by good after 2 attempt(s)" in screen
+        t.keys("Escape")
+        t.wait_for("ATTEMPTS")
+        t.keys("q")
+    finally:
+        if t:
+            t.kill()
+        gate.stop()
+        sim.stop()
+
+
+def test_clawtop_requests_prints_the_same_for_scripts(tmp_path):
+    sim, gate = start(tmp_path, "")
+    try:
+        chat(gate.info["url"], "script-1")
+        chat(gate.info["url"], "script-2", stream=True)
+        r = clawtop("--requests", "--since", "10m", "--client", "support-bot", "--format", "json", "--node", gate.info["admin"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        report = json.loads(r.stdout)
+        assert report["schema"] == "clawtop.requests.v1" and report["unread"] == []
+        assert [q["request_id"] for q in report["requests"]] == ["script-2", "script-1"]
+        first = report["requests"][1]
+        assert first["node"] == "trace-node" and first["trace_id"] == TRACE and first["status"] == 200
+        assert [a["provider"] for a in first["attempts"]] == ["bad", "good"]
+        assert clawtop("--requests", "--client", "nobody", "--format", "json", "--node", gate.info["admin"]).stdout.count("request_id") == 0
+        text = clawtop("--requests", "--node", gate.info["admin"])
+        assert text.returncode == 0 and "script-1" in text.stdout and "attempt 1: bad sim-model status 503" in text.stdout
+        assert clawtop("--requests", "--since", "soon", "--node", gate.info["admin"]).returncode != 0
+        dead = clawtop("--requests", "--node", "http://127.0.0.1:9")
+        assert dead.returncode == 1 and "NOT READ" in dead.stdout
     finally:
         gate.stop()
         sim.stop()
