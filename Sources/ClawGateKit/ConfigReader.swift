@@ -86,7 +86,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients", "tls"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients", "tls", "access_log", "telemetry"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -191,6 +191,20 @@ struct ConfigReader {
                 break
             }
         }
+        if let value = top["access_log"] {
+            if let fields = mapping(value, "access_log", known: ["path"]) {
+                switch string(fields, "path", "access_log", required: true) {
+                case "stdout"?: config.accessLog = .stdout
+                case let path? where !path.isEmpty: config.accessLog = .file(path)
+                case _?: problem("access_log.path", "must be a file to append to, or stdout")
+                case nil: break
+                }
+            }
+        }
+        if let fields = mapping(top["telemetry"], "telemetry", known: ["endpoint", "traces_endpoint", "service_name", "resource_attributes",
+                                                                       "sampler", "sampler_arg", "queue_size", "batch_delay", "export_timeout"]) {
+            telemetry(fields, into: &config)
+        }
         if let fields = mapping(top["admin"], "admin", known: ["listen", "tokens", "state_dir", "tls"]) {
             config.admin.stateDir = string(fields, "state_dir", "admin")
             config.admin.tls = listenerTLS(fields["tls"], "admin.tls")
@@ -287,6 +301,45 @@ struct ConfigReader {
             problem(access.username == nil ? "store.username" : "store.password_env", "etcd's user needs both store.username and store.password_env")
         }
         return access
+    }
+
+    /// `telemetry:` (the OTLP/HTTP span exporter; the `OTEL_*` variables go over it at start).
+    mutating func telemetry(_ fields: [String: JSONValue], into config: inout GatewayConfig) {
+        let base = string(fields, "endpoint", "telemetry")
+        let traces = string(fields, "traces_endpoint", "telemetry")
+        for (key, url) in [("endpoint", base), ("traces_endpoint", traces)] {
+            if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
+                problem("telemetry.\(key)", "must be an http:// or https:// URL of an OTLP/HTTP collector, got '\(url)'")
+            }
+        }
+        if base != nil, traces != nil { problem("telemetry", "give endpoint (the collector's base URL) or traces_endpoint (its /v1/traces URL), not both") }
+        guard let endpoint = traces ?? base.map(GatewayConfig.Telemetry.tracesURL(base:)) else {
+            problem("telemetry.endpoint", "required: the OTLP/HTTP collector's URL, e.g. http://127.0.0.1:4318")
+            return
+        }
+        var settings = GatewayConfig.Telemetry(endpoint: endpoint)
+        settings.serviceName = string(fields, "service_name", "telemetry") ?? settings.serviceName
+        if let value = fields["resource_attributes"] {
+            if let map = value.objectValue {
+                for (key, item) in map {
+                    if let text = item.stringValue { settings.resourceAttributes[key] = text } else { problem("telemetry.resource_attributes.\(key)", "must be a string") }
+                }
+            } else {
+                problem("telemetry.resource_attributes", "must be a mapping of names to strings")
+            }
+        }
+        let argument = number(fields, "sampler_arg", "telemetry", min: 0, max: 1)
+        if let name = string(fields, "sampler", "telemetry") {
+            if let sampler = GatewayConfig.Telemetry.sampler(name, argument: argument.map { String($0) }) {
+                settings.sampler = sampler
+            } else {
+                problem("telemetry.sampler", "must be always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio, got '\(name)'")
+            }
+        }
+        settings.queueSize = integer(fields, "queue_size", "telemetry", min: 1, max: 1_000_000) ?? settings.queueSize
+        settings.batchDelay = number(fields, "batch_delay", "telemetry", min: 0.01, max: 600) ?? settings.batchDelay
+        settings.exportTimeout = number(fields, "export_timeout", "telemetry", min: 0.1, max: 600) ?? settings.exportTimeout
+        config.telemetry = settings
     }
 
     static func hostPort(_ text: String) -> (String, Int)? {

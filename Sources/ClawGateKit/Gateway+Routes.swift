@@ -3,16 +3,19 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import Synchronization
 
 extension Gateway {
     /// The client port: the data plane (`/v1/...`) with `/healthz` and `/readyz` for load
     /// balancers. `/admin/...` and `/metrics` are not here (404): they live on the admin listener.
     func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        // Every client request: its request id and trace context, its record and log line.
+        let v1 = router.group().add(middleware: RequestTelemetryMiddleware(gateway: self))
         // One handler for every client API: the body (at most 8 MiB), the caller's key, the proxy.
         for (path, format) in [("/v1/chat/completions", ClientFormat.chat), ("/v1/messages", .messages), ("/v1/embeddings", .embeddings),
                                ("/v1/responses", .responses)] {
-            router.post(RouterPath(path)) { request, context -> Response in
+            v1.post(RouterPath(path)) { request, context -> Response in
                 var request = request
                 let body: ByteBuffer
                 do {
@@ -32,14 +35,14 @@ extension Gateway {
                                         connection: context.channel)
             }
         }
-        router.post("/v1/messages/count_tokens") { request, _ -> Response in
+        v1.post("/v1/messages/count_tokens") { request, _ -> Response in
             var request = request
             let body = (try? await request.collectBody(upTo: 8 << 20)) ?? ByteBuffer()
             return await Self.$clientFormat.withValue(.messages) {
                 await self.countTokens(body: body, authorization: Self.anthropicAuthorization(request.headers))
             }
         }
-        router.get("/v1/models") { request, _ -> Response in
+        v1.get("/v1/models") { request, _ -> Response in
             // With client keys, the routes are the callers' business only.
             if self.clientAuth.clients != nil, self.clientAuth.authenticate(request.headers[.authorization]) == nil {
                 return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send Authorization: Bearer KEY with a key this gateway's operators gave you.",
@@ -72,6 +75,7 @@ extension Gateway {
             let now = self.clock()
             self.metrics.renderListeners(self.listeners)
             self.metrics.renderTLS([self.dataTLS, self.adminTLS].compactMap { $0 })
+            self.metrics.renderDrops(accessLog: self.accessLog?.dropped.load(ordering: .relaxed) ?? 0, spans: self.traceExport?.droppedSpans ?? 0)
             let bytes = self.metrics.render(state: self.state, snapshot: self.state.snapshot(now: now), ready: self.isReady, now: now)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))

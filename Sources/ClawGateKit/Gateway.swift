@@ -21,6 +21,12 @@ public final class Gateway: Sendable {
     public let logger: Logger
     let clients: [HTTPClient]
     let apiKeys: [String?]
+    /// Each provider's host:port (`server.address` of its attempts).
+    let serverAddresses: [String]
+    /// The JSON access log, when `access_log:` is configured.
+    public let accessLog: AccessLog?
+    /// The span exporter, when `telemetry:` or `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` names a collector.
+    public let traceExport: TraceExport?
     /// Seconds on the node's clock (monotonic; a test may pass its own and move it).
     public let clock: @Sendable () -> Double
     public let startedAt: Double
@@ -121,9 +127,15 @@ public final class Gateway: Sendable {
                                              "not_after": .string(Date(timeIntervalSince1970: loaded.notAfter).ISO8601Format()),
                                              "client_certificates": .string(loaded.mutual ? "required" : "not asked")])
         }
+        let accessLog = try config.accessLog.map { (target) throws(AccessLogError) in try AccessLog(target: target) }
+        let traceExport = try TraceExport.make(config.telemetry, environment: environment, logger: logger)
+        if let traceExport {
+            logger.info("exporting spans over OTLP/HTTP", metadata: ["endpoint": .string(traceExport.settings.endpoint),
+                                                                     "service": .string(traceExport.settings.serviceName)])
+        }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
                   openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment, dataTLS: dataTLS, adminTLS: adminTLS,
-                  etcdAccess: etcdAccess)
+                  etcdAccess: etcdAccess, accessLog: accessLog, traceExport: traceExport)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file
@@ -167,10 +179,12 @@ public final class Gateway: Sendable {
          limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
          clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil),
          environment: [String: String] = ProcessInfo.processInfo.environment, dataTLS: ServerTLS? = nil, adminTLS: ServerTLS? = nil,
-         etcdAccess: EtcdAccess = EtcdAccess()) {
+         etcdAccess: EtcdAccess = EtcdAccess(), accessLog: AccessLog? = nil, traceExport: TraceExport? = nil) {
         self.clientAuth = clientAuth
         self.dataTLS = dataTLS
         self.adminTLS = adminTLS
+        self.accessLog = accessLog
+        self.traceExport = traceExport
         self.openFileLimit = openFileLimit
         let metrics = GatewayMetrics()
         self.metrics = metrics
@@ -211,6 +225,10 @@ public final class Gateway: Sendable {
             configuration.connectionPool.retryConnectionEstablishment = false
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
+        self.serverAddresses = config.providers.map { provider in
+            guard let url = URL(string: provider.baseURL), let host = url.host else { return provider.baseURL }
+            return url.port.map { "\(host):\($0)" } ?? host
+        }
         self.apiKeys = config.providers.map { provider in
             provider.apiKeyEnv.flatMap { environment[$0] }
         }
@@ -234,8 +252,9 @@ public final class Gateway: Sendable {
     }
 
     /// A request to `url` on a provider, with the headers of its kind carrying the gateway's key
-    /// (never the client's).
-    func upstreamRequest(provider: Int, url: String, method: HTTPMethod, body: ByteBuffer?) -> HTTPClientRequest {
+    /// (never the client's) and, for a client's request, its trace context (`traceparent` naming
+    /// the attempt's span, the client's `tracestate`) and request id.
+    func upstreamRequest(provider: Int, url: String, method: HTTPMethod, body: ByteBuffer?, trace: UpstreamTrace? = nil) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let body {
@@ -245,6 +264,11 @@ public final class Gateway: Sendable {
         request.headers.add(name: "accept", value: "application/json, text/event-stream")
         for (name, value) in config.providers[provider].endpoint.headers(apiKey: apiKeys[provider]) {
             request.headers.add(name: name, value: value)
+        }
+        if let trace {
+            request.headers.add(name: "traceparent", value: trace.traceParent)
+            if let state = trace.traceState { request.headers.add(name: "tracestate", value: state) }
+            request.headers.add(name: "x-request-id", value: trace.requestID)
         }
         return request
     }

@@ -274,6 +274,10 @@ public struct GatewayConfig: Sendable, Equatable {
     public var store = Store.file
     /// `clients:` who may call the gateway, each with a key and limits; nil: open to anyone.
     public var clients: [Client]?
+    /// The JSON access log (`access_log: {path: FILE | stdout}`); nil: off.
+    public var accessLog: AccessLog.Target?
+    /// Span export (`telemetry:`); the `OTEL_*` variables can also turn it on.
+    public var telemetry: Telemetry?
 
     /// A caller of the gateway: its key comes from an env var or a 0600 file (only a hash is kept).
     public struct Client: Sendable, Equatable {

@@ -53,6 +53,11 @@ public final class GatewayMetrics: Sendable {
                                                     "When the certificate a TLS listener serves now expires (seconds since 1970), by listener.")
     nonisolated(unsafe) static let tlsReloads = name("tls_reloads", "total", "TLS reloads (SIGHUP) by listener and outcome: ok, or failed (the certificate in force stays).")
 
+    nonisolated(unsafe) static let accessLogDropped = name("access_log_dropped", "total",
+                                                           "Access-log lines dropped because the writer fell more than 8 MiB behind (a stalled disk).")
+    nonisolated(unsafe) static let spansDropped = name("spans_dropped", "total",
+                                                       "Spans not exported: the export queue was full (the collector slow or down) or a batch failed to export.")
+
     public init() {}
 
     func tlsReloaded(listener: String, ok: Bool) {
@@ -64,6 +69,21 @@ public final class GatewayMetrics: Sendable {
         for tls in listeners {
             registry.makeGauge(descriptor: Self.tlsExpiry, labels: [("listener", tls.listener)]).set(tls.loaded.notAfter)
             for outcome in ["ok", "failed"] { _ = counter(32, Self.tlsReloads, [("listener", tls.listener), ("outcome", outcome)]) }
+        }
+    }
+
+
+    private let reportedDrops = Mutex<(accessLog: Int, spans: Int)>((0, 0))
+
+    /// The access log's and the span exporter's drop counts (kept as plain counts off the request
+    /// path), as counters that a scrape always sees.
+    func renderDrops(accessLog: Int, spans: Int) {
+        reportedDrops.withLock { seen in
+            let log = registry.makeCounter(descriptor: Self.accessLogDropped)
+            if accessLog > seen.accessLog { log.increment(by: Int64(accessLog - seen.accessLog)) }
+            let span = registry.makeCounter(descriptor: Self.spansDropped)
+            if spans > seen.spans { span.increment(by: Int64(spans - seen.spans)) }
+            seen = (max(seen.accessLog, accessLog), max(seen.spans, spans))
         }
     }
 
@@ -82,7 +102,7 @@ public final class GatewayMetrics: Sendable {
             registry.makeGauge(descriptor: Self.connectionsOpen, labels: labels).set(Double(listener.openConnections))
             registry.makeGauge(descriptor: Self.maxConnections, labels: labels).set(Double(listener.maxConnections))
             _ = counter(30, Self.connectionsRefused, labels)
-            for kind in ["header", "idle"] { _ = counter(31, Self.connectionsTimedOut, [("listener", listener.listener), ("kind", kind)]) }
+            for kind in ["header", "body", "idle"] { _ = counter(31, Self.connectionsTimedOut, [("listener", listener.listener), ("kind", kind)]) }
         }
     }
 

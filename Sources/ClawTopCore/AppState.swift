@@ -1,6 +1,6 @@
 /// The panes of the console, in Tab order; digits 0-7 jump to them.
 public enum Pane: Int, Sendable, CaseIterable {
-    case overview, providers, nodes, routes, cost, events, alerts, clients
+    case overview, providers, nodes, routes, cost, events, alerts, clients, requests
 
     public var title: String {
         switch self {
@@ -12,6 +12,7 @@ public enum Pane: Int, Sendable, CaseIterable {
         case .events: "Events"
         case .alerts: "Alerts"
         case .clients: "Clients"
+        case .requests: "Requests"
         }
     }
 }
@@ -75,9 +76,12 @@ public struct NodePoll: Sendable, Equatable {
     public var operatorState: StateDocument?
     /// Audit entries after the last one seen: who changed what, when and why.
     public var audit: [AuditEntry]
+    /// The node's request records after the last one seen (`GET /admin/v1/requests`).
+    public var requests: [RequestRecord] = []
 
     public init(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil,
-                operatorState: StateDocument? = nil, audit: [AuditEntry] = []) {
+                operatorState: StateDocument? = nil, audit: [AuditEntry] = [], requests: [RequestRecord] = []) {
+        self.requests = requests
         self.index = index
         self.snapshot = snapshot
         self.raw = raw
@@ -235,6 +239,8 @@ public struct AppState: Sendable, Equatable {
     /// The event line shown whole over the Events pane (Enter there): its key, so that it stays
     /// the same event while newer ones arrive.
     public var eventDetail: String?
+    /// The request whose detail is open (Enter on the Requests pane): its node and sequence.
+    public var requestDetail: RequestKey?
     /// Per provider, the fleet p50 latency and cost per hour of each poll, oldest first.
     public var latencyHistory: [String: [Double]] = [:]
     public var costHistory: [String: [Double]] = [:]
@@ -262,7 +268,7 @@ public struct AppState: Sendable, Equatable {
         a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit
             && a.width == b.width && a.height == b.height && a.paused == b.paused && a.showHelp == b.showHelp
             && a.message?.text == b.message?.text && a.pending == b.pending && a.sort == b.sort
-            && a.filter == b.filter && a.detail == b.detail && a.eventDetail == b.eventDetail
+            && a.filter == b.filter && a.detail == b.detail && a.eventDetail == b.eventDetail && a.requestDetail == b.requestDetail
     }
 
     public init(fleet: Fleet, readOnly: Bool = false, ascii: Bool = false) {
@@ -384,5 +390,16 @@ public struct WallSettings: Sendable, Equatable {
     public init(cycle: Double = 15, staleAfter: Double = 10) {
         self.cycle = cycle
         self.staleAfter = staleAfter
+    }
+}
+
+/// One request record on one node: which node's ring it is in, and its sequence there.
+public struct RequestKey: Sendable, Equatable, Hashable {
+    public var node: Int
+    public var sequence: Int
+
+    public init(node: Int, sequence: Int) {
+        self.node = node
+        self.sequence = sequence
     }
 }

@@ -86,6 +86,7 @@ public enum Completion {
         case .events: fleet.nodes.map(\.name) + unique(fleet.nodes.flatMap(\.events).map(\.subject)).sorted()
         case .alerts: unique(fleet.monitor.alerts.map(\.name))
         case .clients: unique(fleet.nodes.compactMap(\.snapshot).flatMap { ($0.clients ?? []).map(\.name) })
+        case .requests: unique(fleet.nodes.flatMap(\.requests).flatMap { [$0.client, $0.route].compactMap { $0 } }).sorted()
         }
         let matches = unique(names.filter { $0.lowercased().hasPrefix(text.lowercased()) })
         guard let first = matches.first else { return (text, []) }

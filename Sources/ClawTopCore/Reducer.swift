@@ -39,10 +39,11 @@ public enum Reducer {
                 state.showTimeline = false
             } else if state.eventDetail != nil {
                 state.eventDetail = nil
-            } else if state.showHelp || state.message != nil || state.detail != nil {
+            } else if state.showHelp || state.message != nil || state.detail != nil || state.requestDetail != nil {
                 state.showHelp = false
                 state.message = nil
                 state.detail = nil
+                state.requestDetail = nil
             } else {
                 state.filter = ""
             }
@@ -54,6 +55,10 @@ public enum Reducer {
                 let lines = Selectors.eventLines(state)
                 let index = state.selected(.events)
                 if lines.indices.contains(index) { state.eventDetail = lines[index].key }
+            } else if state.pane == .requests {
+                let rows = Selectors.requestRows(state)
+                let index = state.selected(.requests)
+                if rows.indices.contains(index) { state.requestDetail = rows[index].key }
             } else if let id = selectedProvider(state) {
                 state.detail = id
             }
@@ -214,6 +219,7 @@ public enum Reducer {
                 node.eventCursor = 0
                 node.auditCursor = 0
                 node.audit = []
+                node.requests = []
             }
             node.operatorState = poll.operatorState
             node.snapshot = snapshot
@@ -227,6 +233,9 @@ public enum Reducer {
         if !poll.events.isEmpty {
             node.events = Array((node.events + poll.events).suffix(500))
             node.eventCursor = poll.events.last!.sequence
+        }
+        if !poll.requests.isEmpty {
+            node.requests = Array((node.requests + poll.requests).suffix(NodeStatus.keptRequests))
         }
         if let last = poll.audit.last {
             node.audit = Array((node.audit + poll.audit).suffix(1000))
@@ -578,6 +587,7 @@ public enum Reducer {
         case .events: Selectors.eventLines(state).count
         case .alerts: Selectors.filteredAlerts(state).count
         case .clients: Selectors.clientRows(state).count
+        case .requests: Selectors.requestRows(state).count
         }
     }
 }

@@ -33,7 +33,10 @@ extension View {
         let columns = rows.count + 4 > b.height - 4 && b.width >= 70 ? 2 : 1
         let perColumn = (rows.count + columns - 1) / columns
         let width = min(b.width - 4, 44 * columns)
-        let height = min(b.height - 4, perColumn + 4)
+        // Tight (no blank lines around the rows, one row of margin) when the roomy form would cut keys.
+        let tight = perColumn + 4 > b.height - 4
+        let height = tight ? min(b.height - 2, perColumn + 2) : min(b.height - 4, perColumn + 4)
+        let first = tight ? 1 : 2
         let left = (b.width - width) / 2
         let top = (b.height - height) / 2
         for y in top..<(top + height) {
@@ -43,8 +46,8 @@ extension View {
         b.put("Tab: the : commands ", x: left + width - 20, y: top, role: .selected)
         let columnWidth = width / columns
         for (i, binding) in rows.enumerated() {
-            let y = top + 2 + i % perColumn
-            guard y < top + height else { continue }
+            let y = top + first + i % perColumn
+            guard y < top + height - 1 else { continue }
             b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2 + (i / perColumn) * columnWidth, y: y, role: .selected,
                   maxWidth: columnWidth - 3)
         }

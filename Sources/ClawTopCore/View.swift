@@ -20,6 +20,8 @@ public enum View {
         let area = (top: 2, bottom: state.height - 2)
         if let id = state.detail {
             detail(state, id, &buffer, area)
+        } else if let key = state.requestDetail {
+            requestDetail(state, key, &buffer, area)
         } else {
         switch state.pane {
         case .overview: overview(state, &buffer, area)
@@ -30,6 +32,7 @@ public enum View {
         case .events: events(state, &buffer, area)
         case .alerts: alerts(state, &buffer, area)
         case .clients: clients(state, &buffer, area)
+        case .requests: requests(state, &buffer, area)
         }
         }
         footer(state, &buffer)

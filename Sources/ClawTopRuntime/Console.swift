@@ -28,7 +28,11 @@ public struct ConsoleOptions: Sendable {
     public var fileStore = false
     /// `--timeline`: print the incident timeline (since `timelineSince` seconds ago) and exit.
     public var timeline = false
+    /// `--timeline` and `--requests`: how far back, in seconds.
     public var timelineSince = 3600.0
+    /// `--requests`: print every node's recent requests (of `client` only, when given) and exit.
+    public var requests = false
+    public var client: String?
     /// `--exec ... --dry-run`: print the plan and its effect, change nothing.
     public var dryRun = false
     /// `--exec ... --confirm NAME`: the route or node name a guarded action asks for.
@@ -126,7 +130,7 @@ public struct Console {
         // The terminal is checked before anything starts, so a console that cannot draw leaves no
         // demo process behind.
         var terminalChoice: TerminalChoice?
-        if !o.once, !o.headless, o.exec == nil, !o.timeline, o.drill == nil {
+        if !o.once, !o.headless, o.exec == nil, !o.timeline, o.drill == nil, !o.requests {
             switch TerminalChoice.choose() {
             case .success(let choice): terminalChoice = choice
             case .failure(let error): throw fail("the console needs a terminal: \(error.description)", 2)
@@ -198,6 +202,18 @@ public struct Console {
             // A demo fleet that just started needs some traffic before its shares mean anything.
             if o.demo { Thread.sleep(forTimeInterval: 5) }
             try runDrill(drill, poller: poller, state: &state, token: token, urls: urls)
+        }
+        if o.requests {
+            Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
+            let report = RequestReport.build(state, since: Date().timeIntervalSince1970 - o.timelineSince, client: o.client)
+            if o.format == "json" {
+                var bytes = report.json.bytes(sorted: true)
+                bytes.append(0x0A)
+                FileHandle.standardOutput.write(Data(bytes))
+            } else {
+                FileHandle.standardOutput.write(Data(TerminalText.safeLines(report.text).utf8))
+            }
+            throw ConsoleExit(report.unread.isEmpty ? 0 : 1)
         }
         if o.timeline {
             let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }

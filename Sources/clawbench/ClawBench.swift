@@ -63,7 +63,8 @@ final class BenchFleet {
     /// `kind` is the provider kind of the node's providers (clawsim speaks it with `format=`).
     /// With `tls`, the node's client port speaks HTTPS with that certificate and key.
     init(bin: String, provider: String, timeouts: String = "{connect: 2, first_byte: 30, total: 300}", count: Int = 1,
-         strategy: String = "weighted", clientKey: String? = nil, kind: String = "openai", tls: TestCertificates.Pair? = nil) throws {
+         strategy: String = "weighted", clientKey: String? = nil, kind: String = "openai", tls: TestCertificates.Pair? = nil,
+         extra: String = "", env extraEnv: [String: String] = [:], name: String = "") throws {
         let id = String(provider.prefix { $0 != "," && $0 != ":" })
         let ids = (1...max(1, count)).map { $0 == 1 ? id : "\(id)\($0)" }
         let rest = provider.dropFirst(id.count) + (kind == "openai" ? "" : ",format=\(kind)")
@@ -92,11 +93,12 @@ final class BenchFleet {
             health_check: {interval: 5}
             \(clientKey == nil ? "" : "clients: [{name: bench, key_env: CLAWBENCH_KEY, limits: {rpm: 10000000, tpm: 1000000000, concurrency: 1000000}}]")
             \(tls.map { "tls: {cert_file: \($0.cert), key_file: \($0.key)}" } ?? "")
+            \(extra)
             """
-        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id)-\(kind)\(clientKey == nil ? "" : "-keys")\(tls == nil ? "" : "-tls").yaml"
+        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id)-\(kind)\(clientKey == nil ? "" : "-keys")\(tls == nil ? "" : "-tls")\(name).yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         do {
-            var env = ["CLAWBENCH_UPSTREAM_KEY": "sk-upstream-bench"]
+            var env = ["CLAWBENCH_UPSTREAM_KEY": "sk-upstream-bench"].merging(extraEnv) { $1 }
             if let clientKey { env["CLAWBENCH_KEY"] = clientKey }
             gate = try Child(bin + "/clawgate", ["--config", configPath], env: env)
         } catch {
@@ -150,6 +152,8 @@ struct GatewayOverhead: AsyncParsableCommand {
 
     @Flag(help: "Also through a node whose client port speaks TLS (a certificate made by openssl), in the same run: requests/s and latency against the plain port, on kept-alive connections and with a new connection (a handshake) per request.")
     var tls = false
+    @Flag(help: "Also through a node exporting every span (100 % sampling, to an OTLP/HTTP sink in this process) and one writing the access log to a file, in the same run: added p50 of each against the plain node.")
+    var telemetry = false
 
     @Option(help: "Streams per node for the CPU-per-chunk figure (with --kind).")
     var streams: Int = 200
@@ -256,6 +260,7 @@ struct GatewayOverhead: AsyncParsableCommand {
             print("key check + per-client accounting: p50 \(String(format: "%+.1f", (l.percentile(0.5) / plain - 1) * 100)) % latency, throughput \(String(format: "%.2f", t.rps / throughput[targets[1].0]!.rps))x the open node")
         }
         if tls { try await compareTLS(client: client, plain: fleet, body: body) }
+        if telemetry { try await compareTelemetry(client: client, plain: fleet, body: body) }
         if kind != "openai" { try await compareKind(client: client, openai: fleet, body: body) }
         if endpoint != "chat" { try await compareEndpoint(client: client, openai: fleet, body: body) }
     }

@@ -3,6 +3,7 @@ import ClawGateKit
 import ClawShared
 import ClawServerSupport
 import Foundation
+import Synchronization
 
 /// clawgate: the OpenAI-compatible HA gateway node.
 
@@ -65,7 +66,8 @@ struct Serve: AsyncParsableCommand {
             throw fail("clawgate: the admin listener's default port is the listen port + 1: with port 65535 give --admin-listen", code: 2)
         }
         if let nodeId { gatewayConfig.nodeID = nodeId }
-        // SIGINT and SIGTERM stop the node; SIGHUP reloads its TLS certificates.
+        // SIGINT and SIGTERM stop the node; SIGHUP reloads its TLS certificates and reopens an access
+        // log in a file (logrotate's postrotate).
         let signals = ShutdownSignals([SIGINT, SIGTERM])
         let reload = ReloadSignal()
         let server: GatewayServer
@@ -74,6 +76,8 @@ struct Serve: AsyncParsableCommand {
         } catch let error as ConfigError {
             throw fail("clawgate: refusing to start:\n" + error.description, code: 2)
         } catch let error as StoreStartError {
+            throw fail("clawgate: refusing to start: \(error.description)", code: 2)
+        } catch let error as AccessLogError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
         } catch let error as LimitsError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
@@ -86,8 +90,10 @@ struct Serve: AsyncParsableCommand {
                                "version": .string(Gateway.version)]
         // Before the announcement: a SIGHUP sent right after it reloads.
         reload.onSignal {
-            if server.reloadTLS().isEmpty {
-                server.gateway.logger.info("SIGHUP: no listener has TLS (tls:, admin.tls:), so there is nothing to reload")
+            let accessLog = server.gateway.accessLog
+            accessLog?.reopen()
+            if server.reloadTLS().isEmpty, accessLog == nil {
+                server.gateway.logger.info("SIGHUP: no listener has TLS (tls:, admin.tls:) and there is no access log, so there is nothing to reload")
             }
         }
         FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))

@@ -320,7 +320,14 @@ extension Gateway {
 extension RequestRecord {
     /// The admin API's form, with each failed attempt's reason (what to check for a refusal).
     var wire: ClawAdminAPI.RequestRecord {
-        .init(sequence: sequence, time: time, route: route, attempts: attempts.map { .init(provider: $0.provider, outcome: $0.outcome.reason) },
-              outcome: outcome, served: served, latencySeconds: (latency * 1_000_000).rounded() / 1_000_000)
+        func micro(_ seconds: Double) -> Double { (seconds * 1_000_000).rounded() / 1_000_000 }
+        return .init(sequence: sequence, time: time, route: route,
+                     attempts: attempts.map {
+                         .init(provider: $0.provider, outcome: $0.reason, model: $0.model, tier: $0.tier, status: $0.status, seconds: micro($0.seconds),
+                               fault: $0.fault, decision: $0.decision, spanID: $0.spanID)
+                     },
+                     outcome: outcome, served: served, latencySeconds: micro(latency), requestID: trace.requestID, traceID: trace.traceID,
+                     spanID: trace.spanID, parentSpanID: trace.parentSpanID, client: client, endpoint: endpoint, stream: streaming, status: status,
+                     fault: fault, ttftSeconds: ttft.map(micro), tokensIn: tokensIn, tokensOut: tokensOut, costDollars: cost)
     }
 }
