@@ -354,7 +354,8 @@ extension Gateway {
                         // The provider asked to be left alone: it takes no request until then.
                         state.holdOff(provider: choice.provider, until: now + min(retryAfter, Self.longestHoldOff))
                     }
-                    logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label)])
+                    logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label),
+                                                            "request_id": .string(ledger?.trace.requestID ?? ""), "trace_id": .string(ledger?.trace.traceID ?? "")])
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome,
                                                   retryAfter: retryAfter.map { String(Int($0.rounded(.up))) })
                 case .passthrough(let status, let contentType, let bytes):
