@@ -106,7 +106,7 @@ def test_a_failovers_access_log_line_holds_both_attempts_no_key_and_sighup_reope
         sim.stop()
 
 
-def test_access_log_to_stdout_and_sighup_still_stops_a_node_without_a_log_file(tmp_path):
+def test_access_log_to_stdout_and_sighup_does_not_stop_the_node(tmp_path):
     sim, gate = start(tmp_path, "access_log: {path: stdout}")
     try:
         chat(gate.info["url"], "to-stdout")
@@ -117,8 +117,13 @@ def test_access_log_to_stdout_and_sighup_still_stops_a_node_without_a_log_file(t
             if text:
                 line = json.loads(text)
         assert line["request_id"] == "to-stdout" and len(line["attempts"]) == 2
+        # SIGHUP reloads (TLS, a log file); it never stops the node, whatever the log's target.
+        gate.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        assert gate.proc.poll() is None, "SIGHUP stopped the node"
+        chat(gate.info["url"], "after-hup")
     finally:
-        assert gate.stop(signal.SIGHUP) == 0
+        assert gate.stop() == 0
         sim.stop()
 
 
