@@ -12,13 +12,14 @@ extension View {
         if state.helpPage == 1 {
             let rows = commandHelp(state)
             let width = min(b.width - 4, max(50, (rows.map { $0.0.count + $0.1.count }.max() ?? 0) + 16))
-            let height = min(b.height - 4, rows.count + 4)
+            // Every command under the title, with a blank line below them (80x24 holds 20).
+            let height = min(b.height - 2, rows.count + 3)
             let left = (b.width - width) / 2
             let top = (b.height - height) / 2
             for y in top..<(top + height) { b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected) }
             b.put(" Commands after : (Tab completes names; Tab here: keys) ", x: left + 1, y: top, role: .selected, maxWidth: width - 2)
-            for (i, row) in rows.enumerated() where top + 2 + i < top + height - 1 {
-                b.put(Format.pad(row.0, 11) + row.1, x: left + 2, y: top + 2 + i, role: .selected, maxWidth: width - 4)
+            for (i, row) in rows.enumerated() where top + 1 + i < top + height - 1 {
+                b.put(Format.pad(row.0, 11) + row.1, x: left + 2, y: top + 1 + i, role: .selected, maxWidth: width - 4)
             }
             return
         }
