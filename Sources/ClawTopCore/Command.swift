@@ -355,7 +355,14 @@ extension Command {
             let targets = reachable.filter { $0 != source }
             guard !targets.isEmpty else { return .failure(.init("no other node answers: nothing to copy \(name)'s state to")) }
             let content = OperatorContent(snapshot)
-            let state = wire(StateBody(state: content.document(revision: snapshot.node.revision), reason: why))
+            var document = content.document(revision: snapshot.node.revision)
+            // Budgets an operator set and budget guards: from the node's state document, which has
+            // them whole (a budget turned off is not in its snapshot).
+            if let source = fleet.nodes[source].operatorState {
+                document.budgets = source.budgets
+                document.budgetGuards = source.budgetGuards
+            }
+            let state = wire(StateBody(state: document, reason: why))
             return .success(ActionPlan(command: self,
                                        calls: targets.map { AdminCall(target: .node($0), method: "PUT", path: "/admin/v1/state", body: state) },
                                        summary: "Copy \(fleet.nodes[source].name)'s operator state (\(content.summary)) to "

@@ -93,4 +93,16 @@ import Testing
         let text = SnapshotReport.text(state.fleet, now: 1000)
         #expect(text.contains("budget route chat: $39.6/h of $30.0/h (shift, config) OVER since \(Format.iso8601(990)) on 1/1 nodes"), "\(text)")
     }
+
+    @Test func syncCopiesTheOperatorsBudgetsAndTheGuards() throws {
+        var state = fleet(Self.over, nodes: 2)
+        let document = StateDocument(revision: 1, drainedProviders: [], weights: [:], failovers: [], nodeDrain: false,
+                                     budgets: ["chat": RouteBudget(perHour: 0, action: .shift)], budgetGuards: ["chat": Self.over.guardInForce!])
+        let snapshot = state.fleet.nodes[0].snapshot!
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil,
+                                                                     operatorState: document)], at: 999.5)))
+        let plan = try Command.sync("node-1").plan(fleet: state.fleet, reason: nil, now: 1000).get()
+        let sent = plan.calls[0].body["state"]
+        #expect(sent?["budgets"]?["chat"]?["per_hour"]?.doubleValue == 0 && sent?["budget_guards"]?["chat"]?["action"]?.stringValue == "shift", "\(plan.calls[0].body)")
+    }
 }
