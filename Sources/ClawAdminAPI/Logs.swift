@@ -57,9 +57,15 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var after: JSONValue
     public var reason: String?
     public var revision: Int
+    /// The address the write came from (`IP:PORT`); nil for writes not made over the admin API.
+    public var address: String?
+    /// The subject of the caller's TLS client certificate (`CN=alice,O=ops`); nil without one.
+    public var certificate: String?
 
     public init(sequence: Int, time: Double, actor: String, action: String, target: String, before: JSONValue, after: JSONValue,
-                reason: String?, revision: Int) {
+                reason: String?, revision: Int, address: String? = nil, certificate: String? = nil) {
+        self.address = address
+        self.certificate = certificate
         self.sequence = sequence
         self.time = time
         self.actor = actor
@@ -72,7 +78,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case sequence, time, actor, action, target, before, after, reason, revision
+        case sequence, time, actor, action, target, before, after, reason, revision, address, certificate
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,6 +93,9 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         after = try c.decodeIfPresent(JSONValue.self, forKey: .after) ?? .null
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
         revision = try c.decode(Int.self, forKey: .revision)
+        // Absent from records written before they were kept.
+        address = try c.decodeIfPresent(String.self, forKey: .address)
+        certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -100,38 +109,125 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         try c.encode(after, forKey: .after)
         try c.encodeNullable(reason, forKey: .reason)
         try c.encode(revision, forKey: .revision)
+        try c.encodeNullable(address, forKey: .address)
+        try c.encodeNullable(certificate, forKey: .certificate)
     }
 }
 
-/// A client request that needed a retry or failed, kept so an operator can ask why.
+/// A client request as the node recorded it (the last 1,000), so an operator can ask why one
+/// took long or failed over: its ids, who called what, how it ended, and every attempt.
 public struct RequestRecord: Codable, Sendable, Equatable {
     public struct Attempt: Codable, Sendable, Equatable {
         public var provider: String
         /// ok, timeout, connect_error, reset, status_NNN (with what to check for 401/402/403/404/405), bad_response (...), stream_cut.
         public var outcome: String
+        public var model: String
+        public var tier: Int
+        /// The provider's HTTP status, when it answered one.
+        public var status: Int?
+        public var seconds: Double
+        /// none, client, provider or limit.
+        public var fault: String
+        /// How the route's strategy picked it ("weighted: ..."), or "panic".
+        public var decision: String?
+        /// The attempt's client span: the parent the provider saw in `traceparent`.
+        public var spanID: String
 
-        public init(provider: String, outcome: String) {
+        enum CodingKeys: String, CodingKey {
+            case provider, outcome, model, tier, status, seconds, fault, decision
+            case spanID = "span_id"
+        }
+
+        public init(provider: String, outcome: String, model: String = "", tier: Int = 0, status: Int? = nil, seconds: Double = 0,
+                    fault: String = "none", decision: String? = nil, spanID: String = "") {
             self.provider = provider
             self.outcome = outcome
+            self.model = model
+            self.tier = tier
+            self.status = status
+            self.seconds = seconds
+            self.fault = fault
+            self.decision = decision
+            self.spanID = spanID
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            provider = try c.decode(String.self, forKey: .provider)
+            outcome = try c.decode(String.self, forKey: .outcome)
+            // A node from before request tracing sends only provider and outcome.
+            model = try c.decodeIfPresent(String.self, forKey: .model) ?? ""
+            tier = try c.decodeIfPresent(Int.self, forKey: .tier) ?? 0
+            status = try c.decodeIfPresent(Int.self, forKey: .status)
+            seconds = try c.decodeIfPresent(Double.self, forKey: .seconds) ?? 0
+            fault = try c.decodeIfPresent(String.self, forKey: .fault) ?? "none"
+            decision = try c.decodeIfPresent(String.self, forKey: .decision)
+            spanID = try c.decodeIfPresent(String.self, forKey: .spanID) ?? ""
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(provider, forKey: .provider)
+            try c.encode(outcome, forKey: .outcome)
+            try c.encode(model, forKey: .model)
+            try c.encode(tier, forKey: .tier)
+            try c.encodeNullable(status, forKey: .status)
+            try c.encode(seconds, forKey: .seconds)
+            try c.encode(fault, forKey: .fault)
+            try c.encodeNullable(decision, forKey: .decision)
+            try c.encode(spanID, forKey: .spanID)
         }
     }
 
     public var sequence: Int
+    /// When the request started (wall clock, seconds since 1970).
     public var time: Double
     public var route: String
     public var attempts: [Attempt]
-    /// ok (after retries), failed, max_in_flight_per_provider, or the status (a client fault passed through) or stream outcome.
+    /// ok, failed, max_in_flight_per_provider, or the status (a client fault passed through) or stream outcome.
     public var outcome: String
     /// The provider that answered, if any.
     public var served: String?
     public var latencySeconds: Double
+    /// The client's `X-Request-Id`, or the one the gateway gave it.
+    public var requestID: String
+    /// The W3C trace it belongs to (the client's, or one the gateway started).
+    public var traceID: String
+    /// The gateway's server span.
+    public var spanID: String
+    /// The client's span, when it sent a `traceparent`.
+    public var parentSpanID: String?
+    /// The client (its name in `clients:`), when client keys are on.
+    public var client: String?
+    /// chat, messages, embeddings or responses.
+    public var endpoint: String
+    public var stream: Bool
+    /// The HTTP status the client got.
+    public var status: Int
+    /// none, client, provider or limit.
+    public var fault: String
+    public var ttftSeconds: Double?
+    public var tokensIn: Int
+    public var tokensOut: Int
+    public var costDollars: Double
 
     enum CodingKeys: String, CodingKey {
-        case sequence, time, route, attempts, outcome, served
+        case sequence, time, route, attempts, outcome, served, client, endpoint, stream, status, fault
         case latencySeconds = "latency_seconds"
+        case requestID = "request_id"
+        case traceID = "trace_id"
+        case spanID = "span_id"
+        case parentSpanID = "parent_span_id"
+        case ttftSeconds = "ttft_seconds"
+        case tokensIn = "tokens_in"
+        case tokensOut = "tokens_out"
+        case costDollars = "cost_dollars"
     }
 
-    public init(sequence: Int, time: Double, route: String, attempts: [Attempt], outcome: String, served: String?, latencySeconds: Double) {
+    public init(sequence: Int, time: Double, route: String, attempts: [Attempt], outcome: String, served: String?, latencySeconds: Double,
+                requestID: String = "", traceID: String = "", spanID: String = "", parentSpanID: String? = nil, client: String? = nil,
+                endpoint: String = "chat", stream: Bool = false, status: Int = 200, fault: String = "none", ttftSeconds: Double? = nil,
+                tokensIn: Int = 0, tokensOut: Int = 0, costDollars: Double = 0) {
         self.sequence = sequence
         self.time = time
         self.route = route
@@ -139,6 +235,44 @@ public struct RequestRecord: Codable, Sendable, Equatable {
         self.outcome = outcome
         self.served = served
         self.latencySeconds = latencySeconds
+        self.requestID = requestID
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.client = client
+        self.endpoint = endpoint
+        self.stream = stream
+        self.status = status
+        self.fault = fault
+        self.ttftSeconds = ttftSeconds
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
+        self.costDollars = costDollars
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sequence = try c.decode(Int.self, forKey: .sequence)
+        time = try c.decode(Double.self, forKey: .time)
+        route = try c.decode(String.self, forKey: .route)
+        attempts = try c.decode([Attempt].self, forKey: .attempts)
+        outcome = try c.decode(String.self, forKey: .outcome)
+        served = try c.decodeIfPresent(String.self, forKey: .served)
+        latencySeconds = try c.decode(Double.self, forKey: .latencySeconds)
+        // A node from before request tracing sends none of these.
+        requestID = try c.decodeIfPresent(String.self, forKey: .requestID) ?? ""
+        traceID = try c.decodeIfPresent(String.self, forKey: .traceID) ?? ""
+        spanID = try c.decodeIfPresent(String.self, forKey: .spanID) ?? ""
+        parentSpanID = try c.decodeIfPresent(String.self, forKey: .parentSpanID)
+        client = try c.decodeIfPresent(String.self, forKey: .client)
+        endpoint = try c.decodeIfPresent(String.self, forKey: .endpoint) ?? "chat"
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
+        status = try c.decodeIfPresent(Int.self, forKey: .status) ?? 0
+        fault = try c.decodeIfPresent(String.self, forKey: .fault) ?? "none"
+        ttftSeconds = try c.decodeIfPresent(Double.self, forKey: .ttftSeconds)
+        tokensIn = try c.decodeIfPresent(Int.self, forKey: .tokensIn) ?? 0
+        tokensOut = try c.decodeIfPresent(Int.self, forKey: .tokensOut) ?? 0
+        costDollars = try c.decodeIfPresent(Double.self, forKey: .costDollars) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -150,6 +284,19 @@ public struct RequestRecord: Codable, Sendable, Equatable {
         try c.encode(outcome, forKey: .outcome)
         try c.encodeNullable(served, forKey: .served)
         try c.encode(latencySeconds, forKey: .latencySeconds)
+        try c.encode(requestID, forKey: .requestID)
+        try c.encode(traceID, forKey: .traceID)
+        try c.encode(spanID, forKey: .spanID)
+        try c.encodeNullable(parentSpanID, forKey: .parentSpanID)
+        try c.encodeNullable(client, forKey: .client)
+        try c.encode(endpoint, forKey: .endpoint)
+        try c.encode(stream, forKey: .stream)
+        try c.encode(status, forKey: .status)
+        try c.encode(fault, forKey: .fault)
+        try c.encodeNullable(ttftSeconds, forKey: .ttftSeconds)
+        try c.encode(tokensIn, forKey: .tokensIn)
+        try c.encode(tokensOut, forKey: .tokensOut)
+        try c.encode(costDollars, forKey: .costDollars)
     }
 }
 

@@ -167,15 +167,29 @@ public struct StoreStatus: Codable, Sendable, Equatable {
     /// False while the fleet store does not answer: the node serves the last state it applied.
     public var reachable: Bool
     public var error: String?
+    /// Revisions of the fleet state written straight into etcd, not through a node's admin API
+    /// (no audit record beside them): in effect, and flagged until an operator acknowledges them
+    /// (`POST /admin/v1/store/acknowledge`).
+    public var unaudited: [Int]
 
-    public init(kind: StoreKind = .file, reachable: Bool = true, error: String? = nil) {
+    public init(kind: StoreKind = .file, reachable: Bool = true, error: String? = nil, unaudited: [Int] = []) {
         self.kind = kind
         self.reachable = reachable
         self.error = error
+        self.unaudited = unaudited
     }
 
     enum CodingKeys: String, CodingKey {
-        case kind, reachable, error
+        case kind, reachable, error, unaudited
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(StoreKind.self, forKey: .kind)
+        reachable = try c.decode(Bool.self, forKey: .reachable)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        // Absent from nodes older than the check.
+        unaudited = try c.decodeIfPresent([Int].self, forKey: .unaudited) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -183,6 +197,7 @@ public struct StoreStatus: Codable, Sendable, Equatable {
         try c.encode(kind, forKey: .kind)
         try c.encode(reachable, forKey: .reachable)
         try c.encodeNullable(error, forKey: .error)
+        try c.encode(unaudited, forKey: .unaudited)
     }
 }
 

@@ -1,6 +1,23 @@
 import CCurl
 import Foundation
 
+/// TLS files for `https://` nodes: the CA their certificates chain to (instead of the system's
+/// bundle), and a client certificate and key for nodes that ask for one (mutual TLS).
+public struct ClientTLS: Sendable, Equatable {
+    /// PEM; `CURLOPT_CAINFO`.
+    public var caFile: String?
+    /// PEM; `CURLOPT_SSLCERT`.
+    public var certFile: String?
+    /// PEM; `CURLOPT_SSLKEY`.
+    public var keyFile: String?
+
+    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+    }
+}
+
 /// One HTTP request for the poller.
 public struct HTTPRequestSpec: Sendable {
     public var url: String
@@ -9,13 +26,16 @@ public struct HTTPRequestSpec: Sendable {
     public var body: [UInt8]?
     /// Whole-request timeout in seconds.
     public var timeout: Double
+    /// For an `https://` URL: the files to trust and to show (nil: the system's bundle, no client certificate).
+    public var tls: ClientTLS?
 
-    public init(url: String, method: String = "GET", headers: [String] = [], body: [UInt8]? = nil, timeout: Double = 2) {
+    public init(url: String, method: String = "GET", headers: [String] = [], body: [UInt8]? = nil, timeout: Double = 2, tls: ClientTLS? = nil) {
         self.url = url
         self.method = method
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.tls = tls
     }
 }
 
@@ -102,8 +122,9 @@ public final class CurlMulti: @unchecked Sendable {
     }
 
     /// Set up one transfer; a refused option is an error for this request alone.
-    private func configure(_ easy: UnsafeMutableRawPointer, _ request: HTTPRequestSpec, sink: Sink,
+    private func configure(_ easy: UnsafeMutableRawPointer, _ request: HTTPRequestSpec, sink: Sink, errors: UnsafeMutablePointer<CChar>,
                            headers: inout UnsafeMutablePointer<curl_slist>?, body: inout UnsafeMutablePointer<UInt8>?) throws(CurlError) {
+        try Curl.check(claw_curl_setopt_ptr(easy, CURLOPT_ERRORBUFFER, errors), "CURLOPT_ERRORBUFFER")
         try Curl.check(claw_curl_setopt_string(easy, CURLOPT_URL, request.url), "CURLOPT_URL")
         try Curl.check(claw_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000)), "CURLOPT_TIMEOUT_MS")
         try Curl.check(claw_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(min(request.timeout, 2) * 1000)), "CURLOPT_CONNECTTIMEOUT_MS")
@@ -112,6 +133,11 @@ public final class CurlMulti: @unchecked Sendable {
         try Curl.check(claw_curl_setopt_long(easy, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS)), "CURLOPT_PROTOCOLS")
         try Curl.check(claw_curl_setopt_write(easy, writeCallback), "CURLOPT_WRITEFUNCTION")
         try Curl.check(claw_curl_setopt_ptr(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque()), "CURLOPT_WRITEDATA")
+        if let tls = request.tls {
+            if let file = tls.caFile { try Curl.check(claw_curl_setopt_string(easy, CURLOPT_CAINFO, file), "CURLOPT_CAINFO") }
+            if let file = tls.certFile { try Curl.check(claw_curl_setopt_string(easy, CURLOPT_SSLCERT, file), "CURLOPT_SSLCERT") }
+            if let file = tls.keyFile { try Curl.check(claw_curl_setopt_string(easy, CURLOPT_SSLKEY, file), "CURLOPT_SSLKEY") }
+        }
         for header in request.headers {
             guard let appended = curl_slist_append(headers, header) else { throw .noHandle("curl_slist_append") }
             headers = appended
@@ -144,6 +170,13 @@ public final class CurlMulti: @unchecked Sendable {
         var headerLists: [UnsafeMutablePointer<curl_slist>?] = []
         var bodies: [UnsafeMutablePointer<UInt8>?] = []
         var added: [Bool] = []
+        // libcurl's own words for a failure, which say more than its code (a TLS alert's name).
+        let errorBuffers = requests.map { _ in
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+            buffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+            return buffer
+        }
+        defer { for buffer in errorBuffers { buffer.deallocate() } }
         let start = Date()
         var results = requests.map { _ in HTTPResult(status: 0, body: [], error: "not sent", elapsed: 0) }
         for (index, request) in requests.enumerated() {
@@ -155,7 +188,7 @@ public final class CurlMulti: @unchecked Sendable {
             handles.append(easy)
             do throws(CurlError) {
                 guard let easy else { throw .noHandle("curl_easy_init") }
-                try configure(easy, request, sink: sink, headers: &headers, body: &body)
+                try configure(easy, request, sink: sink, errors: errorBuffers[index], headers: &headers, body: &body)
                 added.append(true)
             } catch {
                 added.append(false)
@@ -180,7 +213,8 @@ public final class CurlMulti: @unchecked Sendable {
                         if code == CURLE_OK {
                             results[index] = HTTPResult(status: status, body: sinks[index].bytes, error: nil, elapsed: elapsed)
                         } else {
-                            results[index] = HTTPResult(status: status, body: [], error: Self.describe(code), elapsed: elapsed)
+                            results[index] = HTTPResult(status: status, body: [], error: Self.describe(code, detail: String(cString: errorBuffers[index])),
+                                                        elapsed: elapsed)
                         }
                     } catch {
                         results[index] = HTTPResult(status: 0, body: [], error: error.description, elapsed: elapsed)
@@ -206,7 +240,12 @@ public final class CurlMulti: @unchecked Sendable {
         return results
     }
 
-    static func describe(_ code: CURLcode) -> String {
+    static func describe(_ code: CURLcode, detail: String = "") -> String {
+        // With TLS 1.3 the server's refusal of a missing client certificate comes as an alert on
+        // the first read, which libcurl reports as a receive error.
+        if detail.contains("alert certificate required") {
+            return "TLS: the node asks for a client certificate: give --cert and --key (\(detail))"
+        }
         switch code {
         case CURLE_COULDNT_CONNECT: return "connection refused"
         case CURLE_OPERATION_TIMEDOUT: return "timed out"
@@ -215,6 +254,10 @@ public final class CurlMulti: @unchecked Sendable {
         case CURLE_GOT_NOTHING: return "empty reply"
         case CURLE_RECV_ERROR, CURLE_SEND_ERROR: return "connection reset"
         case CURLE_WRITE_ERROR: return "answer too large"
+        case CURLE_PEER_FAILED_VERIFICATION: return "TLS: the node's certificate is not trusted (give the CA that signed it with --cacert)"
+        case CURLE_SSL_CACERT_BADFILE: return "TLS: cannot read the --cacert file"
+        case CURLE_SSL_CERTPROBLEM: return "TLS: cannot use the --cert file (or its --key)"
+        case CURLE_SSL_CONNECT_ERROR: return "TLS handshake failed (a node that asks for a client certificate needs --cert and --key)"
         default: return String(cString: curl_easy_strerror(code))
         }
     }

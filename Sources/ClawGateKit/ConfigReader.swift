@@ -31,7 +31,7 @@ struct ConfigReader {
             return nil
         }
         guard let s = value.stringValue, !s.isEmpty else {
-            problem(join(path, key), "must be a non-empty string, got \(value.kindName)")
+            problem(join(path, key), "must be a non-empty string, got \(value.stringValue == "" ? "an empty string" : value.kindName)")
             return nil
         }
         return s
@@ -87,7 +87,7 @@ struct ConfigReader {
 
     mutating func gateway(_ root: JSONValue) -> GatewayConfig {
         var config = GatewayConfig()
-        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients"]) else {
+        guard let top = mapping(root, "", known: ["node_id", "listen", "providers", "routes", "retry", "breaker", "health_check", "admin", "limits", "store", "routing", "clients", "tls", "access_log", "telemetry"]) else {
             problem("", "the file must be a YAML mapping")
             return config
         }
@@ -105,6 +105,7 @@ struct ConfigReader {
                 problem("listen", "must be HOST:PORT with a port 0..65535, got '\(listen)'")
             }
         }
+        config.tls = listenerTLS(top["tls"], "tls")
         providers(top["providers"], into: &config)
         routes(top["routes"], into: &config)
         if let fields = mapping(top["retry"], "retry", known: ["max_attempts", "budget_ratio", "min_retries_per_second", "window"]) {
@@ -147,14 +148,16 @@ struct ConfigReader {
             config.budgetInterval = number(fields, "budget_interval", "routing", min: 0.1, max: 300) ?? config.budgetInterval
         }
         if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider", "max_connections",
-                                                                 "header_timeout", "idle_timeout"]) {
+                                                                 "header_timeout", "idle_timeout", "body_timeout"]) {
             config.limits.maxInFlight = integer(fields, "max_in_flight", "limits", min: 1, max: 1_000_000)
             config.limits.maxInFlightPerProvider = integer(fields, "max_in_flight_per_provider", "limits", min: 1, max: 1_000_000)
             config.limits.maxConnections = integer(fields, "max_connections", "limits", min: 1, max: 1_000_000)
             config.limits.headerTimeout = number(fields, "header_timeout", "limits", min: 0.1, max: 3600) ?? config.limits.headerTimeout
             config.limits.idleTimeout = number(fields, "idle_timeout", "limits", min: 0.1, max: 86400) ?? config.limits.idleTimeout
+            config.limits.bodyTimeout = number(fields, "body_timeout", "limits", min: 0.1, max: 3600) ?? config.limits.bodyTimeout
         }
-        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache", "watch_silence"]) {
+        if let fields = mapping(top["store"], "store", known: ["kind", "endpoints", "fleet", "timeout", "without_cache", "watch_silence",
+                                                               "tls", "username", "password_env"]) {
             switch string(fields, "without_cache", "store") {
             case nil, "serve": break
             case "refuse": config.refuseStartWithoutStore = true
@@ -162,7 +165,9 @@ struct ConfigReader {
             }
             switch string(fields, "kind", "store", required: true) {
             case "file":
-                for key in ["endpoints", "fleet", "timeout", "without_cache", "watch_silence"] where fields[key] != nil { problem("store.\(key)", "only with kind: etcd") }
+                for key in ["endpoints", "fleet", "timeout", "without_cache", "watch_silence", "tls", "username", "password_env"] where fields[key] != nil {
+                    problem("store.\(key)", "only with kind: etcd")
+                }
             case "etcd":
                 var endpoints: [String] = []
                 if let list = fields["endpoints"]?.arrayValue, !list.isEmpty {
@@ -180,6 +185,7 @@ struct ConfigReader {
                 if !fleet.isEmpty, !Self.validID(fleet) { problem("store.fleet", Self.idRule) }
                 let timeout = number(fields, "timeout", "store", min: 0.1, max: 60) ?? 2
                 config.storeWatchSilence = number(fields, "watch_silence", "store", min: 0.5, max: 3600) ?? 30
+                config.storeAccess = storeAccess(fields, endpoints: endpoints)
                 config.store = .etcd(endpoints: endpoints, fleet: fleet, timeout: timeout)
             case let other?:
                 problem("store.kind", "must be file or etcd, got '\(other)'")
@@ -187,8 +193,23 @@ struct ConfigReader {
                 break
             }
         }
-        if let fields = mapping(top["admin"], "admin", known: ["listen", "tokens", "state_dir"]) {
+        if let value = top["access_log"] {
+            if let fields = mapping(value, "access_log", known: ["path"]) {
+                switch string(fields, "path", "access_log", required: true) {
+                case "stdout"?: config.accessLog = .stdout
+                case let path? where !path.isEmpty: config.accessLog = .file(path)
+                case _?: problem("access_log.path", "must be a file to append to, or stdout")
+                case nil: break
+                }
+            }
+        }
+        if let fields = mapping(top["telemetry"], "telemetry", known: ["endpoint", "traces_endpoint", "service_name", "resource_attributes",
+                                                                       "sampler", "sampler_arg", "queue_size", "batch_delay", "export_timeout"]) {
+            telemetry(fields, into: &config)
+        }
+        if let fields = mapping(top["admin"], "admin", known: ["listen", "tokens", "state_dir", "tls"]) {
             config.admin.stateDir = string(fields, "state_dir", "admin")
+            config.admin.tls = listenerTLS(fields["tls"], "admin.tls")
             if let listen = string(fields, "listen", "admin") {
                 if let (host, port) = Self.hostPort(listen) {
                     config.admin.listenHost = host
@@ -202,7 +223,7 @@ struct ConfigReader {
                     var names = Set<String>()
                     for (index, item) in list.enumerated() {
                         let path = "admin.tokens[\(index)]"
-                        guard let t = mapping(item, path, known: ["name", "role", "env", "file"]) else { continue }
+                        guard let t = mapping(item, path, known: ["name", "role", "env", "file", "sha256"]) else { continue }
                         let name = string(t, "name", path, required: true) ?? ""
                         if !name.isEmpty, !names.insert(name).inserted { problem(join(path, "name"), "duplicate token name '\(name)'") }
                         let roleText = string(t, "role", path, required: true) ?? ""
@@ -210,16 +231,28 @@ struct ConfigReader {
                         if role == nil, !roleText.isEmpty { problem(join(path, "role"), "must be viewer or operator, got '\(roleText)'") }
                         let env = string(t, "env", path)
                         let file = string(t, "file", path)
-                        if (env == nil) == (file == nil) { problem(path, "give exactly one of env (a variable name) or file (mode 0600)") }
+                        var sha256 = string(t, "sha256", path)
+                        if [env, file, sha256].compactMap({ $0 }).count != 1 {
+                            problem(path, "give exactly one of env (a variable name), file (mode 0600) or sha256 (the token's SHA-256 in hex)")
+                        }
+                        if let hex = sha256 {
+                            let digits = hex.lowercased()
+                            if digits.count == 64, digits.allSatisfy({ $0.isHexDigit }) {
+                                sha256 = digits
+                            } else {
+                                problem(join(path, "sha256"), "must be the token's SHA-256 as 64 hex digits (printf %s \"$TOKEN\" | sha256sum), got \(hex.count) characters")
+                                sha256 = nil
+                            }
+                        }
                         if let env, !env.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
                             problem(join(path, "env"), "must be an environment variable name, not the token itself")
                         }
                         if let role, !name.isEmpty {
-                            config.admin.tokens.append(.init(name: name, role: role, env: env, file: file))
+                            config.admin.tokens.append(.init(name: name, role: role, env: env, file: file, sha256: sha256))
                         }
                     }
                 } else {
-                    problem("admin.tokens", "must be a list of {name, role, env | file}")
+                    problem("admin.tokens", "must be a list of {name, role, env | file | sha256}")
                 }
             }
         }
@@ -230,6 +263,85 @@ struct ConfigReader {
             problem("admin.listen", "must differ from listen (\(config.listen)): the admin API has its own listener")
         }
         return config
+    }
+
+    /// `tls: {cert_file, key_file, client_ca_file}` of a listener; the files are read at start (and
+    /// on SIGHUP), where a file that does not load is refused naming this key path.
+    mutating func listenerTLS(_ value: JSONValue?, _ path: String) -> GatewayConfig.ListenerTLS? {
+        guard let fields = mapping(value, path, known: ["cert_file", "key_file", "client_ca_file"]) else { return nil }
+        let cert = string(fields, "cert_file", path, required: true)
+        let key = string(fields, "key_file", path, required: true)
+        let ca = string(fields, "client_ca_file", path)
+        guard let cert, let key else { return nil }
+        return .init(certFile: cert, keyFile: key, clientCAFile: ca)
+    }
+
+    /// `store.tls: {ca_file, cert_file, key_file}`, `store.username` and `store.password_env`.
+    mutating func storeAccess(_ fields: [String: JSONValue], endpoints: [String]) -> GatewayConfig.StoreAccess {
+        var access = GatewayConfig.StoreAccess()
+        if let tls = mapping(fields["tls"], "store.tls", known: ["ca_file", "cert_file", "key_file"]) {
+            access.caFile = string(tls, "ca_file", "store.tls")
+            access.certFile = string(tls, "cert_file", "store.tls")
+            access.keyFile = string(tls, "key_file", "store.tls")
+            if (access.certFile == nil) != (access.keyFile == nil) {
+                problem("store.tls", "give cert_file and key_file together (a client certificate and its key), or neither")
+            }
+            if access.caFile == nil, access.certFile == nil, access.keyFile == nil { problem("store.tls", "give ca_file, or cert_file and key_file, or all three") }
+            for (index, url) in endpoints.enumerated() where url.hasPrefix("http://") {
+                problem("store.endpoints[\(index)]", "must be https:// with store.tls, got '\(url)'")
+            }
+        }
+        access.username = string(fields, "username", "store")
+        if let env = string(fields, "password_env", "store") {
+            if env.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                access.passwordEnv = env
+            } else {
+                problem("store.password_env", "must be an environment variable name (letters, digits, _), not the password itself")
+            }
+        }
+        if (access.username == nil) != (fields["password_env"] == nil) {
+            problem(access.username == nil ? "store.username" : "store.password_env", "etcd's user needs both store.username and store.password_env")
+        }
+        return access
+    }
+
+    /// `telemetry:` (the OTLP/HTTP span exporter; the `OTEL_*` variables go over it at start).
+    mutating func telemetry(_ fields: [String: JSONValue], into config: inout GatewayConfig) {
+        let base = string(fields, "endpoint", "telemetry")
+        let traces = string(fields, "traces_endpoint", "telemetry")
+        for (key, url) in [("endpoint", base), ("traces_endpoint", traces)] {
+            if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) || URL(string: url)?.host == nil {
+                problem("telemetry.\(key)", "must be an http:// or https:// URL of an OTLP/HTTP collector, got '\(url)'")
+            }
+        }
+        if base != nil, traces != nil { problem("telemetry", "give endpoint (the collector's base URL) or traces_endpoint (its /v1/traces URL), not both") }
+        guard let endpoint = traces ?? base.map(GatewayConfig.Telemetry.tracesURL(base:)) else {
+            problem("telemetry.endpoint", "required: the OTLP/HTTP collector's URL, e.g. http://127.0.0.1:4318")
+            return
+        }
+        var settings = GatewayConfig.Telemetry(endpoint: endpoint)
+        settings.serviceName = string(fields, "service_name", "telemetry") ?? settings.serviceName
+        if let value = fields["resource_attributes"] {
+            if let map = value.objectValue {
+                for (key, item) in map {
+                    if let text = item.stringValue { settings.resourceAttributes[key] = text } else { problem("telemetry.resource_attributes.\(key)", "must be a string") }
+                }
+            } else {
+                problem("telemetry.resource_attributes", "must be a mapping of names to strings")
+            }
+        }
+        let argument = number(fields, "sampler_arg", "telemetry", min: 0, max: 1)
+        if let name = string(fields, "sampler", "telemetry") {
+            if let sampler = GatewayConfig.Telemetry.sampler(name, argument: argument.map { String($0) }) {
+                settings.sampler = sampler
+            } else {
+                problem("telemetry.sampler", "must be always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio, got '\(name)'")
+            }
+        }
+        settings.queueSize = integer(fields, "queue_size", "telemetry", min: 1, max: 1_000_000) ?? settings.queueSize
+        settings.batchDelay = number(fields, "batch_delay", "telemetry", min: 0.01, max: 600) ?? settings.batchDelay
+        settings.exportTimeout = number(fields, "export_timeout", "telemetry", min: 0.1, max: 600) ?? settings.exportTimeout
+        config.telemetry = settings
     }
 
     static func hostPort(_ text: String) -> (String, Int)? {

@@ -60,7 +60,7 @@ extension Gateway {
         }
         for command in writes {
             do throws(AdminError) {
-                _ = try await commit(command, token: Self.automatic, expected: nil, reason: "budget guard (automatic)")
+                _ = try await commit(command, caller: Self.automatic, expected: nil, reason: "budget guard (automatic)")
                 if case .liftBudget(let route, _) = command { budgetWatch.withLock { $0.below[route] = nil } }
             } catch {
                 logger.warning("the budget guard could not write its action; it tries again at the next evaluation",

@@ -35,7 +35,7 @@ extension Gateway {
     }
 
     /// The actor of the node's own writes (a fault's expiry) in the audit.
-    static let automatic = AdminAuth.Token(name: "clawgate", role: .operator, secret: [])
+    static let automatic = AdminCaller(name: "clawgate")
 
     /// How often a node looks for faults whose time is over.
     static let faultCheckInterval = Duration.milliseconds(250)
@@ -53,7 +53,7 @@ extension Gateway {
             let fault = state.operatorState.faults[id]
             let reason = fault.map { "its time was over (set for \(GatewayState.span($0.until - $0.since))\($0.actor.map { " by \($0)" } ?? ""))" }
             do throws(AdminError) {
-                _ = try await commit(.expireFault(id), token: Self.automatic, expected: nil, reason: reason)
+                _ = try await commit(.expireFault(id), caller: Self.automatic, expected: nil, reason: reason)
                 retryAt[id] = nil
             } catch {
                 if retryAt[id] == nil {

@@ -74,27 +74,51 @@ extension Gateway {
         var endpoint = Gateway.clientFormat
         /// It failed only because of faults injected for a drill (its metrics say `fault="drill"`).
         var drill = false
+        /// Where the request's record, log line and span gather (the client route's; a stream passes its own).
+        var ledger: RequestLedger? = Gateway.ledger
     }
 
-    /// The one place a client request is accounted: node state and metrics.
+    /// The one place a client request is accounted: node state, metrics and its ledger.
     func record(_ r: RequestResult, now: Double) {
+        if let ledger = r.ledger {
+            ledger.route = config.routes[r.route].alias
+            ledger.served = r.served.map { config.providers[$0].id }
+            ledger.outcome = r.outcome
+            ledger.fault = r.fault.rawValue
+            ledger.seconds = r.latency
+            ledger.ttft = r.ttft
+            ledger.tokensIn = r.tokensIn
+            ledger.tokensOut = r.tokensOut
+            ledger.cost = r.cost
+        }
         if let client = r.client {
             state.finishClient(client, tokens: r.tokensIn + r.tokensOut, cost: r.cost, ok: r.fault == .none, now: now)
             metrics.client(clientAuth.clients![client].name, outcome: r.fault == .none ? "ok" : "error", tokens: r.tokensIn + r.tokensOut, cost: r.cost)
         }
         state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
-                            cost: r.cost, now: now, served: r.served, attempts: r.attempts, outcome: r.outcome,
-                            endpoint: r.endpoint.index)
+                            cost: r.cost, now: now, served: r.served, endpoint: r.endpoint.index)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
                         outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
                         tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue, drill: r.drill)
     }
 
-    /// The one place an upstream attempt is accounted: the provider's breaker and stats, and metrics.
+    /// The one place an upstream attempt is accounted: the provider's breaker and stats, metrics and the request's ledger.
     /// `drill`: a fault injected for a drill decided it; it counts as the failure it stands for,
     /// labelled `fault="drill"` in the metrics.
     func recordAttempt(provider: Int, route: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
-                       tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double, streaming: Bool, drill: Bool = false) {
+                       tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double, streaming: Bool, drill: Bool = false,
+                       ledger: RequestLedger? = Gateway.ledger) {
+        ledger?.endAttempt { a in
+            a.seconds = latency
+            a.ttft = ttft
+            a.outcome = outcome.label
+            a.reason = outcome.reason
+            a.status = outcome.httpStatus
+            a.fault = drill ? "drill" : outcome.fault.rawValue
+            a.tokensIn = tokensIn
+            a.tokensOut = tokensOut
+            a.cost = cost
+        }
         state.finishAttempt(provider: provider, outcome: outcome, latency: latency, ttft: ttft,
                             tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: streaming, drill: drill)
         metrics.attempt(provider: config.providers[provider].id, route: config.routes[route].alias, outcome: outcome.label,
@@ -173,6 +197,7 @@ extension Gateway {
                                           type: "invalid_request_error", code: "invalid_api_key")
             }
             client = index
+            Self.ledger?.client = clientAuth.clients![index].name
         }
         let request: ChatRequest
         let parsed = switch format {
@@ -190,8 +215,13 @@ extension Gateway {
             return Self.errorResponse(.notFound, "The model '\(alias)' does not exist on this gateway; known: \(config.routes.map(\.alias).joined(separator: ", ")).",
                                       type: "invalid_request_error", code: "model_not_found", param: "model")
         }
+        let ledger = Self.ledger
+        ledger?.route = alias
+        ledger?.streaming = request.streaming
         // Past its budget with `refuse`: 429 before anything else counts or is sent.
         if let guarded = budgetRefusal(route: route) {
+            ledger?.outcome = "budget_exceeded"
+            ledger?.fault = Fault.limit.rawValue
             metrics.request(route: alias, provider: "none", outcome: "budget_exceeded", fault: .limit, latency: clock() - start, ttft: nil,
                             tokensIn: 0, tokensOut: 0, cost: 0, endpoint: format.rawValue)
             return Self.errorResponse(
@@ -201,10 +231,14 @@ extension Gateway {
         }
         let caller = client.map { clientAuth.clients![$0] }
         if let client, let caller, let refusal = state.admitClient(client, client: caller, route: alias, now: start) {
+            ledger?.outcome = refusal.limit
+            ledger?.fault = Fault.limit.rawValue
             metrics.client(caller.name, outcome: refusal.limit)
             return clientRefusal(refusal, name: caller.name, alias: alias)
         }
         guard state.beginRequest(now: start) else {
+            ledger?.outcome = "max_in_flight"
+            ledger?.fault = Fault.limit.rawValue
             if let client, let caller {
                 state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock())
                 metrics.client(caller.name, outcome: "error")
@@ -230,8 +264,10 @@ extension Gateway {
         }
         let skippedText = skipped.map(\.why).joined(separator: ", ")
         guard servable > 0 else {
+            ledger?.outcome = "unsupported_endpoint"
+            ledger?.fault = Fault.client.rawValue
             state.finishRequest(route: route, fault: .client, latency: clock() - start, ttft: nil, tokensIn: 0, tokensOut: 0, cost: 0, now: clock(),
-                                outcome: "unsupported_endpoint", endpoint: format.index)
+                                endpoint: format.index)
             if let client, let caller {
                 state.finishClient(client, tokens: 0, cost: 0, ok: false, now: clock())
                 metrics.client(caller.name, outcome: "error")
@@ -261,6 +297,12 @@ extension Gateway {
                 let provider = config.providers[choice.provider]
                 let providerID = provider.id
                 let attemptStart = clock()
+                let traced = ledger?.beginAttempt(provider: providerID, kind: provider.kind.rawValue, model: choice.model, tier: choice.tier,
+                                                  decision: choice.panic ? "panic" : choice.explained.map { "\($0.strategy.rawValue): \($0.reason)" },
+                                                  server: serverAddresses[choice.provider])
+                let upstreamTrace = (ledger?.trace).map { trace in
+                    UpstreamTrace(traceParent: trace.traceParent(spanID: traced!.spanID), traceState: trace.traceState, requestID: trace.requestID)
+                }
                 let through = Self.passesThrough(format: request.format, kind: provider.kind)
                 if !through, read == nil { read = Self.readRequest(request) }
                 let path = Self.answerPath(format: request.format, kind: provider.kind, read: try? read?.get(), alias: alias)
@@ -301,7 +343,8 @@ extension Gateway {
                         firstByte -= injected.delay
                     }
                     return await self.attempt(provider: choice.provider, url: url, body: body, streaming: request.streaming, firstByte: firstByte,
-                                              path: path, format: request.format, clientWantsUsage: request.clientWantsUsage, model: choice.model)
+                                              path: path, format: request.format, clientWantsUsage: request.clientWantsUsage, model: choice.model,
+                                              trace: upstreamTrace)
                 }
                 let now = clock()
                 guard let result = attempted else {
@@ -322,7 +365,8 @@ extension Gateway {
                         // The provider asked to be left alone: it takes no request until then.
                         state.holdOff(provider: choice.provider, until: now + min(retryAfter, Self.longestHoldOff))
                     }
-                    logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label)])
+                    logger.debug("attempt failed", metadata: ["route": .string(alias), "provider": .string(providerID), "outcome": .string(outcome.label),
+                                                            "request_id": .string(ledger?.trace.requestID ?? ""), "trace_id": .string(ledger?.trace.traceID ?? "")])
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome,
                                                   retryAfter: retryAfter.map { String(Int($0.rounded(.up))) })
                 case .passthrough(let status, let contentType, let bytes):
@@ -335,6 +379,7 @@ extension Gateway {
                     headers[.contentType] = contentType
                     return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
                 case .success(let bytes, let tokensIn, let tokensOut, let headAt):
+                    if ledger?.readsAnswers == true { ledger?.answered(Array(bytes.readableBytesView)) }
                     let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut, embeddings: request.format == .embeddings)
                     recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
                                   tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: false)
@@ -346,11 +391,13 @@ extension Gateway {
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
                 case .stream(let first, let box, let firstAt, let pipeline):
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
+                    // The stream's end records the request and finishes its ledger, not the client route.
+                    ledger?.deferred = true
                     return streamingResponse(
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
                         attempts: machine.attempts, decision: decision, client: client, pipeline: pipeline, format: request.format, skipped: skippedText,
-                        promptEstimate: Int(request.routing.promptTokens.rounded(.up))
+                        promptEstimate: Int(request.routing.promptTokens.rounded(.up)), ledger: ledger
                     )
                 }
 
@@ -550,10 +597,10 @@ extension Gateway {
 
     /// One upstream attempt, up to the point where it can still be retried.
     func attempt(provider: Int, url: String, body: ByteBuffer, streaming: Bool, firstByte: Double, path: AnswerPath = .openAIPass,
-                 format: ClientFormat = .chat, clientWantsUsage: Bool = false, model: String = "") async -> AttemptResult {
+                 format: ClientFormat = .chat, clientWantsUsage: Bool = false, model: String = "", trace: UpstreamTrace? = nil) async -> AttemptResult {
         let timeouts = config.providers[provider].timeouts
         let attemptStart = clock()
-        let request = upstreamRequest(provider: provider, url: url, method: .POST, body: body)
+        let request = upstreamRequest(provider: provider, url: url, method: .POST, body: body, trace: trace)
         let headDeadline = NIODeadline.now() + .nanoseconds(Int64(min(firstByte, timeouts.total) * 1e9))
         let response: HTTPClientResponse
         do {
@@ -680,7 +727,7 @@ extension Gateway {
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
                            decision: GatewayState.Explained?, client: Int?, pipeline: StreamPipeline? = nil, format: ClientFormat = .chat, skipped: String = "",
-                           promptEstimate: Int = 0) -> Response {
+                           promptEstimate: Int = 0, ledger: RequestLedger? = nil) -> Response {
         let providerID = config.providers[provider].id
         var headers = explainHeaders(attempts, served: (providerID, model), decision: decision, skipped: skipped)
         headers[.contentType] = "text/event-stream"
@@ -755,9 +802,12 @@ extension Gateway {
                 if scanner.pendingCount > Self.maxEventBytes { broken = "an event larger than \(Self.maxEventBytes >> 20) MiB" }
                 return out
             }
+            // With spans exported, what the stream says of itself (id, model, finish reasons) is read as it goes.
+            let reads = ledger?.readsAnswers == true
             do {
                 // A translated stream's first chunks are translated already (the attempt read them).
                 let out = stream != nil ? first : process(first)
+                if reads { ledger?.answered(Array(out.readableBytesView)) }
                 if out.readableBytes > 0 { try await writer.write(out) }
                 while true {
                     let next: ByteBuffer?
@@ -769,6 +819,7 @@ extension Gateway {
                     }
                     guard let next else { break }
                     let out = process(next)
+                    if reads { ledger?.answered(Array(out.readableBytesView)) }
                     if out.readableBytes > 0 { try await writer.write(out) }
                     if let broken {
                         outcome = .badResponse(broken)
@@ -833,11 +884,13 @@ extension Gateway {
             let now = self.clock()
             let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)
             self.recordAttempt(provider: provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
-                               tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: true)
+                               tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: true, ledger: ledger)
             var final = attempts
             final[final.count - 1].outcome = outcome
             self.record(RequestResult(route: route, client: client, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
-                                      ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final, endpoint: format), now: now)
+                                      ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final, endpoint: format,
+                                      ledger: ledger), now: now)
+            if let ledger { self.finish(ledger) }
         })
     }
 
@@ -932,7 +985,10 @@ extension Gateway {
         let out = ChatRequest(format: .messages, bytes: skim.bytes, alias: alias, streaming: false, clientWantsUsage: true, modelValue: model.value,
                               usageEdit: nil).upstreamBody(model: target.model)
         let provider = config.providers[index]
-        let request = upstreamRequest(provider: index, url: provider.baseURL + "/v1/messages/count_tokens", method: .POST, body: out)
+        // No attempt span of its own: the provider's parent is the gateway's server span.
+        let trace = Self.ledger.map { UpstreamTrace(traceParent: $0.trace.traceParent(spanID: $0.trace.spanID), traceState: $0.trace.traceState,
+                                                    requestID: $0.trace.requestID) }
+        let request = upstreamRequest(provider: index, url: provider.baseURL + "/v1/messages/count_tokens", method: .POST, body: out, trace: trace)
         do {
             let response = try await clients[index].execute(request, deadline: .now() + .nanoseconds(Int64(provider.timeouts.firstByte * 1e9)), logger: logger)
             let answer = try await response.body.collect(upTo: 1 << 20)

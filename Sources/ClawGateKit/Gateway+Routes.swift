@@ -3,23 +3,31 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import Synchronization
 
 extension Gateway {
     /// The client port: the data plane (`/v1/...`) with `/healthz` and `/readyz` for load
     /// balancers. `/admin/...` and `/metrics` are not here (404): they live on the admin listener.
     func router() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        // Every client request: its request id and trace context, its record and log line.
+        let v1 = router.group().add(middleware: RequestTelemetryMiddleware(gateway: self))
         // One handler for every client API: the body (at most 8 MiB), the caller's key, the proxy.
         for (path, format) in [("/v1/chat/completions", ClientFormat.chat), ("/v1/messages", .messages), ("/v1/embeddings", .embeddings),
                                ("/v1/responses", .responses)] {
-            router.post(RouterPath(path)) { request, context -> Response in
+            v1.post(RouterPath(path)) { request, context -> Response in
                 var request = request
                 let body: ByteBuffer
                 do {
                     body = try await request.collectBody(upTo: 8 << 20)
-                } catch {
+                } catch let error where Self.isTooLarge(error) {
                     return Self.$clientFormat.withValue(format) {
                         Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+                    }
+                } catch {
+                    // A malformed chunked body (a bad chunk size, say), or the client left mid-body.
+                    return Self.$clientFormat.withValue(format) {
+                        Self.errorResponse(.badRequest, "The request body could not be read: \(error).", type: "invalid_request_error", code: "bad_body")
                     }
                 }
                 let authorization = format == .messages ? Self.anthropicAuthorization(request.headers) : request.headers[.authorization]
@@ -27,14 +35,14 @@ extension Gateway {
                                         connection: context.channel)
             }
         }
-        router.post("/v1/messages/count_tokens") { request, _ -> Response in
+        v1.post("/v1/messages/count_tokens") { request, _ -> Response in
             var request = request
             let body = (try? await request.collectBody(upTo: 8 << 20)) ?? ByteBuffer()
             return await Self.$clientFormat.withValue(.messages) {
                 await self.countTokens(body: body, authorization: Self.anthropicAuthorization(request.headers))
             }
         }
-        router.get("/v1/models") { request, _ -> Response in
+        v1.get("/v1/models") { request, _ -> Response in
             // With client keys, the routes are the callers' business only.
             if self.clientAuth.clients != nil, self.clientAuth.authenticate(request.headers[.authorization]) == nil {
                 return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send Authorization: Bearer KEY with a key this gateway's operators gave you.",
@@ -51,6 +59,13 @@ extension Gateway {
         return router
     }
 
+    /// Whether collecting a body failed because it passed the limit (Hummingbird says so with a
+    /// 413 when the length was announced, NIO with `NIOTooManyBytesError` when it was not).
+    static func isTooLarge(_ error: any Error) -> Bool {
+        if let error = error as? HTTPError { return error.status == .contentTooLarge }
+        return error is NIOTooManyBytesError
+    }
+
     /// The admin listener (`admin.listen`): `/admin/...`, `/metrics`, `/healthz` and `/readyz`, so
     /// operators and Prometheus reach the node while the client port is saturated.
     func adminRouter() -> Router<GatewayContext> {
@@ -59,6 +74,8 @@ extension Gateway {
         router.get("/metrics") { _, _ -> Response in
             let now = self.clock()
             self.metrics.renderListeners(self.listeners)
+            self.metrics.renderTLS([self.dataTLS, self.adminTLS].compactMap { $0 })
+            self.metrics.renderDrops(accessLog: self.accessLog?.dropped.load(ordering: .relaxed) ?? 0, spans: self.traceExport?.droppedSpans ?? 0)
             let snapshot = self.state.snapshot(now: now)
             let budgets = self.config.routes.indices.map { self.budgetStatus($0, snapshot.operatorState) }
             let bytes = self.metrics.render(state: self.state, snapshot: snapshot, ready: self.isReady, now: now, budgets: budgets)

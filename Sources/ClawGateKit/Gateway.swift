@@ -21,6 +21,12 @@ public final class Gateway: Sendable {
     public let logger: Logger
     let clients: [HTTPClient]
     let apiKeys: [String?]
+    /// Each provider's host:port (`server.address` of its attempts).
+    let serverAddresses: [String]
+    /// The JSON access log, when `access_log:` is configured.
+    public let accessLog: AccessLog?
+    /// The span exporter, when `telemetry:` or `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` names a collector.
+    public let traceExport: TraceExport?
     /// Seconds on the node's clock (monotonic; a test may pass its own and move it).
     public let clock: @Sendable () -> Double
     public let startedAt: Double
@@ -43,12 +49,19 @@ public final class Gateway: Sendable {
     public let adminListener: ListenerLimits
     /// Connections the admin listener holds at once (from the descriptors kept in reserve).
     public static let adminMaxConnections = 64
+    /// The client port's TLS (`tls:`), nil for plain HTTP.
+    public let dataTLS: ServerTLS?
+    /// The admin listener's TLS (`admin.tls:`), nil for plain HTTP.
+    public let adminTLS: ServerTLS?
 
     /// Where the operator state lives and whether this node reaches it now.
     public var storeStatus: StoreStatus {
         guard let fleetStore else { return StoreStatus(kind: .file, reachable: true) }
         let health = fleetStore.health.withLock { $0 }
-        return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError)
+        let emptied = health.emptied && health.reachable
+            ? "the fleet store holds no operator state, but this node applied revision \(state.operatorState.revision): wiped? Restore it with clawgate state import"
+            : nil
+        return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError ?? emptied, unaudited: health.unaudited)
     }
     /// Serialises admin writes: check revision, validate, persist, apply, audit.
     let writes: Mutex<AuditLog>
@@ -81,6 +94,9 @@ public final class Gateway: Sendable {
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let auth = try AdminAuth.load(config.admin.tokens, environment: environment)
         let clientAuth = try ClientAuth.load(config.clients, environment: environment)
+        let dataTLS = try config.tls.map { files throws(ConfigError) in try ServerTLS(listener: "data", files: files, path: "tls") }
+        let adminTLS = try config.admin.tls.map { files throws(ConfigError) in try ServerTLS(listener: "admin", files: files, path: "admin.tls") }
+        let etcdAccess = try EtcdAccess.load(config.storeAccess, environment: environment)
         let store = StateStore(directory: config.admin.stateDir ?? StateStore.defaultDirectory(nodeID: config.nodeID, environment: environment))
         try store.prepare()
         var operatorState = try store.load() ?? OperatorState()
@@ -107,8 +123,21 @@ public final class Gateway: Sendable {
         if config.clients == nil {
             logger.warning("client_auth off: no clients configured, so anyone who reaches this port can spend the providers' keys")
         }
+        for tls in [dataTLS, adminTLS].compactMap({ $0 }) {
+            let loaded = tls.loaded
+            logger.info("TLS on", metadata: ["listener": .string(tls.listener), "subject": .string(loaded.subject),
+                                             "not_after": .string(Date(timeIntervalSince1970: loaded.notAfter).ISO8601Format()),
+                                             "client_certificates": .string(loaded.mutual ? "required" : "not asked")])
+        }
+        let accessLog = try config.accessLog.map { (target) throws(AccessLogError) in try AccessLog(target: target) }
+        let traceExport = try TraceExport.make(config.telemetry, environment: environment, logger: logger)
+        if let traceExport {
+            logger.info("exporting spans over OTLP/HTTP", metadata: ["endpoint": .string(traceExport.settings.endpoint),
+                                                                     "service": .string(traceExport.settings.serviceName)])
+        }
         self.init(config: config, logger: logger, seed: seed, auth: auth, store: store, operatorState: operatorState, limits: limits,
-                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment)
+                  openFileLimit: openFiles, clock: clock, clientAuth: clientAuth, environment: environment, dataTLS: dataTLS, adminTLS: adminTLS,
+                  etcdAccess: etcdAccess, accessLog: accessLog, traceExport: traceExport)
     }
 
     /// Each request in flight holds two sockets (the client's and the provider's); this many file
@@ -151,22 +180,27 @@ public final class Gateway: Sendable {
     init(config: GatewayConfig, logger: Logger, seed: UInt64?, auth: AdminAuth, store: StateStore, operatorState: OperatorState,
          limits: GatewayState.Limits = GatewayState.Limits(), openFileLimit: Int = 0,
          clock: @escaping @Sendable () -> Double = Gateway.monotonic, clientAuth: ClientAuth = ClientAuth(clients: nil),
-         environment: [String: String] = ProcessInfo.processInfo.environment) {
+         environment: [String: String] = ProcessInfo.processInfo.environment, dataTLS: ServerTLS? = nil, adminTLS: ServerTLS? = nil,
+         etcdAccess: EtcdAccess = EtcdAccess(), accessLog: AccessLog? = nil, traceExport: TraceExport? = nil) {
         self.clientAuth = clientAuth
+        self.dataTLS = dataTLS
+        self.adminTLS = adminTLS
+        self.accessLog = accessLog
+        self.traceExport = traceExport
         self.openFileLimit = openFileLimit
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.dataListener = ListenerLimits(listener: "data", maxConnections: limits.maxConnections, headerTimeout: config.limits.headerTimeout,
-                                           idleTimeout: config.limits.idleTimeout, metrics: metrics)
+                                           idleTimeout: config.limits.idleTimeout, bodyTimeout: config.limits.bodyTimeout, metrics: metrics)
         self.adminListener = ListenerLimits(listener: "admin", maxConnections: Self.adminMaxConnections, headerTimeout: config.limits.headerTimeout,
-                                            idleTimeout: config.limits.idleTimeout, metrics: metrics)
+                                            idleTimeout: config.limits.idleTimeout, bodyTimeout: config.limits.bodyTimeout, metrics: metrics)
         self.config = config
         self.logger = logger
         self.clock = clock
         self.auth = auth
         self.store = store
         if case .etcd(let endpoints, let fleet, let timeout) = config.store {
-            fleetStore = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout)
+            fleetStore = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout, access: etcdAccess)
         } else {
             fleetStore = nil
         }
@@ -193,6 +227,10 @@ public final class Gateway: Sendable {
             configuration.connectionPool.retryConnectionEstablishment = false
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
+        self.serverAddresses = config.providers.map { provider in
+            guard let url = URL(string: provider.baseURL), let host = url.host else { return provider.baseURL }
+            return url.port.map { "\(host):\($0)" } ?? host
+        }
         self.apiKeys = config.providers.map { provider in
             provider.apiKeyEnv.flatMap { environment[$0] }
         }
@@ -216,8 +254,9 @@ public final class Gateway: Sendable {
     }
 
     /// A request to `url` on a provider, with the headers of its kind carrying the gateway's key
-    /// (never the client's).
-    func upstreamRequest(provider: Int, url: String, method: HTTPMethod, body: ByteBuffer?) -> HTTPClientRequest {
+    /// (never the client's) and, for a client's request, its trace context (`traceparent` naming
+    /// the attempt's span, the client's `tracestate`) and request id.
+    func upstreamRequest(provider: Int, url: String, method: HTTPMethod, body: ByteBuffer?, trace: UpstreamTrace? = nil) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let body {
@@ -227,6 +266,11 @@ public final class Gateway: Sendable {
         request.headers.add(name: "accept", value: "application/json, text/event-stream")
         for (name, value) in config.providers[provider].endpoint.headers(apiKey: apiKeys[provider]) {
             request.headers.add(name: name, value: value)
+        }
+        if let trace {
+            request.headers.add(name: "traceparent", value: trace.traceParent)
+            if let state = trace.traceState { request.headers.add(name: "tracestate", value: state) }
+            request.headers.add(name: "x-request-id", value: trace.requestID)
         }
         return request
     }

@@ -152,19 +152,62 @@ public struct GatewayConfig: Sendable, Equatable {
         public init() {}
     }
 
-    /// Where an admin token comes from: an environment variable or a file of mode 0600.
+    /// Where an admin token comes from: an environment variable, a file of mode 0600, or (the
+    /// token itself kept elsewhere) its SHA-256 in hex, which is no secret and may sit in the YAML.
     public struct TokenSource: Sendable, Equatable {
         public var name: String
         public var role: AdminAuth.Role
         public var env: String?
         public var file: String?
+        /// `sha256:` 64 hex digits, the SHA-256 of the token's bytes (`printf %s "$TOKEN" | sha256sum`).
+        public var sha256: String?
 
-        public init(name: String, role: AdminAuth.Role, env: String? = nil, file: String? = nil) {
+        public init(name: String, role: AdminAuth.Role, env: String? = nil, file: String? = nil, sha256: String? = nil) {
             self.name = name
             self.role = role
             self.env = env
             self.file = file
+            self.sha256 = sha256
         }
+    }
+
+    /// A listener's TLS (`tls:` for the client port, `admin.tls:` for the admin listener): its
+    /// certificate chain and key (PEM files, read again on SIGHUP), and with `clientCAFile` the CA a
+    /// client's certificate must chain to: mutual TLS, a client without one is refused.
+    public struct ListenerTLS: Sendable, Equatable {
+        public var certFile: String
+        public var keyFile: String
+        public var clientCAFile: String?
+
+        public init(certFile: String, keyFile: String, clientCAFile: String? = nil) {
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.clientCAFile = clientCAFile
+        }
+    }
+
+    /// How a node reaches etcd beyond its URLs: TLS (`store.tls`: the CA that signed etcd's
+    /// certificate, and a client certificate and key for etcd's `--client-cert-auth`) and etcd's
+    /// own user and password (`store.username`, `store.password_env`).
+    public struct StoreAccess: Sendable, Equatable {
+        /// PEM of the CA etcd's certificate chains to; nil: the system's trust roots.
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        public var username: String?
+        /// The environment variable holding the password (never the password itself).
+        public var passwordEnv: String?
+
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, username: String? = nil, passwordEnv: String? = nil) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.username = username
+            self.passwordEnv = passwordEnv
+        }
+
+        /// Whether `store.tls` was given.
+        public var tls: Bool { caFile != nil || certFile != nil }
     }
 
     public struct Admin: Sendable, Equatable {
@@ -174,6 +217,8 @@ public struct GatewayConfig: Sendable, Equatable {
         public var tokens: [TokenSource] = []
         /// Holds `state.json` (operator state) and `audit.jsonl`; nil keeps them in memory only.
         public var stateDir: String?
+        /// `admin.tls`: the admin listener speaks HTTPS (and with a client CA, asks for client certificates).
+        public var tls: ListenerTLS?
 
         public init(tokens: [TokenSource] = [], stateDir: String? = nil) {
             self.tokens = tokens
@@ -196,9 +241,13 @@ public struct GatewayConfig: Sendable, Equatable {
         /// Seconds a connection may wait for a request's first byte (a new one, or keep-alive
         /// between requests); then it is closed.
         public var idleTimeout: Double = 60
+        /// Seconds a request body may take to arrive, from the end of its head; then 408 and the
+        /// connection closes (a client trickling its body cannot hold the socket).
+        public var bodyTimeout: Double = 60
 
         public init(maxInFlight: Int? = nil, maxInFlightPerProvider: Int? = nil, maxConnections: Int? = nil,
-                    headerTimeout: Double = 10, idleTimeout: Double = 60) {
+                    headerTimeout: Double = 10, idleTimeout: Double = 60, bodyTimeout: Double = 60) {
+            self.bodyTimeout = bodyTimeout
             self.maxInFlight = maxInFlight
             self.maxInFlightPerProvider = maxInFlightPerProvider
             self.maxConnections = maxConnections
@@ -217,6 +266,8 @@ public struct GatewayConfig: Sendable, Equatable {
     public var nodeID: String
     public var listenHost = "127.0.0.1"
     public var listenPort = 8080
+    /// `tls:`: the client port speaks HTTPS (and with a client CA, asks for client certificates).
+    public var tls: ListenerTLS?
     public var providers: [Provider] = []
     public var routes: [Route] = []
     public var retry = Retry()
@@ -227,6 +278,10 @@ public struct GatewayConfig: Sendable, Equatable {
     public var store = Store.file
     /// `clients:` who may call the gateway, each with a key and limits; nil: open to anyone.
     public var clients: [Client]?
+    /// The JSON access log (`access_log: {path: FILE | stdout}`); nil: off.
+    public var accessLog: AccessLog.Target?
+    /// Span export (`telemetry:`); the `OTEL_*` variables can also turn it on.
+    public var telemetry: Telemetry?
 
     /// A caller of the gateway: its key comes from an env var or a 0600 file (only a hash is kept).
     public struct Client: Sendable, Equatable {
@@ -272,6 +327,8 @@ public struct GatewayConfig: Sendable, Equatable {
     /// store.watch_silence: a watch that says nothing for this long is closed and the state read
     /// again (a frozen member keeps its connection open and sends nothing).
     public var storeWatchSilence = 30.0
+    /// store.tls, store.username and store.password_env (kind etcd).
+    public var storeAccess = StoreAccess()
     /// With `kind: etcd`, a node that starts while etcd does not answer and has no cached state:
     /// false (`without_cache: serve`, the default) starts with the configured routing; true
     /// (`refuse`) refuses to start.
@@ -321,9 +378,12 @@ public struct GatewayConfig: Sendable, Equatable {
         breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 120}
         health_check: {interval: 5, timeout: 2, path: /models}
         # Unset: derived from the open-file limit (each stream holds two sockets). More gets 429.
-        limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000, header_timeout: 10, idle_timeout: 60}
+        limits: {max_in_flight: 5000, max_in_flight_per_provider: 5000, header_timeout: 10, idle_timeout: 60, body_timeout: 60}
         # /admin/... and /metrics: loopback only (the default is 127.0.0.1 on listen's port + 1).
         admin: {listen: 127.0.0.1:8081}
+        # HTTPS, per listener (SIGHUP reads the files again); client_ca_file asks for client certificates:
+        # tls: {cert_file: /etc/clawgate/tls.pem, key_file: /etc/clawgate/tls.key}
+        # admin: {listen: 0.0.0.0:8081, tls: {cert_file: /etc/clawgate/admin.pem, key_file: /etc/clawgate/admin.key, client_ca_file: /etc/clawgate/ops-ca.pem}}
 
         """
 

@@ -50,9 +50,45 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let maxConnections = name("max_connections", "", "The connection cap by listener (limits.max_connections on the data port).")
     nonisolated(unsafe) static let connectionsRefused = name("connections_refused", "total", "Connections answered 503 and closed because the listener held its cap, by listener.")
     nonisolated(unsafe) static let connectionsTimedOut = name("connections_timed_out", "total",
-                                                              "Connections closed by a clock, by listener and kind: header (the request head did not arrive within header_timeout) or idle (no request within idle_timeout).")
+                                                              "Connections closed by a clock, by listener and kind: header (the request head did not arrive within header_timeout), body (the request body did not arrive within body_timeout) or idle (no request within idle_timeout).")
+
+    nonisolated(unsafe) static let tlsExpiry = name("tls_certificate_expiry_timestamp", "seconds",
+                                                    "When the certificate a TLS listener serves now expires (seconds since 1970), by listener.")
+    nonisolated(unsafe) static let tlsReloads = name("tls_reloads", "total", "TLS reloads (SIGHUP) by listener and outcome: ok, or failed (the certificate in force stays).")
+
+    nonisolated(unsafe) static let accessLogDropped = name("access_log_dropped", "total",
+                                                           "Access-log lines dropped because the writer fell more than 8 MiB behind (a stalled disk).")
+    nonisolated(unsafe) static let spansDropped = name("spans_dropped", "total",
+                                                       "Spans not exported: the export queue was full (the collector slow or down) or a batch failed to export.")
 
     public init() {}
+
+    func tlsReloaded(listener: String, ok: Bool) {
+        counter(32, Self.tlsReloads, [("listener", listener), ("outcome", ok ? "ok" : "failed")]).increment()
+    }
+
+    /// Each TLS listener's certificate expiry, and its reload counters at zero.
+    func renderTLS(_ listeners: [ServerTLS]) {
+        for tls in listeners {
+            registry.makeGauge(descriptor: Self.tlsExpiry, labels: [("listener", tls.listener)]).set(tls.loaded.notAfter)
+            for outcome in ["ok", "failed"] { _ = counter(32, Self.tlsReloads, [("listener", tls.listener), ("outcome", outcome)]) }
+        }
+    }
+
+
+    private let reportedDrops = Mutex<(accessLog: Int, spans: Int)>((0, 0))
+
+    /// The access log's and the span exporter's drop counts (kept as plain counts off the request
+    /// path), as counters that a scrape always sees.
+    func renderDrops(accessLog: Int, spans: Int) {
+        reportedDrops.withLock { seen in
+            let log = registry.makeCounter(descriptor: Self.accessLogDropped)
+            if accessLog > seen.accessLog { log.increment(by: Int64(accessLog - seen.accessLog)) }
+            let span = registry.makeCounter(descriptor: Self.spansDropped)
+            if spans > seen.spans { span.increment(by: Int64(spans - seen.spans)) }
+            seen = (max(seen.accessLog, accessLog), max(seen.spans, spans))
+        }
+    }
 
     public func connectionRefused(listener: String) {
         counter(30, Self.connectionsRefused, [("listener", listener)]).increment()
@@ -69,7 +105,7 @@ public final class GatewayMetrics: Sendable {
             registry.makeGauge(descriptor: Self.connectionsOpen, labels: labels).set(Double(listener.openConnections))
             registry.makeGauge(descriptor: Self.maxConnections, labels: labels).set(Double(listener.maxConnections))
             _ = counter(30, Self.connectionsRefused, labels)
-            for kind in ["header", "idle"] { _ = counter(31, Self.connectionsTimedOut, [("listener", listener.listener), ("kind", kind)]) }
+            for kind in ["header", "body", "idle"] { _ = counter(31, Self.connectionsTimedOut, [("listener", listener.listener), ("kind", kind)]) }
         }
     }
 

@@ -41,19 +41,19 @@ public final class GatewayServer: Sendable {
         let admin = config.adminListen
         let adminApp = Application(
             router: gateway.adminRouter(),
-            server: GuardedHTTP1Channel.builder(limits: gateway.adminListener),
+            server: GuardedHTTP1Channel.builder(limits: gateway.adminListener, tls: gateway.adminTLS),
             configuration: .init(address: .hostname(admin.host, port: admin.port), serverName: "clawgate/\(Gateway.version)"),
             onServerRunning: adminPort.onServerRunning,
             logger: logger
         )
         let app = Application(
             router: gateway.router(),
-            server: GuardedHTTP1Channel.builder(limits: gateway.dataListener),
+            server: GuardedHTTP1Channel.builder(limits: gateway.dataListener, tls: gateway.dataTLS),
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
                                  backlog: 4096),
             services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway), FleetMembership(gateway: gateway),
-                       ClientSpendSync(gateway: gateway), FaultExpiry(gateway: gateway),
-                       BudgetGuardService(gateway: gateway)],
+                       ClientSpendSync(gateway: gateway), FaultExpiry(gateway: gateway), BudgetGuardService(gateway: gateway),
+                       AccessLogWriter(gateway: gateway)] + (gateway.traceExport.map { [$0.service] } ?? []),
             onServerRunning: port.onServerRunning,
             logger: logger
         )
@@ -65,11 +65,18 @@ public final class GatewayServer: Sendable {
             throw error
         }
         func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
-        let url = "http://\(bracketed(config.listenHost)):\(try await port.value())"
-        let adminURL = "http://\(bracketed(admin.host)):\(try await adminPort.value())"
+        let url = "\(config.tls == nil ? "http" : "https")://\(bracketed(config.listenHost)):\(try await port.value())"
+        let adminURL = "\(config.admin.tls == nil ? "http" : "https")://\(bracketed(admin.host)):\(try await adminPort.value())"
         // The fleet's member list is read by clawtop, which talks to admin listeners.
         gateway.advertisedURL.withLock { $0 = adminURL }
         return GatewayServer(gateway: gateway, url: url, adminURL: adminURL, servers: servers)
+    }
+
+    /// Read every listener's TLS files again (SIGHUP): new connections get the new certificate,
+    /// open ones keep theirs. A listener whose files do not load keeps its context in force; the
+    /// error names the key path. Nothing to do without TLS.
+    public func reloadTLS() -> [TLSReload] {
+        gateway.reloadTLS()
     }
 
     public func stop() async {

@@ -5,6 +5,11 @@ import Synchronization
 
 /// Active health probes and circuit transitions, as events.
 extension GatewayState {
+    /// Whether the provider's circuit is open (ejected by the data path's failures).
+    public func circuitIsOpen(provider: Int) -> Bool {
+        inner.withLock { $0.providers[provider].breaker.state == .open }
+    }
+
     /// Record an active health probe.
     public func recordProbe(provider: Int, ok: Bool, error: String?, now: Double) {
         inner.withLock { state in

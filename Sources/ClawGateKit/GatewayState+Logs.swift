@@ -3,14 +3,16 @@ import ClawShared
 import Foundation
 import Synchronization
 
-/// The node's logs: requests that needed a retry or failed, who served what, and events.
+/// The node's logs: the recent client requests, who served what, and events.
 extension GatewayState {
-    /// Requests that needed a retry or failed, after `sequence`, and whether older ones were dropped.
+    /// The requests recorded after `sequence`, and whether older ones were dropped.
     public func requests(since sequence: Int) -> (requests: [RequestRecord], truncated: Bool) {
-        inner.withLock { state in
-            let oldest = state.requests.first?.sequence ?? state.nextRequestSequence
-            return (state.requests.filter { $0.sequence > sequence }, sequence + 1 < oldest)
-        }
+        inner.withLock { state in state.requests.since(sequence) }
+    }
+
+    /// Keep a finished client request's record (every one: the ring keeps the last 1,000).
+    func logRequest(_ ledger: RequestLedger) {
+        inner.withLock { state in state.requests.append(ledger) }
     }
 
     /// [route][provider] requests served in the last minute.

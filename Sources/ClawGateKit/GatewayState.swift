@@ -76,8 +76,8 @@ public final class GatewayState: Sendable {
         /// [route][endpoint]: requests of the route in the last minute by the API called (chat,
         /// messages, embeddings, responses).
         var endpointRequests: [[MinuteCounter]]
-        var requests: [RequestRecord] = []
-        var nextRequestSequence = 1
+        /// The last client requests, every one (the admin API's `/requests`, clawtop's Requests pane).
+        var requests = RequestRing(capacity: GatewayState.requestLogCapacity)
         /// Client requests refused with 429 because a limit of this node was reached, since start.
         var refusedMaxInFlight = 0
         var refusedProviderFull = 0
@@ -480,27 +480,19 @@ public final class GatewayState: Sendable {
         }
     }
 
-    /// Record how a client request ended.
-    public static let requestLogCapacity = 500
+    /// Client requests the node keeps records of (`/admin/v1/requests`).
+    public static let requestLogCapacity = 1000
 
+    /// Record how a client request ended.
     public func finishRequest(route: Int, fault: Fault, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double,
-                              served: Int? = nil, attempts: [AttemptRecord] = [], outcome: String = "ok", endpoint: Int = 0) {
+                              served: Int? = nil, endpoint: Int = 0) {
         inner.withLock { state in
             state.inFlight -= 1
             state.endpointRequests[route][endpoint].add(now: now)
             state.routeStats[route].record(now: now, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
-            if let served {
-                state.served[route][served].add(now: now)
-            }
+            if let served { state.served[route][served].add(now: now) }
             state.routeRequestsTotal[route] += 1
             if fault == .provider || fault == .limit { state.routeErrorsTotal[route] += 1 }
-            if attempts.count > 1 || fault != .none {
-                state.requests.append(RequestRecord(
-                    sequence: state.nextRequestSequence, time: wallClock(), route: routes[route].alias, attempts: attempts, outcome: outcome,
-                    served: served.map { config.providers[$0].id }, latency: latency))
-                state.nextRequestSequence += 1
-                if state.requests.count > Self.requestLogCapacity { state.requests.removeFirst(state.requests.count - Self.requestLogCapacity) }
-            }
             if state.inFlight == 0, state.operatorState.nodeDrain {
                 state.events.append(time: wallClock(), node: config.nodeID, kind: .nodeDrained, subject: config.nodeID,
                                     detail: "the last in-flight request finished")

@@ -45,7 +45,12 @@ extension Gateway {
         let settings = config.healthCheck
         let request: HTTPClientRequest
         let provider = config.providers[index]
-        switch settings.kind {
+        // A provider whose circuit the data path opened comes back only through what clients use:
+        // its model list may well answer while its chat hangs or resets. So an ejected provider is
+        // probed with a one-token completion, and a healthy one with the free `models` probe (no
+        // completion is spent on a healthy provider).
+        let kind = state.circuitIsOpen(provider: index) ? .chat : settings.kind
+        switch kind {
         case .models:
             request = upstreamRequest(provider: index, url: provider.endpoint.modelsURL(openAIPath: settings.path), method: .GET, body: nil)
         case .chat:

@@ -34,6 +34,10 @@ public struct OperatorState: Sendable, Equatable {
     /// The id of the write that made this state, so a writer whose answer was lost can tell
     /// whether its write took effect.
     public var operation: String?
+    /// With a fleet store: the revision up to which an operator acknowledged states written
+    /// straight into etcd (`POST /admin/v1/store/acknowledge`); later ones without an audit
+    /// record are flagged.
+    public var storeAcknowledged = 0
 
     public init() {}
 
@@ -77,6 +81,7 @@ public struct OperatorState: Sendable, Equatable {
             "budgets": .object(budgets.mapValues(Self.json)),
             "budget_guards": .object(budgetGuards.mapValues(Self.json)),
             "operation": operation.map { .string($0) } ?? .null,
+            "store_acknowledged": JSONValue(storeAcknowledged),
         ]
     }
 
@@ -164,6 +169,11 @@ public struct OperatorState: Sendable, Equatable {
             budgetGuards[route] = guarded
         }
         operation = o["operation"]?.stringValue
+        // Absent in states written before acknowledgements existed.
+        if let acknowledged = o["store_acknowledged"] {
+            guard let value = acknowledged.intValue, value >= 0 else { throw OperatorStateError("store_acknowledged: must be a whole number >= 0") }
+            storeAcknowledged = value
+        }
     }
 
     static func json(_ value: some Encodable) -> JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(value))) ?? .null }

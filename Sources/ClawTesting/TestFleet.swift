@@ -5,6 +5,7 @@ import ClawSimKit
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// Starts real clawsim providers and clawgate nodes on loopback port 0 for tests and benchmarks.
@@ -88,13 +89,17 @@ public enum TestFleet {
         }
     }
 
-    public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7, clock: ManualClock? = nil) async throws -> GatewayServer {
+    /// `environment`: variables beside the test tokens and keys (a store's password, say).
+    public static func gateway(_ config: GatewayConfig, seed: UInt64 = 7, clock: ManualClock? = nil,
+                               environment: [String: String] = [:]) async throws -> GatewayServer {
         var logger = Logger(label: "clawgate-test")
         logger.logLevel = .warning
-        return try await GatewayServer.start(config: config, logger: logger, seed: seed, clock: clock?.read ?? Gateway.monotonic, environment: [
+        let variables: [String: String] = [
             "CLAW_TEST_OPERATOR_TOKEN": operatorToken, "CLAW_TEST_VIEWER_TOKEN": viewerToken,
             "CLAW_TEST_ALICE_KEY": aliceKey, "CLAW_TEST_BOB_KEY": bobKey, "CLAW_TEST_UPSTREAM_KEY": upstreamKey,
-        ])
+        ]
+        return try await GatewayServer.start(config: config, logger: logger, seed: seed, clock: clock?.read ?? Gateway.monotonic,
+                                             environment: variables.merging(environment) { $1 })
     }
 }
 
@@ -116,8 +121,10 @@ public final class TestClient: Sendable {
     public let http: HTTPClient
 
     /// `connectTimeout` also bounds the wait for a connection of the pool.
-    public init(connections: Int = 64, connectTimeout: Double = 2, readTimeout: Double = 30) {
+    /// `tls`: what to trust and which client certificate to show for `https://` URLs.
+    public init(connections: Int = 64, connectTimeout: Double = 2, readTimeout: Double = 30, tls: TLSConfiguration? = nil) {
         var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = tls
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         configuration.timeout = .init(connect: .milliseconds(Int64(connectTimeout * 1000)), read: .milliseconds(Int64(readTimeout * 1000)))
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

@@ -1,6 +1,6 @@
-/// The panes of the console, in Tab order; digits 0-6 jump to them.
+/// The panes of the console, in Tab order; digits 0-7 jump to them.
 public enum Pane: Int, Sendable, CaseIterable {
-    case overview, providers, nodes, routes, cost, events, alerts, clients
+    case overview, providers, nodes, routes, cost, events, alerts, clients, requests
 
     public var title: String {
         switch self {
@@ -12,6 +12,7 @@ public enum Pane: Int, Sendable, CaseIterable {
         case .events: "Events"
         case .alerts: "Alerts"
         case .clients: "Clients"
+        case .requests: "Requests"
         }
     }
 }
@@ -75,9 +76,12 @@ public struct NodePoll: Sendable, Equatable {
     public var operatorState: StateDocument?
     /// Audit entries after the last one seen: who changed what, when and why.
     public var audit: [AuditEntry]
+    /// The node's request records after the last one seen (`GET /admin/v1/requests`).
+    public var requests: [RequestRecord] = []
 
     public init(index: Int, snapshot: Snapshot?, raw: JSONValueBox?, events: [Event], error: String?, incompatible: DecodeFailure? = nil,
-                operatorState: StateDocument? = nil, audit: [AuditEntry] = []) {
+                operatorState: StateDocument? = nil, audit: [AuditEntry] = [], requests: [RequestRecord] = []) {
+        self.requests = requests
         self.index = index
         self.snapshot = snapshot
         self.raw = raw
@@ -229,10 +233,21 @@ public struct AppState: Sendable, Equatable {
     public var filter = ""
     /// The provider whose detail view is open (Enter), if any.
     public var detail: String?
+    /// Every node's events merged into lines at the last poll (`Selectors.eventLines`), with what
+    /// they were made from: a frame filters them and does not merge again.
+    public var mergedEvents: (lines: [Selectors.EventLine], source: [Int]) = ([], [])
+    /// The event line shown whole over the Events pane (Enter there): its key, so that it stays
+    /// the same event while newer ones arrive.
+    public var eventDetail: String?
+    /// The request whose detail is open (Enter on the Requests pane): its node and sequence.
+    public var requestDetail: RequestKey?
     /// Per provider, the fleet p50 latency and cost per hour of each poll, oldest first.
     public var latencyHistory: [String: [Double]] = [:]
     public var costHistory: [String: [Double]] = [:]
     public static let historyLength = 120
+    /// Per node, route and client (`node:demo-1`, `route:chat`, `client:web-app`), requests per
+    /// second at each poll, oldest first: the graphs under the Nodes, Routes and Clients tables.
+    public var trends: [String: [Double]] = [:]
     /// The fleet's figures at each poll, oldest first: the overview's graphs.
     public var fleetHistory = FleetHistory()
     /// Whether the operator picked a pane; until then the size picks it (the overview where it fits).
@@ -253,7 +268,7 @@ public struct AppState: Sendable, Equatable {
         a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit
             && a.width == b.width && a.height == b.height && a.paused == b.paused && a.showHelp == b.showHelp
             && a.message?.text == b.message?.text && a.pending == b.pending && a.sort == b.sort
-            && a.filter == b.filter && a.detail == b.detail
+            && a.filter == b.filter && a.detail == b.detail && a.eventDetail == b.eventDetail && a.requestDetail == b.requestDetail
     }
 
     public init(fleet: Fleet, readOnly: Bool = false, ascii: Bool = false) {
@@ -288,41 +303,80 @@ public struct PendingWrite: Sendable, Equatable {
     }
 }
 
-/// The fleet's requests/s, error ratio, p99 and spend per hour, one point per poll.
+/// The fleet's requests/s, error ratio, p99 and spend per hour, one point per poll, with the
+/// providers' own fault ratio (what failover hides from the clients) and when each point was taken.
 public struct FleetHistory: Sendable, Equatable {
     public var rps: [Double] = []
     public var errorRatio: [Double] = []
     public var p99: [Double] = []
     public var costPerHour: [Double] = []
+    /// Upstream attempts that failed by the provider's fault, over all attempts.
+    public var providerFaults: [Double] = []
+    /// Wall-clock seconds of each point (empty when a source did not say).
+    public var times: [Double] = []
     public static let length = 600
 
     public init() {}
 
-    public init(rps: [Double], errorRatio: [Double], p99: [Double], costPerHour: [Double]) {
+    public init(rps: [Double], errorRatio: [Double], p99: [Double], costPerHour: [Double], providerFaults: [Double] = [], times: [Double] = []) {
         self.rps = rps
         self.errorRatio = errorRatio
         self.p99 = p99
         self.costPerHour = costPerHour
+        self.providerFaults = providerFaults
+        self.times = times
     }
 
-    /// `earlier` (Prometheus's past) before what this console polled itself.
+    /// `earlier` (Prometheus's past) before what this console polled itself. Every series keeps
+    /// one value per point (a series the past lacks is 0 there), and so do the times.
     public mutating func prepend(_ earlier: FleetHistory) {
-        func join(_ a: [Double], _ b: [Double]) -> [Double] { Array((a + b).suffix(Self.length)) }
+        let count = earlier.rps.count
+        func join(_ a: [Double], _ b: [Double]) -> [Double] {
+            let padded = a.count >= count ? Array(a.suffix(count)) : [Double](repeating: 0, count: count - a.count) + a
+            return Array((padded + b).suffix(Self.length))
+        }
+        alignTimes(now: earlier.times.last.map { $0 + spacing } ?? times.last ?? 0)
+        let before = earlier.times.count == count ? earlier.times : Self.times(count, before: times.first ?? 0, step: spacing)
         rps = join(earlier.rps, rps)
         errorRatio = join(earlier.errorRatio, errorRatio)
         p99 = join(earlier.p99, p99)
         costPerHour = join(earlier.costPerHour, costPerHour)
+        providerFaults = join(earlier.providerFaults, providerFaults)
+        times = join(before, times)
     }
 
-    public mutating func append(_ s: Fleet.Summary) {
+    public mutating func append(_ s: Fleet.Summary, at time: Double) {
         func push(_ list: inout [Double], _ value: Double) {
             list.append(value)
             if list.count > Self.length { list.removeFirst(list.count - Self.length) }
         }
+        alignTimes(now: time)
         push(&rps, s.rps)
         push(&errorRatio, s.errorRatio)
         push(&p99, s.p99 ?? 0)
         push(&costPerHour, s.costPerHour)
+        push(&providerFaults, s.providerFaultRatio)
+        push(&times, time)
+    }
+
+    /// The usual time between points (2 s, the default refresh, until there are two).
+    var spacing: Double {
+        guard times.count >= 2 else { return 2 }
+        return max(0.1, (times.last! - times.first!) / Double(times.count - 1))
+    }
+
+    /// `count` times `step` apart, the last one `step` before `before`.
+    static func times(_ count: Int, before: Double, step: Double) -> [Double] {
+        (0..<count).map { before - Double(count - $0) * step }
+    }
+
+    /// One time per point: points no source gave a time get one, `spacing` apart before the
+    /// first known (or before `now`); provider faults a source did not give are 0.
+    mutating func alignTimes(now: Double) {
+        if times.count > rps.count { times = Array(times.suffix(rps.count)) }
+        if times.count < rps.count { times = Self.times(rps.count - times.count, before: times.first ?? now, step: spacing) + times }
+        if providerFaults.count > rps.count { providerFaults = Array(providerFaults.suffix(rps.count)) }
+        if providerFaults.count < rps.count { providerFaults = [Double](repeating: 0, count: rps.count - providerFaults.count) + providerFaults }
     }
 }
 
@@ -336,5 +390,16 @@ public struct WallSettings: Sendable, Equatable {
     public init(cycle: Double = 15, staleAfter: Double = 10) {
         self.cycle = cycle
         self.staleAfter = staleAfter
+    }
+}
+
+/// One request record on one node: which node's ring it is in, and its sequence there.
+public struct RequestKey: Sendable, Equatable, Hashable {
+    public var node: Int
+    public var sequence: Int
+
+    public init(node: Int, sequence: Int) {
+        self.node = node
+        self.sequence = sequence
     }
 }

@@ -17,7 +17,11 @@ public enum Command: Sendable, Equatable {
     case restore(String)
     /// Copy one node's drains, weights and failovers to the other nodes (file stores).
     case sync(String)
+    /// With a fleet store: acknowledge the state's revisions written straight into etcd.
+    case acknowledge
     case silence(Silence)
+    /// Expire the silences that cover an alert (Alertmanager).
+    case unsilence(Unsilence)
     case theme(String)
     /// Inject a fault on a provider for a drill (ends by itself).
     case fault(FaultCommand)
@@ -33,7 +37,7 @@ public enum Command: Sendable, Equatable {
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | fault KIND provider ID DURATION [ratio=R status=N extra_ms=N] | unfault provider ID | drill KIND provider ID DURATION | budget ROUTE off|DOLLARS [shift|refuse] | silence ALERT[{label=value,...}] DURATION REASON | theme NAME | timeline | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | fault KIND provider ID DURATION [ratio=R status=N extra_ms=N] | unfault provider ID | drill KIND provider ID DURATION | budget ROUTE off|DOLLARS [shift|refuse] | silence ALERT[{label=value,...}] DURATION REASON | unsilence ALERT[{label=value,...}] | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -130,8 +134,13 @@ public enum Command: Sendable, Equatable {
         case "sync":
             guard words.count == 2 else { return .failure(.init("usage: sync NODE (copies that node's operator state to the others)")) }
             return .success(.sync(words[1]))
+        case "acknowledge":
+            guard words.count == 1 else { return .failure(.init("usage: acknowledge (the fleet state's revisions written straight into etcd)")) }
+            return .success(.acknowledge)
         case "silence":
             return Silence.parse(Array(words.dropFirst())).map { .silence($0) }
+        case "unsilence":
+            return Unsilence.parse(Array(words.dropFirst())).map { .unsilence($0) }
         case "theme":
             guard words.count == 2 else { return .failure(.init("usage: theme NAME")) }
             return .success(.theme(words[1]))
@@ -155,12 +164,14 @@ public enum Command: Sendable, Equatable {
         case .failover(let id, let to): to.isEmpty ? "failover \(id)" : "failover \(id) to \(to.joined(separator: " "))"
         case .restore(let id): "restore \(id)"
         case .sync(let node): "sync \(node)"
+        case .acknowledge: "acknowledge"
         case .fault(let fault): "fault \(fault.text)"
         case .unfault(let id): "unfault provider \(id)"
         case .drill(let fault): "drill \(fault.text)"
         case .budget(let route, let perHour, let action):
             "budget \(route) \(perHour == 0 ? "off" : Self.amount(perHour))" + (action.map { " \($0.rawValue)" } ?? "")
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
+        case .unsilence(let unsilence): "unsilence \(unsilence.selector)"
         case .theme(let name): "theme \(name)"
         case .timeline: "timeline"
         case .quit: "q"
@@ -189,8 +200,9 @@ public enum Command: Sendable, Equatable {
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
         case .weight(let route, _), .strategy(let route, _), .budget(let route, _, _): "route:\(route)"
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _): "client:\(name)"
-        case .sync: "fleet"
+        case .sync, .acknowledge: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
+        case .unsilence(let unsilence): "alert:\(unsilence.name)"
         case .theme, .quit, .timeline: ""
         }
     }
@@ -243,6 +255,7 @@ extension Command {
     /// report; `now` (wall-clock seconds) is when a silence starts.
     public func plan(fleet: Fleet, reason: String?, now: Double) -> Result<ActionPlan, CommandError> {
         if case .silence(let silence) = self { return silence.plan(self, monitor: fleet.monitor, reason: reason, now: now) }
+        if case .unsilence(let unsilence) = self { return unsilence.plan(self, monitor: fleet.monitor) }
         // Only nodes that answer now: a write to one that does not would wait out its timeout, and
         // the dialog says which nodes will not apply it.
         let reachable = fleet.nodes.indices.filter { fleet.nodes[$0].snapshot != nil && fleet.nodes[$0].error == nil }
@@ -354,21 +367,26 @@ extension Command {
             }
             let targets = reachable.filter { $0 != source }
             guard !targets.isEmpty else { return .failure(.init("no other node answers: nothing to copy \(name)'s state to")) }
-            let content = OperatorContent(snapshot)
-            var document = content.document(revision: snapshot.node.revision)
-            // Budgets an operator set and budget guards: from the node's state document, which has
-            // them whole (a budget turned off is not in its snapshot).
-            if let source = fleet.nodes[source].operatorState {
-                document.budgets = source.budgets
-                document.budgetGuards = source.budgetGuards
+            // The whole state as the node keeps it (`GET /admin/v1/state`): `PUT /admin/v1/state`
+            // replaces every part, client blocks and limits included, so a copy built from the
+            // snapshot alone would unblock the target's blocked clients.
+            guard var document = fleet.nodes[source].operatorState else {
+                return .failure(.init("\(fleet.nodes[source].name)'s operator state (GET /admin/v1/state) has not been read yet: nothing copied"))
             }
+            document.nodeDrain = false
             let state = wire(StateBody(state: document, reason: why))
             return .success(ActionPlan(command: self,
                                        calls: targets.map { AdminCall(target: .node($0), method: "PUT", path: "/admin/v1/state", body: state) },
-                                       summary: "Copy \(fleet.nodes[source].name)'s operator state (\(content.summary)) to "
+                                       summary: "Copy \(fleet.nodes[source].name)'s operator state (\(OperatorContent(snapshot).summary(with: document))) to "
                                            + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are",
                                        appliers: targets.map { fleet.nodes[$0].name }))
-        case .theme, .quit, .silence, .timeline:
+        case .acknowledge:
+            guard storeFleet else { return .failure(.init("acknowledge is for a fleet store (etcd): these nodes keep their own state files")) }
+            let flagged = Set(fleet.nodes.compactMap(\.snapshot).flatMap(\.node.store.unaudited)).sorted()
+            guard !flagged.isEmpty else { return .failure(.init("no revision of the fleet state is flagged as written straight into etcd: nothing to acknowledge")) }
+            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/store/acknowledge", body()),
+                                       summary: "Acknowledge the fleet state's revision\(flagged.count == 1 ? "" : "s") \(flagged.map(String.init).joined(separator: ", ")) written straight into etcd (in effect as they are) on \(count)"))
+        case .theme, .quit, .silence, .unsilence, .timeline:
             return .failure(.init("'\(text)' does not change the fleet"))
         }
         }()

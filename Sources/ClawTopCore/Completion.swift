@@ -7,11 +7,11 @@ public enum Completion {
     public static let commands: [(verb: String, arguments: String)] = [
         ("drain", "provider ID | node ID"), ("undrain", "provider ID | node ID"),
         ("weight", "ROUTE PROVIDER=N ..."), ("strategy", "ROUTE " + routingStrategies.joined(separator: "|")),
-        ("failover", "PROVIDER [to PROVIDER ...]"), ("restore", "PROVIDER"), ("sync", "NODE"),
+        ("failover", "PROVIDER [to PROVIDER ...]"), ("restore", "PROVIDER"), ("sync", "NODE"), ("acknowledge", ""),
         ("block", "CLIENT"), ("unblock", "CLIENT"), ("limit", "CLIENT rpm=N tpm=N spend_per_day=D concurrency=N"),
         ("fault", "KIND provider ID DURATION [ratio=R] [status=N] [extra_ms=N]"), ("unfault", "provider ID"),
         ("drill", "KIND provider ID DURATION [ratio=R] [status=N] [extra_ms=N] [rto=30s]"), ("budget", "ROUTE off|DOLLARS [shift|refuse]"),
-        ("silence", "ALERT[{label=value,...}] DURATION REASON"), ("theme", "NAME"), ("timeline", ""), ("quit", ""),
+        ("silence", "ALERT[{label=value,...}] DURATION REASON"), ("unsilence", "ALERT[{label=value,...}]"), ("theme", "NAME"), ("timeline", ""), ("quit", ""),
     ]
 
     public static let themes = ["dark", "light", "high-contrast", "mono"]
@@ -52,6 +52,7 @@ public enum Completion {
             default: return ["ratio="] + (verb == "drill" ? ["rto="] : [])
             }
         case ("silence", 1): return fleet.monitor.alerts.map(\.selector)
+        case ("unsilence", 1): return fleet.monitor.alerts.filter { !$0.silencedBy.isEmpty }.map(\.selector)
         case ("theme", 1): return themes
         default: return []
         }
@@ -74,6 +75,33 @@ public enum Completion {
             while !m.hasPrefix(common) { common.removeLast() }
         }
         return (head + (common.count > current.count ? common : current), matches)
+    }
+
+    /// The `/` line's Tab: the names the pane in view filters by (providers, nodes, event
+    /// subjects, alerts, clients) that start with what is typed (in any case), completed as far
+    /// as they agree; `choices` lists them when there are several.
+    public static func completeFilter(_ text: String, state: AppState) -> (text: String, choices: [String]) {
+        let fleet = state.fleet
+        let names: [String] = switch state.pane {
+        case .overview, .providers, .cost: fleet.rows.map(\.id)
+        case .nodes: fleet.nodes.map(\.name)
+        case .routes: unique(fleet.nodes.compactMap(\.snapshot).flatMap { $0.routes.map(\.alias) })
+        case .events: fleet.nodes.map(\.name) + unique(fleet.nodes.flatMap(\.events).map(\.subject)).sorted()
+        case .alerts: unique(fleet.monitor.alerts.map(\.name))
+        case .clients: unique(fleet.nodes.compactMap(\.snapshot).flatMap { ($0.clients ?? []).map(\.name) })
+        case .requests: unique(fleet.nodes.flatMap(\.requests).flatMap { [$0.client, $0.route].compactMap { $0 } }).sorted()
+        }
+        let matches = unique(names.filter { $0.lowercased().hasPrefix(text.lowercased()) })
+        guard let first = matches.first else { return (text, []) }
+        if matches.count == 1 { return (first, []) }
+        var common = Array(first.lowercased())
+        for m in matches.dropFirst() {
+            let other = Array(m.lowercased())
+            var n = 0
+            while n < common.count, n < other.count, common[n] == other[n] { n += 1 }
+            common = Array(common.prefix(n))
+        }
+        return (common.count > text.count ? String(first.prefix(common.count)) : text, matches)
     }
 
     /// The command nearest a mistyped verb (at most two edits away), for "did you mean".

@@ -11,11 +11,6 @@ public struct OperatorContent: Sendable, Equatable {
     public var failovers: [String: [String]]
     /// route -> routing strategy in force (as the node reports it).
     public var strategies: [String: String]
-    /// The snapshot's failovers, whole, for a copy.
-    var failoverRecords: [Failover]
-    /// The drills' faults in force, for a copy (not compared: each node's `until` differs by the
-    /// moment its write came).
-    var faults: [InjectedFault]
 
     public init(_ snapshot: Snapshot) {
         drained = snapshot.providers.filter(\.drained).map(\.id).sorted()
@@ -27,8 +22,6 @@ public struct OperatorContent: Sendable, Equatable {
         }
         self.weights = weights
         failovers = Dictionary(snapshot.failovers.map { ($0.subject, $0.to) }, uniquingKeysWith: { $1 })
-        failoverRecords = snapshot.failovers
-        faults = snapshot.providers.compactMap(\.fault)
         strategies = Dictionary(snapshot.routes.compactMap { r in r.strategy.map { (r.alias, $0) } }, uniquingKeysWith: { $1 })
     }
 
@@ -52,10 +45,16 @@ public struct OperatorContent: Sendable, Equatable {
         return parts.joined(separator: "; ")
     }
 
-    /// The state document `PUT /admin/v1/state` takes.
-    func document(revision: Int) -> StateDocument {
-        StateDocument(revision: revision, drainedProviders: drained, weights: weights, failovers: failoverRecords, strategies: strategies, nodeDrain: false,
-                      faults: faults)
+    /// `summary` and the client blocks and limits of `document` (the node's whole state).
+    func summary(with document: StateDocument) -> String {
+        var parts = [summary]
+        if !document.blockedClients.isEmpty { parts.append("blocked " + document.blockedClients.sorted().joined(separator: ", ")) }
+        for (client, limits) in document.clientLimits.sorted(by: { $0.key < $1.key }) {
+            let given = [limits.rpm.map { "rpm=\($0)" }, limits.tpm.map { "tpm=\($0)" },
+                         limits.spendPerDay.map { "spend_per_day=\($0)" }, limits.concurrency.map { "concurrency=\($0)" }].compactMap { $0 }
+            parts.append("limits \(client): " + (given.isEmpty ? "as configured" : given.joined(separator: " ")))
+        }
+        return parts.joined(separator: "; ")
     }
 }
 

@@ -71,6 +71,8 @@ public struct Fleet: Sendable, Equatable {
         public var circuit: String
         public var weight: Int
         public var configuredWeight: Int
+        /// Its weight in every route and tier that has it (the first node's report): `weight` is the first of them.
+        public var weights: [ProviderWeight] = []
         public var rps = 0.0
         public var errorRatio = 0.0
         public var p50: Double?
@@ -160,7 +162,8 @@ public struct Fleet: Sendable, Equatable {
                 if rows[p.id] == nil {
                     order.append(p.id)
                     rows[p.id] = ProviderRow(id: p.id, state: p.state.rawValue, circuit: p.circuit.state.rawValue,
-                                             weight: p.weights.first?.effectiveWeight ?? 0, configuredWeight: p.weights.first?.configuredWeight ?? 0)
+                                             weight: p.weights.first?.effectiveWeight ?? 0, configuredWeight: p.weights.first?.configuredWeight ?? 0,
+                                             weights: p.weights)
                 }
                 var row = rows[p.id]!
                 if row.kind == nil { row.kind = p.kind }
@@ -217,6 +220,9 @@ public struct Fleet: Sendable, Equatable {
         public var providersTotal = 0
         public var rps = 0.0
         public var errorRatio = 0.0
+        /// Upstream attempts that failed by the provider's fault over all attempts: errors the
+        /// providers gave, those that failover hid from the clients included.
+        public var providerFaultRatio = 0.0
         public var p99: Double?
         public var costPerHour = 0.0
         /// The oldest data among reachable nodes, in seconds.
@@ -224,6 +230,8 @@ public struct Fleet: Sendable, Equatable {
         public var revisionDrift = false
         /// The fleet store, when the nodes use one: nil with file stores, else whether every node reaches it.
         public var storeReachable: Bool?
+
+        public init() {}
     }
 
     public func summary(now: Double) -> Summary {
@@ -231,6 +239,8 @@ public struct Fleet: Sendable, Equatable {
         s.nodesTotal = nodes.count
         var requests = 0
         var errors = 0
+        var attempts = 0
+        var faults = 0
         var revisions = Set<Int>()
         for node in nodes {
             if node.health(now: now, staleAfter: staleAfter) == "serving" { s.nodesServing += 1 }
@@ -244,12 +254,17 @@ public struct Fleet: Sendable, Equatable {
                 errors += m.errors
                 s.p99 = Self.maxOptional(s.p99, m.latencyP99Seconds)
             }
+            for provider in snapshot.providers {
+                attempts += provider.stats.oneMinute.requests
+                faults += provider.stats.oneMinute.errors
+            }
         }
         let rows = providerRows(now: now)
         s.providersTotal = rows.count
         s.providersHealthy = rows.filter { $0.state == "healthy" }.count
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
         s.errorRatio = requests > 0 ? Double(errors) / Double(requests) : 0
+        s.providerFaultRatio = attempts > 0 ? Double(faults) / Double(attempts) : 0
         // With a fleet store, a node behind it; with file stores, a node whose state differs.
         s.revisionDrift = usesStore ? revisions.count > 1 : drift() != nil
         let stores = nodes.compactMap { $0.snapshot?.node.store }.filter { $0.kind == .etcd }
@@ -258,6 +273,7 @@ public struct Fleet: Sendable, Equatable {
             s.rps = rps
             s.errorRatio = figures.errorRatio ?? 0
             s.p99 = figures.p99
+            if let ratio = figures.providerFaultRatio { s.providerFaultRatio = ratio }
         }
         return s
     }
@@ -345,9 +361,24 @@ public struct Fleet: Sendable, Equatable {
                                + "`:sync \(ref.name)` copies \(ref.name)'s to the others")
             }
         }
-        for snapshot in snapshots where snapshot.node.store.kind == .etcd && !snapshot.node.store.reachable {
+        for snapshot in snapshots where snapshot.node.store.kind == .etcd {
+            if !snapshot.node.store.reachable {
+                degraded = true
+                reasons.append("node \(snapshot.node.id) cannot reach the fleet store\(snapshot.node.store.error.map { ": \($0)" } ?? "") (it serves its last state; writes are refused)")
+            } else if let error = snapshot.node.store.error {
+                // It answers, but something is wrong with what it holds (wiped, say).
+                degraded = true
+                reasons.append("node \(snapshot.node.id): \(error)")
+            }
+        }
+        // The fleet's state changed in etcd without any node's admin API: in effect, but no audit
+        // record says who or why, until an operator acknowledges it. Said once for the fleet.
+        let unaudited = Set(snapshots.filter { $0.node.store.kind == .etcd }.flatMap(\.node.store.unaudited)).sorted()
+        if !unaudited.isEmpty {
             degraded = true
-            reasons.append("node \(snapshot.node.id) cannot reach the fleet store\(snapshot.node.store.error.map { ": \($0)" } ?? "") (it serves its last state; writes are refused)")
+            let which = unaudited.count == 1 ? "revision \(unaudited[0]) was" : "revisions \(unaudited.map(String.init).joined(separator: ", ")) were"
+            reasons.append("the fleet state's \(which) written straight into etcd, not through a node's admin API (no audit record says who or why); "
+                           + "it is in effect: acknowledge it with `:acknowledge` (POST /admin/v1/store/acknowledge)")
         }
         // Drained and failed-over are operator changes, listed as such; what they do to a route is
         // judged above. A provider in trouble on any node is degraded, with how many nodes say so.

@@ -22,6 +22,9 @@ public struct NodeStatus: Sendable, Equatable {
     /// The audit entries read so far (the latest 1000), and the last sequence read.
     public var audit: [AuditEntry] = []
     public var auditCursor = 0
+    /// The node's recent request records (the latest `keptRequests`), oldest first.
+    public var requests: [RequestRecord] = []
+    public static let keptRequests = 500
 
     public init(url: String) { self.url = url }
 

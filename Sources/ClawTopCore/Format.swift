@@ -5,6 +5,8 @@ import Foundation
 public enum Format {
     public static func seconds(_ value: Double?) -> String {
         guard let value else { return "-" }
+        // Zero is written as people write it (`0s`), never `0us`.
+        if value < 0.000_000_5 { return "0s" }
         if value < 0.001 { return String(format: "%.0fus", value * 1_000_000) }
         if value < 1 { return String(format: "%.0fms", value * 1000) }
         if value < 100 { return String(format: "%.1fs", value) }

@@ -27,7 +27,7 @@ public enum KeyMap {
         .init(keys: [.escape], label: "Esc", help: "back", action: .escape),
         .init(keys: [.character(":")], label: ":", help: "command line", action: .openCommandLine),
         .init(keys: [.character("/")], label: "/", help: "filter rows", action: .openFilter),
-        .init(keys: [.enter], label: "Enter", help: "provider details", action: .openDetail),
+        .init(keys: [.enter], label: "Enter", help: "details (provider, event, request)", action: .openDetail),
         .init(keys: [.character("d")], label: "d", help: "drain provider/node", action: .drainSelected, dangerous: true),
         .init(keys: [.character("u")], label: "u", help: "undrain provider/node", action: .undrainSelected, dangerous: true),
         .init(keys: [.character("w")], label: "w", help: "set weight", action: .weightPrompt, dangerous: true),

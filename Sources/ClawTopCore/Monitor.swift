@@ -18,6 +18,8 @@ public struct PrometheusFigures: Sendable, Equatable {
     public var nodes: [String: Double] = [:]
     public var rps: Double?
     public var errorRatio: Double?
+    /// Upstream attempts that failed by the provider's fault, over all attempts (fleet-wide).
+    public var providerFaultRatio: Double?
     public var p99: Double?
     public var costPerHour = 0.0
     /// Wall-clock seconds of the answer.
@@ -37,8 +39,11 @@ public struct AlertInfo: Sendable, Equatable {
     /// Silenced or inhibited: shown, but not counted as firing.
     public var silenced: Bool
     public var fingerprint: String
+    /// The ids of the silences that cover it (Alertmanager's `status.silencedBy`): what `:unsilence` expires.
+    public var silencedBy: [String]
 
-    public init(name: String, severity: String, summary: String, since: Double, labels: [String: String], silenced: Bool, fingerprint: String) {
+    public init(name: String, severity: String, summary: String, since: Double, labels: [String: String], silenced: Bool, fingerprint: String,
+                silencedBy: [String] = []) {
         self.name = name
         self.severity = severity
         self.summary = summary
@@ -46,6 +51,7 @@ public struct AlertInfo: Sendable, Equatable {
         self.labels = labels
         self.silenced = silenced
         self.fingerprint = fingerprint
+        self.silencedBy = silencedBy
     }
 
     static let severityRank = ["critical": 0, "error": 1, "warning": 2, "info": 3]
@@ -75,7 +81,8 @@ public struct AlertInfo: Sendable, Equatable {
                 name: name, severity: labels["severity"] ?? "none",
                 summary: item["annotations"]?["summary"]?.stringValue ?? item["annotations"]?["description"]?.stringValue ?? "",
                 since: item["startsAt"]?.stringValue.flatMap(Format.parseISO8601) ?? 0, labels: labels,
-                silenced: state != "active", fingerprint: item["fingerprint"]?.stringValue ?? ""))
+                silenced: state != "active", fingerprint: item["fingerprint"]?.stringValue ?? "",
+                silencedBy: (item["status"]?["silencedBy"]?.arrayValue ?? []).compactMap(\.stringValue)))
         }
         return alerts.sorted {
             ($0.silenced ? 1 : 0, severityRank[$0.severity] ?? 9, $0.since, $0.selector)

@@ -12,6 +12,8 @@ public enum PromQL {
     public enum Figure: String, Sendable, CaseIterable {
         case rps, errorRatio, p50, p95, p99, cost
         case fleetRPS, fleetErrorRatio, fleetP99
+        /// The providers' faults over every upstream attempt: what failover hides from the clients.
+        case fleetProviderFaults
         /// Client requests per second per node, so that the node lines add up to the header's figure.
         case nodeRPS
 
@@ -34,6 +36,7 @@ public enum PromQL {
             case .cost: "sum by (provider) (rate(clawgate_cost_dollars_total[\(w)])) * 3600"
             case .fleetRPS: requests
             case .fleetErrorRatio: "(\(failedRequests) or \(requests) * 0) / \(requests)"
+            case .fleetProviderFaults: "(sum(\(failed)) or sum(\(attempts)) * 0) / sum(\(attempts))"
             case .nodeRPS: "sum by (instance) (rate(clawgate_requests_total[\(w)]))"
             case .fleetP99: "histogram_quantile(0.99, sum by (le) (rate(clawgate_request_duration_seconds_bucket[\(w)])))"
             }
@@ -45,6 +48,11 @@ public enum PromQL {
     public struct Sample: Sendable, Equatable {
         public var labels: [String: String]
         public var value: Double?
+
+        public init(labels: [String: String], value: Double?) {
+            self.labels = labels
+            self.value = value
+        }
     }
 
     /// One series of a range query: its labels and (time, value) points.
@@ -136,6 +144,7 @@ public enum PromQL {
         }
         figures.errorRatio = answers[.fleetErrorRatio]?.first?.value
         figures.p99 = answers[.fleetP99]?.first?.value
+        figures.providerFaultRatio = answers[.fleetProviderFaults]?.first?.value
         figures.costPerHour = figures.providers.values.compactMap(\.costPerHour).reduce(0, +)
         return figures
     }

@@ -37,10 +37,13 @@ public enum Reducer {
                 state.drillReport = nil
             } else if state.showTimeline {
                 state.showTimeline = false
-            } else if state.showHelp || state.message != nil || state.detail != nil {
+            } else if state.eventDetail != nil {
+                state.eventDetail = nil
+            } else if state.showHelp || state.message != nil || state.detail != nil || state.requestDetail != nil {
                 state.showHelp = false
                 state.message = nil
                 state.detail = nil
+                state.requestDetail = nil
             } else {
                 state.filter = ""
             }
@@ -48,7 +51,17 @@ public enum Reducer {
         case .openFilter:
             state.mode = .filter(state.filter)
         case .openDetail:
-            if let id = selectedProvider(state) { state.detail = id }
+            if state.pane == .events {
+                let lines = Selectors.eventLines(state)
+                let index = state.selected(.events)
+                if lines.indices.contains(index) { state.eventDetail = lines[index].key }
+            } else if state.pane == .requests {
+                let rows = Selectors.requestRows(state)
+                let index = state.selected(.requests)
+                if rows.indices.contains(index) { state.requestDetail = rows[index].key }
+            } else if let id = selectedProvider(state) {
+                state.detail = id
+            }
         case .cycleTheme:
             let all = Theme.shipped
             effects.append(.loadTheme(all[((all.firstIndex(of: state.theme) ?? -1) + 1) % all.count]))
@@ -206,6 +219,7 @@ public enum Reducer {
                 node.eventCursor = 0
                 node.auditCursor = 0
                 node.audit = []
+                node.requests = []
             }
             node.operatorState = poll.operatorState
             node.snapshot = snapshot
@@ -220,6 +234,9 @@ public enum Reducer {
             node.events = Array((node.events + poll.events).suffix(500))
             node.eventCursor = poll.events.last!.sequence
         }
+        if !poll.requests.isEmpty {
+            node.requests = Array((node.requests + poll.requests).suffix(NodeStatus.keptRequests))
+        }
         if let last = poll.audit.last {
             node.audit = Array((node.audit + poll.audit).suffix(1000))
             node.auditCursor = last.sequence
@@ -230,7 +247,22 @@ public enum Reducer {
     /// After a poll: the merged rows, histories, pending marks and selections, brought up to date once.
     static func merge(_ state: inout AppState, at: Double) {
         state.fleet.refresh()
-        state.fleetHistory.append(state.fleet.summary(now: at))
+        state.mergedEvents = Selectors.merged(state.fleet)
+        state.fleetHistory.append(state.fleet.summary(now: at), at: at)
+        // Requests per second per node (0 while it does not answer), route and client.
+        var trends: [String: Double] = [:]
+        for node in state.fleet.nodes {
+            trends["node:" + node.name] = node.error == nil ? state.fleet.nodeRPS(node)?.rps ?? 0 : 0
+            guard node.error == nil, let s = node.snapshot else { continue }
+            for route in s.routes { trends["route:" + route.alias, default: 0] += route.stats.oneMinute.requestsPerSecond }
+            for client in s.clients ?? [] { trends["client:" + client.name, default: 0] += Double(client.requests1m) / 60 }
+        }
+        // One point per poll for each: one no node reports this time is 0.
+        for key in state.trends.keys where trends[key] == nil { trends[key] = 0 }
+        for (key, value) in trends {
+            state.trends[key, default: []].append(value)
+            if state.trends[key]!.count > AppState.historyLength { state.trends[key]!.removeFirst() }
+        }
         for row in state.fleet.rows {
             state.latencyHistory[row.id, default: []].append(row.p50 ?? 0)
             state.costHistory[row.id, default: []].append(row.costPerHour)
@@ -428,6 +460,12 @@ public enum Reducer {
             case .enter:
                 state.filter = text
                 state.mode = .normal
+            case .tab:
+                let (done, choices) = Completion.completeFilter(text, state: state)
+                text = done
+                state.filter = text
+                state.mode = .filter(text)
+                if choices.count > 1 { state.message = (TerminalText.safe(choices.joined(separator: "  ")), .dim) }
             case .backspace:
                 if !text.isEmpty { text.removeLast() }
                 state.filter = text
@@ -546,9 +584,10 @@ public enum Reducer {
         case .overview, .providers, .cost: Selectors.sortedProviders(state).count
         case .nodes: Selectors.filteredNodes(state).count
         case .routes: Selectors.routeLines(state).count
-        case .events: Selectors.allEvents(state).count
+        case .events: Selectors.eventLines(state).count
         case .alerts: Selectors.filteredAlerts(state).count
         case .clients: Selectors.clientRows(state).count
+        case .requests: Selectors.requestRows(state).count
         }
     }
 }

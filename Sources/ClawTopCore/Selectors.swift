@@ -61,14 +61,6 @@ public enum Selectors {
         return lines
     }
 
-    public static func allEvents(_ state: AppState) -> [Event] {
-        var events = state.fleet.nodes.flatMap(\.events)
-        if !state.filter.isEmpty {
-            events = events.filter { "\($0.node) \($0.kind.rawValue) \($0.subject) \($0.detail)".localizedCaseInsensitiveContains(state.filter) }
-        }
-        return events.sorted { ($0.time, $0.sequence) > ($1.time, $1.sequence) }
-    }
-
     public static func filteredAlerts(_ state: AppState) -> [AlertInfo] {
         let alerts = state.fleet.monitor.alerts
         guard !state.filter.isEmpty else { return alerts }
@@ -119,5 +111,38 @@ public enum Selectors {
         var list = Array(rows.values)
         if !state.filter.isEmpty { list = list.filter { $0.name.localizedCaseInsensitiveContains(state.filter) } }
         return list.sorted { ($0.spendPerHour, $0.requests1m, $0.spendToday, $1.name) > ($1.spendPerHour, $1.requests1m, $1.spendToday, $0.name) }
+    }
+
+    /// One request of one node, as the Requests pane lists it.
+    public struct RequestRow: Sendable, Equatable {
+        public var key: RequestKey
+        public var node: String
+        public var record: RequestRecord
+    }
+
+    /// Every node's recent requests, newest first, merged by time; `/` keeps those whose client,
+    /// route, status, outcome, request id or trace id contains the filter.
+    public static func requestRows(_ state: AppState) -> [RequestRow] {
+        var rows: [RequestRow] = []
+        for (index, node) in state.fleet.nodes.enumerated() {
+            for record in node.requests {
+                rows.append(RequestRow(key: RequestKey(node: index, sequence: record.sequence), node: node.name, record: record))
+            }
+        }
+        if !state.filter.isEmpty {
+            rows = rows.filter { row in
+                let r = row.record
+                return [r.client ?? "", r.route, String(r.status), r.outcome, r.requestID, r.traceID, row.node, r.served ?? ""]
+                    .contains { $0.localizedCaseInsensitiveContains(state.filter) }
+            }
+        }
+        return rows.sorted { ($0.record.time, $0.key.node, $0.key.sequence) > ($1.record.time, $1.key.node, $1.key.sequence) }
+    }
+
+    /// The request a key names, if the console still holds it.
+    public static func request(_ state: AppState, _ key: RequestKey) -> RequestRow? {
+        guard state.fleet.nodes.indices.contains(key.node) else { return nil }
+        let node = state.fleet.nodes[key.node]
+        return node.requests.first { $0.sequence == key.sequence }.map { RequestRow(key: key, node: node.name, record: $0) }
     }
 }

@@ -42,14 +42,35 @@ extension View {
         }
         // The selected alert in full (its labels and summary do not fit a narrow table).
         let index = state.selected(.alerts)
+        var selected: AlertInfo?
         if shown.indices.contains(index) {
             let a = shown[index]
+            selected = a
             statusLines.insert(("\(state.fleet.naming(a.selector)): \(state.fleet.naming(a.summary))\(a.since > 0 ? "  (since \(clock(a.since)) UTC)" : "")", .title), at: 0)
+            if !a.silencedBy.isEmpty {
+                statusLines.insert(("silenced by \(a.silencedBy.joined(separator: ", ")); :unsilence \(a.selector) removes it", .dim), at: 1)
+            }
         }
-        let bottom = max(area.top + 1, area.bottom - statusLines.count)
+        // The table takes the rows it needs; under it the selected alert, its labels and the
+        // events about what it names.
+        let roomy = tableBottom(area, rows: rows.count, room: statusLines.count + 2) < area.bottom
+        let bottom = roomy ? area.top + max(1, rows.count) + 1 : max(area.top + 1, area.bottom - statusLines.count)
         table(&b, (area.top, bottom), columns: columns, rows: rows, selected: index, ascii: state.ascii)
-        for (offset, line) in statusLines.enumerated() where bottom + offset < area.bottom {
-            b.put(line.0, x: 0, y: bottom + offset, role: line.1)
+        var y = roomy ? bottom + 1 : bottom
+        for line in statusLines where y < area.bottom {
+            b.put(line.0, x: 0, y: y, role: line.1, maxWidth: b.width)
+            y += 1
         }
+        guard roomy else { return }
+        guard let alert = selected else {
+            eventList(state, &b, Rect(x: 0, y: y + 1, width: b.width, height: area.bottom - y - 1), title: "EVENTS")
+            return
+        }
+        let labels = alert.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\(state.fleet.naming($0.value))" }
+        b.put("labels: " + labels.joined(separator: "  "), x: 0, y: y, role: .dim, maxWidth: b.width)
+        y += 1
+        let names = ["provider", "route", "node", "instance", "client"].compactMap { alert.labels[$0].map { state.fleet.naming($0) } }
+        eventList(state, &b, Rect(x: 0, y: y + 1, width: b.width, height: area.bottom - y - 1),
+                  title: names.isEmpty ? "EVENTS" : "EVENTS about \(names.joined(separator: ", "))") { line in names.isEmpty || names.contains { Self.concerns(line, $0) } }
     }
 }

@@ -98,6 +98,10 @@ extension View {
         let keys = KeyMap.visible(readOnly: state.readOnly).filter { ["?", "q", "Tab", "j/k", ":", "d", "w", "f", "s"].contains($0.label) }
         // Whole hints only; when some do not fit, the last column says so (`?` lists them all).
         var x = 0
+        // While the Routes pane shows a predicted share, the footer says what its mark means first.
+        if state.pane == .routes, state.expected.values.contains(where: { state.now < $0.until }) {
+            x = b.put(" * predicted share ", x: x, y: y, role: .footer)
+        }
         for binding in keys {
             let hint = " \(binding.label) \(binding.help) "
             guard x + hint.count <= b.width - 1 else {

@@ -42,6 +42,26 @@ extension View {
                 (near, nearRole), (limits.isEmpty ? "none" : limits.joined(separator: ", "), .dim),
             ]
         }
-        table(&b, area, columns: columns, rows: lines, selected: state.selected(.clients), ascii: state.ascii)
+        // The table takes the rows it needs; under it the selected client on each node.
+        let index = state.selected(.clients)
+        let bottom = tableBottom(area, rows: lines.count, room: 5)
+        table(&b, (area.top, bottom), columns: columns, rows: lines, selected: index, ascii: state.ascii)
+        guard bottom < area.bottom, rows.indices.contains(index) else { return }
+        let name = rows[index].name
+        var y = bottom + 1
+        b.put("\(name) on each node", x: 0, y: y, role: .title, maxWidth: b.width)
+        y += 1
+        for node in state.fleet.nodes where y < area.bottom {
+            guard let c = node.snapshot?.clients?.first(where: { $0.name == name }) else { continue }
+            let text = "\(Format.pad(node.name, 14, ascii: state.ascii)) \(c.blocked ? "BLOCKED" : "active ")  \(c.requests1m) req/min  \(Format.count(c.tokens1m)) tok/min  "
+                + "\(Format.dollars(c.spendPerHourDollars))/h  \(Format.dollars(c.spendTodayDollars)) today  in flight \(c.inFlight)  refused \(c.refused)"
+                + ((c.routes ?? []).isEmpty ? "" : "  routes \((c.routes ?? []).joined(separator: ","))")
+            b.put(text, x: 0, y: y, role: c.blocked ? .crit : .normal, maxWidth: b.width)
+            y += 1
+        }
+        let events = min(10, max(1, Selectors.eventLines(state).filter { Self.concerns($0, name) }.count)) + 2
+        y += 1
+        y += trendChart(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), key: "client:" + name, title: "\(name) requests/s", needs: events)
+        eventList(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), title: "EVENTS about \(name)") { Self.concerns($0, name) }
     }
 }

@@ -32,12 +32,46 @@ extension View {
                 (node.age(now: state.now).map { Format.duration($0) } ?? "-", .normal),
             ]
         }
-        table(&b, area, columns: columns, rows: rows, selected: state.selected(.nodes), ascii: state.ascii)
-        // The error of the selected node, where it failed.
+        // The table takes the rows it needs; the rows under it show the selected node.
         let index = state.selected(.nodes)
         let shown = Selectors.filteredNodes(state)
-        if shown.indices.contains(index), let error = shown[index].incompatible.map({ "snapshot does not decode at \($0)" }) ?? shown[index].error {
-            b.put("\(shown[index].name): \(error)", x: 0, y: area.bottom - 1, role: .crit)
+        let bottom = tableBottom(area, rows: rows.count, room: 6)
+        table(&b, (area.top, bottom), columns: columns, rows: rows, selected: index, ascii: state.ascii)
+        guard shown.indices.contains(index) else { return }
+        let node = shown[index]
+        let error = node.incompatible.map { "snapshot does not decode at \($0)" } ?? node.error
+        guard bottom < area.bottom else {
+            // No room for the detail: the error of the selected node, where it failed.
+            if let error { b.put("\(node.name): \(error)", x: 0, y: area.bottom - 1, role: .crit, maxWidth: b.width) }
+            return
         }
+        var lines: [(String, Role)] = []
+        if let error { lines.append(("\(node.name): \(error)", .crit)) }
+        if let s = node.snapshot {
+            let n = s.node
+            lines.append(("\(n.id)  \(node.url)  version \(n.version.isEmpty ? "-" : n.version)  up \(Format.duration(n.uptimeSeconds))  \(n.state.rawValue)\(n.ready ? "" : " (not ready)")",
+                          stateRole(node.health(now: state.now, staleAfter: state.fleet.staleAfter))))
+            let store = n.store.kind == .etcd ? "fleet store (etcd) \(n.store.reachable ? "reachable" : "unreachable: \(n.store.error ?? "no answer")")" : "file store"
+            lines.append(("revision \(n.revision)  \(store)  in flight \(n.inFlight)/\(Format.count(n.maxInFlight))  refused \(n.refusedMaxInFlight) at the node's limit, \(n.refusedMaxInFlightPerProvider) at a provider's",
+                          n.store.reachable ? .normal : .warn))
+            let routes = s.routes.map { "\($0.alias) \(Format.rate($0.stats.oneMinute.requestsPerSecond))/s" + ($0.panic ? " PANIC" : "") }
+            if !routes.isEmpty { lines.append(("routes: " + routes.joined(separator: "  "), s.routes.contains { $0.panic } ? .crit : .normal)) }
+            let providers = s.providers.map { "\(stateGlyph($0.state.rawValue, ascii: state.ascii)) \($0.id) \($0.state.rawValue)" }
+            if !providers.isEmpty { lines.append(("providers here: " + providers.joined(separator: "  "), .normal)) }
+        } else if error == nil {
+            lines.append(("\(node.url): no answer yet", .dim))
+        }
+        var y = bottom + 1
+        b.put("\(node.name): detail", x: 0, y: y, role: .title, maxWidth: b.width)
+        y += 1
+        for (text, role) in lines where y < area.bottom {
+            b.put(text, x: 0, y: y, role: role, maxWidth: b.width)
+            y += 1
+        }
+        // Its requests over time in the rows the events (up to 10) leave.
+        let events = min(10, max(1, Selectors.eventLines(state).filter { $0.nodes.contains(node.name) }.count)) + 2
+        y += 1
+        y += trendChart(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), key: "node:" + node.name, title: "\(node.name) requests/s", needs: events)
+        eventList(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), title: "EVENTS on \(node.name)") { $0.nodes.contains(node.name) }
     }
 }

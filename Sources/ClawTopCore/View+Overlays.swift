@@ -12,23 +12,31 @@ extension View {
         if state.helpPage == 1 {
             let rows = commandHelp(state)
             let width = min(b.width - 4, max(50, (rows.map { $0.0.count + $0.1.count }.max() ?? 0) + 16))
-            // Every command under the title, with a blank line below them (80x24 holds 20).
-            let height = min(b.height - 2, rows.count + 3)
+            // Tight (no blank line under the title, two rows of margin) when the roomy form does not
+            // fit: at 80x24 every command still shows.
+            let tight = rows.count + 4 > b.height - 4
+            let height = tight ? min(b.height - 2, rows.count + 2) : min(b.height - 4, rows.count + 4)
+            let first = tight ? 1 : 2
             let left = (b.width - width) / 2
             let top = (b.height - height) / 2
             for y in top..<(top + height) { b.put(String(repeating: " ", count: width), x: left, y: y, role: .selected) }
             b.put(" Commands after : (Tab completes names; Tab here: keys) ", x: left + 1, y: top, role: .selected, maxWidth: width - 2)
-            for (i, row) in rows.enumerated() where top + 1 + i < top + height - 1 {
-                b.put(Format.pad(row.0, 11) + row.1, x: left + 2, y: top + 1 + i, role: .selected, maxWidth: width - 4)
+            // The verbs' column as wide as the longest (`:acknowledge`) and a space.
+            let verbs = max(11, (rows.map { $0.0.count }.max() ?? 0) + 1)
+            for (i, row) in rows.enumerated() where top + first + i < top + height - 1 {
+                b.put(Format.pad(row.0, verbs) + row.1, x: left + 2, y: top + first + i, role: .selected, maxWidth: width - 4)
             }
             return
         }
         let rows = KeyMap.visible(readOnly: state.readOnly)
         // Two columns when one does not fit the height (80x24 has room for 17 lines).
-        let columns = rows.count + 3 > b.height - 4 && b.width >= 70 ? 2 : 1
+        let columns = rows.count + 4 > b.height - 4 && b.width >= 70 ? 2 : 1
         let perColumn = (rows.count + columns - 1) / columns
         let width = min(b.width - 4, 44 * columns)
-        let height = min(b.height - 4, perColumn + 3)
+        // Tight (no blank lines around the rows, one row of margin) when the roomy form would cut keys.
+        let tight = perColumn + 4 > b.height - 4
+        let height = tight ? min(b.height - 2, perColumn + 2) : min(b.height - 4, perColumn + 4)
+        let first = tight ? 1 : 2
         let left = (b.width - width) / 2
         let top = (b.height - height) / 2
         for y in top..<(top + height) {
@@ -38,11 +46,19 @@ extension View {
         b.put("Tab: the : commands ", x: left + width - 20, y: top, role: .selected)
         let columnWidth = width / columns
         for (i, binding) in rows.enumerated() {
-            let y = top + 2 + i % perColumn
-            guard y < top + height else { continue }
+            let y = top + first + i % perColumn
+            guard y < top + height - 1 else { continue }
             b.put(Format.pad(binding.label, 8) + binding.help, x: left + 2 + (i / perColumn) * columnWidth, y: y, role: .selected,
                   maxWidth: columnWidth - 3)
         }
+        // The marks the tables put on rows and cells, in the last line.
+        b.put(marks(state.ascii), x: left + 2, y: top + height - 1, role: .selected, maxWidth: width - 4)
+    }
+
+    /// What the screen's marks mean, for the help's last line.
+    static func marks(_ ascii: Bool) -> String {
+        ascii ? "Marks: ~ sent, not applied yet  * predicted (Routes)  ^/v sort"
+            : "Marks: ⧗ sent, not applied yet  * predicted (Routes)  ▲/▼ sort"
     }
 
     static func confirm(_ dialog: Confirmation, _ b: inout ScreenBuffer) {
@@ -106,8 +122,9 @@ extension View {
     /// `:timeline`: the last hour's events of every node merged, actions and firing alerts, newest
     /// at the bottom, with the summary; Esc closes it.
     static func timeline(_ state: AppState, _ b: inout ScreenBuffer) {
-        // Every node's events as polled so far (a node down now was read before).
-        let inputs = state.fleet.nodes.map { Timeline.NodeInput(name: $0.name, events: $0.events, audit: []) }
+        // Every node's events and audit as polled so far (a node down now was read before): a
+        // write through the fleet store is one line, with who made it and why.
+        let inputs = state.fleet.nodes.map { Timeline.NodeInput(name: $0.name, events: $0.events, audit: $0.audit) }
         // Resolved alerts too: Prometheus's history when given (asked for while this shows), else
         // the alerts this console saw come and go.
         let monitor = state.fleet.monitor

@@ -21,14 +21,15 @@ extension View {
         y += statusLine(state, &b, y: y, rows: rows >= 36 ? 5 : rows >= 24 ? 3 : rows >= 14 ? 2 : 1)
         // Each route's budget as a bar of its cost against it, on one line, when any has one.
         if rows >= 14, !state.fleet.budgets().isEmpty { y += budgetLine(state, &b, y: y) }
-        // Graphs: one at 80 columns, up to four side by side; taller on taller screens.
+        // Graphs: one at 80 columns, all four from 116; taller on taller screens.
         if rows >= 14 {
-            let count = min(4, max(1, b.width / 45))
+            let count = b.width >= 116 ? 4 : min(4, max(1, b.width / 45))
             let least = rows >= 70 ? 12 : rows >= 50 ? 9 : rows >= 30 ? 7 : 5
             // The screen is a budget of rows: what the tables and lists below need first, the rest
             // to the graphs (at least `least`; below 36 rows the graphs keep that height).
             let height = rows >= 36 ? max(least, area.bottom - y - 1 - belowNeeds(state, width: b.width)) : least
-            graphs(state, &b, Rect(x: 0, y: y, width: b.width, height: height), count: count)
+            // The row under the graphs is their time axis.
+            graphs(state, &b, Rect(x: 0, y: y, width: b.width, height: height + 1), count: count)
             y += height + 1
         }
         let rest = Rect(x: 0, y: y, width: b.width, height: area.bottom - y)
@@ -68,7 +69,7 @@ extension View {
     static func belowNeeds(_ state: AppState, width: Int) -> Int {
         let providers = Selectors.sortedProviders(state).count + 1
         let firing = state.fleet.monitor.firing.count
-        let events = min(10, max(1, Selectors.allEvents(state).count))
+        let events = min(10, max(1, Selectors.eventLines(state).count))
         let side = state.fleet.nodes.count + 1 + (firing > 0 ? 2 + firing : 0) + 2 + events
         return width >= 120 ? max(providers, side) : providers + 1 + side
     }
@@ -121,55 +122,160 @@ extension View {
 
     // MARK: Graphs
 
+    /// One series of a graph: a value per column, drawn in eighths of a cell (`solid`) or as whole
+    /// shaded cells (the series behind, so both read without colour).
+    struct Plot {
+        var values: [Double]
+        var role: Role
+        var solid = true
+    }
+
+    /// The columns between graphs: the scale of one never touches the title of the next.
+    static let graphGap = 2
+    /// What the graphs show when the console has polled that long: the last five minutes.
+    static let graphWindow = 300.0
+
     static func graphs(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect, count: Int) {
         let h = state.fleetHistory
-        let all: [(String, [Double], (Double) -> String)] = [
-            ("requests/s", h.rps, { Format.rate($0) }),
-            ("errors", h.errorRatio, { Format.percent($0) }),
-            ("p99", h.p99, { Format.seconds($0) }),
-            ("spend/h", h.costPerHour, { Format.dollars($0) }),
+        let width = (rect.width - graphGap * (count - 1)) / count
+        let (ranges, span) = graphColumns(count: h.rps.count, times: h.times, now: state.now, width: width)
+        func mean(_ list: [Double]) -> [Double] { ranges.map { r in list.count >= r.upperBound ? list[r].reduce(0, +) / Double(r.count) : 0 } }
+        func peak(_ list: [Double]) -> [Double] { ranges.map { r in list.count >= r.upperBound ? list[r].max() ?? 0 : 0 } }
+        let axis = span.map { "-" + ago($0) } ?? ""
+        // Requests and spend are averaged over a column's polls; errors and latency keep their
+        // worst, so one bad poll still shows.
+        let faults = h.providerFaults.last ?? 0
+        // The title gives the latest poll's figure, as the header does.
+        let all: [(String, Double?, [Plot], (Double) -> String, legend: (String, Role)?)] = [
+            ("requests/s", h.rps.last, [Plot(values: mean(h.rps), role: .bar)], { Format.rate($0) }, nil),
+            ("errors", h.errorRatio.last, [Plot(values: peak(h.providerFaults), role: .warn, solid: false), Plot(values: peak(h.errorRatio), role: .crit)],
+             { Format.percent($0) }, ("\(state.ascii ? ":" : "░") provider faults \(Format.percent(faults))", faults > 0 ? .warn : .dim)),
+            ("p99", h.p99.last, [Plot(values: peak(h.p99), role: .bar)], { Format.seconds($0) }, nil),
+            ("spend/h", h.costPerHour.last, [Plot(values: mean(h.costPerHour), role: .bar)], { Format.dollars($0) }, nil),
         ]
-        let width = (rect.width - (count - 1)) / count
         for (i, graph) in all.prefix(count).enumerated() {
-            chart(&b, Rect(x: rect.x + i * (width + 1), y: rect.y, width: width, height: rect.height), title: graph.0, values: graph.1,
-                  format: graph.2, ascii: state.ascii)
+            chart(&b, Rect(x: rect.x + i * (width + graphGap), y: rect.y, width: width, height: rect.height), title: graph.0, now: graph.1,
+                  plots: graph.2, format: graph.3, ascii: state.ascii, axis: axis, legend: graph.legend)
         }
     }
 
-    /// A column chart of the last `width` values in block cells (eighths), scaled from its lowest to
-    /// its highest value (from zero when those are close), with the scale in the title.
-    static func chart(_ b: inout ScreenBuffer, _ rect: Rect, title: String, values: [Double], format: (Double) -> String, ascii: Bool) {
-        guard rect.width >= 10, rect.height >= 2 else { return }
-        let shown = Array(values.suffix(rect.width))
-        let top = max(shown.max() ?? 0, 0)
-        var bottom = max(shown.min() ?? 0, 0)
-        // A nearly flat series starts at zero, so that it reads as steady, not as noise.
-        if top - bottom < top * 0.1 { bottom = 0 }
-        let now = shown.last.map(format) ?? "-"
-        b.put("\(title) \(now)", x: rect.x, y: rect.y, role: .title, maxWidth: rect.width)
-        let scale = top > 0 ? "\(format(bottom))..\(format(top))" : ""
-        if title.count + now.count + scale.count + 3 <= rect.width {
+    /// Which polls each column of a graph `width` wide takes, oldest first: about the last five
+    /// minutes (at least `width` polls when there are), several polls a column when they do not
+    /// fit; and how far back the first column goes (nil when the polls' times are not known).
+    public static func graphColumns(count n: Int, times: [Double], now: Double, width: Int) -> (ranges: [Range<Int>], span: Double?) {
+        guard n > 0, width > 0 else { return ([], nil) }
+        let timed = times.count == n
+        let recent = timed ? times.reversed().prefix { $0 >= now - graphWindow }.count : 0
+        // As many polls a column as fill the width with (about) the last five minutes.
+        let per = max(1, max(recent, min(n, width)) / width)
+        let take = min(n, per * width)
+        var ranges: [Range<Int>] = []
+        var end = n
+        while end > n - take, ranges.count < width {
+            let start = max(n - take, end - per)
+            ranges.insert(start..<end, at: 0)
+            end = start
+        }
+        return (ranges, timed ? max(0, now - times[ranges[0].lowerBound]) : nil)
+    }
+
+    /// A graph of one series polled with the fleet's figures (a provider's latency or spend):
+    /// the same columns and time axis as the overview's graphs; `peak` keeps a column's worst poll.
+    static func seriesChart(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect, title: String, values: [Double], peak: Bool,
+                            format: (Double) -> String) {
+        // A provider's points were taken at the fleet's latest polls.
+        let times = state.fleetHistory.times.count >= values.count ? Array(state.fleetHistory.times.suffix(values.count)) : []
+        let (ranges, span) = graphColumns(count: values.count, times: times, now: state.now, width: rect.width)
+        let columns = ranges.map { r in peak ? values[r].max() ?? 0 : values[r].reduce(0, +) / Double(r.count) }
+        chart(&b, rect, title: title, now: values.last, plots: [Plot(values: columns, role: .bar)], format: format, ascii: state.ascii,
+              axis: span.map { "-" + ago($0) } ?? "")
+    }
+
+    /// The graph of a node's, route's or client's requests per second (`trends[key]`) in the
+    /// rows of `rect` that `needs` rows after it leave, when that is at least 5; the rows used.
+    @discardableResult
+    static func trendChart(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect, key: String, title: String, needs: Int) -> Int {
+        let height = rect.height - needs - 1
+        guard height >= 5, let values = state.trends[key] else { return 0 }
+        seriesChart(state, &b, Rect(x: rect.x, y: rect.y, width: rect.width, height: height), title: title, values: values, peak: false,
+                    format: { Format.rate($0) })
+        return height + 1
+    }
+
+    /// How long ago, as an axis reads it: `54s`, `5m`, `1h20m`.
+    public static func ago(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 90 { return "\(s)s" }
+        if s < 3600 { return "\(Int((Double(s) / 60).rounded()))m" }
+        return "\(s / 3600)h\(s % 3600 / 60 == 0 ? "" : "\(s % 3600 / 60)m")"
+    }
+
+    /// The top of a graph's scale: the highest value shown, but no more than half again the 90th
+    /// percentile (and never below the newest value), rounded up to two significant digits
+    /// (`4.4s`, `180`). A spike (a start-up burst) does not fix the scale for the minutes it
+    /// stays in view: it is drawn to the top.
+    public static func scaleTop(_ values: [Double]) -> Double {
+        guard let highest = values.max() else { return 0 }
+        let sorted = values.sorted()
+        let robust = sorted[Int(Double(sorted.count - 1) * 0.9)] * 1.5
+        return roundUp(max(min(highest, robust), values.last ?? 0, 0))
+    }
+
+    /// `value` rounded up to two significant digits: 174 -> 180, 4.37 -> 4.4, 0.043 -> 0.043.
+    public static func roundUp(_ value: Double) -> Double {
+        guard value > 0, value.isFinite else { return 0 }
+        let unit = pow(10, (log10(value)).rounded(.down) - 1)
+        return (value / unit * 0.999_999).rounded(.up) * unit
+    }
+
+    /// A column chart in block cells, from zero to a robust maximum (the scale in the title row's
+    /// right end, as people write it: `0..1.0s`), the newest value at the right edge; the last row
+    /// is the time axis (`-5m` ... `now`), with the legend of a second series between.
+    static func chart(_ b: inout ScreenBuffer, _ rect: Rect, title: String, now: Double?, plots: [Plot], format: (Double) -> String,
+                      ascii: Bool, axis: String, legend: (String, Role)? = nil) {
+        guard rect.width >= 10, rect.height >= 3 else { return }
+        let head = "\(title) \(now.map(format) ?? "-")"
+        b.put(head, x: rect.x, y: rect.y, role: .title, maxWidth: rect.width)
+        let top = scaleTop(plots.flatMap(\.values))
+        let scale = top > 0 ? "0..\(format(top))" : ""
+        if !scale.isEmpty, head.count + 2 + scale.count <= rect.width {
             b.put(scale, x: rect.x + rect.width - scale.count, y: rect.y, role: .dim)
         }
-        let plotRows = rect.height - 1
+        let plotRows = rect.height - 2
+        let bottom = rect.bottom - 2
         let partial: [Character] = ascii ? [".", ".", ".", ":", ":", ":", ":"] : ["▁", "▂", "▃", "▄", "▅", "▆", "▇"]
-        let full: Character = ascii ? "#" : "█"
-        // Right-aligned: the newest value at the right edge.
-        let offset = rect.width - shown.count
-        for (i, value) in shown.enumerated() {
-            let span = top - bottom
-            // At least one eighth for any value above the bottom, so a small one still shows.
-            var eighths = span > 0 ? Int(((value - bottom) / span * Double(plotRows * 8)).rounded()) : 0
-            if value > bottom, eighths == 0 { eighths = 1 }
-            for row in 0..<plotRows {
-                let y = rect.bottom - 1 - row
-                let level = eighths - row * 8
-                let character: Character = level >= 8 ? full : level > 0 ? partial[level - 1] : (row == 0 ? (ascii ? "_" : "▁") : " ")
-                guard character != " " else { continue }
-                b.put(String(character), x: rect.x + offset + i, y: y, role: row == 0 && level <= 0 ? .dim : .bar)
+        let columns = plots.map(\.values.count).max() ?? 0
+        let offset = rect.width - columns
+        for i in 0..<columns {
+            var drawn = false
+            for plot in plots where i < plot.values.count {
+                let value = plot.values[i]
+                // At least one eighth (one cell for a shaded series) for any value above zero, so a small one still shows.
+                var eighths = top > 0 ? Int((min(value, top) / top * Double(plotRows * 8)).rounded()) : 0
+                if value > 0, eighths == 0 { eighths = 1 }
+                if !plot.solid { eighths = (eighths + 7) / 8 * 8 }
+                for row in 0..<plotRows {
+                    let level = eighths - row * 8
+                    guard level > 0 else { break }
+                    let character: Character = !plot.solid ? (ascii ? ":" : "░") : level >= 8 ? (ascii ? "#" : "█") : partial[level - 1]
+                    b.put(String(character), x: rect.x + offset + i, y: bottom - row, role: plot.role)
+                    drawn = true
+                }
             }
+            if !drawn { b.put(ascii ? "_" : "▁", x: rect.x + offset + i, y: bottom, role: .dim) }
         }
-        if shown.isEmpty { b.put("(no polls yet)", x: rect.x, y: rect.y + 1, role: .dim) }
+        if columns == 0 { b.put("(no polls yet)", x: rect.x, y: rect.y + 1, role: .dim) }
+        // The time axis, and between its ends the second series' legend where it fits.
+        let y = rect.bottom - 1
+        if !axis.isEmpty, axis.count + 5 <= rect.width {
+            b.put(axis, x: rect.x, y: y, role: .dim)
+            b.put("now", x: rect.x + rect.width - 3, y: y, role: .dim)
+        }
+        if let (text, role) = legend {
+            let room = rect.width - (axis.isEmpty ? 0 : axis.count + 5) - 2
+            let shown = text.count <= room ? text : text.replacingOccurrences(of: "provider faults", with: "faults")
+            if shown.count <= room { b.put(shown, x: rect.x + (axis.isEmpty ? 0 : axis.count + 1) + max(0, (room - shown.count) / 2), y: y, role: role) }
+        }
     }
 
     // MARK: Providers, nodes, alerts, events
@@ -241,12 +347,13 @@ extension View {
         y += 1
         b.put("EVENTS", x: rect.x, y: y, role: .title)
         y += 1
-        let events = Selectors.allEvents(state)
+        // The same event on several nodes is one line, as on the Events pane.
+        let events = Selectors.eventLines(state)
         if events.isEmpty { b.put("(none yet)", x: rect.x, y: y, role: .dim) }
-        for event in events.prefix(rect.bottom - y) {
-            let role: Role = [.circuitOpened, .healthFailed, .panicStarted].contains(event.kind) ? .crit
-                : [.circuitProbing, .nodeDraining, .failoverStarted].contains(event.kind) ? .warn : .normal
-            b.put("\(clock(event.time)) \(event.node) \(event.kind.rawValue) \(event.subject) \(event.detail)", x: rect.x, y: y, role: role, maxWidth: rect.width)
+        for line in events.prefix(rect.bottom - y) {
+            let role: Role = [.circuitOpened, .healthFailed, .panicStarted].contains(line.kind) ? .crit
+                : [.circuitProbing, .nodeDraining, .failoverStarted].contains(line.kind) ? .warn : .normal
+            b.put(eventSummary(line), x: rect.x, y: y, role: role, maxWidth: rect.width)
             y += 1
         }
     }

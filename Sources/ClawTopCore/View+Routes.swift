@@ -61,7 +61,46 @@ extension View {
             }
             return cells
         }
-        table(&b, area, columns: columns, rows: rows, selected: state.selected(.routes), ascii: state.ascii)
+        // The table takes the rows it needs; under it what `*` means, then the selected route.
+        let want = budgets.isEmpty ? 7 : 8  // the BUDGET column, when there, comes before it
+        let predicted = rows.contains { $0[want].0.hasSuffix("*") }
+        let index = state.selected(.routes)
+        let bottom = tableBottom(area, rows: rows.count, room: 5)
+        table(&b, (area.top, bottom - (predicted && bottom == area.bottom ? 1 : 0)), columns: columns, rows: rows, selected: index, ascii: state.ascii)
+        var y = bottom
+        if predicted {
+            if bottom == area.bottom { y -= 1 } else { y += 1 }
+            b.put(predictedNote, x: 0, y: y, role: .dim, maxWidth: b.width)
+            y += 1
+        }
+        guard bottom < area.bottom, lines.indices.contains(index),
+              let route = state.fleet.nodes.compactMap(\.snapshot).first?.routes.first(where: { $0.alias == lines[index].alias }) else { return }
+        y += 1
+        b.put("route \(route.alias): detail", x: 0, y: y, role: .title, maxWidth: b.width)
+        y += 1
+        var text: [(String, Role)] = []
+        let m = route.stats.oneMinute
+        text.append(("strategy \(route.strategy ?? "weighted")  \(Format.rate(m.requestsPerSecond)) req/s  err \(Format.percent(m.errorRatio))  p99 \(Format.seconds(m.latencyP99Seconds))  "
+                     + "\(Format.dollars(m.costPerHourDollars))/h" + (route.panic ? "  PANIC: no available provider" : ""), route.panic ? .crit : .normal))
+        for (tier, entries) in route.tiers.enumerated() {
+            text.append(("tier \(tier): " + entries.map { "\($0.provider) \($0.effectiveWeight)\($0.effectiveWeight != $0.configuredWeight ? " (configured \($0.configuredWeight))" : "")" }.joined(separator: ", "), .normal))
+        }
+        if let decision = route.decision {
+            text.append(("latest decision: tier \(decision.tier), " + decision.candidates.map { c in "\(c.provider)" + (c.score.map { " " + Self.score($0) } ?? "") }.joined(separator: ", "), .dim))
+        }
+        // What every node says of it, when they do not agree.
+        let panics = state.fleet.nodes.compactMap(\.snapshot).filter { s in s.routes.contains { $0.alias == route.alias && $0.panic } }.map(\.node.id)
+        if !panics.isEmpty { text.append(("in panic on " + panics.joined(separator: ", "), .crit)) }
+        for (line, role) in text where y < area.bottom {
+            b.put(line, x: 0, y: y, role: role, maxWidth: b.width)
+            y += 1
+        }
+        let members = Set(route.tiers.joined().map(\.provider))
+        let about = { (line: Selectors.EventLine) in Self.concerns(line, route.alias) || members.contains { Self.concerns(line, $0) } }
+        let events = min(10, max(1, Selectors.eventLines(state).filter(about).count)) + 2
+        y += 1
+        y += trendChart(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), key: "route:" + route.alias, title: "\(route.alias) requests/s", needs: events)
+        eventList(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), title: "EVENTS about \(route.alias) and its providers", about: about)
     }
 
     /// A route's budget as a bar of its cost against it, the figures, and the guard when in force:
@@ -75,6 +114,9 @@ extension View {
         let role: Role = budget.guardInForce != nil || budget.used > 1 ? .crit : budget.used >= 0.9 ? .warn : .bar
         return (text, role)
     }
+
+    /// What `*` after a share means, under the Routes table, in the footer and in `?`.
+    static let predictedNote = "* WANT predicted by your last action's preview (for a minute after it); GOT 1M is what the nodes counted"
 
     /// A strategy's score in four significant digits (lower wins).
     static func score(_ value: Double) -> String {

@@ -108,36 +108,41 @@ extension View {
         }
     }
 
-    /// What is wrong, in words, with how long it has been so: for the wall's banner.
+    /// What is wrong, in words, with how long it has been so: for the wall's banner, the worst
+    /// first (a provider out on every node or a route in panic, then critical alerts, nodes that do
+    /// not answer, providers out on some nodes, other alerts, then what is merely degraded).
     public static func incidents(_ state: AppState) -> [String] {
-        var lines: [String] = []
+        var lines: [(rank: Int, text: String)] = []
         let now = state.now
         let answering = state.fleet.nodes.compactMap(\.snapshot)
         for row in state.fleet.rows where !["healthy", "drained"].contains(row.state) {
             let out = answering.compactMap { s in s.providers.first { $0.id == row.id } }.filter { $0.state == .ejected || $0.state == .probing }
             if !out.isEmpty {
                 let since = out.map(\.circuit.since).filter { $0 > 0 }.min()
-                lines.append("provider \(row.id) ejected on \(out.count) of \(answering.count) node\(answering.count == 1 ? "" : "s")"
-                             + (since.map { " for \(Format.duration(max(0, now - $0)))" } ?? ""))
+                lines.append((out.count == answering.count ? 0 : 3,
+                              "provider \(row.id) ejected on \(out.count) of \(answering.count) node\(answering.count == 1 ? "" : "s")"
+                                + (since.map { " for \(Format.duration(max(0, now - $0)))" } ?? "")))
             } else {
-                lines.append("provider \(row.id) \(row.state)")
+                lines.append((5, "provider \(row.id) \(row.state)"))
             }
         }
         for alert in state.fleet.monitor.firing {
-            lines.append("alert \(state.fleet.naming(alert.selector)) firing (\(alert.severity)) for \(Format.duration(max(0, now - alert.since)))")
+            lines.append((alert.severity == "critical" ? 1 : 4,
+                          "alert \(state.fleet.naming(alert.selector)) firing (\(alert.severity)) for \(Format.duration(max(0, now - alert.since)))"))
         }
         for node in state.fleet.nodes {
             let health = node.health(now: now, staleAfter: state.fleet.staleAfter)
             if ["unreachable", "stale", "incompatible"].contains(health) {
-                lines.append("node \(node.name) \(health)" + (node.age(now: now).map { " for \(Format.duration($0))" } ?? ""))
+                lines.append((2, "node \(node.name) \(health)" + (node.age(now: now).map { " for \(Format.duration($0))" } ?? "")))
             } else if let s = node.snapshot, s.node.state != .serving {
-                lines.append("node \(node.name) \(s.node.state.rawValue)")
+                lines.append((5, "node \(node.name) \(s.node.state.rawValue)"))
             }
         }
         for s in answering {
-            for route in s.routes where route.panic { lines.append("route \(route.alias) on \(s.node.id) has no available provider (panic)") }
+            for route in s.routes where route.panic { lines.append((0, "route \(route.alias) on \(s.node.id) has no available provider (panic)")) }
         }
-        return lines
+        // Stable: within a rank, the order above.
+        return lines.enumerated().sorted { ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset) }.map(\.element.text)
     }
 }
 

@@ -20,6 +20,8 @@ public enum View {
         let area = (top: 2, bottom: state.height - 2)
         if let id = state.detail {
             detail(state, id, &buffer, area)
+        } else if let key = state.requestDetail {
+            requestDetail(state, key, &buffer, area)
         } else {
         switch state.pane {
         case .overview: overview(state, &buffer, area)
@@ -30,12 +32,14 @@ public enum View {
         case .events: events(state, &buffer, area)
         case .alerts: alerts(state, &buffer, area)
         case .clients: clients(state, &buffer, area)
+        case .requests: requests(state, &buffer, area)
         }
         }
         footer(state, &buffer)
         if let message = state.message {
             buffer.put(message.text, x: 0, y: state.height - 2, role: message.role, maxWidth: state.width)
         }
+        if let key = state.eventDetail, state.pane == .events { eventOverlay(state, key, &buffer) }
         if case .confirm(let dialog) = state.mode { confirm(dialog, &buffer) }
         if state.showHelp { help(state, &buffer) }
         if state.showTimeline { timeline(state, &buffer) }

@@ -28,13 +28,22 @@ public struct ConsoleOptions: Sendable {
     public var fileStore = false
     /// `--timeline`: print the incident timeline (since `timelineSince` seconds ago) and exit.
     public var timeline = false
+    /// `--timeline` and `--requests`: how far back, in seconds.
     public var timelineSince = 3600.0
+    /// `--requests`: print every node's recent requests (of `client` only, when given) and exit.
+    public var requests = false
+    public var client: String?
     /// `--exec ... --dry-run`: print the plan and its effect, change nothing.
     public var dryRun = false
     /// `--exec ... --confirm NAME`: the route or node name a guarded action asks for.
     public var confirmName: String?
     /// `--wall`: the read-only wallboard (its stale bound is set from the refresh).
     public var wall: WallSettings?
+    /// `--cacert`: the CA the nodes' certificates chain to (`https://` nodes).
+    public var caFile: String?
+    /// `--cert` and `--key`: a client certificate for nodes that ask for one (mutual TLS).
+    public var certFile: String?
+    public var keyFile: String?
     /// `--drill SPEC`: inject the fault, watch, end it, report; judged against `rto` seconds.
     public var drill: String?
     public var rto: Double?
@@ -83,10 +92,10 @@ public struct Console {
 
     /// The given nodes and, where they share a fleet store, every member it lists: the console can
     /// start from one node's URL and find the rest. Nodes that do not answer stay as given.
-    static func discover(_ given: [String], token: String?) -> [String] {
+    static func discover(_ given: [String], token: String?, tls: ClientTLS? = nil) -> [String] {
         guard let curl = try? CurlMulti() else { return given }
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
-        let answers = curl.perform(given.map { HTTPRequestSpec(url: $0 + "/admin/v1/fleet", headers: headers, timeout: 2) })
+        let answers = curl.perform(given.map { HTTPRequestSpec(url: $0 + "/admin/v1/fleet", headers: headers, timeout: 2, tls: tls) })
         var urls = given
         for answer in answers where answer.ok {
             guard let fleet = try? AdminAPI.decode(FleetMembers.self, from: answer.body), fleet.store.kind == .etcd else { continue }
@@ -107,6 +116,8 @@ public struct Console {
             throw fail(error.description, 2)
         }
         let refresh = o.refresh ?? file.refresh ?? 2
+        // Checked before anything starts (a demo included).
+        let tls = try clientTLS(file)
         // The wall's default theme is high contrast: it is read from across a room.
         let theme = o.theme ?? file.theme ?? (o.wall != nil ? "high-contrast" : "dark")
         var tokenFile = o.tokenFile ?? file.tokenFile
@@ -119,7 +130,7 @@ public struct Console {
         // The terminal is checked before anything starts, so a console that cannot draw leaves no
         // demo process behind.
         var terminalChoice: TerminalChoice?
-        if !o.once, !o.headless, o.exec == nil, !o.timeline, o.drill == nil {
+        if !o.once, !o.headless, o.exec == nil, !o.timeline, o.drill == nil, !o.requests {
             switch TerminalChoice.choose() {
             case .success(let choice): terminalChoice = choice
             case .failure(let error): throw fail("the console needs a terminal: \(error.description)", 2)
@@ -167,10 +178,11 @@ public struct Console {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        urls = Self.discover(urls, token: token)
+        urls = Self.discover(urls, token: token, tls: tls)
         let poller: Poller
         do {
-            poller = try Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL)
+            poller = try Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL,
+                                tls: tls)
         } catch {
             throw fail("cannot start HTTP polling: \(error)", 3)
         }
@@ -190,6 +202,18 @@ public struct Console {
             // A demo fleet that just started needs some traffic before its shares mean anything.
             if o.demo { Thread.sleep(forTimeInterval: 5) }
             try runDrill(drill, poller: poller, state: &state, token: token, urls: urls)
+        }
+        if o.requests {
+            Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
+            let report = RequestReport.build(state, since: Date().timeIntervalSince1970 - o.timelineSince, client: o.client)
+            if o.format == "json" {
+                var bytes = report.json.bytes(sorted: true)
+                bytes.append(0x0A)
+                FileHandle.standardOutput.write(Data(bytes))
+            } else {
+                FileHandle.standardOutput.write(Data(TerminalText.safeLines(report.text).utf8))
+            }
+            throw ConsoleExit(report.unread.isEmpty ? 0 : 1)
         }
         if o.timeline {
             let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }
@@ -246,6 +270,19 @@ public struct Console {
         if let note = choice.note { throw ConsoleExit(0, note) }
     }
 
+    /// `--cacert`, `--cert`, `--key` (or the config file's `cacert`, `cert`, `key`): nil when none is
+    /// given; a file that cannot be read, or a certificate without its key, is refused before anything starts.
+    func clientTLS(_ file: ConsoleConfig) throws -> ClientTLS? {
+        let given = [("--cacert", options.caFile ?? file.caFile), ("--cert", options.certFile ?? file.certFile), ("--key", options.keyFile ?? file.keyFile)]
+        for (flag, path) in given {
+            if let path, !FileManager.default.isReadableFile(atPath: path) { throw fail("\(flag) \(path): cannot read the file", 2) }
+        }
+        let (ca, cert, key) = (given[0].1, given[1].1, given[2].1)
+        if (cert == nil) != (key == nil) { throw fail("--cert and --key go together: a client certificate and its private key", 2) }
+        if ca == nil, cert == nil { return nil }
+        return ClientTLS(caFile: ca, certFile: cert, keyFile: key)
+    }
+
     /// One line of `--exec` output: node ids, messages and errors come from the network, shown escaped.
     func say(_ line: String) { print(TerminalText.safe(line)) }
 
@@ -278,7 +315,7 @@ public struct Console {
             throw fail("'\(command.text)' is refused: \(preview?.guardReason ?? ""). Add --confirm \(name) to do it anyway.", 1)
         }
         let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name),
-                                        alertmanager: state.fleet.monitor.alertmanagerURL, token: token)
+                                        alertmanager: state.fleet.monitor.alertmanagerURL, token: token, tls: poller.tls)
         say(plan.summary)
         for result in results { say("  \(result.node): \(result.ok ? "ok" : result.message)") }
         // A silence goes to Alertmanager alone; a fleet action to every node that answered.
@@ -351,7 +388,7 @@ public struct Console {
                     let names = state.fleet.nodes.map(\.name)
                     let alertmanager = state.fleet.monitor.alertmanagerURL
                     Thread.detachNewThread {
-                        let results = ActionSender.send(plan, urls: urls, names: names, alertmanager: alertmanager, token: token)
+                        let results = ActionSender.send(plan, urls: urls, names: names, alertmanager: alertmanager, token: token, tls: poller.tls)
                         inbox.withLock {
                             $0.append(.actionResults(subject: plan.command.subject, summary: plan.summary, results: results,
                                                      at: Date().timeIntervalSince1970))

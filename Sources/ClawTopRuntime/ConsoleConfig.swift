@@ -11,6 +11,10 @@ struct ConsoleConfig {
     var theme: String?
     var prometheus: String?
     var alertmanager: String?
+    /// `cacert`, `cert`, `key`: TLS files for `https://` nodes, as `--cacert`, `--cert`, `--key`.
+    var caFile: String?
+    var certFile: String?
+    var keyFile: String?
 
     static func path(environment: [String: String]) -> String {
         let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? "") + "/.config")
@@ -54,13 +58,20 @@ struct ConsoleConfig {
             case "theme":
                 guard let s = value.stringValue else { throw CommandError("\(path): theme: must be a name or a path") }
                 config.theme = s
+            case "cacert", "cert", "key":
+                guard let s = value.stringValue, !s.isEmpty else { throw CommandError("\(path): \(key): must be a path to a PEM file") }
+                switch key {
+                case "cacert": config.caFile = s
+                case "cert": config.certFile = s
+                default: config.keyFile = s
+                }
             case "prometheus", "alertmanager":
                 guard let url = value.stringValue.flatMap(httpURL) else {
                     throw CommandError("\(path): \(key): must be an http:// or https:// URL")
                 }
                 if key == "prometheus" { config.prometheus = url } else { config.alertmanager = url }
             default:
-                throw CommandError("\(path): \(key): unknown key; known: nodes, token_file, refresh, theme, prometheus, alertmanager")
+                throw CommandError("\(path): \(key): unknown key; known: nodes, token_file, refresh, theme, prometheus, alertmanager, cacert, cert, key")
             }
         }
         return config

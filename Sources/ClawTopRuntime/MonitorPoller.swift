@@ -88,7 +88,7 @@ struct MonitorPoller: Sendable {
         let start = end - Double(count - 1) * step
         // Per provider for the sparklines; fleet-wide for the overview's graphs (its spend per hour
         // is the providers' summed, as the live figures are).
-        let figures: [PromQL.Figure] = [.p50, .cost, .fleetRPS, .fleetErrorRatio, .fleetP99]
+        let figures: [PromQL.Figure] = [.p50, .cost, .fleetRPS, .fleetErrorRatio, .fleetP99, .fleetProviderFaults]
         let requests = figures.map { figure in
             HTTPRequestSpec(url: prometheus + "/api/v1/query_range?query=" + Self.encode(figure.expression)
                 + "&start=\(start)&end=\(end)&step=\(step)", timeout: max(timeout, 5))
@@ -103,7 +103,8 @@ struct MonitorPoller: Sendable {
         let cost = PromQL.history(matrices[1], end: end, step: step, count: count)
         let fleetCost = cost.values.reduce([Double](repeating: 0, count: count)) { zip($0, $1).map(+) }
         return .monitorHistory(latency: PromQL.history(matrices[0], end: end, step: step, count: count), cost: cost,
-                               fleet: FleetHistory(rps: fleet(2), errorRatio: fleet(3), p99: fleet(4), costPerHour: fleetCost))
+                               fleet: FleetHistory(rps: fleet(2), errorRatio: fleet(3), p99: fleet(4), costPerHour: fleetCost, providerFaults: fleet(5),
+                                                   times: (0..<count).map { start + Double($0) * step }))
     }
 
     /// When each alert fired and resolved since `since`, from Prometheus's `ALERTS` series (nil

@@ -10,14 +10,23 @@ final class Poller: @unchecked Sendable {
     let urls: [String]
     let token: String?
     let timeout: Double
+    /// `--cacert`, `--cert`, `--key`: for the nodes only (Prometheus and Alertmanager keep the system's trust).
+    let tls: ClientTLS?
     let monitor: MonitorPoller
     private let curl: CurlMulti
+    /// Per node, the last request record read and the start time of the node that numbered it (a
+    /// restarted node numbers from 1 again). Only the poll loop touches these.
+    private var requestCursors: [Int]
+    private var startedAt: [Double?]
 
-    init(urls: [String], token: String?, timeout: Double, prometheus: String? = nil, alertmanager: String? = nil) throws(CurlError) {
+    init(urls: [String], token: String?, timeout: Double, prometheus: String? = nil, alertmanager: String? = nil, tls: ClientTLS? = nil) throws(CurlError) {
         curl = try CurlMulti()
         self.urls = urls
         self.token = token
         self.timeout = timeout
+        self.tls = tls
+        requestCursors = urls.map { _ in 0 }
+        startedAt = urls.map { _ in nil }
         monitor = MonitorPoller(prometheus: prometheus, alertmanager: alertmanager, timeout: timeout)
     }
 
@@ -33,10 +42,11 @@ final class Poller: @unchecked Sendable {
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         var requests: [HTTPRequestSpec] = []
         for (index, url) in urls.enumerated() {
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/snapshot", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=\(cursors[index])&limit=200", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/state", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=\(auditCursors?[index] ?? 0)&limit=1000", headers: headers, timeout: timeout))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/snapshot", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=\(cursors[index])&limit=200", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/state", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=\(auditCursors?[index] ?? 0)&limit=1000", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/requests?since=\(requestCursors[index])&limit=1000", headers: headers, timeout: timeout, tls: tls))
         }
         let nodeRequests = requests.count
         requests += monitor.requests
@@ -44,11 +54,13 @@ final class Poller: @unchecked Sendable {
         let now = Date().timeIntervalSince1970
         let monitorPoll = monitor.requests.isEmpty ? nil : monitor.read(results[nodeRequests...], at: now)
         let nodes = urls.indices.map { index -> NodePoll in
-            let snapshot = results[index * 4]
-            let events = results[index * 4 + 1]
+            let snapshot = results[index * 5]
+            let events = results[index * 5 + 1]
             // The state and the audit only add who changed what: a node without them still counts.
-            let state = results[index * 4 + 2].ok ? try? AdminAPI.decode(StateDocument.self, from: results[index * 4 + 2].body) : nil
-            let audit = results[index * 4 + 3].ok ? (try? AdminAPI.decode(AuditPage.self, from: results[index * 4 + 3].body))?.items ?? [] : []
+            let state = results[index * 5 + 2].ok ? try? AdminAPI.decode(StateDocument.self, from: results[index * 5 + 2].body) : nil
+            let audit = results[index * 5 + 3].ok ? (try? AdminAPI.decode(AuditPage.self, from: results[index * 5 + 3].body))?.items ?? [] : []
+            // The request records: a node without them (older) still counts, with none.
+            let page = results[index * 5 + 4].ok ? try? AdminAPI.decode(RequestPage.self, from: results[index * 5 + 4].body) : nil
             guard snapshot.ok else { return NodePoll(index: index, snapshot: nil, raw: nil, events: [], error: Self.explain(snapshot)) }
             let raw = (try? JSONValue.parse(bytes: snapshot.body)).map(JSONValueBox.init)
             let parsed: Snapshot
@@ -66,7 +78,16 @@ final class Poller: @unchecked Sendable {
                     return NodePoll(index: index, snapshot: nil, raw: raw, events: [], error: nil, incompatible: failure)
                 }
             }
-            return NodePoll(index: index, snapshot: parsed, raw: raw, events: list, error: nil, operatorState: state, audit: audit)
+            var records = page?.items ?? []
+            if startedAt[index] != parsed.node.startedAt {
+                // A node seen for the first time keeps what it sent; one that restarted is read from the start next time.
+                if startedAt[index] != nil { records = [] }
+                requestCursors[index] = startedAt[index] == nil ? (page?.nextSince ?? 0) : 0
+                startedAt[index] = parsed.node.startedAt
+            } else if let page {
+                requestCursors[index] = page.nextSince
+            }
+            return NodePoll(index: index, snapshot: parsed, raw: raw, events: list, error: nil, operatorState: state, audit: audit, requests: records)
         }
         return .pollBatch(PollBatch(nodes: nodes, monitor: monitorPoll, at: now))
     }
@@ -82,8 +103,8 @@ final class Poller: @unchecked Sendable {
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         var requests: [HTTPRequestSpec] = []
         for url in urls {
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=0&limit=1000", headers: headers, timeout: timeout))
-            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=0&limit=1000", headers: headers, timeout: timeout))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/events?since=0&limit=1000", headers: headers, timeout: timeout, tls: tls))
+            requests.append(HTTPRequestSpec(url: url + "/admin/v1/audit?since=0&limit=1000", headers: headers, timeout: timeout, tls: tls))
         }
         let nodeRequests = requests.count
         requests += monitor.requests
@@ -117,15 +138,15 @@ final class Poller: @unchecked Sendable {
 /// Sends a confirmed plan's calls to their nodes (or Alertmanager), all at once, and says how each went.
 enum ActionSender {
     static func send(_ plan: ActionPlan, urls: [String], names: [String], alertmanager: String?, token: String?,
-                     timeout: Double = 5) -> [NodeResult] {
+                     timeout: Double = 5, tls: ClientTLS? = nil) -> [NodeResult] {
         // The admin token goes to the nodes only, never to Alertmanager.
         let headers = token.map { ["Authorization: Bearer \($0)"] } ?? []
         let requests = plan.calls.map { call in
             switch call.target {
             case .node(let index):
-                HTTPRequestSpec(url: urls[index] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout)
+                HTTPRequestSpec(url: urls[index] + call.path, method: call.method, headers: headers, body: call.body.bytes(), timeout: timeout, tls: tls)
             case .alertmanager:
-                HTTPRequestSpec(url: (alertmanager ?? "") + call.path, method: call.method, body: call.body.bytes(), timeout: timeout)
+                HTTPRequestSpec(url: (alertmanager ?? "") + call.path, method: call.method, body: call.body == .null ? nil : call.body.bytes(), timeout: timeout)
             }
         }
         let results: [HTTPResult]

@@ -34,8 +34,11 @@ struct Chaos: AsyncParsableCommand {
     @Flag(help: "Active health checks off (then the first request after a cooldown is the probe).")
     var noHealthChecks = false
 
-    @Option(help: "Health probe kind: chat (a one-token completion) or models (GET /models).")
-    var probe: String = "chat"
+    @Option(help: "Health probe kind: chat (a one-token completion) or models (GET /models). Unset: the shipped default.")
+    var probe: String?
+
+    @Flag(help: "The tuned settings of earlier runs (first_byte 2 s, breaker cooldown 5 s, a 1 s probe interval, a generous retry budget) instead of the shipped defaults.")
+    var tuned = false
 
     struct Sample: Sendable {
         var start: Double
@@ -48,8 +51,10 @@ struct Chaos: AsyncParsableCommand {
     func run() async throws {
         let modes = mode == "all" ? ["kill", "hang", "503", "reset"] : [mode]
         for m in modes where !["kill", "hang", "503", "reset"].contains(m) { throw ValidationError("unknown mode '\(m)'; kill, hang, 503, reset or all") }
+        if let probe, !["chat", "models"].contains(probe) { throw ValidationError("unknown probe '\(probe)'; chat or models") }
+        let settings = tuned ? "breaker 5 failures, first_byte 2 s, floor 1 s, health checks every 1 s" : "the shipped defaults otherwise"
         print("chaos: \(concurrency) clients through one node over providers good and victim (20 ms each, weights 50/50, strategy \(strategy), "
-              + "health checks \(noHealthChecks ? "off" : "every 1 s by \(probe)"), breaker 5 failures, first_byte 2 s, floor 1 s); victim breaks after \(before) s")
+              + "health checks \(noHealthChecks ? "off" : "by \(probe ?? "models (the default)")"), \(settings)); victim breaks after \(before) s")
         for m in modes { try await scenario(m) }
     }
 
@@ -62,21 +67,29 @@ struct Chaos: AsyncParsableCommand {
         }
         guard let goodURL = good.info["providers"]?["good"]?.stringValue, let victimURL = victim.info["providers"]?["victim"]?.stringValue,
               let control = victim.info["control"]?.stringValue else { throw ValidationError("clawsim did not announce its ports") }
-        let timeouts = "{connect: 1, first_byte: 2, first_byte_floor: 1, total: 30}"
-        let yaml = """
+        // The shipped defaults unless --tuned: what a new user's node does.
+        let timeouts = tuned ? ", timeouts: {connect: 1, first_byte: 2, first_byte_floor: 1, total: 30}" : ""
+        var health: [String] = []
+        if noHealthChecks { health.append("enabled: false") }
+        if let probe { health.append("kind: \(probe)") }
+        if tuned { health.append("interval: 1, timeout: 1, unhealthy_threshold: 2, healthy_threshold: 1") }
+        var yaml = """
             node_id: chaos
             listen: 127.0.0.1:0
             providers:
-              - {id: good, base_url: "\(goodURL)/v1", timeouts: \(timeouts)}
-              - {id: victim, base_url: "\(victimURL)/v1", timeouts: \(timeouts)}
+              - {id: good, base_url: "\(goodURL)/v1"\(timeouts)}
+              - {id: victim, base_url: "\(victimURL)/v1"\(timeouts)}
             routes:
               - alias: chat
                 strategy: \(strategy)
                 tiers: [[{provider: good, model: m, weight: 50}, {provider: victim, model: m, weight: 50}]]
-            breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 60}
-            retry: {max_attempts: 3, budget_ratio: 1, min_retries_per_second: 100}
-            health_check: {enabled: \(!noHealthChecks), kind: \(probe), interval: 1, timeout: 1, unhealthy_threshold: 2, healthy_threshold: 1}
+
             """
+        if tuned {
+            yaml += "breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 60}\n"
+            yaml += "retry: {max_attempts: 3, budget_ratio: 1, min_retries_per_second: 100}\n"
+        }
+        if !health.isEmpty { yaml += "health_check: {\(health.joined(separator: ", "))}\n" }
         let path = NSTemporaryDirectory() + "clawbench-chaos-\(getpid()).yaml"
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }

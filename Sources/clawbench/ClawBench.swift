@@ -61,8 +61,10 @@ final class BenchFleet {
     /// With `clientKey`, the node requires that key (`clients:` with one client, limits high
     /// enough never to refuse) and counts its use.
     /// `kind` is the provider kind of the node's providers (clawsim speaks it with `format=`).
+    /// With `tls`, the node's client port speaks HTTPS with that certificate and key.
     init(bin: String, provider: String, timeouts: String = "{connect: 2, first_byte: 30, total: 300}", count: Int = 1,
-         strategy: String = "weighted", clientKey: String? = nil, kind: String = "openai") throws {
+         strategy: String = "weighted", clientKey: String? = nil, kind: String = "openai", tls: TestCertificates.Pair? = nil,
+         extra: String = "", env extraEnv: [String: String] = [:], name: String = "") throws {
         let id = String(provider.prefix { $0 != "," && $0 != ":" })
         let ids = (1...max(1, count)).map { $0 == 1 ? id : "\(id)\($0)" }
         let rest = provider.dropFirst(id.count) + (kind == "openai" ? "" : ",format=\(kind)")
@@ -90,11 +92,13 @@ final class BenchFleet {
                 tiers: [[\(ids.map { "{provider: \($0), model: m, weight: 100}" }.joined(separator: ", "))]]
             health_check: {interval: 5}
             \(clientKey == nil ? "" : "clients: [{name: bench, key_env: CLAWBENCH_KEY, limits: {rpm: 10000000, tpm: 1000000000, concurrency: 1000000}}]")
+            \(tls.map { "tls: {cert_file: \($0.cert), key_file: \($0.key)}" } ?? "")
+            \(extra)
             """
-        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id)-\(kind)\(clientKey == nil ? "" : "-keys").yaml"
+        configPath = NSTemporaryDirectory() + "clawbench-\(getpid())-\(id)-\(kind)\(clientKey == nil ? "" : "-keys")\(tls == nil ? "" : "-tls")\(name).yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         do {
-            var env = ["CLAWBENCH_UPSTREAM_KEY": "sk-upstream-bench"]
+            var env = ["CLAWBENCH_UPSTREAM_KEY": "sk-upstream-bench"].merging(extraEnv) { $1 }
             if let clientKey { env["CLAWBENCH_KEY"] = clientKey }
             gate = try Child(bin + "/clawgate", ["--config", configPath], env: env)
         } catch {
@@ -146,6 +150,11 @@ struct GatewayOverhead: AsyncParsableCommand {
     @Option(help: "Also the same load on another endpoint, against chat in the same run: messages (an anthropic provider, bytes through) or embeddings (an openai provider).")
     var endpoint: String = "chat"
 
+    @Flag(help: "Also through a node whose client port speaks TLS (a certificate made by openssl), in the same run: requests/s and latency against the plain port, on kept-alive connections and with a new connection (a handshake) per request.")
+    var tls = false
+    @Flag(help: "Also through a node exporting every span (100 % sampling, to an OTLP/HTTP sink in this process) and one writing the access log to a file, in the same run: added p50 of each against the plain node.")
+    var telemetry = false
+
     @Option(help: "Streams per node for the CPU-per-chunk figure (with --kind).")
     var streams: Int = 200
 
@@ -165,7 +174,8 @@ struct GatewayOverhead: AsyncParsableCommand {
         }
     }
 
-    func load(_ client: HTTPClient, url: String, body: ByteBuffer, concurrency: Int, seconds: Double, key: String? = nil) async -> Figures {
+    /// `close`: a new connection for every request (`Connection: close`), so each pays its connect (and TLS handshake).
+    func load(_ client: HTTPClient, url: String, body: ByteBuffer, concurrency: Int, seconds: Double, key: String? = nil, close: Bool = false) async -> Figures {
         let start = Date()
         let deadline = start.addingTimeInterval(seconds)
         var total = Figures()
@@ -177,6 +187,7 @@ struct GatewayOverhead: AsyncParsableCommand {
                         var request = HTTPClientRequest(url: url)
                         request.method = .POST
                         if let key { request.headers.add(name: "authorization", value: "Bearer \(key)") }
+                        if close { request.headers.add(name: "connection", value: "close") }
                         request.headers.add(name: "content-type", value: "application/json")
                         request.body = .bytes(body)
                         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -248,8 +259,39 @@ struct GatewayOverhead: AsyncParsableCommand {
             let plain = latency[targets[1].0]!.percentile(0.5)
             print("key check + per-client accounting: p50 \(String(format: "%+.1f", (l.percentile(0.5) / plain - 1) * 100)) % latency, throughput \(String(format: "%.2f", t.rps / throughput[targets[1].0]!.rps))x the open node")
         }
+        if tls { try await compareTLS(client: client, plain: fleet, body: body) }
+        if telemetry { try await compareTelemetry(client: client, plain: fleet, body: body) }
         if kind != "openai" { try await compareKind(client: client, openai: fleet, body: body) }
         if endpoint != "chat" { try await compareEndpoint(client: client, openai: fleet, body: body) }
+    }
+
+    /// The same load through a node whose client port speaks TLS, measured right after the plain
+    /// node again, so both see the same machine: kept-alive connections (the cost of encrypting),
+    /// and a new connection per request (the cost of a handshake too).
+    func compareTLS(client: TestClient, plain: BenchFleet, body: ByteBuffer) async throws {
+        let certs = try TestCertificates.make(name: "clawbench CA")
+        defer { certs.remove() }
+        let server = try certs.issue("bench", subject: "/CN=clawbench", server: true)
+        let secure = try BenchFleet(bin: bin, provider: "zero,latency_ms=0,latency_p99_ms=0,tokens_per_second=0,completion_tokens=16",
+                                    count: providers, strategy: strategy, tls: server)
+        defer { secure.stop() }
+        let tlsClient = TestClient(connections: concurrency, tls: try certs.clientConfiguration())
+        let paths = [("plain port", client.http, plain.gateURL + "/v1/chat/completions"), ("TLS port", tlsClient.http, secure.gateURL + "/v1/chat/completions")]
+        for (_, http, url) in paths { _ = await load(http, url: url, body: body, concurrency: 4, seconds: 1) }
+        func ms(_ s: Double) -> String { String(format: "%.3f ms", s * 1000) }
+        var figures: [(sequential: Figures, concurrent: Figures, fresh: Figures)] = []
+        for (_, http, url) in paths {
+            let l = await load(http, url: url, body: body, concurrency: 1, seconds: seconds)
+            let t = await load(http, url: url, body: body, concurrency: concurrency, seconds: seconds)
+            let n = await load(http, url: url, body: body, concurrency: 1, seconds: seconds, close: true)
+            figures.append((l, t, n))
+        }
+        await tlsClient.shutdown()
+        for ((name, _, _), f) in zip(paths, figures) {
+            print("\(name.padding(toLength: 18, withPad: " ", startingAt: 0)) sequential: p50 \(ms(f.sequential.percentile(0.5))) p99 \(ms(f.sequential.percentile(0.99))) | concurrency \(concurrency): \(String(format: "%.0f", f.concurrent.rps)) req/s p50 \(ms(f.concurrent.percentile(0.5))) p99 \(ms(f.concurrent.percentile(0.99))) (\(f.concurrent.errors) errors) | new connection each: p50 \(ms(f.fresh.percentile(0.5))) (\(f.fresh.errors) errors)")
+        }
+        let (p, t) = (figures[0], figures[1])
+        print("TLS on the client port: sequential p50 \(ms(t.sequential.percentile(0.5) - p.sequential.percentile(0.5))) added, throughput \(String(format: "%.2f", t.concurrent.rps / p.concurrent.rps))x the plain port, a new connection per request p50 \(ms(t.fresh.percentile(0.5) - p.fresh.percentile(0.5))) added (the handshake)")
     }
 
     /// Added p50 of another endpoint against chat, sequential, interleaved rounds in one run.
@@ -386,7 +428,7 @@ struct ConsoleFrame: ParsableCommand {
         for frame in 0..<frames {
             state.now = 1000.5 + Double(frame)  // ages tick: a steady-state frame
             state.pane = pane == "overview" ? .overview : Pane.allCases[1 + frame % 3]
-            if pane == "overview" { state.fleetHistory.append(state.fleet.summary(now: state.now)) }
+            if pane == "overview" { state.fleetHistory.append(state.fleet.summary(now: state.now), at: state.now) }
             let buffer = View.render(state)
             for i in 0..<buffer.cells.count where buffer.cells[i] != previous.cells[i] { changed += 1 }
             previous = buffer

@@ -3,6 +3,7 @@ import ClawGateKit
 import ClawShared
 import ClawServerSupport
 import Foundation
+import Synchronization
 
 /// clawgate: the OpenAI-compatible HA gateway node.
 
@@ -24,7 +25,7 @@ func fail(_ message: String, code: Int32) -> ExitCode {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a gateway node (the default command).",
-        discussion: "The first line on stdout is JSON with the node id, its URL and its admin listener's URL (`admin`)."
+        discussion: "The first line on stdout is JSON with the node id, its URL and its admin listener's URL (`admin`). SIGINT and SIGTERM stop the node gracefully; SIGHUP reloads the listeners' TLS certificates (open connections keep theirs)."
     )
 
     @Option(name: .long, help: "The YAML configuration file.")
@@ -65,13 +66,18 @@ struct Serve: AsyncParsableCommand {
             throw fail("clawgate: the admin listener's default port is the listen port + 1: with port 65535 give --admin-listen", code: 2)
         }
         if let nodeId { gatewayConfig.nodeID = nodeId }
-        let signals = ShutdownSignals()
+        // SIGINT and SIGTERM stop the node; SIGHUP reloads its TLS certificates and reopens an access
+        // log in a file (logrotate's postrotate).
+        let signals = ShutdownSignals([SIGINT, SIGTERM])
+        let reload = ReloadSignal()
         let server: GatewayServer
         do {
             server = try await GatewayServer.start(config: gatewayConfig)
         } catch let error as ConfigError {
             throw fail("clawgate: refusing to start:\n" + error.description, code: 2)
         } catch let error as StoreStartError {
+            throw fail("clawgate: refusing to start: \(error.description)", code: 2)
+        } catch let error as AccessLogError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
         } catch let error as LimitsError {
             throw fail("clawgate: refusing to start: \(error.description)", code: 2)
@@ -82,6 +88,14 @@ struct Serve: AsyncParsableCommand {
         }
         let line: JSONValue = ["node_id": .string(gatewayConfig.nodeID), "url": .string(server.url), "admin": .string(server.adminURL),
                                "version": .string(Gateway.version)]
+        // Before the announcement: a SIGHUP sent right after it reloads.
+        reload.onSignal {
+            let accessLog = server.gateway.accessLog
+            accessLog?.reopen()
+            if server.reloadTLS().isEmpty, accessLog == nil {
+                server.gateway.logger.info("SIGHUP: no listener has TLS (tls:, admin.tls:) and there is no access log, so there is nothing to reload")
+            }
+        }
         FileHandle.standardOutput.write(line.encoded(sorted: true) + Data("\n".utf8))
         await signals.wait()
         await server.stop()

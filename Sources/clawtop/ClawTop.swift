@@ -28,6 +28,15 @@ struct ClawTop: ParsableCommand {
     @Option(name: .long, help: "File holding the admin token (else CLAWTOP_TOKEN).")
     var tokenFile: String?
 
+    @Option(name: .long, help: "PEM file of the CA that signed the https:// nodes' certificates (instead of the system's bundle).")
+    var cacert: String?
+
+    @Option(name: .long, help: "PEM client certificate for https:// nodes that ask for one (mutual TLS); with --key.")
+    var cert: String?
+
+    @Option(name: .long, help: "PEM private key of --cert.")
+    var key: String?
+
     @Option(name: .long, help: "Seconds between polls (default 2).")
     var refresh: Double?
 
@@ -82,8 +91,14 @@ struct ClawTop: ParsableCommand {
     @Flag(name: .long, help: "Print the incident timeline (events of every node, operator actions, alerts, merged) and exit.")
     var timeline = false
 
-    @Option(name: .long, help: "With --timeline: how far back, e.g. 30m, 2h, 1d (default 1h).")
+    @Option(name: .long, help: "With --timeline or --requests: how far back, e.g. 30m, 2h, 1d (default 1h).")
     var since: String?
+
+    @Flag(name: .long, help: "Print every node's recent requests (the Requests pane), merged by time, newest first, and exit.")
+    var requests = false
+
+    @Option(name: .long, help: "With --requests: only this client's requests.")
+    var client: String?
 
     @Flag(name: .long, help: "The wallboard: read-only, a large status word, the incident banner, loud STALE; q, p and t only.")
     var wall = false
@@ -99,10 +114,15 @@ struct ClawTop: ParsableCommand {
         if let rto, Format.parseDrillDuration(rto).map({ $0 > 0 }) != true {
             throw ValidationError("--rto '\(rto)' is not a duration: e.g. 30s, 2m, 500ms")
         }
-        if drill != nil, once || exec != nil || wall || timeline || headless {
-            throw ValidationError("--drill runs one drill and exits; it does not go with --once, --exec, --wall, --timeline or --headless")
+        if drill != nil, once || exec != nil || wall || timeline || headless || requests {
+            throw ValidationError("--drill runs one drill and exits; it does not go with --once, --exec, --wall, --timeline, --requests or --headless")
         }
-        if since != nil, !timeline { throw ValidationError("--since goes with --timeline") }
+        if since != nil, !timeline, !requests { throw ValidationError("--since goes with --timeline or --requests") }
+        if client != nil, !requests { throw ValidationError("--client goes with --requests") }
+        if requests, format == "markdown" { throw ValidationError("--requests prints text or json") }
+        if requests, timeline || once || exec != nil || wall || demo {
+            throw ValidationError("--requests prints and exits; it does not go with --timeline, --once, --exec, --wall or --demo")
+        }
         if let since, Format.parseDuration(since) == nil {
             throw ValidationError("--since '\(since)' is not a duration: use a number with s, m, h or d, e.g. 30m, 2h, 1h30m, 1d")
         }
@@ -122,6 +142,9 @@ struct ClawTop: ParsableCommand {
         o.prometheus = prometheus
         o.alertmanager = alertmanager
         o.tokenFile = tokenFile
+        o.caFile = cacert
+        o.certFile = cert
+        o.keyFile = key
         o.refresh = refresh
         o.once = once
         o.format = format
@@ -137,6 +160,8 @@ struct ClawTop: ParsableCommand {
         o.fileStore = fileStore
         o.dryRun = dryRun
         o.timeline = timeline
+        o.requests = requests
+        o.client = client
         if let since, let seconds = Format.parseDuration(since) { o.timelineSince = seconds }
         o.confirmName = confirm
         o.drill = drill

@@ -303,4 +303,55 @@ import Testing
             #expect(error.description.contains("use letters, digits and . _ - only"))
         }
     }
+
+    @Test func listenersTakeTLSAndTheStoreTakesTLSAndAUser() throws {
+        let config = try GatewayConfig.parse(yaml: ConfigTests.good + """
+
+            tls: {cert_file: /etc/clawgate/data.pem, key_file: /etc/clawgate/data.key}
+            admin:
+              tls: {cert_file: /etc/clawgate/admin.pem, key_file: /etc/clawgate/admin.key, client_ca_file: /etc/clawgate/ops-ca.pem}
+              tokens:
+                - {name: alice, role: operator, sha256: \(String(repeating: "AB", count: 32))}
+            store:
+              kind: etcd
+              endpoints: [https://10.0.0.1:2379]
+              fleet: prod
+              tls: {ca_file: /etc/clawgate/etcd-ca.pem, cert_file: /etc/clawgate/etcd.pem, key_file: /etc/clawgate/etcd.key}
+              username: clawgate
+              password_env: ETCD_PASSWORD
+            """)
+        #expect(config.tls == .init(certFile: "/etc/clawgate/data.pem", keyFile: "/etc/clawgate/data.key"))
+        #expect(config.admin.tls?.clientCAFile == "/etc/clawgate/ops-ca.pem")
+        #expect(config.admin.tokens.first?.sha256 == String(repeating: "ab", count: 32))
+        #expect(config.storeAccess == .init(caFile: "/etc/clawgate/etcd-ca.pem", certFile: "/etc/clawgate/etcd.pem", keyFile: "/etc/clawgate/etcd.key",
+                                            username: "clawgate", passwordEnv: "ETCD_PASSWORD"))
+        // Plain HTTP stays the default.
+        let plain = try GatewayConfig.parse(yaml: ConfigTests.good)
+        #expect(plain.tls == nil && plain.admin.tls == nil && plain.storeAccess == .init())
+    }
+
+    @Test func badTLSTokenHashesAndStoreUsersAreRefusedNamingTheKey() {
+        func paths(_ extra: String) -> [String] {
+            do throws(ConfigError) {
+                _ = try GatewayConfig.parse(yaml: ConfigTests.good + "\n" + extra)
+                return []
+            } catch {
+                return error.problems.map { "\($0.path): \($0.reason)" }
+            }
+        }
+        #expect(paths("tls: {cert_file: /a.pem}").contains { $0.hasPrefix("tls.key_file: required") })
+        #expect(paths("tls: {cert_file: /a.pem, key_file: /a.key, ca: /x}").contains { $0.hasPrefix("tls.ca: unknown key") })
+        #expect(paths("admin: {tls: {key_file: /a.key}}").contains { $0.hasPrefix("admin.tls.cert_file: required") })
+        let short = paths("admin: {tokens: [{name: a, role: operator, sha256: abc}]}")
+        #expect(short.contains { $0.hasPrefix("admin.tokens[0].sha256: must be the token's SHA-256 as 64 hex digits") }, "\(short)")
+        #expect(paths("admin: {tokens: [{name: a, role: operator, sha256: \(String(repeating: "zz", count: 32))}]}").contains { $0.hasPrefix("admin.tokens[0].sha256") })
+        #expect(paths("admin: {tokens: [{name: a, role: operator, env: A_TOKEN, sha256: \(String(repeating: "ab", count: 32))}]}")
+            .contains { $0.hasPrefix("admin.tokens[0]: give exactly one of env") })
+        let store = "store: {kind: etcd, endpoints: [http://127.0.0.1:2379], fleet: f, "
+        #expect(paths(store + "tls: {ca_file: /ca.pem}}").contains { $0.hasPrefix("store.endpoints[0]: must be https:// with store.tls") })
+        #expect(paths(store + "tls: {cert_file: /c.pem}}").contains { $0.hasPrefix("store.tls: give cert_file and key_file together") })
+        #expect(paths(store + "username: u}").contains { $0.hasPrefix("store.password_env: etcd's user needs both") })
+        #expect(paths(store + "username: u, password_env: 'not a name'}").contains { $0.hasPrefix("store.password_env: must be an environment variable name") })
+        #expect(paths("store: {kind: file, username: u}").contains { $0.hasPrefix("store.username: only with kind: etcd") })
+    }
 }

@@ -117,4 +117,37 @@ import Testing
             }
         }
     }
+
+    /// The shipped default probe is the free model list; an ejected provider is let back in only by
+    /// a one-token completion (its model list answers while its chat hangs), and a healthy one is
+    /// never sent a completion by the checker.
+    @Test func anEjectedProviderIsProbedWithAChatAndAHealthyOneWithItsModelList() async throws {
+        let providers = [TestFleet.provider("a", ["latency_ms": 5, "latency_p99_ms": 6]), TestFleet.provider("b", ["latency_ms": 5, "latency_p99_ms": 6])]
+        var health = GatewayConfig.HealthCheck()
+        health.interval = 3600
+        health.timeout = 0.3
+        #expect(health.kind == .models, "the shipped default")
+        try await TestFleet.withFleet(providers, routes: ["chat": [[("a", 50), ("b", 50)]]], healthCheck: health, configure: {
+            $0.breaker = .init(consecutiveFailures: 3, cooldown: 0.2, maxCooldown: 1)
+            for i in $0.providers.indices { $0.providers[i].timeouts.firstByteFloor = 0.3 }
+        }) { sim, gate, client in
+            let a = try #require(sim.provider("a")), b = try #require(sim.provider("b"))
+            for _ in 0..<10 { #expect(try await client.chat(gate.url, model: "chat").status == 200) }
+            _ = try a.update(["hang_rate": 1])
+            func circuit() -> CircuitState { gate.gateway.snapshot().providers[0].circuit.state }
+            for _ in 0..<20 where circuit() != .open { #expect(try await client.chat(gate.url, model: "chat").status == 200) }
+            #expect(circuit() == .open)
+            try await Task.sleep(for: .milliseconds(300))
+            a.resetCounters()
+            b.resetCounters()
+            await gate.gateway.probeProviders()
+            #expect(circuit() == .open, "its model list answers, but a chat probe hangs: it stays out")
+            #expect(a.counters.requests == 1, "the ejected provider got one chat probe")
+            #expect(b.counters.requests == 0, "no completion is spent on the healthy provider")
+            _ = try a.update(["hang_rate": 0])
+            await gate.gateway.probeProviders()
+            #expect(circuit() == .closed, "a chat probe that passes lets it back in")
+            #expect(b.counters.requests == 0)
+        }
+    }
 }

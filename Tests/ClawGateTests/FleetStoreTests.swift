@@ -132,6 +132,48 @@ struct FleetStoreTests {
         etcd.stop()
     }
 
+    /// After a wipe of the state key, an import moves past the revision the members say they
+    /// applied (not to revision 1, which every node would refuse), and the nodes take it.
+    @Test func anImportIntoAWipedStoreMovesPastEveryMembersRevision() async throws {
+        let etcd = try await EtcdServer.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])
+        let a = try await node("node-a", sim: sim, etcd: etcd)
+        let b = try await node("node-b", sim: sim, etcd: etcd)
+        let client = TestClient()
+        for verb in ["drain", "undrain", "drain"] {
+            #expect(try await client.request("POST", a.adminURL + "/admin/v1/providers/a/\(verb)", headers: op).status == 200)
+        }
+        _ = try await within(3) { state(b).revision == 3 }
+        // Both members have said they applied 3.
+        let store = FleetStore(endpoints: [etcd.clientURL], fleet: "test", timeout: 2)
+        var members: [Int] = []
+        for _ in 0..<100 {
+            members = (try? await store.members().map(\.appliedRevision)) ?? []
+            if members.count == 2, members.allSatisfy({ $0 == 3 }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(members == [3, 3])
+        let key = Data("/clawgate/test/state".utf8).base64EncodedString()
+        _ = try await client.request("POST", etcd.clientURL + "/v3/kv/deleterange", body: Data(#"{"key":"\#(key)"}"#.utf8))
+        var next = OperatorState()
+        next.drainedProviders = ["b"]
+        let imported = await StateBackup.importToStore(store, &next, ifMatch: nil) { before, after in
+            AuditEntry(sequence: after.revision, time: 0, actor: "test", action: "state.import", target: "fleet", before: before.json, after: after.json,
+                       reason: nil, revision: after.revision)
+        }
+        #expect(try imported.get() == 4)
+        #expect(try await within(3) { state(a).revision == 4 && state(b).revision == 4 && state(b).drainedProviders == ["b"] } != nil)
+        // And the store goes on from there: a write through b is revision 5 on both.
+        #expect(try await client.request("POST", b.adminURL + "/admin/v1/providers/a/drain", headers: op).status == 200)
+        #expect(try await within(3) { state(a).revision == 5 && state(a).drainedProviders == ["a", "b"] } != nil)
+        await store.client.shutdown()
+        await client.shutdown()
+        await a.stop()
+        await b.stop()
+        await sim.stop()
+        etcd.stop()
+    }
+
     @Test func theLeaderKilledDuringWritesLosesNoAcknowledgedWriteAndNoClientRequest() async throws {
         let cluster = try await EtcdCluster.start()
         let sim = try await TestFleet.simulator([TestFleet.provider("a"), TestFleet.provider("b")])

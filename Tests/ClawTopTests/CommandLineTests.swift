@@ -100,7 +100,7 @@ import Testing
             #expect(page.contains(":" + verb), "\(verb)")
             #expect(arguments.isEmpty || page.contains(String(arguments.prefix(40))), "\(verb) \(arguments)")
         }
-        #expect(page.contains(":drain     provider ID | node ID"))
+        #expect(page.contains(":drain       provider ID | node ID"))  // the verbs as wide as :acknowledge
         Reducer.handle(&state, .tab)
         #expect(View.render(state).text.contains("Keys (Esc or ? closes)"))
         #expect(state.pane == pane)  // Tab turned the page, not the pane

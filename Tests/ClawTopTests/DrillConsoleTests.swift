@@ -216,7 +216,9 @@ import Testing
     }
 
     @Test func syncCopiesTheSourcesFaultWithItsState() throws {
-        let state = fleet(fault: Self.outage, nodes: 2)
+        var state = fleet(fault: Self.outage, nodes: 2)
+        // The source's whole state as GET /admin/v1/state gives it, its fault included.
+        state.fleet.nodes[0].operatorState = StateDocument(revision: 1, drainedProviders: [], weights: [:], failovers: [], nodeDrain: false, faults: [Self.outage])
         let plan = try Command.sync("node-1").plan(fleet: state.fleet, reason: nil, now: 1000).get()
         #expect(plan.calls.count == 1 && plan.calls[0].path == "/admin/v1/state")
         #expect(plan.calls[0].body["state"]?["faults"]?.arrayValue?.first?["provider"]?.stringValue == "a", "\(plan.calls[0].body)")

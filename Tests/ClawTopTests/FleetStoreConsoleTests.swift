@@ -5,7 +5,7 @@ import Testing
 
 /// The console over a fleet whose operator state lives in etcd.
 @Suite struct FleetStoreConsoleTests {
-    func state(revisions: [Int], reachable: [Bool]) -> AppState {
+    func state(revisions: [Int], reachable: [Bool], unaudited: [Int] = []) -> AppState {
         var state = AppState(fleet: Fleet(urls: revisions.indices.map { "http://127.0.0.1:\(9000 + $0)" }, staleAfter: 6))
         state.now = 1000
         Reducer.reduce(&state, .resize(width: 140, height: 30))
@@ -13,11 +13,32 @@ import Testing
             var snapshot = sampleSnapshot()
             snapshot.node.id = "node-\(i + 1)"
             snapshot.node.revision = revisions[i]
-            snapshot.node.store = StoreStatus(kind: .etcd, reachable: reachable[i], error: reachable[i] ? nil : "connection refused")
+            snapshot.node.store = StoreStatus(kind: .etcd, reachable: reachable[i], error: reachable[i] ? nil : "connection refused", unaudited: unaudited)
             return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
         }
         Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: 999)))
         return state
+    }
+
+    @Test func aStateWrittenStraightIntoEtcdIsDegradedUntilAcknowledgedOnce() throws {
+        let flagged = state(revisions: [7, 7], reachable: [true, true], unaudited: [7])
+        let status = flagged.fleet.status(now: 1000)
+        #expect(status.code == 1, "\(status.reasons)")
+        let said = status.reasons.filter { $0.contains("written straight into etcd") }
+        #expect(said == ["the fleet state's revision 7 was written straight into etcd, not through a node's admin API (no audit record says who or why); "
+                         + "it is in effect: acknowledge it with `:acknowledge` (POST /admin/v1/store/acknowledge)"], "said once for the fleet: \(said)")
+        let plan = try Command.parse(":acknowledge").get().plan(fleet: flagged.fleet, reason: "etcdctl hotfix", now: 0).get()
+        #expect(plan.calls.count == 1 && plan.calls[0].path == "/admin/v1/store/acknowledge" && plan.calls[0].method == "POST")
+        #expect(plan.calls[0].body["reason"]?.stringValue == "etcdctl hotfix")
+        #expect(plan.summary.hasPrefix("Acknowledge the fleet state's revision 7 written straight into etcd"))
+        // Nothing flagged, or no fleet store: refused with why, nothing sent.
+        let clean = state(revisions: [7, 7], reachable: [true, true])
+        #expect(!clean.fleet.status(now: 1000).reasons.contains { $0.contains("written straight") })
+        #expect(Command.acknowledge.plan(fleet: clean.fleet, reason: nil, now: 0).failureText?.contains("nothing to acknowledge") == true)
+        var files = AppState(fleet: Fleet(urls: ["http://127.0.0.1:9000"], staleAfter: 6))
+        Reducer.reduce(&files, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: sampleSnapshot(), raw: raw(sampleSnapshot()), events: [], error: nil)], at: 999)))
+        #expect(Command.acknowledge.plan(fleet: files.fleet, reason: nil, now: 0).failureText?.contains("is for a fleet store") == true)
+        #expect(Command.parse("acknowledge now").failureText?.hasPrefix("usage: acknowledge") == true)
     }
 
     @Test func anActionIsOneWriteThroughANodeThatReachesTheStore() throws {
@@ -91,7 +112,11 @@ import Testing
             snapshot.node.revision = revisions[i]
             for p in snapshot.providers.indices { snapshot.providers[p].drained = drained[i].contains(snapshot.providers[p].id) }
             if weights.indices.contains(i), let w = weights[i] { snapshot.providers[0].weights[0].overrideWeight = w }
-            return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
+            // The node's whole state, as GET /admin/v1/state gives it; node 1 also blocked a client and set a limit.
+            let overrides = weights.indices.contains(i) && weights[i] != nil ? ["chat": ["fast": weights[i]!]] : [:]
+            let document = StateDocument(revision: revisions[i], drainedProviders: drained[i], weights: overrides, failovers: [],
+                                         blockedClients: i == 0 ? ["batch"] : [], clientLimits: i == 0 ? ["web": .init(rpm: 3)] : [:], nodeDrain: i == 0)
+            return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, operatorState: document)
         }
         Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: at)))
     }
@@ -125,7 +150,13 @@ import Testing
         #expect(plan.calls.map(\.node) == [1, 2] && plan.calls.allSatisfy { $0.method == "PUT" && $0.path == "/admin/v1/state" })
         let body = try AdminAPI.decode(StateBody.self, from: plan.calls[0].body.bytes())
         #expect(body.state.drainedProviders == ["fast"] && body.state.weights == ["chat": ["fast": 80]] && body.reason == "node-2 restarted from an old file")
-        #expect(plan.summary == "Copy node-1's operator state (drained fast; weights chat: fast=80) to node-2, node-3; node drains stay as they are")
+        #expect(plan.summary == "Copy node-1's operator state (drained fast; weights chat: fast=80; blocked batch; limits web: rpm=3) to node-2, node-3; node drains stay as they are")
+        // The whole state goes: client blocks and limits too (PUT /admin/v1/state replaces them).
+        #expect(body.state.blockedClients == ["batch"] && body.state.clientLimits == ["web": ClientStatus.Limits(rpm: 3)] && !body.state.nodeDrain)
+        // A node whose state document was not read is not copied from.
+        var unread = fleet
+        unread.nodes[0].operatorState = nil
+        #expect(Command.sync("node-1").plan(fleet: unread, reason: nil, now: 0).failureText?.contains("has not been read yet: nothing copied") == true)
         #expect(Command.parse("sync").failureText?.hasPrefix("usage: sync NODE") == true)
         #expect(Command.sync("nope").plan(fleet: fleet, reason: nil, now: 0).failureText?.hasPrefix("no node 'nope'") == true)
         // With a fleet store there is one copy: nothing to sync.

@@ -9,24 +9,45 @@ import Testing
 enum WarRoom {
     static let providers = ["cheap", "fast", "local", "premium"]
 
-    /// One node's snapshot; `cheapOut` ejects provider cheap (its circuit open since `since`).
+    /// One node's snapshot; `cheapOut` ejects provider cheap (its circuit open since `since`):
+    /// its faults are the providers' 20 %, while failover hides most of them from the clients.
+    /// Route chat weighs the four alike; route batch gives cheap 80 and local 20.
     static func snapshot(node: Int, cheapOut: Bool, since: Double) -> Snapshot {
+        let batch = ["cheap": 80, "local": 20]
         let list: [Provider] = providers.enumerated().map { i, id in
             let out = cheapOut && id == "cheap"
+            var weights: [ProviderWeight] = [.init(route: "chat", tier: 0, configuredWeight: 25, effectiveWeight: out ? 0 : 25)]
+            if let w = batch[id] { weights.append(.init(route: "batch", tier: 0, configuredWeight: w, effectiveWeight: out ? 0 : w)) }
             return Provider(id: id, state: out ? .ejected : .healthy, inFlight: i,
                             circuit: Circuit(state: out ? .open : .closed, since: out ? since : 0, reason: out ? "5 consecutive failures, last: status_503" : nil),
-                            weights: [.init(route: "chat", tier: 0, configuredWeight: 25, effectiveWeight: out ? 0 : 25)],
+                            weights: weights,
                             stats: Stats(oneMinute: Window(requests: 600, errors: out ? 120 : 0, requestsPerSecond: 10 + Double(i),
                                                            errorRatio: out ? 0.2 : 0, latencyP50Seconds: 0.05 * Double(i + 1),
                                                            latencyP95Seconds: 0.1 * Double(i + 1), latencyP99Seconds: 0.2 * Double(i + 1),
                                                            costPerHourDollars: 0.5 * Double(i + 1))))
         }
-        return Snapshot(node: Node(id: "demo-\(node + 1)", version: "0.1.0", state: .serving, revision: 4, uptimeSeconds: 3600),
+        let clients = [
+            ClientStatus(name: "web-app", routes: ["chat", "batch"], limits: .init(rpm: 2400, concurrency: 20), inFlight: 2, requests1m: 1800 + 100 * node,
+                         tokens1m: 90_000, spendPerHourDollars: 3.2, spendTodayDollars: 41.5),
+            ClientStatus(name: "batch-jobs", routes: ["batch"], limits: .init(rpm: 120, spendPerDay: 5), inFlight: 1, requests1m: 110,
+                         tokens1m: 20_000, spendPerHourDollars: 0.4, spendTodayDollars: 4.6, refused: cheapOut ? 7 : 0),
+        ]
+        return Snapshot(node: Node(id: "demo-\(node + 1)", version: "0.1.0", state: .serving, revision: 4, uptimeSeconds: 3600, store: StoreStatus(kind: .etcd)),
                         providers: list,
-                        routes: [Route(alias: "chat", tiers: [providers.map { .init(provider: $0, model: "m", configuredWeight: 25, effectiveWeight: 25) }],
-                                       stats: Stats(oneMinute: Window(requests: 2760, errors: cheapOut ? 120 : 0, requestsPerSecond: 46,
-                                                                      latencyP99Seconds: 0.8)))],
-                        failovers: [])
+                        routes: [Route(alias: "chat", tiers: [providers.map { .init(provider: $0, model: "m", configuredWeight: 25, effectiveWeight: cheapOut && $0 == "cheap" ? 0 : 25) }],
+                                       stats: Stats(oneMinute: Window(requests: 2400, errors: cheapOut ? 10 : 0, requestsPerSecond: 40,
+                                                                      latencyP99Seconds: 0.8))),
+                                 Route(alias: "batch", tiers: [batch.sorted { $0.key < $1.key }.map { .init(provider: $0.key, model: "m", configuredWeight: $0.value,
+                                                                                                          effectiveWeight: cheapOut && $0.key == "cheap" ? 0 : $0.value) }],
+                                       stats: Stats(oneMinute: Window(requests: 360, errors: cheapOut ? 2 : 0, requestsPerSecond: 6, latencyP99Seconds: 1.2)))],
+                        failovers: [], clients: clients)
+    }
+
+    /// The fleet-store write every scene has: alice set batch's weights through demo-1 (revision
+    /// 4); demo-2 and demo-3 applied it from the store.
+    static func audit(_ start: Double) -> [AuditEntry] {
+        [AuditEntry(sequence: 1, time: start + 5, actor: "alice", action: "route.weights", target: "route:batch", before: ["cheap": 50, "local": 50],
+                    after: ["cheap": 80, "local": 20], reason: "batch prefers cheap", revision: 4)]
     }
 
     enum Scene { case healthy, incident, stale }
@@ -47,10 +68,26 @@ enum WarRoom {
                 var snap = snapshot(node: n, cheapOut: incident, since: start + 80)
                 for i in snap.providers.indices { snap.providers[i].stats.oneMinute.requestsPerSecond += sin(Double(t) / 9) * 3 }
                 snap.routes[0].stats.oneMinute.requestsPerSecond += sin(Double(t) / 9) * 12
-                let events: [Event] = t == 80 && incident
-                    ? [Event(sequence: 1, time: at, node: "demo-\(n + 1)", kind: .circuitOpened, subject: "cheap", detail: "5 consecutive failures, last: status_503")]
-                    : t == 5 ? [Event(sequence: 1, time: at, node: "demo-\(n + 1)", kind: .operatorAction, subject: "fleet", detail: "applied revision 4")] : []
-                return NodePoll(index: n, snapshot: down ? nil : snap, raw: nil, events: events, error: down ? "connection refused" : nil)
+                // As the real nodes do: each applies it from the store, the writer too (its own
+                // write comes back through the watch), and the writer records who and why.
+                let applied = Event(sequence: 1, time: at + 0.01 * Double(n), node: "demo-\(n + 1)", kind: .operatorAction, subject: "fleet",
+                                    detail: "applied revision 4 from the fleet store")
+                let write = n == 0 ? [applied, Event(sequence: 2, time: at + 0.02, node: "demo-1", kind: .operatorAction, subject: "route:batch",
+                                                      detail: "route.weights by alice: batch prefers cheap")] : [applied]
+                // The incident: cheap's circuit opens on every node, its health check fails, and
+                // every 10 s a probe fails and opens it again.
+                let node = "demo-\(n + 1)"
+                var events: [Event] = t == 5 ? write : []
+                if incident, t == 80 {
+                    events.append(Event(sequence: 4, time: at + 0.2 * Double(n), node: node, kind: .circuitOpened, subject: "cheap", detail: "5 consecutive failures, last: status_503"))
+                }
+                if incident, t == 82 { events.append(Event(sequence: 5, time: at, node: node, kind: .healthFailed, subject: "cheap", detail: "probe: status_503")) }
+                if incident, t > 80, t % 10 == 0 {
+                    events.append(Event(sequence: t, time: at, node: node, kind: .circuitProbing, subject: "cheap", detail: "cooldown over, one probe let through"))
+                    events.append(Event(sequence: t + 1, time: at + 0.5, node: node, kind: .circuitOpened, subject: "cheap", detail: "probe failed: status_503"))
+                }
+                return NodePoll(index: n, snapshot: down ? nil : snap, raw: nil, events: events, error: down ? "connection refused" : nil,
+                                audit: t == 6 ? audit(start) : [])
             }
             var monitor: MonitorPoll?
             if incident, t == 119 {
@@ -76,6 +113,20 @@ enum WarRoom {
             for (scene, name) in [(WarRoom.Scene.healthy, "healthy"), (.incident, "incident"), (.stale, "stale")] {
                 assertSnapshot(View.render(WarRoom.state(scene, width: w, height: h)), named: "overview-\(name)-\(w)x\(h)")
                 assertSnapshot(View.render(WarRoom.state(scene, width: w, height: h, wall: true)), named: "wall-\(name)-\(w)x\(h)")
+            }
+        }
+    }
+
+    /// Issue 30: every pane at every size, healthy and during an incident, the selection on the
+    /// first row (on the Events pane, the fleet-store write).
+    @Test func everyPaneAtEverySizeHealthyAndInAnIncident() {
+        for (w, h) in Self.sizes {
+            for (scene, name) in [(WarRoom.Scene.healthy, "healthy"), (.incident, "incident")] {
+                var state = WarRoom.state(scene, width: w, height: h)
+                for pane in Pane.allCases where pane != .overview {
+                    Reducer.reduce(&state, .selectPane(pane))
+                    assertSnapshot(View.render(state), named: "pane-\(pane.title.lowercased())-\(name)-\(w)x\(h)")
+                }
             }
         }
     }

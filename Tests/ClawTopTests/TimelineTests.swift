@@ -66,7 +66,9 @@ import Testing
         #expect(state.showTimeline)
         let text = View.render(state).text
         #expect(text.contains("Incident timeline") && text.contains("circuit opened for cheap on 3 of 3 nodes"), "\(text)")
-        #expect(text.contains("alert ClawgateProviderDown{provider=cheap} firing") && text.contains("applied revision 4 (fleet)"))
+        #expect(text.contains("alert ClawgateProviderDown{provider=cheap} firing"))
+        // The fleet-store write is one line, from the audit: who, what and why.
+        #expect(text.contains("alice: route.weights route:batch (reason: batch prefers cheap)") && !text.contains("applied revision 4"), "\(text)")
         #expect(text.contains("first sign:"))
         Reducer.handle(&state, .escape)
         #expect(!state.showTimeline)

@@ -124,7 +124,7 @@ func sampleState(width: Int, height: Int) -> AppState {
         Reducer.reduce(&state, .previousPane)
         #expect(state.pane == .overview)
         Reducer.reduce(&state, .previousPane)
-        #expect(state.pane == .clients)
+        #expect(state.pane == .requests)
         Reducer.reduce(&state, .nextPane)
         Reducer.reduce(&state, .nextPane)
         #expect(state.pane == .providers)

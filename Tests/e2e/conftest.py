@@ -9,6 +9,11 @@ import time
 
 import pytest
 
+# Each test run has its own tmux server (its socket under a fresh TMUX_TMPDIR): a run beside
+# another one on the same machine cannot lose its sessions when the other's last one ends.
+os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="claw-tmux-")
+os.environ.pop("TMUX", None)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("CLAW_BIN", os.path.join(ROOT, ".build", "debug"))
 

@@ -1,5 +1,6 @@
 """The admin API through the real binary: persistence across SIGKILL, token handling, conformance."""
 import json
+import time
 import os
 import signal
 import subprocess
@@ -106,6 +107,55 @@ def test_operator_state_survives_sigkill(sim, tmp_path):
         lines = (state_dir / "audit.jsonl").read_text().splitlines()
         assert len(lines) == 2 and all(json.loads(l)["actor"] == "ops" for l in lines)
         assert OPERATOR not in (state_dir / "audit.jsonl").read_text()
+    finally:
+        gate.stop()
+
+
+def test_sigkill_during_50_writes_leaves_every_revision_in_force_audited(sim, tmp_path):
+    """Issue 25, point 8: writes race a SIGKILL five times (50 writes in all); after each restart
+    the revision in force has its audit record, and the audit file is whole JSON lines."""
+    import random
+    import threading
+    state_dir = tmp_path / "state"
+    config = tmp_path / "gw.yaml"
+    config.write_text(admin_yaml(sim.info["providers"], state_dir))
+    rng = random.Random(25)
+    acknowledged = []
+    for round_ in range(5):
+        gate = start_gate(config)
+        admin = gate.info["admin"]
+        # Whatever this start says is in force must be audited (the last round's kill included).
+        state = call(admin + "/admin/v1/state", token=VIEWER)[1]
+        revisions = {e["revision"] for e in call(admin + "/admin/v1/audit?limit=1000", token=VIEWER)[1]["entries"]}
+        assert state["revision"] == 0 or state["revision"] in revisions, (round_, state["revision"], sorted(revisions))
+        assert all(r in revisions for r in acknowledged), "an acknowledged write lost its audit record"
+
+        def burst(base=round_ * 10):
+            for i in range(10):
+                try:
+                    status, body = call(admin + "/admin/v1/routes/chat/weights", "PUT", {"weights": {"secondary": base + i + 1}})
+                    if status == 200:
+                        acknowledged.append(body["revision"])
+                except Exception:
+                    return
+        writer = threading.Thread(target=burst)
+        writer.start()
+        time.sleep(rng.uniform(0.005, 0.08))
+        gate.proc.send_signal(signal.SIGKILL)
+        gate.proc.wait()
+        writer.join()
+    gate = start_gate(config)
+    try:
+        admin = gate.info["admin"]
+        state = call(admin + "/admin/v1/state", token=VIEWER)[1]
+        entries = call(admin + "/admin/v1/audit?limit=1000", token=VIEWER)[1]["entries"]
+        assert state["revision"] in {e["revision"] for e in entries} and state["revision"] >= max(acknowledged, default=0)
+        assert len(acknowledged) >= 5, f"the kills came before any write: {acknowledged}"
+        for line in (state_dir / "audit.jsonl").read_text().splitlines():
+            json.loads(line)
+        # Revisions never repeat in the audit.
+        revisions = [e["revision"] for e in entries]
+        assert len(revisions) == len(set(revisions)), revisions
     finally:
         gate.stop()
 

@@ -65,3 +65,36 @@ def test_the_key_never_appears_in_logs_metrics_snapshot_or_audit(gate):
              str(call(admin + "/admin/v1/requests", token=VIEWER)[1]), open(log_path).read()]
     for text in texts:
         assert KEY not in text and KEY[:-4] not in text
+
+
+def test_sync_carries_client_blocks_and_limits(sim, tmp_path):  # noqa: F811
+    """`:sync NODE` replaces the other nodes' whole operator state with the node's own: a client
+    blocked and a limit set on every node survive it (they were lost when the copy was built from the
+    snapshot), and the drain that only the source had reaches the target."""
+    from test_admin_e2e import start_gate
+    from test_clawtop_e2e import clawtop
+    gates = []
+    try:
+        for i in range(2):
+            config = tmp_path / f"gw{i}.yaml"
+            config.write_text(admin_yaml(sim.info["providers"], tmp_path / f"state{i}").replace("node_id: admin-e2e", f"node_id: node-{i}")
+                              + "clients:\n  - {name: web, key_env: E2E_WEB_KEY, routes: [chat]}\n"
+                              + "  - {name: batch, key_env: E2E_BATCH_KEY, routes: [chat]}\n")
+            gates.append(start_gate(config, {"E2E_WEB_KEY": KEY, "E2E_BATCH_KEY": KEY[::-1]}))
+        admins = [g.info["admin"] for g in gates]
+        for admin in admins:
+            assert call(admin + "/admin/v1/clients/batch/block", "POST", {"reason": "e2e"})[0] == 200
+            assert call(admin + "/admin/v1/clients/web/limits", "PUT", {"limits": {"rpm": 7}, "reason": "e2e"})[0] == 200
+        assert call(admins[0] + "/admin/v1/providers/backup/drain", "POST", {"reason": "e2e"})[0] == 200
+        done = clawtop("--exec", "sync node-0", "--yes", "--node", ",".join(admins))
+        assert done.returncode == 0, done.stdout + done.stderr
+        state = call(admins[1] + "/admin/v1/state", token=VIEWER)[1]
+        assert state["drained_providers"] == ["backup"], state
+        assert state["blocked_clients"] == ["batch"], state
+        assert state["client_limits"]["web"]["rpm"] == 7, state
+        refused = openai.OpenAI(base_url=gates[1].info["url"] + "/v1", api_key=KEY[::-1], max_retries=0, timeout=10)
+        with pytest.raises(openai.PermissionDeniedError):
+            refused.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        for g in gates:
+            g.stop()

@@ -1,5 +1,5 @@
 """Issue 30 in the real binary: `q` gives the shell back at once, and the `:` line completes names
-from the demo fleet with Tab and takes readline's Ctrl-U."""
+from the demo fleet with Tab and takes readline's Ctrl-U; the `/` line completes with Tab too."""
 import shutil
 import subprocess
 import time
@@ -65,5 +65,10 @@ def test_tab_completes_a_drain_of_premium_and_ctrl_u_clears_the_line():
         send_text(t, "dran provider fast")
         t.keys("Enter")
         t.wait_for("did you mean 'drain'?")
+        # The / filter line completes names with Tab too.
+        t.keys("Escape", "1", "/")
+        send_text(t, "pre")
+        t.keys("Tab")
+        t.wait_for("/premium▏")
     finally:
         t.kill()

@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import urllib.request
 
 import openai
@@ -130,7 +131,17 @@ def test_servers_stop_cleanly_on_signals(sig, tmp_path):
     config = tmp_path / "gw.yaml"
     config.write_text(gateway_yaml(sim.info["providers"]))
     gate = Proc([binary("clawgate"), "--config", str(config)])
-    assert gate.stop(sig) == 0
+    if sig == signal.SIGHUP:
+        # SIGHUP asks clawgate to reload its TLS certificates (none here): it keeps serving, and
+        # says there was nothing to reload; SIGTERM stops it.
+        gate.proc.send_signal(sig)
+        time.sleep(0.5)
+        assert urllib.request.urlopen(gate.info["url"] + "/healthz", timeout=2).status == 200
+        assert gate.proc.poll() is None
+        assert gate.stop(signal.SIGTERM) == 0
+        assert "nothing to reload" in gate.proc.stderr.read()
+    else:
+        assert gate.stop(sig) == 0
     assert sim.stop(sig) == 0
     # The ports are free again.
     with pytest.raises(OSError):

@@ -1,6 +1,7 @@
 """The fleet store with the real binaries and a real etcd (Debian's etcd-server): issue 14's story.
 A node that was stopped while an operator drained a provider applies the drain when it resumes."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -180,3 +181,88 @@ def test_console_writes_once_and_names_the_node_that_has_not_applied_it(fleet, t
     finally:
         t.kill()
         cut.stop()
+
+
+def test_a_wiped_store_is_reported_then_import_moves_past_the_nodes_and_writes_work(etcd, tmp_path, sim):  # noqa: F811
+    """Issue 25, point 9: after a wipe the import wrote revision 1, below the nodes' 3, so every
+    write kept failing with store_wiped; and the empty store looked fine in the snapshot."""
+    import base64
+    config = tmp_path / "wipe.yaml"
+    config.write_text(admin_yaml(sim.info["providers"], tmp_path / "state-wipe").replace("admin-e2e", "wiped")
+                      + f"store: {{kind: etcd, endpoints: [{etcd}], fleet: wipe, timeout: 1}}\n")
+    gate = start_gate(config)
+    admin = gate.info["admin"]
+    try:
+        for verb in ("drain", "undrain", "drain"):
+            assert call(admin + f"/admin/v1/providers/primary/{verb}", method="POST")[0] == 200
+        saved = subprocess.run([binary("clawgate"), "state", "export", "--config", str(config)], capture_output=True, text=True, check=True).stdout
+        assert json.loads(saved)["revision"] == 3
+        # The wipe: every key of the fleet gone (state, audit, members).
+        prefix = b"/clawgate/wipe/"
+        body = {"key": base64.b64encode(prefix).decode(), "range_end": base64.b64encode(prefix[:-1] + b"0").decode()}
+        urllib.request.urlopen(urllib.request.Request(etcd + "/v3/kv/deleterange", data=json.dumps(body).encode(), method="POST"), timeout=5).read()
+        deadline = time.time() + 5
+        store = {}
+        while time.time() < deadline:
+            store = call(admin + "/admin/v1/snapshot", token=VIEWER)[1]["node"]["store"]
+            if store.get("error"):
+                break
+            time.sleep(0.05)
+        assert store["reachable"] is True and "holds no operator state" in (store["error"] or ""), store
+        events = call(admin + "/admin/v1/events", token=VIEWER)[1]["events"]
+        assert sum("holds no operator state" in e["detail"] for e in events) == 1, events
+        once = clawtop("--once", "--node", admin, token=VIEWER)
+        assert once.returncode == 1 and "holds no operator state" in once.stdout, once.stdout
+        # A write cannot build on the empty store...
+        status, err = call(admin + "/admin/v1/providers/secondary/drain", method="POST")
+        assert status == 409 and err["error"]["code"] == "store_wiped", err
+        # ...the import moves the store past the node's revision, and the node takes it.
+        backup = tmp_path / "saved.json"
+        backup.write_text(saved)
+        done = subprocess.run([binary("clawgate"), "state", "import", str(backup), "--config", str(config)], capture_output=True, text=True)
+        assert done.returncode == 0 and "imported as revision 4" in done.stdout, done.stdout + done.stderr
+        deadline = time.time() + 3
+        while time.time() < deadline and call(admin + "/admin/v1/state", token=VIEWER)[1]["revision"] != 4:
+            time.sleep(0.05)
+        state = call(admin + "/admin/v1/state", token=VIEWER)[1]
+        assert state["revision"] == 4 and state["drained_providers"] == ["primary"], state
+        assert call(admin + "/admin/v1/snapshot", token=VIEWER)[1]["node"]["store"]["error"] is None
+        status, written = call(admin + "/admin/v1/providers/secondary/drain", method="POST")
+        assert status == 200 and written["revision"] == 5, written
+    finally:
+        gate.stop()
+
+
+def test_a_fleet_store_write_is_one_event_line_with_who_and_why(fleet):
+    """Issue 30: one write through the fleet store was four lines on the Events pane, three of
+    them `applied revision N from the fleet store`; it is one line with the node count, the
+    operator and the reason, and Enter shows it whole."""
+    urls, gates = fleet
+    env = dict(os.environ, CLAWTOP_TOKEN=OPERATOR, CLAWTOP_REASON="e2e merge check")
+    r = subprocess.run([binary("clawtop"), "--exec", "drain provider primary", "--yes", "--node", ",".join(urls)],
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.time() + 10
+    while time.time() < deadline and not all(drained(u) for u in urls):
+        time.sleep(0.1)
+    t = Tmux(f"env TERM=xterm-256color CLAWTOP_TOKEN={OPERATOR} {binary('clawtop')} --refresh 0.5 --node {','.join(urls)}", 160, 30)
+    try:
+        t.wait_for("primary")
+        t.keys("5")
+        screen = t.wait_for("e2e merge check")
+        rows = [line for line in screen.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]  # the table's rows
+        lines = [line for line in rows if "operator_action" in line]
+        assert len(lines) == 1, screen
+        assert "3 nodes" in lines[0] and "provider:primary" in lines[0] and "ops" in lines[0] and "provider.drain (revision" in lines[0], lines[0]
+        assert not any("applied revision" in line for line in rows), screen
+        t.keys("Enter")
+        screen = t.wait_for("Event (Esc closes)")
+        assert all(f"node-{n}" in screen for n in (1, 2, 3)) and "applied revision" in screen, screen  # each node's own report
+        t.keys("Escape")
+        deadline = time.time() + 5
+        while time.time() < deadline and "Event (Esc closes)" in t.screen():
+            time.sleep(0.1)
+        assert "Event (Esc closes)" not in t.screen()
+        t.keys("q")
+    finally:
+        t.kill()

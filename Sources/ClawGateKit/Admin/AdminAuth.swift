@@ -1,10 +1,13 @@
+import Crypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Bearer tokens of the admin API, each with a name (the audit actor) and a role. Tokens come from
-/// environment variables or from files readable by the owner only; never from the YAML itself.
+/// environment variables or from files readable by the owner only, never from the YAML itself; or
+/// the YAML gives a token's SHA-256 (`sha256:`), which is no secret. As with client keys, only the
+/// SHA-256 of each token is kept, and an offered token is hashed and compared in constant time.
 public struct AdminAuth: Sendable {
     public enum Role: String, Sendable {
         case viewer
@@ -14,7 +17,19 @@ public struct AdminAuth: Sendable {
     public struct Token: Sendable {
         public var name: String
         public var role: Role
-        var secret: [UInt8]
+        /// The SHA-256 of the token.
+        var digest: [UInt8]
+
+        init(name: String, role: Role, digest: [UInt8]) {
+            self.name = name
+            self.role = role
+            self.digest = digest
+        }
+
+        /// A token known in the clear (tests, the demo): only its hash is kept.
+        public init(name: String, role: Role, secret: String) {
+            self.init(name: name, role: role, digest: ClientAuth.digest(secret.utf8))
+        }
     }
 
     public let tokens: [Token]
@@ -29,13 +44,21 @@ public struct AdminAuth: Sendable {
         var problems: [ConfigProblem] = []
         for (index, source) in sources.enumerated() {
             let path = "admin.tokens[\(index)]"
+            if let hex = source.sha256 {
+                guard let digest = Self.bytes(hex: hex), digest.count == 32 else {
+                    problems.append(.init(path: "\(path).sha256", reason: "must be 64 hex digits"))
+                    continue
+                }
+                tokens.append(Token(name: source.name, role: source.role, digest: digest))
+                continue
+            }
             let secret = Self.readSecret(env: source.env, file: source.file, envField: "\(path).env", fileField: "\(path).file",
                                          environment: environment, problems: &problems)
             if let secret {
                 if secret.utf8.count < 16 {
                     problems.append(.init(path: path, reason: "the token of '\(source.name)' is shorter than 16 characters"))
                 } else {
-                    tokens.append(Token(name: source.name, role: source.role, secret: Array(secret.utf8)))
+                    tokens.append(Token(name: source.name, role: source.role, secret: secret))
                 }
             }
         }
@@ -71,12 +94,25 @@ public struct AdminAuth: Sendable {
     /// every configured token so timing tells nothing about which one (or how much) matched.
     public func authenticate(_ header: String?) -> Token? {
         guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
-        let offered = Array(header.dropFirst(7).utf8)
+        let offered = ClientAuth.digest(header.dropFirst(7).utf8)
         var found: Token?
-        for token in tokens where Self.constantTimeEqual(offered, token.secret) {
+        for token in tokens where Self.constantTimeEqual(offered, token.digest) {
             found = token
         }
         return found
+    }
+
+    /// Bytes from hex digits; nil if any is not one.
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let pair = UInt8(String(decoding: digits[i...i + 1], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(pair)
+        }
+        return bytes
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -27,8 +27,8 @@ extension Gateway {
                 let expected = try Self.ifMatch(request)
                 let reason = fields["reason"]?.stringValue
                 let parsed = try command(fields, context.parameters)
-                guard let token = context.token else { throw AdminError.unauthorized }
-                let written = try await self.commit(parsed, token: token, expected: expected, reason: reason)
+                guard let caller = context.caller else { throw AdminError.unauthorized }
+                let written = try await self.commit(parsed, caller: caller, expected: expected, reason: reason)
                 return AdminAnswer.response(.ok, written, revision: written.revision)
             }
         }
@@ -98,6 +98,23 @@ extension Gateway {
                 .setClientLimits(client: p.get("name") ?? "", limits: try Self.clientLimits(fields))
             },
             write("/state", method: .put, allowed: ["state"]) { fields, _ throws(AdminError) in .replaceState(try Self.stateDocument(fields)) },
+            AdminEndpoint(method: .post, path: "/store/acknowledge") { request, context in
+                let fields = try Self.writeBody(try await Self.body(request), allowed: [])
+                let expected = try Self.ifMatch(request)
+                guard let caller = context.caller else { throw AdminError.unauthorized }
+                guard let fleetStore = self.fleetStore else {
+                    throw AdminError(status: .conflict, code: "no_fleet_store",
+                                     message: "This node keeps its own state file (store: {kind: file}); only a fleet store's state can be written straight into etcd, so there is nothing to acknowledge.")
+                }
+                // Nothing flagged: nothing to write (repeating an acknowledgement is a no-op).
+                if fleetStore.health.withLock({ $0.unaudited.isEmpty }) {
+                    let current = self.state.operatorState
+                    if let expected, expected != current.revision { throw AdminError.stale(expected: expected, current: current.revision) }
+                    return AdminAnswer.response(.ok, Written(revision: current.revision, changed: false, state: current.document), revision: current.revision)
+                }
+                let written = try await self.commit(.acknowledgeStore, caller: caller, expected: expected, reason: fields["reason"]?.stringValue)
+                return AdminAnswer.response(.ok, written, revision: written.revision)
+            },
         ]
     }
 
@@ -107,6 +124,14 @@ extension Gateway {
         let endpoints = adminEndpoints()
         for endpoint in endpoints {
             admin.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handle)
+            // HEAD answers what GET would, headers and length, without the body.
+            if endpoint.method == .get {
+                admin.on(RouterPath(endpoint.path), method: .head) { request, context -> Response in
+                    var response = try await endpoint.handle(request, context)
+                    response.body = ResponseBody(contentLength: response.body.contentLength) { writer in try await writer.finish(nil) }
+                    return response
+                }
+            }
         }
         let all: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options, .trace, .connect, HTTPRequest.Method("QUERY")!]
         for path in Set(endpoints.map(\.path)) {
@@ -134,17 +159,31 @@ extension Gateway {
         return revision
     }
 
-    static func body(_ request: Request) async throws -> ByteBuffer {
+    static func body(_ request: Request) async throws(AdminError) -> ByteBuffer {
         var request = request
-        return try await request.collectBody(upTo: 64 << 10)
+        do {
+            return try await request.collectBody(upTo: adminBodyLimit)
+        } catch let error where Gateway.isTooLarge(error) {
+            throw AdminError(status: .contentTooLarge, code: "body_too_large", message: "body: larger than \(adminBodyLimit >> 10) KiB; an admin write is a small JSON object",
+                             field: "body")
+        } catch {
+            throw .invalid("body", "could not be read: \(error)")
+        }
     }
+
+    /// The largest admin write body.
+    static let adminBodyLimit = 64 << 10
 
     /// A write's JSON body: an object with only the allowed keys; `reason` is always allowed.
     static func writeBody(_ buffer: ByteBuffer, allowed: [String]) throws(AdminError) -> [String: JSONValue] {
         if buffer.readableBytes == 0 { return [:] }
-        guard let value = try? JSONValue.parse(bytes: buffer.readableBytesView), let object = value.objectValue else {
-            throw .invalid("body", "must be a JSON object")
+        let value: JSONValue
+        do throws(JSONParseError) {
+            value = try JSONValue.parse(bytes: buffer.readableBytesView)
+        } catch {
+            throw .invalid("body", "must be a JSON object; \(error)")
         }
+        guard let object = value.objectValue else { throw .invalid("body", "must be a JSON object, got \(value.kindName)") }
         for key in object.keys.sorted() where key != "reason" && !allowed.contains(key) {
             throw .invalid(key, "unknown field; allowed: \((allowed + ["reason"]).joined(separator: ", "))")
         }
@@ -299,7 +338,14 @@ extension Gateway {
 extension RequestRecord {
     /// The admin API's form, with each failed attempt's reason (what to check for a refusal).
     var wire: ClawAdminAPI.RequestRecord {
-        .init(sequence: sequence, time: time, route: route, attempts: attempts.map { .init(provider: $0.provider, outcome: $0.outcome.reason) },
-              outcome: outcome, served: served, latencySeconds: (latency * 1_000_000).rounded() / 1_000_000)
+        func micro(_ seconds: Double) -> Double { (seconds * 1_000_000).rounded() / 1_000_000 }
+        return .init(sequence: sequence, time: time, route: route,
+                     attempts: attempts.map {
+                         .init(provider: $0.provider, outcome: $0.reason, model: $0.model, tier: $0.tier, status: $0.status, seconds: micro($0.seconds),
+                               fault: $0.fault, decision: $0.decision, spanID: $0.spanID)
+                     },
+                     outcome: outcome, served: served, latencySeconds: micro(latency), requestID: trace.requestID, traceID: trace.traceID,
+                     spanID: trace.spanID, parentSpanID: trace.parentSpanID, client: client, endpoint: endpoint, stream: streaming, status: status,
+                     fault: fault, ttftSeconds: ttft.map(micro), tokensIn: tokensIn, tokensOut: tokensOut, costDollars: cost)
     }
 }

@@ -2,30 +2,31 @@ import ClawAdminAPI
 import ClawShared
 import Foundation
 import Hummingbird
+import Logging
 import NIOPosix
 
 extension Gateway {
     /// Commit an operator command: check the revision, apply, persist, put in effect, audit and
     /// emit its events, under the write lock. It fsyncs, so it runs on NIO's blocking thread pool,
     /// never on an event loop.
-    func commit(_ command: OperatorCommand, token: AdminAuth.Token, expected: Int?, reason: String?) async throws(AdminError) -> Written {
-        if let fleetStore { return try await commit(command, to: fleetStore, token: token, expected: expected, reason: reason) }
+    func commit(_ command: OperatorCommand, caller: AdminCaller, expected: Int?, reason: String?) async throws(AdminError) -> Written {
+        if let fleetStore { return try await commit(command, to: fleetStore, caller: caller, expected: expected, reason: reason) }
         let result: Result<Written, AdminError>
         do {
-            result = try await NIOThreadPool.singleton.runIfActive { self.commitLocked(command, token: token, expected: expected, reason: reason) }
+            result = try await NIOThreadPool.singleton.runIfActive { self.commitLocked(command, caller: caller, expected: expected, reason: reason) }
         } catch {
             throw AdminError(status: .serviceUnavailable, code: "shutting_down", message: "The node is shutting down; the change was not made.")
         }
         return try result.get()
     }
 
-    private func commitLocked(_ command: OperatorCommand, token: AdminAuth.Token, expected: Int?, reason: String?) -> Result<Written, AdminError> {
+    private func commitLocked(_ command: OperatorCommand, caller: AdminCaller, expected: Int?, reason: String?) -> Result<Written, AdminError> {
         writes.withLock { audit -> Result<Written, AdminError> in
             let current = state.operatorState
             // A request that is wrong in itself is refused as such (400/404) before its precondition (412).
             let change: OperatorCommand.Change
             do throws(AdminError) {
-                change = try command.apply(to: current, config: config, now: state.wallClock(), reason: reason, actor: token.name)
+                change = try command.apply(to: current, config: config, now: state.wallClock(), reason: reason, actor: caller.name)
             } catch {
                 return .failure(error)
             }
@@ -35,7 +36,7 @@ extension Gateway {
             next.revision = current.revision + 1
             // The audit record goes first: a crash between the two leaves a record of a change not
             // in force (said so at the next start), never a change in force with no record.
-            let entry = auditEntry(command, sequence: audit.nextSequence, before: current, after: next, token: token, reason: reason)
+            let entry = auditEntry(command, sequence: audit.nextSequence, before: current, after: next, caller: caller, reason: reason)
             do {
                 try store.append(entry)
             } catch {
@@ -53,7 +54,7 @@ extension Gateway {
             state.apply(next, now: clock())
             audit.nextSequence += 1
             audit.keep(entry)
-            announce(entry, change: change, token: token)
+            announce(entry, change: change, caller: caller)
             return .success(Written(revision: next.revision, changed: true, state: next.document))
         }
     }
@@ -62,12 +63,12 @@ extension Gateway {
     /// the store moved on since this node last applied it (and no If-Match pinned a revision), the
     /// command is applied again to the store's state. A store that does not answer leaves the outcome
     /// unknown, so the node reads again to say what happened; it never writes locally alone.
-    private func commit(_ command: OperatorCommand, to fleetStore: FleetStore, token: AdminAuth.Token, expected: Int?,
+    private func commit(_ command: OperatorCommand, to fleetStore: FleetStore, caller: AdminCaller, expected: Int?,
                         reason: String?) async throws(AdminError) -> Written {
         let operation = UUID().uuidString
         var base = state.operatorState
         for _ in 0..<5 {
-            let change = try command.apply(to: base, config: config, now: state.wallClock(), reason: reason, actor: token.name)
+            let change = try command.apply(to: base, config: config, now: state.wallClock(), reason: reason, actor: caller.name)
             if let expected, expected != base.revision { throw AdminError.stale(expected: expected, current: base.revision) }
             if change.next.sameContent(as: base) {
                 return Written(revision: base.revision, changed: false, state: base.seen(by: config.nodeID).document)
@@ -75,7 +76,7 @@ extension Gateway {
             var next = change.next
             next.revision = base.revision + 1
             next.operation = operation
-            let entry = auditEntry(command, sequence: next.revision, before: base, after: next, token: token, reason: reason)
+            let entry = auditEntry(command, sequence: next.revision, before: base, after: next, caller: caller, reason: reason)
             let outcome: (succeeded: Bool, current: FleetStore.Stored?)
             do throws(EtcdError) {
                 outcome = try await fleetStore.swap(next: next, version: base.revision, audit: entry)
@@ -86,14 +87,16 @@ extension Gateway {
                 // A member that refused it before proposing it ("no leader") or that could not be
                 // reached leaves nothing to look for, so the refusal comes at once.
                 if error.mayHaveApplied, let (stored, _) = try? await fleetStore.read(), let stored, stored.state.operation == operation {
-                    applyCommitted(stored.state, at: stored.place, entry: entry, token: token, change: change)
+                    applyCommitted(stored.state, at: stored.place, entry: entry, caller: caller, change: change)
+                    await checkStoreAudit(stored)
                     return Written(revision: stored.state.revision, changed: true, state: stored.state.seen(by: config.nodeID).document)
                 }
                 throw AdminError(status: .serviceUnavailable, code: "store_unavailable",
                                  message: "The fleet store did not answer (\(error.description)). The change is not in effect; a store that was only slow may still apply it when it recovers, so read the state or the audit before trying again. No node changes operator state alone.")
             }
             if outcome.succeeded {
-                applyCommitted(next, at: outcome.current?.place, entry: entry, token: token, change: change)
+                applyCommitted(next, at: outcome.current?.place, entry: entry, caller: caller, change: change)
+                if let current = outcome.current { await checkStoreAudit(FleetStore.Stored(state: next, place: current.place, keyVersion: current.keyVersion)) }
                 return Written(revision: next.revision, changed: true, state: next.seen(by: config.nodeID).document)
             }
             // Someone else wrote first: their state is the base now (and this node applies it). A
@@ -104,6 +107,7 @@ extension Gateway {
                                  message: "The fleet store's state is at revision \(outcome.current?.state.revision ?? 0), older than the \(base.revision) this node applied: was the store wiped or restored? Restore it (clawgate state export/import) before writing.")
             }
             applyFromStore(fromStore)
+            await checkStoreAudit(fromStore)
             let current = fromStore.state
             if let expected, expected != current.revision { throw AdminError.stale(expected: expected, current: current.revision) }
             base = current.seen(by: config.nodeID)
@@ -113,7 +117,7 @@ extension Gateway {
 
     /// A write that the fleet store took: in effect here at once (unless the watch brought it, or
     /// a later one, first), in the local audit and events.
-    private func applyCommitted(_ next: OperatorState, at place: FleetStore.Place?, entry: AuditEntry, token: AdminAuth.Token,
+    private func applyCommitted(_ next: OperatorState, at place: FleetStore.Place?, entry: AuditEntry, caller: AdminCaller,
                                 change: OperatorCommand.Change) {
         if let fleetStore, let place {
             fleetStore.ifNews(place) { putInEffect(next.seen(by: config.nodeID)) }
@@ -121,21 +125,25 @@ extension Gateway {
             putInEffect(next.seen(by: config.nodeID))
         }
         writes.withLock { $0.keep(entry) }
-        announce(entry, change: change, token: token)
+        announce(entry, change: change, caller: caller)
     }
 
-    func auditEntry(_ command: OperatorCommand, sequence: Int, before: OperatorState, after: OperatorState, token: AdminAuth.Token,
+    func auditEntry(_ command: OperatorCommand, sequence: Int, before: OperatorState, after: OperatorState, caller: AdminCaller,
                     reason: String?) -> AuditEntry {
-        AuditEntry(sequence: sequence, time: Date().timeIntervalSince1970, actor: token.name, action: command.action,
+        AuditEntry(sequence: sequence, time: Date().timeIntervalSince1970, actor: caller.name, action: command.action,
                    target: command.target(node: config.nodeID), before: command.auditView(before, node: config.nodeID),
-                   after: command.auditView(after, node: config.nodeID), reason: reason, revision: after.revision)
+                   after: command.auditView(after, node: config.nodeID), reason: reason, revision: after.revision,
+                   address: caller.address, certificate: caller.certificate)
     }
 
     /// A write in effect: its events (who did what, and what follows from it) and a log line.
-    func announce(_ entry: AuditEntry, change: OperatorCommand.Change, token: AdminAuth.Token) {
-        state.appendEvent(kind: .operatorAction, subject: entry.target, detail: "\(entry.action) by \(token.name)" + (entry.reason.map { ": \($0)" } ?? ""))
+    func announce(_ entry: AuditEntry, change: OperatorCommand.Change, caller: AdminCaller) {
+        state.appendEvent(kind: .operatorAction, subject: entry.target, detail: "\(entry.action) by \(caller.name)" + (entry.reason.map { ": \($0)" } ?? ""))
         for note in change.events { state.appendEvent(kind: note.kind, subject: note.subject, detail: note.detail) }
-        logger.info("operator action", metadata: ["actor": .string(token.name), "action": .string(entry.action), "target": .string(entry.target),
-                                                  "revision": .stringConvertible(entry.revision), "store": .string(fleetStore == nil ? "file" : "etcd")])
+        var metadata: Logger.Metadata = ["actor": .string(caller.name), "action": .string(entry.action), "target": .string(entry.target),
+                                         "revision": .stringConvertible(entry.revision), "store": .string(fleetStore == nil ? "file" : "etcd")]
+        if let address = caller.address { metadata["address"] = .string(address) }
+        if let certificate = caller.certificate { metadata["certificate"] = .string(certificate) }
+        logger.info("operator action", metadata: metadata)
     }
 }

@@ -24,6 +24,9 @@ public enum OperatorCommand: Sendable, Equatable {
     /// Replace the fleet-wide part of the state (drains, weight overrides, failovers) with another
     /// node's, as `:sync` does; this node's own drain stays as it is.
     case replaceState(StateDocument)
+    /// With a fleet store: the revisions written straight into etcd up to the one this applies
+    /// to are known to an operator, and no longer flagged.
+    case acknowledgeStore
     /// Inject a fault on a provider for a drill, for `duration` seconds from now.
     case setFault(provider: String, spec: FaultSpec)
     /// End a provider's fault early (idempotent: no fault, no change).
@@ -76,6 +79,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .drainNode: "node.drain"
         case .undrainNode: "node.undrain"
         case .replaceState: "state.replace"
+        case .acknowledgeStore: "store.acknowledge"
         case .setFault: "provider.fault"
         case .endFault: "provider.unfault"
         case .expireFault: "provider.fault_expired"
@@ -93,7 +97,7 @@ public enum OperatorCommand: Sendable, Equatable {
         case .setWeights(let route, _), .setStrategy(let route, _), .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
-        case .replaceState: "fleet"
+        case .replaceState, .acknowledgeStore: "fleet"
         case .blockClient(let name), .unblockClient(let name), .setClientLimits(let name, _): "client:\(name)"
         }
     }
@@ -159,6 +163,8 @@ public enum OperatorCommand: Sendable, Equatable {
             notes.append(Note(kind: .nodeServing, subject: config.nodeID, detail: "readiness answers 200 again"))
         case .replaceState(let document):
             try Self.replace(&next, with: document, config: config)
+        case .acknowledgeStore:
+            next.storeAcknowledged = max(state.storeAcknowledged, state.revision)
         case .blockClient(let name):
             try Self.client(name, config)
             next.blockedClients.insert(name)
@@ -229,6 +235,8 @@ public enum OperatorCommand: Sendable, Equatable {
             return ["blocked": .bool(state.blockedClients.contains(name))]
         case .setClientLimits(let name, _):
             return state.clientLimits[name]?.json ?? .null
+        case .acknowledgeStore:
+            return ["acknowledged_through": JSONValue(state.storeAcknowledged)]
         case .setFault(let id, _), .endFault(let id), .expireFault(let id):
             return ["fault": state.faults[id]?.json ?? .null]
         case .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _):

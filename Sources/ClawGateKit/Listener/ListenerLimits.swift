@@ -12,11 +12,14 @@ public final class ListenerLimits: Sendable {
     public let headerTimeout: Double
     /// Seconds a connection may wait for a request's first byte: after it opened, or after an answer.
     public let idleTimeout: Double
+    /// Seconds from the end of a request head to the end of its body.
+    public let bodyTimeout: Double
     let metrics: GatewayMetrics
     /// Connections open now (refused ones are not counted).
     let open = Atomic<Int>(0)
 
-    public init(listener: String, maxConnections: Int, headerTimeout: Double, idleTimeout: Double, metrics: GatewayMetrics) {
+    public init(listener: String, maxConnections: Int, headerTimeout: Double, idleTimeout: Double, bodyTimeout: Double = 60, metrics: GatewayMetrics) {
+        self.bodyTimeout = bodyTimeout
         self.listener = listener
         self.maxConnections = maxConnections
         self.headerTimeout = headerTimeout

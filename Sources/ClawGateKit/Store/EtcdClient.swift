@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Why a call to etcd did not give an answer: its outcome may be unknown (a timeout can still be
@@ -27,7 +28,7 @@ final class EtcdClient: Sendable {
     struct KeyValue: Sendable, Equatable {
         var key: String
         var value: [UInt8]
-        /// 1, 2, 3... per key: the fleet state's revision.
+        /// 1, 2, 3... per key (0: the key was deleted); with the state's `revision_base`, its revision.
         var version: Int
         var modRevision: Int
         /// The store revision that created the key: a key deleted and written again has a new one.
@@ -36,18 +37,24 @@ final class EtcdClient: Sendable {
 
     let endpoints: [String]
     let timeout: Double
+    let access: EtcdAccess
     private let http: HTTPClient
     private let preferred = Mutex(0)
+    /// etcd's auth token per member (with `store.username`): got from `/v3/auth/authenticate`, sent
+    /// as `Authorization`, and got again when a member says it is invalid (tokens expire).
+    private let tokens = Mutex([Int: String]())
     /// Members that just failed at the transport level (refused, hung), until when: tried after
     /// the others, and not at all once another member has answered, so that a dead or frozen
     /// member does not make every call wait for it.
     private let suspects = Mutex([Int: NIODeadline]())
     static let suspectFor = TimeAmount.seconds(5)
 
-    init(endpoints: [String], timeout: Double) {
+    init(endpoints: [String], timeout: Double, access: EtcdAccess = EtcdAccess()) {
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.timeout = timeout
+        self.access = access
         var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = access.tls
         configuration.timeout = .init(connect: .milliseconds(Int64(min(timeout, 2) * 1000)))
         // A refused connection fails at once, so the call moves on to the next member instead of
         // the pool retrying a dead one until the deadline.
@@ -80,9 +87,69 @@ final class EtcdClient: Sendable {
             return error == .connectTimeout || error == .getConnectionFromPoolTimeout
         }
         if error is NIOConnectionError { return true }
+        // A TLS handshake that failed (an untrusted certificate, say) sent no request.
+        if let error = error as? NIOSSLError, case .handshakeFailed = error { return true }
         if let error = error as? ChannelError, case .connectTimeout = error { return true }
         if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
         return false
+    }
+
+    /// A member's refusal that comes before anything is proposed, so a write certainly did not
+    /// happen: no leader, or etcd's user or permissions.
+    static func refusedBeforeApplying(_ message: String) -> Bool {
+        ["no leader", "invalid auth token", "user name is empty", "authentication failed", "permission denied"].contains { message.contains($0) }
+    }
+
+    /// etcd refused the configured user (wrong name or password): the member answered.
+    struct AuthRefused: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The member's auth token (nil without `store.username`), authenticating when there is none.
+    func authToken(_ index: Int, deadline: NIODeadline) async throws -> String? {
+        guard let username = access.username, let password = access.password else { return nil }
+        if let token = tokens.withLock({ $0[index] }) { return token }
+        var request = HTTPClientRequest(url: endpoints[index] + "/v3/auth/authenticate")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: JSONValue.object(["name": .string(username), "password": .string(password)]).bytes()))
+        let response = try await http.execute(request, deadline: deadline)
+        let bytes = try await response.body.collect(upTo: 1 << 16)
+        let json = try? JSONValue.parse(bytes: bytes.readableBytesView)
+        guard response.status == .ok, let token = json?["token"]?.stringValue else {
+            let message = json?["message"]?.stringValue ?? String(buffer: bytes)
+            throw AuthRefused(description: "etcd refused user '\(username)' (store.username, store.password_env): \(response.status.code) \(message)")
+        }
+        tokens.withLock { $0[index] = token }
+        return token
+    }
+
+    /// Forget a member's token (it said it is invalid): the next call authenticates again.
+    func dropToken(_ index: Int) {
+        _ = tokens.withLock { $0.removeValue(forKey: index) }
+    }
+
+    /// One POST to one member, with its auth token; a token the member no longer knows is got
+    /// again once.
+    private func post(_ index: Int, _ path: String, _ body: JSONValue, deadline: NIODeadline) async throws -> (HTTPResponseStatus, JSONValue) {
+        for attempt in 0..<2 {
+            var request = HTTPClientRequest(url: endpoints[index] + path)
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.headers.add(name: "grpc-metadata-hasleader", value: "true")
+            let token = try await authToken(index, deadline: deadline)
+            if let token { request.headers.add(name: "authorization", value: token) }
+            request.body = .bytes(ByteBuffer(bytes: body.bytes()))
+            let response = try await http.execute(request, deadline: deadline)
+            let bytes = try await response.body.collect(upTo: 4 << 20)
+            let json = try JSONValue.parse(bytes: bytes.readableBytesView)
+            if token != nil, attempt == 0, response.status == .unauthorized || (json["message"]?.stringValue ?? "").contains("invalid auth token") {
+                dropToken(index)
+                continue
+            }
+            return (response.status, json)
+        }
+        throw EtcdError("\(endpoints[index]): the auth token was refused twice", mayHaveApplied: false)
     }
 
     /// POST a JSON body to one endpoint after another (healthy members first, starting with the
@@ -100,29 +167,28 @@ final class EtcdClient: Sendable {
             guard NIODeadline.now() < deadline else { break }
             // A member that failed just now is tried only when no other member answered at all.
             if answered, !healthy.contains(index) { break }
-            var request = HTTPClientRequest(url: endpoints[index] + path)
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.headers.add(name: "grpc-metadata-hasleader", value: "true")
-            request.body = .bytes(ByteBuffer(bytes: body.bytes()))
             do {
                 // No single member gets more than half the budget: a dead one (whose host the HTTP
                 // client backs off from) must leave time for the next.
                 let attemptDeadline = min(deadline, NIODeadline.now() + .milliseconds(Int64(timeout * 500)))
-                let response = try await http.execute(request, deadline: attemptDeadline)
-                let bytes = try await response.body.collect(upTo: 4 << 20)
+                let (status, json) = try await post(index, path, body, deadline: attemptDeadline)
                 answered = true
-                let json = try JSONValue.parse(bytes: bytes.readableBytesView)
-                guard response.status == .ok else {
+                guard status == .ok else {
                     let message = json["message"]?.stringValue ?? json["error"]?.stringValue ?? ""
-                    lastError = "\(endpoints[index]): \(response.status.code) \(message)"
-                    // "no leader" is refused before it is proposed; anything else (a timeout, a
-                    // leader change) may still be applied.
-                    if !message.contains("no leader") { mayHaveApplied = true }
+                    lastError = "\(endpoints[index]): \(status.code) \(message)"
+                    // "no leader" and refusals of the user are refused before they are proposed;
+                    // anything else (a timeout, a leader change) may still be applied.
+                    if !Self.refusedBeforeApplying(message) { mayHaveApplied = true }
                     continue
                 }
                 preferred.withLock { $0 = index }
                 return json
+            } catch let refused as AuthRefused {
+                answered = true
+                lastError = "\(endpoints[index]): \(refused.description)"
+            } catch let error as EtcdError {
+                answered = true
+                lastError = error.description
             } catch {
                 lastError = "\(endpoints[index]): \(error)"
                 if !Self.neverSent(error) { mayHaveApplied = true }
@@ -153,6 +219,14 @@ final class EtcdClient: Sendable {
             "sort_order": "DESCEND", "sort_target": "KEY", "limit": .string(String(limit)),
         ])
         return (answer["kvs"]?.arrayValue ?? []).map(Self.keyValue).reversed()
+    }
+
+    /// The keys from `from` up to (not including) `to`, without their values, in key order.
+    func keys(from: String, to: String) async throws(EtcdError) -> [KeyValue] {
+        let answer = try await call("/v3/kv/range", [
+            "key": .string(Self.b64(from)), "range_end": .string(Self.b64(to)), "keys_only": true,
+        ])
+        return (answer["kvs"]?.arrayValue ?? []).map(Self.keyValue)
     }
 
     static func keyValue(_ kv: JSONValue) -> KeyValue {
@@ -211,8 +285,10 @@ final class EtcdClient: Sendable {
     /// an error, after which the caller reads again.
     func watch(_ key: String, from revision: Int, silence: Duration) -> AsyncThrowingStream<KeyValue, any Error> {
         let (healthy, suspect) = order()
-        let url = endpoints[(healthy + suspect)[0]] + "/v3/watch"
+        let index = (healthy + suspect)[0]
+        let url = endpoints[index] + "/v3/watch"
         let http = self.http
+        let timeout = self.timeout
         return AsyncThrowingStream { continuation in
             let task = Task {
                 let heard = LastHeard()
@@ -222,6 +298,9 @@ final class EtcdClient: Sendable {
                             var request = HTTPClientRequest(url: url)
                             request.method = .POST
                             request.headers.add(name: "content-type", value: "application/json")
+                            if let token = try await self.authToken(index, deadline: .now() + .milliseconds(Int64(timeout * 1000))) {
+                                request.headers.add(name: "authorization", value: token)
+                            }
                             request.body = .bytes(ByteBuffer(bytes: JSONValue.object([
                                 "create_request": ["key": .string(Self.b64(key)), "start_revision": .string(String(revision)),
                                                    "progress_notify": true],
@@ -255,6 +334,8 @@ final class EtcdClient: Sendable {
                         group.cancelAll()
                     }
                 } catch {
+                    // A watch etcd cancelled for its token: the next read and watch authenticate again.
+                    if "\(error)".contains("auth token") { self.dropToken(index) }
                     continuation.finish(throwing: error)
                 }
             }
@@ -268,9 +349,16 @@ final class EtcdClient: Sendable {
         if let error = json["error"] { throw EtcdError("watch: \(error["message"]?.stringValue ?? "error")") }
         let result = json["result"]
         if result?["canceled"]?.boolValue == true {
+            // A compaction says where it compacted; a refusal of the user says why.
+            if let reason = result?["cancel_reason"]?.stringValue, !reason.isEmpty { throw EtcdError("watch cancelled: \(reason)") }
             throw EtcdError("watch cancelled (compacted at \(Self.int(result?["compact_revision"])))")
         }
-        return (result?["events"]?.arrayValue ?? []).filter { $0["type"]?.stringValue != "DELETE" }.compactMap { $0["kv"].map(Self.keyValue) }
+        // A deleted key comes as its key with version 0 and no value.
+        return (result?["events"]?.arrayValue ?? []).compactMap { event in
+            guard var kv = event["kv"].map(Self.keyValue) else { return nil }
+            if event["type"]?.stringValue == "DELETE" { (kv.version, kv.value) = (0, []) }
+            return kv
+        }
     }
 }
 

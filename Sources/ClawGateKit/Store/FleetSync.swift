@@ -23,16 +23,26 @@ struct FleetSync: Service {
                     let (stored, revision) = try await store.read()
                     store.noteReachable(true)
                     backoff = 0.1
-                    if let stored { gateway.applyFromStore(stored) }
+                    if let stored {
+                        gateway.applyFromStore(stored)
+                        await gateway.checkStoreAudit(stored)
+                    } else {
+                        gateway.noteStoreEmpty()
+                    }
                     do {
                         let silence = Duration.milliseconds(Int(gateway.config.storeWatchSilence * 1000))
                         for try await kv in store.client.watch(store.stateKey, from: revision + 1, silence: silence) {
-                            guard let next = FleetStore.decode(kv, cluster: store.cluster) else {
+                            if kv.version == 0 {
+                                gateway.noteStoreEmpty()
+                                continue
+                            }
+                            guard let next = store.decode(kv, cluster: store.cluster) else {
                                 gateway.logger.error("the fleet store holds a state this node cannot read; ignored",
                                                      metadata: ["key": .string(kv.key), "version": .stringConvertible(kv.version)])
                                 continue
                             }
                             gateway.applyFromStore(next)
+                            await gateway.checkStoreAudit(next)
                         }
                     } catch {
                         gateway.logger.warning("fleet store watch ended; reading again", metadata: ["error": .string("\(error)")])
@@ -57,7 +67,12 @@ extension Gateway {
         do throws(EtcdError) {
             let (stored, _) = try await fleetStore.read()
             fleetStore.noteReachable(true)
-            if let stored { applyFromStore(stored) }
+            if let stored {
+                applyFromStore(stored)
+                await checkStoreAudit(stored)
+            } else {
+                noteStoreEmpty()
+            }
         } catch {
             fleetStore.noteReachable(false, error: error.description)
             let cached = (try? store.load()) ?? nil
@@ -71,10 +86,28 @@ extension Gateway {
         }
     }
 
+    /// The fleet store holds no operator state. Before any write that is a new fleet; after this
+    /// node applied one it is a wiped store (or a deleted key): said in the store's status and in
+    /// one event, until a state is there again (`clawgate state import` restores it).
+    func noteStoreEmpty() {
+        guard let fleetStore else { return }
+        let applied = state.operatorState.revision
+        guard applied > 0 else { return }
+        let first = fleetStore.health.withLock { health in
+            defer { health.emptied = true }
+            return !health.emptied
+        }
+        guard first else { return }
+        logger.error("the fleet store holds no operator state, but this node applied revision \(applied): was it wiped?")
+        state.appendEvent(kind: .operatorAction, subject: "fleet",
+                          detail: "the fleet store holds no operator state (this node applied revision \(applied)): wiped? Restore it with clawgate state import; the node keeps its state")
+    }
+
     /// Put a state from the fleet store in effect, unless this node has seen it or a later one
     /// already (its own write coming back through the watch, say). A version that goes backwards in
     /// a new history (a wiped or restored store) is reported loudly and not obeyed.
     func applyFromStore(_ fromStore: FleetStore.Stored) {
+        fleetStore?.health.withLock { $0.emptied = false }
         fleetStore?.ifNews(fromStore.place) {
             let stored = fromStore.state
             let current = state.operatorState
@@ -90,6 +123,37 @@ extension Gateway {
             state.appendEvent(kind: .operatorAction, subject: "fleet", detail: "applied revision \(stored.revision) from the fleet store")
             logger.info("applied the fleet state", metadata: ["revision": .stringConvertible(stored.revision)])
         }
+    }
+
+    /// Flag the fleet state's revisions that no node's admin API wrote (`FleetStore.unaudited`):
+    /// each new one is an event and a loud log line, and the snapshot lists them until an operator
+    /// acknowledges them. The state itself is in effect either way: the store is the fleet's truth.
+    func checkStoreAudit(_ stored: FleetStore.Stored) async {
+        guard let fleetStore else { return }
+        let found: [Int]
+        do throws(EtcdError) {
+            found = try await fleetStore.unaudited(stored)
+        } catch {
+            logger.warning("cannot read the fleet store's audit records to check the state's revision",
+                           metadata: ["revision": .stringConvertible(stored.state.revision), "error": .string(error.description)])
+            return
+        }
+        let (new, cleared) = fleetStore.health.withLock { health -> ([Int], Bool) in
+            if let last = health.auditChecked, last.cluster == stored.place.cluster, last.created == stored.place.created,
+               stored.place.modified < last.modified { return ([], false) }
+            health.auditChecked = stored.place
+            let new = found.filter { !health.unaudited.contains($0) }
+            let cleared = !health.unaudited.isEmpty && found.isEmpty
+            health.unaudited = found
+            return (new, cleared)
+        }
+        for revision in new {
+            logger.error("the fleet state's revision was written straight into etcd, not through a node's admin API (no audit record); in effect, flagged until acknowledged",
+                         metadata: ["revision": .stringConvertible(revision), "key": .string(fleetStore.stateKey)])
+            state.appendEvent(kind: .operatorAction, subject: "fleet",
+                              detail: "revision \(revision) of the fleet state was written straight into etcd (\(fleetStore.stateKey)), not through a node's admin API: no audit record says who or why. It is in effect; acknowledge it with POST /admin/v1/store/acknowledge")
+        }
+        if cleared { logger.info("the fleet state's unaudited revisions are acknowledged", metadata: ["revision": .stringConvertible(stored.state.revision)]) }
     }
 
     /// A fleet state in effect on this node (written here or read from the store): applied,

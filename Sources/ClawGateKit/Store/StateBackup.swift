@@ -15,6 +15,15 @@ public enum StateBackup {
         }
     }
 
+    /// The fleet store's TLS and user, as the node would use them.
+    static func access(_ config: GatewayConfig, _ environment: [String: String]) throws(Failure) -> EtcdAccess {
+        do {
+            return try EtcdAccess.load(config.storeAccess, environment: environment)
+        } catch {
+            throw Failure(error.description)
+        }
+    }
+
     static func localStore(_ config: GatewayConfig, environment: [String: String]) -> StateStore {
         StateStore(directory: config.admin.stateDir ?? StateStore.defaultDirectory(nodeID: config.nodeID, environment: environment))
     }
@@ -22,7 +31,7 @@ public enum StateBackup {
     /// The operator state as JSON, with its revision.
     public static func export(_ config: GatewayConfig, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(Failure) -> JSONValue {
         if case .etcd(let endpoints, let fleet, let timeout) = config.store {
-            let store = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout)
+            let store = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout, access: try access(config, environment))
             let result: Result<JSONValue, Failure>
             do {
                 result = .success(try await store.read().stored?.state.json ?? OperatorState().json)
@@ -54,8 +63,11 @@ public enum StateBackup {
                        before: before.json, after: after.json, reason: "clawgate state import", revision: after.revision)
         }
         if case .etcd(let endpoints, let fleet, let timeout) = config.store {
-            let store = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout)
-            let result = await importToStore(store, &next, ifMatch: ifMatch, audit: audit)
+            let store = FleetStore(endpoints: endpoints, fleet: fleet, timeout: timeout, access: try access(config, environment))
+            // This host's cached copy counts among the revisions to move past (a node stopped now
+            // is not among the store's members).
+            let cached = ((try? localStore(config, environment: environment).load()) ?? nil)?.revision ?? 0
+            let result = await importToStore(store, &next, ifMatch: ifMatch, atLeast: cached, audit: audit)
             await store.client.shutdown()
             return try result.get()
         }
@@ -77,15 +89,25 @@ public enum StateBackup {
         }
     }
 
-    static func importToStore(_ store: FleetStore, _ next: inout OperatorState, ifMatch: Int?,
+    /// An import into the fleet store. Its revision moves past the store's and past every
+    /// revision a node applied (the members' records, and `atLeast`), so after a wipe the nodes
+    /// take it at once instead of refusing a store that went backwards.
+    static func importToStore(_ store: FleetStore, _ next: inout OperatorState, ifMatch: Int?, atLeast: Int = 0,
                               audit: (OperatorState, OperatorState) -> AuditEntry) async -> Result<Int, Failure> {
             do {
-                let current = try await store.read().stored?.state ?? OperatorState()
-                let version = ifMatch ?? current.revision
-                next.revision = version + 1
+                let stored = try await store.read().stored
+                let current = stored?.state ?? OperatorState()
+                if let ifMatch, ifMatch != current.revision {
+                    throw Failure("--if-match \(ifMatch) is stale: the fleet store is at revision \(current.revision)", stale: true)
+                }
+                let applied = (try? await store.members().map(\.appliedRevision).max()) ?? nil
+                next.revision = max(current.revision, applied ?? 0, atLeast) + 1
+                // The store's own acknowledgement of direct writes stays: an older saved state must
+                // not flag (or hide) revisions again.
+                next.storeAcknowledged = current.storeAcknowledged
                 next.operation = UUID().uuidString
-                let (ok, now) = try await store.swap(next: next, version: version, audit: audit(current, next))
-                guard ok else { throw Failure("--if-match \(version) is stale: the fleet store is at revision \(now?.state.revision ?? 0)", stale: true) }
+                let (ok, now) = try await store.swap(next: next, keyVersion: stored?.keyVersion ?? 0, audit: audit(current, next))
+                guard ok else { throw Failure("the fleet store changed under the import: it is at revision \(now?.state.revision ?? 0); run it again", stale: true) }
                 return .success(next.revision)
             } catch let failure as Failure {
                 return .failure(failure)
