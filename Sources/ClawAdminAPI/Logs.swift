@@ -19,6 +19,10 @@ public enum EventKind: String, Codable, Sendable, CaseIterable {
     case faultStarted = "fault_started"
     /// It ended: expired, or ended by an operator.
     case faultEnded = "fault_ended"
+    /// A route spent past its budget and its guard acted (shift or refuse; subject: the route).
+    case budgetExceeded = "budget_exceeded"
+    /// Its guard lifted: the cost stayed under 90 % of the budget for 5 minutes, or an operator said so.
+    case budgetLifted = "budget_lifted"
 }
 
 /// Something that changed on a node: a circuit, a health probe, a failover, an operator action.

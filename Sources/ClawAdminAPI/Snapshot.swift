@@ -589,14 +589,18 @@ public struct Route: Codable, Sendable, Equatable {
     /// provider's fault or a limit of the node). Nil from nodes older than drills.
     public var requestsTotal: Int?
     public var errorsTotal: Int?
+    /// The route's budget in force, its cost against it and the guard (nil: none, or an older node).
+    public var budget: BudgetStatus?
 
     enum CodingKeys: String, CodingKey {
         case alias, panic, tiers, stats, strategy, decision
+        case budget
         case requestsByEndpoint1m = "requests_by_endpoint_1m", requestsTotal = "requests_total", errorsTotal = "errors_total"
     }
 
     public init(alias: String, panic: Bool = false, tiers: [[Target]] = [], stats: Stats = Stats(), strategy: String? = nil, decision: Decision? = nil,
-                requestsByEndpoint1m: [String: Int]? = nil, requestsTotal: Int? = nil, errorsTotal: Int? = nil) {
+                requestsByEndpoint1m: [String: Int]? = nil, requestsTotal: Int? = nil, errorsTotal: Int? = nil, budget: BudgetStatus? = nil) {
+        self.budget = budget
         self.requestsTotal = requestsTotal
         self.errorsTotal = errorsTotal
         self.requestsByEndpoint1m = requestsByEndpoint1m
@@ -616,6 +620,7 @@ public struct Route: Codable, Sendable, Equatable {
         try c.encodeIfPresent(requestsByEndpoint1m, forKey: .requestsByEndpoint1m)
         try c.encodeIfPresent(requestsTotal, forKey: .requestsTotal)
         try c.encodeIfPresent(errorsTotal, forKey: .errorsTotal)
+        try c.encodeNullable(budget, forKey: .budget)
         try c.encode(stats, forKey: .stats)
         try c.encodeNullable(strategy, forKey: .strategy)
         try c.encodeNullable(decision, forKey: .decision)

@@ -14,16 +14,22 @@ public struct StateDocument: Codable, Sendable, Equatable {
     public var nodeDrain: Bool
     /// Faults injected for drills, one per provider at most (one past its `until` is no longer applied).
     public var faults: [InjectedFault]
+    /// route alias -> the budget an operator set (`per_hour` 0: off), and the budget guards in force.
+    public var budgets: [String: RouteBudget]
+    public var budgetGuards: [String: BudgetGuard]
 
     enum CodingKeys: String, CodingKey {
-        case revision, weights, failovers, strategies, faults
+        case revision, weights, failovers, strategies, faults, budgets
+        case budgetGuards = "budget_guards"
         case drainedProviders = "drained_providers", nodeDrain = "node_drain", blockedClients = "blocked_clients", clientLimits = "client_limits"
     }
 
     public init(revision: Int, drainedProviders: [String], weights: [String: [String: Int]], failovers: [Failover],
                 strategies: [String: String] = [:], blockedClients: [String] = [], clientLimits: [String: ClientStatus.Limits] = [:], nodeDrain: Bool,
-                faults: [InjectedFault] = []) {
+                faults: [InjectedFault] = [], budgets: [String: RouteBudget] = [:], budgetGuards: [String: BudgetGuard] = [:]) {
         self.faults = faults
+        self.budgets = budgets
+        self.budgetGuards = budgetGuards
         self.revision = revision
         self.drainedProviders = drainedProviders
         self.weights = weights
@@ -47,6 +53,8 @@ public struct StateDocument: Codable, Sendable, Equatable {
         nodeDrain = try c.decode(Bool.self, forKey: .nodeDrain)
         // Absent from nodes older than drills.
         faults = c.contains(.faults) ? try c.decode([InjectedFault].self, forKey: .faults) : []
+        budgets = c.contains(.budgets) ? try c.decode([String: RouteBudget].self, forKey: .budgets) : [:]
+        budgetGuards = c.contains(.budgetGuards) ? try c.decode([String: BudgetGuard].self, forKey: .budgetGuards) : [:]
     }
 }
 

@@ -71,6 +71,12 @@ public enum AlertRules {
                 labels: {severity: warning}
                 annotations:
                   summary: "Fleet cost is {{ $value | printf \\"%.2f\\" }} dollars per hour (budget \(number(t.budgetPerHour)))"
+              - alert: ClawgateRouteOverBudget
+                expr: max by (route, action) (clawgate_route_over_budget) == 1
+                for: \(pending("1m", t))
+                labels: {severity: warning}
+                annotations:
+                  summary: "Route {{ $labels.route }} spends past its budget; its guard acts ({{ $labels.action }})"
               - alert: ClawgateNodeNotReady
                 expr: clawgate_node_ready == 0
                 for: \(pending("5m", t))

@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawShared
 import Foundation
 
@@ -142,8 +143,9 @@ struct ConfigReader {
         if let value = top["clients"] {
             clients(value, into: &config)
         }
-        if let fields = mapping(top["routing"], "routing", known: ["slow_start"]) {
+        if let fields = mapping(top["routing"], "routing", known: ["slow_start", "budget_interval"]) {
             config.slowStart = number(fields, "slow_start", "routing", min: 0, max: 3600) ?? 0
+            config.budgetInterval = number(fields, "budget_interval", "routing", min: 0.1, max: 300) ?? config.budgetInterval
         }
         if let fields = mapping(top["limits"], "limits", known: ["max_in_flight", "max_in_flight_per_provider", "max_connections",
                                                                  "header_timeout", "idle_timeout", "body_timeout"]) {
@@ -493,7 +495,7 @@ struct ConfigReader {
         var seen = Set<String>()
         for (index, item) in list.enumerated() {
             let path = "routes[\(index)]"
-            guard let fields = mapping(item, path, known: ["alias", "tiers", "strategy"]) else { continue }
+            guard let fields = mapping(item, path, known: ["alias", "tiers", "strategy", "budget"]) else { continue }
             let alias = string(fields, "alias", path, required: true) ?? ""
             if !alias.isEmpty, !Self.validID(alias) { problem(join(path, "alias"), Self.idRule + ", got \(String(reflecting: alias))") }
             if !alias.isEmpty, !seen.insert(alias).inserted { problem(join(path, "alias"), "duplicate route alias '\(alias)'") }
@@ -504,6 +506,17 @@ struct ConfigReader {
                 } else {
                     problem(join(path, "strategy"), "must be one of \(RoutingStrategy.names), got '\(name)'")
                 }
+            }
+            if fields["budget"] != nil, let budget = mapping(fields["budget"], join(path, "budget"), known: ["per_hour", "action"]) {
+                let at = join(path, "budget")
+                let perHour = number(budget, "per_hour", at, min: 0, max: 10_000_000)
+                if budget["per_hour"] == nil { problem(join(at, "per_hour"), "required: dollars per hour (the route's cost over the last 5 minutes is held to it)") }
+                if let perHour, perHour <= 0 { problem(join(at, "per_hour"), "must be above 0 (leave the budget out for none)") }
+                var action = BudgetAction.shift
+                if let name = string(budget, "action", at) {
+                    if let a = BudgetAction(rawValue: name) { action = a } else { problem(join(at, "action"), "must be shift or refuse, got '\(name)'") }
+                }
+                if let perHour, perHour > 0 { route.budget = RouteBudget(perHour: perHour, action: action) }
             }
             guard let tiersValue = fields["tiers"] else {
                 problem(join(path, "tiers"), "required: a list of tiers, each a list of {provider, model, weight}")

@@ -218,6 +218,17 @@ extension Gateway {
         let ledger = Self.ledger
         ledger?.route = alias
         ledger?.streaming = request.streaming
+        // Past its budget with `refuse`: 429 before anything else counts or is sent.
+        if let guarded = budgetRefusal(route: route) {
+            ledger?.outcome = "budget_exceeded"
+            ledger?.fault = Fault.limit.rawValue
+            metrics.request(route: alias, provider: "none", outcome: "budget_exceeded", fault: .limit, latency: clock() - start, ttft: nil,
+                            tokensIn: 0, tokensOut: 0, cost: 0, endpoint: format.rawValue)
+            return Self.errorResponse(
+                .tooManyRequests,
+                "Route '\(alias)' spent \(OperatorCommand.dollars(guarded.costPerHour))/h, past its budget of \(OperatorCommand.dollars(guarded.perHour))/h; its requests are refused until its cost stays under 90 % of the budget for 5 minutes or an operator lifts it.",
+                type: "rate_limit_error", code: "budget_exceeded", headers: [.retryAfter: String(Self.budgetRetryAfter)])
+        }
         let caller = client.map { clientAuth.clients![$0] }
         if let client, let caller, let refusal = state.admitClient(client, client: caller, route: alias, now: start) {
             ledger?.outcome = refusal.limit

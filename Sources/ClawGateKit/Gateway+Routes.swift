@@ -76,7 +76,9 @@ extension Gateway {
             self.metrics.renderListeners(self.listeners)
             self.metrics.renderTLS([self.dataTLS, self.adminTLS].compactMap { $0 })
             self.metrics.renderDrops(accessLog: self.accessLog?.dropped.load(ordering: .relaxed) ?? 0, spans: self.traceExport?.droppedSpans ?? 0)
-            let bytes = self.metrics.render(state: self.state, snapshot: self.state.snapshot(now: now), ready: self.isReady, now: now)
+            let snapshot = self.state.snapshot(now: now)
+            let budgets = self.config.routes.indices.map { self.budgetStatus($0, snapshot.operatorState) }
+            let bytes = self.metrics.render(state: self.state, snapshot: snapshot, ready: self.isReady, now: now, budgets: budgets)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }

@@ -87,6 +87,7 @@ extension Gateway {
                               stats: Stats(oneMinute: Self.window(snap.routes[routeIndex].window1m), fiveMinutes: Self.window(snap.routes[routeIndex].window5m)),
                               strategy: snap.routes[routeIndex].strategy.rawValue, decision: snap.routes[routeIndex].lastDecision.map(\.wire))
             route.requestsByEndpoint1m = Dictionary(uniqueKeysWithValues: zip(GatewayState.endpoints, byEndpoint[routeIndex]))
+            route.budget = budgetStatus(routeIndex, op)
             route.requestsTotal = totals.requests[routeIndex]
             route.errorsTotal = totals.errors[routeIndex]
             return route

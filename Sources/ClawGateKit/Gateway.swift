@@ -65,6 +65,8 @@ public final class Gateway: Sendable {
     }
     /// Serialises admin writes: check revision, validate, persist, apply, audit.
     let writes: Mutex<AuditLog>
+    /// The budget guard's figures between evaluations.
+    let budgetWatch = Mutex(BudgetWatch())
 
     struct AuditLog: Sendable {
         var entries: [AuditEntry]

@@ -1,3 +1,4 @@
+import ClawAdminAPI
 import ClawShared
 import Foundation
 import Yams
@@ -87,11 +88,14 @@ public struct GatewayConfig: Sendable, Equatable {
         public var tiers: [[Target]]
         /// How a provider is chosen within a tier (operators may change it at runtime).
         public var strategy: RoutingStrategy
+        /// `budget: {per_hour, action}`: what the route may spend, and what happens past it.
+        public var budget: RouteBudget?
 
-        public init(alias: String, tiers: [[Target]], strategy: RoutingStrategy = .weighted) {
+        public init(alias: String, tiers: [[Target]], strategy: RoutingStrategy = .weighted, budget: RouteBudget? = nil) {
             self.alias = alias
             self.tiers = tiers
             self.strategy = strategy
+            self.budget = budget
         }
     }
 
@@ -318,6 +322,8 @@ public struct GatewayConfig: Sendable, Equatable {
     /// routing.slow_start: seconds over which a provider back in rotation (undrained, restored, its
     /// circuit closed, healthy again) ramps up from 10 % to its full weight; 0: off.
     public var slowStart = 0.0
+    /// routing.budget_interval: seconds between evaluations of the routes' budgets.
+    public var budgetInterval = 5.0
     /// store.watch_silence: a watch that says nothing for this long is closed and the state read
     /// again (a frozen member keeps its connection open and sends nothing).
     public var storeWatchSilence = 30.0
@@ -366,6 +372,8 @@ public struct GatewayConfig: Sendable, Equatable {
             tiers:
               - [{provider: fast, model: fast-model, weight: 100}]
               - [{provider: backup, model: backup-model, weight: 100}]
+            # Past $20/h (the last 5 minutes, over the fleet): the cheapest serving tier takes it (or refuse: 429).
+            budget: {per_hour: 20, action: shift}
         retry: {max_attempts: 3, budget_ratio: 0.2, min_retries_per_second: 2, window: 10}
         breaker: {consecutive_failures: 5, cooldown: 5, max_cooldown: 120}
         health_check: {interval: 5, timeout: 2, path: /models}

@@ -40,6 +40,9 @@ public final class GatewayMetrics: Sendable {
     nonisolated(unsafe) static let clientInFlight = name("client_requests_in_flight", "", "Requests in flight by client.")
     nonisolated(unsafe) static let ready = name("node_ready", "", "1 when the node answers /readyz with 200.")
     nonisolated(unsafe) static let faultActive = name("fault_active", "", "1 while a fault injected for a drill is in force on the provider, by provider and kind (outage, hang, error, latency).")
+    nonisolated(unsafe) static let budget = name("route_budget_dollars_per_hour", "", "The route's budget in force (dollars per hour), by route; absent without one.")
+    nonisolated(unsafe) static let budgetCost = name("route_budget_cost_dollars_per_hour", "", "The route's cost per hour over the last 5 minutes as its budget guard sums it (over the fleet with a fleet store), by route.")
+    nonisolated(unsafe) static let overBudget = name("route_over_budget", "", "1 while the route's budget guard is in force (its cost passed the budget), by route and action (shift, refuse).")
     nonisolated(unsafe) static let maxInFlight = name("max_in_flight", "", "limits.max_in_flight: client requests this node serves at once.")
     nonisolated(unsafe) static let providerMaxInFlight = name("provider_max_in_flight", "", "limits.max_in_flight_per_provider: upstream requests per provider at once.")
 
@@ -180,7 +183,8 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// Refresh the gauges from the node's state, then render the text format.
-    public func render(state: GatewayState, snapshot: GatewayState.Snapshot, ready: Bool, now: Double) -> [UInt8] {
+    /// `budgets`: each route's budget in force, as the snapshot gives it (nil: none).
+    public func render(state: GatewayState, snapshot: GatewayState.Snapshot, ready: Bool, now: Double, budgets: [BudgetStatus?] = []) -> [UInt8] {
         registry.makeGauge(descriptor: Self.inFlight).set(Double(snapshot.inFlight))
         registry.makeGauge(descriptor: Self.ready).set(ready ? 1.0 : 0.0)
         registry.makeGauge(descriptor: Self.maxInFlight).set(Double(state.limits.maxInFlight))
@@ -211,6 +215,19 @@ public final class GatewayMetrics: Sendable {
         }
         for (routeIndex, route) in state.routes.enumerated() {
             registry.makeGauge(descriptor: Self.panic, labels: [("route", route.alias)]).set(snapshot.routes[routeIndex].panic ? 1.0 : 0.0)
+            let budget = budgets.indices.contains(routeIndex) ? budgets[routeIndex] : nil
+            let routeLabel = [("route", route.alias)]
+            if let budget {
+                registry.makeGauge(descriptor: Self.budget, labels: routeLabel).set(budget.perHour)
+                registry.makeGauge(descriptor: Self.budgetCost, labels: routeLabel).set(budget.costPerHour)
+            } else {
+                registry.unregisterGauge(registry.makeGauge(descriptor: Self.budget, labels: routeLabel))
+                registry.unregisterGauge(registry.makeGauge(descriptor: Self.budgetCost, labels: routeLabel))
+            }
+            for action in BudgetAction.allCases {
+                registry.makeGauge(descriptor: Self.overBudget, labels: [("route", route.alias), ("action", action.rawValue)])
+                    .set(budget?.guardInForce?.action == action ? 1.0 : 0.0)
+            }
             let status = snapshot.routes[routeIndex]
             for strategy in RoutingStrategy.allCases {
                 registry.makeGauge(descriptor: Self.strategy, labels: [("route", route.alias), ("strategy", strategy.rawValue)])

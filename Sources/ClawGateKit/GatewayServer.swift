@@ -52,7 +52,8 @@ public final class GatewayServer: Sendable {
             configuration: .init(address: .hostname(config.listenHost, port: config.listenPort), serverName: "clawgate/\(Gateway.version)",
                                  backlog: 4096),
             services: [HealthChecker(gateway: gateway), FleetSync(gateway: gateway), FleetMembership(gateway: gateway),
-                       ClientSpendSync(gateway: gateway), FaultExpiry(gateway: gateway), AccessLogWriter(gateway: gateway)] + (gateway.traceExport.map { [$0.service] } ?? []),
+                       ClientSpendSync(gateway: gateway), FaultExpiry(gateway: gateway), BudgetGuardService(gateway: gateway),
+                       AccessLogWriter(gateway: gateway)] + (gateway.traceExport.map { [$0.service] } ?? []),
             onServerRunning: port.onServerRunning,
             logger: logger
         )

@@ -20,6 +20,17 @@ extension GatewayState {
         inner.withLock { state in state.served.map { $0.map { $0.total(now: now) } } }
     }
 
+    /// [route]: the cost per hour over the last 5 minutes on this node (what the budget guard sums).
+    public func routeCosts(now: Double) -> [Double] {
+        let stats = inner.withLock { $0.routeStats }
+        return stats.map { $0.summary(window: 300, now: now).costPerHour }
+    }
+
+    /// The budget guard in force on `route`, if any.
+    public func budgetGuard(route: String) -> BudgetGuard? {
+        inner.withLock { $0.operatorState.budgetGuards[route] }
+    }
+
     /// Since the node started: per route, requests and those that failed for the client.
     public func totals() -> (requests: [Int], errors: [Int]) {
         inner.withLock { ($0.routeRequestsTotal, $0.routeErrorsTotal) }

@@ -27,6 +27,10 @@ public struct OperatorState: Sendable, Equatable {
     /// provider id -> the fault injected on it for a drill (at most one each). One whose `until`
     /// has passed is no longer applied, and is dropped by the next write (the node makes one).
     public var faults: [String: Fault] = [:]
+    /// route alias -> the budget an operator set in place of the configured one (`per_hour` 0: off).
+    public var budgets: [String: RouteBudget] = [:]
+    /// route alias -> the budget guard in force (tripped by a node itself, audited as `clawgate`).
+    public var budgetGuards: [String: BudgetGuard] = [:]
     /// The id of the write that made this state, so a writer whose answer was lost can tell
     /// whether its write took effect.
     public var operation: String?
@@ -41,6 +45,12 @@ public struct OperatorState: Sendable, Equatable {
         failovers.first { $0.provider == provider }
     }
 
+    /// The budget in force on `route`: the operator's, else the configured one; nil when off or none.
+    public func budget(of route: GatewayConfig.Route) -> RouteBudget? {
+        let budget = budgets[route.alias] ?? route.budget
+        return budget.flatMap { $0.perHour > 0 ? $0 : nil }
+    }
+
     /// The fault in force on `provider` at `now` (wall-clock seconds), if any.
     public func fault(provider: String, now: Double) -> Fault? {
         faults[provider].flatMap { $0.active(now: now) ? $0 : nil }
@@ -53,7 +63,7 @@ public struct OperatorState: Sendable, Equatable {
         StateDocument(revision: revision, drainedProviders: drainedProviders.sorted(), weights: weights, failovers: failovers,
                       strategies: strategies.mapValues(\.rawValue), blockedClients: blockedClients.sorted(),
                       clientLimits: clientLimits.mapValues(\.wire), nodeDrain: nodeDrain,
-                      faults: faults.keys.sorted().map { faults[$0]! })
+                      faults: faults.keys.sorted().map { faults[$0]! }, budgets: budgets, budgetGuards: budgetGuards)
     }
 
     public var json: JSONValue {
@@ -68,6 +78,8 @@ public struct OperatorState: Sendable, Equatable {
             "node_drain": .bool(nodeDrain),
             "drained_nodes": .array(drainedNodes.sorted().map { .string($0) }),
             "faults": .array(faults.keys.sorted().map { faults[$0]!.json }),
+            "budgets": .object(budgets.mapValues(Self.json)),
+            "budget_guards": .object(budgetGuards.mapValues(Self.json)),
             "operation": operation.map { .string($0) } ?? .null,
             "store_acknowledged": JSONValue(storeAcknowledged),
         ]
@@ -144,6 +156,18 @@ public struct OperatorState: Sendable, Equatable {
             }
             faults[fault.provider] = fault
         }
+        for (route, value) in o["budgets"]?.objectValue ?? [:] {
+            guard let budget = try? AdminAPI.decode(RouteBudget.self, from: value.bytes()), budget.perHour >= 0 else {
+                throw OperatorStateError("budgets.\(route): must be {per_hour >= 0, action: shift|refuse}")
+            }
+            budgets[route] = budget
+        }
+        for (route, value) in o["budget_guards"]?.objectValue ?? [:] {
+            guard let guarded = try? AdminAPI.decode(BudgetGuard.self, from: value.bytes()) else {
+                throw OperatorStateError("budget_guards.\(route): must be {route, action, since, per_hour, cost_per_hour}")
+            }
+            budgetGuards[route] = guarded
+        }
         operation = o["operation"]?.stringValue
         // Absent in states written before acknowledgements existed.
         if let acknowledged = o["store_acknowledged"] {
@@ -151,6 +175,8 @@ public struct OperatorState: Sendable, Equatable {
             storeAcknowledged = value
         }
     }
+
+    static func json(_ value: some Encodable) -> JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(value))) ?? .null }
 
     // MARK: Routing
 
@@ -190,8 +216,31 @@ public struct OperatorState: Sendable, Equatable {
                 }
                 tiers.append(targets)
             }
-            return ResolvedRoute(alias: route.alias, tiers: tiers, strategy: strategies[route.alias] ?? route.strategy)
+            var resolved = ResolvedRoute(alias: route.alias, tiers: tiers, strategy: strategies[route.alias] ?? route.strategy)
+            // Over budget with `shift`: the cheapest tier that serves first, the dearer after it.
+            if budgetGuards[route.alias]?.action == .shift {
+                let prices = tiers.map { Self.price(of: $0, config: config) }
+                resolved.order = tiers.indices.sorted { (prices[$0], $0) < (prices[$1], $1) }
+            }
+            return resolved
         }
+    }
+
+    /// A tier's price per request as the budget guard ranks tiers: the weighted mean of its
+    /// providers' input and output prices per million tokens; a provider without `price:` is never
+    /// taken for cheap (it counts as the dearest).
+    static func price(of tier: [ResolvedRoute.Target], config: GatewayConfig) -> Double {
+        let weighted = tier.filter { $0.weight > 0 }
+        guard !weighted.isEmpty else { return .infinity }
+        var total = 0.0
+        var weights = 0.0
+        for t in weighted {
+            let p = config.providers[t.provider]
+            guard p.priced else { return .infinity }
+            total += Double(t.weight) * (p.price.inputPer1M + p.price.outputPer1M)
+            weights += Double(t.weight)
+        }
+        return total / weights
     }
 
     /// Drop what no longer matches the configuration (a provider or route removed since).
@@ -227,6 +276,14 @@ public struct OperatorState: Sendable, Equatable {
         for id in faults.keys where !providers.contains(id) {
             faults[id] = nil
             dropped.append("fault of unknown provider \(id)")
+        }
+        for route in budgets.keys where routes[route] == nil {
+            budgets[route] = nil
+            dropped.append("budget of unknown route \(route)")
+        }
+        for route in budgetGuards.keys where routes[route] == nil {
+            budgetGuards[route] = nil
+            dropped.append("budget guard of unknown route \(route)")
         }
         for route in strategies.keys where routes[route] == nil {
             strategies[route] = nil

@@ -15,6 +15,9 @@ public struct ResolvedRoute: Sendable {
     public var alias: String
     public var tiers: [[Target]]
     public var strategy: RoutingStrategy
+    /// The order the planner tries the tiers in (nil: as configured); a budget guard that shifts
+    /// puts the cheapest first.
+    public var order: [Int]?
 
     public init(alias: String, tiers: [[Target]], strategy: RoutingStrategy = .weighted) {
         self.alias = alias
@@ -44,7 +47,8 @@ public enum RoutePlanner {
         choose: ([ResolvedRoute.Target], Int) -> RoutingDecision
     ) -> Pick? {
         var anyAvailable = false
-        for (tierIndex, tier) in route.tiers.enumerated() {
+        for tierIndex in route.order ?? Array(route.tiers.indices) {
+            let tier = route.tiers[tierIndex]
             var candidates: [ResolvedRoute.Target] = []
             for target in tier where target.weight > 0 && !full(target.provider) && available(target.provider) {
                 anyAvailable = true

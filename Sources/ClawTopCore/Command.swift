@@ -29,13 +29,15 @@ public enum Command: Sendable, Equatable {
     case unfault(String)
     /// A drill: the fault injected, the fleet watched, the fault ended and the report shown.
     case drill(FaultCommand)
+    /// `budget ROUTE off|DOLLARS [shift|refuse]`: the route's budget in place of the configured one.
+    case budget(route: String, perHour: Double, action: BudgetAction?)
     /// The incident timeline over the screen (Esc closes it).
     case timeline
     case quit
 
     public static func == (a: Command, b: Command) -> Bool { a.text == b.text }
 
-    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | fault KIND provider ID DURATION [ratio=R status=N extra_ms=N] | unfault provider ID | drill KIND provider ID DURATION | silence ALERT[{label=value,...}] DURATION REASON | unsilence ALERT[{label=value,...}] | theme NAME | timeline | q"
+    public static let usage = "drain provider ID | undrain provider ID | drain node ID | undrain node ID | weight ALIAS p1=70 p2=30 | strategy ALIAS weighted|least_outstanding|latency|cost | failover ID [to ID...] | restore ID | sync NODE | acknowledge | block CLIENT | unblock CLIENT | limit CLIENT rpm=N tpm=N spend_per_day=D concurrency=N | fault KIND provider ID DURATION [ratio=R status=N extra_ms=N] | unfault provider ID | drill KIND provider ID DURATION | budget ROUTE off|DOLLARS [shift|refuse] | silence ALERT[{label=value,...}] DURATION REASON | unsilence ALERT[{label=value,...}] | theme NAME | timeline | q"
 
     /// Parse a command line (with or without the leading ':'); the error says what is wrong.
     public static func parse(_ line: String) -> Result<Command, CommandError> {
@@ -107,6 +109,24 @@ public enum Command: Sendable, Equatable {
             return .success(.limit(client: words[1], limits: limits))
         case "fault", "drill":
             return FaultCommand.parse(Array(words.dropFirst()), verb: verb).map { verb == "fault" ? .fault($0) : .drill($0) }
+        case "budget":
+            guard words.count == 3 || words.count == 4 else { return .failure(.init("usage: budget ROUTE off|DOLLARS [shift|refuse] (dollars per hour)")) }
+            let amount = words[2].hasPrefix("$") ? String(words[2].dropFirst()) : words[2]
+            let perHour: Double
+            if amount == "off" {
+                perHour = 0
+            } else {
+                guard let d = Double(amount), d.isFinite, d > 0, d <= 10_000_000 else {
+                    return .failure(.init("budget: '\(words[2])' is not dollars per hour above 0 (or off)"))
+                }
+                perHour = d
+            }
+            var action: BudgetAction?
+            if words.count == 4 {
+                guard let a = BudgetAction(rawValue: words[3]) else { return .failure(.init("budget: '\(words[3])' is not shift or refuse")) }
+                action = a
+            }
+            return .success(.budget(route: words[1], perHour: perHour, action: action))
         case "unfault":
             let rest = words.dropFirst().filter { $0 != "provider" }
             guard rest.count == 1 else { return .failure(.init("usage: unfault provider ID (ends the provider's fault now)")) }
@@ -148,6 +168,8 @@ public enum Command: Sendable, Equatable {
         case .fault(let fault): "fault \(fault.text)"
         case .unfault(let id): "unfault provider \(id)"
         case .drill(let fault): "drill \(fault.text)"
+        case .budget(let route, let perHour, let action):
+            "budget \(route) \(perHour == 0 ? "off" : Self.amount(perHour))" + (action.map { " \($0.rawValue)" } ?? "")
         case .silence(let silence): "silence \(silence.selector) \(silence.durationText) \(silence.reason)"
         case .unsilence(let unsilence): "unsilence \(unsilence.selector)"
         case .theme(let name): "theme \(name)"
@@ -155,6 +177,9 @@ public enum Command: Sendable, Equatable {
         case .quit: "q"
         }
     }
+
+    /// `20`, `12.5`: dollars as the command line writes them.
+    static func amount(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
 
     /// A drill (the report follows the fault), rather than a bare fault.
     public var isDrill: Bool { if case .drill = self { true } else { false } }
@@ -173,7 +198,7 @@ public enum Command: Sendable, Equatable {
         case .drainProvider(let id), .undrainProvider(let id), .failover(let id, _), .restore(let id), .unfault(let id): "provider:\(id)"
         case .fault(let f), .drill(let f): "provider:\(f.provider)"
         case .drainNode(let id), .undrainNode(let id): "node:\(id)"
-        case .weight(let route, _), .strategy(let route, _): "route:\(route)"
+        case .weight(let route, _), .strategy(let route, _), .budget(let route, _, _): "route:\(route)"
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _): "client:\(name)"
         case .sync, .acknowledge: "fleet"
         case .silence(let silence): "alert:\(silence.name)"
@@ -302,6 +327,12 @@ extension Command {
             }
             return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(f.provider)/fault", wire(f.body(reason: why))),
                                        summary: "\(isDrill ? "Drill" : "Inject a fault"): provider \(f.provider) \(f.summary) for \(Format.duration(f.duration)), ending by itself, on \(count)"))
+        case .budget(let route, let perHour, let action):
+            guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
+            let what = perHour == 0 ? "turn the budget of route \(route) off" : "hold route \(route) to $\(Self.amount(perHour))/h" + (action.map { " (\($0.rawValue))" } ?? "")
+            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/budget",
+                                                                       wire(BudgetBody(perHour: perHour, action: action?.rawValue, reason: why))),
+                                       summary: what.prefix(1).uppercased() + what.dropFirst() + " on \(count)"))
         case .unfault(let id):
             if let e = provider(id) { return .failure(e) }
             return .success(ActionPlan(command: self, calls: everyNode("DELETE", "/admin/v1/providers/\(id)/fault", body()),

@@ -10,7 +10,7 @@ public enum Completion {
         ("failover", "PROVIDER [to PROVIDER ...]"), ("restore", "PROVIDER"), ("sync", "NODE"), ("acknowledge", ""),
         ("block", "CLIENT"), ("unblock", "CLIENT"), ("limit", "CLIENT rpm=N tpm=N spend_per_day=D concurrency=N"),
         ("fault", "KIND provider ID DURATION [ratio=R] [status=N] [extra_ms=N]"), ("unfault", "provider ID"),
-        ("drill", "KIND provider ID DURATION [ratio=R] [status=N] [extra_ms=N]"),
+        ("drill", "KIND provider ID DURATION [ratio=R] [status=N] [extra_ms=N] [rto=30s]"), ("budget", "ROUTE off|DOLLARS [shift|refuse]"),
         ("silence", "ALERT[{label=value,...}] DURATION REASON"), ("unsilence", "ALERT[{label=value,...}]"), ("theme", "NAME"), ("timeline", ""), ("quit", ""),
     ]
 
@@ -35,6 +35,9 @@ public enum Completion {
         case ("sync", 1): return nodes
         case ("block", 1), ("unblock", 1), ("limit", 1): return clients
         case ("limit", _): return ["rpm=", "tpm=", "spend_per_day=", "concurrency="]
+        case ("budget", 1): return routes
+        case ("budget", 2): return ["off"]
+        case ("budget", 3): return BudgetAction.allCases.map(\.rawValue)
         case ("fault", 1), ("drill", 1): return FaultKind.allCases.map(\.rawValue)
         case ("fault", 2), ("drill", 2), ("unfault", 1): return ["provider"]
         case ("fault", 3), ("drill", 3): return providers
@@ -46,7 +49,7 @@ public enum Completion {
             switch before[1] {
             case "error": return ["ratio=", "status="]
             case "latency": return ["extra_ms=", "ratio="]
-            default: return ["ratio="]
+            default: return ["ratio="] + (verb == "drill" ? ["rto="] : [])
             }
         case ("silence", 1): return fleet.monitor.alerts.map(\.selector)
         case ("unsilence", 1): return fleet.monitor.alerts.filter { !$0.silencedBy.isEmpty }.map(\.selector)

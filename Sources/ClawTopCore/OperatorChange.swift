@@ -6,7 +6,8 @@ import ClawShared
 /// who made it, when and why. The status lists every one, so a change left in force at handover is
 /// never invisible.
 public struct OperatorChange: Sendable, Equatable {
-    /// `drain`, `failover`, `weights`, `strategy`, `block`, `limits`, `node_drain` or `fault` (a drill's).
+    /// `drain`, `failover`, `weights`, `strategy`, `block`, `limits`, `node_drain`, `fault` (a drill's),
+    /// `budget` (an operator's) or `budget_guard` (a node's own, past a budget).
     public var kind: String
     /// What it acts on, as the audit names it: `provider:ID`, `tier:ALIAS/N`, `route:ALIAS`, `client:NAME`, `node:ID`.
     public var target: String
@@ -101,6 +102,16 @@ public struct OperatorChange: Sendable, Equatable {
                 add("fault", "provider:\(p.id)", "provider \(p.id) drill fault \(fault.summary)", node: name)
                 faultRecords["provider:\(p.id)"] = fault
             }
+            // Budgets an operator set, and budget guards in force (the nodes' own, automatic).
+            for (route, budget) in (doc?.budgets ?? [:]).sorted(by: { $0.key < $1.key }) {
+                add("budget", "route:\(route)", budget.perHour == 0 ? "route \(route) budget off"
+                    : "route \(route) budget \(Format.dollars(budget.perHour))/h (\(budget.action.rawValue))", node: name)
+            }
+            for route in snapshot.routes {
+                guard let guarded = route.budget?.guardInForce else { continue }
+                let what = guarded.action == .shift ? "traffic on its cheapest serving tier" : "requests refused (429 budget_exceeded)"
+                add("budget_guard", "route:\(route.alias)", "route \(route.alias) past its budget of \(Format.dollars(guarded.perHour))/h: \(what)", node: name)
+            }
             if doc?.nodeDrain ?? (snapshot.node.state != .serving) {
                 add("node_drain", "node:\(snapshot.node.id)", "node \(name) drained by an operator", node: name)
             }
@@ -109,7 +120,7 @@ public struct OperatorChange: Sendable, Equatable {
         let audit = live.flatMap(\.audit)
         let actions = ["drain": ["provider.drain"], "failover": ["provider.failover", "tier.failover"], "weights": ["route.weights"],
                        "strategy": ["route.strategy"], "block": ["client.block"], "limits": ["client.limits"], "node_drain": ["node.drain"],
-                       "fault": ["provider.fault"]]
+                       "fault": ["provider.fault"], "budget": ["route.budget"], "budget_guard": ["route.budget_exceeded"]]
         return order.map { key in
             var change = found[key]!
             if let entry = audit.filter({ $0.target == change.target && actions[change.kind]?.contains($0.action) == true }).max(by: { $0.time < $1.time }) {

@@ -126,6 +126,9 @@ public struct Preview: Sendable, Equatable {
         case .limit(let name, let limits):
             preview.notes = limitEffect(client: name, limits, answering)
             return preview
+        case .budget(let route, let perHour, let action):
+            preview.notes = budgetEffect(route: route, perHour: perHour, action: action, fleet: fleet)
+            return preview
         case .unfault(let id):
             preview.notes.append("\(id) takes traffic again as its circuit closes (after the breaker's cooldown, a request or health probe that passes)")
             return preview
@@ -253,13 +256,31 @@ public struct Preview: Sendable, Equatable {
         var before = 0.0
         var after = 0.0
         var known = true
+        var routeSpend: [String: (before: Double, after: Double)] = [:]
         for change in preview.routes where !preview.refused.contains(where: { $0.route == change.route }) {
             let rps = answering.compactMap { $0.snapshot?.routes.first { $0.alias == change.route } }.reduce(0) { $0 + $1.stats.oneMinute.requestsPerSecond }
+            var spend = (before: 0.0, after: 0.0)
             for s in change.shares {
                 let cost = rows[s.provider].flatMap { $0.rps > 0 ? $0.costPerHour / 3600 / $0.rps : nil }
                 if cost == nil, s.after > s.before, rps > 0 { known = false }
-                before += rps * s.before * (cost ?? 0) * 3600
-                after += rps * s.after * (cost ?? 0) * 3600
+                spend.before += rps * s.before * (cost ?? 0) * 3600
+                spend.after += rps * s.after * (cost ?? 0) * 3600
+            }
+            before += spend.before
+            after += spend.after
+            routeSpend[change.route] = spend
+        }
+        // A change that would take a route past its budget, or bring it back under, says so.
+        if known {
+            for budget in fleet.budgets() {
+                guard let spend = routeSpend[budget.route] else { continue }
+                let predicted = max(0, budget.costPerHour + spend.after - spend.before)
+                let guardText = budget.action == .shift ? "its guard would send its traffic to its cheapest serving tier" : "its guard would refuse its requests (429)"
+                if budget.costPerHour <= budget.perHour, predicted > budget.perHour {
+                    preview.warnings.append("route \(budget.route) would spend about \(Format.dollars(predicted))/h, past its budget of \(Format.dollars(budget.perHour))/h: \(guardText)")
+                } else if budget.costPerHour > budget.perHour, predicted <= budget.perHour {
+                    preview.notes.append("route \(budget.route) would spend about \(Format.dollars(predicted))/h, under its budget of \(Format.dollars(budget.perHour))/h again")
+                }
             }
         }
         // Before is the header's $/h (the same rows, the same source); after moves it by what the
@@ -270,6 +291,24 @@ public struct Preview: Sendable, Equatable {
             preview.spendAfter = max(0, now + after - before)
         }
         return preview
+    }
+
+    /// `:budget`: the budget in force and the new one, what the route spends now against both, and
+    /// what happens to a guard in force.
+    static func budgetEffect(route: String, perHour: Double, action: BudgetAction?, fleet: Fleet) -> [String] {
+        let current = fleet.budgets().first { $0.route == route }
+        let spends = current.map { "it spends \(Format.dollars($0.costPerHour))/h now (the last 5 minutes, over the fleet)" }
+        var out: [String] = []
+        let now = current.map { "\(Format.dollars($0.perHour))/h (\($0.action.rawValue), from the \($0.source == "operator" ? "operator" : "configuration"))" } ?? "none"
+        let new = perHour == 0 ? "off" : "\(Format.dollars(perHour))/h (\((action ?? current?.action ?? .shift).rawValue))"
+        out.append("route \(route) budget: \(now) -> \(new)" + (spends.map { "; \($0)" } ?? ""))
+        if let guarded = current?.guardInForce {
+            out.append("its guard in force since \(Format.iso8601(guarded.since)) (\(guarded.action.rawValue)) is lifted now"
+                       + (perHour > 0 && (current?.costPerHour ?? 0) > perHour ? "; it is past the new budget too, so the next evaluation trips it again" : ""))
+        } else if perHour > 0, let cost = current?.costPerHour, cost > perHour {
+            out.append("it is past the new budget: the next evaluation (within seconds) puts its guard in force")
+        }
+        return out
     }
 
     /// What a drill's fault does to the attempts it hits, and when it ends.

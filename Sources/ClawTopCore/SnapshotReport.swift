@@ -51,8 +51,15 @@ public enum SnapshotReport {
                 "store_reachable": s.storeReachable.map { .bool($0) } ?? .null,
             ],
             "providers": .array(providers),
-            "routes": .array(fleet.requestsByEndpoint().sorted { $0.key < $1.key }.map { alias, counts in
-                ["alias": .string(alias), "requests_by_endpoint_1m": .object(counts.mapValues { JSONValue($0) })]
+            "routes": .array(Self.routeAliases(fleet).map { alias in
+                let counts = fleet.requestsByEndpoint()[alias] ?? [:]
+                let budget = fleet.budgets().first { $0.route == alias }
+                return ["alias": .string(alias), "requests_by_endpoint_1m": .object(counts.mapValues { JSONValue($0) }),
+                        "budget": budget.map { b -> JSONValue in
+                            ["per_hour": .number(b.perHour), "action": .string(b.action.rawValue), "cost_per_hour": .number(b.costPerHour),
+                             "source": .string(b.source), "guard_nodes": JSONValue(b.guardNodes), "nodes": JSONValue(b.nodes),
+                             "guard": b.guardInForce.flatMap { try? JSONValue.parse(bytes: AdminAPI.encode($0)) } ?? .null]
+                        } ?? .null]
             }),
             "nodes": .array(nodes),
             "figures_source": .string(fleet.monitor.usingPrometheus ? "prometheus" : "nodes"),
@@ -85,6 +92,11 @@ public enum SnapshotReport {
         return .object(report)
     }
 
+    /// The routes `--once` lists: those with requests by endpoint, and those with a budget.
+    static func routeAliases(_ fleet: Fleet) -> [String] {
+        Set(fleet.requestsByEndpoint().keys).union(fleet.budgets().map(\.route)).sorted()
+    }
+
     public static func text(_ fleet: Fleet, now: Double) -> String {
         let s = fleet.summary(now: now)
         let status = fleet.status(now: now)
@@ -94,6 +106,11 @@ public enum SnapshotReport {
         let safe = TerminalText.safe
         for reason in status.reasons { out += "  - \(safe(reason))\n" }
         let monitor = fleet.monitor
+        for b in fleet.budgets() {
+            out += "budget route \(safe(b.route)): \(Format.dollars(b.costPerHour))/h of \(Format.dollars(b.perHour))/h (\(b.action.rawValue), \(b.source))"
+            if let guarded = b.guardInForce { out += " OVER since \(Format.iso8601(guarded.since)) on \(b.guardNodes)/\(b.nodes) nodes" }
+            out += "\n"
+        }
         // A drill in force: said on its own lines, whatever the status (it changes no exit code).
         for p in fleet.providerRows(now: now).sorted(by: { $0.id < $1.id }) {
             guard let fault = p.fault else { continue }

@@ -8,7 +8,8 @@ extension View {
         switch kind {
         case .circuitOpened, .healthFailed, .panicStarted: .crit
         case .circuitClosed, .healthRecovered, .failoverRestored, .panicEnded, .nodeServing, .faultEnded: .ok
-        case .faultStarted: .warn
+        case .faultStarted, .budgetExceeded: .warn
+        case .budgetLifted: .ok
         case .circuitProbing, .operatorAction, .failoverStarted, .nodeDraining, .nodeDrained: .normal
         }
     }

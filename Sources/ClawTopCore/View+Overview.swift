@@ -19,6 +19,8 @@ extension View {
         var y = area.top
         // The status and every operator change in force, one per row, as the height allows.
         y += statusLine(state, &b, y: y, rows: rows >= 36 ? 5 : rows >= 24 ? 3 : rows >= 14 ? 2 : 1)
+        // Each route's budget as a bar of its cost against it, on one line, when any has one.
+        if rows >= 14, !state.fleet.budgets().isEmpty { y += budgetLine(state, &b, y: y) }
         // Graphs: one at 80 columns, all four from 116; taller on taller screens.
         if rows >= 14 {
             let count = b.width >= 116 ? 4 : min(4, max(1, b.width / 45))
@@ -43,6 +45,23 @@ extension View {
             let below = Rect(x: 0, y: rest.y + providerRows + 1, width: rest.width, height: rest.bottom - rest.y - providerRows - 1)
             if below.height >= 3 { sidePanels(state, &b, below) }
         }
+    }
+
+    /// `budgets $/h: chat ███░░ $12.0/$20.0  batch ...`: one line.
+    @discardableResult
+    static func budgetLine(_ state: AppState, _ b: inout ScreenBuffer, y: Int) -> Int {
+        var x = b.put("budgets $/h:", x: 0, y: y, role: .dim)
+        for budget in state.fleet.budgets() {
+            let (text, role) = budgetCell(budget, width: 8, ascii: state.ascii)
+            let item = "  \(budget.route) "
+            guard x + item.count + text.count <= b.width else {
+                b.put(String(b.cutMark), x: b.width - 1, y: y, role: .dim)
+                break
+            }
+            x = b.put(item, x: x, y: y, role: .normal)
+            x = b.put(text, x: x, y: y, role: role)
+        }
+        return 1
     }
 
     /// The rows the providers, nodes, alerts and events want under the graphs: beside each other

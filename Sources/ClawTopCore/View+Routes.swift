@@ -11,7 +11,7 @@ extension View {
 
     static func routes(_ state: AppState, _ b: inout ScreenBuffer, _ area: (top: Int, bottom: Int)) {
         let lines = Selectors.routeLines(state)
-        let columns = [
+        var columns = [
             Column(title: "ROUTE", width: 12, right: false, priority: 0),
             Column(title: "STRATEGY", width: 17, right: false, priority: 2),
             Column(title: "TIER", width: 4, right: true, priority: 1),
@@ -23,6 +23,8 @@ extension View {
             Column(title: "GOT 1M", width: 7, right: true, priority: 1),
             Column(title: "BY API 1M", width: 36, right: false, priority: 6),
         ]
+        let budgets = Dictionary(state.fleet.budgets().map { ($0.route, $0) }, uniquingKeysWith: { a, _ in a })
+        if !budgets.isEmpty { columns.insert(Column(title: "BUDGET $/H", width: 34, right: false, priority: 3), at: 3) }
         let byEndpoint = state.fleet.requestsByEndpoint()
         var firstLine = Set<String>()
         // The share each provider should get: by weight, its effective weight over its tier's (the
@@ -41,7 +43,8 @@ extension View {
             if let expected { want = expected[entry.provider] ?? 0 }
             let got = entry.actualShare
             let skewed = want.map { w in abs(w - (got ?? 0)) > 0.15 } ?? ((got ?? 0) > 0.15)
-            return [
+            let first = !firstLine.contains(line.alias)
+            var cells: [(String, Role)] = [
                 (line.alias + (line.panic ? " PANIC" : ""), line.panic ? .crit : .normal), (line.strategy ?? "weighted", byWeight ? .dim : .normal),
                 (String(line.tier), .normal), (entry.provider, .normal),
                 (String(entry.configuredWeight), .dim),
@@ -53,9 +56,14 @@ extension View {
                 // The route's requests by the API called, on its first line.
                 (firstLine.insert(line.alias).inserted ? Fleet.endpointText(byEndpoint[line.alias]) : "", .dim),
             ]
+            if !budgets.isEmpty {
+                cells.insert(first ? budgets[line.alias].map { budgetCell($0, width: 10, ascii: state.ascii) } ?? ("-", .dim) : ("", .dim), at: 3)
+            }
+            return cells
         }
         // The table takes the rows it needs; under it what `*` means, then the selected route.
-        let predicted = rows.contains { $0[7].0.hasSuffix("*") }
+        let want = budgets.isEmpty ? 7 : 8  // the BUDGET column, when there, comes before it
+        let predicted = rows.contains { $0[want].0.hasSuffix("*") }
         let index = state.selected(.routes)
         let bottom = tableBottom(area, rows: rows.count, room: 5)
         table(&b, (area.top, bottom - (predicted && bottom == area.bottom ? 1 : 0)), columns: columns, rows: rows, selected: index, ascii: state.ascii)
@@ -93,6 +101,18 @@ extension View {
         y += 1
         y += trendChart(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), key: "route:" + route.alias, title: "\(route.alias) requests/s", needs: events)
         eventList(state, &b, Rect(x: 0, y: y, width: b.width, height: area.bottom - y), title: "EVENTS about \(route.alias) and its providers", about: about)
+    }
+
+    /// A route's budget as a bar of its cost against it, the figures, and the guard when in force:
+    /// `██████░░░░ $12.0/$20.0` (`OVER shift` once past it and guarded).
+    static func budgetCell(_ budget: Fleet.RouteBudgetView, width: Int, ascii: Bool) -> (String, Role) {
+        let used = min(1, budget.used)
+        let filled = Int((used * Double(width)).rounded())
+        let bar = String(repeating: ascii ? "#" : "█", count: filled) + String(repeating: ascii ? "." : "░", count: width - filled)
+        var text = "\(bar) \(Format.dollars(budget.costPerHour))/\(Format.dollars(budget.perHour))"
+        if let guarded = budget.guardInForce { text += " OVER \(guarded.action.rawValue)" }
+        let role: Role = budget.guardInForce != nil || budget.used > 1 ? .crit : budget.used >= 0.9 ? .warn : .bar
+        return (text, role)
     }
 
     /// What `*` after a share means, under the Routes table, in the footer and in `?`.

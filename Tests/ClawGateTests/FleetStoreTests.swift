@@ -374,4 +374,39 @@ struct FleetStoreTests {
         await sim.stop()
         etcd.stop()
     }
+
+    @Test func aBudgetIsHeldAgainstTheFleetsSumNotEachNodesOwn() async throws {
+        let etcd = try await EtcdServer.start()
+        let sim = try await TestFleet.simulator([TestFleet.provider("dear"), TestFleet.provider("cheap")])
+        let clock = ManualClock()  // frozen: each node's cost per hour stays as its requests made it
+        var nodes: [GatewayServer] = []
+        for id in ["node-a", "node-b"] {
+            var config = TestFleet.config(simulator: sim, routes: ["chat": [[("dear", 100)], [("cheap", 100)]]],
+                                          prices: ["dear": (50_000, 50_000), "cheap": (0.1, 0.1)])
+            config.nodeID = id
+            config.store = .etcd(endpoints: [etcd.clientURL], fleet: "budget", timeout: 2)
+            config.budgetInterval = 0.2
+            nodes.append(try await TestFleet.gateway(config, clock: clock))
+        }
+        let client = TestClient()
+        for node in nodes { #expect(try await client.chat(node.url, model: "chat").header("x-clawgate-provider") == "dear") }
+        // Each node alone spends this much an hour; the budget sits between one node and two.
+        let single = nodes[0].gateway.state.routeCosts(now: clock.now)[0]
+        #expect(single > 0)
+        let set = try await client.request("PUT", nodes[0].adminURL + "/admin/v1/routes/chat/budget",
+                                           body: (["per_hour": .number(single * 1.5), "action": "shift"] as JSONValue).encoded(), headers: op)
+        #expect(set.status == 200, "\(set.text)")
+        let tripped = try await within(5) { nodes.allSatisfy { state($0).budgetGuards["chat"] != nil } }
+        #expect(tripped != nil, "the fleet's sum passed the budget though no node's own did")
+        for node in nodes {
+            #expect(try await client.chat(node.url, model: "chat").header("x-clawgate-provider") == "cheap")
+            #expect(node.gateway.snapshot().routes[0].budget?.scope == "fleet")
+        }
+        let audit = try AdminAPI.decode(AuditPage.self, from: try await client.request("GET", nodes[1].adminURL + "/admin/v1/audit", headers: op).body)
+        #expect(audit.items.map(\.action).filter { $0 == "route.budget_exceeded" }.count == 1, "one node's write landed: \(audit.items.map(\.action))")
+        await client.shutdown()
+        for node in nodes { await node.stop() }
+        await sim.stop()
+        etcd.stop()
+    }
 }

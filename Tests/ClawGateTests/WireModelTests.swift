@@ -62,7 +62,9 @@ import Yams
                        strategy: "latency",
                        decision: Decision(strategy: "latency", tier: 0, winner: "p", reason: "r", time: 1, candidates: [
                            .init(provider: "p", weight: 1, inFlight: 0, latencySeconds: 0.1, priceDollars: nil, score: 0.1, compared: true),
-                       ]), requestsByEndpoint1m: ["chat": 1, "messages": 2, "embeddings": 3, "responses": 4], requestsTotal: 10, errorsTotal: 1)],
+                       ]), requestsByEndpoint1m: ["chat": 1, "messages": 2, "embeddings": 3, "responses": 4], requestsTotal: 10, errorsTotal: 1,
+                       budget: BudgetStatus(perHour: 5, action: .shift, costPerHour: 6, scope: "fleet", source: "config",
+                                            guardInForce: BudgetGuard(route: "chat", action: .shift, since: 1, perHour: 5, costPerHour: 6)))],
         failovers: [Failover(subject: "provider:p", provider: "p", to: ["q"], since: 1)],
         clientAuth: "on", clients: [ClientStatus(name: "web", routes: ["chat"], limits: .init(rpm: 1, tpm: 2, spendPerDay: 3, concurrency: 4))])
 
@@ -77,7 +79,8 @@ import Yams
     @Test func everyAnswerMatchesItsSchema() {
         let state = StateDocument(revision: 1, drainedProviders: ["p"], weights: ["chat": ["p": 1]], failovers: Self.fullSnapshot.failovers,
                                   strategies: ["chat": "cost"], blockedClients: ["web"], clientLimits: ["web": .init(rpm: 1)], nodeDrain: false,
-                                  faults: [Self.fault])
+                                  faults: [Self.fault], budgets: ["chat": RouteBudget(perHour: 0, action: .refuse)],
+                                  budgetGuards: ["chat": BudgetGuard(route: "chat", action: .refuse, since: 1, perHour: 5, costPerHour: 6)])
         let event = Event(sequence: 1, time: 1, node: "n1", kind: .circuitOpened, subject: "p", detail: "d")
         let audit = AuditEntry(sequence: 1, time: 1, actor: "ops", action: "provider.drain", target: "provider:p", before: .null, after: .null,
                                reason: "r", revision: 1)
@@ -115,6 +118,8 @@ import Yams
         #expect(Self.differences(strategy, Self.json(StrategyBody(strategy: "latency", reason: "r")), at: "strategy") == [])
         let fault = Self.resolve(Self.document["paths"]!["/admin/v1/providers/{id}/fault"]!["post"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
         #expect(Self.differences(fault, Self.json(FaultBody(kind: "latency", ratio: 1, status: nil, extraMs: 300, duration: 60, reason: "r")), at: "fault") == [])
+        let budget = Self.resolve(Self.document["paths"]!["/admin/v1/routes/{alias}/budget"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
+        #expect(Self.differences(budget, Self.json(BudgetBody(perHour: 5, action: "refuse", reason: "r")), at: "budget") == [])
         let limits = Self.resolve(Self.document["paths"]!["/admin/v1/clients/{name}/limits"]!["put"]!["requestBody"]!)["content"]!["application/json"]!["schema"]!
         #expect(Self.differences(limits, Self.json(ClientLimitsBody(limits: .init(rpm: 1, tpm: 2, spendPerDay: 3, concurrency: 4), reason: "r")), at: "limits") == [])
     }
@@ -128,6 +133,7 @@ import Yams
         #expect(words(Self.schema("StoreStatus")["properties"]!["kind"]!) == Set(StoreKind.allCases.map(\.rawValue)))
         #expect(words(Self.schema("Strategy")) == Set(RoutingStrategy.allCases.map(\.rawValue)))
         #expect(words(Self.schema("FaultKind")) == Set(FaultKind.allCases.map(\.rawValue)))
+        #expect(words(Self.schema("BudgetAction")) == Set(BudgetAction.allCases.map(\.rawValue)))
         #expect(routingStrategies == RoutingStrategy.allCases.map(\.rawValue))
     }
 

@@ -155,7 +155,7 @@ def test_rules_pass_promtool_and_fire_as_meant(tmp_path):
     promtool = shutil.which("promtool")
     assert promtool, "promtool (Debian package prometheus) must be installed; .ci/run installs it"
     check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
-    assert check.returncode == 0 and "SUCCESS: 11 rules found" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "SUCCESS: 12 rules found" in check.stdout, check.stdout + check.stderr
     # promtool's own rule unit tests: a provider out everywhere fires ProviderDown; out on one node does not;
     # spending 36 dollars an hour over a 10 dollar budget fires CostOverBudget; a provider answering
     # every request 400 (the clients' fault) does not fire ErrorRatioHigh, one failing half of them does, and
@@ -181,6 +181,10 @@ tests:
         values: '0+300x30'
       - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="flaky", route="chat", outcome="status_503", fault="provider"}}'
         values: '0+300x30'
+      - series: 'clawgate_route_over_budget{{instance="n1", route="chat", action="shift"}}'
+        values: '0 0 1x10'
+      - series: 'clawgate_route_over_budget{{instance="n2", route="chat", action="shift"}}'
+        values: '0x12'
       - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="drilled", route="chat", outcome="ok", fault="none"}}'
         values: '0+300x30'
       - series: 'clawgate_upstream_attempts_total{{instance="n1", provider="drilled", route="chat", outcome="connect_error", fault="drill"}}'
@@ -196,6 +200,11 @@ tests:
         exp_alerts:
           - exp_labels: {{severity: warning}}
             exp_annotations: {{summary: "Fleet cost is 36.00 dollars per hour (budget 10)"}}
+      - eval_time: 5m
+        alertname: ClawgateRouteOverBudget
+        exp_alerts:
+          - exp_labels: {{severity: warning, route: chat, action: shift}}
+            exp_annotations: {{summary: "Route chat spends past its budget; its guard acts (shift)"}}
       - eval_time: 20m
         alertname: ClawgateProviderErrorRatioHigh
         exp_alerts:
@@ -210,7 +219,7 @@ tests:
     assert bad.returncode != 0 and "--error-ratio must be in (0, 1]" in bad.stderr
     # --pending-for replaces every alert's `for:` (the demo and the monitor tests use it); still valid rules.
     r = subprocess.run([binary("clawgate"), "rules", "--pending-for", "2.5"], capture_output=True, text=True, check=True)
-    assert r.stdout.count("for: 2500ms") == 7 and "for: 5m" not in r.stdout
+    assert r.stdout.count("for: 2500ms") == 8 and "for: 5m" not in r.stdout
     rules.write_text(r.stdout)
     check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -83,6 +83,9 @@ extension Gateway {
             write("/routes/:alias/strategy", method: .put, allowed: ["strategy"]) { fields, p throws(AdminError) in
                 .setStrategy(route: alias(p), strategy: try Self.strategy(fields))
             },
+            write("/routes/:alias/budget", method: .put, allowed: ["per_hour", "action"]) { fields, p throws(AdminError) in
+                .setBudget(route: alias(p), budget: try self.budget(fields, route: alias(p)))
+            },
             write("/routes/:alias/tiers/:tier/failover", allowed: ["to"]) { fields, p throws(AdminError) in
                 .failoverTier(route: alias(p), tier: try self.tier(p), to: try Self.targets(fields))
             },
@@ -268,6 +271,21 @@ extension Gateway {
             duration = seconds
         }
         return try OperatorCommand.checkFault(kind: kind, ratio: ratio, status: try whole("status"), extraMs: try whole("extra_ms"), duration: duration)
+    }
+
+    /// `per_hour` (dollars per hour, 0: off) and `action` (shift or refuse; unset: the configured
+    /// budget's, else shift).
+    func budget(_ fields: [String: JSONValue], route alias: String) throws(AdminError) -> RouteBudget {
+        guard let value = fields["per_hour"], value != .null else { throw .invalid("per_hour", "required: dollars per hour (0 turns the budget off)") }
+        guard let perHour = value.doubleValue, perHour.isFinite, (0...10_000_000).contains(perHour) else {
+            throw .invalid("per_hour", "must be dollars per hour 0..10000000 (0 turns the budget off)")
+        }
+        var action = config.routes.first { $0.alias == alias }?.budget?.action ?? .shift
+        if let value = fields["action"], value != .null {
+            guard let name = value.stringValue, let a = BudgetAction(rawValue: name) else { throw .invalid("action", "must be shift or refuse") }
+            action = a
+        }
+        return RouteBudget(perHour: perHour, action: action)
     }
 
     /// `strategy`: one of the routing strategies.

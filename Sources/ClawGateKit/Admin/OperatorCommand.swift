@@ -34,6 +34,13 @@ public enum OperatorCommand: Sendable, Equatable {
     /// Drop a provider's fault once its time is over: the node's own write, so the state says what
     /// is in force even when no operator or console is left.
     case expireFault(String)
+    /// An operator's budget for a route in place of the configured one (`per_hour` 0: off); it lifts
+    /// a guard in force (the next evaluation trips it again if the route is still past the budget).
+    case setBudget(route: String, budget: RouteBudget)
+    /// The node found the route past its budget: the guard goes in force (audited as `clawgate`).
+    case tripBudget(route: String, costPerHour: Double)
+    /// The route stayed under 90 % of its budget for 5 minutes: the guard lifts.
+    case liftBudget(route: String, costPerHour: Double)
 
     /// What `POST /providers/ID/fault` asks for, checked field by field as it is parsed.
     public struct FaultSpec: Sendable, Equatable {
@@ -76,6 +83,9 @@ public enum OperatorCommand: Sendable, Equatable {
         case .setFault: "provider.fault"
         case .endFault: "provider.unfault"
         case .expireFault: "provider.fault_expired"
+        case .setBudget: "route.budget"
+        case .tripBudget: "route.budget_exceeded"
+        case .liftBudget: "route.budget_lifted"
         }
     }
 
@@ -84,7 +94,7 @@ public enum OperatorCommand: Sendable, Equatable {
         switch self {
         case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id): "provider:\(id)"
         case .setFault(let id, _), .endFault(let id), .expireFault(let id): "provider:\(id)"
-        case .setWeights(let route, _), .setStrategy(let route, _): "route:\(route)"
+        case .setWeights(let route, _), .setStrategy(let route, _), .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
         case .replaceState, .acknowledgeStore: "fleet"
@@ -178,6 +188,31 @@ public enum OperatorCommand: Sendable, Equatable {
             next.faults[id] = nil
         case .expireFault(let id):
             if let fault = next.faults[id], !fault.active(now: now) { next.faults[id] = nil }
+        case .setBudget(let alias, let budget):
+            let route = try Self.route(alias, config)
+            guard budget.perHour.isFinite, (0...10_000_000).contains(budget.perHour) else {
+                throw .invalid("per_hour", "must be dollars per hour 0..10000000 (0 turns the budget off)")
+            }
+            // The configured budget again removes the override; "off" where none is configured too.
+            let configured = route.budget ?? RouteBudget(perHour: 0, action: budget.action)
+            next.budgets[alias] = budget == configured || (budget.perHour == 0 && route.budget == nil) ? nil : budget
+            if next.budgetGuards.removeValue(forKey: alias) != nil {
+                notes.append(Note(kind: .budgetLifted, subject: alias, detail: budget.perHour == 0 ? "the budget was turned off by an operator"
+                                                                                               : "an operator set the budget to \(Self.dollars(budget.perHour))/h"))
+            }
+        case .tripBudget(let alias, let cost):
+            let route = try Self.route(alias, config)
+            guard next.budgetGuards[alias] == nil, let budget = next.budget(of: route), cost > budget.perHour else { break }
+            next.budgetGuards[alias] = BudgetGuard(route: alias, action: budget.action, since: now, perHour: budget.perHour, costPerHour: cost)
+            let what = budget.action == .shift ? "its traffic goes to its cheapest tier that is serving" : "its requests are refused with 429 budget_exceeded"
+            notes.append(Note(kind: .budgetExceeded, subject: alias,
+                              detail: "route \(alias) spends \(Self.dollars(cost))/h over the last 5 minutes, past its budget of \(Self.dollars(budget.perHour))/h: \(what)"))
+        case .liftBudget(let alias, let cost):
+            _ = try Self.route(alias, config)
+            if let guarded = next.budgetGuards.removeValue(forKey: alias) {
+                notes.append(Note(kind: .budgetLifted, subject: alias,
+                                  detail: "route \(alias) spent \(Self.dollars(cost))/h, under 90 % of its budget of \(Self.dollars(guarded.perHour))/h for 5 minutes"))
+            }
         }
         return Change(next: next, events: notes)
     }
@@ -204,6 +239,8 @@ public enum OperatorCommand: Sendable, Equatable {
             return ["acknowledged_through": JSONValue(state.storeAcknowledged)]
         case .setFault(let id, _), .endFault(let id), .expireFault(let id):
             return ["fault": state.faults[id]?.json ?? .null]
+        case .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _):
+            return ["budget": state.budgets[route].map(OperatorState.json) ?? .null, "guard": state.budgetGuards[route].map(OperatorState.json) ?? .null]
         case .replaceState:
             return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),
                     "weights": .object(state.weights.mapValues { .object($0.mapValues { JSONValue($0) }) }),
@@ -212,6 +249,9 @@ public enum OperatorCommand: Sendable, Equatable {
                     "faults": .array(state.faults.keys.sorted().map { state.faults[$0]!.json })]
         }
     }
+
+    /// `$12.50`.
+    static func dollars(_ value: Double) -> String { String(format: "$%.2f", value) }
 
     /// A UTC time stamp for messages: `2025-05-01T02:58:10Z`.
     static func stamp(_ time: Double) -> String {
@@ -371,6 +411,14 @@ public enum OperatorCommand: Sendable, Equatable {
             faults[fault.provider] = fault
         }
         next.faults = faults
+        for alias in document.budgets.keys.sorted() where !config.routes.contains(where: { $0.alias == alias }) {
+            throw .invalid("state.budgets.\(alias)", "unknown route '\(alias)'")
+        }
+        for alias in document.budgetGuards.keys.sorted() where !config.routes.contains(where: { $0.alias == alias }) {
+            throw .invalid("state.budget_guards.\(alias)", "unknown route '\(alias)'")
+        }
+        next.budgets = document.budgets
+        next.budgetGuards = document.budgetGuards
     }
 
     /// A fault's fields as the API allows them (`error` takes a status, `latency` its extra_ms,
