@@ -101,20 +101,7 @@ extension Console {
         }
         // The timeline of the drill's span, as `--timeline` builds it.
         let since = injectedAt - 1
-        let (inputs, alerts, amError) = poller.timeline(names: state.fleet.nodes.map(\.name))
-        var instances: [String: String] = [:]
-        for (url, input) in zip(urls, inputs) {
-            if let id = input.events.first?.node, let instance = Fleet.instance(of: url) { instances[instance] = id }
-        }
-        var runs: [PromQL.AlertRun] = []
-        var promError: String?
-        switch poller.alertHistory(since: since) {
-        case .success(let list)?: runs = list
-        case .failure(let error)?: promError = error.description
-        case nil: break
-        }
-        let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: since, alertmanagerError: amError, alertRuns: runs, prometheusError: promError,
-                                      instances: instances)
+        let (timeline, inputs) = poller.fleetTimeline(names: state.fleet.nodes.map(\.name), since: since)
         let report = DrillReport.build(spec: fault, rto: rto, injectedAt: injected ? injectedAt : nil, endedAt: endedAt, samples: samples,
                                        events: inputs.flatMap(\.events), timeline: timeline, notes: notes)
         switch options.format {

@@ -218,21 +218,7 @@ public struct Console {
         if o.timeline {
             let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }
             let since = Date().timeIntervalSince1970 - o.timelineSince
-            let (inputs, alerts, amError) = poller.timeline(names: names)
-            // The nodes by the id their events carry, for alerts that name them by `host:port`.
-            var instances: [String: String] = [:]
-            for (url, input) in zip(urls, inputs) {
-                if let id = input.events.first?.node, let instance = Fleet.instance(of: url) { instances[instance] = id }
-            }
-            var runs: [PromQL.AlertRun] = []
-            var promError: String?
-            switch poller.alertHistory(since: since) {
-            case .success(let list)?: runs = list
-            case .failure(let error)?: promError = error.description
-            case nil: break
-            }
-            let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: since, alertmanagerError: amError, alertRuns: runs, prometheusError: promError,
-                                          instances: instances)
+            let timeline = poller.fleetTimeline(names: names, since: since).timeline
             switch o.format {
             case "json":
                 var bytes = timeline.json.bytes(sorted: true)

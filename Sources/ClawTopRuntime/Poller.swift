@@ -124,6 +124,27 @@ final class Poller: @unchecked Sendable {
         return (nodes, monitorPoll?.alerts ?? [], monitorPoll?.alertmanagerError)
     }
 
+    /// The incident timeline since `since`, as `--timeline` and a drill's report build it: the
+    /// nodes' events and audit, Alertmanager's alerts and Prometheus's alert history when given.
+    func fleetTimeline(names: [String], since: Double) -> (timeline: Timeline, nodes: [Timeline.NodeInput]) {
+        let (inputs, alerts, amError) = timeline(names: names)
+        // The nodes by the id their events carry, for alerts that name them by `host:port`.
+        var instances: [String: String] = [:]
+        for (url, input) in zip(urls, inputs) {
+            if let id = input.events.first?.node, let instance = Fleet.instance(of: url) { instances[instance] = id }
+        }
+        var runs: [PromQL.AlertRun] = []
+        var promError: String?
+        switch alertHistory(since: since) {
+        case .success(let list)?: runs = list
+        case .failure(let error)?: promError = error.description
+        case nil: break
+        }
+        let timeline = Timeline.build(nodes: inputs, alerts: alerts, since: since, alertmanagerError: amError, alertRuns: runs, prometheusError: promError,
+                                      instances: instances)
+        return (timeline, inputs)
+    }
+
     static func explain(_ result: HTTPResult) -> String {
         if let error = result.error { return error }
         switch result.status {
