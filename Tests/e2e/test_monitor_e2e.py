@@ -280,15 +280,31 @@ def test_prometheus_stopped_mid_run_falls_back_to_the_nodes_and_says_so(stack):
     try:
         t.wait_for("src prom")
         t.wait_for("quick")
-        # The detail view's sparklines are full at once: 120 refreshes back, from query_range.
+        # The detail view's latency history is full at once (back-filled from query_range): as a
+        # sparkline on its own line (120 refreshes), or, where the pane has room, as a graph whose
+        # bottom row fills its half of the width.
         t.keys("Enter")
+        marks = "▁▂▃▄▅▆▇█_=*#"  # Unicode, or ASCII where the locale has none
+
+        def filled(screen):
+            lines = screen.splitlines()
+            at = next((k for k, l in enumerate(lines) if l.startswith("latency p50")), None)
+            if at is None:
+                return False
+            spark = sum(lines[at].count(c) for c in marks)
+            if spark >= 20:
+                return spark >= 100
+            rows = []
+            for line in lines[at + 1:]:
+                if "now" in line:
+                    break
+                rows.append(line)
+            bottom = rows[-1][:len(rows[-1]) // 2] if rows else ""
+            return sum(bottom.count(c) for c in marks) >= 70
         deadline = time.time() + 5
-        blocks = 0
-        while time.time() < deadline and blocks < 100:
-            line = next((l for l in t.screen().splitlines() if l.startswith("latency p50")), "")
-            blocks = sum(line.count(c) for c in "▁▂▃▄▅▆▇█_.-=*#")  # Unicode, or ASCII where the locale has none
+        while time.time() < deadline and not filled(t.screen()):
             time.sleep(0.2)
-        assert blocks >= 100, t.screen()
+        assert filled(t.screen()), t.screen()
         t.keys("Escape")
         stack["prom"].send_signal(signal.SIGTERM)
         stack["prom"].wait(timeout=20)
