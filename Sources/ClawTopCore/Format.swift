@@ -1,4 +1,5 @@
 import ClawAdminAPI
+import ClawShared
 import Foundation
 
 /// Short, fixed-width figures for tables.
@@ -133,17 +134,10 @@ public enum Format {
     public static func iso8601(_ time: Double) -> String {
         let ms = Int((time * 1000).rounded())
         let total = Int((Double(ms) / 1000).rounded(.down))
-        var z = total >= 0 ? total / 86400 : (total - 86399) / 86400
+        let z = total >= 0 ? total / 86400 : (total - 86399) / 86400
         let secondOfDay = total - z * 86400
-        z += 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let date = CivilDate(daysSince1970: z)
+        let (year, month, day) = (date.year, date.month, date.day)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let millis = ((ms % 1000) + 1000) % 1000
         let frac = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
