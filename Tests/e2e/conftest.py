@@ -46,9 +46,14 @@ class Proc:
             raise RuntimeError(f"{args[0]} did not start: {err}")
         self.info = json.loads(line)
         if "admin" in self.info:
+            # A port the kernel hands out again may still name an earlier node's admin listener:
+            # this node's own URLs replace whatever the map held for them.
+            DATA_URL.pop(self.info["url"], None)
             DATA_URL[self.info["admin"]] = self.info["url"]
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
+        if "admin" in self.info and DATA_URL.get(self.info["admin"]) == self.info["url"]:
+            del DATA_URL[self.info["admin"]]
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
