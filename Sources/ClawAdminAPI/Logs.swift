@@ -34,14 +34,46 @@ public struct Event: Codable, Sendable, Equatable {
     public var kind: EventKind
     public var subject: String
     public var detail: String
+    /// The client request whose attempt caused it (its `X-Request-Id`): a circuit a request's
+    /// failure opened, a panic a request's routing began. Nil for probes, operators and timers.
+    public var requestID: String?
 
-    public init(sequence: Int, time: Double, node: String, kind: EventKind, subject: String, detail: String) {
+    public init(sequence: Int, time: Double, node: String, kind: EventKind, subject: String, detail: String, requestID: String? = nil) {
         self.sequence = sequence
         self.time = time
         self.node = node
         self.kind = kind
         self.subject = subject
         self.detail = detail
+        self.requestID = requestID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sequence, time, node, kind, subject, detail
+        case requestID = "request_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sequence = try c.decode(Int.self, forKey: .sequence)
+        time = try c.decode(Double.self, forKey: .time)
+        node = try c.decode(String.self, forKey: .node)
+        kind = try c.decode(EventKind.self, forKey: .kind)
+        subject = try c.decode(String.self, forKey: .subject)
+        detail = try c.decode(String.self, forKey: .detail)
+        // A node from before request ids in events sends no such key.
+        requestID = try c.decodeIfPresent(String.self, forKey: .requestID)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sequence, forKey: .sequence)
+        try c.encode(time, forKey: .time)
+        try c.encode(node, forKey: .node)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(detail, forKey: .detail)
+        try c.encodeNullable(requestID, forKey: .requestID)
     }
 }
 

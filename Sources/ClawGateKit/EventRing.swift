@@ -8,8 +8,12 @@ public struct EventRing: Sendable {
 
     public init(capacity: Int = 1000) { self.capacity = capacity }
 
-    public mutating func append(time: Double, node: String, kind: EventKind, subject: String, detail: String) {
-        events.append(Event(sequence: nextSequence, time: time, node: node, kind: kind, subject: subject, detail: detail))
+    /// An event raised while a client request is served (a circuit its failure opened, a panic its
+    /// routing began) carries that request's id, so "which request tripped it" has an answer.
+    public mutating func append(time: Double, node: String, kind: EventKind, subject: String, detail: String,
+                                requestID: String? = nil) {
+        events.append(Event(sequence: nextSequence, time: time, node: node, kind: kind, subject: subject, detail: detail,
+                            requestID: requestID ?? Gateway.ledger?.trace.requestID))
         nextSequence += 1
         if events.count > capacity { events.removeFirst(events.count - capacity) }
     }

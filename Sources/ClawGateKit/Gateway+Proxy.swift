@@ -191,6 +191,7 @@ extension Gateway {
         var client: Int?
         if clientAuth.clients != nil {
             guard let index = clientAuth.authenticate(authorization) else {
+                Self.ledger?.refused("unauthorized")
                 metrics.client("none", outcome: "unauthorized")
                 let how = format == .messages ? "x-api-key: KEY (or Authorization: Bearer KEY)" : "Authorization: Bearer KEY"
                 return Self.errorResponse(.unauthorized, "Incorrect or missing API key: send \(how) with a key this gateway's operators gave you.",
@@ -208,10 +209,12 @@ extension Gateway {
         switch parsed {
         case .success(let parsed): request = parsed
         case .failure(let error):
+            Self.ledger?.refused(error.code)
             return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param)
         }
         let alias = request.alias
         guard let route = state.routeIndex[alias] else {
+            Self.ledger?.refused("model_not_found")
             return Self.errorResponse(.notFound, "The model '\(alias)' does not exist on this gateway; known: \(config.routes.map(\.alias).joined(separator: ", ")).",
                                       type: "invalid_request_error", code: "model_not_found", param: "model")
         }

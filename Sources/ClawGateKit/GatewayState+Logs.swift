@@ -7,7 +7,8 @@ import Synchronization
 extension GatewayState {
     /// The requests recorded after `sequence`, and whether older ones were dropped.
     public func requests(since sequence: Int) -> (requests: [RequestRecord], truncated: Bool) {
-        inner.withLock { state in state.requests.since(sequence) }
+        let (records, truncated) = inner.withLock { state in state.requests.since(sequence) }
+        return (records, truncated)
     }
 
     /// Keep a finished client request's record (every one: the ring keeps the last 1,000).

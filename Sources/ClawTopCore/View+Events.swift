@@ -67,7 +67,8 @@ extension View {
         }
         add("nodes", "\(line.nodes.count) of \(state.fleet.nodes.count)")
         for e in line.events {
-            add("  " + e.node, "\(clock(e.time)) #\(e.sequence) \(e.kind.rawValue) \(e.subject): \(e.detail)")
+            add("  " + e.node, "\(clock(e.time)) #\(e.sequence) \(e.kind.rawValue) \(e.subject): \(e.detail)"
+                + (e.requestID.map { " (request \($0))" } ?? ""))
         }
         return out
     }

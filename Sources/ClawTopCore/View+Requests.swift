@@ -35,7 +35,7 @@ extension View {
             let r = row.record
             let role = requestRole(r)
             return [
-                (clock(r.time), .dim), (row.node, .normal), (r.client ?? "-", .normal), (r.route, .normal),
+                (clock(r.time), .dim), (row.node, .normal), (r.client ?? "-", .normal), (r.route.isEmpty ? "-" : r.route, r.route.isEmpty ? .dim : .normal),
                 (String(r.status), role), (r.served ?? "-", .normal), ("\(r.attempts.count): \(attemptTrail(r))", role),
                 (Format.seconds(r.latencySeconds), .normal), (Format.dollars(r.costDollars), .normal),
             ]
@@ -59,7 +59,7 @@ extension View {
         }
         line("Request \(r.requestID.isEmpty ? "#\(r.sequence)" : r.requestID) on \(row.node) at \(clock(r.time)) UTC  (Esc back)", .title)
         let via = r.stream ? "streamed" : "whole answer"
-        line("\(r.endpoint) on route \(r.route), \(via); client \(r.client ?? "none (client keys off)")")
+        line("\(r.endpoint) on \(r.route.isEmpty ? "no route (refused before one was known)" : "route \(r.route)"), \(via); client \(r.client ?? "none (client keys off)")")
         let served = r.served.map { "served by \($0)" } ?? "served by none"
         let ttft = r.ttftSeconds.map { ", first token after \(Format.seconds($0))" } ?? ""
         line("status \(r.status) \(r.outcome) (fault \(r.fault)), \(served) after \(r.attempts.count) attempt(s) in \(Format.seconds(r.latencySeconds))\(ttft)",

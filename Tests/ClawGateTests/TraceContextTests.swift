@@ -126,6 +126,34 @@ import Testing
         }
     }
 
+    @Test func requestsRefusedBeforeARouteAreRecordedAndTheEventsARequestRaisedNameIt() async throws {
+        try await withFleet([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")],
+                            routes: ["chat": [[("bad", 1000), ("good", 1)]]]) { sim, gate, client in
+            // Refused before any route was known: an unknown model, a body that is not JSON, no such path.
+            _ = try await chat(client, gate.url, headers: ["x-request-id": "r-404"], model: "nope")
+            _ = try await client.request("POST", gate.url + "/v1/chat/completions", body: Data("{".utf8), headers: ["x-request-id": "r-400"])
+            let all = try await records(client, gate)
+            let unknown = try #require(all.first { $0["request_id"]?.stringValue == "r-404" })
+            #expect(unknown["status"]?.intValue == 404 && unknown["outcome"]?.stringValue == "model_not_found")
+            #expect(unknown["fault"]?.stringValue == "client" && unknown["route"]?.stringValue == "" && unknown["attempts"]?.arrayValue?.isEmpty == true)
+            let broken = try #require(all.first { $0["request_id"]?.stringValue == "r-400" })
+            #expect(broken["status"]?.intValue == 400 && broken["fault"]?.stringValue == "client" && broken["outcome"]?.stringValue != "ok")
+            // Three requests whose first attempts fail open bad's circuit: the event names the request
+            // whose failure opened it.
+            var sent: [String] = []
+            for n in 1...6 {
+                sent.append("e-\(n)")
+                _ = try await chat(client, gate.url, headers: ["x-request-id": "e-\(n)"])
+                let events = try await client.request("GET", gate.adminURL + "/admin/v1/events", headers: viewer).json?["events"]?.arrayValue ?? []
+                if let opened = events.first(where: { $0["kind"]?.stringValue == "circuit_opened" && $0["subject"]?.stringValue == "bad" }) {
+                    #expect(opened["request_id"]?.stringValue == sent.last, "opened by \(opened["request_id"] ?? nil), sent \(sent)")
+                    return
+                }
+            }
+            Issue.record("bad's circuit never opened after \(sent)")
+        }
+    }
+
     @Test func theTraceHelpersParseAndRefuseAsW3CSays() {
         #expect(RequestTrace.usableRequestID("abc-123_./:") && !RequestTrace.usableRequestID("") && !RequestTrace.usableRequestID("é"))
         let ok = RequestTrace.clientContext(traceParent: "00-\(Self.clientTrace)-\(Self.clientSpan)-00", traceState: "a=1")

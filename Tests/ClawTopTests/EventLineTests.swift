@@ -66,6 +66,24 @@ import Testing
         #expect(state.eventDetail == nil && !View.render(state).text.contains("Event (Esc closes)"))
     }
 
+    @Test func anEventARequestRaisedNamesTheRequest() throws {
+        var state = WarRoom.state(.incident, width: 120, height: 40)
+        for n in state.fleet.nodes.indices {
+            state.fleet.nodes[n].events = state.fleet.nodes[n].events.map { e in
+                var e = e
+                if e.kind == .circuitOpened { e.requestID = "support-bot/0312-\(n)" }
+                return e
+            }
+        }
+        state.mergedEvents = ([], [])  // the reducer's merge of the events as they were
+        Reducer.reduce(&state, .selectPane(.events))
+        let index = try #require(Selectors.eventLines(state).firstIndex { $0.kind == .circuitOpened && $0.detail.hasPrefix("5 consecutive") })
+        Reducer.reduce(&state, .moveSelection(index - state.selected(.events)))
+        Reducer.handle(&state, .enter)
+        let text = View.render(state).text
+        #expect(text.contains("last: status_503 (request") && text.contains("support-bot/0312-0)") && text.contains("support-bot/0312-1)"), "\(text)")
+    }
+
     @Test func theFilterFindsLinesByActorAndReason() {
         var state = WarRoom.state(.incident, width: 120, height: 40)
         state.filter = "alice"

@@ -24,7 +24,9 @@ extension Gateway {
     /// line. Called once per request, however it ended.
     func finish(_ ledger: RequestLedger) {
         guard ledger.finish() else { return }
-        if ledger.route != nil { state.logRequest(ledger) }
+        // Every request is kept, those refused before a route was known too (a bad key, a bad
+        // body, an unknown model or path): "why did my call fail" has an answer for them as well.
+        state.logRequest(ledger)
         accessLog?.append(ledger)
         if ledger.tracing != nil { ledger.endServerSpan() }
     }
@@ -55,6 +57,9 @@ struct RequestTelemetryMiddleware: RouterMiddleware {
         response.headers[RequestTrace.requestIDHeader] = ledger.trace.requestID
         if !ledger.deferred {
             ledger.status = Int(response.status.code)
+            // An answer refused by the router (no such path or method, a body over the limit)
+            // before the proxy said why: its status says it.
+            if ledger.status >= 400, ledger.outcome == "ok" { ledger.refused("status_\(ledger.status)") }
             if ledger.seconds == 0 { ledger.seconds = gateway.clock() - ledger.start }
             gateway.finish(ledger)
         }

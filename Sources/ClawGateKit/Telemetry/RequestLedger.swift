@@ -86,6 +86,13 @@ public final class RequestLedger: @unchecked Sendable {
         self.serverSpan = span
     }
 
+    /// Refused for the client's own reason before a route was known (a bad key, a bad body, an
+    /// unknown model or path): its record has no route and no attempts.
+    func refused(_ outcome: String) {
+        self.outcome = outcome
+        fault = Fault.client.rawValue
+    }
+
     /// An attempt is about to be sent: its span (the provider's parent) starts here.
     func beginAttempt(provider: String, kind: String, model: String, tier: Int, decision: String?, server: String) -> AttemptLedger {
         var spanID = RequestTrace.newSpanID()
