@@ -322,6 +322,7 @@ public struct Console {
         } catch {
             throw fail(error.description, 2)
         }
+        ResidentMemory.adviseRandomAccess()
         let inbox = Mutex<[Action]>([])
         let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int], audit: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 },
                                                                                     initial.fleet.nodes.map { _ in 0 }))
@@ -413,6 +414,8 @@ public struct Console {
         let size = terminal.size
         run(Reducer.reduce(&state, .resize(width: size.width, height: size.height)))
         var dirty = true
+        // Start-up's code (option parsing, config, the first polls and frames) is let go once.
+        var startupCode = (began: Date().timeIntervalSince1970, released: false)
         while !state.quit, signals.received == nil {
             let pending = inbox.withLock { list -> [Action] in defer { list = [] }; return list }
             for action in pending { run(Reducer.reduce(&state, action)) }
@@ -423,6 +426,10 @@ public struct Console {
             if dirty {
                 terminal.draw(View.render(state))
                 dirty = false
+            }
+            if !startupCode.released, now - startupCode.began >= ResidentMemory.releaseAfter {
+                ResidentMemory.releaseStartupCode()
+                startupCode.released = true
             }
             if terminal.checkSize() {
                 let size = terminal.size
