@@ -1,4 +1,4 @@
-/// The panes of the console, in Tab order; digits 0-7 jump to them.
+/// The panes of the console, in Tab order; digits 0-8 jump to them.
 public enum Pane: Int, Sendable, CaseIterable {
     case overview, providers, nodes, routes, cost, events, alerts, clients, requests
 

@@ -9,7 +9,7 @@ struct ClawTop: ParsableCommand {
         commandName: "clawtop",
         abstract: "The live operations console for a fleet of clawgate nodes.",
         discussion: """
-        Keys: ? help, q quit, Tab/Shift-Tab or 0-7 panes (0 Overview, 1 Providers, 2 Nodes, 3 Routes, 4 Cost, 5 Events, 6 Alerts, 7 Clients), j/k or arrows move, s sort, p pause, z silence, Esc back.
+        Keys: ? help, q quit, Tab/Shift-Tab or 0-8 panes (0 Overview, 1 Providers, 2 Nodes, 3 Routes, 4 Cost, 5 Events, 6 Alerts, 7 Clients, 8 Requests), j/k or arrows move, s sort, p pause, z silence, Esc back.
         The : line: Tab completes commands and provider, node, route, client and alert names; Ctrl-A/Ctrl-E start/end, Ctrl-U/Ctrl-W/Ctrl-K delete, Up/Down history. ? then Tab lists the commands.
         --once exit codes: 0 ok, 1 degraded, 2 critical, 3 unknown/unreachable.
         --drill exit codes: 0 PASS, 1 FAIL, 2 not run (bad spec or option, no --yes), 3 the fleet could not be read.
