@@ -238,15 +238,71 @@ public struct FleetMembers: Codable, Sendable, Equatable {
     }
 }
 
-/// One word per provider state, the same in the API, on screen and in README.
-public enum ProviderState: String, Codable, Sendable, CaseIterable {
-    case healthy, degraded, ejected, probing, drained
-    case failedOver = "failed-over"
+/// One word per provider state, the same in the API, on screen and in README. A word this build
+/// does not know (from a newer gateway) decodes as `.other` and is shown as it came: one new state
+/// must not make a whole node's poll fail.
+public enum ProviderState: Sendable, Hashable, CaseIterable, RawRepresentable, Codable, CustomStringConvertible {
+    case healthy, degraded, ejected, probing, drained, failedOver
+    case other(String)
+
+    /// The words this build knows (what the OpenAPI document lists).
+    public static let allCases: [ProviderState] = [.healthy, .degraded, .ejected, .probing, .drained, .failedOver]
+
+    public init(rawValue: String) {
+        self = Self.allCases.first { $0.rawValue == rawValue } ?? .other(rawValue)
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .healthy: "healthy"
+        case .degraded: "degraded"
+        case .ejected: "ejected"
+        case .probing: "probing"
+        case .drained: "drained"
+        case .failedOver: "failed-over"
+        case .other(let word): word
+        }
+    }
+
+    /// The word, as the API and the screen say it.
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws { self.init(rawValue: try decoder.singleValueContainer().decode(String.self)) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 }
 
-/// The circuit breaker's state: `probing` is the one request let through after a cooldown.
-public enum CircuitState: String, Codable, Sendable, CaseIterable {
+/// The circuit breaker's state: `probing` is the one request let through after a cooldown. An
+/// unknown word decodes as `.other`, as for `ProviderState`.
+public enum CircuitState: Sendable, Hashable, CaseIterable, RawRepresentable, Codable, CustomStringConvertible {
     case closed, open, probing
+    case other(String)
+
+    public static let allCases: [CircuitState] = [.closed, .open, .probing]
+
+    public init(rawValue: String) {
+        self = Self.allCases.first { $0.rawValue == rawValue } ?? .other(rawValue)
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .closed: "closed"
+        case .open: "open"
+        case .probing: "probing"
+        case .other(let word): word
+        }
+    }
+
+    /// The word, as the API and the screen say it.
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws { self.init(rawValue: try decoder.singleValueContainer().decode(String.self)) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
 }
 
 public struct Provider: Codable, Sendable, Equatable {

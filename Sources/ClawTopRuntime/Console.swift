@@ -363,7 +363,7 @@ public struct Console {
         terminal.apply(startTheme)
         var state = initial
         state.theme = startTheme.name
-        if let note = choice.note { state.message = (note, .warn) }
+        if let note = choice.note { state.message = StatusMessage(note, .warn) }
 
         /// The reducer's effects, run here: the only place the console does I/O for it.
         func run(_ effects: [Effect]) {
