@@ -41,6 +41,13 @@ public enum Action: Sendable, Equatable {
     case togglePause
     case escape
     case resize(width: Int, height: Int)
+    /// The runtime built the state: the wall clock at the start, before the first poll.
+    case started(now: Double)
+    /// The screen opened: the theme it loaded, what it says about the terminal (a missing terminfo
+    /// entry), and with `--wall` the wallboard's settings.
+    case screenOpened(theme: String, note: String?, wall: WallSettings?)
+    /// The wall clock, each turn of the screen's loop: ages and the wall's cycle follow it.
+    case tick(now: Double)
     /// One poll of the whole fleet (and of Prometheus and Alertmanager): one action, one merge.
     case pollBatch(PollBatch)
     /// The runtime loaded the theme an effect asked for, or could not.

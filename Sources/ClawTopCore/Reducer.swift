@@ -165,6 +165,15 @@ public enum Reducer {
             if !state.paneChosen {
                 state.pane = state.wall != nil || (width >= 120 && height >= 36) ? .overview : .providers
             }
+        case .started(let now), .tick(let now):
+            state.now = now
+        case .screenOpened(let theme, let note, let wall):
+            state.theme = theme
+            if let note { state.message = StatusMessage(note, .warn) }
+            if let wall {
+                state.wall = wall
+                state.readOnly = true
+            }
         case .monitorHistory(let latency, let cost, let fleet):
             // Prometheus's past, before what this console has polled itself.
             if let fleet { state.fleetHistory.prepend(fleet) }
