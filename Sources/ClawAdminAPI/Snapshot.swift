@@ -238,19 +238,39 @@ public struct FleetMembers: Codable, Sendable, Equatable {
     }
 }
 
-/// One word per provider state, the same in the API, on screen and in README. A word this build
-/// does not know (from a newer gateway) decodes as `.other` and is shown as it came: one new state
-/// must not make a whole node's poll fail.
-public enum ProviderState: Sendable, Hashable, CaseIterable, RawRepresentable, Codable, CustomStringConvertible {
+/// A word of the API's vocabulary that a newer gateway may add to: a word this build does not know
+/// decodes as `other` and is kept and shown as it came (one new word must not fail a whole node's
+/// poll); `allCases` are the words it knows, what the OpenAPI document lists.
+public protocol OpenVocabulary: Sendable, Hashable, CaseIterable, RawRepresentable, Codable, CustomStringConvertible
+where RawValue == String, AllCases == [Self] {
+    static func other(_ word: String) -> Self
+}
+
+extension OpenVocabulary {
+    /// The known word, or `other` with the word as it came: never nil.
+    public init(word: String) {
+        self = Self.allCases.first { $0.rawValue == word } ?? .other(word)
+    }
+
+    public init(rawValue: String) { self.init(word: rawValue) }
+
+    /// The word, as the API and the screen say it.
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws { self.init(word: try decoder.singleValueContainer().decode(String.self)) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// One word per provider state, the same in the API, on screen and in README.
+public enum ProviderState: OpenVocabulary {
     case healthy, degraded, ejected, probing, drained, failedOver
     case other(String)
 
-    /// The words this build knows (what the OpenAPI document lists).
     public static let allCases: [ProviderState] = [.healthy, .degraded, .ejected, .probing, .drained, .failedOver]
-
-    public init(rawValue: String) {
-        self = Self.allCases.first { $0.rawValue == rawValue } ?? .other(rawValue)
-    }
 
     public var rawValue: String {
         switch self {
@@ -263,28 +283,14 @@ public enum ProviderState: Sendable, Hashable, CaseIterable, RawRepresentable, C
         case .other(let word): word
         }
     }
-
-    /// The word, as the API and the screen say it.
-    public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws { self.init(rawValue: try decoder.singleValueContainer().decode(String.self)) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
-    }
 }
 
-/// The circuit breaker's state: `probing` is the one request let through after a cooldown. An
-/// unknown word decodes as `.other`, as for `ProviderState`.
-public enum CircuitState: Sendable, Hashable, CaseIterable, RawRepresentable, Codable, CustomStringConvertible {
+/// The circuit breaker's state: `probing` is the one request let through after a cooldown.
+public enum CircuitState: OpenVocabulary {
     case closed, open, probing
     case other(String)
 
     public static let allCases: [CircuitState] = [.closed, .open, .probing]
-
-    public init(rawValue: String) {
-        self = Self.allCases.first { $0.rawValue == rawValue } ?? .other(rawValue)
-    }
 
     public var rawValue: String {
         switch self {
@@ -293,15 +299,6 @@ public enum CircuitState: Sendable, Hashable, CaseIterable, RawRepresentable, Co
         case .probing: "probing"
         case .other(let word): word
         }
-    }
-
-    /// The word, as the API and the screen say it.
-    public var description: String { rawValue }
-
-    public init(from decoder: any Decoder) throws { self.init(rawValue: try decoder.singleValueContainer().decode(String.self)) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(rawValue)
     }
 }
 
