@@ -238,15 +238,68 @@ public struct FleetMembers: Codable, Sendable, Equatable {
     }
 }
 
+/// A word of the API's vocabulary that a newer gateway may add to: a word this build does not know
+/// decodes as `other` and is kept and shown as it came (one new word must not fail a whole node's
+/// poll); `allCases` are the words it knows, what the OpenAPI document lists.
+public protocol OpenVocabulary: Sendable, Hashable, CaseIterable, RawRepresentable, Codable, CustomStringConvertible
+where RawValue == String, AllCases == [Self] {
+    static func other(_ word: String) -> Self
+}
+
+extension OpenVocabulary {
+    /// The known word, or `other` with the word as it came: never nil.
+    public init(word: String) {
+        self = Self.allCases.first { $0.rawValue == word } ?? .other(word)
+    }
+
+    public init(rawValue: String) { self.init(word: rawValue) }
+
+    /// The word, as the API and the screen say it.
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws { self.init(word: try decoder.singleValueContainer().decode(String.self)) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
 /// One word per provider state, the same in the API, on screen and in README.
-public enum ProviderState: String, Codable, Sendable, CaseIterable {
-    case healthy, degraded, ejected, probing, drained
-    case failedOver = "failed-over"
+public enum ProviderState: OpenVocabulary {
+    case healthy, degraded, ejected, probing, drained, failedOver
+    case other(String)
+
+    public static let allCases: [ProviderState] = [.healthy, .degraded, .ejected, .probing, .drained, .failedOver]
+
+    public var rawValue: String {
+        switch self {
+        case .healthy: "healthy"
+        case .degraded: "degraded"
+        case .ejected: "ejected"
+        case .probing: "probing"
+        case .drained: "drained"
+        case .failedOver: "failed-over"
+        case .other(let word): word
+        }
+    }
 }
 
 /// The circuit breaker's state: `probing` is the one request let through after a cooldown.
-public enum CircuitState: String, Codable, Sendable, CaseIterable {
+public enum CircuitState: OpenVocabulary {
     case closed, open, probing
+    case other(String)
+
+    public static let allCases: [CircuitState] = [.closed, .open, .probing]
+
+    public var rawValue: String {
+        switch self {
+        case .closed: "closed"
+        case .open: "open"
+        case .probing: "probing"
+        case .other(let word): word
+        }
+    }
 }
 
 public struct Provider: Codable, Sendable, Equatable {

@@ -41,6 +41,13 @@ public enum Action: Sendable, Equatable {
     case togglePause
     case escape
     case resize(width: Int, height: Int)
+    /// The runtime built the state: the wall clock at the start, before the first poll.
+    case started(now: Double)
+    /// The screen opened: the theme it loaded, what it says about the terminal (a missing terminfo
+    /// entry), and with `--wall` the wallboard's settings.
+    case screenOpened(theme: String, note: String?, wall: WallSettings?)
+    /// The wall clock, each turn of the screen's loop: ages and the wall's cycle follow it.
+    case tick(now: Double)
     /// One poll of the whole fleet (and of Prometheus and Alertmanager): one action, one merge.
     case pollBatch(PollBatch)
     /// The runtime loaded the theme an effect asked for, or could not.
@@ -224,7 +231,7 @@ public struct AppState: Sendable, Equatable {
     /// Where the `:` line's cursor is, in characters from its start (nil: at the end).
     public var commandCursor: Int?
     /// The last result or error, shown above the footer.
-    public var message: (text: String, role: Role)?
+    public var message: StatusMessage?
     /// Plans confirmed and waiting for the driver to send.
     /// Subjects with an action sent and not yet confirmed by a poll.
     public var pending: [String: PendingWrite] = [:]
@@ -235,7 +242,7 @@ public struct AppState: Sendable, Equatable {
     public var detail: String?
     /// Every node's events merged into lines at the last poll (`Selectors.eventLines`), with what
     /// they were made from: a frame filters them and does not merge again.
-    public var mergedEvents: (lines: [Selectors.EventLine], source: [Int]) = ([], [])
+    public var mergedEvents = MergedEvents()
     /// The event line shown whole over the Events pane (Enter there): its key, so that it stays
     /// the same event while newer ones arrive.
     public var eventDetail: String?
@@ -262,14 +269,7 @@ public struct AppState: Sendable, Equatable {
     public var wall: WallSettings?
     /// After an action with a preview, for a minute: route -> provider -> the share it should get,
     /// shown beside the actual share in the Routes pane.
-    public var expected: [String: (shares: [String: Double], until: Double)] = [:]
-
-    public static func == (a: AppState, b: AppState) -> Bool {
-        a.fleet == b.fleet && a.pane == b.pane && a.selection == b.selection && a.mode == b.mode && a.quit == b.quit
-            && a.width == b.width && a.height == b.height && a.paused == b.paused && a.showHelp == b.showHelp
-            && a.message?.text == b.message?.text && a.pending == b.pending && a.sort == b.sort
-            && a.filter == b.filter && a.detail == b.detail && a.eventDetail == b.eventDetail && a.requestDetail == b.requestDetail
-    }
+    public var expected: [String: ExpectedShares] = [:]
 
     public init(fleet: Fleet, readOnly: Bool = false, ascii: Bool = false) {
         self.fleet = fleet
@@ -278,6 +278,39 @@ public struct AppState: Sendable, Equatable {
     }
 
     public func selected(_ pane: Pane) -> Int { selection[pane] ?? 0 }
+}
+
+/// The last result or error, shown above the footer, in its colour.
+public struct StatusMessage: Sendable, Equatable {
+    public var text: String
+    public var role: Role
+
+    public init(_ text: String, _ role: Role) {
+        self.text = text
+        self.role = role
+    }
+}
+
+/// Every node's events merged into lines, with what they were made from (each node's last sequence).
+public struct MergedEvents: Sendable, Equatable {
+    public var lines: [Selectors.EventLine] = []
+    public var source: [Int] = []
+
+    public init(lines: [Selectors.EventLine] = [], source: [Int] = []) {
+        self.lines = lines
+        self.source = source
+    }
+}
+
+/// A route's shares as an action's preview predicted them, shown until `until` (wall-clock seconds).
+public struct ExpectedShares: Sendable, Equatable {
+    public var shares: [String: Double]
+    public var until: Double
+
+    public init(shares: [String: Double], until: Double) {
+        self.shares = shares
+        self.until = until
+    }
 }
 
 /// An action sent and not yet seen in effect everywhere.

@@ -30,8 +30,8 @@ public struct DrillReport: Sendable, Equatable {
     /// What one answering node said about the drilled provider and its routes.
     public struct NodeSample: Sendable, Equatable {
         public var node: String
-        public var state: String
-        public var circuit: String
+        public var state: ProviderState
+        public var circuit: CircuitState
         public var faulted: Bool
         /// Since the node started: attempts on the provider; on every provider of its routes; the
         /// routes' client requests and those that failed for the client (nil: an older node).
@@ -47,9 +47,9 @@ public struct DrillReport: Sendable, Equatable {
 
         /// Back in rotation on this node: no fault, its circuit closed, not ejected (degraded, with the
         /// drill's errors still in its last minute, counts: it takes traffic again).
-        public var inRotation: Bool { !faulted && circuit == "closed" && (state == "healthy" || state == "degraded") }
+        public var inRotation: Bool { !faulted && circuit == .closed && (state == .healthy || state == .degraded) }
 
-        public init(node: String, state: String, circuit: String, faulted: Bool, attempts: Int?, routeAttempts: Int?, requests: Int?, errors: Int?,
+        public init(node: String, state: ProviderState, circuit: CircuitState, faulted: Bool, attempts: Int?, routeAttempts: Int?, requests: Int?, errors: Int?,
                     p99: Double?, attempts1m: Int = 0, routeAttempts1m: Int = 0) {
             self.attempts1m = attempts1m
             self.routeAttempts1m = routeAttempts1m
@@ -74,7 +74,7 @@ public struct DrillReport: Sendable, Equatable {
             let members = Set(routes.flatMap { $0.tiers.joined().map(\.provider) })
             let attempts = s.providers.filter { members.contains($0.id) }.map(\.attemptsTotal)
             func sum(_ values: [Int?]) -> Int? { values.contains(nil) ? nil : values.reduce(0) { $0 + $1! } }
-            nodes.append(NodeSample(node: node.name, state: p.state.rawValue, circuit: p.circuit.state.rawValue, faulted: p.fault != nil,
+            nodes.append(NodeSample(node: node.name, state: p.state, circuit: p.circuit.state, faulted: p.fault != nil,
                                     attempts: p.attemptsTotal, routeAttempts: sum(attempts), requests: sum(routes.map(\.requestsTotal)),
                                     errors: sum(routes.map(\.errorsTotal)), p99: routes.compactMap(\.stats.oneMinute.latencyP99Seconds).max(),
                                     attempts1m: p.stats.oneMinute.requests,

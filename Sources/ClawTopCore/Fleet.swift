@@ -45,7 +45,7 @@ public struct Fleet: Sendable, Equatable {
 
     /// Whether a provider in this state receives traffic on its node: not drained, ejected or
     /// failed over there. Its last minute's rate on a node where it does not is history.
-    public static func receivesTraffic(_ state: String) -> Bool { !["drained", "ejected", "failed-over"].contains(state) }
+    public static func receivesTraffic(_ state: ProviderState) -> Bool { ![.drained, .ejected, .failedOver].contains(state) }
 
     /// A node's requests per second and where the figure comes from: Prometheus's rate for the
     /// node's scrape target when the header's figures come from Prometheus and it has that
@@ -67,8 +67,8 @@ public struct Fleet: Sendable, Equatable {
     public struct ProviderRow: Sendable, Equatable {
         public var id: String
         /// The worst state any node reports.
-        public var state: String
-        public var circuit: String
+        public var state: ProviderState
+        public var circuit: CircuitState
         public var weight: Int
         public var configuredWeight: Int
         /// Its weight in every route and tier that has it (the first node's report): `weight` is the first of them.
@@ -89,8 +89,8 @@ public struct Fleet: Sendable, Equatable {
         public var nodes = 0
         /// How many nodes report each state and each circuit state: one node's open circuit is
         /// not the fleet's.
-        public var stateNodes: [String: Int] = [:]
-        public var circuitNodes: [String: Int] = [:]
+        public var stateNodes: [ProviderState: Int] = [:]
+        public var circuitNodes: [CircuitState: Int] = [:]
         /// The wire format it speaks (openai, anthropic, gemini, azure_openai); nil from older nodes.
         public var kind: String?
         /// How many nodes send it traffic (it is not drained, ejected or failed over there): `rps`
@@ -105,8 +105,8 @@ public struct Fleet: Sendable, Equatable {
         public var faultNodes = 0
 
         /// The worst state, with how many nodes are in it when not all are: "ejected 1/3".
-        public var stateText: String { Self.counted(state, stateNodes[state] ?? 0, nodes) }
-        public var circuitText: String { Self.counted(circuit, circuitNodes[circuit] ?? 0, nodes) }
+        public var stateText: String { Self.counted(state.rawValue, stateNodes[state] ?? 0, nodes) }
+        public var circuitText: String { Self.counted(circuit.rawValue, circuitNodes[circuit] ?? 0, nodes) }
 
         static func counted(_ word: String, _ count: Int, _ nodes: Int) -> String {
             count < nodes ? "\(word) \(count)/\(nodes)" : word
@@ -143,8 +143,6 @@ public struct Fleet: Sendable, Equatable {
         return nil
     }
 
-    static let stateRank = ["healthy": 0, "degraded": 1, "probing": 2, "failed-over": 3, "drained": 3, "ejected": 4]
-    static let circuitRank = ["closed": 0, "probing": 1, "open": 2]
 
     /// Nodes whose data is current (not stale or unreachable).
     public func liveSnapshots(now: Double) -> [Snapshot] {
@@ -161,7 +159,7 @@ public struct Fleet: Sendable, Equatable {
             for p in snapshot.providers {
                 if rows[p.id] == nil {
                     order.append(p.id)
-                    rows[p.id] = ProviderRow(id: p.id, state: p.state.rawValue, circuit: p.circuit.state.rawValue,
+                    rows[p.id] = ProviderRow(id: p.id, state: p.state, circuit: p.circuit.state,
                                              weight: p.weights.first?.effectiveWeight ?? 0, configuredWeight: p.weights.first?.configuredWeight ?? 0,
                                              weights: p.weights)
                 }
@@ -171,10 +169,10 @@ public struct Fleet: Sendable, Equatable {
                     if row.fault == nil { row.fault = fault }
                     row.faultNodes += 1
                 }
-                if (Self.stateRank[p.state.rawValue] ?? 0) > (Self.stateRank[row.state] ?? 0) { row.state = p.state.rawValue }
-                if (Self.circuitRank[p.circuit.state.rawValue] ?? 0) > (Self.circuitRank[row.circuit] ?? 0) { row.circuit = p.circuit.state.rawValue }
+                if p.state.severity > row.state.severity { row.state = p.state }
+                if p.circuit.state.severity > row.circuit.severity { row.circuit = p.circuit.state }
                 let m = p.stats.oneMinute
-                if Self.receivesTraffic(p.state.rawValue) {
+                if Self.receivesTraffic(p.state) {
                     row.servingNodes += 1
                     row.rps += m.requestsPerSecond
                     row.costPerHour += m.costPerHourDollars
@@ -191,8 +189,8 @@ public struct Fleet: Sendable, Equatable {
                 row.p99 = Self.maxOptional(row.p99, m.latencyP99Seconds)
                 row.ttft = Self.maxOptional(row.ttft, m.ttftP50Seconds)
                 row.nodes += 1
-                row.stateNodes[p.state.rawValue, default: 0] += 1
-                row.circuitNodes[p.circuit.state.rawValue, default: 0] += 1
+                row.stateNodes[p.state, default: 0] += 1
+                row.circuitNodes[p.circuit.state, default: 0] += 1
                 let (r, e) = requests[p.id] ?? (0, 0)
                 requests[p.id] = (r + m.requests, e + m.errors)
                 rows[p.id] = row
@@ -261,7 +259,7 @@ public struct Fleet: Sendable, Equatable {
         }
         let rows = providerRows(now: now)
         s.providersTotal = rows.count
-        s.providersHealthy = rows.filter { $0.state == "healthy" }.count
+        s.providersHealthy = rows.filter { $0.state == .healthy }.count
         s.costPerHour = rows.reduce(0) { $0 + $1.costPerHour }
         s.errorRatio = requests > 0 ? Double(errors) / Double(requests) : 0
         s.providerFaultRatio = attempts > 0 ? Double(faults) / Double(attempts) : 0
@@ -382,14 +380,41 @@ public struct Fleet: Sendable, Equatable {
         }
         // Drained and failed-over are operator changes, listed as such; what they do to a route is
         // judged above. A provider in trouble on any node is degraded, with how many nodes say so.
-        for row in providerRows(now: now) where !["healthy", "drained", "failed-over"].contains(row.state) {
+        for row in providerRows(now: now) where ![.healthy, .drained, .failedOver].contains(row.state) {
             degraded = true
             let count = row.stateNodes[row.state] ?? 0
-            reasons.append("provider \(row.id) is \(row.state)\(count < row.nodes ? " on \(count)/\(row.nodes) nodes" : "")")
+            reasons.append("provider \(row.id) is \(row.state.rawValue)\(count < row.nodes ? " on \(count)/\(row.nodes) nodes" : "")")
         }
         if critical { return (2, "critical", unknown + reasons) }
         if !unknown.isEmpty { return (3, "unknown", unknown) }
         if degraded { return (1, "degraded", reasons) }
         return (0, "ok", reasons)
+    }
+}
+
+extension ProviderState {
+    /// How bad it is, for the worst state across nodes: a word from a newer gateway counts as
+    /// trouble (it is shown, and ranks above probing) but not as the worst.
+    public var severity: Int {
+        switch self {
+        case .healthy: 0
+        case .degraded: 1
+        case .probing: 2
+        case .other: 3
+        case .failedOver, .drained: 4
+        case .ejected: 5
+        }
+    }
+}
+
+extension CircuitState {
+    /// How bad it is, for the worst circuit across nodes; an unknown word ranks between probing and open.
+    public var severity: Int {
+        switch self {
+        case .closed: 0
+        case .probing: 1
+        case .other: 2
+        case .open: 3
+        }
     }
 }

@@ -140,7 +140,7 @@ public struct Preview: Sendable, Equatable {
             break
         }
         let weightsOf = Dictionary(uniqueKeysWithValues: snapshot.providers.map { ($0.id, $0.weights) })
-        let available = { (id: String) -> Bool in rows[id].map { $0.state != "ejected" } ?? true }
+        let available = { (id: String) -> Bool in rows[id].map { $0.state != .ejected } ?? true }
         for route in snapshot.routes {
             var targets: [Target] = []
             for (tier, entries) in route.tiers.enumerated() {
@@ -243,7 +243,7 @@ public struct Preview: Sendable, Equatable {
             }
             for s in change.shares where s.after > s.before + 0.0005 {
                 guard let row = rows[s.provider] else { continue }
-                if ["degraded", "ejected", "probing"].contains(row.state) {
+                if [.degraded, .ejected, .probing].contains(row.state) {
                     preview.warnings.append("more traffic goes to \(s.provider), which is \(row.state)")
                 }
                 if row.maxInFlight > 0, Double(row.inFlight) >= 0.8 * Double(row.maxInFlight) {

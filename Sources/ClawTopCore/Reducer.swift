@@ -67,9 +67,9 @@ public enum Reducer {
             effects.append(.loadTheme(all[((all.firstIndex(of: state.theme) ?? -1) + 1) % all.count]))
         case .themeLoaded(let name):
             state.theme = name
-            state.message = ("theme \(name)", .dim)
+            state.message = StatusMessage("theme \(name)", .dim)
         case .themeFailed(let error):
-            state.message = (error, .crit)
+            state.message = StatusMessage(error, .crit)
         case .openCommandLine:
             state.mode = .commandLine("")
             state.historyIndex = nil
@@ -114,7 +114,7 @@ public enum Reducer {
             propose(&state, .weight(route: route.route, weights: [(id, next)]), &effects)
         case .actionResults(let subject, let summary, let results, let at):
             let failed = results.filter { !$0.ok }
-            state.message = (resultText(summary, results, applied: []), failed.isEmpty ? .ok : .crit)
+            state.message = StatusMessage(resultText(summary, results, applied: []), failed.isEmpty ? .ok : .crit)
             // A write that timed out may still be applied when the node resumes: watch its revision.
             var timedOut: [String: Int] = [:]
             for result in failed where result.message.contains("timed out") {
@@ -164,6 +164,15 @@ public enum Reducer {
             // Until the operator picks a pane, the size picks it: the overview where there is room.
             if !state.paneChosen {
                 state.pane = state.wall != nil || (width >= 120 && height >= 36) ? .overview : .providers
+            }
+        case .started(let now), .tick(let now):
+            state.now = now
+        case .screenOpened(let theme, let note, let wall):
+            state.theme = theme
+            if let note { state.message = StatusMessage(note, .warn) }
+            if let wall {
+                state.wall = wall
+                state.readOnly = true
             }
         case .monitorHistory(let latency, let cost, let fleet):
             // Prometheus's past, before what this console has polled itself.
@@ -283,7 +292,7 @@ public enum Reducer {
                 for name in applied { left.timedOut[name] = nil }
                 if !applied.isEmpty {
                     let done = pending.results.filter { !$0.ok && !applied.contains($0.node) }.isEmpty
-                    state.message = (resultText(pending.summary, pending.results, applied: Set(applied)), done ? .ok : .crit)
+                    state.message = StatusMessage(resultText(pending.summary, pending.results, applied: Set(applied)), done ? .ok : .crit)
                     left.results = pending.results.map { r in applied.contains(r.node) ? NodeResult(node: r.node, ok: true, message: "applied (after timing out)") : r }
                 }
                 // Not waited for past five minutes: it stays as reported.
@@ -306,7 +315,7 @@ public enum Reducer {
             state.pending[subject]?.waiting = waiting.map(\.name)
             let names = waiting.map { "\($0.name) (at \($0.snapshot!.node.revision), wants \(pending.wanted[$0.name]!))" }
             // The nodes first: the summary may be cut at the screen's edge.
-            state.message = ("waiting for \(names.joined(separator: ", ")) to apply: \(pending.summary)", .warn)
+            state.message = StatusMessage("waiting for \(names.joined(separator: ", ")) to apply: \(pending.summary)", .warn)
         }
         // Keep selections inside their lists as the data changes.
         for pane in Pane.allCases {
@@ -331,7 +340,7 @@ public enum Reducer {
     }
 
     static func fail(_ state: inout AppState, _ text: String) {
-        state.message = (text, .crit)
+        state.message = StatusMessage(text, .crit)
     }
 
     /// Plan a command and open its confirmation dialog (or say why it cannot be done).
@@ -421,7 +430,7 @@ public enum Reducer {
             let head = String(chars[..<cursor])
             let (done, choices) = Completion.complete(head, fleet: state.fleet)
             set(Array(done) + chars[cursor...], done.count)
-            if choices.count > 1 { state.message = (TerminalText.safe(choices.joined(separator: "  ")), .dim) }
+            if choices.count > 1 { state.message = StatusMessage(TerminalText.safe(choices.joined(separator: "  ")), .dim) }
         case .up, .down:
             guard !state.history.isEmpty else { return }
             var index = state.historyIndex ?? state.history.count
@@ -465,7 +474,7 @@ public enum Reducer {
                 text = done
                 state.filter = text
                 state.mode = .filter(text)
-                if choices.count > 1 { state.message = (TerminalText.safe(choices.joined(separator: "  ")), .dim) }
+                if choices.count > 1 { state.message = StatusMessage(TerminalText.safe(choices.joined(separator: "  ")), .dim) }
             case .backspace:
                 if !text.isEmpty { text.removeLast() }
                 state.filter = text
@@ -496,14 +505,14 @@ public enum Reducer {
         }
         func cancel() {
             state.mode = .normal
-            state.message = ("cancelled", .dim)
+            state.message = StatusMessage("cancelled", .dim)
         }
         func confirm() {
             if let name = dialog.preview?.guardName, dialog.typed != name {
                 // Leaving a route with nothing, or the fleet without a serving node, needs the name typed.
                 dialog.focus = .typedName
                 state.mode = .confirm(dialog)
-                state.message = ("type '\(name)' to confirm: \(dialog.preview?.guardReason ?? "")", .crit)
+                state.message = StatusMessage("type '\(name)' to confirm: \(dialog.preview?.guardReason ?? "")", .crit)
                 return
             }
             // Planned again as sent: with the reason, and a silence starting now, not when the dialog opened.
@@ -520,9 +529,9 @@ public enum Reducer {
             }
             state.pending[plan.command.subject] = PendingWrite(summary: plan.summary)
             for change in dialog.preview?.routes ?? [] {
-                state.expected[change.route] = (Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), state.now + 60)
+                state.expected[change.route] = ExpectedShares(shares: Dictionary(uniqueKeysWithValues: change.shares.map { ($0.provider, $0.after) }), until: state.now + 60)
             }
-            state.message = ("\(plan.summary): sent", .warn)
+            state.message = StatusMessage("\(plan.summary): sent", .warn)
             state.mode = .normal
         }
         if dialog.focus.isText {
@@ -611,7 +620,7 @@ extension Reducer {
                 effects.append(.send(stop))
             }
             run.endedAt = at
-            state.message = ("drill: the fault on \(provider) ended; watching the recovery", .warn)
+            state.message = StatusMessage("drill: the fault on \(provider) ended; watching the recovery", .warn)
         }
         if let ended = run.endedAt, let last = run.samples.last, last.time > ended {
             if last.recovered || at >= ended + drillRecoveryWatch {
@@ -623,7 +632,7 @@ extension Reducer {
                                                events: inputs.flatMap(\.events), timeline: timeline)
                 state.drillReport = report
                 state.drill = nil
-                state.message = ("drill on \(provider): \(report.verdict)", report.passed ? .ok : .crit)
+                state.message = StatusMessage("drill on \(provider): \(report.verdict)", report.passed ? .ok : .crit)
                 return
             }
         }

@@ -124,7 +124,7 @@ extension Selectors {
     }
 
     /// The merged lines and what they were made from, for `AppState.mergedEvents`.
-    public static func merged(_ fleet: Fleet) -> (lines: [EventLine], source: [Int]) { (mergeEvents(fleet), eventSource(fleet)) }
+    public static func merged(_ fleet: Fleet) -> MergedEvents { MergedEvents(lines: mergeEvents(fleet), source: eventSource(fleet)) }
 
     /// Where the line happened: the node, or how many reported it (`3 nodes`).
     public static func nodesText(_ line: EventLine) -> String {

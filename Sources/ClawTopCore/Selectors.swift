@@ -13,7 +13,7 @@ public enum Selectors {
         if !state.filter.isEmpty { rows = rows.filter { $0.id.localizedCaseInsensitiveContains(state.filter) } }
         let sorted: [Fleet.ProviderRow] = switch state.sort {
         case .name: rows.sorted { $0.id < $1.id }
-        case .state: rows.sorted { (Fleet.stateRank[$0.state] ?? 0, $0.id) > (Fleet.stateRank[$1.state] ?? 0, $1.id) }
+        case .state: rows.sorted { ($0.state.severity, $0.id) > ($1.state.severity, $1.id) }
         case .rps: rows.sorted { $0.rps > $1.rps }
         case .errors: rows.sorted { $0.errorRatio > $1.errorRatio }
         case .p99: rows.sorted { ($0.p99 ?? 0) > ($1.p99 ?? 0) }

@@ -12,13 +12,14 @@ public enum SnapshotReport {
         func number(_ d: Double?) -> JSONValue { d.map { .number($0) } ?? .null }
         let providers: [JSONValue] = fleet.providerRows(now: now).map { p in
             [
-                "id": .string(p.id), "kind": p.kind.map { .string($0) } ?? .null, "state": .string(p.state), "circuit": .string(p.circuit), "weight": JSONValue(p.weight),
+                "id": .string(p.id), "kind": p.kind.map { .string($0) } ?? .null, "state": .string(p.state.rawValue), "circuit": .string(p.circuit.rawValue), "weight": JSONValue(p.weight),
                 "requests_per_second": .number(p.rps), "error_ratio": .number(p.errorRatio), "latency_p50_seconds": number(p.p50),
                 "latency_p95_seconds": number(p.p95), "latency_p99_seconds": number(p.p99), "ttft_p50_seconds": number(p.ttft),
                 "cost_per_hour_dollars": .number(p.costPerHour), "cost_today_dollars": .number(p.costToday),
                 "in_flight": JSONValue(p.inFlight), "max_in_flight": JSONValue(p.maxInFlight),
                 "client_errors_1m": JSONValue(p.clientErrors), "nodes": JSONValue(p.nodes),
-                "state_nodes": .object(p.stateNodes.mapValues { JSONValue($0) }), "circuit_nodes": .object(p.circuitNodes.mapValues { JSONValue($0) }),
+                "state_nodes": .object(Dictionary(uniqueKeysWithValues: p.stateNodes.map { ($0.key.rawValue, JSONValue($0.value)) })),
+                "circuit_nodes": .object(Dictionary(uniqueKeysWithValues: p.circuitNodes.map { ($0.key.rawValue, JSONValue($0.value)) })),
                 // A drill's fault in force (the admin API's own encoding, with on how many nodes), or null.
                 "fault": p.fault.map { fault -> JSONValue in
                     guard case .object(var o) = (try? JSONValue.parse(bytes: AdminAPI.encode(fault))) ?? .null else { return .null }

@@ -40,20 +40,22 @@ extension View {
                     (a.silenced ? "silenced" : "firing", role), (a.since > 0 ? Format.duration(max(0, state.now - a.since)) : "-", .normal),
                     (state.fleet.naming(a.summary), a.silenced ? .dim : .normal)]
         }
-        // The selected alert in full (its labels and summary do not fit a narrow table).
+        // The selected alert in one line (its labels and summary do not fit a narrow table).
         let index = state.selected(.alerts)
         var selected: AlertInfo?
+        var selectedLines: [(String, Role)] = []
         if shown.indices.contains(index) {
             let a = shown[index]
             selected = a
-            statusLines.insert(("\(state.fleet.naming(a.selector)): \(state.fleet.naming(a.summary))\(a.since > 0 ? "  (since \(clock(a.since)) UTC)" : "")", .title), at: 0)
+            selectedLines.append(("\(state.fleet.naming(a.selector)): \(state.fleet.naming(a.summary))\(a.since > 0 ? "  (since \(clock(a.since)) UTC)" : "")", .title))
             if !a.silencedBy.isEmpty {
-                statusLines.insert(("silenced by \(a.silencedBy.joined(separator: ", ")); :unsilence \(a.selector) removes it", .dim), at: 1)
+                selectedLines.append(("silenced by \(a.silencedBy.joined(separator: ", ")); :unsilence \(a.selector) removes it", .dim))
             }
         }
-        // The table takes the rows it needs; under it the selected alert, its labels and the
-        // events about what it names.
-        let roomy = tableBottom(area, rows: rows.count, room: statusLines.count + 2) < area.bottom
+        // The table takes the rows it needs; under it the selected alert whole, what the nodes
+        // say now about what it names, and the events about that.
+        let roomy = tableBottom(area, rows: rows.count, room: selectedLines.count + statusLines.count + 2) < area.bottom
+        if !roomy { statusLines = selectedLines + statusLines }
         let bottom = roomy ? area.top + max(1, rows.count) + 1 : max(area.top + 1, area.bottom - statusLines.count)
         table(&b, (area.top, bottom), columns: columns, rows: rows, selected: index, ascii: state.ascii)
         var y = roomy ? bottom + 1 : bottom
@@ -66,11 +68,39 @@ extension View {
             eventList(state, &b, Rect(x: 0, y: y + 1, width: b.width, height: area.bottom - y - 1), title: "EVENTS")
             return
         }
-        let labels = alert.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\(state.fleet.naming($0.value))" }
-        b.put("labels: " + labels.joined(separator: "  "), x: 0, y: y, role: .dim, maxWidth: b.width)
         y += 1
-        let names = ["provider", "route", "node", "instance", "client"].compactMap { alert.labels[$0].map { state.fleet.naming($0) } }
-        eventList(state, &b, Rect(x: 0, y: y + 1, width: b.width, height: area.bottom - y - 1),
-                  title: names.isEmpty ? "EVENTS" : "EVENTS about \(names.joined(separator: ", "))") { line in names.isEmpty || names.contains { Self.concerns(line, $0) } }
+        b.put("SELECTED ALERT" + (state.readOnly ? "" : " (z silences it)"), x: 0, y: y, role: .title, maxWidth: b.width)
+        y += 1
+        for (text, role) in alertText(state, alert, width: b.width) where y < area.bottom {
+            b.put(text, x: 0, y: y, role: role, maxWidth: b.width)
+            y += 1
+        }
+        // What it names (the first of provider, route, node, client), as that pane's detail has it.
+        let named = [("provider", ""), ("route", "route:"), ("node", "node:"), ("instance", "node:"), ("client", "client:")].first { alert.labels[$0.0] != nil }
+        if let (label, prefix) = named {
+            subjectDetail(state, prefix + state.fleet.naming(alert.labels[label]!), &b, (y + 1, area.bottom))
+        } else {
+            eventList(state, &b, Rect(x: 0, y: y + 1, width: b.width, height: area.bottom - y - 1), title: "EVENTS")
+        }
+    }
+
+    /// The whole alert, wrapped to `width`: its name, severity, state and since when, the whole
+    /// summary, every label (nodes by name), and the silences that cover it.
+    static func alertText(_ state: AppState, _ alert: AlertInfo, width: Int) -> [(String, Role)] {
+        var out: [(String, Role)] = []
+        func add(_ label: String, _ value: String, _ role: Role = .normal) {
+            for (i, part) in wrap(value, width: max(10, width - 12)).enumerated() { out.append(((i == 0 ? Format.pad(label, 11) : String(repeating: " ", count: 11)) + " " + part, role)) }
+        }
+        let role: Role = alert.silenced ? .dim : alert.severity == "critical" ? .crit : alert.severity == "warning" ? .warn : .normal
+        add("alert", alert.name, role)
+        add("severity", alert.severity, role)
+        let since = alert.since > 0 ? " since \(Format.iso8601(alert.since)) (\(Format.duration(max(0, state.now - alert.since))))" : ""
+        add("state", (alert.silenced ? "silenced" : "firing") + since)
+        add("summary", alert.summary.isEmpty ? "-" : state.fleet.naming(alert.summary))
+        for (i, label) in alert.labels.sorted(by: { $0.key < $1.key }).enumerated() {
+            add(i == 0 ? "labels" : "", "\(label.key)=\(state.fleet.naming(label.value))", .dim)
+        }
+        if !alert.silencedBy.isEmpty { add("silenced by", "\(alert.silencedBy.joined(separator: ", ")); :unsilence \(alert.selector) removes it", .dim) }
+        return out
     }
 }

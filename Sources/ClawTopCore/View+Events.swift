@@ -41,12 +41,16 @@ extension View {
         table(&b, (area.top, bottom), columns: columns, rows: rows, selected: index, ascii: state.ascii)
         if bottom < area.bottom {
             var y = bottom + 1
+            let line = lines[index]
             b.put("SELECTED EVENT (Enter opens it)", x: 0, y: y, role: .title)
             y += 1
-            for (text, role) in eventText(state, lines[index], width: b.width) where y < area.bottom {
+            for (text, role) in eventText(state, line, width: b.width) where y < area.bottom {
                 b.put(text, x: 0, y: y, role: role, maxWidth: b.width)
                 y += 1
             }
+            // The rows still free: what its subject is doing now, and the other events about it
+            // (the table above has the rest).
+            subjectDetail(state, line.subject, &b, (y + 1, area.bottom), except: line.key)
         }
     }
 
@@ -122,7 +126,7 @@ extension View {
     /// The latest events in `rect` under `title`: those `about` picks first, then, in the rows
     /// left, the fleet's others; the rows used.
     @discardableResult
-    static func eventList(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect, title: String,
+    static func eventList(_ state: AppState, _ b: inout ScreenBuffer, _ rect: Rect, title: String, others showOthers: Bool = true,
                           about: (Selectors.EventLine) -> Bool = { _ in true }) -> Int {
         guard rect.height >= 2 else { return 0 }
         let all = Selectors.eventLines(state)
@@ -136,7 +140,7 @@ extension View {
             y += 1
         }
         let others = all.filter { !about($0) }
-        if !others.isEmpty, mine.count < all.count, rect.bottom - y >= 3 {
+        if showOthers, !others.isEmpty, mine.count < all.count, rect.bottom - y >= 3 {
             y += 1
             b.put("OTHER EVENTS", x: rect.x, y: y, role: .title)
             y += 1

@@ -56,7 +56,7 @@ extension View {
                           n.store.reachable ? .normal : .warn))
             let routes = s.routes.map { "\($0.alias) \(Format.rate($0.stats.oneMinute.requestsPerSecond))/s" + ($0.panic ? " PANIC" : "") }
             if !routes.isEmpty { lines.append(("routes: " + routes.joined(separator: "  "), s.routes.contains { $0.panic } ? .crit : .normal)) }
-            let providers = s.providers.map { "\(stateGlyph($0.state.rawValue, ascii: state.ascii)) \($0.id) \($0.state.rawValue)" }
+            let providers = s.providers.map { "\(stateGlyph($0.state, ascii: state.ascii)) \($0.id) \($0.state.rawValue)" }
             if !providers.isEmpty { lines.append(("providers here: " + providers.joined(separator: "  "), .normal)) }
         } else if error == nil {
             lines.append(("\(node.url): no answer yet", .dim))

@@ -280,6 +280,15 @@ extension View {
 
     // MARK: Providers, nodes, alerts, events
 
+    static func stateGlyph(_ state: ProviderState, ascii: Bool) -> String {
+        switch state {
+        case .healthy: ascii ? "+" : "●"
+        case .degraded, .probing, .other: ascii ? "!" : "▲"
+        case .drained, .failedOver: ascii ? "-" : "○"
+        case .ejected: ascii ? "x" : "✖"
+        }
+    }
+
     static func stateGlyph(_ word: String, ascii: Bool) -> String {
         switch word {
         case "healthy", "serving": ascii ? "+" : "●"

@@ -174,7 +174,7 @@ extension View {
             b.put(Format.pad(node.name, 14, ascii: state.ascii) + " " + Format.pad(p.state.rawValue, 11) + " " + Format.pad(c.state.rawValue, 9) + " " + Format.pad(String(c.consecutiveFailures), 5, right: true)
                   + " " + Format.pad(String(c.ejections), 5, right: true) + " " + Format.pad(Format.rate(m.requestsPerSecond), 6, right: true)
                   + " " + Format.pad(Format.percent(m.errorRatio), 6, right: true) + " " + Format.pad(Format.seconds(m.latencyP99Seconds), 6, right: true)
-                  + "  " + why, x: 0, y: y, role: stateRole(c.state.rawValue), maxWidth: b.width)
+                  + "  " + why, x: 0, y: y, role: stateRole(c.state), maxWidth: b.width)
             y += 1
         }
         let failures = state.fleet.nodes.flatMap { node in

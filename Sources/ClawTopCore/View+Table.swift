@@ -73,6 +73,23 @@ extension View {
         }
     }
 
+    /// A provider state's colour; a word from a newer gateway is a warning, shown as it came.
+    static func stateRole(_ state: ProviderState) -> Role {
+        switch state {
+        case .healthy: .ok
+        case .degraded, .probing, .drained, .failedOver, .other: .warn
+        case .ejected: .crit
+        }
+    }
+
+    static func stateRole(_ state: CircuitState) -> Role {
+        switch state {
+        case .closed: .ok
+        case .probing, .other: .warn
+        case .open: .crit
+        }
+    }
+
 
     /// A wall-clock time as HH:mm:ss UTC, for the events pane and the detail view.
     static func clock(_ time: Double) -> String {

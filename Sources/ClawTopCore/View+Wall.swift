@@ -6,7 +6,7 @@ import Foundation
 extension View {
     /// What the wall shows in its cycle: the overview, then each provider that is not healthy.
     public static func wallViews(_ state: AppState) -> [String?] {
-        [nil] + state.fleet.rows.filter { !["healthy", "drained"].contains($0.state) }.map(\.id)
+        [nil] + state.fleet.rows.filter { ![.healthy, .drained].contains($0.state) }.map(\.id)
     }
 
     /// Seconds since any node last answered (nil: none ever did).
@@ -115,7 +115,7 @@ extension View {
         var lines: [(rank: Int, text: String)] = []
         let now = state.now
         let answering = state.fleet.nodes.compactMap(\.snapshot)
-        for row in state.fleet.rows where !["healthy", "drained"].contains(row.state) {
+        for row in state.fleet.rows where ![.healthy, .drained].contains(row.state) {
             let out = answering.compactMap { s in s.providers.first { $0.id == row.id } }.filter { $0.state == .ejected || $0.state == .probing }
             if !out.isEmpty {
                 let since = out.map(\.circuit.since).filter { $0 > 0 }.min()

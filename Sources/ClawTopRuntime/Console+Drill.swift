@@ -14,7 +14,8 @@ extension Console {
     /// watch the recovery, and print the report (text, markdown or JSON). Progress goes to stderr so
     /// the report on stdout stays whole. Exits 0 on PASS, 1 on FAIL, 2 when it was not run (a bad
     /// spec or option, no --yes, a guarded fault without --confirm), 3 when the fleet could not be read.
-    func runDrill(_ spec: String, poller: Poller, state: inout AppState, token: String?, urls: [String]) throws {
+    func runDrill(_ spec: String, _ session: inout Session) throws {
+        let (poller, token, urls) = (session.poller, session.token, session.urls)
         let words = spec.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         let fault: FaultCommand
         switch FaultCommand.parse(words, verb: "--drill") {
@@ -26,12 +27,16 @@ extension Console {
         guard options.yes || options.dryRun else {
             throw fail("--drill injects a fault into the fleet: add --yes to run '\(fault.text)' (or --dry-run to see its effect)", 2)
         }
+        // A demo fleet that just started needs some traffic before its shares mean anything.
+        if options.demo { Thread.sleep(forTimeInterval: 5) }
         func progress(_ line: String) { FileHandle.standardError.write(Data((TerminalText.safe(line) + "\n").utf8)) }
         let command = Command.drill(fault)
+        // Read here, changed only through the reducer.
+        var state: AppState { session.state }
         func look() {
             let cursors = state.fleet.nodes.map(\.eventCursor)
-            Reducer.reduce(&state, poller.poll(cursors: cursors))
-            state.now = Date().timeIntervalSince1970
+            Reducer.reduce(&session.state, poller.poll(cursors: cursors))
+            Reducer.reduce(&session.state, .tick(now: Date().timeIntervalSince1970))
         }
         look()
         let answering = state.fleet.nodes.filter { $0.snapshot != nil && $0.error == nil }

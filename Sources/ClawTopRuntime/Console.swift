@@ -106,154 +106,133 @@ public struct Console {
         return urls
     }
 
+    /// What every mode starts from, read before anything starts: the config file, the refresh,
+    /// TLS, the theme's name, the signals, and the terminal when the mode draws on one.
+    struct Setup {
+        var file: ConsoleConfig
+        var refresh: Double
+        var tls: ClientTLS?
+        var theme: String
+        var signals: ShutdownSignals
+        var terminal: TerminalChoice?
+    }
+
+    /// The fleet a mode works on: its nodes' URLs, the token, the poller, and the state (started
+    /// through the reducer, not polled yet).
+    struct Session {
+        var state: AppState
+        var poller: Poller
+        var token: String?
+        var urls: [String]
+    }
+
     func run() throws {
-        let o = options
-        let environment = ProcessInfo.processInfo.environment
-        let file: ConsoleConfig
-        do {
-            file = try ConsoleConfig.load(path: ConsoleConfig.path(environment: environment))
-        } catch {
-            throw fail(error.description, 2)
-        }
-        let refresh = o.refresh ?? file.refresh ?? 2
-        // Checked before anything starts (a demo included).
-        let tls = try clientTLS(file)
-        // The wall's default theme is high contrast: it is read from across a room.
-        let theme = o.theme ?? file.theme ?? (o.wall != nil ? "high-contrast" : "dark")
-        var tokenFile = o.tokenFile ?? file.tokenFile
-        var nodes = o.nodes.isEmpty ? file.nodes : o.nodes
-        let signals = ShutdownSignals()
+        let mode = ConsoleMode(options)
+        let setup = try prepare(mode)
         var demoFleet: DemoFleet?
         defer { demoFleet?.stop() }
-        var demoToken: String?
-        var demoMonitors: (prometheus: String?, alertmanager: String?)?
-        // The terminal is checked before anything starts, so a console that cannot draw leaves no
-        // demo process behind.
-        var terminalChoice: TerminalChoice?
-        if !o.once, !o.headless, o.exec == nil, !o.timeline, o.drill == nil, !o.requests {
-            switch TerminalChoice.choose() {
-            case .success(let choice): terminalChoice = choice
-            case .failure(let error): throw fail("the console needs a terminal: \(error.description)", 2)
-            }
-        }
-        if o.demo {
+        var demo: DemoFleet.Started?
+        if options.demo {
             // A one-shot snapshot has no use for a Prometheus with no history yet.
-            let fleet = DemoFleet(incidentPeriod: o.incidentPeriod, monitors: !o.noMonitors && !o.once, fleetStore: !o.fileStore)
+            let fleet = DemoFleet(incidentPeriod: options.incidentPeriod, monitors: !options.noMonitors && !options.once, fleetStore: !options.fileStore)
             demoFleet = fleet
-            let started: DemoFleet.Started
             do {
-                started = try fleet.start()
+                demo = try fleet.start()
             } catch {
                 throw fail("the demo could not start: \(error)", 1)
             }
-            if o.headless {
-                let line: JSONValue = [
-                    "nodes": .array(zip(started.dataURLs, started.nodes).map { ["url": .string($0), "admin": .string($1)] }),
-                    "clawsim_control": .string(started.control),
-                    "operator_token": .string(started.operatorToken), "viewer_token": .string(started.viewerToken),
-                    "prometheus": started.prometheus.map { .string($0) } ?? .null,
-                    "alertmanager": started.alertmanager.map { .string($0) } ?? .null,
-                    "etcd": .array(started.etcd.map { .string($0) }),
-                    "clients": .array(started.clients.map { ["name": .string($0.name), "key": .string($0.key)] }),
-                ]
-                FileHandle.standardOutput.write(Data(line.bytes(sorted: true) + [0x0A]))
-                while signals.received == nil { Thread.sleep(forTimeInterval: 0.1) }
-                return
-            }
-            nodes = started.nodes
-            tokenFile = nil
-            demoToken = started.operatorToken
-            demoMonitors = (started.prometheus, started.alertmanager)
         }
+        if mode == .headless {
+            guard let demo else { throw fail("--headless goes with --demo", 2) }
+            return runHeadless(demo, setup)
+        }
+        var session = try connect(setup, demo: demo)
+        switch mode {
+        case .exec(let line): try runExec(line, &session)
+        case .drill(let spec): try runDrill(spec, &session)
+        case .requests: try runRequests(&session)
+        case .timeline: try runTimeline(&session)
+        case .once: try runOnce(&session)
+        case .screen, .wall: try runScreen(&session, setup, wall: mode.wall)
+        case .headless: break
+        }
+    }
+
+    /// The config file, the refresh, TLS and the theme, and the terminal when the mode draws: each
+    /// checked before anything starts (a demo included), so a console that cannot draw leaves no
+    /// demo process behind.
+    func prepare(_ mode: ConsoleMode) throws -> Setup {
+        let file: ConsoleConfig
+        do {
+            file = try ConsoleConfig.load(path: ConsoleConfig.path(environment: ProcessInfo.processInfo.environment))
+        } catch {
+            throw fail(error.description, 2)
+        }
+        let refresh = options.refresh ?? file.refresh ?? 2
+        let tls = try clientTLS(file)
+        // The wall's default theme is high contrast: it is read from across a room.
+        let theme = options.theme ?? file.theme ?? (mode.wall != nil ? "high-contrast" : "dark")
+        let signals = ShutdownSignals()
+        var terminal: TerminalChoice?
+        if mode.drawsScreen {
+            switch TerminalChoice.choose() {
+            case .success(let choice): terminal = choice
+            case .failure(let error): throw fail("the console needs a terminal: \(error.description)", 2)
+            }
+        }
+        return Setup(file: file, refresh: refresh, tls: tls, theme: theme, signals: signals, terminal: terminal)
+    }
+
+    /// The nodes (the demo's, the flags' or the config file's, and those a fleet store lists), the
+    /// token, the poller and the started state; every URL and file checked with the option it came from.
+    func connect(_ setup: Setup, demo: DemoFleet.Started?) throws -> Session {
+        let environment = ProcessInfo.processInfo.environment
+        let nodes = demo?.nodes ?? (options.nodes.isEmpty ? setup.file.nodes : options.nodes)
+        let tokenFile = demo == nil ? options.tokenFile ?? setup.file.tokenFile : nil
         var urls = try nodes.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
             .map { try checkedURL($0, "--node") }
         guard !urls.isEmpty else { throw fail("give at least one --node URL", 2) }
         // The demo's own Prometheus and Alertmanager (or none): another one does not scrape its nodes.
         // The file's URLs are checked as it is read.
-        let prometheusURL = try demoMonitors.map { $0.prometheus } ?? o.prometheus.map { try checkedURL($0, "--prometheus") } ?? file.prometheus
-        let alertmanagerURL = try demoMonitors.map { $0.alertmanager } ?? o.alertmanager.map { try checkedURL($0, "--alertmanager") } ?? file.alertmanager
-        var token = demoToken ?? ProcessInfo.processInfo.environment["CLAWTOP_TOKEN"]
+        let prometheusURL = try demo.map { $0.prometheus } ?? options.prometheus.map { try checkedURL($0, "--prometheus") } ?? setup.file.prometheus
+        let alertmanagerURL = try demo.map { $0.alertmanager } ?? options.alertmanager.map { try checkedURL($0, "--alertmanager") } ?? setup.file.alertmanager
+        var token = demo?.operatorToken ?? environment["CLAWTOP_TOKEN"]
         if let tokenFile {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw fail("cannot read --token-file \(tokenFile)", 2) }
             token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        urls = Self.discover(urls, token: token, tls: tls)
+        urls = Self.discover(urls, token: token, tls: setup.tls)
         let poller: Poller
         do {
-            poller = try Poller(urls: urls, token: token, timeout: min(max(refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL,
-                                tls: tls)
+            poller = try Poller(urls: urls, token: token, timeout: min(max(setup.refresh, 1), 5), prometheus: prometheusURL, alertmanager: alertmanagerURL,
+                                tls: setup.tls)
         } catch {
             throw fail("cannot start HTTP polling: \(error)", 3)
         }
-        var fleet = Fleet(urls: urls, staleAfter: max(refresh * 3, 6))
+        var fleet = Fleet(urls: urls, staleAfter: max(setup.refresh * 3, 6))
         fleet.monitor = Monitor(prometheusURL: prometheusURL, alertmanagerURL: alertmanagerURL)
         fleet.monitor.actor = "clawtop (\(environment["USER"] ?? environment["LOGNAME"] ?? "unknown user"))"
-        var state = AppState(fleet: fleet, readOnly: o.readOnly || o.wall != nil, ascii: o.ascii)
-        if var wall = o.wall {
-            // Stale once no node has answered for three refreshes (and at least 5 s).
-            wall.staleAfter = max(5, 3 * refresh)
-            state.wall = wall
-        }
-        if let exec = o.exec {
-            try runExec(exec, poller: poller, state: &state, token: token, urls: urls)
-        }
-        if let drill = o.drill {
-            // A demo fleet that just started needs some traffic before its shares mean anything.
-            if o.demo { Thread.sleep(forTimeInterval: 5) }
-            try runDrill(drill, poller: poller, state: &state, token: token, urls: urls)
-        }
-        if o.requests {
-            Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
-            let report = RequestReport.build(state, since: Date().timeIntervalSince1970 - o.timelineSince, client: o.client)
-            if o.format == "json" {
-                var bytes = report.json.bytes(sorted: true)
-                bytes.append(0x0A)
-                FileHandle.standardOutput.write(Data(bytes))
-            } else {
-                FileHandle.standardOutput.write(Data(TerminalText.safeLines(report.text).utf8))
-            }
-            throw ConsoleExit(report.unread.isEmpty ? 0 : 1)
-        }
-        if o.timeline {
-            let names = urls.map { url in state.fleet.nodes.first { $0.url == url }?.name ?? url }
-            let since = Date().timeIntervalSince1970 - o.timelineSince
-            let timeline = poller.fleetTimeline(names: names, since: since).timeline
-            switch o.format {
-            case "json":
-                var bytes = timeline.json.bytes(sorted: true)
-                bytes.append(0x0A)
-                FileHandle.standardOutput.write(Data(bytes))
-            case "markdown": FileHandle.standardOutput.write(Data(TerminalText.safeLines(timeline.markdown).utf8))
-            default: FileHandle.standardOutput.write(Data(TerminalText.safeLines(timeline.text).utf8))
-            }
-            // A node that could not be read is named in the output, and the exit says it is partial.
-            throw ConsoleExit(timeline.unread.isEmpty ? 0 : 1)
-        }
-        if o.once {
-            // A demo fleet that just started needs a moment of traffic before there is much to show.
-            if o.demo { Thread.sleep(forTimeInterval: 3) }
-            Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
-            // Nodes at different revisions may only be a write on its way: look again a little
-            // later, and report what is still behind then.
-            if state.fleet.summary(now: Date().timeIntervalSince1970).revisionDrift {
-                Thread.sleep(forTimeInterval: 2)
-                Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
-            }
-            let now = Date().timeIntervalSince1970
-            if o.format == "json" {
-                var bytes = SnapshotReport.json(state.fleet, now: now).bytes(sorted: true)
-                bytes.append(0x0A)
-                FileHandle.standardOutput.write(Data(bytes))
-            } else {
-                FileHandle.standardOutput.write(Data(TerminalText.safeLines(SnapshotReport.text(state.fleet, now: now)).utf8))
-            }
-            throw ConsoleExit(state.fleet.status(now: now).code)
-        }
-        guard let choice = terminalChoice else { return }
-        try interactive(state: state, poller: poller, token: token, refresh: refresh, theme: theme, signals: signals, choice: choice)
-        // Said again at exit, where it stays on screen after the console's own screen is gone.
-        if let note = choice.note { throw ConsoleExit(0, note) }
+        var state = AppState(fleet: fleet, readOnly: options.readOnly || options.wall != nil, ascii: options.ascii)
+        Reducer.reduce(&state, .started(now: Date().timeIntervalSince1970))
+        return Session(state: state, poller: poller, token: token, urls: urls)
+    }
+
+    /// One poll of every node, from the first event, through the reducer.
+    func pollAll(_ session: inout Session) {
+        Reducer.reduce(&session.state, session.poller.poll(cursors: session.urls.map { _ in 0 }))
+    }
+
+    /// Bytes on stdout, with the newline a JSON document ends in.
+    func printJSON(_ value: JSONValue) {
+        var bytes = value.bytes(sorted: true)
+        bytes.append(0x0A)
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+
+    /// Text on stdout, made safe: lines from the network never drive the terminal.
+    func printText(_ text: String) {
+        FileHandle.standardOutput.write(Data(TerminalText.safeLines(text).utf8))
     }
 
     /// `--cacert`, `--cert`, `--key` (or the config file's `cacert`, `cert`, `key`): nil when none is
@@ -271,183 +250,4 @@ public struct Console {
 
     /// One line of `--exec` output: node ids, messages and errors come from the network, shown escaped.
     func say(_ line: String) { print(TerminalText.safe(line)) }
-
-    /// `--exec`: one command, no screen; per-node results on stdout; non-zero when any node refused.
-    func runExec(_ line: String, poller: Poller, state: inout AppState, token: String?, urls: [String]) throws {
-        let command: Command
-        switch Command.parse(line) {
-        case .failure(let error): throw fail(error.description, 2)
-        case .success(let c): command = c
-        }
-        guard command.changesFleet else { throw fail("--exec '\(line)' does not change the fleet", 2) }
-        guard !options.readOnly else { throw fail("--read-only: actions are disabled", 2) }
-        guard options.yes || options.dryRun else { throw fail("--exec changes the fleet: add --yes to confirm '\(command.text)' (or --dry-run to see its effect)", 2) }
-        Reducer.reduce(&state, poller.poll(cursors: urls.map { _ in 0 }))
-        let plan: ActionPlan
-        switch command.plan(fleet: state.fleet, reason: ProcessInfo.processInfo.environment["CLAWTOP_REASON"], now: Date().timeIntervalSince1970) {
-        case .failure(let error): throw fail(error.description, 1)
-        case .success(let p): plan = p
-        }
-        // The effect first, as the dialog shows it; with --dry-run, nothing more.
-        let preview = Preview.of(command, fleet: state.fleet, now: Date().timeIntervalSince1970)
-        if options.dryRun {
-            say("dry run: \(plan.summary)")
-            for line in preview?.lines ?? [] { say("  \(line)") }
-            print("nothing was changed")
-            throw ConsoleExit(0)
-        }
-        for line in preview?.lines ?? [] { say("  \(line)") }
-        if let name = preview?.guardName, options.confirmName != name {
-            throw fail("'\(command.text)' is refused: \(preview?.guardReason ?? ""). Add --confirm \(name) to do it anyway.", 1)
-        }
-        let results = ActionSender.send(plan, urls: urls, names: state.fleet.nodes.map(\.name),
-                                        alertmanager: state.fleet.monitor.alertmanagerURL, token: token, tls: poller.tls)
-        say(plan.summary)
-        for result in results { say("  \(result.node): \(result.ok ? "ok" : result.message)") }
-        // A silence goes to Alertmanager alone; a fleet action to every node that answered.
-        let toNodes = plan.calls.contains { $0.node != nil }
-        for name in plan.unreachable where toNodes {
-            let node = state.fleet.nodes.first { $0.name == name }
-            say("  \(name): not sent, will not apply it now (\(node?.error ?? "unreachable"))")
-        }
-        let failed = results.contains { !$0.ok } || (toNodes && !plan.unreachable.isEmpty)
-        throw ConsoleExit(failed ? 1 : 0)
-    }
-
-    func interactive(state initial: AppState, poller: Poller, token: String?, refresh: Double, theme: String, signals: ShutdownSignals,
-                     choice: TerminalChoice) throws {
-        let startTheme: Theme
-        do {
-            startTheme = try ThemeLoader.load(theme)
-        } catch {
-            throw fail(error.description, 2)
-        }
-        ResidentMemory.adviseRandomAccess()
-        let inbox = Mutex<[Action]>([])
-        let control = Mutex<(paused: Bool, stop: Bool, cursors: [Int], audit: [Int])>((false, false, initial.fleet.nodes.map { _ in 0 },
-                                                                                    initial.fleet.nodes.map { _ in 0 }))
-        let pollThread = Thread {
-            var wantHistory = poller.monitor.prometheus != nil
-            while true {
-                let (paused, stop, cursors, audit) = control.withLock { ($0.paused, $0.stop, $0.cursors, $0.audit) }
-                if stop { return }
-                if !paused {
-                    let batch = poller.poll(cursors: cursors, auditCursors: audit)
-                    inbox.withLock { $0.append(batch) }
-                }
-                // Right after the first poll (which a slow Prometheus must not delay), Prometheus's
-                // past goes before it, so the sparklines are full when the screen opens.
-                if wantHistory {
-                    wantHistory = false
-                    if let history = poller.history(step: refresh, count: AppState.historyLength) {
-                        inbox.withLock { $0.append(history) }
-                    }
-                }
-                var waited = 0.0
-                while waited < refresh, !control.withLock({ $0.stop }) {
-                    Thread.sleep(forTimeInterval: 0.05)
-                    waited += 0.05
-                }
-            }
-        }
-        let terminal: Terminal
-        do {
-            terminal = try Terminal(choice, color: true)
-        } catch {
-            throw fail("the console needs a terminal: \(error.description)", 2)
-        }
-        pollThread.start()
-        defer {
-            control.withLock { $0.stop = true }
-            terminal.close()
-        }
-        terminal.apply(startTheme)
-        var state = initial
-        state.theme = startTheme.name
-        if let note = choice.note { state.message = (note, .warn) }
-
-        /// The reducer's effects, run here: the only place the console does I/O for it.
-        func run(_ effects: [Effect]) {
-            for effect in effects {
-                switch effect {
-                case .send(let plan):
-                    let urls = state.fleet.nodes.map(\.url)
-                    let names = state.fleet.nodes.map(\.name)
-                    let alertmanager = state.fleet.monitor.alertmanagerURL
-                    Thread.detachNewThread {
-                        let results = ActionSender.send(plan, urls: urls, names: names, alertmanager: alertmanager, token: token, tls: poller.tls)
-                        inbox.withLock {
-                            $0.append(.actionResults(subject: plan.command.subject, summary: plan.summary, results: results,
-                                                     at: Date().timeIntervalSince1970))
-                        }
-                    }
-                case .loadTheme(let name):
-                    do {
-                        let theme = try ThemeLoader.load(name)
-                        terminal.apply(theme)
-                        run(Reducer.reduce(&state, .themeLoaded(theme.name)))
-                    } catch {
-                        run(Reducer.reduce(&state, .themeFailed(error.description)))
-                    }
-                case .setPolling(let paused):
-                    control.withLock { $0.paused = paused }
-                case .eventCursors(let cursors):
-                    control.withLock { $0.cursors = cursors }
-                case .auditCursors(let cursors):
-                    control.withLock { $0.audit = cursors }
-                case .loadAlertHistory(let since):
-                    // Its own handle: the poll thread's is busy with polls.
-                    let monitor = poller.monitor
-                    Thread.detachNewThread {
-                        let action: Action
-                        switch (try? CurlMulti()).flatMap({ monitor.alertHistory(since: since, curl: $0) }) {
-                        case .success(let runs)?: action = .alertHistory(runs: runs, error: nil)
-                        case .failure(let error)?: action = .alertHistory(runs: nil, error: error.description)
-                        case nil: action = .alertHistory(runs: nil, error: "no answer")
-                        }
-                        inbox.withLock { $0.append(action) }
-                    }
-                }
-            }
-        }
-
-        let size = terminal.size
-        run(Reducer.reduce(&state, .resize(width: size.width, height: size.height)))
-        var dirty = true
-        // Start-up's code (option parsing, config, the first polls and frames) is let go once.
-        var startupCode = (began: Date().timeIntervalSince1970, released: false)
-        while !state.quit, signals.received == nil {
-            let pending = inbox.withLock { list -> [Action] in defer { list = [] }; return list }
-            for action in pending { run(Reducer.reduce(&state, action)) }
-            if !pending.isEmpty { dirty = true }
-            let now = Date().timeIntervalSince1970
-            if Int(now) != Int(state.now) { dirty = true }  // ages tick each second
-            state.now = now
-            if dirty {
-                terminal.draw(View.render(state))
-                dirty = false
-            }
-            if !startupCode.released, now - startupCode.began >= ResidentMemory.releaseAfter {
-                ResidentMemory.releaseStartupCode()
-                startupCode.released = true
-            }
-            if terminal.checkSize() {
-                let size = terminal.size
-                run(Reducer.reduce(&state, .resize(width: size.width, height: size.height)))
-                dirty = true
-                continue
-            }
-            switch terminal.readKey(milliseconds: 100) {
-            case .resize:
-                let size = terminal.size
-                run(Reducer.reduce(&state, .resize(width: size.width, height: size.height)))
-                dirty = true
-            case .key(let key):
-                run(Reducer.handle(&state, key))
-                dirty = true
-            case nil:
-                break
-            }
-        }
-    }
 }

@@ -166,7 +166,7 @@ enum Truth {
         }
         let row = state.fleet.rows.first { $0.id == "premium" }!
         #expect(row.stateText == "ejected 1/3" && row.circuitText == "open 1/3")
-        #expect(row.stateNodes == ["ejected": 1, "healthy": 2])
+        #expect(row.stateNodes == [.ejected: 1, .healthy: 2])
         let status = state.fleet.status(now: 1000)
         #expect(status.reasons.contains("provider premium is ejected on 1/3 nodes"), "\(status.reasons)")
         let providers = View.render(state).text

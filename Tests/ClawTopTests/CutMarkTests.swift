@@ -20,7 +20,7 @@ import Testing
         Reducer.reduce(&state, .selectPane(.overview))
         let status = View.render(state).lines.first { $0.contains("DEGRADED") } ?? ""
         #expect(status.hasSuffix("…"), "\(status)")
-        state.message = (String(repeating: "result ", count: 20), .warn)
+        state.message = StatusMessage(String(repeating: "result ", count: 20), .warn)
         #expect(View.render(state).line(22).hasSuffix("…"))
         state.ascii = true
         #expect(View.render(state).line(22).hasSuffix("~"))

@@ -22,7 +22,7 @@ import Testing
             let nodes = (0..<2).map { n -> DrillReport.NodeSample in
                 let out = time >= Self.t0 + (n == 0 ? 3.0 : 3.5) && time < Self.t0 + 14
                 let faulted = time >= Self.t0 + 1 && time < Self.t0 + 11
-                return DrillReport.NodeSample(node: "node-\(n + 1)", state: out ? "ejected" : "healthy", circuit: out ? "open" : "closed", faulted: faulted,
+                return DrillReport.NodeSample(node: "node-\(n + 1)", state: out ? .ejected : .healthy, circuit: out ? .open : .closed, faulted: faulted,
                                               attempts: attempts[n], routeAttempts: total[n], requests: total[n] / 2,
                                               errors: n == 0 && time >= Self.t0 + 2 ? 1 : 0, p99: faulted ? 0.8 : 0.2,
                                               attempts1m: 70, routeAttempts1m: 100)

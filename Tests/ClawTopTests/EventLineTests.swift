@@ -75,7 +75,7 @@ import Testing
                 return e
             }
         }
-        state.mergedEvents = ([], [])  // the reducer's merge of the events as they were
+        state.mergedEvents = MergedEvents()  // the reducer's merge of the events as they were
         Reducer.reduce(&state, .selectPane(.events))
         let index = try #require(Selectors.eventLines(state).firstIndex { $0.kind == .circuitOpened && $0.detail.hasPrefix("5 consecutive") })
         Reducer.reduce(&state, .moveSelection(index - state.selected(.events)))

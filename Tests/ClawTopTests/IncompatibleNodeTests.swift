@@ -38,6 +38,38 @@ import Testing
         #expect(notJSON.failure?.field == "" && notJSON.failure?.reason.hasPrefix("not JSON") == true)
     }
 
+    /// A provider or circuit word from a newer gateway is not a broken answer: the node stays
+    /// compatible, the word shows as it came, and it counts as trouble (degraded), not as healthy.
+    @Test func aNewerGatewaysStateWordsDecodeAndShow() throws {
+        let decoded = decode { top in
+            guard case .array(var providers) = top["providers"]!, case .object(var first) = providers[0],
+                  case .object(var circuit) = first["circuit"]! else { return }
+            first["state"] = "quarantined"
+            circuit["state"] = "half_open"
+            first["circuit"] = .object(circuit)
+            providers[0] = .object(first)
+            top["providers"] = .array(providers)
+        }
+        let snapshot = try decoded.get()
+        #expect(snapshot.providers[0].state == .other("quarantined") && snapshot.providers[0].circuit.state == .other("half_open"))
+        #expect(try JSONValue.parse(bytes: AdminAPI.encode(snapshot.providers[0]))["state"]?.stringValue == "quarantined", "encoded as it came")
+        var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:1"], staleAfter: 6))
+        state.now = 1000
+        Reducer.reduce(&state, .resize(width: 120, height: 30))
+        Reducer.reduce(&state, .polled(index: 0, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil, at: 1000))
+        #expect(state.fleet.nodes[0].health(now: 1000, staleAfter: 6) == "serving")
+        let row = try #require(state.fleet.rows.first { $0.id == "fast" })
+        #expect(row.state == .other("quarantined") && row.circuit == .other("half_open"))
+        let status = state.fleet.status(now: 1000)
+        #expect(status.code == 1 && status.reasons.contains("provider fast is quarantined"), "\(status.reasons)")
+        Reducer.reduce(&state, .selectPane(.providers))
+        let line = try #require(View.render(state).lines.first { $0.contains("fast") })
+        #expect(line.contains("quarantined") && line.contains("half_open"), "\(line)")
+        let report = SnapshotReport.json(state.fleet, now: 1000)
+        let reported = report["providers"]?.arrayValue?.first { $0["id"]?.stringValue == "fast" }
+        #expect(reported?["state"]?.stringValue == "quarantined" && reported?["state_nodes"]?["quarantined"]?.doubleValue == 1)
+    }
+
     @Test func anIncompatibleNodeIsShownAsSuchAndNeverAsHealthy() throws {
         var state = sampleState(width: 120, height: 30)
         #expect(state.fleet.rows.map(\.id) == ["fast", "slow"])

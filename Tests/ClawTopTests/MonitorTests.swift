@@ -169,7 +169,12 @@ func figures(rps: Double = 42, p99: Double = 0.9) -> PrometheusFigures {
         #expect(screen.line(2).hasPrefix("SEVERITY") && screen.line(2).contains("SUMMARY"))
         #expect(screen.line(3).hasPrefix("critical") && screen.line(3).contains("ClawgateProviderDown"))
         #expect(screen.line(3).contains("1m50s"))
-        #expect(screen.lines.contains { $0.hasPrefix("ClawgateProviderDown{provider=slow}: Provider slow is out of rotation") })
+        // The selected alert whole under the table (there is room here), with what it names.
+        #expect(screen.lines.contains { $0.hasPrefix("SELECTED ALERT") })
+        #expect(screen.lines.contains { $0.hasPrefix("summary     Provider slow is out of rotation") })
+        #expect(screen.lines.contains { $0.hasPrefix("labels      alertname=ClawgateProviderDown") })
+        #expect(screen.lines.contains { $0.hasPrefix("            provider=slow") }, "every label, one a line")
+        #expect(screen.lines.contains { $0.hasPrefix("provider slow now") })
         #expect(screen.lines.contains { $0.contains("alertmanager http://127.0.0.1:9093: 2 firing, 0 silenced") })
 
         // Silenced: listed, dimmed, not counted; the fleet is then degraded by the warning only.

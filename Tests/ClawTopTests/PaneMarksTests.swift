@@ -20,7 +20,7 @@ import Testing
         var state = WarRoom.state(.healthy, width: 120, height: 40)
         Reducer.reduce(&state, .selectPane(.routes))
         #expect(!View.render(state).text.contains("predicted"))
-        state.expected["chat"] = (["cheap": 0.5, "fast": 0.5], state.now + 60)
+        state.expected["chat"] = ExpectedShares(shares: ["cheap": 0.5, "fast": 0.5], until: state.now + 60)
         let screen = View.render(state)
         #expect(screen.lines.contains { $0.contains("50%*") }, "\(screen.text)")
         #expect(screen.text.contains("* WANT predicted by your last action's preview"))

@@ -33,15 +33,33 @@ import Testing
                 }
             }
         }
-        // The Events pane: every event line, then the selected one in full; the Alerts pane: the
-        // selected alert, its labels and the events about what it names.
-        var events = WarRoom.state(.incident, width: 120, height: 40)
+        // The Events pane: every event line, then the selected one in full, then what its subject
+        // is doing now (a route's weights on each node and its graph, a provider's whole detail);
+        // with one event (healthy) the rows under it are used all the same. (Its sections have a
+        // blank row between them, one more than the panes with one detail block.)
+        for scene in [WarRoom.Scene.healthy, .incident] {
+            for (w, h, aim) in [(120, 40, 34), (200, 60, 52)] {
+                let used = Self.used(scene, .events, w, h)
+                #expect(used >= aim, "events \(scene) at \(w)x\(h): \(used) of \(h) rows used, aim \(aim)")
+            }
+        }
+        var events = WarRoom.state(.healthy, width: 120, height: 40)
         Reducer.reduce(&events, .selectPane(.events))
-        let lines = Selectors.eventLines(events).count
-        #expect(Self.used(.incident, .events, 120, 40) >= 4 + lines + 8, "\(Self.used(.incident, .events, 120, 40)) rows for \(lines) event lines")
+        let eventText = View.render(events).text
+        #expect(eventText.contains("batch NOW") && eventText.contains("demo-2       route batch: cheap 80 local 20") && eventText.contains("batch requests/s"), "\(eventText)")
+        // The Alerts pane, one alert firing: the alert whole (fields, every label), then the
+        // provider it names as the Providers pane's detail has it (its breaker on every node), and
+        // the events about it (sections a blank row apart, as above).
+        for (w, h, aim) in [(120, 40, 32), (200, 60, 52)] {
+            let used = Self.used(.incident, .alerts, w, h)
+            #expect(used >= aim, "alerts at \(w)x\(h): \(used) of \(h) rows used, aim \(aim)")
+        }
         var alerts = WarRoom.state(.incident, width: 120, height: 40)
         Reducer.reduce(&alerts, .selectPane(.alerts))
         let text = View.render(alerts).text
-        #expect(text.contains("labels: provider=cheap") && text.contains("EVENTS about cheap") && text.contains("health_failed cheap"), "\(text)")
+        for part in ["SELECTED ALERT", "severity    critical", "summary     cheap is down on 3 nodes", "labels      provider=cheap", "provider cheap now",
+                     "demo-2         ejected     open", "EVENTS about cheap", "health_failed cheap"] {
+            #expect(text.contains(part), "\(part) missing: \(text)")
+        }
     }
 }

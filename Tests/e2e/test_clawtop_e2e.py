@@ -120,8 +120,10 @@ def test_console_in_tmux_shows_the_fleet_resizes_and_quits(nodes):
         screen = t.wait_for("primary")
         assert "nodes 2/2" in screen and "secondary" in screen and "backup" in screen
         t.keys("2")
-        screen = t.wait_for("node-1")
-        assert "node-0" in screen and "serving" in screen
+        # The tab names the pane in view: the Providers pane's detail lists the nodes too, so
+        # waiting for a node's name alone can read the screen before the key was handled.
+        screen = t.wait_for("2 Nodes")
+        assert "node-0" in screen and "node-1" in screen and "serving" in screen
         # A provider drained through the admin API shows up on the next poll.
         call(urls[0] + "/admin/v1/providers/backup/drain", "POST")
         t.keys("1")
