@@ -270,7 +270,12 @@ extension Gateway {
             guard let seconds = value.doubleValue else { throw .invalid("duration", "must be seconds (a number) or a text like 2m") }
             duration = seconds
         }
-        return try OperatorCommand.checkFault(kind: kind, ratio: ratio, status: try whole("status"), extraMs: try whole("extra_ms"), duration: duration)
+        let (status, extraMs) = (try whole("status"), try whole("extra_ms"))
+        do throws(OperatorError) {
+            return try OperatorCommand.checkFault(kind: kind, ratio: ratio, status: status, extraMs: extraMs, duration: duration)
+        } catch {
+            throw AdminError(error)
+        }
     }
 
     /// `per_hour` (dollars per hour, 0: off) and `action` (shift or refuse; unset: the configured
