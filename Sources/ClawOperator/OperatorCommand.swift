@@ -34,9 +34,10 @@ public enum OperatorCommand: Sendable, Equatable {
     /// Drop a provider's fault once its time is over: the node's own write, so the state says what
     /// is in force even when no operator or console is left.
     case expireFault(String)
-    /// An operator's budget for a route in place of the configured one (`per_hour` 0: off); it lifts
-    /// a guard in force (the next evaluation trips it again if the route is still past the budget).
-    case setBudget(route: String, budget: RouteBudget)
+    /// An operator's budget for a route in place of the configured one (`per_hour` 0: off; no
+    /// action: the configured budget's, else shift); it lifts a guard in force (the next
+    /// evaluation trips it again if the route is still past the budget).
+    case setBudget(route: String, perHour: Double, action: BudgetAction?)
     /// The node found the route past its budget: the guard goes in force (audited as `clawgate`).
     case tripBudget(route: String, costPerHour: Double)
     /// The route stayed under 90 % of its budget for 5 minutes: the guard lifts.
@@ -94,7 +95,7 @@ public enum OperatorCommand: Sendable, Equatable {
         switch self {
         case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id): "provider:\(id)"
         case .setFault(let id, _), .endFault(let id), .expireFault(let id): "provider:\(id)"
-        case .setWeights(let route, _), .setStrategy(let route, _), .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _): "route:\(route)"
+        case .setWeights(let route, _), .setStrategy(let route, _), .setBudget(let route, _, _), .tripBudget(let route, _), .liftBudget(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
         case .replaceState, .acknowledgeStore: "fleet"
@@ -199,8 +200,9 @@ public enum OperatorCommand: Sendable, Equatable {
             next.faults[id] = nil
         case .expireFault(let id):
             if let fault = next.faults[id], !fault.active(now: now) { next.faults[id] = nil }
-        case .setBudget(let alias, let budget):
+        case .setBudget(let alias, let perHour, let action):
             let route = try Self.route(alias, config)
+            let budget = RouteBudget(perHour: perHour, action: action ?? route.budget?.action ?? .shift)
             guard budget.perHour.isFinite, (0...10_000_000).contains(budget.perHour) else {
                 throw .invalid("per_hour", "must be dollars per hour 0..10000000 (0 turns the budget off)")
             }
@@ -250,7 +252,7 @@ public enum OperatorCommand: Sendable, Equatable {
             return ["acknowledged_through": JSONValue(state.storeAcknowledged)]
         case .setFault(let id, _), .endFault(let id), .expireFault(let id):
             return ["fault": state.faults[id]?.json ?? .null]
-        case .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _):
+        case .setBudget(let route, _, _), .tripBudget(let route, _), .liftBudget(let route, _):
             return ["budget": state.budgets[route].map(OperatorState.json) ?? .null, "guard": state.budgetGuards[route].map(OperatorState.json) ?? .null]
         case .replaceState:
             return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),

@@ -5,25 +5,28 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// One admin endpoint: its method, its path under `/admin/v1`, and what it does. The table gives
-/// both the routes and, for every other method on the same path, the 405 answers.
-struct AdminEndpoint: Sendable {
-    var method: HTTPRequest.Method
-    var path: String
+/// One endpoint of the shared table (`AdminEndpoint.all`) with the code that answers it. The
+/// table gives both the routes and, for every other method on the same path, the 405 answers.
+struct AdminHandler: Sendable {
+    var endpoint: AdminEndpoint
     var handle: @Sendable (Request, GatewayContext) async throws -> Response
+
+    var method: HTTPRequest.Method { HTTPRequest.Method(endpoint.method.rawValue)! }
+    var path: String { endpoint.path }
 }
 
 extension Gateway {
-    /// Every admin endpoint. Reads answer their wire type; writes parse their body into an
+    /// A handler for every endpoint of the shared table, in its order. Reads answer their wire
+    /// type; writes parse their body (only the table's fields and `reason`) into an
     /// `OperatorCommand` and commit it.
-    func adminEndpoints() -> [AdminEndpoint] {
-        func read(_ path: String, _ answer: @escaping @Sendable (Request) throws(AdminError) -> Response) -> AdminEndpoint {
-            AdminEndpoint(method: .get, path: path) { request, _ in try answer(request) }
+    func adminEndpoints() -> [AdminHandler] {
+        func read(_ endpoint: AdminEndpoint, _ answer: @escaping @Sendable (Request) async throws -> Response) -> AdminHandler {
+            AdminHandler(endpoint: endpoint) { request, _ in try await answer(request) }
         }
-        func write(_ path: String, method: HTTPRequest.Method = .post, allowed: [String] = [],
-                   _ command: @escaping @Sendable ([String: JSONValue], Parameters) throws(AdminError) -> OperatorCommand) -> AdminEndpoint {
-            AdminEndpoint(method: method, path: path) { request, context in
-                let fields = try Self.writeBody(try await Self.body(request), allowed: allowed)
+        func write(_ endpoint: AdminEndpoint,
+                   _ command: @escaping @Sendable ([String: JSONValue], Parameters) throws(AdminError) -> OperatorCommand) -> AdminHandler {
+            AdminHandler(endpoint: endpoint) { request, context in
+                let fields = try Self.writeBody(try await Self.body(request), allowed: endpoint.fields)
                 let expected = try Self.ifMatch(request)
                 let reason = fields["reason"]?.stringValue
                 let parsed = try command(fields, context.parameters)
@@ -35,23 +38,23 @@ extension Gateway {
         @Sendable func id(_ p: Parameters) -> String { p.get("id") ?? "" }
         @Sendable func alias(_ p: Parameters) -> String { p.get("alias") ?? "" }
         return [
-            read("/snapshot") { _ in
+            read(.snapshot) { _ in
                 let snapshot = self.snapshot()
                 return AdminAnswer.response(.ok, snapshot, revision: snapshot.node.revision)
             },
-            AdminEndpoint(method: .get, path: "/fleet") { _, _ in AdminAnswer.response(.ok, await self.fleetMembers()) },
-            read("/state") { _ in
+            read(.fleet) { _ in AdminAnswer.response(.ok, await self.fleetMembers()) },
+            read(.state) { _ in
                 let s = self.state.operatorState
                 return AdminAnswer.response(.ok, s.document, revision: s.revision)
             },
-            read("/events") { request throws(AdminError) in
+            read(.events) { request in
                 let (since, limit) = try Self.sinceAndLimit(request)
                 let (events, truncated) = self.state.events(since: since)
                 let page = Array(events.prefix(limit))
                 return AdminAnswer.response(.ok, EventPage(items: page, truncated: truncated, nextSince: page.last?.sequence ?? since,
                                                            more: events.count > page.count))
             },
-            AdminEndpoint(method: .get, path: "/audit") { request, _ in
+            read(.audit) { request in
                 let (since, limit) = try Self.sinceAndLimit(request)
                 // With a fleet store, the fleet's audit (every node's writes); else, or when it does
                 // not answer, this node's own.
@@ -62,44 +65,45 @@ extension Gateway {
                 return AdminAnswer.response(.ok, AuditPage(items: page, truncated: all.first.map { since + 1 < $0.sequence } ?? false,
                                                            nextSince: page.last?.sequence ?? since, more: entries.count > page.count))
             },
-            read("/requests") { request throws(AdminError) in
+            read(.requests) { request in
                 let (since, limit) = try Self.sinceAndLimit(request)
                 let (requests, truncated) = self.state.requests(since: since)
                 let page = Array(requests.prefix(limit))
                 return AdminAnswer.response(.ok, RequestPage(items: page.map(\.wire), truncated: truncated,
                                                              nextSince: page.last?.sequence ?? since, more: requests.count > page.count))
             },
-            write("/providers/:id/drain") { _, p in .drainProvider(id(p)) },
-            write("/providers/:id/undrain") { _, p in .undrainProvider(id(p)) },
-            write("/providers/:id/failover", allowed: ["to"]) { fields, p throws(AdminError) in .failoverProvider(id(p), to: try Self.targets(fields)) },
-            write("/providers/:id/restore") { _, p in .restoreProvider(id(p)) },
-            write("/providers/:id/fault", allowed: ["kind", "ratio", "status", "extra_ms", "duration"]) { fields, p throws(AdminError) in
+            write(.drainProvider) { _, p in .drainProvider(id(p)) },
+            write(.undrainProvider) { _, p in .undrainProvider(id(p)) },
+            write(.failoverProvider) { fields, p throws(AdminError) in .failoverProvider(id(p), to: try Self.targets(fields)) },
+            write(.restoreProvider) { _, p in .restoreProvider(id(p)) },
+            write(.setFault) { fields, p throws(AdminError) in
                 .setFault(provider: id(p), spec: try Self.faultSpec(fields))
             },
-            write("/providers/:id/fault", method: .delete) { _, p in .endFault(id(p)) },
-            write("/routes/:alias/weights", method: .put, allowed: ["weights"]) { fields, p throws(AdminError) in
+            write(.endFault) { _, p in .endFault(id(p)) },
+            write(.setWeights) { fields, p throws(AdminError) in
                 .setWeights(route: alias(p), weights: try Self.weights(fields))
             },
-            write("/routes/:alias/strategy", method: .put, allowed: ["strategy"]) { fields, p throws(AdminError) in
+            write(.setStrategy) { fields, p throws(AdminError) in
                 .setStrategy(route: alias(p), strategy: try Self.strategy(fields))
             },
-            write("/routes/:alias/budget", method: .put, allowed: ["per_hour", "action"]) { fields, p throws(AdminError) in
-                .setBudget(route: alias(p), budget: try self.budget(fields, route: alias(p)))
+            write(.setBudget) { fields, p throws(AdminError) in
+                let (perHour, action) = try Self.budget(fields)
+                return .setBudget(route: alias(p), perHour: perHour, action: action)
             },
-            write("/routes/:alias/tiers/:tier/failover", allowed: ["to"]) { fields, p throws(AdminError) in
+            write(.failoverTier) { fields, p throws(AdminError) in
                 .failoverTier(route: alias(p), tier: try self.tier(p), to: try Self.targets(fields))
             },
-            write("/routes/:alias/tiers/:tier/restore") { _, p throws(AdminError) in .restoreTier(route: alias(p), tier: try self.tier(p)) },
-            write("/node/drain") { _, _ in .drainNode },
-            write("/node/undrain") { _, _ in .undrainNode },
-            write("/clients/:name/block") { _, p in .blockClient(p.get("name") ?? "") },
-            write("/clients/:name/unblock") { _, p in .unblockClient(p.get("name") ?? "") },
-            write("/clients/:name/limits", method: .put, allowed: ["limits"]) { fields, p throws(AdminError) in
+            write(.restoreTier) { _, p throws(AdminError) in .restoreTier(route: alias(p), tier: try self.tier(p)) },
+            write(.drainNode) { _, _ in .drainNode },
+            write(.undrainNode) { _, _ in .undrainNode },
+            write(.blockClient) { _, p in .blockClient(p.get("name") ?? "") },
+            write(.unblockClient) { _, p in .unblockClient(p.get("name") ?? "") },
+            write(.setClientLimits) { fields, p throws(AdminError) in
                 .setClientLimits(client: p.get("name") ?? "", limits: try Self.clientLimits(fields))
             },
-            write("/state", method: .put, allowed: ["state"]) { fields, _ throws(AdminError) in .replaceState(try Self.stateDocument(fields)) },
-            AdminEndpoint(method: .post, path: "/store/acknowledge") { request, context in
-                let fields = try Self.writeBody(try await Self.body(request), allowed: [])
+            write(.replaceState) { fields, _ throws(AdminError) in .replaceState(try Self.stateDocument(fields)) },
+            AdminHandler(endpoint: .acknowledgeStore) { request, context in
+                let fields = try Self.writeBody(try await Self.body(request), allowed: AdminEndpoint.acknowledgeStore.fields)
                 let expected = try Self.ifMatch(request)
                 guard let caller = context.caller else { throw AdminError.unauthorized }
                 guard let fleetStore = self.fleetStore else {
@@ -279,18 +283,18 @@ extension Gateway {
     }
 
     /// `per_hour` (dollars per hour, 0: off) and `action` (shift or refuse; unset: the configured
-    /// budget's, else shift).
-    func budget(_ fields: [String: JSONValue], route alias: String) throws(AdminError) -> RouteBudget {
+    /// budget's, else shift, as the command applies it).
+    static func budget(_ fields: [String: JSONValue]) throws(AdminError) -> (Double, BudgetAction?) {
         guard let value = fields["per_hour"], value != .null else { throw .invalid("per_hour", "required: dollars per hour (0 turns the budget off)") }
         guard let perHour = value.doubleValue, perHour.isFinite, (0...10_000_000).contains(perHour) else {
             throw .invalid("per_hour", "must be dollars per hour 0..10000000 (0 turns the budget off)")
         }
-        var action = config.routes.first { $0.alias == alias }?.budget?.action ?? .shift
+        var action: BudgetAction?
         if let value = fields["action"], value != .null {
             guard let name = value.stringValue, let a = BudgetAction(rawValue: name) else { throw .invalid("action", "must be shift or refuse") }
             action = a
         }
-        return RouteBudget(perHour: perHour, action: action)
+        return (perHour, action)
     }
 
     /// `strategy`: one of the routing strategies.
