@@ -202,7 +202,7 @@ public struct OperatorState: Sendable, Equatable {
                     }
                 }
                 for (weight, to) in moved {
-                    let share = max(1, weight / to.count)
+                    let share = Self.failoverShare(weight, among: to.count)
                     for target in to {
                         guard let index = providerIndex[target], !drainedProviders.contains(target), failedOver(provider: target) == nil,
                               let model = route.tiers.joined().first(where: { $0.provider == target })?.model
@@ -225,6 +225,10 @@ public struct OperatorState: Sendable, Equatable {
             return resolved
         }
     }
+
+    /// The weight each of a failover's `count` targets takes over from a provider of `weight`: an
+    /// equal part, at least 1 (the console's preview moves weights by the same rule).
+    public static func failoverShare(_ weight: Int, among count: Int) -> Int { max(1, weight / max(1, count)) }
 
     /// A tier's price per request as the budget guard ranks tiers: the weighted mean of its
     /// providers' input and output prices per million tokens; a provider without `price:` is never
