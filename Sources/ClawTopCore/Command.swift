@@ -293,8 +293,8 @@ extension Command {
         let routes = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.routes.map(\.alias) })
         let why = reason.flatMap { $0.isEmpty ? nil : $0 }
         // With a fleet store, one write through one node that reaches it; every node applies it.
-        let viaStore = reachable.first { fleet.nodes[$0].snapshot?.node.store.kind == .etcd && fleet.nodes[$0].snapshot?.node.store.reachable == true }
-        let storeFleet = reachable.contains { fleet.nodes[$0].snapshot?.node.store.kind == .etcd }
+        let viaStore = fleet.storeWriter(among: reachable)
+        let storeFleet = fleet.usesStore
         if storeFleet, viaStore == nil {
             return .failure(.init("no node reaches the fleet store now; operator state cannot change until it is back"))
         }
