@@ -34,7 +34,7 @@ let package = Package(
         /// The console's HTTP client: libcurl multi, the only importer of libcurl.
         .target(name: "ClawCurl", dependencies: ["CCurl"]),
         /// The console's pure core: fleet model, state, keys, reducer, layout, rendering into a cell buffer.
-        .target(name: "ClawTopCore", dependencies: ["ClawShared", "ClawAdminAPI"]),
+        .target(name: "ClawTopCore", dependencies: ["ClawShared", "ClawAdminAPI", "ClawOperator"]),
         /// The terminal driver: the only importer of ncurses.
         .target(name: "ClawTerminal", dependencies: ["ClawTopCore", "CNCursesW"]),
         /// The console's runtime: poller, action sender, demo fleet, config file, theme files and the
@@ -57,6 +57,10 @@ let package = Package(
         /// The admin API's wire model: Codable types for every request and answer, encoded by the
         /// gateway and decoded by the console. No networking library.
         .target(name: "ClawAdminAPI", dependencies: ["ClawShared"]),
+        /// The operator core both sides share: the state document and its commands (each a pure
+        /// `apply` checked against the configuration), the routing worked out from them, and the
+        /// admin endpoint table. No networking library, no I/O.
+        .target(name: "ClawOperator", dependencies: ["ClawShared", "ClawAdminAPI"]),
         /// Small pure pieces every program shares: JSON values, OpenAI error bodies, SSE parsing,
         /// seeded random numbers, shutdown signals. No networking library.
         .target(name: "ClawShared"),
@@ -83,7 +87,7 @@ let package = Package(
         .target(
             name: "ClawGateKit",
             dependencies: [
-                "ClawShared", "ClawServerSupport", "ClawAdminAPI",
+                "ClawShared", "ClawServerSupport", "ClawAdminAPI", "ClawOperator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -144,13 +148,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ClawTopTests",
-            dependencies: ["ClawTopCore", "ClawTopRuntime", "ClawTerminal", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI"],
+            dependencies: ["ClawTopCore", "ClawTopRuntime", "ClawTerminal", "ClawCurl", "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawShared", "ClawAdminAPI", "ClawOperator"],
             exclude: ["Snapshots"]
         ),
         .testTarget(
             name: "ClawGateTests",
             dependencies: [
-                "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawAdminAPI",
+                "ClawTesting", "ClawGateKit", "ClawSimKit", "ClawAdminAPI", "ClawOperator",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -121,13 +121,26 @@ public struct StateBody: Codable, Sendable, Equatable {
     }
 }
 
-/// `PUT /clients/NAME/limits`: the limits to set (a field left out stays as it is).
+/// `PUT /clients/NAME/limits`: the limits to set (a field left out stays as it is, so an unset
+/// limit is left out of the body, not sent as null).
 public struct ClientLimitsBody: Codable, Sendable, Equatable {
     public var limits: ClientStatus.Limits
     public var reason: String?
     public init(limits: ClientStatus.Limits, reason: String? = nil) {
         self.limits = limits
         self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case limits, reason }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var l = c.nestedContainer(keyedBy: ClientStatus.Limits.CodingKeys.self, forKey: .limits)
+        try l.encodeIfPresent(limits.rpm, forKey: .rpm)
+        try l.encodeIfPresent(limits.tpm, forKey: .tpm)
+        try l.encodeIfPresent(limits.spendPerDay, forKey: .spendPerDay)
+        try l.encodeIfPresent(limits.concurrency, forKey: .concurrency)
+        try c.encodeIfPresent(reason, forKey: .reason)
     }
 }
 

@@ -70,34 +70,10 @@ public struct GatewayConfig: Sendable, Equatable {
         }
     }
 
-    public struct Target: Sendable, Equatable {
-        public var provider: String
-        public var model: String
-        public var weight: Int
-
-        public init(provider: String, model: String, weight: Int) {
-            self.provider = provider
-            self.model = model
-            self.weight = weight
-        }
-    }
-
-    public struct Route: Sendable, Equatable {
-        public var alias: String
-        /// Priority tiers: the first tier with an eligible provider takes the request.
-        public var tiers: [[Target]]
-        /// How a provider is chosen within a tier (operators may change it at runtime).
-        public var strategy: RoutingStrategy
-        /// `budget: {per_hour, action}`: what the route may spend, and what happens past it.
-        public var budget: RouteBudget?
-
-        public init(alias: String, tiers: [[Target]], strategy: RoutingStrategy = .weighted, budget: RouteBudget? = nil) {
-            self.alias = alias
-            self.tiers = tiers
-            self.strategy = strategy
-            self.budget = budget
-        }
-    }
+    /// A tier's provider and a route: the operator core's, so that commands and routing are
+    /// checked and worked out by the same code in the gateway and the console.
+    public typealias Target = OperatorConfig.Target
+    public typealias Route = OperatorConfig.Route
 
     public struct Retry: Sendable, Equatable {
         /// Upstream attempts per client request, the first included.
@@ -302,23 +278,8 @@ public struct GatewayConfig: Sendable, Equatable {
     }
 
     /// A client's limits; nil: none.
-    public struct ClientLimits: Sendable, Equatable {
-        /// Requests per minute.
-        public var rpm: Int?
-        /// Tokens (prompt and completion) per minute.
-        public var tpm: Int?
-        /// Dollars per UTC day.
-        public var spendPerDay: Double?
-        /// Requests at once.
-        public var concurrency: Int?
+    public typealias ClientLimits = OperatorConfig.ClientLimits
 
-        public init(rpm: Int? = nil, tpm: Int? = nil, spendPerDay: Double? = nil, concurrency: Int? = nil) {
-            self.rpm = rpm
-            self.tpm = tpm
-            self.spendPerDay = spendPerDay
-            self.concurrency = concurrency
-        }
-    }
     /// routing.slow_start: seconds over which a provider back in rotation (undrained, restored, its
     /// circuit closed, healthy again) ramps up from 10 % to its full weight; 0: off.
     public var slowStart = 0.0
@@ -341,6 +302,13 @@ public struct GatewayConfig: Sendable, Equatable {
     }
 
     public var listen: String { "\(listenHost):\(listenPort)" }
+
+    /// What operator commands are checked against and routing is worked out from.
+    public var operatorConfig: OperatorConfig {
+        OperatorConfig(nodeID: nodeID,
+                       providers: providers.map { .init(id: $0.id, pricePer1M: $0.priced ? $0.price.inputPer1M + $0.price.outputPer1M : nil) },
+                       routes: routes, clients: clients?.map(\.name))
+    }
 
     /// Where the admin listener binds: `admin.listen`, or loopback on the client port + 1 (a free
     /// port when the client port is 0), so the admin API is never reachable from outside by default.

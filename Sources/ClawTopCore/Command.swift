@@ -178,6 +178,20 @@ public enum Command: Sendable, Equatable {
         }
     }
 
+    /// `limit`'s pairs as the limits they set (a limit not given stays as it is).
+    static func clientLimits(_ pairs: [(String, Double)]) -> OperatorConfig.ClientLimits {
+        var limits = OperatorConfig.ClientLimits()
+        for (key, value) in pairs {
+            switch key {
+            case "rpm": limits.rpm = Int(value)
+            case "tpm": limits.tpm = Int(value)
+            case "concurrency": limits.concurrency = Int(value)
+            default: limits.spendPerDay = value
+            }
+        }
+        return limits
+    }
+
     /// `20`, `12.5`: dollars as the command line writes them.
     static func amount(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
 
@@ -228,6 +242,18 @@ public struct AdminCall: Sendable, Equatable {
 
     /// The node's index, for a call to a node.
     public var node: Int? { if case .node(let index) = target { index } else { nil } }
+
+    public init(target: CallTarget, method: String, path: String, body: JSONValue) {
+        self.target = target
+        self.method = method
+        self.path = path
+        self.body = body
+    }
+
+    /// An admin call of the shared endpoint table, to a node.
+    public init(node: Int, _ request: AdminRequest) {
+        self.init(target: .node(node), method: request.method, path: request.path, body: request.body)
+    }
 }
 
 /// What a command will do: which calls on which nodes, and in words for the dialog.
@@ -266,18 +292,17 @@ extension Command {
         let providers = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.providers.map(\.id) })
         let routes = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.routes.map(\.alias) })
         let why = reason.flatMap { $0.isEmpty ? nil : $0 }
-        /// A write body of the admin API's wire model, as the JSON the call sends.
-        func wire(_ body: some Encodable) -> JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(body))) ?? [:] }
-        func body() -> JSONValue { wire(ReasonBody(reason: why)) }
         // With a fleet store, one write through one node that reaches it; every node applies it.
-        let viaStore = reachable.first { fleet.nodes[$0].snapshot?.node.store.kind == .etcd && fleet.nodes[$0].snapshot?.node.store.reachable == true }
-        let storeFleet = reachable.contains { fleet.nodes[$0].snapshot?.node.store.kind == .etcd }
+        let viaStore = fleet.storeWriter(among: reachable)
+        let storeFleet = fleet.usesStore
         if storeFleet, viaStore == nil {
             return .failure(.init("no node reaches the fleet store now; operator state cannot change until it is back"))
         }
-        func everyNode(_ method: String, _ path: String, _ b: JSONValue) -> [AdminCall] {
-            if let viaStore { return [AdminCall(target: .node(viaStore), method: method, path: path, body: b)] }
-            return reachable.map { AdminCall(target: .node($0), method: method, path: path, body: b) }
+        /// The command's call (from the shared endpoint table), once through the store or to every node.
+        func everyNode(_ command: OperatorCommand) -> [AdminCall] {
+            guard let request = command.request(reason: why) else { return [] }
+            if let viaStore { return [AdminCall(node: viaStore, request)] }
+            return reachable.map { AdminCall(node: $0, request) }
         }
         func provider(_ id: String) -> CommandError? {
             providers.contains(id) ? nil : CommandError("no provider '\(id)'; known: \(providers.sorted().joined(separator: ", "))")
@@ -290,34 +315,35 @@ extension Command {
         case .drainProvider(let id), .undrainProvider(let id):
             if let e = provider(id) { return .failure(e) }
             let verb = { if case .drainProvider = self { return "drain" } else { return "undrain" } }()
-            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/\(verb)", body()),
+            return .success(ActionPlan(command: self, calls: everyNode(verb == "drain" ? .drainProvider(id) : .undrainProvider(id)),
                                        summary: "\(verb.capitalized) provider \(id) on \(count)"))
         case .drainNode(let name), .undrainNode(let name):
             guard let index = fleet.nodes.firstIndex(where: { $0.snapshot?.node.id == name || $0.url == name }) else {
                 return .failure(.init("no node '\(name)'; known: \(fleet.nodes.map(\.name).joined(separator: ", "))"))
             }
             let verb = { if case .drainNode = self { return "drain" } else { return "undrain" } }()
-            return .success(ActionPlan(command: self, calls: [AdminCall(target: .node(index), method: "POST", path: "/admin/v1/node/\(verb)", body: body())],
+            let request = (verb == "drain" ? OperatorCommand.drainNode : .undrainNode).request(reason: why)!
+            return .success(ActionPlan(command: self, calls: [AdminCall(node: index, request)],
                                        summary: "\(verb.capitalized) node \(fleet.nodes[index].name) (1 node)", appliers: [fleet.nodes[index].name]))
         case .weight(let route, let weights):
             guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
             for (id, _) in weights { if let e = provider(id) { return .failure(e) } }
             let map = Dictionary(weights.map { ($0.0, $0.1) }, uniquingKeysWith: { $1 })
-            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/weights", wire(WeightsBody(weights: map, reason: why))),
+            return .success(ActionPlan(command: self, calls: everyNode(.setWeights(route: route, weights: map)),
                                        summary: "Set weights of route \(route): \(weights.map { "\($0.0)=\($0.1)" }.joined(separator: " ")) on \(count)"))
         case .strategy(let route, let name):
             guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
-            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/strategy", wire(StrategyBody(strategy: name, reason: why))),
+            guard let strategy = RoutingStrategy(rawValue: name) else { return .failure(.init("strategy: '\(name)' is not one of \(RoutingStrategy.names)")) }
+            return .success(ActionPlan(command: self, calls: everyNode(.setStrategy(route: route, strategy: strategy)),
                                        summary: "Route \(route) chooses by \(name) on \(count)"))
         case .failover(let id, let to):
             if let e = provider(id) { return .failure(e) }
             for target in to { if let e = provider(target) { return .failure(e) } }
-            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/failover",
-                                                                       wire(FailoverBody(to: to.isEmpty ? nil : to, reason: why))),
+            return .success(ActionPlan(command: self, calls: everyNode(.failoverProvider(id, to: to)),
                                        summary: "Fail over provider \(id) to \(to.isEmpty ? "its tier's others, then the next tier" : to.joined(separator: ", ")) on \(count)"))
         case .restore(let id):
             if let e = provider(id) { return .failure(e) }
-            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(id)/restore", body()),
+            return .success(ActionPlan(command: self, calls: everyNode(.restoreProvider(id)),
                                        summary: "Restore provider \(id) to the configured routing on \(count)"))
         case .fault(let f), .drill(let f):
             if let e = provider(f.provider) { return .failure(e) }
@@ -325,17 +351,16 @@ extension Command {
             if let active, active.active(now: now) {
                 return .failure(.init("provider \(f.provider) already has a fault in force (\(active.summary), until \(Format.iso8601(active.until))); `unfault provider \(f.provider)` first"))
             }
-            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/providers/\(f.provider)/fault", wire(f.body(reason: why))),
+            return .success(ActionPlan(command: self, calls: everyNode(.setFault(provider: f.provider, spec: f.spec)),
                                        summary: "\(isDrill ? "Drill" : "Inject a fault"): provider \(f.provider) \(f.summary) for \(Format.duration(f.duration)), ending by itself, on \(count)"))
         case .budget(let route, let perHour, let action):
             guard routes.contains(route) else { return .failure(.init("no route '\(route)'; known: \(routes.sorted().joined(separator: ", "))")) }
             let what = perHour == 0 ? "turn the budget of route \(route) off" : "hold route \(route) to $\(Self.amount(perHour))/h" + (action.map { " (\($0.rawValue))" } ?? "")
-            return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/routes/\(route)/budget",
-                                                                       wire(BudgetBody(perHour: perHour, action: action?.rawValue, reason: why))),
+            return .success(ActionPlan(command: self, calls: everyNode(.setBudget(route: route, perHour: perHour, action: action)),
                                        summary: what.prefix(1).uppercased() + what.dropFirst() + " on \(count)"))
         case .unfault(let id):
             if let e = provider(id) { return .failure(e) }
-            return .success(ActionPlan(command: self, calls: everyNode("DELETE", "/admin/v1/providers/\(id)/fault", body()),
+            return .success(ActionPlan(command: self, calls: everyNode(.endFault(id)),
                                        summary: "End the fault on provider \(id) now on \(count)"))
         case .blockClient(let name), .unblockClient(let name), .limit(let name, _):
             let clients = Set(fleet.nodes.compactMap(\.snapshot).flatMap { $0.clients ?? [] }.map(\.name))
@@ -344,17 +369,13 @@ extension Command {
             }
             switch self {
             case .blockClient:
-                return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/clients/\(name)/block", body()),
+                return .success(ActionPlan(command: self, calls: everyNode(.blockClient(name)),
                                            summary: "Block client \(name): its requests are refused with 403 on \(count)"))
             case .unblockClient:
-                return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/clients/\(name)/unblock", body()),
+                return .success(ActionPlan(command: self, calls: everyNode(.unblockClient(name)),
                                            summary: "Unblock client \(name) on \(count)"))
             case .limit(_, let limits):
-                var object: [String: JSONValue] = [:]
-                for (key, value) in limits { object[key] = key == "spend_per_day" ? JSONValue(value) : JSONValue(Int(value)) }
-                var bodyObject: [String: JSONValue] = ["limits": .object(object)]
-                if let why { bodyObject["reason"] = .string(why) }
-                return .success(ActionPlan(command: self, calls: everyNode("PUT", "/admin/v1/clients/\(name)/limits", .object(bodyObject)),
+                return .success(ActionPlan(command: self, calls: everyNode(.setClientLimits(client: name, limits: Self.clientLimits(limits))),
                                            summary: "Set limits of client \(name): \(text.dropFirst("limit \(name) ".count)) on \(count)"))
             default:
                 return .failure(.init("unreachable"))
@@ -374,9 +395,9 @@ extension Command {
                 return .failure(.init("\(fleet.nodes[source].name)'s operator state (GET /admin/v1/state) has not been read yet: nothing copied"))
             }
             document.nodeDrain = false
-            let state = wire(StateBody(state: document, reason: why))
+            let request = OperatorCommand.replaceState(document).request(reason: why)!
             return .success(ActionPlan(command: self,
-                                       calls: targets.map { AdminCall(target: .node($0), method: "PUT", path: "/admin/v1/state", body: state) },
+                                       calls: targets.map { AdminCall(node: $0, request) },
                                        summary: "Copy \(fleet.nodes[source].name)'s operator state (\(OperatorContent(snapshot).summary(with: document))) to "
                                            + targets.map { fleet.nodes[$0].name }.joined(separator: ", ") + "; node drains stay as they are",
                                        appliers: targets.map { fleet.nodes[$0].name }))
@@ -384,7 +405,7 @@ extension Command {
             guard storeFleet else { return .failure(.init("acknowledge is for a fleet store (etcd): these nodes keep their own state files")) }
             let flagged = Set(fleet.nodes.compactMap(\.snapshot).flatMap(\.node.store.unaudited)).sorted()
             guard !flagged.isEmpty else { return .failure(.init("no revision of the fleet state is flagged as written straight into etcd: nothing to acknowledge")) }
-            return .success(ActionPlan(command: self, calls: everyNode("POST", "/admin/v1/store/acknowledge", body()),
+            return .success(ActionPlan(command: self, calls: everyNode(.acknowledgeStore),
                                        summary: "Acknowledge the fleet state's revision\(flagged.count == 1 ? "" : "s") \(flagged.map(String.init).joined(separator: ", ")) written straight into etcd (in effect as they are) on \(count)"))
         case .theme, .quit, .silence, .unsilence, .timeline:
             return .failure(.init("'\(text)' does not change the fleet"))

@@ -60,8 +60,16 @@ public struct OperatorContent: Sendable, Equatable {
 
 extension Fleet {
     /// Whether the nodes keep their operator state in a fleet store (then they cannot drift, only
-    /// lag behind it).
+    /// lag behind it): any node that ever answered says so. The one place this is decided: plans
+    /// (one write through the store, no `:sync`, `:acknowledge`), pending marks and drift ask here.
     public var usesStore: Bool { nodes.contains { $0.snapshot?.node.store.kind == .etcd } }
+
+    /// With a fleet store, the node to write through: the first that answers now and reaches the
+    /// store (nil: none does, so operator state cannot change now; or no store).
+    public func storeWriter(among reachable: [Int]) -> Int? {
+        guard usesStore else { return nil }
+        return reachable.first { nodes[$0].snapshot?.node.store.kind == .etcd && nodes[$0].snapshot?.node.store.reachable == true }
+    }
 
     /// With file stores: the nodes whose operator state differs from the most common one (on a tie,
     /// the one of the node with the highest revision), and the node that holds that reference.

@@ -93,8 +93,9 @@ public struct FaultCommand: Sendable, Equatable {
     }
 
     /// The admin API's body.
-    public func body(reason: String?) -> FaultBody {
-        FaultBody(kind: kind.rawValue, ratio: ratio, status: status, extraMs: extraMs, duration: duration, reason: reason)
+    /// The fault as the operator core's command takes it (a ratio not given: every attempt).
+    public var spec: OperatorCommand.FaultSpec {
+        OperatorCommand.FaultSpec(kind: kind, ratio: ratio ?? 1, status: status, extraMs: extraMs, duration: duration)
     }
 
     /// Whether every attempt it hits fails (the breaker then takes the provider out, as a drain would).

@@ -175,7 +175,7 @@ public struct Preview: Sendable, Equatable {
                     after[i].weight = 0
                     touched = true
                     for target in to {
-                        let share = max(1, moved / max(1, to.count))
+                        let share = OperatorState.failoverShare(moved, among: to.count)
                         if let j = after.firstIndex(where: { $0.provider == target && $0.tier == after[i].tier }) {
                             after[j].weight += share
                         } else {
@@ -379,71 +379,40 @@ public struct Preview: Sendable, Equatable {
         return out
     }
 
-    /// The shares a strategy would give the serving tier's providers now: by weight for
-    /// `weighted` and `least_outstanding` (equal load per unit of weight is where it settles);
-    /// power of two choices on the latency score for `latency`; the cheapest band of the fast
-    /// enough, by weight, for `cost` (a zero price counts as none); 2 % by weight for exploration.
+    /// The shares a strategy would give the serving tier's providers now, as the router works
+    /// them out (`RoutingChooser.expectedShares`, with its constants) from the inputs the nodes
+    /// report: weights, requests in flight, latency (an unmeasured one at the tier's median, as the
+    /// router takes it) and prices (a zero price counts as none).
     static func strategyShares(_ strategy: String, _ targets: [Target], _ providers: [String: Provider]) -> [String: Double] {
-        let total = Double(targets.reduce(0) { $0 + $1.weight })
+        let total = targets.reduce(0) { $0 + $1.weight }
         guard total > 0 else { return [:] }
-        let byWeight = Dictionary(targets.map { ($0.provider, Double($0.weight) / total) }, uniquingKeysWith: +)
+        let strategy = RoutingStrategy(rawValue: strategy) ?? .weighted
         func latency(_ id: String) -> Double? {
             let r = providers[id]?.routing
             return r?.perToken.seconds ?? r?.ttft.seconds
         }
-        let known = targets.compactMap { latency($0.provider) }.sorted()
-        let median = known.isEmpty ? nil : known[known.count / 2]
-        switch strategy {
-        case "latency":
-            // P(i wins) = sum over j of P(i and j sampled) when i scores lower (ties halved).
-            func score(_ t: Target) -> Double { max(latency(t.provider) ?? median ?? 0.001, 0.001) * Double((providers[t.provider]?.inFlight ?? 0) + 1) / Double(t.weight) }
-            guard targets.count > 1 else { return byWeight }
-            var out: [String: Double] = [:]
-            for i in targets {
-                for j in targets where j.provider != i.provider {
-                    let pi = byWeight[i.provider]!, pj = byWeight[j.provider]!
-                    let pair = pi * pj / (1 - pi) + pj * pi / (1 - pj)
-                    let (si, sj) = (score(i), score(j))
-                    out[i.provider, default: 0] += pair * (si < sj ? 1 : si == sj ? 0.5 : 0)
-                }
-            }
-            return out.mapValues { $0 * 0.98 }.merging(byWeight.mapValues { $0 * 0.02 }, uniquingKeysWith: +)
-        case "cost":
-            func price(_ id: String) -> Double? {
-                guard let p = providers[id]?.price, p.inputPer1M + p.outputPer1M > 0 else { return nil }
-                return p.inputPer1M + p.outputPer1M
-            }
-            let priced = targets.filter { price($0.provider) != nil }
-            guard !priced.isEmpty else { return byWeight }
-            let best = priced.compactMap { latency($0.provider) }.min()
-            let fast = priced.filter { t in
-                guard let best, let l = latency(t.provider) else { return true }
-                return l <= best * 2 + 0.05
-            }
-            let cheapest = fast.compactMap { price($0.provider) }.min() ?? 0
-            let band = fast.filter { (price($0.provider) ?? .infinity) <= cheapest * 1.25 + 1e-12 }
-            let bandTotal = Double(band.reduce(0) { $0 + $1.weight })
-            let pricedTotal = Double(priced.reduce(0) { $0 + $1.weight })
-            var out: [String: Double] = [:]
-            for t in band { out[t.provider, default: 0] += 0.98 * Double(t.weight) / bandTotal }
-            for t in priced { out[t.provider, default: 0] += 0.02 * Double(t.weight) / pricedTotal }
-            return out
-        default:
-            return byWeight
+        func price(_ id: String) -> Double? {
+            guard let p = providers[id]?.price, p.inputPer1M + p.outputPer1M > 0 else { return nil }
+            return p.inputPer1M + p.outputPer1M
         }
+        let median = RoutingChooser.median(targets.map { latency($0.provider) })
+        let candidates = targets.enumerated().map { index, t in
+            RoutingCandidate(provider: index, weight: Double(t.weight), inFlight: providers[t.provider]?.inFlight ?? 0,
+                             latency: strategy == .latency ? latency(t.provider) ?? median : latency(t.provider), price: price(t.provider))
+        }
+        var out: [String: Double] = [:]
+        for (t, share) in zip(targets, RoutingChooser.expectedShares(strategy, candidates)) { out[t.provider, default: 0] += share }
+        return out
     }
 
-    /// The serving tier and each provider's share in it, by weight among the available ones.
+    /// The serving tier and each provider's share in it, by weight among the available ones, as
+    /// the router's planner picks the tier (`RoutePlanner.wantedShares`).
     static func shares(_ targets: [Target], available: (String) -> Bool) -> (Int?, [String: Double]) {
-        let tiers = Set(targets.map(\.tier)).sorted()
-        for tier in tiers {
-            let serving = targets.filter { $0.tier == tier && $0.weight > 0 && available($0.provider) }
-            let total = serving.reduce(0) { $0 + $1.weight }
-            guard total > 0 else { continue }
-            var out: [String: Double] = [:]
-            for t in serving { out[t.provider, default: 0] += Double(t.weight) / Double(total) }
-            return (tier, out)
-        }
-        return (nil, [:])
+        let ids = targets.map(\.provider).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        var tiers = [[ResolvedRoute.Target]](repeating: [], count: (targets.map(\.tier).max() ?? -1) + 1)
+        for t in targets { tiers[t.tier].append(.init(provider: index[t.provider]!, model: "", weight: t.weight)) }
+        let (tier, shares) = RoutePlanner.wantedShares(ResolvedRoute(alias: "", tiers: tiers), available: { available(ids[$0]) })
+        return (tier, Dictionary(shares.map { (ids[$0.key], $0.value) }, uniquingKeysWith: +))
     }
 }

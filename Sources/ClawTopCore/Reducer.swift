@@ -128,8 +128,7 @@ public enum Reducer {
                 var pending = PendingWrite(summary: summary, resultsAt: at)
                 pending.results = results
                 pending.timedOut = timedOut
-                let storeFleet = state.fleet.nodes.contains { $0.snapshot?.node.store.kind == .etcd }
-                if storeFleet, let revision = results.compactMap(\.revision).max() {
+                if state.fleet.usesStore, let revision = results.compactMap(\.revision).max() {
                     for node in state.fleet.nodes { pending.wanted[node.name] = revision }
                 } else {
                     for result in results where result.ok { if let revision = result.revision { pending.wanted[result.node] = revision } }

@@ -91,7 +91,13 @@ import Testing
                 ("POST", "/providers/a/failover", ["to": ["ghost"]], 400, "to[0]"),
                 ("POST", "/providers/a/failover", ["to": ["a"]], 400, "to[0]"),
                 ("POST", "/providers/a/failover", ["to": "b"], 400, "to"),
+                ("POST", "/providers/a/failover", ["to": .null], 400, "to"),
                 ("POST", "/routes/chat/tiers/7/failover", nil, 404, "not_found"),
+                // A tier the route lacks is named before a body that is wrong too.
+                ("POST", "/routes/chat/tiers/7/failover", ["to": "b"], 404, "not_found"),
+                ("PUT", "/routes/chat/budget", ["per_hour": "lots"], 400, "per_hour"),
+                ("PUT", "/clients/bob/limits", ["limits": ["rpm": 0]], 400, "limits.rpm"),
+                ("POST", "/providers/a/fault", ["kind": "outage", "duration": "soon"], 400, "duration"),
                 ("POST", "/providers/a/drain", ["reason": 5], 400, "reason"),
                 // 300 characters as a person reads them, 600 code points: over the schema's maxLength 500.
                 ("POST", "/providers/a/drain", ["reason": .string(String(repeating: "नि", count: 300))], 400, "reason"),

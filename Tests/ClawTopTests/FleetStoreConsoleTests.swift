@@ -175,4 +175,26 @@ import Testing
         poll(&state, revisions: [4, 6], drained: [["fast"], ["fast"]], at: 1002)
         #expect(state.pending["provider:fast"] == nil, "each node reached the revision its own answer gave")
     }
+
+    /// "Is this fleet on a store" is decided once (`Fleet.usesStore`): a node on etcd that answered
+    /// before and does not answer now still makes it a store fleet for plans, `:sync` and drift,
+    /// so a write is not sent to the other nodes' own files behind the store's back.
+    @Test func oneAnswerToWhetherTheFleetIsOnAStore() throws {
+        var state = AppState(fleet: Fleet(urls: ["http://127.0.0.1:9000", "http://127.0.0.1:9001"], staleAfter: 6))
+        state.now = 1000
+        let polls = [0, 1].map { i -> NodePoll in
+            var snapshot = sampleSnapshot()
+            snapshot.node.id = "node-\(i + 1)"
+            snapshot.node.store = i == 0 ? StoreStatus(kind: .etcd, reachable: true, error: nil, unaudited: []) : StoreStatus(kind: .file, reachable: true, error: nil, unaudited: [])
+            return NodePoll(index: i, snapshot: snapshot, raw: raw(snapshot), events: [], error: nil)
+        }
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: polls, at: 999)))
+        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: [NodePoll(index: 0, snapshot: nil, raw: nil, events: [], error: "connection refused"), polls[1]], at: 1000)))
+        #expect(state.fleet.usesStore && state.fleet.drift() == nil)
+        let provider = try #require(state.fleet.rows.first?.id)
+        let drain = Command.drainProvider(provider).plan(fleet: state.fleet, reason: nil, now: 1000)
+        #expect(drain.failure?.description == "no node reaches the fleet store now; operator state cannot change until it is back", "\(drain)")
+        let sync = Command.sync("node-2").plan(fleet: state.fleet, reason: nil, now: 1000)
+        #expect(sync.failure == drain.failure, "\(sync)")
+    }
 }

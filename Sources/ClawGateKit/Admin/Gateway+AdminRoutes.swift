@@ -5,28 +5,34 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// One admin endpoint: its method, its path under `/admin/v1`, and what it does. The table gives
-/// both the routes and, for every other method on the same path, the 405 answers.
-struct AdminEndpoint: Sendable {
-    var method: HTTPRequest.Method
-    var path: String
+/// One endpoint of the shared table (`AdminEndpoint.all`) with the code that answers it. The
+/// table gives both the routes and, for every other method on the same path, the 405 answers.
+struct AdminHandler: Sendable {
+    var endpoint: AdminEndpoint
     var handle: @Sendable (Request, GatewayContext) async throws -> Response
+
+    var method: HTTPRequest.Method { HTTPRequest.Method(endpoint.method.rawValue)! }
+    var path: String { endpoint.path }
 }
 
 extension Gateway {
-    /// Every admin endpoint. Reads answer their wire type; writes parse their body into an
+    /// A handler for every endpoint of the shared table, in its order. Reads answer their wire
+    /// type; writes parse their body (only the table's fields and `reason`) into an
     /// `OperatorCommand` and commit it.
-    func adminEndpoints() -> [AdminEndpoint] {
-        func read(_ path: String, _ answer: @escaping @Sendable (Request) throws(AdminError) -> Response) -> AdminEndpoint {
-            AdminEndpoint(method: .get, path: path) { request, _ in try answer(request) }
+    func adminEndpoints() -> [AdminHandler] {
+        func read(_ endpoint: AdminEndpoint, _ answer: @escaping @Sendable (Request) async throws -> Response) -> AdminHandler {
+            AdminHandler(endpoint: endpoint) { request, _ in try await answer(request) }
         }
-        func write(_ path: String, method: HTTPRequest.Method = .post, allowed: [String] = [],
-                   _ command: @escaping @Sendable ([String: JSONValue], Parameters) throws(AdminError) -> OperatorCommand) -> AdminEndpoint {
-            AdminEndpoint(method: method, path: path) { request, context in
-                let fields = try Self.writeBody(try await Self.body(request), allowed: allowed)
+        func write<Body: Decodable>(_ endpoint: AdminEndpoint, _ body: Body.Type,
+                                    _ command: @escaping @Sendable (Body, Parameters) throws(AdminError) -> OperatorCommand) -> AdminHandler {
+            precondition(endpoint.request.map { ObjectIdentifier($0) } == ObjectIdentifier(Body.self), "\(endpoint) decodes \(Body.self), not the table's body")
+            return AdminHandler(endpoint: endpoint) { request, context in
+                let fields = try Self.writeBody(try await Self.body(request), allowed: endpoint.fields)
                 let expected = try Self.ifMatch(request)
                 let reason = fields["reason"]?.stringValue
-                let parsed = try command(fields, context.parameters)
+                // A tier the route does not have is a 404 before anything in the body is looked at.
+                if endpoint.path.contains(":tier") { _ = try self.tier(context.parameters) }
+                let parsed = try command(try Self.decode(Body.self, fields), context.parameters)
                 guard let caller = context.caller else { throw AdminError.unauthorized }
                 let written = try await self.commit(parsed, caller: caller, expected: expected, reason: reason)
                 return AdminAnswer.response(.ok, written, revision: written.revision)
@@ -35,23 +41,23 @@ extension Gateway {
         @Sendable func id(_ p: Parameters) -> String { p.get("id") ?? "" }
         @Sendable func alias(_ p: Parameters) -> String { p.get("alias") ?? "" }
         return [
-            read("/snapshot") { _ in
+            read(.snapshot) { _ in
                 let snapshot = self.snapshot()
                 return AdminAnswer.response(.ok, snapshot, revision: snapshot.node.revision)
             },
-            AdminEndpoint(method: .get, path: "/fleet") { _, _ in AdminAnswer.response(.ok, await self.fleetMembers()) },
-            read("/state") { _ in
+            read(.fleet) { _ in AdminAnswer.response(.ok, await self.fleetMembers()) },
+            read(.state) { _ in
                 let s = self.state.operatorState
                 return AdminAnswer.response(.ok, s.document, revision: s.revision)
             },
-            read("/events") { request throws(AdminError) in
+            read(.events) { request in
                 let (since, limit) = try Self.sinceAndLimit(request)
                 let (events, truncated) = self.state.events(since: since)
                 let page = Array(events.prefix(limit))
                 return AdminAnswer.response(.ok, EventPage(items: page, truncated: truncated, nextSince: page.last?.sequence ?? since,
                                                            more: events.count > page.count))
             },
-            AdminEndpoint(method: .get, path: "/audit") { request, _ in
+            read(.audit) { request in
                 let (since, limit) = try Self.sinceAndLimit(request)
                 // With a fleet store, the fleet's audit (every node's writes); else, or when it does
                 // not answer, this node's own.
@@ -62,44 +68,44 @@ extension Gateway {
                 return AdminAnswer.response(.ok, AuditPage(items: page, truncated: all.first.map { since + 1 < $0.sequence } ?? false,
                                                            nextSince: page.last?.sequence ?? since, more: entries.count > page.count))
             },
-            read("/requests") { request throws(AdminError) in
+            read(.requests) { request in
                 let (since, limit) = try Self.sinceAndLimit(request)
                 let (requests, truncated) = self.state.requests(since: since)
                 let page = Array(requests.prefix(limit))
                 return AdminAnswer.response(.ok, RequestPage(items: page.map(\.wire), truncated: truncated,
                                                              nextSince: page.last?.sequence ?? since, more: requests.count > page.count))
             },
-            write("/providers/:id/drain") { _, p in .drainProvider(id(p)) },
-            write("/providers/:id/undrain") { _, p in .undrainProvider(id(p)) },
-            write("/providers/:id/failover", allowed: ["to"]) { fields, p throws(AdminError) in .failoverProvider(id(p), to: try Self.targets(fields)) },
-            write("/providers/:id/restore") { _, p in .restoreProvider(id(p)) },
-            write("/providers/:id/fault", allowed: ["kind", "ratio", "status", "extra_ms", "duration"]) { fields, p throws(AdminError) in
-                .setFault(provider: id(p), spec: try Self.faultSpec(fields))
+            write(.drainProvider, ReasonBody.self) { _, p in .drainProvider(id(p)) },
+            write(.undrainProvider, ReasonBody.self) { _, p in .undrainProvider(id(p)) },
+            write(.failoverProvider, FailoverBody.self) { body, p in .failoverProvider(id(p), to: body.to ?? []) },
+            write(.restoreProvider, ReasonBody.self) { _, p in .restoreProvider(id(p)) },
+            write(.setFault, FaultBody.self) { body, p throws(AdminError) in
+                .setFault(provider: id(p), spec: try Self.faultSpec(body))
             },
-            write("/providers/:id/fault", method: .delete) { _, p in .endFault(id(p)) },
-            write("/routes/:alias/weights", method: .put, allowed: ["weights"]) { fields, p throws(AdminError) in
-                .setWeights(route: alias(p), weights: try Self.weights(fields))
+            write(.endFault, ReasonBody.self) { _, p in .endFault(id(p)) },
+            write(.setWeights, WeightsBody.self) { body, p in
+                .setWeights(route: alias(p), weights: body.weights)
             },
-            write("/routes/:alias/strategy", method: .put, allowed: ["strategy"]) { fields, p throws(AdminError) in
-                .setStrategy(route: alias(p), strategy: try Self.strategy(fields))
+            write(.setStrategy, StrategyBody.self) { body, p in
+                .setStrategy(route: alias(p), strategy: RoutingStrategy(rawValue: body.strategy)!)
             },
-            write("/routes/:alias/budget", method: .put, allowed: ["per_hour", "action"]) { fields, p throws(AdminError) in
-                .setBudget(route: alias(p), budget: try self.budget(fields, route: alias(p)))
+            write(.setBudget, BudgetBody.self) { body, p in
+                .setBudget(route: alias(p), perHour: body.perHour, action: body.action.flatMap(BudgetAction.init))
             },
-            write("/routes/:alias/tiers/:tier/failover", allowed: ["to"]) { fields, p throws(AdminError) in
-                .failoverTier(route: alias(p), tier: try self.tier(p), to: try Self.targets(fields))
+            write(.failoverTier, FailoverBody.self) { body, p throws(AdminError) in
+                .failoverTier(route: alias(p), tier: try self.tier(p), to: body.to ?? [])
             },
-            write("/routes/:alias/tiers/:tier/restore") { _, p throws(AdminError) in .restoreTier(route: alias(p), tier: try self.tier(p)) },
-            write("/node/drain") { _, _ in .drainNode },
-            write("/node/undrain") { _, _ in .undrainNode },
-            write("/clients/:name/block") { _, p in .blockClient(p.get("name") ?? "") },
-            write("/clients/:name/unblock") { _, p in .unblockClient(p.get("name") ?? "") },
-            write("/clients/:name/limits", method: .put, allowed: ["limits"]) { fields, p throws(AdminError) in
-                .setClientLimits(client: p.get("name") ?? "", limits: try Self.clientLimits(fields))
+            write(.restoreTier, ReasonBody.self) { _, p throws(AdminError) in .restoreTier(route: alias(p), tier: try self.tier(p)) },
+            write(.drainNode, ReasonBody.self) { _, _ in .drainNode },
+            write(.undrainNode, ReasonBody.self) { _, _ in .undrainNode },
+            write(.blockClient, ReasonBody.self) { _, p in .blockClient(p.get("name") ?? "") },
+            write(.unblockClient, ReasonBody.self) { _, p in .unblockClient(p.get("name") ?? "") },
+            write(.setClientLimits, ClientLimitsBody.self) { body, p in
+                .setClientLimits(client: p.get("name") ?? "", limits: .init(body.limits))
             },
-            write("/state", method: .put, allowed: ["state"]) { fields, _ throws(AdminError) in .replaceState(try Self.stateDocument(fields)) },
-            AdminEndpoint(method: .post, path: "/store/acknowledge") { request, context in
-                let fields = try Self.writeBody(try await Self.body(request), allowed: [])
+            write(.replaceState, StateBody.self) { body, _ in .replaceState(body.state) },
+            AdminHandler(endpoint: .acknowledgeStore) { request, context in
+                let fields = try Self.writeBody(try await Self.body(request), allowed: AdminEndpoint.acknowledgeStore.fields)
                 let expected = try Self.ifMatch(request)
                 guard let caller = context.caller else { throw AdminError.unauthorized }
                 guard let fleetStore = self.fleetStore else {
@@ -195,117 +201,26 @@ extension Gateway {
         return object
     }
 
-    /// `to`: a list of provider ids, each once.
-    static func targets(_ fields: [String: JSONValue]) throws(AdminError) -> [String] {
-        guard let value = fields["to"] else { return [] }
-        guard let list = value.arrayValue else { throw .invalid("to", "must be a list of provider ids") }
-        var targets: [String] = []
-        for (index, item) in list.enumerated() {
-            guard let id = item.stringValue else { throw .invalid("to[\(index)]", "must be a provider id") }
-            if !targets.contains(id) { targets.append(id) }
-        }
-        return targets
-    }
-
-    /// `state`: an operator state document, as `GET /state` gives it.
-    static func stateDocument(_ fields: [String: JSONValue]) throws(AdminError) -> StateDocument {
-        guard let value = fields["state"], value.objectValue != nil else {
-            throw .invalid("state", "required: an operator state, as GET /admin/v1/state answers it")
-        }
-        let document: StateDocument
+    /// A write body decoded as its wire type (`AdminEndpoint.request`); a field that is not as the
+    /// API takes it is refused naming it.
+    static func decode<Body: Decodable>(_ type: Body.Type, _ fields: [String: JSONValue]) throws(AdminError) -> Body {
         do {
-            document = try AdminAPI.decode(StateDocument.self, from: value.bytes())
+            return try JSONDecoder().decode(Body.self, from: Data(JSONValue.object(fields).bytes()))
+        } catch let error as BodyFieldError {
+            throw .invalid(error.field, error.message)
         } catch {
-            throw .invalid(error.field.isEmpty ? "state" : "state.\(error.field)", error.reason)
+            throw .invalid("body", "\(error)")
         }
-        guard document.revision >= 0 else { throw .invalid("state.revision", "must be a whole number >= 0") }
-        return document
     }
 
-    /// `limits`: {rpm, tpm, spend_per_day, concurrency}, each optional; at least one.
-    static func clientLimits(_ fields: [String: JSONValue]) throws(AdminError) -> GatewayConfig.ClientLimits {
-        guard let object = fields["limits"]?.objectValue, !object.isEmpty else {
-            throw .invalid("limits", "required: an object with rpm, tpm, spend_per_day or concurrency")
+    /// A fault's fields checked together (`error` takes a status, `latency` its extra_ms, at most an hour).
+    static func faultSpec(_ body: FaultBody) throws(AdminError) -> OperatorCommand.FaultSpec {
+        do throws(OperatorError) {
+            return try OperatorCommand.checkFault(kind: FaultKind(rawValue: body.kind)!, ratio: body.ratio, status: body.status, extraMs: body.extraMs,
+                                                  duration: body.duration)
+        } catch {
+            throw AdminError(error)
         }
-        for key in object.keys.sorted() where !["rpm", "tpm", "spend_per_day", "concurrency"].contains(key) {
-            throw .invalid("limits.\(key)", "unknown limit; known: rpm, tpm, spend_per_day, concurrency")
-        }
-        func whole(_ key: String) throws(AdminError) -> Int? {
-            guard let value = object[key] else { return nil }
-            guard let n = value.intValue, (1...1_000_000_000).contains(n) else { throw .invalid("limits.\(key)", "must be a whole number 1..1000000000") }
-            return n
-        }
-        var spend: Double?
-        if let value = object["spend_per_day"] {
-            guard let d = value.doubleValue, d >= 0, d <= 10_000_000 else { throw .invalid("limits.spend_per_day", "must be dollars 0..10000000") }
-            spend = d
-        }
-        return .init(rpm: try whole("rpm"), tpm: try whole("tpm"), spendPerDay: spend, concurrency: try whole("concurrency"))
-    }
-
-    /// A fault to inject: `kind`, `ratio` (0..1, default 1), `status` (error), `extra_ms` (latency)
-    /// and `duration` (seconds, or a text like `2m`), each checked and named when wrong.
-    static func faultSpec(_ fields: [String: JSONValue]) throws(AdminError) -> OperatorCommand.FaultSpec {
-        let kinds = FaultKind.allCases.map(\.rawValue).joined(separator: ", ")
-        guard let name = fields["kind"]?.stringValue else { throw .invalid("kind", "required: one of \(kinds)") }
-        guard let kind = FaultKind(rawValue: name) else { throw .invalid("kind", "must be one of \(kinds), got '\(name)'") }
-        var ratio: Double?
-        if let value = fields["ratio"], value != .null {
-            guard let r = value.doubleValue else { throw .invalid("ratio", "must be a number 0..1") }
-            ratio = r
-        }
-        func whole(_ key: String) throws(AdminError) -> Int? {
-            guard let value = fields[key], value != .null else { return nil }
-            guard let n = value.intValue else { throw .invalid(key, "must be a whole number") }
-            return n
-        }
-        let duration: Double
-        switch fields["duration"] {
-        case nil, .null?:
-            throw .invalid("duration", "required: seconds (at most 3600), or a text like 90s, 2m, 1h")
-        case .string(let text)?:
-            guard let seconds = DurationText.seconds(text) else { throw .invalid("duration", "'\(text)' is not a duration like 90s, 2m, 1h or 1m30s") }
-            duration = seconds
-        case let value?:
-            guard let seconds = value.doubleValue else { throw .invalid("duration", "must be seconds (a number) or a text like 2m") }
-            duration = seconds
-        }
-        return try OperatorCommand.checkFault(kind: kind, ratio: ratio, status: try whole("status"), extraMs: try whole("extra_ms"), duration: duration)
-    }
-
-    /// `per_hour` (dollars per hour, 0: off) and `action` (shift or refuse; unset: the configured
-    /// budget's, else shift).
-    func budget(_ fields: [String: JSONValue], route alias: String) throws(AdminError) -> RouteBudget {
-        guard let value = fields["per_hour"], value != .null else { throw .invalid("per_hour", "required: dollars per hour (0 turns the budget off)") }
-        guard let perHour = value.doubleValue, perHour.isFinite, (0...10_000_000).contains(perHour) else {
-            throw .invalid("per_hour", "must be dollars per hour 0..10000000 (0 turns the budget off)")
-        }
-        var action = config.routes.first { $0.alias == alias }?.budget?.action ?? .shift
-        if let value = fields["action"], value != .null {
-            guard let name = value.stringValue, let a = BudgetAction(rawValue: name) else { throw .invalid("action", "must be shift or refuse") }
-            action = a
-        }
-        return RouteBudget(perHour: perHour, action: action)
-    }
-
-    /// `strategy`: one of the routing strategies.
-    static func strategy(_ fields: [String: JSONValue]) throws(AdminError) -> RoutingStrategy {
-        guard let name = fields["strategy"]?.stringValue else { throw .invalid("strategy", "required: one of \(RoutingStrategy.names)") }
-        guard let strategy = RoutingStrategy(rawValue: name) else { throw .invalid("strategy", "must be one of \(RoutingStrategy.names), got '\(name)'") }
-        return strategy
-    }
-
-    /// `weights`: provider id -> whole number.
-    static func weights(_ fields: [String: JSONValue]) throws(AdminError) -> [String: Int] {
-        guard let object = fields["weights"]?.objectValue, !object.isEmpty else {
-            throw .invalid("weights", "required: an object of provider id -> weight 0..1000")
-        }
-        var weights: [String: Int] = [:]
-        for (id, value) in object {
-            guard let weight = value.intValue else { throw .invalid("weights.\(id)", "must be a whole number 0..1000") }
-            weights[id] = weight
-        }
-        return weights
     }
 
     /// The `:tier` of a path: a tier of the route (404 otherwise, as for an unknown route).

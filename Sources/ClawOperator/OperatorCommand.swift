@@ -16,7 +16,7 @@ public enum OperatorCommand: Sendable, Equatable {
     case blockClient(String)
     case unblockClient(String)
     /// The given fields replace the client's limits in force.
-    case setClientLimits(client: String, limits: GatewayConfig.ClientLimits)
+    case setClientLimits(client: String, limits: OperatorConfig.ClientLimits)
     case failoverTier(route: String, tier: Int, to: [String])
     case restoreTier(route: String, tier: Int)
     case drainNode
@@ -34,9 +34,10 @@ public enum OperatorCommand: Sendable, Equatable {
     /// Drop a provider's fault once its time is over: the node's own write, so the state says what
     /// is in force even when no operator or console is left.
     case expireFault(String)
-    /// An operator's budget for a route in place of the configured one (`per_hour` 0: off); it lifts
-    /// a guard in force (the next evaluation trips it again if the route is still past the budget).
-    case setBudget(route: String, budget: RouteBudget)
+    /// An operator's budget for a route in place of the configured one (`per_hour` 0: off; no
+    /// action: the configured budget's, else shift); it lifts a guard in force (the next
+    /// evaluation trips it again if the route is still past the budget).
+    case setBudget(route: String, perHour: Double, action: BudgetAction?)
     /// The node found the route past its budget: the guard goes in force (audited as `clawgate`).
     case tripBudget(route: String, costPerHour: Double)
     /// The route stayed under 90 % of its budget for 5 minutes: the guard lifts.
@@ -94,7 +95,7 @@ public enum OperatorCommand: Sendable, Equatable {
         switch self {
         case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id): "provider:\(id)"
         case .setFault(let id, _), .endFault(let id), .expireFault(let id): "provider:\(id)"
-        case .setWeights(let route, _), .setStrategy(let route, _), .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _): "route:\(route)"
+        case .setWeights(let route, _), .setStrategy(let route, _), .setBudget(let route, _, _), .tripBudget(let route, _), .liftBudget(let route, _): "route:\(route)"
         case .failoverTier(let route, let tier, _), .restoreTier(let route, let tier): "tier:\(route)/\(tier)"
         case .drainNode, .undrainNode: "node:\(node)"
         case .replaceState, .acknowledgeStore: "fleet"
@@ -106,6 +107,11 @@ public enum OperatorCommand: Sendable, Equatable {
     public struct Change: Sendable, Equatable {
         public var next: OperatorState
         public var events: [Note]
+
+        public init(next: OperatorState, events: [Note]) {
+            self.next = next
+            self.events = events
+        }
     }
 
     /// An event the change implies (the writer adds who did it).
@@ -113,11 +119,17 @@ public enum OperatorCommand: Sendable, Equatable {
         public var kind: EventKind
         public var subject: String
         public var detail: String
+
+        public init(kind: EventKind, subject: String, detail: String) {
+            self.kind = kind
+            self.subject = subject
+            self.detail = detail
+        }
     }
 
     /// Check the command against the configuration and apply it to `state`. Pure: the time,
     /// reason and actor come in, nothing is written. A command that is wrong in itself throws (400/404).
-    func apply(to state: OperatorState, config: GatewayConfig, now: Double, reason: String?, actor: String? = nil) throws(AdminError) -> Change {
+    public func apply(to state: OperatorState, config: OperatorConfig, now: Double, reason: String?, actor: String? = nil) throws(OperatorError) -> Change {
         var next = state
         var notes: [Note] = []
         let target = target(node: config.nodeID)
@@ -173,13 +185,13 @@ public enum OperatorCommand: Sendable, Equatable {
             next.blockedClients.remove(name)
         case .setClientLimits(let name, let limits):
             try Self.client(name, config)
-            let current = next.clientLimits[name] ?? GatewayConfig.ClientLimits()
+            let current = next.clientLimits[name] ?? OperatorConfig.ClientLimits()
             next.clientLimits[name] = current.merged(limits)
         case .setFault(let id, let spec):
             try Self.provider(id, config)
             if let active = state.fault(provider: id, now: now) {
-                throw AdminError(status: .conflict, code: "fault_active",
-                                 message: "Provider '\(id)' already has a fault in force (\(active.summary), until \(Self.stamp(active.until))); at most one per provider: end it first (DELETE /admin/v1/providers/\(id)/fault).")
+                throw OperatorError.conflict("fault_active",
+                                 "Provider '\(id)' already has a fault in force (\(active.summary), until \(Self.stamp(active.until))); at most one per provider: end it first (DELETE /admin/v1/providers/\(id)/fault).")
             }
             next.faults[id] = InjectedFault(provider: id, kind: spec.kind, ratio: spec.ratio, status: spec.status, extraMs: spec.extraMs,
                                             since: now, until: now + spec.duration, reason: reason, actor: actor)
@@ -188,8 +200,9 @@ public enum OperatorCommand: Sendable, Equatable {
             next.faults[id] = nil
         case .expireFault(let id):
             if let fault = next.faults[id], !fault.active(now: now) { next.faults[id] = nil }
-        case .setBudget(let alias, let budget):
+        case .setBudget(let alias, let perHour, let action):
             let route = try Self.route(alias, config)
+            let budget = RouteBudget(perHour: perHour, action: action ?? route.budget?.action ?? .shift)
             guard budget.perHour.isFinite, (0...10_000_000).contains(budget.perHour) else {
                 throw .invalid("per_hour", "must be dollars per hour 0..10000000 (0 turns the budget off)")
             }
@@ -218,7 +231,7 @@ public enum OperatorCommand: Sendable, Equatable {
     }
 
     /// The part of the operator state this command touches, for the audit's before -> after.
-    func auditView(_ state: OperatorState, node: String) -> JSONValue {
+    public func auditView(_ state: OperatorState, node: String) -> JSONValue {
         switch self {
         case .drainProvider(let id), .undrainProvider(let id), .failoverProvider(let id, _), .restoreProvider(let id):
             return ["drained": .bool(state.drainedProviders.contains(id)), "failover": state.failedOver(provider: id)?.json ?? .null]
@@ -239,7 +252,7 @@ public enum OperatorCommand: Sendable, Equatable {
             return ["acknowledged_through": JSONValue(state.storeAcknowledged)]
         case .setFault(let id, _), .endFault(let id), .expireFault(let id):
             return ["fault": state.faults[id]?.json ?? .null]
-        case .setBudget(let route, _), .tripBudget(let route, _), .liftBudget(let route, _):
+        case .setBudget(let route, _, _), .tripBudget(let route, _), .liftBudget(let route, _):
             return ["budget": state.budgets[route].map(OperatorState.json) ?? .null, "guard": state.budgetGuards[route].map(OperatorState.json) ?? .null]
         case .replaceState:
             return ["drained_providers": .array(state.drainedProviders.sorted().map { .string($0) }),
@@ -251,10 +264,10 @@ public enum OperatorCommand: Sendable, Equatable {
     }
 
     /// `$12.50`.
-    static func dollars(_ value: Double) -> String { String(format: "$%.2f", value) }
+    public static func dollars(_ value: Double) -> String { String(format: "$%.2f", value) }
 
     /// A UTC time stamp for messages: `2025-05-01T02:58:10Z`.
-    static func stamp(_ time: Double) -> String {
+    public static func stamp(_ time: Double) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: Date(timeIntervalSince1970: time))
@@ -262,38 +275,38 @@ public enum OperatorCommand: Sendable, Equatable {
 
     // MARK: Checks
 
-    static func whereTo(_ to: [String]) -> String {
+    public static func whereTo(_ to: [String]) -> String {
         to.isEmpty ? "new traffic goes to the rest of the tier, then the next tier" : "new traffic goes to \(to.joined(separator: ", "))"
     }
 
-    static func provider(_ id: String, _ config: GatewayConfig) throws(AdminError) {
+    public static func provider(_ id: String, _ config: OperatorConfig) throws(OperatorError) {
         guard config.providers.contains(where: { $0.id == id }) else {
             throw .notFound("No provider '\(id)'; known: \(config.providers.map(\.id).joined(separator: ", ")).")
         }
     }
 
-    static func client(_ name: String, _ config: GatewayConfig) throws(AdminError) {
-        guard let clients = config.clients, clients.contains(where: { $0.name == name }) else {
+    public static func client(_ name: String, _ config: OperatorConfig) throws(OperatorError) {
+        guard let clients = config.clients, clients.contains(name) else {
             throw .notFound(config.clients == nil ? "No clients are configured on this gateway (it is open); there is no client '\(name)'."
-                                                  : "No client '\(name)'; known: \(config.clients!.map(\.name).joined(separator: ", ")).")
+                                                  : "No client '\(name)'; known: \(config.clients!.joined(separator: ", ")).")
         }
     }
 
-    static func route(_ alias: String, _ config: GatewayConfig) throws(AdminError) -> GatewayConfig.Route {
+    public static func route(_ alias: String, _ config: OperatorConfig) throws(OperatorError) -> OperatorConfig.Route {
         guard let route = config.routes.first(where: { $0.alias == alias }) else {
             throw .notFound("No route '\(alias)'; known: \(config.routes.map(\.alias).joined(separator: ", ")).")
         }
         return route
     }
 
-    static func tier(_ index: Int, of route: GatewayConfig.Route) throws(AdminError) {
+    public static func tier(_ index: Int, of route: OperatorConfig.Route) throws(OperatorError) {
         guard route.tiers.indices.contains(index) else {
             throw .notFound("Route '\(route.alias)' has tiers 0..\(route.tiers.count - 1); no tier '\(index)'.")
         }
     }
 
     /// Providers in `to` must exist, not be the ones failed over, and serve every route concerned.
-    static func checkTargets(_ to: [String], routes: [GatewayConfig.Route], exclude: Set<String>, config: GatewayConfig) throws(AdminError) {
+    public static func checkTargets(_ to: [String], routes: [OperatorConfig.Route], exclude: Set<String>, config: OperatorConfig) throws(OperatorError) {
         for (index, id) in to.enumerated() {
             guard config.providers.contains(where: { $0.id == id }) else { throw .invalid("to[\(index)]", "unknown provider '\(id)'") }
             guard !exclude.contains(id) else { throw .invalid("to[\(index)]", "'\(id)' is the provider (or in the tier) being failed over") }
@@ -303,7 +316,7 @@ public enum OperatorCommand: Sendable, Equatable {
         }
     }
 
-    static func setFailover(_ next: inout OperatorState, subject: String, provider: String?, route: String?, tier: Int?, to: [String],
+    public static func setFailover(_ next: inout OperatorState, subject: String, provider: String?, route: String?, tier: Int?, to: [String],
                             now: Double, reason: String?) {
         if let existing = next.failovers.firstIndex(where: { $0.subject == subject }) {
             next.failovers[existing].to = to
@@ -312,7 +325,7 @@ public enum OperatorCommand: Sendable, Equatable {
         }
     }
 
-    static func setWeights(_ alias: String, _ weights: [String: Int], _ next: inout OperatorState, config: GatewayConfig) throws(AdminError) {
+    public static func setWeights(_ alias: String, _ weights: [String: Int], _ next: inout OperatorState, config: OperatorConfig) throws(OperatorError) {
         let route = try route(alias, config)
         guard !weights.isEmpty else { throw .invalid("weights", "required: an object of provider id -> weight 0..1000") }
         let inRoute = Set(route.tiers.joined().map(\.provider))
@@ -336,7 +349,7 @@ public enum OperatorCommand: Sendable, Equatable {
 
     /// The fleet-wide part of `document` in `next`, each part checked against this node's
     /// configuration (a name it does not know is refused, naming the field).
-    static func replace(_ next: inout OperatorState, with document: StateDocument, config: GatewayConfig) throws(AdminError) {
+    public static func replace(_ next: inout OperatorState, with document: StateDocument, config: OperatorConfig) throws(OperatorError) {
         var drained: Set<String> = []
         for (index, id) in document.drainedProviders.enumerated() {
             guard config.providers.contains(where: { $0.id == id }) else {
@@ -348,7 +361,7 @@ public enum OperatorCommand: Sendable, Equatable {
         next.weights = [:]
         for (alias, weights) in document.weights.sorted(by: { $0.key < $1.key }) where !weights.isEmpty {
             guard config.routes.contains(where: { $0.alias == alias }) else { throw .invalid("state.weights.\(alias)", "unknown route '\(alias)'") }
-            do throws(AdminError) {
+            do throws(OperatorError) {
                 try setWeights(alias, weights, &next, config: config)
             } catch {
                 throw .invalid("state.weights.\(alias)", error.message)
@@ -359,7 +372,7 @@ public enum OperatorCommand: Sendable, Equatable {
             let field = "state.failovers[\(index)]"
             guard !failovers.contains(where: { $0.subject == failover.subject }) else { throw .invalid(field, "a second failover of \(failover.subject)") }
             var checked = failover
-            do throws(AdminError) {
+            do throws(OperatorError) {
                 if failover.subject.hasPrefix("provider:") {
                     let id = String(failover.subject.dropFirst("provider:".count))
                     try provider(id, config)
@@ -389,7 +402,7 @@ public enum OperatorCommand: Sendable, Equatable {
             }
             if strategy != route.strategy { next.strategies[alias] = strategy }
         }
-        let clients = Set((config.clients ?? []).map(\.name))
+        let clients = Set((config.clients ?? []))
         for (index, name) in document.blockedClients.enumerated() where !clients.contains(name) {
             throw .invalid("state.blocked_clients[\(index)]", "unknown client '\(name)'")
         }
@@ -397,13 +410,13 @@ public enum OperatorCommand: Sendable, Equatable {
         for name in document.clientLimits.keys.sorted() where !clients.contains(name) {
             throw .invalid("state.client_limits.\(name)", "unknown client '\(name)'")
         }
-        next.clientLimits = document.clientLimits.mapValues(GatewayConfig.ClientLimits.init)
+        next.clientLimits = document.clientLimits.mapValues(OperatorConfig.ClientLimits.init)
         var faults: [String: InjectedFault] = [:]
         for (index, fault) in document.faults.enumerated() {
             let field = "state.faults[\(index)]"
             guard config.providers.contains(where: { $0.id == fault.provider }) else { throw .invalid(field, "unknown provider '\(fault.provider)'") }
             guard faults[fault.provider] == nil else { throw .invalid(field, "a second fault on \(fault.provider); at most one per provider") }
-            do throws(AdminError) {
+            do throws(OperatorError) {
                 _ = try checkFault(kind: fault.kind, ratio: fault.ratio, status: fault.status, extraMs: fault.extraMs, duration: fault.until - fault.since)
             } catch {
                 throw .invalid(field, error.message)
@@ -423,7 +436,7 @@ public enum OperatorCommand: Sendable, Equatable {
 
     /// A fault's fields as the API allows them (`error` takes a status, `latency` its extra_ms,
     /// the others neither; at most an hour), each refusal naming its field.
-    static func checkFault(kind: FaultKind, ratio: Double?, status: Int?, extraMs: Int?, duration: Double) throws(AdminError) -> FaultSpec {
+    public static func checkFault(kind: FaultKind, ratio: Double?, status: Int?, extraMs: Int?, duration: Double) throws(OperatorError) -> FaultSpec {
         let ratio = ratio ?? 1
         guard ratio.isFinite, (0...1).contains(ratio) else { throw .invalid("ratio", "must be a share of requests 0..1, got \(ratio)") }
         guard duration.isFinite, duration >= 1 else { throw .invalid("duration", "must be at least 1 second") }

@@ -19,7 +19,7 @@ public struct OperatorState: Sendable, Equatable {
     /// Clients an operator blocked: every request of theirs is refused with 403.
     public var blockedClients: Set<String> = []
     /// client name -> limits an operator set (each given field replaces the configured one).
-    public var clientLimits: [String: GatewayConfig.ClientLimits] = [:]
+    public var clientLimits: [String: OperatorConfig.ClientLimits] = [:]
     public var nodeDrain = false
     /// Node ids drained by an operator: the fleet store's record of node drains (each node takes
     /// its own `nodeDrain` from it).
@@ -46,7 +46,7 @@ public struct OperatorState: Sendable, Equatable {
     }
 
     /// The budget in force on `route`: the operator's, else the configured one; nil when off or none.
-    public func budget(of route: GatewayConfig.Route) -> RouteBudget? {
+    public func budget(of route: OperatorConfig.Route) -> RouteBudget? {
         let budget = budgets[route.alias] ?? route.budget
         return budget.flatMap { $0.perHour > 0 ? $0 : nil }
     }
@@ -140,7 +140,7 @@ public struct OperatorState: Sendable, Equatable {
             blockedClients.insert(name)
         }
         for (name, value) in o["client_limits"]?.objectValue ?? [:] {
-            guard let limits = GatewayConfig.ClientLimits(json: value) else { throw OperatorStateError("client_limits.\(name): must be {rpm, tpm, spend_per_day, concurrency}") }
+            guard let limits = OperatorConfig.ClientLimits(json: value) else { throw OperatorStateError("client_limits.\(name): must be {rpm, tpm, spend_per_day, concurrency}") }
             clientLimits[name] = limits
         }
         guard let drain = o["node_drain"]?.boolValue else { throw OperatorStateError("node_drain: must be true or false") }
@@ -176,13 +176,13 @@ public struct OperatorState: Sendable, Equatable {
         }
     }
 
-    static func json(_ value: some Encodable) -> JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(value))) ?? .null }
+    public static func json(_ value: some Encodable) -> JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(value))) ?? .null }
 
     // MARK: Routing
 
     /// The routes in effect: operator weights applied, drained and failed-over providers at weight 0,
     /// failover targets added to the tier they take over.
-    public func effectiveRoutes(config: GatewayConfig, providerIndex: [String: Int]) -> [ResolvedRoute] {
+    public func effectiveRoutes(config: OperatorConfig, providerIndex: [String: Int]) -> [ResolvedRoute] {
         config.routes.map { route in
             var tiers: [[ResolvedRoute.Target]] = []
             for (tierIndex, tier) in route.tiers.enumerated() {
@@ -202,7 +202,7 @@ public struct OperatorState: Sendable, Equatable {
                     }
                 }
                 for (weight, to) in moved {
-                    let share = max(1, weight / to.count)
+                    let share = Self.failoverShare(weight, among: to.count)
                     for target in to {
                         guard let index = providerIndex[target], !drainedProviders.contains(target), failedOver(provider: target) == nil,
                               let model = route.tiers.joined().first(where: { $0.provider == target })?.model
@@ -226,25 +226,28 @@ public struct OperatorState: Sendable, Equatable {
         }
     }
 
+    /// The weight each of a failover's `count` targets takes over from a provider of `weight`: an
+    /// equal part, at least 1 (the console's preview moves weights by the same rule).
+    public static func failoverShare(_ weight: Int, among count: Int) -> Int { max(1, weight / max(1, count)) }
+
     /// A tier's price per request as the budget guard ranks tiers: the weighted mean of its
     /// providers' input and output prices per million tokens; a provider without `price:` is never
     /// taken for cheap (it counts as the dearest).
-    static func price(of tier: [ResolvedRoute.Target], config: GatewayConfig) -> Double {
+    public static func price(of tier: [ResolvedRoute.Target], config: OperatorConfig) -> Double {
         let weighted = tier.filter { $0.weight > 0 }
         guard !weighted.isEmpty else { return .infinity }
         var total = 0.0
         var weights = 0.0
         for t in weighted {
-            let p = config.providers[t.provider]
-            guard p.priced else { return .infinity }
-            total += Double(t.weight) * (p.price.inputPer1M + p.price.outputPer1M)
+            guard let price = config.providers[t.provider].pricePer1M else { return .infinity }
+            total += Double(t.weight) * price
             weights += Double(t.weight)
         }
         return total / weights
     }
 
     /// Drop what no longer matches the configuration (a provider or route removed since).
-    public mutating func prune(config: GatewayConfig) -> [String] {
+    public mutating func prune(config: OperatorConfig) -> [String] {
         var dropped: [String] = []
         let providers = Set(config.providers.map(\.id))
         let routes = Dictionary(uniqueKeysWithValues: config.routes.map { ($0.alias, $0) })
@@ -264,7 +267,7 @@ public struct OperatorState: Sendable, Equatable {
                 dropped.append("weight of \(provider) not in route \(route)")
             }
         }
-        let clientNames = Set((config.clients ?? []).map(\.name))
+        let clientNames = Set((config.clients ?? []))
         for name in blockedClients where !clientNames.contains(name) {
             blockedClients.remove(name)
             dropped.append("block of unknown client \(name)")
@@ -301,12 +304,12 @@ public struct OperatorState: Sendable, Equatable {
 
 extension ClawAdminAPI.Failover {
     /// As a JSON value, for the state file and the audit's before -> after.
-    var json: JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(self))) ?? .null }
+    public var json: JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(self))) ?? .null }
 }
 
 extension ClawAdminAPI.InjectedFault {
     /// As a JSON value, for the state file and the audit's before -> after.
-    var json: JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(self))) ?? .null }
+    public var json: JSONValue { (try? JSONValue.parse(bytes: AdminAPI.encode(self))) ?? .null }
 }
 
 public struct OperatorStateError: Error, CustomStringConvertible, Sendable {
@@ -314,13 +317,13 @@ public struct OperatorStateError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-extension GatewayConfig.ClientLimits {
+extension OperatorConfig.ClientLimits {
     var json: JSONValue {
         ["rpm": rpm.map { JSONValue($0) } ?? .null, "tpm": tpm.map { JSONValue($0) } ?? .null,
          "spend_per_day": spendPerDay.map { JSONValue($0) } ?? .null, "concurrency": concurrency.map { JSONValue($0) } ?? .null]
     }
 
-    init?(json: JSONValue) {
+    public init?(json: JSONValue) {
         guard let o = json.objectValue else { return nil }
         func int(_ key: String) -> Int?? {
             guard let v = o[key], v != .null else { return .some(nil) }
@@ -336,12 +339,12 @@ extension GatewayConfig.ClientLimits {
         self.init(rpm: rpm, tpm: tpm, spendPerDay: spend, concurrency: concurrency)
     }
 
-    var wire: ClientStatus.Limits { .init(rpm: rpm, tpm: tpm, spendPerDay: spendPerDay, concurrency: concurrency) }
+    public var wire: ClientStatus.Limits { .init(rpm: rpm, tpm: tpm, spendPerDay: spendPerDay, concurrency: concurrency) }
 
-    init(_ wire: ClientStatus.Limits) { self.init(rpm: wire.rpm, tpm: wire.tpm, spendPerDay: wire.spendPerDay, concurrency: wire.concurrency) }
+    public init(_ wire: ClientStatus.Limits) { self.init(rpm: wire.rpm, tpm: wire.tpm, spendPerDay: wire.spendPerDay, concurrency: wire.concurrency) }
 
     /// These limits with `override`'s given fields in their place.
-    func merged(_ override: GatewayConfig.ClientLimits?) -> GatewayConfig.ClientLimits {
+    public func merged(_ override: OperatorConfig.ClientLimits?) -> OperatorConfig.ClientLimits {
         guard let override else { return self }
         return .init(rpm: override.rpm ?? rpm, tpm: override.tpm ?? tpm, spendPerDay: override.spendPerDay ?? spendPerDay,
                      concurrency: override.concurrency ?? concurrency)
