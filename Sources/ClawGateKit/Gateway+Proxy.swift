@@ -79,8 +79,10 @@ extension Gateway {
         var ledger: RequestLedger? = Gateway.ledger
     }
 
-    /// The one place a client request is accounted: node state, metrics and its ledger.
-    func record(_ r: RequestResult, now: Double) {
+    /// The one place a client request is accounted: node state, metrics and its ledger. `attempt`:
+    /// its last attempt, still open, accounted with it (one taking of the node's lock for both).
+    func record(_ r: RequestResult, now: Double, attempt: GatewayState.AttemptEnd? = nil) {
+        if let attempt { noteAttempt(attempt, route: r.route, ledger: r.ledger) }
         if let ledger = r.ledger {
             ledger.route = config.routes[r.route].alias
             ledger.served = r.served.map { config.providers[$0].id }
@@ -92,12 +94,11 @@ extension Gateway {
             ledger.tokensOut = r.tokensOut
             ledger.cost = r.cost
         }
+        state.finish(attempt: attempt, client: r.client.map { ($0, r.fault == .none) }, route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft,
+                     tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, now: now, served: r.served, endpoint: r.endpoint.index)
         if let client = r.client {
-            state.finishClient(client, tokens: r.tokensIn + r.tokensOut, cost: r.cost, ok: r.fault == .none, now: now)
             metrics.client(clientAuth.clients![client].name, outcome: r.fault == .none ? "ok" : "error", tokens: r.tokensIn + r.tokensOut, cost: r.cost)
         }
-        state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
-                            cost: r.cost, now: now, served: r.served, endpoint: r.endpoint.index)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
                         outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
                         tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue, drill: r.drill)
@@ -109,21 +110,28 @@ extension Gateway {
     func recordAttempt(provider: Int, route: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
                        tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double, streaming: Bool, drill: Bool = false,
                        ledger: RequestLedger? = Gateway.ledger) {
-        ledger?.endAttempt { a in
-            a.seconds = latency
-            a.ttft = ttft
-            a.outcome = outcome.label
-            a.reason = outcome.reason
-            a.status = outcome.httpStatus
-            a.fault = drill ? "drill" : outcome.fault.rawValue
-            a.tokensIn = tokensIn
-            a.tokensOut = tokensOut
-            a.cost = cost
-        }
+        let end = GatewayState.AttemptEnd(provider: provider, outcome: outcome, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut,
+                                          cost: cost, streaming: streaming, drill: drill)
+        noteAttempt(end, route: route, ledger: ledger)
         state.finishAttempt(provider: provider, outcome: outcome, latency: latency, ttft: ttft,
                             tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: streaming, drill: drill)
-        metrics.attempt(provider: config.providers[provider].id, route: config.routes[route].alias, outcome: outcome.label,
-                        fault: outcome.fault, latency: latency, drill: drill)
+    }
+
+    /// An attempt's end in its request's ledger and the metrics (the node's state is the caller's).
+    func noteAttempt(_ a: GatewayState.AttemptEnd, route: Int, ledger: RequestLedger?) {
+        ledger?.endAttempt { l in
+            l.seconds = a.latency
+            l.ttft = a.ttft
+            l.outcome = a.outcome.label
+            l.reason = a.outcome.reason
+            l.status = a.outcome.httpStatus
+            l.fault = a.drill ? "drill" : a.outcome.fault.rawValue
+            l.tokensIn = a.tokensIn
+            l.tokensOut = a.tokensOut
+            l.cost = a.cost
+        }
+        metrics.attempt(provider: config.providers[a.provider].id, route: config.routes[route].alias, outcome: a.outcome.label,
+                        fault: a.outcome.fault, latency: a.latency, drill: a.drill)
     }
 
     /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
@@ -319,11 +327,10 @@ extension Gateway {
                         // fault, nothing sent, and the provider is neither blamed nor credited.
                         let now = clock()
                         let outcome = AttemptOutcome.clientError(status: 400)
-                        recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now,
-                                      streaming: request.streaming)
                         action = machine.attemptEnded(providerID: providerID, outcome: outcome)
                         record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client,
-                                             latency: now - start, attempts: machine.attempts), now: now)
+                                             latency: now - start, attempts: machine.attempts), now: now,
+                               attempt: .init(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil, streaming: request.streaming))
                         return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param,
                                                   headers: explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText))
                     }
@@ -335,7 +342,7 @@ extension Gateway {
                 }
                 // A drill's fault is decided here, before anything is sent: when it fires, no request
                 // leaves for this provider, and what it stands for goes the way of a real failure.
-                let injected = state.drawFault(provider: choice.provider)
+                let injected = choice.fault
                 let drilled = injected?.decides(deadline: choice.firstByte) ?? false
                 let attempted = await Self.whileConnected(connection) {
                     var firstByte = choice.firstByte
@@ -350,11 +357,10 @@ extension Gateway {
                 let now = clock()
                 guard let result = attempted else {
                     // The client left before the first byte: nothing more is asked of any provider.
-                    recordAttempt(provider: choice.provider, route: route, outcome: .clientClosed, latency: now - attemptStart, ttft: nil, now: now,
-                                  streaming: request.streaming)
                     action = machine.attemptEnded(providerID: providerID, outcome: .clientClosed)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: AttemptOutcome.clientClosed.label, fault: .none,
-                                         latency: now - start, attempts: machine.attempts), now: now)
+                                         latency: now - start, attempts: machine.attempts), now: now,
+                           attempt: .init(provider: choice.provider, outcome: .clientClosed, latency: now - attemptStart, ttft: nil, streaming: request.streaming))
                     return Response(status: .init(code: 499, reasonPhrase: "Client Closed Request"))
                 }
                 switch result {
@@ -372,21 +378,21 @@ extension Gateway {
                                                   retryAfter: retryAfter.map { String(Int($0.rounded(.up))) })
                 case .passthrough(let status, let contentType, let bytes):
                     let outcome = AttemptOutcome.clientError(status: status)
-                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
-                                         attempts: machine.attempts), now: now)
+                                         attempts: machine.attempts), now: now,
+                           attempt: .init(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil, streaming: request.streaming))
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText)
                     headers[.contentType] = contentType
                     return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
                 case .success(let bytes, let tokensIn, let tokensOut, let headAt):
                     if ledger?.readsAnswers == true { ledger?.answered(Array(bytes.readableBytesView)) }
                     let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut, embeddings: request.format == .embeddings)
-                    recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
-                                  tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: false)
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
-                                         tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now)
+                                         tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now,
+                           attempt: .init(provider: choice.provider, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
+                                          tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, streaming: false))
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText)
                     headers[.contentType] = "application/json"
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
@@ -883,13 +889,13 @@ extension Gateway {
                 if tokensIn == 0, tokensOut > 0 { tokensIn = promptEstimate }
                 let now = self.clock()
                 let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)
-                self.recordAttempt(provider: provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
-                                   tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: true, ledger: ledger)
                 var final = attempts
                 final[final.count - 1].outcome = outcome
                 self.record(RequestResult(route: route, client: client, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
                                           ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final, endpoint: format,
-                                          ledger: ledger), now: now)
+                                          ledger: ledger), now: now,
+                            attempt: .init(provider: provider, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
+                                           tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, streaming: true))
                 if let ledger { self.finish(ledger) }
             }
         })
