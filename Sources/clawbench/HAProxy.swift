@@ -21,10 +21,11 @@ final class HAProxy {
         }
         let listen = try LoopbackPort.free()
         url = "http://127.0.0.1:\(listen)"
-        // Keep-alive both sides and no logging, as one would run it in front of a provider.
+        // Keep-alive both sides and no logging, as one would run it in front of a provider
+        // (maxconn within the open-file limit: HAProxy wants two descriptors per connection).
         let config = """
             global
-              maxconn 20000
+              maxconn 4000
               nbthread 2
             defaults
               mode http
@@ -38,7 +39,7 @@ final class HAProxy {
               default_backend provider
             backend provider
               http-reuse always
-              server sim \(host):\(port) maxconn 20000
+              server sim \(host):\(port) maxconn 4000
             """
         configPath = NSTemporaryDirectory() + "clawbench-haproxy-\(getpid()).cfg"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
