@@ -42,18 +42,22 @@ final class HAProxy {
               server sim \(host):\(port) maxconn 4000
             """
         configPath = NSTemporaryDirectory() + "clawbench-haproxy-\(getpid()).cfg"
-        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try (config + "\n").write(toFile: configPath, atomically: true, encoding: .utf8)  // HAProxy wants the last line ended
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["-f", configPath, "-db"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        let logPath = configPath + ".log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log ?? FileHandle.nullDevice
+        process.standardError = log ?? FileHandle.nullDevice
         try process.run()
         // Ready when its port takes a connection.
         let deadline = Date().addingTimeInterval(10)
         while !Self.accepts(port: listen) {
             guard process.isRunning, Date() < deadline else {
+                let said = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 stop()
-                throw ValidationError("HAProxy (\(binary) -f \(configPath)) did not listen on 127.0.0.1:\(listen) within 10 s")
+                throw ValidationError("HAProxy (\(binary) -f \(configPath)) did not listen on 127.0.0.1:\(listen) within 10 s: \(said.suffix(600))")
             }
             usleep(20_000)
         }
@@ -78,6 +82,7 @@ final class HAProxy {
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: configPath)
+        try? FileManager.default.removeItem(atPath: configPath + ".log")
     }
 }
 
