@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ClawServerSupport
 import ClawAdminAPI
 import ClawShared
 import Foundation
@@ -78,8 +79,10 @@ extension Gateway {
         var ledger: RequestLedger? = Gateway.ledger
     }
 
-    /// The one place a client request is accounted: node state, metrics and its ledger.
-    func record(_ r: RequestResult, now: Double) {
+    /// The one place a client request is accounted: node state, metrics and its ledger. `attempt`:
+    /// its last attempt, still open, accounted with it (one taking of the node's lock for both).
+    func record(_ r: RequestResult, now: Double, attempt: GatewayState.AttemptEnd? = nil) {
+        if let attempt { noteAttempt(attempt, route: r.route, ledger: r.ledger) }
         if let ledger = r.ledger {
             ledger.route = config.routes[r.route].alias
             ledger.served = r.served.map { config.providers[$0].id }
@@ -91,12 +94,11 @@ extension Gateway {
             ledger.tokensOut = r.tokensOut
             ledger.cost = r.cost
         }
+        state.finish(attempt: attempt, client: r.client.map { ($0, r.fault == .none) }, route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft,
+                     tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, now: now, served: r.served, endpoint: r.endpoint.index)
         if let client = r.client {
-            state.finishClient(client, tokens: r.tokensIn + r.tokensOut, cost: r.cost, ok: r.fault == .none, now: now)
             metrics.client(clientAuth.clients![client].name, outcome: r.fault == .none ? "ok" : "error", tokens: r.tokensIn + r.tokensOut, cost: r.cost)
         }
-        state.finishRequest(route: r.route, fault: r.fault, latency: r.latency, ttft: r.ttft, tokensIn: r.tokensIn, tokensOut: r.tokensOut,
-                            cost: r.cost, now: now, served: r.served, endpoint: r.endpoint.index)
         metrics.request(route: config.routes[r.route].alias, provider: r.served.map { config.providers[$0].id } ?? "none",
                         outcome: r.outcome, fault: r.fault, latency: r.latency, ttft: r.ttft,
                         tokensIn: r.tokensIn, tokensOut: r.tokensOut, cost: r.cost, endpoint: r.endpoint.rawValue, drill: r.drill)
@@ -108,21 +110,28 @@ extension Gateway {
     func recordAttempt(provider: Int, route: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
                        tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0, now: Double, streaming: Bool, drill: Bool = false,
                        ledger: RequestLedger? = Gateway.ledger) {
-        ledger?.endAttempt { a in
-            a.seconds = latency
-            a.ttft = ttft
-            a.outcome = outcome.label
-            a.reason = outcome.reason
-            a.status = outcome.httpStatus
-            a.fault = drill ? "drill" : outcome.fault.rawValue
-            a.tokensIn = tokensIn
-            a.tokensOut = tokensOut
-            a.cost = cost
-        }
+        let end = GatewayState.AttemptEnd(provider: provider, outcome: outcome, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut,
+                                          cost: cost, streaming: streaming, drill: drill)
+        noteAttempt(end, route: route, ledger: ledger)
         state.finishAttempt(provider: provider, outcome: outcome, latency: latency, ttft: ttft,
                             tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: streaming, drill: drill)
-        metrics.attempt(provider: config.providers[provider].id, route: config.routes[route].alias, outcome: outcome.label,
-                        fault: outcome.fault, latency: latency, drill: drill)
+    }
+
+    /// An attempt's end in its request's ledger and the metrics (the node's state is the caller's).
+    func noteAttempt(_ a: GatewayState.AttemptEnd, route: Int, ledger: RequestLedger?) {
+        ledger?.endAttempt { l in
+            l.seconds = a.latency
+            l.ttft = a.ttft
+            l.outcome = a.outcome.label
+            l.reason = a.outcome.reason
+            l.status = a.outcome.httpStatus
+            l.fault = a.drill ? "drill" : a.outcome.fault.rawValue
+            l.tokensIn = a.tokensIn
+            l.tokensOut = a.tokensOut
+            l.cost = a.cost
+        }
+        metrics.attempt(provider: config.providers[a.provider].id, route: config.routes[route].alias, outcome: a.outcome.label,
+                        fault: a.outcome.fault, latency: a.latency, drill: a.drill)
     }
 
     /// `POST /v1/chat/completions`: check, route, retry across providers, stream or return, account.
@@ -321,11 +330,10 @@ extension Gateway {
                         // fault, nothing sent, and the provider is neither blamed nor credited.
                         let now = clock()
                         let outcome = AttemptOutcome.clientError(status: 400)
-                        recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now,
-                                      streaming: request.streaming)
                         action = machine.attemptEnded(providerID: providerID, outcome: outcome)
                         record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client,
-                                             latency: now - start, attempts: machine.attempts), now: now)
+                                             latency: now - start, attempts: machine.attempts), now: now,
+                               attempt: .init(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil, streaming: request.streaming))
                         return Self.errorResponse(.badRequest, error.message, type: "invalid_request_error", code: error.code, param: error.param,
                                                   headers: explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText))
                     }
@@ -337,7 +345,7 @@ extension Gateway {
                 }
                 // A drill's fault is decided here, before anything is sent: when it fires, no request
                 // leaves for this provider, and what it stands for goes the way of a real failure.
-                let injected = state.drawFault(provider: choice.provider)
+                let injected = choice.fault
                 let drilled = injected?.decides(deadline: choice.firstByte) ?? false
                 let attempted = await Self.whileConnected(connection) {
                     var firstByte = choice.firstByte
@@ -352,11 +360,10 @@ extension Gateway {
                 let now = clock()
                 guard let result = attempted else {
                     // The client left before the first byte: nothing more is asked of any provider.
-                    recordAttempt(provider: choice.provider, route: route, outcome: .clientClosed, latency: now - attemptStart, ttft: nil, now: now,
-                                  streaming: request.streaming)
                     action = machine.attemptEnded(providerID: providerID, outcome: .clientClosed)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: AttemptOutcome.clientClosed.label, fault: .none,
-                                         latency: now - start, attempts: machine.attempts), now: now)
+                                         latency: now - start, attempts: machine.attempts), now: now,
+                           attempt: .init(provider: choice.provider, outcome: .clientClosed, latency: now - attemptStart, ttft: nil, streaming: request.streaming))
                     return Response(status: .init(code: 499, reasonPhrase: "Client Closed Request"))
                 }
                 switch result {
@@ -374,21 +381,21 @@ extension Gateway {
                                                   retryAfter: retryAfter.map { String(Int($0.rounded(.up))) })
                 case .passthrough(let status, let contentType, let bytes):
                     let outcome = AttemptOutcome.clientError(status: status)
-                    recordAttempt(provider: choice.provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: nil, now: now, streaming: request.streaming)
                     action = machine.attemptEnded(providerID: providerID, outcome: outcome)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: outcome.label, fault: .client, latency: now - start,
-                                         attempts: machine.attempts), now: now)
+                                         attempts: machine.attempts), now: now,
+                           attempt: .init(provider: choice.provider, outcome: outcome, latency: now - attemptStart, ttft: nil, streaming: request.streaming))
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText)
                     headers[.contentType] = contentType
                     return Response(status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: bytes))
                 case .success(let bytes, let tokensIn, let tokensOut, let headAt):
                     if ledger?.readsAnswers == true { ledger?.answered(Array(bytes.readableBytesView)) }
                     let cost = cost(provider: choice.provider, tokensIn: tokensIn, tokensOut: tokensOut, embeddings: request.format == .embeddings)
-                    recordAttempt(provider: choice.provider, route: route, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
-                                  tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: false)
                     action = machine.attemptEnded(providerID: providerID, outcome: .ok)
                     record(RequestResult(route: route, client: client, served: choice.provider, outcome: "ok", fault: .none, latency: now - start, ttft: headAt - start,
-                                         tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now)
+                                         tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: machine.attempts), now: now,
+                           attempt: .init(provider: choice.provider, outcome: .ok, latency: now - attemptStart, ttft: headAt - attemptStart,
+                                          tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, streaming: false))
                     var headers = explainHeaders(machine.attempts, served: (providerID, choice.model), decision: decision, skipped: skippedText)
                     headers[.contentType] = "application/json"
                     return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
@@ -400,7 +407,7 @@ extension Gateway {
                         route: route, provider: choice.provider, model: choice.model, first: first, box: box,
                         start: start, attemptStart: attemptStart, firstAt: firstAt, clientWantsUsage: request.clientWantsUsage,
                         attempts: machine.attempts, decision: decision, client: client, pipeline: pipeline, format: request.format, skipped: skippedText,
-                        promptEstimate: Int(request.routing.promptTokens.rounded(.up)), ledger: ledger
+                        promptEstimate: Int(request.routing.promptTokens.rounded(.up)), ledger: ledger, loop: connection?.eventLoop
                     )
                 }
 
@@ -730,49 +737,53 @@ extension Gateway {
     func streamingResponse(route: Int, provider: Int, model: String, first: ByteBuffer, box: IteratorBox, start: Double,
                            attemptStart: Double, firstAt: Double, clientWantsUsage: Bool, attempts: [AttemptRecord],
                            decision: GatewayState.Explained?, client: Int?, pipeline: StreamPipeline? = nil, format: ClientFormat = .chat, skipped: String = "",
-                           promptEstimate: Int = 0, ledger: RequestLedger? = nil) -> Response {
+                           promptEstimate: Int = 0, ledger: RequestLedger? = nil, loop: (any EventLoop)? = nil) -> Response {
         let providerID = config.providers[provider].id
         var headers = explainHeaders(attempts, served: (providerID, model), decision: decision, skipped: skipped)
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let total = config.providers[provider].timeouts.total
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var scanner = SSEScanner()
-            var tokensIn = 0
-            var tokensOut = 0
-            var outcome = AttemptOutcome.ok
-            var stream = pipeline
-            // An error event after content reached the client: the provider's words, and its fault.
-            var streamError: (type: String, message: String)?
-            // The OpenAI pass-through's reading of what it forwards: content for metering a stream
-            // without usage, whether it said it was complete, and what was not an event at all.
-            var contentBytes = 0
-            var complete = false
-            var broken: String?
-            func process(_ buffer: ByteBuffer) -> ByteBuffer {
-                if stream != nil {
-                    guard streamError == nil else { return ByteBuffer() }
-                    let step = stream!.feed(buffer.readableBytesView)
-                    if let error = step.error { streamError = error }
-                    return ByteBuffer(bytes: step.out)
-                }
-                var out = ByteBuffer()
-                guard broken == nil else { return out }
-                for event in scanner.feed(buffer.readableBytesView) {
-                    guard let data = SSEScanner.data(of: event) else {
-                        out.writeBytes(event)  // a comment or a field without data
-                        continue
+            // On the client connection's event loop: each chunk's write is done there, with no hop.
+            await EventLoopTaskExecutor.on(loop) {
+                // The OpenAI pass-through reads what it forwards only as far as accounting needs
+                // (OpenAIPassScanner); the Responses API's events are read one by one.
+                var pass = OpenAIPassScanner(clientWantsUsage: clientWantsUsage)
+                var scanner = SSEScanner()
+                var tokensIn = 0
+                var tokensOut = 0
+                var outcome = AttemptOutcome.ok
+                var stream = pipeline
+                // An error event after content reached the client: the provider's words, and its fault.
+                var streamError: (type: String, message: String)?
+                // The Responses API's reading of what it forwards: content for metering a stream
+                // without usage, whether it said it was complete, and what was not an event at all.
+                var contentBytes = 0
+                var complete = false
+                var broken: String?
+                func process(_ buffer: ByteBuffer) -> ByteBuffer {
+                    if stream != nil {
+                        guard streamError == nil else { return ByteBuffer() }
+                        let step = stream!.feed(buffer.readableBytesView)
+                        if let error = step.error { streamError = error }
+                        return ByteBuffer(bytes: step.out)
                     }
-                    if data == Self.doneData {
-                        complete = true
-                        out.writeBytes(event)
-                        continue
-                    }
-                    guard let members = try? JSONSkimmer.topLevelObject(data) else {
-                        broken = "a data: line that is not a JSON object"
+                    if format != .responses {
+                        let out = pass.feed(buffer)
+                        broken = pass.broken
                         return out
                     }
-                    if format == .responses {
+                    var out = ByteBuffer()
+                    guard broken == nil else { return out }
+                    for event in scanner.feed(buffer.readableBytesView) {
+                        guard let data = SSEScanner.data(of: event) else {
+                            out.writeBytes(event)  // a comment or a field without data
+                            continue
+                        }
+                        guard (try? JSONSkimmer.topLevelObject(data)) != nil else {
+                            broken = "a data: line that is not a JSON object"
+                            return out
+                        }
                         // The Responses API ends with response.completed (its usage inside) or incomplete.
                         if Self.contains(data, Self.responseEndKey), let json = try? JSONValue.parse(bytes: data),
                            let type = json["type"]?.stringValue, type == "response.completed" || type == "response.incomplete" {
@@ -786,119 +797,113 @@ extension Gateway {
                         }
                         contentBytes += Self.streamedContentBytes(data)
                         out.writeBytes(event)
-                        continue
                     }
-                    if let usageMember = members.first(where: { $0.key == "usage" }), data[usageMember.value.lowerBound] == UInt8(ascii: "{"),
-                       let usage = try? JSONValue.parse(bytes: data[usageMember.value]) {
-                        tokensIn = usage["prompt_tokens"]?.intValue ?? tokensIn
-                        tokensOut = usage["completion_tokens"]?.intValue ?? tokensOut
-                        // The gateway asked for usage for its own accounting; drop it if the client did not.
-                        let choices = members.first { $0.key == "choices" }
-                        if !clientWantsUsage, choices.map({ ChatRequest.firstNonSpace(data, after: $0.value.lowerBound) == UInt8(ascii: "]") }) ?? true {
-                            continue
-                        }
-                    }
-                    contentBytes += Self.streamedContentBytes(data)
-                    if !complete, Self.contains(data, Self.finishKey) { complete = true }
-                    out.writeBytes(event)
+                    if scanner.pendingCount > Self.maxEventBytes { broken = "an event larger than \(Self.maxEventBytes >> 20) MiB" }
+                    return out
                 }
-                if scanner.pendingCount > Self.maxEventBytes { broken = "an event larger than \(Self.maxEventBytes >> 20) MiB" }
-                return out
-            }
-            // With spans exported, what the stream says of itself (id, model, finish reasons) is read as it goes.
-            let reads = ledger?.readsAnswers == true
-            do {
-                // A translated stream's first chunks are translated already (the attempt read them).
-                let out = stream != nil ? first : process(first)
-                if reads { ledger?.answered(Array(out.readableBytesView)) }
-                if out.readableBytes > 0 { try await writer.write(out) }
-                while true {
-                    let next: ByteBuffer?
-                    do {
-                        next = try await box.iterator.next()
-                    } catch {
-                        outcome = Self.classify(error) == .timeout ? .timeout : .streamCut
-                        break
-                    }
-                    guard let next else { break }
-                    let out = process(next)
+                // With spans exported, what the stream says of itself (id, model, finish reasons) is read as it goes.
+                let reads = ledger?.readsAnswers == true
+                do {
+                    // A translated stream's first chunks are translated already (the attempt read them).
+                    let out = stream != nil ? first : process(first)
                     if reads { ledger?.answered(Array(out.readableBytesView)) }
                     if out.readableBytes > 0 { try await writer.write(out) }
-                    if let broken {
-                        outcome = .badResponse(broken)
-                        break
+                    while true {
+                        let next: ByteBuffer?
+                        do {
+                            next = try await box.iterator.next()
+                        } catch {
+                            outcome = Self.classify(error) == .timeout ? .timeout : .streamCut
+                            break
+                        }
+                        guard let next else { break }
+                        let out = process(next)
+                        if reads { ledger?.answered(Array(out.readableBytesView)) }
+                        if out.readableBytes > 0 { try await writer.write(out) }
+                        if let broken {
+                            outcome = .badResponse(broken)
+                            break
+                        }
+                        if self.clock() - attemptStart > total {
+                            outcome = .timeout
+                            break
+                        }
                     }
-                    if self.clock() - attemptStart > total {
-                        outcome = .timeout
-                        break
+                    var why = "ended early"
+                    if outcome == .ok, stream != nil {
+                        if let error = streamError {
+                            outcome = Self.streamErrorOutcome(error.type)
+                            if outcome.fault != .provider { outcome = .badResponse("an error event in the stream (\(error.type))") }
+                            why = "sent an error event (\(error.type): \(error.message))"
+                        } else if let rest = stream!.end() {
+                            if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
+                        } else {
+                            outcome = .streamCut
+                        }
                     }
-                }
-                var why = "ended early"
-                if outcome == .ok, stream != nil {
-                    if let error = streamError {
-                        outcome = Self.streamErrorOutcome(error.type)
-                        if outcome.fault != .provider { outcome = .badResponse("an error event in the stream (\(error.type))") }
-                        why = "sent an error event (\(error.type): \(error.message))"
-                    } else if let rest = stream!.end() {
-                        if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
+                    if stream == nil, format != .responses {
+                        complete = pass.complete
+                        tokensIn = pass.tokensIn
+                        tokensOut = pass.tokensOut
+                        contentBytes = pass.contentBytes
+                    }
+                    if outcome == .ok, stream == nil, !complete {
+                        // Neither [DONE] nor a finish_reason: the provider stopped without saying it was done.
+                        outcome = .badResponse("the stream ended without [DONE] or a finish_reason")
+                        why = "ended without [DONE] or a finish_reason"
+                    }
+                    if case .badResponse(let reason) = outcome, stream == nil, broken != nil { why = "sent \(reason)" }
+                    if outcome == .ok {
+                        if format == .responses {
+                            let rest = scanner.remainder
+                            if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
+                        } else if pass.pendingCount > 0 {
+                            try await writer.write(pass.remainder)
+                        }
                     } else {
-                        outcome = .streamCut
+                        let message = "The upstream stream from \(providerID) \(why) (\(outcome.label))."
+                        switch format {
+                        case .responses:
+                            var event: [UInt8] = []
+                            AnthropicEventWriter.event("error", ["type": "error", "code": .string(outcome.label), "message": .string(message), "param": .null,
+                                                                 "sequence_number": 0], into: &event)
+                            try await writer.write(ByteBuffer(bytes: event))
+                        case .chat, .embeddings:
+                            let error = OpenAIError.body(message: message, type: "upstream_error", code: outcome.label)
+                            try await writer.write(ByteBuffer(string: "data: " + String(decoding: error, as: UTF8.self) + "\n\n"))
+                        case .messages:
+                            let type = streamError?.type == "overloaded_error" ? "overloaded_error" : "api_error"
+                            var event: [UInt8] = []
+                            AnthropicEventWriter.event("error", ["type": "error", "error": ["type": .string(type), "message": .string(message)]], into: &event)
+                            try await writer.write(ByteBuffer(bytes: event))
+                        }
                     }
+                    try await writer.finish(nil)
+                } catch {
+                    if outcome == .ok { outcome = .clientClosed }
                 }
-                if outcome == .ok, stream == nil, !complete {
-                    // Neither [DONE] nor a finish_reason: the provider stopped without saying it was done.
-                    outcome = .badResponse("the stream ended without [DONE] or a finish_reason")
-                    why = "ended without [DONE] or a finish_reason"
+                if let stream {
+                    tokensIn = stream.usage.prompt
+                    tokensOut = stream.usage.completion
+                    contentBytes = stream.contentBytes
                 }
-                if case .badResponse(let reason) = outcome, stream == nil, broken != nil { why = "sent \(reason)" }
-                if outcome == .ok {
-                    let rest = scanner.remainder
-                    if !rest.isEmpty { try await writer.write(ByteBuffer(bytes: rest)) }
-                } else {
-                    let message = "The upstream stream from \(providerID) \(why) (\(outcome.label))."
-                    switch format {
-                    case .responses:
-                        var event: [UInt8] = []
-                        AnthropicEventWriter.event("error", ["type": "error", "code": .string(outcome.label), "message": .string(message), "param": .null,
-                                                             "sequence_number": 0], into: &event)
-                        try await writer.write(ByteBuffer(bytes: event))
-                    case .chat, .embeddings:
-                        let error = OpenAIError.body(message: message, type: "upstream_error", code: outcome.label)
-                        try await writer.write(ByteBuffer(string: "data: " + String(decoding: error, as: UTF8.self) + "\n\n"))
-                    case .messages:
-                        let type = streamError?.type == "overloaded_error" ? "overloaded_error" : "api_error"
-                        var event: [UInt8] = []
-                        AnthropicEventWriter.event("error", ["type": "error", "error": ["type": .string(type), "message": .string(message)]], into: &event)
-                        try await writer.write(ByteBuffer(bytes: event))
-                    }
-                }
-                try await writer.finish(nil)
-            } catch {
-                if outcome == .ok { outcome = .clientClosed }
+                // A stream that brought no usage is metered from what it streamed, never as zero.
+                if tokensOut == 0, contentBytes > 0 { tokensOut = (contentBytes + 3) / 4 }
+                if tokensIn == 0, tokensOut > 0 { tokensIn = promptEstimate }
+                let now = self.clock()
+                let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)
+                var final = attempts
+                final[final.count - 1].outcome = outcome
+                self.record(RequestResult(route: route, client: client, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
+                                          ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final, endpoint: format,
+                                          ledger: ledger), now: now,
+                            attempt: .init(provider: provider, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
+                                           tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, streaming: true))
+                if let ledger { self.finish(ledger) }
             }
-            if let stream {
-                tokensIn = stream.usage.prompt
-                tokensOut = stream.usage.completion
-                contentBytes = stream.contentBytes
-            }
-            // A stream that brought no usage is metered from what it streamed, never as zero.
-            if tokensOut == 0, contentBytes > 0 { tokensOut = (contentBytes + 3) / 4 }
-            if tokensIn == 0, tokensOut > 0 { tokensIn = promptEstimate }
-            let now = self.clock()
-            let cost = self.cost(provider: provider, tokensIn: tokensIn, tokensOut: tokensOut)
-            self.recordAttempt(provider: provider, route: route, outcome: outcome, latency: now - attemptStart, ttft: firstAt - attemptStart,
-                               tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now, streaming: true, ledger: ledger)
-            var final = attempts
-            final[final.count - 1].outcome = outcome
-            self.record(RequestResult(route: route, client: client, served: provider, outcome: outcome.label, fault: outcome.fault, latency: now - start,
-                                      ttft: firstAt - start, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, attempts: final, endpoint: format,
-                                      ledger: ledger), now: now)
-            if let ledger { self.finish(ledger) }
         })
     }
 
-    static let usageKey = Array("\"usage\"".utf8)
-    static let finishKey = Array("\"finish_reason\":\"".utf8)
     static let responseEndKey = Array("\"response.".utf8)
     static let responseFailedKey = Array("\"response.failed\"".utf8)
     static let doneData = Array("[DONE]".utf8)

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import ClawServerSupport
 import Synchronization
 
 extension Gateway {
@@ -12,27 +13,12 @@ extension Gateway {
         let router = Router(context: GatewayContext.self)
         // Every client request: its request id and trace context, its record and log line.
         let v1 = router.group().add(middleware: RequestTelemetryMiddleware(gateway: self))
-        // One handler for every client API: the body (at most 8 MiB), the caller's key, the proxy.
+        // One handler for every client API (`serve`).
         for (path, format) in [("/v1/chat/completions", ClientFormat.chat), ("/v1/messages", .messages), ("/v1/embeddings", .embeddings),
                                ("/v1/responses", .responses)] {
             v1.post(RouterPath(path)) { request, context -> Response in
-                var request = request
-                let body: ByteBuffer
-                do {
-                    body = try await request.collectBody(upTo: 8 << 20)
-                } catch let error where Self.isTooLarge(error) {
-                    return Self.$clientFormat.withValue(format) {
-                        Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
-                    }
-                } catch {
-                    // A malformed chunked body (a bad chunk size, say), or the client left mid-body.
-                    return Self.$clientFormat.withValue(format) {
-                        Self.errorResponse(.badRequest, "The request body could not be read: \(error).", type: "invalid_request_error", code: "bad_body")
-                    }
-                }
-                let authorization = format == .messages ? Self.anthropicAuthorization(request.headers) : request.headers[.authorization]
-                return await self.proxy(format: format, body: body, explain: self.mayExplain(request.headers), authorization: authorization,
-                                        connection: context.channel)
+                // The whole request on its connection's event loop: no hop to the default pool per await.
+                await EventLoopTaskExecutor.on(context.channel.eventLoop) { await self.serve(format: format, request: request, channel: context.channel) }
             }
         }
         v1.post("/v1/messages/count_tokens") { request, _ -> Response in
@@ -57,6 +43,27 @@ extension Gateway {
         }
         addProbes(to: router)
         return router
+    }
+
+    /// One client request of `format`: the body (at most 8 MiB), the caller's key, the proxy.
+    func serve(format: ClientFormat, request: Request, channel: any Channel) async -> Response {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: 8 << 20)
+        } catch let error where Self.isTooLarge(error) {
+            return Self.$clientFormat.withValue(format) {
+                Self.errorResponse(.contentTooLarge, "The request body is larger than 8 MiB.", type: "invalid_request_error", code: "body_too_large")
+            }
+        } catch {
+            // A malformed chunked body (a bad chunk size, say), or the client left mid-body.
+            return Self.$clientFormat.withValue(format) {
+                Self.errorResponse(.badRequest, "The request body could not be read: \(error).", type: "invalid_request_error", code: "bad_body")
+            }
+        }
+        let authorization = format == .messages ? Self.anthropicAuthorization(request.headers) : request.headers[.authorization]
+        return await self.proxy(format: format, body: body, explain: self.mayExplain(request.headers), authorization: authorization,
+                                connection: channel)
     }
 
     /// Whether collecting a body failed because it passed the limit (Hummingbird says so with a

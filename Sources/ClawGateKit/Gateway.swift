@@ -63,8 +63,11 @@ public final class Gateway: Sendable {
             : nil
         return StoreStatus(kind: .etcd, reachable: health.reachable, error: health.lastError ?? emptied, unaudited: health.unaudited)
     }
-    /// Serialises admin writes: check revision, validate, persist, apply, audit.
+    /// The audit log in memory (its next sequence and the last entries); writes are put in order
+    /// by the persister, which holds this only to read and update it, never across a disk write.
     let writes: Mutex<AuditLog>
+    /// The one writer of operator state and audit to disk, off the event loops.
+    let persister = StatePersister()
     /// The budget guard's figures between evaluations.
     let budgetWatch = Mutex(BudgetWatch())
 
@@ -245,6 +248,7 @@ public final class Gateway: Sendable {
     public func shutdown() async {
         for client in clients { try? await client.shutdown() }
         await fleetStore?.client.shutdown()
+        await persister.shutdown()
     }
 
     func cost(provider: Int, tokensIn: Int, tokensOut: Int, embeddings: Bool = false) -> Double {

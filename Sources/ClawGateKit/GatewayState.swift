@@ -199,6 +199,8 @@ public final class GatewayState: Sendable {
         public var explained: Explained?
         /// Seconds to wait for the response head: adapted to the provider's recent answers.
         public var firstByte: Double = 30
+        /// A drill's fault that hits this attempt, drawn with the choice (see `drawFault`).
+        public var fault: InjectedFault?
     }
 
     /// The head deadline for `provider`: 5 × its recent time to first byte, between the configured
@@ -306,7 +308,11 @@ public final class GatewayState: Sendable {
 
     /// A client's admitted request ended: its tokens and cost count against its limits.
     public func finishClient(_ index: Int, tokens: Int, cost: Double, ok: Bool, now: Double) {
-        inner.withLock { state in
+        inner.withLock { finishClient(&$0, index, tokens: tokens, cost: cost, ok: ok, now: now) }
+    }
+
+    func finishClient(_ state: inout Inner, _ index: Int, tokens: Int, cost: Double, ok: Bool, now: Double) {
+        do {
             state.clients[index].inFlight -= 1
             if tokens > 0 { state.clients[index].tokens.add(now: now, tokens) }
             if cost > 0 { state.clients[index].spendMicros.add(now: now, Int((cost * 1_000_000).rounded())) }
@@ -399,7 +405,8 @@ public final class GatewayState: Sendable {
             }
             return .success(Choice(provider: pick.target.provider, model: pick.target.model, tier: pick.tier, panic: pick.panic,
                                    explained: pick.panic ? nil : explained,
-                                   firstByte: firstByteDeadline(state.providers[pick.target.provider], provider: pick.target.provider, now: now)))
+                                   firstByte: firstByteDeadline(state.providers[pick.target.provider], provider: pick.target.provider, now: now),
+                                   fault: drawFault(&state, provider: pick.target.provider)))
         }
     }
 
@@ -428,7 +435,29 @@ public final class GatewayState: Sendable {
     /// breaker's reason says so; everything else sees it as the failure it stands for).
     public func finishAttempt(provider: Int, outcome: AttemptOutcome, latency: Double, ttft: Double?,
                               tokensIn: Int, tokensOut: Int, cost: Double, now: Double, streaming: Bool = false, drill: Bool = false) {
-        inner.withLock { state in
+        inner.withLock {
+            finishAttempt(&$0, AttemptEnd(provider: provider, outcome: outcome, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut,
+                                          cost: cost, streaming: streaming, drill: drill), now: now)
+        }
+    }
+
+    /// How an attempt on a provider ended, for `finishAttempt` and `finish`.
+    public struct AttemptEnd: Sendable {
+        public var provider: Int
+        public var outcome: AttemptOutcome
+        public var latency: Double
+        public var ttft: Double?
+        public var tokensIn = 0
+        public var tokensOut = 0
+        public var cost = 0.0
+        public var streaming = false
+        public var drill = false
+    }
+
+    func finishAttempt(_ state: inout Inner, _ end: AttemptEnd, now: Double) {
+        let (provider, outcome, latency, ttft) = (end.provider, end.outcome, end.latency, end.ttft)
+        let (tokensIn, tokensOut, cost, streaming, drill) = (end.tokensIn, end.tokensOut, end.cost, end.streaming, end.drill)
+        do {
             state.providers[provider].inFlight -= 1
             state.providers[provider].attemptsTotal += 1
             // What the latency strategies learn: time to first token of a stream, time per token of a
@@ -486,7 +515,27 @@ public final class GatewayState: Sendable {
     /// Record how a client request ended.
     public func finishRequest(route: Int, fault: Fault, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double, now: Double,
                               served: Int? = nil, endpoint: Int = 0) {
+        inner.withLock {
+            finishRequest(&$0, route: route, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
+                          served: served, endpoint: endpoint)
+        }
+    }
+
+    /// A request's end in one taking of the lock: its last attempt (when one is still open), its
+    /// client's accounting (when it has one) and the request's own.
+    func finish(attempt: AttemptEnd?, client: (index: Int, ok: Bool)?, route: Int, fault: Fault, latency: Double, ttft: Double?, tokensIn: Int,
+                tokensOut: Int, cost: Double, now: Double, served: Int?, endpoint: Int) {
         inner.withLock { state in
+            if let attempt { finishAttempt(&state, attempt, now: now) }
+            if let client { finishClient(&state, client.index, tokens: tokensIn + tokensOut, cost: cost, ok: client.ok, now: now) }
+            finishRequest(&state, route: route, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost, now: now,
+                          served: served, endpoint: endpoint)
+        }
+    }
+
+    func finishRequest(_ state: inout Inner, route: Int, fault: Fault, latency: Double, ttft: Double?, tokensIn: Int, tokensOut: Int, cost: Double,
+                       now: Double, served: Int?, endpoint: Int) {
+        do {
             state.inFlight -= 1
             state.endpointRequests[route][endpoint].add(now: now)
             state.routeStats[route].record(now: now, fault: fault, latency: latency, ttft: ttft, tokensIn: tokensIn, tokensOut: tokensOut, cost: cost)
@@ -536,11 +585,14 @@ public final class GatewayState: Sendable {
     /// The fault that hits this attempt on `provider`, if one is in force and the draw (its ratio)
     /// picks this attempt. Decided before anything is sent.
     public func drawFault(provider: Int) -> InjectedFault? {
-        inner.withLock { state -> InjectedFault? in
-            guard let fault = state.operatorState.fault(provider: config.providers[provider].id, now: wallClock()) else { return nil }
-            if fault.ratio >= 1 { return fault }
-            return state.random.unit() < fault.ratio ? fault : nil
-        }
+        inner.withLock { drawFault(&$0, provider: provider) }
+    }
+
+    func drawFault(_ state: inout Inner, provider: Int) -> InjectedFault? {
+        guard !state.operatorState.faults.isEmpty,
+              let fault = state.operatorState.fault(provider: config.providers[provider].id, now: wallClock()) else { return nil }
+        if fault.ratio >= 1 { return fault }
+        return state.random.unit() < fault.ratio ? fault : nil
     }
 
     /// Raise the start and end events of faults as they come into force and end (by their time or by

@@ -43,6 +43,9 @@ public struct SimBehaviour: Sendable, Equatable {
     /// finish_reason, no [DONE]), `bad_data` (the first event's data is NUL and 0xFF bytes),
     /// `bad_data_late` (such an event half-way through).
     public var streamFlaw: String = "none"
+    /// Bytes per write of a streamed answer (0: each event in one write). 1 sends every byte as its
+    /// own write (its own HTTP chunk), so a gateway's reads of the stream split at every byte.
+    public var writeBytes: Int = 0
     public static let streamFlaws = ["none", "no_usage", "no_done", "bad_data", "bad_data_late"]
 
     public init() {}
@@ -51,7 +54,7 @@ public struct SimBehaviour: Sendable, Equatable {
         "latency_ms", "latency_p99_ms", "tokens_per_second", "completion_tokens", "error_rate",
         "rate_limit_rate", "retry_after_seconds", "reset_rate", "hang_rate", "stream_cut_rate",
         "malformed_rate", "outage", "answer_status", "overloaded_rate", "midstream_error_rate", "parallel_tool_calls",
-        "stream_flaw",
+        "stream_flaw", "write_bytes",
     ]
 
     /// Apply the known keys of `patch`; throws naming the first bad field and changes nothing then.
@@ -88,6 +91,7 @@ public struct SimBehaviour: Sendable, Equatable {
                     throw SimBehaviourError(path: at, reason: "must be one of \(Self.streamFlaws.joined(separator: ", "))")
                 }
                 copy.streamFlaw = flaw
+            case "write_bytes": copy.writeBytes = Int(try Self.number(value, at, min: 0, max: 1_048_576, integer: true))
             default:
                 throw SimBehaviourError(path: at, reason: "unknown field; known: \(Self.keys.joined(separator: ", "))")
             }
@@ -112,7 +116,7 @@ public struct SimBehaviour: Sendable, Equatable {
             "stream_cut_rate": .number(streamCutRate), "malformed_rate": .number(malformedRate), "outage": .bool(outage),
             "answer_status": JSONValue(answerStatus), "overloaded_rate": .number(overloadedRate),
             "midstream_error_rate": .number(midstreamErrorRate), "parallel_tool_calls": .bool(parallelToolCalls),
-            "stream_flaw": .string(streamFlaw),
+            "stream_flaw": .string(streamFlaw), "write_bytes": JSONValue(writeBytes),
         ]
     }
 

@@ -74,7 +74,7 @@ extension SimProvider {
             "object": "list",
             "data": .array(names.map { ["id": .string($0), "object": "model", "owned_by": .string(id)] }),
         ]
-        return Self.json(data.encoded(), status: .ok)
+        return Self.json(data.encoded(sorted: true), status: .ok)
     }
 
     static func json(_ data: Data, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
@@ -145,13 +145,14 @@ extension SimProvider {
                 ]],
                 "usage": flaw == "no_usage" ? nil : usage,
             ]
-            return Self.json(answer.encoded(), status: .ok)
+            return Self.json(answer.encoded(sorted: true), status: .ok)
         }
         let interval = behaviour.tokensPerSecond > 0 ? 1 / behaviour.tokensPerSecond : 0
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let providerID = id
+        let split = behaviour.writeBytes
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> ByteBuffer {
                 let event: JSONValue = [
@@ -159,30 +160,30 @@ extension SimProvider {
                     "system_fingerprint": .string("clawsim-\(providerID)"),
                     "choices": [["index": 0, "delta": delta, "finish_reason": finish]],
                 ]
-                return ByteBuffer(string: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n")
+                return ByteBuffer(string: "data: " + String(decoding: event.encoded(sorted: true), as: UTF8.self) + "\n\n")
             }
             let garbage = ByteBuffer(bytes: Array("data: ".utf8) + [0x00, 0xFF, 0xFE] + Array("not json\n\n".utf8))
-            if flaw == "bad_data" { try await writer.write(garbage) }
-            try await writer.write(chunk(["role": "assistant", "content": ""]))
+            if flaw == "bad_data" { try await Self.write(garbage, to: &writer, split: split) }
+            try await Self.write(chunk(["role": "assistant", "content": ""]), to: &writer, split: split)
             for (index, word) in words.enumerated() {
                 if cut, index == words.count / 2 { throw SimAbort() }
-                if flaw == "bad_data_late", index == words.count / 2 { try await writer.write(garbage) }
+                if flaw == "bad_data_late", index == words.count / 2 { try await Self.write(garbage, to: &writer, split: split) }
                 if interval > 0 { try await Task.sleep(for: .seconds(interval)) }
-                try await writer.write(chunk(["content": .string(word)]))
+                try await Self.write(chunk(["content": .string(word)]), to: &writer, split: split)
             }
             if flaw == "no_done" {
                 try await writer.finish(nil)
                 return
             }
-            try await writer.write(chunk([:], finish: "stop"))
+            try await Self.write(chunk([:], finish: "stop"), to: &writer, split: split)
             if includeUsage {
                 let event: JSONValue = [
                     "id": .string(answerID), "object": "chat.completion.chunk", "created": created, "model": .string(model),
                     "choices": [], "usage": usage,
                 ]
-                try await writer.write(ByteBuffer(string: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n"))
+                try await Self.write(ByteBuffer(string: "data: " + String(decoding: event.encoded(sorted: true), as: UTF8.self) + "\n\n"), to: &writer, split: split)
             }
-            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await Self.write(ByteBuffer(string: "data: [DONE]\n\n"), to: &writer, split: split)
             try await writer.finish(nil)
         })
     }

@@ -155,6 +155,15 @@ struct GatewayOverhead: AsyncParsableCommand {
     @Flag(help: "Also through a node exporting every span (100 % sampling, to an OTLP/HTTP sink in this process) and one writing the access log to a file, in the same run: added p50 of each against the plain node.")
     var telemetry = false
 
+    @Flag(help: "Also through Debian's HAProxy in front of the same provider (started on a free loopback port), in the same run: added p50 at concurrency 1 and requests/s at --haproxy-concurrency of both, and clawgate's against HAProxy's.")
+    var vsHaproxy = false
+
+    @Option(help: "The HAProxy binary for --vs-haproxy.")
+    var haproxy: String = "/usr/sbin/haproxy"
+
+    @Option(help: "Concurrent requests for the requests/s of --vs-haproxy.")
+    var haproxyConcurrency: Int = 16
+
     @Option(help: "Streams per node for the CPU-per-chunk figure (with --kind).")
     var streams: Int = 200
 
@@ -259,6 +268,7 @@ struct GatewayOverhead: AsyncParsableCommand {
             let plain = latency[targets[1].0]!.percentile(0.5)
             print("key check + per-client accounting: p50 \(String(format: "%+.1f", (l.percentile(0.5) / plain - 1) * 100)) % latency, throughput \(String(format: "%.2f", t.rps / throughput[targets[1].0]!.rps))x the open node")
         }
+        if vsHaproxy { try await compareHAProxy(client: client, fleet: fleet, body: body) }
         if tls { try await compareTLS(client: client, plain: fleet, body: body) }
         if telemetry { try await compareTelemetry(client: client, plain: fleet, body: body) }
         if kind != "openai" { try await compareKind(client: client, openai: fleet, body: body) }

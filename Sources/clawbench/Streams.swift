@@ -10,7 +10,7 @@ struct Streams: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "streams",
         abstract: "N concurrent streaming requests straight to clawsim and through one clawgate node, in one run.",
-        discussion: "Prints succeeded and failed, time to first token p50/p99 for both and the difference, and the node's peak RSS and RSS per stream."
+        discussion: "Prints succeeded and failed, time to first token p50/p99 for both and the difference, the node's CPU per streamed chunk, and its peak RSS and RSS per stream. 10,000 streams need about 25,000 open files for each process: run it under `ulimit -n 65536`."
     )
 
     @Option(help: "Folder with the clawsim and clawgate binaries (build them with -c release).")
@@ -160,11 +160,14 @@ struct Streams: AsyncParsableCommand {
         let simCPUThrough = Self.cpuSeconds(simPID) - simCPU1
         let peakKB = max(peak.value, Self.rss(gate.process.processIdentifier, field: "VmHWM"))
         let perStream = Double(peakKB - idle) / Double(concurrency)
+        // The events each client got (role, tokens, finish, [DONE]): the chunks the node forwarded.
+        let chunks = Double(through.succeeded * (tokens + 3))
+        let perChunk = chunks > 0 ? gateCPU / chunks : .nan
         if json {
             let out: JSONValue = [
                 "concurrency": JSONValue(concurrency), "direct": direct.asJSON, "gateway": through.asJSON,
                 "node_rss_idle_kb": JSONValue(idle), "node_rss_peak_kb": JSONValue(peakKB), "node_rss_per_stream_kb": .number(perStream),
-                "node_cpu_seconds": .number(gateCPU), "clawsim_cpu_seconds_direct": .number(simCPUDirect),
+                "node_cpu_seconds": .number(gateCPU), "node_cpu_us_per_chunk": .number(perChunk * 1e6), "clawsim_cpu_seconds_direct": .number(simCPUDirect),
                 "clawsim_cpu_seconds_through": .number(simCPUThrough),
             ]
             print(String(decoding: out.encoded(sorted: true), as: UTF8.self))
@@ -177,7 +180,7 @@ struct Streams: AsyncParsableCommand {
             print("\(name.padding(toLength: 18, withPad: " ", startingAt: 0)) succeeded \(r.succeeded) failed \(r.failedCount)\(failures) | TTFT p50 \(ms(r.percentile(0.5))) p99 \(ms(r.percentile(0.99))) | all done in \(String(format: "%.1f", r.seconds)) s")
         }
         print("added TTFT: p50 \(ms(through.percentile(0.5) - direct.percentile(0.5))), p99 \(ms(through.percentile(0.99) - direct.percentile(0.99)))")
-        print("CPU seconds: clawsim \(String(format: "%.2f", simCPUDirect)) direct, \(String(format: "%.2f", simCPUThrough)) through; clawgate \(String(format: "%.2f", gateCPU)) (\(String(format: "%.0f", gateCPU / Double(concurrency) * 1e6)) µs per stream)")
+        print("CPU seconds: clawsim \(String(format: "%.2f", simCPUDirect)) direct, \(String(format: "%.2f", simCPUThrough)) through; clawgate \(String(format: "%.2f", gateCPU)) (\(String(format: "%.0f", gateCPU / Double(concurrency) * 1e6)) µs per stream, \(String(format: "%.1f", perChunk * 1e6)) µs per streamed chunk of \(Int(chunks)))")
         print("node RSS: idle \(idle / 1024) MiB, peak \(peakKB / 1024) MiB, \(String(format: "%.1f", perStream)) KiB per stream")
     }
 }

@@ -3,60 +3,62 @@ import ClawShared
 import Foundation
 import Hummingbird
 import Logging
-import NIOPosix
 
 extension Gateway {
     /// Commit an operator command: check the revision, apply, persist, put in effect, audit and
-    /// emit its events, under the write lock. It fsyncs, so it runs on NIO's blocking thread pool,
-    /// never on an event loop.
+    /// emit its events. It fsyncs, so it runs on the persister's thread (one write at a time, in
+    /// order), never on an event loop and never holding a lock across the disk.
     func commit(_ command: OperatorCommand, caller: AdminCaller, expected: Int?, reason: String?) async throws(AdminError) -> Written {
         if let fleetStore { return try await commit(command, to: fleetStore, caller: caller, expected: expected, reason: reason) }
         let result: Result<Written, AdminError>
         do {
-            result = try await NIOThreadPool.singleton.runIfActive { self.commitLocked(command, caller: caller, expected: expected, reason: reason) }
+            result = try await persister.run { self.commitInOrder(command, caller: caller, expected: expected, reason: reason) }
         } catch {
             throw AdminError(status: .serviceUnavailable, code: "shutting_down", message: "The node is shutting down; the change was not made.")
         }
         return try result.get()
     }
 
-    private func commitLocked(_ command: OperatorCommand, caller: AdminCaller, expected: Int?, reason: String?) -> Result<Written, AdminError> {
-        writes.withLock { audit -> Result<Written, AdminError> in
-            let current = state.operatorState
-            // A request that is wrong in itself is refused as such (400/404) before its precondition (412).
-            let change: OperatorCommand.Change
-            do throws(AdminError) {
-                change = try command.apply(to: current, config: config, now: state.wallClock(), reason: reason, actor: caller.name)
-            } catch {
-                return .failure(error)
-            }
-            if let expected, expected != current.revision { return .failure(.stale(expected: expected, current: current.revision)) }
-            var next = change.next
-            if next == current { return .success(Written(revision: current.revision, changed: false, state: current.document)) }
-            next.revision = current.revision + 1
-            // The audit record goes first: a crash between the two leaves a record of a change not
-            // in force (said so at the next start), never a change in force with no record.
-            let entry = auditEntry(command, sequence: audit.nextSequence, before: current, after: next, caller: caller, reason: reason)
-            do {
-                try store.append(entry)
-            } catch {
-                logger.error("cannot append to the audit log; the write is refused", metadata: ["error": .string("\(error)")])
-                return .failure(AdminError(status: .internalServerError, code: "audit_failed",
-                                           message: "The change could not be audited, so it was not made: \(error)"))
-            }
-            do {
-                try store.save(next)
-            } catch {
-                logger.error("cannot persist operator state; the write is refused", metadata: ["error": .string("\(error)")])
-                return .failure(AdminError(status: .internalServerError, code: "persist_failed",
-                                           message: "The change could not be saved, so it was not made (its audit record says so): \(error)"))
-            }
-            state.apply(next, now: clock())
+    /// One file-store write, on the persister's thread: the writes before it are on disk and in
+    /// effect, none runs beside it, so the audit log's lock is taken only to read and update it
+    /// in memory.
+    private func commitInOrder(_ command: OperatorCommand, caller: AdminCaller, expected: Int?, reason: String?) -> Result<Written, AdminError> {
+        let current = state.operatorState
+        // A request that is wrong in itself is refused as such (400/404) before its precondition (412).
+        let change: OperatorCommand.Change
+        do throws(AdminError) {
+            change = try command.apply(to: current, config: config, now: state.wallClock(), reason: reason, actor: caller.name)
+        } catch {
+            return .failure(error)
+        }
+        if let expected, expected != current.revision { return .failure(.stale(expected: expected, current: current.revision)) }
+        var next = change.next
+        if next == current { return .success(Written(revision: current.revision, changed: false, state: current.document)) }
+        next.revision = current.revision + 1
+        // The audit record goes first: a crash between the two leaves a record of a change not
+        // in force (said so at the next start), never a change in force with no record.
+        let entry = auditEntry(command, sequence: writes.withLock { $0.nextSequence }, before: current, after: next, caller: caller, reason: reason)
+        do {
+            try store.append(entry)
+        } catch {
+            logger.error("cannot append to the audit log; the write is refused", metadata: ["error": .string("\(error)")])
+            return .failure(AdminError(status: .internalServerError, code: "audit_failed",
+                                       message: "The change could not be audited, so it was not made: \(error)"))
+        }
+        do {
+            try store.save(next)
+        } catch {
+            logger.error("cannot persist operator state; the write is refused", metadata: ["error": .string("\(error)")])
+            return .failure(AdminError(status: .internalServerError, code: "persist_failed",
+                                       message: "The change could not be saved, so it was not made (its audit record says so): \(error)"))
+        }
+        state.apply(next, now: clock())
+        writes.withLock { audit in
             audit.nextSequence += 1
             audit.keep(entry)
-            announce(entry, change: change, caller: caller)
-            return .success(Written(revision: next.revision, changed: true, state: next.document))
         }
+        announce(entry, change: change, caller: caller)
+        return .success(Written(revision: next.revision, changed: true, state: next.document))
     }
 
     /// With a fleet store: one compare-and-swap transaction of the state and its audit record. If

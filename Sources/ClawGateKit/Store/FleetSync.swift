@@ -157,15 +157,12 @@ extension Gateway {
     }
 
     /// A fleet state in effect on this node (written here or read from the store): applied,
-    /// remembered as applied, and cached on disk for a start while etcd is down.
+    /// remembered as applied, and cached on disk for a start while etcd is down by the persister
+    /// (its fsync neither on this thread, an event loop, nor under the store's lock it is called in).
     func putInEffect(_ local: OperatorState) {
         state.apply(local, now: clock())
         fleetStore?.health.withLock { $0.applied = local.revision }
-        do {
-            try store.save(local)
-        } catch {
-            logger.error("cannot cache the fleet state locally", metadata: ["error": .string("\(error)")])
-        }
+        persister.cache(local, in: store, logger: logger)
     }
 }
 

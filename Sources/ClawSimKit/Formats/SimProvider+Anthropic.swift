@@ -31,7 +31,7 @@ extension SimProvider {
             "first_id": .string(names.first!),
             "last_id": .string(names.last!),
         ]
-        return Self.json(data.encoded(), status: .ok)
+        return Self.json(data.encoded(sorted: true), status: .ok)
     }
 
     /// The body of an Anthropic request, kept and checked: the parsed fields, or the answer refusing it.
@@ -63,7 +63,7 @@ extension SimProvider {
         }
         if behaviour.outage { return Self.shapedError(.anthropic, 503, "\(id) is down (simulated outage)") }
         let tokens = max(1, AnthropicRules.textCharacters(fields) / 4)
-        return Self.json(JSONValue.object(["input_tokens": JSONValue(tokens)]).encoded(), status: .ok)
+        return Self.json(JSONValue.object(["input_tokens": JSONValue(tokens)]).encoded(sorted: true), status: .ok)
     }
 
     /// `POST /v1/messages`, JSON or streamed with `"stream": true`.
@@ -108,11 +108,11 @@ extension SimProvider {
                 "id": .string(messageID), "type": "message", "role": "assistant", "model": .string(model),
                 "content": .array(content), "stop_reason": .string(stopReason), "stop_sequence": .null, "usage": usage,
             ]
-            return Self.json(answer.encoded(), status: .ok, headers: headers)
+            return Self.json(answer.encoded(sorted: true), status: .ok, headers: headers)
         }
 
         func event(_ name: String, _ data: JSONValue) -> String {
-            "event: \(name)\ndata: " + String(decoding: data.encoded(), as: UTF8.self) + "\n\n"
+            "event: \(name)\ndata: " + String(decoding: data.encoded(sorted: true), as: UTF8.self) + "\n\n"
         }
         let startUsage: JSONValue = [
             "input_tokens": JSONValue(inputTokens), "output_tokens": 1,
@@ -151,7 +151,7 @@ extension SimProvider {
         ])))
         events.append(SimEvent(text: event("message_stop", ["type": "message_stop"])))
         let interval = behaviour.tokensPerSecond > 0 ? 1 / behaviour.tokensPerSecond : 0
-        return Self.stream(events, interval: interval, cut: cut, headers: headers)
+        return Self.stream(events, interval: interval, cut: cut, headers: headers, split: behaviour.writeBytes)
     }
 }
 

@@ -13,14 +13,14 @@ extension SimProvider {
                 "code": "MissingApiVersionParameter",
                 "message": "The api-version query parameter (?api-version=) is required for all requests.",
             ]]
-            return Self.json(body.encoded(), status: .badRequest)
+            return Self.json(body.encoded(sorted: true), status: .badRequest)
         }
         if request.headers[Self.azureKeyHeader]?.isEmpty ?? true {
             let body: JSONValue = ["error": [
                 "code": "401",
                 "message": "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
             ]]
-            return Self.json(body.encoded(), status: .unauthorized)
+            return Self.json(body.encoded(sorted: true), status: .unauthorized)
         }
         return nil
     }
@@ -42,6 +42,6 @@ extension SimProvider {
                  "capabilities": ["chat_completion": true, "completion": false, "embeddings": false, "fine_tune": false, "inference": true]]
             }),
         ]
-        return Self.json(data.encoded(), status: .ok)
+        return Self.json(data.encoded(sorted: true), status: .ok)
     }
 }

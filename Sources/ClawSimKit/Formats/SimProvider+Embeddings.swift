@@ -64,7 +64,7 @@ extension SimProvider {
             "object": "list", "data": .array(data), "model": .string(model),
             "usage": ["prompt_tokens": JSONValue(tokens), "total_tokens": JSONValue(tokens)],
         ]
-        return Self.json(answer.encoded(), status: .ok)
+        return Self.json(answer.encoded(sorted: true), status: .ok)
     }
 
     /// Gemini's `:embedContent` (`{"embedding": {"values"}}`) and `:batchEmbedContents`
@@ -93,6 +93,6 @@ extension SimProvider {
             return ["values": SimEmbeddings.floats(SimEmbeddings.vector(text, dimensions: dimensions))]
         }
         let answer: JSONValue = batch ? ["embeddings": .array(embeddings)] : ["embedding": embeddings[0]]
-        return Self.json(answer.encoded(), status: .ok)
+        return Self.json(answer.encoded(sorted: true), status: .ok)
     }
 }

@@ -45,7 +45,7 @@ extension SimProvider {
         case 500...: "api_error"
         default: "invalid_request_error"
         }
-        return JSONValue.object(["type": "error", "error": ["type": .string(type), "message": .string(message)]]).encoded()
+        return JSONValue.object(["type": "error", "error": ["type": .string(type), "message": .string(message)]]).encoded(sorted: true)
     }
 
     static func googleErrorBody(_ status: Int, _ message: String, details: JSONValue? = nil) -> Data {
@@ -65,7 +65,7 @@ extension SimProvider {
         }
         var error: [String: JSONValue] = ["code": JSONValue(status), "message": .string(message), "status": .string(name)]
         if let details { error["details"] = details }
-        return JSONValue.object(["error": .object(error)]).encoded()
+        return JSONValue.object(["error": .object(error)]).encoded(sorted: true)
     }
 
     /// A route of another format than the one this provider speaks now: a 404 in its own shape.
@@ -134,8 +134,9 @@ extension SimProvider {
     }
 
     /// A 200 `text/event-stream` answer that writes `events`, waiting `interval` before each paced one
-    /// and, with `cut`, dropping the connection half-way through the paced ones.
-    static func stream(_ events: [SimEvent], interval: Double, cut: Bool, headers: HTTPFields = [:]) -> Response {
+    /// and, with `cut`, dropping the connection half-way through the paced ones; `split` bytes per
+    /// write (0: an event per write).
+    static func stream(_ events: [SimEvent], interval: Double, cut: Bool, headers: HTTPFields = [:], split: Int = 0) -> Response {
         var fields = headers
         fields[.contentType] = "text/event-stream"
         fields[.cacheControl] = "no-cache"
@@ -148,9 +149,18 @@ extension SimProvider {
                     paced += 1
                     if interval > 0 { try await Task.sleep(for: .seconds(interval)) }
                 }
-                try await writer.write(ByteBuffer(string: event.text))
+                try await Self.write(ByteBuffer(string: event.text), to: &writer, split: split)
             }
             try await writer.finish(nil)
         })
+    }
+
+    /// Write `buffer` as it is, or `split` bytes per write (each its own HTTP chunk).
+    static func write(_ buffer: ByteBuffer, to writer: inout any ResponseBodyWriter, split: Int) async throws {
+        guard split > 0, buffer.readableBytes > split else { return try await writer.write(buffer) }
+        var rest = buffer
+        while rest.readableBytes > 0, let piece = rest.readSlice(length: min(split, rest.readableBytes)) {
+            try await writer.write(piece)
+        }
     }
 }

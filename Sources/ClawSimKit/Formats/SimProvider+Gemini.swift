@@ -30,7 +30,7 @@ extension SimProvider {
                 "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
             ]
         })]
-        return Self.json(data.encoded(), status: .ok)
+        return Self.json(data.encoded(sorted: true), status: .ok)
     }
 
     static let geminiMethods = ["generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"]
@@ -63,7 +63,7 @@ extension SimProvider {
         }
         let promptTokens = max(1, GeminiRules.textCharacters(fields) / 4)
         if method == "countTokens" {
-            return Self.json(JSONValue.object(["totalTokens": JSONValue(promptTokens)]).encoded(), status: .ok)
+            return Self.json(JSONValue.object(["totalTokens": JSONValue(promptTokens)]).encoded(sorted: true), status: .ok)
         }
         let streaming = method == "streamGenerateContent"
         let sse = request.uri.queryParameters["alt"] == "sse"
@@ -95,7 +95,7 @@ extension SimProvider {
 
         if !streaming {
             let parts = calls.isEmpty ? [["text": .string(words.joined())]] : callParts
-            return Self.json(response(parts, finish: finish, candidates: outputTokens).encoded(), status: .ok)
+            return Self.json(response(parts, finish: finish, candidates: outputTokens).encoded(sorted: true), status: .ok)
         }
         var chunks: [JSONValue] = []
         if calls.isEmpty {
@@ -108,10 +108,10 @@ extension SimProvider {
             chunks.append(response(callParts, finish: finish, candidates: outputTokens))
         }
         if !sse {
-            return Self.json(JSONValue.array(chunks).encoded(), status: .ok)
+            return Self.json(JSONValue.array(chunks).encoded(sorted: true), status: .ok)
         }
-        let events = chunks.map { SimEvent(text: "data: " + String(decoding: $0.encoded(), as: UTF8.self) + "\r\n\r\n", paced: true) }
+        let events = chunks.map { SimEvent(text: "data: " + String(decoding: $0.encoded(sorted: true), as: UTF8.self) + "\r\n\r\n", paced: true) }
         let interval = behaviour.tokensPerSecond > 0 ? 1 / behaviour.tokensPerSecond : 0
-        return Self.stream(events, interval: interval, cut: cut)
+        return Self.stream(events, interval: interval, cut: cut, split: behaviour.writeBytes)
     }
 }

@@ -41,7 +41,7 @@ extension SimProvider {
                 ]],
                 "usage": usage,
             ]
-            return Self.json(answer.encoded(), status: .ok)
+            return Self.json(answer.encoded(sorted: true), status: .ok)
         }
         let providerID = id
         func chunk(_ delta: JSONValue, finish: JSONValue = .null) -> String {
@@ -50,7 +50,7 @@ extension SimProvider {
                 "system_fingerprint": .string("clawsim-\(providerID)"),
                 "choices": [["index": 0, "delta": delta, "finish_reason": finish]],
             ]
-            return "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n"
+            return "data: " + String(decoding: event.encoded(sorted: true), as: UTF8.self) + "\n\n"
         }
         var events = [SimEvent(text: chunk(["role": "assistant", "content": .null]))]
         for (index, call) in calls.enumerated() {
@@ -69,7 +69,7 @@ extension SimProvider {
                 "id": .string(answerID), "object": "chat.completion.chunk", "created": created, "model": .string(model),
                 "choices": [], "usage": usage,
             ]
-            events.append(SimEvent(text: "data: " + String(decoding: event.encoded(), as: UTF8.self) + "\n\n"))
+            events.append(SimEvent(text: "data: " + String(decoding: event.encoded(sorted: true), as: UTF8.self) + "\n\n"))
         }
         events.append(SimEvent(text: "data: [DONE]\n\n"))
         return Self.stream(events, interval: interval, cut: cut)

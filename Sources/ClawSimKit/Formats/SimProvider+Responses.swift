@@ -20,7 +20,7 @@ extension SimProvider {
                 "code": "401",
                 "message": "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
             ]]
-            return Self.json(body.encoded(), status: .unauthorized)
+            return Self.json(body.encoded(sorted: true), status: .unauthorized)
         }
         return nil
     }
@@ -110,7 +110,7 @@ extension SimProvider {
             ? [message(words.joined(), status: finalStatus)]
             : calls.indices.map { call($0, arguments: calls[$0].argumentsText, status: "completed") }
         let final = response(status: finalStatus, output: finalOutput, usage: usage, incomplete: incomplete)
-        if !streaming { return Self.json(final.encoded(), status: .ok) }
+        if !streaming { return Self.json(final.encoded(sorted: true), status: .ok) }
 
         var number = 0
         var events: [SimEvent] = []
@@ -147,11 +147,11 @@ extension SimProvider {
         }
         add(capped ? "response.incomplete" : "response.completed", ["response": final])
         let interval = behaviour.tokensPerSecond > 0 ? 1 / behaviour.tokensPerSecond : 0
-        return Self.stream(events, interval: interval, cut: cut)
+        return Self.stream(events, interval: interval, cut: cut, split: behaviour.writeBytes)
     }
 
     /// One named server-sent event, as the Responses API writes them.
     static func sse(_ name: String, _ data: JSONValue) -> String {
-        "event: \(name)\ndata: " + String(decoding: data.encoded(), as: UTF8.self) + "\n\n"
+        "event: \(name)\ndata: " + String(decoding: data.encoded(sorted: true), as: UTF8.self) + "\n\n"
     }
 }
