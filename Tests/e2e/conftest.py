@@ -1,6 +1,7 @@
 """Start the real clawsim and clawgate binaries on loopback ports for end-to-end checks."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,19 @@ import pytest
 # another one on the same machine cannot lose its sessions when the other's last one ends.
 os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="claw-tmux-")
 os.environ.pop("TMUX", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tmux_server():
+    """One idle session for the whole run keeps the tmux server up: without it the server exits when
+    a test kills its last session, and a next test's `new-session` that reaches the exiting server
+    fails with "server exited unexpectedly" (CI saw it once in 129 tests)."""
+    if shutil.which("tmux") is None:
+        yield
+        return
+    subprocess.run(["tmux", "new-session", "-d", "-s", "claw-e2e-keepalive", "sleep 86400"], check=True)
+    yield
+    subprocess.run(["tmux", "kill-server"], capture_output=True)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("CLAW_BIN", os.path.join(ROOT, ".build", "debug"))

@@ -88,7 +88,14 @@ def test_once_errors_are_clear(nodes):
 class Tmux:
     def __init__(self, command, width=80, height=24):
         self.name = "clawtop-" + uuid.uuid4().hex[:8]
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command], check=True)
+        for attempt in range(3):
+            r = subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                break
+            time.sleep(0.2)  # a tmux server that was exiting as we reached it ("server exited unexpectedly")
+        else:
+            raise RuntimeError(f"tmux new-session failed 3 times: {r.stderr.strip()}")
 
     def screen(self):
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
