@@ -13,15 +13,7 @@ import Testing
 
     func withFleet(_ ids: [String] = ["a", "b", "c"], routes: [String: [[(String, Int)]]]? = nil,
                    _ body: (Simulator, GatewayServer, TestClient) async throws -> Void) async throws {
-        let sim = try await TestFleet.simulator(ids.map { TestFleet.provider($0) })
-        let config = TestFleet.config(simulator: sim, routes: routes ?? ["chat": [[("a", 50), ("b", 50)], [("c", 100)]]])
-        let gate = try await TestFleet.gateway(config)
-        let client = TestClient()
-        do { try await body(sim, gate, client) } catch { Issue.record(error) }
-        await client.shutdown()
-        await gate.stop()
-        await sim.stop()
-        if let dir = config.admin.stateDir { try? FileManager.default.removeItem(atPath: dir) }
+        try await TestFleet.withFleet(ids.map { TestFleet.provider($0) }, routes: routes ?? ["chat": [[("a", 50), ("b", 50)], [("c", 100)]]], body)
     }
 
     func post(_ client: TestClient, _ gate: GatewayServer, _ path: String, _ body: JSONValue? = nil,

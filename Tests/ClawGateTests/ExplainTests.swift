@@ -9,19 +9,8 @@ import Testing
 @Suite(.serialized) struct ExplainTests {
     let viewer = ["authorization": "Bearer \(TestFleet.viewerToken)"]
 
-    func withFleet(_ providers: [SimConfig.Provider], routes: [String: [[(String, Int)]]],
-                   _ body: (Simulator, GatewayServer, TestClient) async throws -> Void) async throws {
-        let sim = try await TestFleet.simulator(providers)
-        let gate = try await TestFleet.gateway(TestFleet.config(simulator: sim, routes: routes))
-        let client = TestClient()
-        do { try await body(sim, gate, client) } catch { Issue.record(error) }
-        await client.shutdown()
-        await gate.stop()
-        await sim.stop()
-    }
-
     @Test func aFailingProviderShowsWhyAndUntilWhenInTheSnapshot() async throws {
-        try await withFleet([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")],
+        try await TestFleet.withFleet([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")],
                             routes: ["chat": [[("bad", 1000), ("good", 1)]]]) { sim, gate, client in
             for _ in 0..<4 { _ = try await client.chat(gate.url, model: "chat") }
             let before = Date().timeIntervalSince1970
@@ -45,7 +34,7 @@ import Testing
     }
 
     @Test func streamingAnswersNameTheirAttemptsToo() async throws {
-        try await withFleet([TestFleet.provider("bad", ["reset_rate": 1]), TestFleet.provider("good")],
+        try await TestFleet.withFleet([TestFleet.provider("bad", ["reset_rate": 1]), TestFleet.provider("good")],
                             routes: ["chat": [[("bad", 1000), ("good", 1)]]]) { sim, gate, client in
             let r = try await client.chat(gate.url, model: "chat", stream: true)
             #expect(r.status == 200 && r.text.hasSuffix("data: [DONE]\n\n"))
@@ -55,7 +44,7 @@ import Testing
     }
 
     @Test func actualShareTracksWeightAndDepartsWhenEjected() async throws {
-        try await withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 80), ("b", 20)]]]) { sim, gate, client in
+        try await TestFleet.withFleet([TestFleet.provider("a"), TestFleet.provider("b")], routes: ["chat": [[("a", 80), ("b", 20)]]]) { sim, gate, client in
             for _ in 0..<200 { _ = try await client.chat(gate.url, model: "chat") }
             func share(_ provider: String) async throws -> Double? {
                 let snap = try await client.request("GET", gate.adminURL + "/admin/v1/snapshot", headers: viewer).json

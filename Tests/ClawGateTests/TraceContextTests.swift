@@ -13,17 +13,6 @@ import Testing
     static let clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
     static let clientSpan = "00f067aa0ba902b7"
 
-    func withFleet(_ providers: [SimConfig.Provider], routes: [String: [[(String, Int)]]],
-                   _ body: (Simulator, GatewayServer, TestClient) async throws -> Void) async throws {
-        let sim = try await TestFleet.simulator(providers)
-        let gate = try await TestFleet.gateway(TestFleet.config(simulator: sim, routes: routes))
-        let client = TestClient()
-        do { try await body(sim, gate, client) } catch { Issue.record(error) }
-        await client.shutdown()
-        await gate.stop()
-        await sim.stop()
-    }
-
     func chat(_ client: TestClient, _ url: String, headers: [String: String], model: String = "chat", stream: Bool = false) async throws -> TestResponse {
         var body: JSONValue = ["model": .string(model), "messages": [["role": "user", "content": "hi"]]]
         if stream, case .object(var o) = body { o["stream"] = true; body = .object(o) }
@@ -42,7 +31,7 @@ import Testing
     }
 
     @Test func theClientsRequestIdComesBackAndAMissingOrBadOneIsReplaced() async throws {
-        try await withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 1)]]]) { sim, gate, client in
+        try await TestFleet.withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 1)]]]) { sim, gate, client in
             let given = try await chat(client, gate.url, headers: ["x-request-id": "support-bot/0312-42"])
             #expect(given.status == 200 && given.header("x-request-id") == "support-bot/0312-42")
             let none = try await chat(client, gate.url, headers: [:])
@@ -66,7 +55,7 @@ import Testing
     }
 
     @Test func theProviderGetsTheClientsTraceWithTheAttemptSpanAsParent() async throws {
-        try await withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 1)]]]) { sim, gate, client in
+        try await TestFleet.withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 1)]]]) { sim, gate, client in
             let parent = "00-\(Self.clientTrace)-\(Self.clientSpan)-01"
             let r = try await chat(client, gate.url, headers: ["traceparent": parent, "tracestate": "vendor=abc,other=1", "x-request-id": "t-1"])
             #expect(r.status == 200)
@@ -85,7 +74,7 @@ import Testing
     }
 
     @Test func aMissingOrBrokenTraceparentStartsANewTrace() async throws {
-        try await withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 1)]]]) { sim, gate, client in
+        try await TestFleet.withFleet([TestFleet.provider("a")], routes: ["chat": [[("a", 1)]]]) { sim, gate, client in
             for (id, header) in [("n-1", nil), ("n-2", "00-\(String(repeating: "0", count: 32))-\(Self.clientSpan)-01"), ("n-3", "garbage")] {
                 var headers = ["x-request-id": id]
                 if let header { headers["traceparent"] = header; headers["tracestate"] = "vendor=abc" }
@@ -101,7 +90,7 @@ import Testing
     }
 
     @Test func aFailoverIsTwoAttemptsEachWithItsOwnSpanAndEveryRequestIsRecorded() async throws {
-        try await withFleet([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")],
+        try await TestFleet.withFleet([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")],
                             routes: ["chat": [[("bad", 1000), ("good", 1)]]]) { sim, gate, client in
             let parent = "00-\(Self.clientTrace)-\(Self.clientSpan)-01"
             let r = try await chat(client, gate.url, headers: ["traceparent": parent, "x-request-id": "f-1"], stream: true)
@@ -127,7 +116,7 @@ import Testing
     }
 
     @Test func requestsRefusedBeforeARouteAreRecordedAndTheEventsARequestRaisedNameIt() async throws {
-        try await withFleet([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")],
+        try await TestFleet.withFleet([TestFleet.provider("bad", ["error_rate": 1]), TestFleet.provider("good")],
                             routes: ["chat": [[("bad", 1000), ("good", 1)]]]) { sim, gate, client in
             // Refused before any route was known: an unknown model, a body that is not JSON, no such path.
             _ = try await chat(client, gate.url, headers: ["x-request-id": "r-404"], model: "nope")
