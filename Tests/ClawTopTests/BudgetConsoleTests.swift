@@ -19,14 +19,7 @@ import Testing
                                            stats: Stats(oneMinute: Window(requests: 1200, requestsPerSecond: 20)), budget: budget)],
                             failovers: [])
         }
-        var state = AppState(fleet: Fleet(urls: (0..<nodes).map { "http://127.0.0.1:\($0 + 1)" }, staleAfter: 6))
-        state.now = 1000
-        Reducer.reduce(&state, .resize(width: width, height: height))
-        Reducer.reduce(&state, .pollBatch(PollBatch(nodes: (0..<nodes).map { i in
-            let s = snapshot(i)
-            return NodePoll(index: i, snapshot: s, raw: raw(s), events: [], error: nil)
-        }, at: 999)))
-        return state
+        return polledState(nodes: nodes, width: width, height: height, snapshot)
     }
 
     static let over = BudgetStatus(perHour: 30, action: .shift, costPerHour: 39.6, scope: "fleet", source: "config",

@@ -27,6 +27,19 @@ func raw(_ snapshot: Snapshot) -> JSONValueBox {
     JSONValueBox(try! JSONValue.parse(bytes: AdminAPI.encode(snapshot)))
 }
 
+/// A fleet of `nodes` nodes (at 127.0.0.1:1, :2 ...), each polled once at t=999 with `snapshot(i)`,
+/// seen at t=1000 on a `width` x `height` screen.
+func polledState(nodes: Int, width: Int, height: Int, _ snapshot: (Int) -> Snapshot) -> AppState {
+    var state = AppState(fleet: Fleet(urls: (0..<nodes).map { "http://127.0.0.1:\($0 + 1)" }, staleAfter: 6))
+    state.now = 1000
+    Reducer.reduce(&state, .resize(width: width, height: height))
+    Reducer.reduce(&state, .pollBatch(PollBatch(nodes: (0..<nodes).map { i in
+        let s = snapshot(i)
+        return NodePoll(index: i, snapshot: s, raw: raw(s), events: [], error: nil)
+    }, at: 999)))
+    return state
+}
+
 /// A fleet of two nodes, one answering with a real-shaped snapshot and one unreachable.
 func sampleState(width: Int, height: Int) -> AppState {
     let snapshot = sampleSnapshot()
