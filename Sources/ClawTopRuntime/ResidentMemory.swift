@@ -58,9 +58,7 @@ public enum ResidentMemory {
     /// At start: no fault-around or read-ahead on the program's and its libraries' read-only mappings.
     public static func adviseRandomAccess() {
         #if canImport(Glibc)
-        for m in mappings() {
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: m.start), Int(m.end - m.start), MADV_RANDOM)
-        }
+        for m in mappings() { advise(m, MADV_RANDOM) }
         #endif
     }
 
@@ -68,11 +66,18 @@ public enum ResidentMemory {
     /// runs next is faulted back in, page by page.
     public static func releaseStartupCode() {
         #if canImport(Glibc)
+        // Random first (a library loaded since start-up was not advised), then dropped.
         for m in mappings() where m.permissions == "r-xp" {
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: m.start), Int(m.end - m.start), MADV_RANDOM)
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: m.start), Int(m.end - m.start), MADV_DONTNEED)
+            advise(m, MADV_RANDOM)
+            advise(m, MADV_DONTNEED)
         }
         #endif
     }
+
+    #if canImport(Glibc)
+    private static func advise(_ m: Mapping, _ advice: Int32) {
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: m.start), Int(m.end - m.start), advice)
+    }
+    #endif
 }
 
